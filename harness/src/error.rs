@@ -1,0 +1,170 @@
+//! What can go wrong before a check gets to judge a program.
+
+use std::path::PathBuf;
+
+/// Why an object, a program, a map or the environment could not be used.
+///
+/// Every variant renders as one paragraph that names the cause and the fix, because these
+/// messages are shown to students and instructors, not to the harness's developers.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The process lacks the privileges BPF and namespaces need.
+    #[error(
+        "xdplab needs root: loading XDP programs and creating network namespaces require \
+         CAP_SYS_ADMIN and CAP_NET_ADMIN. Run it again with sudo (for example `sudo just lab-7-1`)."
+    )]
+    NotRoot,
+
+    /// The object file does not exist or cannot be read.
+    #[error(
+        "cannot read the object `{path}`: {source}. Check the path; build a C program with \
+         `clang -O2 -g -target bpf -c prog.c -o prog.o`."
+    )]
+    Unreadable {
+        /// The path given by the user.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+
+    /// The file is not an ELF object.
+    #[error(
+        "`{path}` is not an ELF object (it starts with {magic}). Pass the compiled `.o` file, not \
+         the source or a linked binary: `clang -O2 -g -target bpf -c prog.c -o prog.o`."
+    )]
+    NotElf {
+        /// The path given by the user.
+        path: PathBuf,
+        /// The first bytes of the file, shown so the user recognises what they passed.
+        magic: String,
+    },
+
+    /// The ELF object could not be parsed or prepared by aya.
+    #[error(
+        "`{path}` is an ELF file but not a usable BPF object: {reason}. Compile it for the BPF \
+         target (`clang -target bpf`, or aya-ebpf with bpf-linker)."
+    )]
+    BadObject {
+        /// The path given by the user.
+        path: PathBuf,
+        /// What aya reported.
+        reason: String,
+    },
+
+    /// The object holds no XDP program at all.
+    #[error(
+        "`{path}` holds no XDP program{others}. Put each program in an `xdp` section \
+         (`SEC(\"xdp\")` in C, `#[xdp]` in aya-ebpf)."
+    )]
+    NoXdpProgram {
+        /// The path given by the user.
+        path: PathBuf,
+        /// The other programs found, if any, already formatted.
+        others: String,
+    },
+
+    /// A program the lab needs is missing from the object.
+    #[error(
+        "program `{name}` not found; the object has: {available}. Name the function exactly \
+         `{name}` (the lab's README lists the required names)."
+    )]
+    ProgramNotFound {
+        /// The program the lab asked for.
+        name: String,
+        /// The XDP programs the object does hold.
+        available: String,
+    },
+
+    /// The kernel verifier rejected the program.
+    #[error(
+        "the kernel verifier rejected `{program}` ({errno}). The verifier's log, trimmed to the \
+         part that matters:\n{log}\nFix the access it complains about; usually a bounds check \
+         against `data_end` is missing before the read."
+    )]
+    Verifier {
+        /// The program that failed to load.
+        program: String,
+        /// The errno of BPF_PROG_LOAD.
+        errno: String,
+        /// The trimmed verifier log.
+        log: String,
+        /// The instruction count the verifier reached, when its log says.
+        insns: Option<u64>,
+    },
+
+    /// A map the lab needs is missing.
+    #[error(
+        "map `{name}` not found; the program uses: {available}. The lab's contract requires a \
+         map named `{name}` ({expected})."
+    )]
+    MapMissing {
+        /// The map the lab looked for.
+        name: String,
+        /// What the contract says it must be.
+        expected: String,
+        /// The maps the object does have.
+        available: String,
+    },
+
+    /// A map exists but its type, key or value size differs from the contract.
+    #[error(
+        "map `{name}` has the wrong layout: {found}, but the contract needs {expected}. Declare \
+         it as the lab's README says."
+    )]
+    MapLayout {
+        /// The map's name.
+        name: String,
+        /// What the contract says.
+        expected: String,
+        /// What the object declares.
+        found: String,
+    },
+
+    /// The harness or kernel misbehaved; never the student's fault.
+    #[error(
+        "environment fault: {0}. This is not a problem with the program under test; run \
+         `xdplab doctor` and `xdplab clean`, then try again."
+    )]
+    Environment(String),
+}
+
+impl Error {
+    /// Shorthand for an [`Error::Environment`] built from anything printable.
+    pub fn env(what: impl std::fmt::Display) -> Self {
+        Error::Environment(what.to_string())
+    }
+
+    /// The failure class, as used in reports and grading.
+    pub fn class(&self) -> FailureClass {
+        match self {
+            Error::Unreadable { .. } | Error::NotElf { .. } | Error::BadObject { .. } => {
+                FailureClass::BadObject
+            }
+            Error::NoXdpProgram { .. } | Error::ProgramNotFound { .. } => FailureClass::NoProgram,
+            Error::Verifier { .. } => FailureClass::Verifier,
+            Error::MapMissing { .. } | Error::MapLayout { .. } => FailureClass::MapLayout,
+            Error::NotRoot | Error::Environment(_) => FailureClass::Environment,
+        }
+    }
+}
+
+/// Why a check did not pass, in the words graders and reports use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailureClass {
+    /// Not an ELF, or unreadable.
+    BadObject,
+    /// No XDP program, or the wrong program name.
+    NoProgram,
+    /// The verifier rejected the program.
+    Verifier,
+    /// A required map is missing or has the wrong type or sizes.
+    MapLayout,
+    /// A behaviour check failed.
+    Behaviour,
+    /// The harness or kernel misbehaved; never charged to the student.
+    Environment,
+}
+
+/// Shorthand for results whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

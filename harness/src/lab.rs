@@ -1,0 +1,158 @@
+//! Labs: a contract's programs (parts) and their checks, and the runner that judges an object.
+
+use crate::{
+    check::Check,
+    error::{Error, FailureClass, Result},
+    object::XdpObject,
+    report::{CheckResult, Report, Status},
+    target::{self, Mode},
+    topology::TopologySpec,
+};
+
+/// One program of a lab's contract and the checks that judge it.
+#[derive(Debug, Clone)]
+pub struct Part {
+    /// The program's required name (`ip_filter`).
+    pub program: &'static str,
+    /// The counter map every check of this part reads before anything runs (catches a
+    /// missing or mis-declared map up front), if the contract has one.
+    pub counters: Option<&'static str>,
+    /// The checks, run in order on one freshly loaded copy of the object.
+    pub checks: Vec<Check>,
+    /// The network the veth modes build for this part.
+    pub topology: TopologySpec,
+}
+
+/// A lab: its id, title, reference solution and parts.
+#[derive(Debug, Clone)]
+pub struct Lab {
+    /// The lab's id as users type it (`7.1`).
+    pub id: &'static str,
+    /// A short title (`packet filter`).
+    pub title: &'static str,
+    /// The reference solution's object bytes.
+    pub reference: fn() -> &'static [u8],
+    /// The parts, in contract order.
+    pub parts: Vec<Part>,
+}
+
+/// What to run, and how.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// How the checks reach the program.
+    pub mode: Mode,
+    /// Only this part (program name).
+    pub program: Option<String>,
+    /// Only this check id. Its part still runs from a fresh load, but only this check.
+    pub check: Option<String>,
+}
+
+impl Lab {
+    /// The reference solution as an object.
+    pub fn reference_object(&self) -> XdpObject {
+        XdpObject::from_bytes(format!("reference solution of lab {}", self.id), (self.reference)())
+            .expect("the reference solution is a valid XDP object")
+    }
+
+    /// Every check id of the lab.
+    pub fn check_ids(&self) -> Vec<&str> {
+        self.parts.iter().flat_map(|p| p.checks.iter().map(|c| c.id.as_str())).collect()
+    }
+
+    /// Runs the lab's checks against `object` and collects every result; one failure never
+    /// hides another. A check that the reference solution also fails in this mode is reported
+    /// as an environment fault, never as the student's failure.
+    pub fn run(&self, object: &XdpObject, opts: &RunOptions) -> Result<Report> {
+        if let Some(id) = &opts.check
+            && !self.check_ids().contains(&id.as_str())
+        {
+            return Err(Error::env(format!(
+                "lab {} has no check `{id}`; its checks are: {}",
+                self.id,
+                self.check_ids().join(", ")
+            )));
+        }
+        if let Some(p) = &opts.program
+            && !self.parts.iter().any(|part| part.program == p)
+        {
+            let names: Vec<_> = self.parts.iter().map(|p| p.program).collect();
+            return Err(Error::env(format!(
+                "lab {} has no program `{p}`; its programs are: {}",
+                self.id,
+                names.join(", ")
+            )));
+        }
+        let mut results = Vec::new();
+        let mut reference: Option<XdpObject> = None;
+        for part in self.selected_parts(opts) {
+            let mut part_results = run_part(part, object, opts)?;
+            if part_results.iter().any(|r| r.status == Status::Fail(FailureClass::Behaviour)) {
+                let reference = reference.get_or_insert_with(|| self.reference_object());
+                if reference.origin() != object.origin() {
+                    blame_environment(&mut part_results, &run_part(part, reference, opts)?);
+                }
+            }
+            results.extend(part_results);
+        }
+        Ok(Report::new(self.id, opts.mode, object.origin(), results))
+    }
+
+    fn selected_parts<'a>(&'a self, opts: &'a RunOptions) -> impl Iterator<Item = &'a Part> {
+        self.parts.iter().filter(move |p| {
+            opts.program.as_deref().is_none_or(|n| n == p.program)
+                && opts.check.as_deref().is_none_or(|id| p.checks.iter().any(|c| c.id == id))
+        })
+    }
+}
+
+/// Runs one part on a fresh load. Problems that stop the whole part (missing program, verifier
+/// rejection, wrong map) fail each of its checks with that class; environment problems abort.
+fn run_part(part: &Part, object: &XdpObject, opts: &RunOptions) -> Result<Vec<CheckResult>> {
+    let checks: Vec<&Check> = part
+        .checks
+        .iter()
+        .filter(|c| opts.check.as_deref().is_none_or(|id| id == c.id))
+        .collect();
+    let fail_all = |e: Error| -> Result<Vec<CheckResult>> {
+        if e.class() == FailureClass::Environment {
+            return Err(e);
+        }
+        Ok(checks.iter().map(|c| CheckResult::error(c, &e)).collect())
+    };
+    let mut target = match object
+        .resolve(Some(part.program))
+        .and_then(|name| target::open(object, &name, opts.mode, &part.topology))
+    {
+        Ok(t) => t,
+        Err(e) => return fail_all(e),
+    };
+    if let Some(map) = part.counters
+        && let Err(e) = target.program().maps().counters(map)
+    {
+        return fail_all(e);
+    }
+    let mut results = Vec::new();
+    for check in checks {
+        let result = match check.observe(target.as_mut()) {
+            Ok(obs) => CheckResult::judge(check, &obs),
+            Err(e) if e.class() == FailureClass::Environment => return Err(e),
+            Err(e) => CheckResult::error(check, &e),
+        };
+        results.push(result);
+    }
+    Ok(results)
+}
+
+/// Re-labels failures that the reference solution shares as environment faults.
+fn blame_environment(results: &mut [CheckResult], reference: &[CheckResult]) {
+    for r in results.iter_mut().filter(|r| r.status == Status::Fail(FailureClass::Behaviour)) {
+        if reference.iter().any(|x| x.id == r.id && x.status != Status::Pass) {
+            r.status = Status::Fail(FailureClass::Environment);
+            r.message = format!(
+                "the reference solution fails this check in this mode too, so the harness or \
+                 kernel is at fault, not the program:\n{}",
+                r.message
+            );
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! The xdplab harness: loads an XDP object, fires crafted frames at it in throw-away network
+//! namespaces (or through BPF_PROG_TEST_RUN), and judges what happened against a lab's checks.
+//!
+//! - [`object`]: read an ELF, list its XDP programs, load fresh copies.
+//! - [`maps`]: read and write maps by the names a contract gives.
+//! - [`netns`] and [`topology`]: namespaces and veths, and the sweep for leftovers.
+//! - [`target`]: the three modes a frame can reach a program in.
+//! - [`check`], [`lab`], [`report`]: what a lab is made of and what a run reports.
+
+pub mod check;
+pub mod clang;
+pub mod doctor;
+pub mod error;
+mod ethtool;
+pub mod lab;
+pub mod maps;
+pub mod netns;
+pub mod object;
+pub mod report;
+pub mod target;
+pub mod topology;
+pub mod verdict;
+
+pub use check::{Check, Probe};
+pub use error::{Error, FailureClass, Result};
+pub use lab::{Lab, Part, RunOptions};
+pub use object::XdpObject;
+pub use report::{Report, Status};
+pub use target::Mode;
+pub use verdict::{Outcome, Verdict};

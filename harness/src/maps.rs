@@ -1,0 +1,155 @@
+//! Reading and writing a loaded object's maps by name, checked against a lab's contract.
+
+use aya::{
+    Ebpf,
+    maps::{Array, DevMap, HashMap, Map, MapData, MapError, PerCpuArray},
+};
+
+use crate::error::{Error, Result};
+
+/// The maps of one freshly loaded object, looked up by the names the lab's contract gives.
+pub struct Maps<'a> {
+    ebpf: &'a mut Ebpf,
+}
+
+impl<'a> Maps<'a> {
+    pub(crate) fn new(ebpf: &'a mut Ebpf) -> Self {
+        Self { ebpf }
+    }
+
+    fn available(&self) -> String {
+        let names: Vec<&str> =
+            self.ebpf.maps().map(|(n, _)| n).filter(|n| !n.starts_with('.')).collect();
+        if names.is_empty() { "no maps".into() } else { names.join(", ") }
+    }
+
+    fn get(&mut self, name: &str, expected: &str) -> Result<&mut Map> {
+        if self.ebpf.map(name).is_none() {
+            return Err(Error::MapMissing {
+                name: name.into(),
+                expected: expected.into(),
+                available: self.available(),
+            });
+        }
+        Ok(self.ebpf.map_mut(name).expect("checked above"))
+    }
+
+    /// Reads a u32 → u64 counter map (ARRAY, or PERCPU_ARRAY summed over CPUs), every entry.
+    pub fn counters(&mut self, name: &str) -> Result<Vec<u64>> {
+        const EXPECTED: &str = "an ARRAY or PERCPU_ARRAY with u32 keys and u64 values";
+        let layout = |e: MapError| layout_error(name, EXPECTED, e);
+        let map = &*self.get(name, EXPECTED)?;
+        match map {
+            Map::Array(_) => {
+                let array = Array::<&MapData, u64>::try_from(map).map_err(layout)?;
+                (0..array.len()).map(|i| array.get(&i, 0).map_err(Error::env)).collect()
+            }
+            Map::PerCpuArray(_) => {
+                let array = PerCpuArray::<&MapData, u64>::try_from(map).map_err(layout)?;
+                (0..array.len())
+                    .map(|i| Ok(array.get(&i, 0).map_err(Error::env)?.iter().sum()))
+                    .collect()
+            }
+            other => Err(wrong_kind(name, EXPECTED, other)),
+        }
+    }
+
+    /// Inserts `key → value` into a HASH or LRU_HASH map with u32 keys and values of
+    /// `value.len()` bytes.
+    pub fn hash_insert(&mut self, name: &str, key: u32, value: &[u8]) -> Result<()> {
+        const EXPECTED: &str = "a HASH or LRU_HASH with u32 keys";
+        let map = self.get(name, EXPECTED)?;
+        if !matches!(map, Map::HashMap(_) | Map::LruHashMap(_)) {
+            return Err(wrong_kind(name, EXPECTED, map));
+        }
+        // aya's typed maps need a Pod value type; go through a byte array of the value's size.
+        macro_rules! insert_sized {
+            ($($n:literal)*) => {
+                match value.len() {
+                    $($n => {
+                        let mut m = HashMap::<&mut MapData, u32, [u8; $n]>::try_from(map)
+                            .map_err(|e| layout_error(name, EXPECTED, e))?;
+                        let value = <[u8; $n]>::try_from(value).expect("sized");
+                        m.insert(&key, &value, 0).map_err(Error::env)
+                    })*
+                    n => Err(Error::env(format!("unsupported value size {n} for map `{name}`"))),
+                }
+            };
+        }
+        insert_sized!(1 2 4 8 12 16 24 32)
+    }
+
+    /// Sets `index → ifindex` in a DEVMAP (redirect targets).
+    pub fn devmap_set(&mut self, name: &str, index: u32, ifindex: u32) -> Result<()> {
+        const EXPECTED: &str = "a DEVMAP";
+        let map = self.get(name, EXPECTED)?;
+        if !matches!(map, Map::DevMap(_)) {
+            return Err(wrong_kind(name, EXPECTED, map));
+        }
+        let mut m = DevMap::<&mut MapData>::try_from(map)
+            .map_err(|e| layout_error(name, EXPECTED, e))?;
+        m.set(index, ifindex, None, 0).map_err(Error::env)
+    }
+
+    /// Writes raw bytes at `index` of an ARRAY map (for example a backend table).
+    pub fn array_set(&mut self, name: &str, index: u32, value: &[u8]) -> Result<()> {
+        const EXPECTED: &str = "an ARRAY";
+        let map = self.get(name, EXPECTED)?;
+        if !matches!(map, Map::Array(_)) {
+            return Err(wrong_kind(name, EXPECTED, map));
+        }
+        macro_rules! set_sized {
+            ($($n:literal)*) => {
+                match value.len() {
+                    $($n => {
+                        let mut a = Array::<&mut MapData, [u8; $n]>::try_from(map)
+                            .map_err(|e| layout_error(name, EXPECTED, e))?;
+                        a.set(index, &<[u8; $n]>::try_from(value).expect("sized"), 0)
+                            .map_err(Error::env)
+                    })*
+                    n => Err(Error::env(format!("unsupported value size {n} for map `{name}`"))),
+                }
+            };
+        }
+        set_sized!(4 8 12 16 24 32)
+    }
+}
+
+fn wrong_kind(name: &str, expected: &str, found: &Map) -> Error {
+    Error::MapLayout { name: name.into(), expected: expected.into(), found: map_kind(found).into() }
+}
+
+fn layout_error(name: &str, expected: &str, e: MapError) -> Error {
+    let found = match e {
+        MapError::InvalidKeySize { size, expected } => {
+            format!("{size}-byte keys where {expected} were expected")
+        }
+        MapError::InvalidValueSize { size, expected } => {
+            format!("{size}-byte values where {expected} were expected")
+        }
+        e => e.to_string(),
+    };
+    Error::MapLayout {
+        name: name.into(),
+        expected: expected.into(),
+        found,
+    }
+}
+
+/// A short name for a map's type, as the kernel's docs spell it.
+fn map_kind(map: &Map) -> &'static str {
+    match map {
+        Map::Array(_) => "an ARRAY",
+        Map::PerCpuArray(_) => "a PERCPU_ARRAY",
+        Map::HashMap(_) => "a HASH",
+        Map::LruHashMap(_) => "an LRU_HASH",
+        Map::PerCpuHashMap(_) => "a PERCPU_HASH",
+        Map::PerCpuLruHashMap(_) => "a PERCPU_LRU_HASH",
+        Map::DevMap(_) => "a DEVMAP",
+        Map::DevMapHash(_) => "a DEVMAP_HASH",
+        Map::RingBuf(_) => "a RINGBUF",
+        Map::PerfEventArray(_) => "a PERF_EVENT_ARRAY",
+        Map::LpmTrie(_) => "an LPM_TRIE",
+        _ => "another map type",
+    }
+}

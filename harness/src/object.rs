@@ -1,0 +1,264 @@
+//! XDP objects: reading an ELF file, finding its programs, and loading fresh copies of them.
+
+use std::{
+    fmt,
+    os::fd::AsFd,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use aya::{
+    Ebpf, EbpfError, EbpfLoader,
+    programs::{
+        ProgramError, TestRun, TestRunOptions, Xdp,
+        xdp::{XdpLinkId, XdpMode},
+    },
+};
+
+use crate::{
+    error::{Error, Result},
+    maps::Maps,
+    verdict::Verdict,
+};
+
+/// Where pins made by the harness live (bpffs root; names start with `xdplab-<pid>-`).
+pub(crate) const PIN_DIR: &str = "/sys/fs/bpf";
+
+/// An XDP ELF object: its bytes, where they came from, and the XDP programs it declares.
+///
+/// The object is only parsed here; every [`XdpObject::load`] creates fresh maps and a fresh
+/// program in the kernel, so one part's state never leaks into another's.
+#[derive(Clone)]
+pub struct XdpObject {
+    origin: PathBuf,
+    bytes: Arc<[u8]>,
+    programs: Vec<String>,
+}
+
+impl fmt::Debug for XdpObject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("XdpObject")
+            .field("origin", &self.origin)
+            .field("programs", &self.programs)
+            .finish()
+    }
+}
+
+impl XdpObject {
+    /// Reads and checks an object file given by a user.
+    pub fn from_path(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| Error::Unreadable {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_bytes(path, bytes)
+    }
+
+    /// Checks an object held in memory; `origin` names it in messages.
+    pub fn from_bytes(origin: impl AsRef<Path>, bytes: impl Into<Arc<[u8]>>) -> Result<Self> {
+        let origin = origin.as_ref().to_owned();
+        let bytes: Arc<[u8]> = bytes.into();
+        if !bytes.starts_with(b"\x7fELF") {
+            let magic = bytes.iter().take(4).map(|b| format!("{b:02x}")).collect::<Vec<_>>();
+            return Err(Error::NotElf {
+                path: origin,
+                magic: if magic.is_empty() { "nothing: it is empty".into() } else { magic.join(" ") },
+            });
+        }
+        let parsed = aya_obj::Object::parse(&bytes).map_err(|e| Error::BadObject {
+            path: origin.clone(),
+            reason: e.to_string(),
+        })?;
+        let mut programs = Vec::new();
+        let mut others = Vec::new();
+        for (name, program) in &parsed.programs {
+            match program.section {
+                aya_obj::ProgramSection::Xdp { .. } => programs.push(name.clone()),
+                _ => others.push(name.clone()),
+            }
+        }
+        programs.sort();
+        others.sort();
+        if programs.is_empty() {
+            return Err(Error::NoXdpProgram {
+                path: origin,
+                others: if others.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (it has {}, which are not XDP)", others.join(", "))
+                },
+            });
+        }
+        Ok(Self { origin, bytes, programs })
+    }
+
+    /// Where the object came from, for messages and reports.
+    pub fn origin(&self) -> &Path {
+        &self.origin
+    }
+
+    /// The XDP programs the object declares, sorted by name.
+    pub fn programs(&self) -> &[String] {
+        &self.programs
+    }
+
+    /// Picks a program: the one named, or the only one when no name is given.
+    pub fn resolve(&self, name: Option<&str>) -> Result<String> {
+        match name {
+            Some(name) if self.programs.iter().any(|p| p == name) => Ok(name.to_owned()),
+            None if self.programs.len() == 1 => Ok(self.programs[0].clone()),
+            _ => Err(Error::ProgramNotFound {
+                name: name.unwrap_or("<unnamed>").to_owned(),
+                available: self.programs.join(", "),
+            }),
+        }
+    }
+
+    /// Loads a fresh copy of the object (new maps) and loads `program` into the kernel.
+    pub fn load(&self, program: Option<&str>) -> Result<LoadedProgram> {
+        let name = self.resolve(program)?;
+        let mut ebpf = EbpfLoader::new().load(&self.bytes).map_err(|e| match e {
+            EbpfError::MapError(e) => Error::BadObject {
+                path: self.origin.clone(),
+                reason: format!("a map could not be created: {e}"),
+            },
+            e => Error::BadObject {
+                path: self.origin.clone(),
+                reason: e.to_string(),
+            },
+        })?;
+        let xdp: &mut Xdp = ebpf
+            .program_mut(&name)
+            .expect("listed by parse")
+            .try_into()
+            .map_err(|e: ProgramError| Error::env(e))?;
+        xdp.load().map_err(|e| load_error(&name, e))?;
+        Ok(LoadedProgram { ebpf, name })
+    }
+}
+
+/// Turns aya's load error into the user-facing one, trimming the verifier log.
+fn load_error(program: &str, e: ProgramError) -> Error {
+    match e {
+        ProgramError::LoadError { io_error, verifier_log } => {
+            let log = verifier_log.to_string();
+            let (log, insns) = trim_verifier_log(&log);
+            Error::Verifier {
+                program: program.to_owned(),
+                errno: io_error.to_string(),
+                log,
+                insns,
+            }
+        }
+        e => Error::env(format!("loading `{program}` failed: {e}")),
+    }
+}
+
+/// Keeps the end of a verifier log, where the rejected instruction and the reason are, and
+/// reads the "processed N insns" count.
+pub fn trim_verifier_log(log: &str) -> (String, Option<u64>) {
+    const KEEP: usize = 12;
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    let insns = lines.iter().find_map(|l| {
+        l.strip_prefix("processed ")?.split_whitespace().next()?.parse().ok()
+    });
+    let tail = &lines[lines.len().saturating_sub(KEEP)..];
+    let mut out = String::new();
+    if lines.len() > KEEP {
+        out.push_str(&format!("  ... ({} earlier lines)\n", lines.len() - KEEP));
+    }
+    for l in tail {
+        out.push_str("  ");
+        out.push_str(l);
+        out.push('\n');
+    }
+    (out.trim_end().to_owned(), insns)
+}
+
+/// How an XDP program is attached to a veth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachMode {
+    /// In the veth driver (XDP_FLAGS_DRV_MODE).
+    Native,
+    /// In the generic network stack (XDP_FLAGS_SKB_MODE).
+    Generic,
+}
+
+impl From<AttachMode> for XdpMode {
+    fn from(m: AttachMode) -> Self {
+        match m {
+            AttachMode::Native => XdpMode::Driver,
+            AttachMode::Generic => XdpMode::Skb,
+        }
+    }
+}
+
+/// One XDP program loaded in the kernel, with the maps of its (fresh) object.
+///
+/// Dropping it detaches the program and frees the maps; aya attaches through bpf links, which
+/// the kernel also releases when the process dies.
+pub struct LoadedProgram {
+    ebpf: Ebpf,
+    name: String,
+}
+
+impl fmt::Debug for LoadedProgram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoadedProgram").field("name", &self.name).finish()
+    }
+}
+
+impl LoadedProgram {
+    /// The program's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn xdp(&mut self) -> &mut Xdp {
+        self.ebpf
+            .program_mut(&self.name)
+            .and_then(|p| p.try_into().ok())
+            .expect("loaded as XDP")
+    }
+
+    /// Attaches the program to `ifindex`; call it from a thread inside the interface's namespace.
+    pub fn attach(&mut self, ifindex: u32, mode: AttachMode) -> Result<XdpLinkId> {
+        self.xdp().attach(ifindex, mode.into()).map_err(|e| {
+            Error::env(format!("attaching XDP in {mode:?} mode to ifindex {ifindex} failed: {e}"))
+        })
+    }
+
+    /// How many times the kernel has run the program (needs [`crate::stats::RunStats`] held).
+    pub fn run_count(&mut self) -> Result<u64> {
+        let xdp = self.xdp();
+        let info = xdp.info().map_err(Error::env)?;
+        Ok(info.run_count())
+    }
+
+    /// Runs the program once on `frame` through BPF_PROG_TEST_RUN: exact verdict and output.
+    pub fn test_run(&mut self, frame: &[u8]) -> Result<(Verdict, Vec<u8>)> {
+        let mut out = vec![0u8; frame.len() + 4096];
+        let xdp = self.xdp();
+        let result = xdp
+            .test_run(TestRunOptions {
+                data_in: Some(frame),
+                data_out: Some(&mut out),
+                ..Default::default()
+            })
+            .map_err(|e| Error::env(format!("BPF_PROG_TEST_RUN failed: {e}")))?;
+        out.truncate(result.data_size_out as usize);
+        Ok((Verdict::from_code(result.return_value), out))
+    }
+
+    /// The maps of this copy of the object, by name.
+    pub fn maps(&mut self) -> Maps<'_> {
+        Maps::new(&mut self.ebpf)
+    }
+
+    /// The raw fd of the program, for callers that pin or inspect it.
+    pub fn fd(&mut self) -> Result<std::os::fd::OwnedFd> {
+        let fd = self.xdp().fd().map_err(Error::env)?;
+        fd.as_fd().try_clone_to_owned().map_err(Error::env)
+    }
+}

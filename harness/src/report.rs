@@ -1,0 +1,201 @@
+//! Results of a lab run: one line per check for people, stable JSON for machines.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::{
+    check::{Check, Observation},
+    error::{Error, FailureClass},
+    target::Mode,
+};
+
+/// How one check ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "status", content = "class")]
+pub enum Status {
+    /// The program did what the contract says.
+    Pass,
+    /// It did not, for the given reason.
+    Fail(FailureClass),
+    /// Reported but not scored (outside the contract).
+    Info,
+}
+
+/// The result of one check.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    /// The check's stable id.
+    pub id: String,
+    /// The program (part) it belongs to.
+    pub part: String,
+    /// What the check shows when it passes.
+    pub description: String,
+    /// How it ended.
+    #[serde(flatten)]
+    pub status: Status,
+    /// Whether it passed (false for failures; true for passes and unscored checks).
+    pub passed: bool,
+    /// Empty on a pass; otherwise the diff or the error, readable as is.
+    pub message: String,
+    /// The table of what happened (also for passes: the snapshot tests record it).
+    #[serde(skip)]
+    pub actual: String,
+}
+
+impl CheckResult {
+    /// Judges an observation against the check's expectation.
+    pub fn judge(check: &Check, obs: &Observation) -> Self {
+        let expected = check.expected_table();
+        let actual = obs.table(check);
+        let (status, message) = if !check.scored {
+            (Status::Info, format!("outcome (not scored):\n{}", indent(&actual)))
+        } else if expected == actual {
+            (Status::Pass, String::new())
+        } else {
+            (Status::Fail(FailureClass::Behaviour), diff(&expected, &actual))
+        };
+        Self {
+            id: check.id.clone(),
+            part: check.part.clone(),
+            description: check.description.clone(),
+            passed: status != Status::Fail(FailureClass::Behaviour),
+            status,
+            message,
+            actual,
+        }
+    }
+
+    /// A check that could not run because of `e` (missing program, verifier, map layout).
+    pub fn error(check: &Check, e: &Error) -> Self {
+        Self {
+            id: check.id.clone(),
+            part: check.part.clone(),
+            description: check.description.clone(),
+            status: Status::Fail(e.class()),
+            passed: false,
+            message: e.to_string(),
+            actual: String::new(),
+        }
+    }
+}
+
+/// A unified diff of expected against actual, with `-` for expected and `+` for actual.
+pub fn diff(expected: &str, actual: &str) -> String {
+    let d = similar::TextDiff::from_lines(expected, actual);
+    let mut out = String::from("--- expected\n+++ actual\n");
+    for change in d.iter_all_changes() {
+        let sign = match change.tag() {
+            similar::ChangeTag::Delete => '-',
+            similar::ChangeTag::Insert => '+',
+            similar::ChangeTag::Equal => ' ',
+        };
+        out.push(sign);
+        out.push_str(change.value());
+        if !change.value().ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn indent(s: &str) -> String {
+    s.lines().map(|l| format!("    {l}\n")).collect()
+}
+
+/// Counts over a report.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Totals {
+    /// Scored checks that passed.
+    pub passed: usize,
+    /// Scored checks that failed because of the program.
+    pub failed: usize,
+    /// Checks that failed because of the harness or kernel.
+    pub environment: usize,
+    /// Unscored checks.
+    pub info: usize,
+}
+
+/// Everything one run of a lab found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The lab id.
+    pub lab: String,
+    /// The mode the checks ran in.
+    pub mode: Mode,
+    /// The object judged.
+    pub object: String,
+    /// One entry per check, in lab order.
+    pub checks: Vec<CheckResult>,
+    /// Counts.
+    pub totals: Totals,
+}
+
+impl Report {
+    /// Collects results and counts them.
+    pub fn new(lab: &str, mode: Mode, object: &Path, checks: Vec<CheckResult>) -> Self {
+        let mut totals = Totals::default();
+        for c in &checks {
+            match c.status {
+                Status::Pass => totals.passed += 1,
+                Status::Info => totals.info += 1,
+                Status::Fail(FailureClass::Environment) => totals.environment += 1,
+                Status::Fail(_) => totals.failed += 1,
+            }
+        }
+        Self { lab: lab.into(), mode, object: object.display().to_string(), checks, totals }
+    }
+
+    /// True when no check failed for any reason.
+    pub fn all_passed(&self) -> bool {
+        self.totals.failed == 0 && self.totals.environment == 0
+    }
+
+    /// The process exit code the CLI uses: 0 all passed, 1 a check failed, 2 environment.
+    pub fn exit_code(&self) -> i32 {
+        if self.totals.environment > 0 {
+            2
+        } else if self.totals.failed > 0 {
+            1
+        } else {
+            0
+        }
+    }
+
+    /// One line per check with a pass/fail mark, the diff under each failure, then totals.
+    pub fn to_text(&self) -> String {
+        let mut out = format!("lab {} · mode {} · object {}\n", self.lab, self.mode, self.object);
+        for c in &self.checks {
+            let mark = match c.status {
+                Status::Pass => "PASS",
+                Status::Info => "INFO",
+                Status::Fail(FailureClass::Environment) => "ENV ",
+                Status::Fail(_) => "FAIL",
+            };
+            out.push_str(&format!("{mark} {:<48} {}\n", c.id, c.description));
+            if !c.message.is_empty() {
+                out.push_str(&indent(&c.message));
+            }
+        }
+        let t = &self.totals;
+        out.push_str(&format!(
+            "{} passed, {} failed, {} environment faults, {} not scored\n",
+            t.passed, t.failed, t.environment, t.info
+        ));
+        out
+    }
+
+    /// The documented, stable JSON form.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("report serialises")
+    }
+
+    /// The verdict table of one part: every check's observed table, for snapshot tests.
+    pub fn verdict_table(&self, part: &str) -> String {
+        let mut out = String::new();
+        for c in self.checks.iter().filter(|c| c.part == part) {
+            out.push_str(&format!("## {}\n{}\n", c.id, c.actual));
+        }
+        out
+    }
+}

@@ -1,0 +1,249 @@
+//! Where checks send their frames: a veth topology (native or generic XDP) or the kernel's
+//! BPF_PROG_TEST_RUN. Both answer the same question: what happened to each frame?
+
+use std::{
+    fmt,
+    os::fd::OwnedFd,
+    sync::OnceLock,
+    time::{Duration, Instant},
+};
+
+use traffic::{PacketSocket, find_tag};
+
+use crate::{
+    error::{Error, Result},
+    object::{AttachMode, LoadedProgram, XdpObject},
+    topology::{Topology, TopologySpec},
+    verdict::{Outcome, Verdict},
+};
+
+/// How a lab's checks reach the program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Real frames over veth, program attached in the veth driver.
+    Native,
+    /// Real frames over veth, program attached in the generic (skb) path.
+    Generic,
+    /// BPF_PROG_TEST_RUN: exact verdict and output bytes, no interfaces.
+    TestRun,
+}
+
+impl Mode {
+    /// Every mode, in the order reports list them.
+    pub const ALL: [Mode; 3] = [Mode::Native, Mode::Generic, Mode::TestRun];
+
+    /// Parses the CLI spelling (`native`, `generic`, `test-run`).
+    pub fn parse(s: &str) -> Option<Self> {
+        Mode::ALL.into_iter().find(|m| m.to_string() == s)
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Native => "native",
+            Mode::Generic => "generic",
+            Mode::TestRun => "test-run",
+        })
+    }
+}
+
+/// A loaded program ready to receive frames in one [`Mode`].
+pub trait Target {
+    /// The mode this target runs in.
+    fn mode(&self) -> Mode;
+    /// The program under test, for its maps.
+    fn program(&mut self) -> &mut LoadedProgram;
+    /// Sends `frames` in order and returns one outcome per frame, in the same order.
+    fn send(&mut self, frames: &[Vec<u8>]) -> Result<Vec<Outcome>>;
+}
+
+/// Creates a target: loads a fresh copy of `program` from `object` and, in the veth modes,
+/// builds `topology` and attaches it to `dut/eth0`.
+pub fn open(
+    object: &XdpObject,
+    program: &str,
+    mode: Mode,
+    topology: &TopologySpec,
+) -> Result<Box<dyn Target>> {
+    let loaded = object.load(Some(program))?;
+    Ok(match mode {
+        Mode::TestRun => Box::new(TestRunTarget { program: loaded }),
+        Mode::Native => Box::new(VethTarget::new(loaded, topology, AttachMode::Native)?),
+        Mode::Generic => Box::new(VethTarget::new(loaded, topology, AttachMode::Generic)?),
+    })
+}
+
+/// Runs each frame through BPF_PROG_TEST_RUN.
+pub struct TestRunTarget {
+    program: LoadedProgram,
+}
+
+impl Target for TestRunTarget {
+    fn mode(&self) -> Mode {
+        Mode::TestRun
+    }
+
+    fn program(&mut self) -> &mut LoadedProgram {
+        &mut self.program
+    }
+
+    fn send(&mut self, frames: &[Vec<u8>]) -> Result<Vec<Outcome>> {
+        frames
+            .iter()
+            .map(|f| {
+                let (verdict, out) = self.program.test_run(f)?;
+                let bytes = matches!(verdict, Verdict::Pass | Verdict::Tx | Verdict::Redirect)
+                    .then_some(out);
+                Ok(Outcome { verdict, bytes, via: None })
+            })
+            .collect()
+    }
+}
+
+/// Keeps the kernel's per-program run statistics on for the life of the process; the run count
+/// is how the veth target knows the program has seen every frame.
+fn run_stats() -> Result<()> {
+    static STATS: OnceLock<std::result::Result<OwnedFd, String>> = OnceLock::new();
+    STATS
+        .get_or_init(|| {
+            aya::sys::enable_stats(aya::sys::Stats::RunTime).map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map(|_| ())
+        .map_err(|e| Error::env(format!("cannot enable BPF run statistics: {e}")))
+}
+
+/// How long to keep watching after the program has run on every frame: frames it passed or
+/// sent back are delivered in the same softirq, so this only covers scheduling jitter.
+const GRACE: Duration = Duration::from_millis(30);
+/// How long the program may take to see a batch before the environment is blamed.
+const RUN_DEADLINE: Duration = Duration::from_secs(5);
+
+/// Real frames over a veth topology, sent from `client/eth0` into `dut/eth0`.
+pub struct VethTarget {
+    program: LoadedProgram,
+    mode: AttachMode,
+    sender: PacketSocket,
+    /// Where outcomes show up: the XDP interface (PASS) and the sender's side (TX).
+    observers: Vec<(Verdict, PacketSocket)>,
+    // Held for their Drop: the peers' XDP_PASS program and the namespaces.
+    _peer_pass: Option<LoadedProgram>,
+    topology: Topology,
+}
+
+impl VethTarget {
+    /// Builds `spec`, attaches `program` to `dut/eth0` in `mode` and opens the sockets.
+    pub fn new(mut program: LoadedProgram, spec: &TopologySpec, mode: AttachMode) -> Result<Self> {
+        run_stats()?;
+        let topology = Topology::create(spec)?;
+        let dut = topology.iface("dut", "eth0")?.clone();
+        let client = topology.ifaces()[dut.peer].clone();
+        topology.ns("dut")?.run(|| program.attach(dut.ifindex, mode))??;
+        // In native mode a veth delivers XDP_TX and XDP_REDIRECT frames only to a peer that has
+        // an XDP program of its own (see shared/field-notes.md), so give every other interface
+        // an XDP_PASS one.
+        let peer_pass = if mode == AttachMode::Native {
+            let pass = XdpObject::from_bytes("xdplab harness pass program", reference::harness_pass())?;
+            let mut pass = pass.load(Some("xdplab_pass"))?;
+            for iface in topology.ifaces().iter().filter(|i| i.ns != "dut") {
+                topology.ns(iface.ns)?.run(|| pass.attach(iface.ifindex, AttachMode::Native))??;
+            }
+            Some(pass)
+        } else {
+            None
+        };
+        let open = |ns: &str, ifindex: u32| -> Result<PacketSocket> {
+            topology
+                .ns(ns)?
+                .run(|| PacketSocket::open(ifindex))?
+                .map_err(|e| Error::env(format!("packet socket in {ns}: {e}")))
+        };
+        let sender = open(client.ns, client.ifindex)?;
+        let observers = vec![(Verdict::Pass, open("dut", dut.ifindex)?)];
+        Ok(Self { program, mode, sender, observers, _peer_pass: peer_pass, topology })
+    }
+
+    /// The live topology, for checks that need addresses or namespaces.
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    fn drain_all(&mut self) -> Result<Vec<(Verdict, Vec<u8>)>> {
+        let mut seen = Vec::new();
+        for (verdict, socket) in &mut self.observers {
+            for frame in socket.drain().map_err(Error::env)? {
+                seen.push((*verdict, frame));
+            }
+        }
+        // The sender's socket ignores its own transmissions, so what it receives came back.
+        for frame in self.sender.drain().map_err(Error::env)? {
+            seen.push((Verdict::Tx, frame));
+        }
+        Ok(seen)
+    }
+}
+
+impl Target for VethTarget {
+    fn mode(&self) -> Mode {
+        match self.mode {
+            AttachMode::Native => Mode::Native,
+            AttachMode::Generic => Mode::Generic,
+        }
+    }
+
+    fn program(&mut self) -> &mut LoadedProgram {
+        &mut self.program
+    }
+
+    fn send(&mut self, frames: &[Vec<u8>]) -> Result<Vec<Outcome>> {
+        self.drain_all()?;
+        let before = self.program.run_count()?;
+        for frame in frames {
+            self.sender.send(frame).map_err(|e| Error::env(format!("sending a frame: {e}")))?;
+        }
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; frames.len()];
+        let tags: Vec<_> = frames.iter().map(|f| find_tag(f)).collect();
+        let start = Instant::now();
+        let mut ran_all_at: Option<Instant> = None;
+        loop {
+            for (verdict, bytes) in self.drain_all()? {
+                let tag = find_tag(&bytes);
+                let slot = (0..frames.len()).find(|&i| {
+                    outcomes[i].is_none()
+                        && match tag {
+                            Some(t) => tags[i] == Some(t),
+                            None => tags[i].is_none() && frames[i] == bytes,
+                        }
+                });
+                // Anything unmatched is background traffic, not an outcome of ours.
+                if let Some(i) = slot {
+                    outcomes[i] = Some(Outcome { verdict, bytes: Some(bytes), via: None });
+                }
+            }
+            if outcomes.iter().all(Option::is_some) {
+                break;
+            }
+            match ran_all_at {
+                None => {
+                    let ran = self.program.run_count()? - before;
+                    if ran >= frames.len() as u64 {
+                        ran_all_at = Some(Instant::now());
+                    } else if start.elapsed() > RUN_DEADLINE {
+                        return Err(Error::env(format!(
+                            "the program ran on {ran} of {} frames within {RUN_DEADLINE:?}",
+                            frames.len()
+                        )));
+                    }
+                }
+                Some(at) if at.elapsed() > GRACE => break,
+                Some(_) => {}
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        // The program ran on these frames and nothing came out anywhere: dropped. (ABORTED looks
+        // the same on a veth; test-run mode tells them apart.)
+        Ok(outcomes.into_iter().map(|o| o.unwrap_or_else(|| Outcome::bare(Verdict::Drop))).collect())
+    }
+}

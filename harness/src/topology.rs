@@ -1,0 +1,213 @@
+//! Namespaces wired with veth pairs: the small, fixed networks each lab runs on.
+//!
+//! Every veth is created with its peer directly inside the other namespace, so its fixed short
+//! name never exists on the host and parallel runs cannot collide.
+
+use std::{
+    net::{IpAddr, Ipv4Addr},
+    os::fd::AsRawFd,
+};
+
+use futures::TryStreamExt as _;
+use rtnetlink::{
+    LinkMessageBuilder, LinkUnspec, LinkVeth,
+    packet_route::link::{InfoData, InfoVeth},
+};
+use traffic::MacAddr;
+
+use crate::{
+    error::{Error, Result},
+    ethtool,
+    netns::Namespace,
+};
+
+/// One end of a veth pair.
+#[derive(Debug, Clone)]
+pub struct End {
+    /// The namespace role it lives in (for example `client`).
+    pub ns: &'static str,
+    /// The interface name inside that namespace (at most 15 bytes).
+    pub ifname: &'static str,
+    /// Its fixed MAC address.
+    pub mac: MacAddr,
+    /// An IPv4 address with prefix length, when the lab needs the stack to answer.
+    pub addr: Option<(Ipv4Addr, u8)>,
+}
+
+impl End {
+    /// An end with no IP address: the stack drops whatever it receives, so nothing answers
+    /// crafted frames.
+    pub fn new(ns: &'static str, ifname: &'static str, mac: MacAddr) -> Self {
+        Self { ns, ifname, mac, addr: None }
+    }
+
+    /// The same end with an IPv4 address.
+    pub fn with_addr(mut self, addr: Ipv4Addr, prefix: u8) -> Self {
+        self.addr = Some((addr, prefix));
+        self
+    }
+}
+
+/// A lab's network: namespace roles and the veth pairs between them.
+#[derive(Debug, Clone)]
+pub struct TopologySpec {
+    /// The namespace roles, created in this order.
+    pub namespaces: Vec<&'static str>,
+    /// The veth pairs.
+    pub links: Vec<(End, End)>,
+}
+
+/// MAC of the sending side in [`TopologySpec::pair`].
+pub const CLIENT_MAC: MacAddr = MacAddr(0x02, 0x00, 0x00, 0x00, 0x00, 0x01);
+/// MAC of the interface the program under test sits on in [`TopologySpec::pair`].
+pub const DUT_MAC: MacAddr = MacAddr(0x02, 0x00, 0x00, 0x00, 0x00, 0x02);
+
+impl TopologySpec {
+    /// The simplest lab network: `client/eth0` ⇄ `dut/eth0`, the program sits on `dut/eth0`.
+    pub fn pair() -> Self {
+        Self {
+            namespaces: vec!["client", "dut"],
+            links: vec![(End::new("client", "eth0", CLIENT_MAC), End::new("dut", "eth0", DUT_MAC))],
+        }
+    }
+}
+
+/// An interface of a live topology.
+#[derive(Debug, Clone)]
+pub struct Iface {
+    /// The namespace role it lives in.
+    pub ns: &'static str,
+    /// Its name inside that namespace.
+    pub ifname: &'static str,
+    /// Its index inside that namespace.
+    pub ifindex: u32,
+    /// Its MAC address.
+    pub mac: MacAddr,
+    /// Index into [`Topology::ifaces`] of the other end of its veth.
+    pub peer: usize,
+}
+
+/// A live topology. Dropping it deletes the namespaces, and with them every veth.
+#[derive(Debug)]
+pub struct Topology {
+    namespaces: Vec<(&'static str, Namespace)>,
+    ifaces: Vec<Iface>,
+}
+
+impl Topology {
+    /// Creates the namespaces and veths of `spec`, addressed and up, with IPv6
+    /// autoconfiguration off and the offloads that hide checksums or VLAN tags off.
+    pub fn create(spec: &TopologySpec) -> Result<Self> {
+        for (a, b) in &spec.links {
+            for end in [a, b] {
+                if end.ifname.len() > 15 {
+                    return Err(Error::env(format!(
+                        "interface name `{}` is longer than 15 bytes",
+                        end.ifname
+                    )));
+                }
+            }
+        }
+        let mut topo = Topology { namespaces: Vec::new(), ifaces: Vec::new() };
+        for role in &spec.namespaces {
+            let ns = Namespace::create(role)?;
+            // Before any link exists, so that new interfaces inherit it: no IPv6, hence no router
+            // solicitations or DAD frames in the captures.
+            ns.run(|| {
+                for conf in ["default", "all"] {
+                    let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{conf}/disable_ipv6"), "1");
+                }
+            })?;
+            topo.namespaces.push((role, ns));
+        }
+        for (a, b) in &spec.links {
+            let ns_b = topo.ns(b.ns)?;
+            let ns_b_fd = ns_b.fd().as_raw_fd();
+            topo.ns(a.ns)?.run(|| netlink(|h| add_veth(h, a, b, ns_b_fd)))??;
+            let ia = topo.ifaces.len();
+            for (i, end) in [a, b].into_iter().enumerate() {
+                let ifindex = topo.ns(end.ns)?.run(|| configure(end))??;
+                topo.ifaces.push(Iface {
+                    ns: end.ns,
+                    ifname: end.ifname,
+                    ifindex,
+                    mac: end.mac,
+                    peer: if i == 0 { ia + 1 } else { ia },
+                });
+            }
+        }
+        Ok(topo)
+    }
+
+    /// The namespace with the given role.
+    pub fn ns(&self, role: &str) -> Result<&Namespace> {
+        self.namespaces
+            .iter()
+            .find(|(r, _)| *r == role)
+            .map(|(_, ns)| ns)
+            .ok_or_else(|| Error::env(format!("topology has no namespace `{role}`")))
+    }
+
+    /// Every interface, in the order the spec's links list them (a, b, a, b, ...).
+    pub fn ifaces(&self) -> &[Iface] {
+        &self.ifaces
+    }
+
+    /// The interface `ifname` in namespace `ns`.
+    pub fn iface(&self, ns: &str, ifname: &str) -> Result<&Iface> {
+        self.ifaces
+            .iter()
+            .find(|i| i.ns == ns && i.ifname == ifname)
+            .ok_or_else(|| Error::env(format!("topology has no interface {ns}/{ifname}")))
+    }
+
+    /// The namespaces' names, as `ip netns` shows them.
+    pub fn namespace_names(&self) -> Vec<(&'static str, String)> {
+        self.namespaces.iter().map(|(r, ns)| (*r, ns.name().to_owned())).collect()
+    }
+}
+
+/// Runs `f` with an rtnetlink handle bound to the calling thread's namespace.
+fn netlink<F, Fut, T>(f: F) -> Result<T>
+where
+    F: FnOnce(rtnetlink::Handle) -> Fut,
+    Fut: std::future::Future<Output = Result<T, rtnetlink::Error>>,
+{
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::env)?;
+    rt.block_on(async {
+        let (conn, handle, _) = rtnetlink::new_connection().map_err(Error::env)?;
+        tokio::spawn(conn);
+        f(handle).await.map_err(|e| Error::env(format!("netlink: {e}")))
+    })
+}
+
+async fn add_veth(h: rtnetlink::Handle, a: &End, b: &End, ns_b: i32) -> Result<(), rtnetlink::Error> {
+    let peer = LinkMessageBuilder::<LinkUnspec>::new()
+        .name(b.ifname.to_owned())
+        .address(b.mac.octets().to_vec())
+        .setns_by_fd(ns_b)
+        .build();
+    let msg = LinkVeth::new(a.ifname, b.ifname)
+        .address(a.mac.octets().to_vec())
+        .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)))
+        .build();
+    h.link().add(msg).execute().await
+}
+
+/// Runs inside the end's namespace: offloads off, address, up. Returns the ifindex.
+fn configure(end: &End) -> Result<u32> {
+    ethtool::disable_offloads(end.ifname)?;
+    netlink(|h| async move {
+        let mut links = h.link().get().match_name(end.ifname.to_owned()).execute();
+        let link = links.try_next().await?.ok_or(rtnetlink::Error::RequestFailed)?;
+        let index = link.header.index;
+        if let Some((ip, prefix)) = end.addr {
+            h.address().add(index, IpAddr::V4(ip), prefix).execute().await?;
+        }
+        h.link().set(LinkUnspec::new_with_index(index).up().build()).execute().await?;
+        Ok(index)
+    })
+}

@@ -1,0 +1,32 @@
+# xdplab tasks. Every recipe first runs the idempotent set-up (seconds when all is present).
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+xdplab := "target/release/xdplab"
+
+# List the recipes.
+default:
+    @just --list
+
+# Install the toolchain, bpf-linker, cargo-nextest, just and clang if missing.
+setup:
+    @scripts/bootstrap.sh
+
+# Build the CLI (and, through ebpf/build.rs, the reference XDP programs).
+build: setup
+    @cargo build --release --bin xdplab
+
+# Run lab 7.1 against the reference solution, or against OBJ; extra ARGS go to `xdplab run`.
+lab-7-1 OBJ="" *ARGS: build
+    {{xdplab}} run 7.1 {{ if OBJ == "" { "" } else { "--object " + join(invocation_directory(), OBJ) } }} {{ARGS}}
+
+# Run the whole test suite (as root).
+test: setup
+    cargo nextest run --workspace --exclude xdplab-programs
+
+# Remove namespaces and pins left behind by killed runs.
+clean: build
+    {{xdplab}} clean
+
+# Check root, kernel support and leftovers.
+doctor: build
+    {{xdplab}} doctor

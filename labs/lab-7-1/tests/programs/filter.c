@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+/*
+ * Lab 7.1 in C, as a student would write it: XDP programs ip_filter, port_filter and firewall
+ * sharing the map `stats` (ARRAY here, where the Rust reference uses PERCPU_ARRAY, so the test
+ * suite reads both kinds). Same contract as ebpf/programs/src/bin/lab-7-1.rs.
+ *
+ *   clang -O2 -g -target bpf -I/usr/include/x86_64-linux-gnu -c filter.c -o filter.o
+ *
+ * Defining one of these turns the file into a mutant with one realistic mistake. The right
+ * column is a frame (and program) whose outcome differs from the reference:
+ *
+ *   BUG_SRC_HOST_ORDER   ip_filter compares saddr with  ip_filter: 10.0.0.1 passes (stats[1]),
+ *                        host-order constants           1.0.0.10 is dropped (stats[0])
+ *   BUG_PORT_HOST_ORDER  port_filter forgets ntohs on   port_filter: TCP to 22 passes, TCP to
+ *                        the destination port           5632 (0x1600) is dropped
+ *   BUG_FIXED_IHL        transport header assumed at    port_filter, firewall: TCP to 22 with
+ *                        14 + 20 whatever the IHL       IHL 6 passes; IHL 4 (no transport header)
+ *                                                       to 22 is dropped
+ *   BUG_SOURCE_PORT      port_filter checks the source  port_filter: source 22 to 1234 dropped,
+ *                        port                           1234 to 22 passes
+ *   BUG_TCP_ONLY         port_filter ignores UDP        port_filter: UDP to 23 passes
+ *   BUG_RULE_ORDER       firewall tests the source      firewall: ICMP from 10.0.0.1 counted in
+ *                        before ICMP                    stats[1] instead of stats[0] (both DROP)
+ *   BUG_WRONG_BUCKET     firewall counts port drops in  firewall: TCP to 80 counted in stats[3]
+ *                        the pass bucket                instead of stats[2] (DROP either way)
+ *   BUG_DEST_ADDR        ip_filter matches daddr        ip_filter: 1.2.3.4 -> 10.0.0.1 dropped,
+ *                                                       10.0.0.1 -> 1.2.3.4 passes
+ *   BUG_DROP_NON_IPV4    other EtherTypes dropped       all three: ARP, IPv6, VLAN-tagged frames
+ *                                                       are dropped (still counted as "else")
+ *   BUG_ABORT_TRUNCATED  XDP_ABORTED when the Ethernet  all three: EtherType 0x0800 with fewer
+ *                        or IPv4 header is incomplete   than 34 bytes returns ABORTED
+ *   BUG_NO_BOUNDS_CHECK  port_filter reads the ports    the verifier rejects port_filter at load
+ *                        without checking data_end      time ("invalid access to packet")
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+/* TCP and UDP headers both start with the two ports. */
+struct ports {
+	__be16 source;
+	__be16 dest;
+};
+
+#ifdef BUG_ABORT_TRUNCATED
+#define TRUNCATED XDP_ABORTED
+#else
+#define TRUNCATED XDP_PASS
+#endif
+#ifdef BUG_DROP_NON_IPV4
+#define NOT_IPV4 XDP_DROP
+#else
+#define NOT_IPV4 XDP_PASS
+#endif
+#define IS_IPV4 (-1)
+
+static __always_inline int count(__u32 bucket, int action)
+{
+	__u64 *n = bpf_map_lookup_elem(&stats, &bucket);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	return action;
+}
+
+/* Finds the IPv4 header. Returns IS_IPV4, or the action for a frame the rules do not apply to. */
+static __always_inline int parse_ipv4(struct xdp_md *ctx, struct iphdr **ip)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) > end)
+		return TRUNCATED;
+	if (eth->h_proto != bpf_htons(ETH_P_IP))
+		return NOT_IPV4;
+	*ip = (void *)(eth + 1);
+	if ((void *)(*ip + 1) > end)
+		return TRUNCATED;
+	return IS_IPV4;
+}
+
+/* The TCP or UDP header if its first `len` bytes are in the frame, else NULL. */
+static __always_inline struct ports *transport(struct xdp_md *ctx, struct iphdr *ip, int len)
+{
+	void *end = (void *)(long)ctx->data_end;
+	void *l4;
+
+	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
+		return NULL;
+#ifdef BUG_FIXED_IHL
+	l4 = (void *)(ip + 1);
+#else
+	if (ip->ihl < 5)
+		return NULL;
+	l4 = (void *)ip + ip->ihl * 4;
+#endif
+	if (l4 + len > end)
+		return NULL;
+	return l4;
+}
+
+SEC("xdp")
+int ip_filter(struct xdp_md *ctx)
+{
+	struct iphdr *ip;
+	int action = parse_ipv4(ctx, &ip);
+
+	if (action != IS_IPV4)
+		return count(1, action);
+#if defined(BUG_SRC_HOST_ORDER)
+	__u32 addr = ip->saddr;
+#elif defined(BUG_DEST_ADDR)
+	__u32 addr = bpf_ntohl(ip->daddr);
+#else
+	__u32 addr = bpf_ntohl(ip->saddr);
+#endif
+	if (addr == 0x0a000001 || addr == 0xc0a80164) /* 10.0.0.1, 192.168.1.100 */
+		return count(0, XDP_DROP);
+	return count(1, XDP_PASS);
+}
+
+SEC("xdp")
+int port_filter(struct xdp_md *ctx)
+{
+	struct iphdr *ip;
+	struct ports *l4;
+	int action = parse_ipv4(ctx, &ip);
+
+	if (action != IS_IPV4)
+		return count(1, action);
+#if defined(BUG_TCP_ONLY)
+	if (ip->protocol != IPPROTO_TCP)
+		return count(1, XDP_PASS);
+#endif
+#if defined(BUG_NO_BOUNDS_CHECK)
+	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
+		return count(1, XDP_PASS);
+	l4 = (void *)ip + ip->ihl * 4;
+#else
+	l4 = transport(ctx, ip, 8);
+	if (!l4)
+		return count(1, XDP_PASS);
+#endif
+#if defined(BUG_PORT_HOST_ORDER)
+	__u16 port = l4->dest;
+#elif defined(BUG_SOURCE_PORT)
+	__u16 port = bpf_ntohs(l4->source);
+#else
+	__u16 port = bpf_ntohs(l4->dest);
+#endif
+	if (port == 22 || port == 23 || port == 3389)
+		return count(0, XDP_DROP);
+	return count(1, XDP_PASS);
+}
+
+SEC("xdp")
+int firewall(struct xdp_md *ctx)
+{
+	struct iphdr *ip;
+	struct ports *l4;
+	int action = parse_ipv4(ctx, &ip);
+
+	if (action != IS_IPV4)
+		return count(3, action);
+#ifdef BUG_RULE_ORDER
+	if (ip->saddr == bpf_htonl(0x0a000001))
+		return count(1, XDP_DROP);
+	if (ip->protocol == IPPROTO_ICMP)
+		return count(0, XDP_DROP);
+#else
+	if (ip->protocol == IPPROTO_ICMP)
+		return count(0, XDP_DROP);
+	if (ip->saddr == bpf_htonl(0x0a000001)) /* 10.0.0.1 */
+		return count(1, XDP_DROP);
+#endif
+	l4 = transport(ctx, ip, 4);
+	if (l4 && (l4->dest == bpf_htons(22) || l4->dest == bpf_htons(80)))
+#ifdef BUG_WRONG_BUCKET
+		return count(3, XDP_DROP);
+#else
+		return count(2, XDP_DROP);
+#endif
+	return count(3, XDP_PASS);
+}

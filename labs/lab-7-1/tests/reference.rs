@@ -1,0 +1,45 @@
+//! Lab 7.1 against the reference solution (or the object named by `XDPLAB_OBJECT`), in each
+//! mode. The verdict tables are insta snapshots under expected/lab-7-1/, shared by all modes:
+//! a mode that disagrees with the others fails its snapshot.
+
+use harness::{Mode, RunOptions, XdpObject};
+
+fn object() -> XdpObject {
+    match std::env::var_os("XDPLAB_OBJECT") {
+        Some(path) => XdpObject::from_path(path).expect("XDPLAB_OBJECT is a usable object"),
+        None => lab_7_1::lab().reference_object(),
+    }
+}
+
+fn passes_everything(mode: Mode) {
+    let lab = lab_7_1::lab();
+    let report = lab
+        .run(&object(), &RunOptions { mode, program: None, check: None })
+        .expect("the run happens");
+    assert!(report.all_passed(), "{}", report.to_text());
+    assert_eq!(report.checks.len(), lab.check_ids().len());
+    for part in &lab.parts {
+        insta::with_settings!({
+            snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/../../expected/lab-7-1"),
+            prepend_module_to_snapshot => false,
+            omit_expression => true,
+        }, {
+            insta::assert_snapshot!(format!("{}-verdicts", part.program), report.verdict_table(part.program));
+        });
+    }
+}
+
+#[test]
+fn native() {
+    passes_everything(Mode::Native);
+}
+
+#[test]
+fn generic() {
+    passes_everything(Mode::Generic);
+}
+
+#[test]
+fn test_run() {
+    passes_everything(Mode::TestRun);
+}

@@ -1,0 +1,158 @@
+//! `xdplab`: a thin command line over the harness and the lab crates.
+//!
+//! Exit codes: 0 every check passed; 1 a check failed; 2 the run could not happen (bad input,
+//! verifier rejection, no root, environment fault), with a message saying why.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use harness::{
+    Error, FailureClass, Lab, Mode, RunOptions, Status, XdpObject, doctor, netns,
+};
+
+/// Every lab the CLI knows. Adding a lab is one line here.
+fn labs() -> Vec<Lab> {
+    vec![lab_7_1::lab()]
+}
+
+#[derive(Parser)]
+#[command(name = "xdplab", version, about = "Executable, gradeable XDP labs")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a lab's checks against an XDP object (the reference solution by default).
+    Run {
+        /// The lab, for example 7.1.
+        lab: String,
+        /// The XDP ELF object to check.
+        #[arg(long)]
+        object: Option<PathBuf>,
+        /// Run only this program's checks.
+        #[arg(long)]
+        program: Option<String>,
+        /// Run only this check (by id, for example 7.1/firewall/icmp-dropped).
+        #[arg(long)]
+        check: Option<String>,
+        /// How frames reach the program.
+        #[arg(long, value_enum, default_value_t = CliMode::Native)]
+        mode: CliMode,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// List the labs, their programs and check ids.
+    List,
+    /// Remove namespaces and pins left behind by killed runs.
+    Clean,
+    /// Check root, kernel BPF/XDP/BTF support and leftovers.
+    Doctor,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CliMode {
+    Native,
+    Generic,
+    TestRun,
+}
+
+impl From<CliMode> for Mode {
+    fn from(m: CliMode) -> Self {
+        match m {
+            CliMode::Native => Mode::Native,
+            CliMode::Generic => Mode::Generic,
+            CliMode::TestRun => Mode::TestRun,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { lab, object, program, check, mode, format } => {
+            match run(&lab, object, program, check, mode.into(), format) {
+                Ok(code) => ExitCode::from(code),
+                Err(e) => {
+                    eprintln!("xdplab: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::List => {
+            for lab in labs() {
+                println!("lab {} ({})", lab.id, lab.title);
+                for part in &lab.parts {
+                    println!("  program {}", part.program);
+                    for c in &part.checks {
+                        println!("    {:<48} {}", c.id, c.description);
+                    }
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Clean => {
+            if let Err(e) = doctor::require_root() {
+                eprintln!("xdplab: {e}");
+                return ExitCode::from(2);
+            }
+            let swept = netns::sweep();
+            println!(
+                "removed {} namespace(s) and {} pin(s) left by killed runs",
+                swept.namespaces.len(),
+                swept.pins.len()
+            );
+            for n in swept.namespaces.iter().chain(&swept.pins) {
+                println!("  {n}");
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Doctor => {
+            let findings = doctor::diagnose();
+            for f in &findings {
+                println!("{} {:<12} {}", if f.ok { "ok " } else { "BAD" }, f.what, f.detail);
+            }
+            if findings.iter().all(|f| f.ok) { ExitCode::SUCCESS } else { ExitCode::from(2) }
+        }
+    }
+}
+
+fn run(
+    lab_id: &str,
+    object: Option<PathBuf>,
+    program: Option<String>,
+    check: Option<String>,
+    mode: Mode,
+    format: Format,
+) -> Result<u8, Error> {
+    let lab = labs().into_iter().find(|l| l.id == lab_id).ok_or_else(|| {
+        let ids: Vec<_> = labs().iter().map(|l| l.id).collect();
+        Error::env(format!("there is no lab `{lab_id}`; the labs are {}", ids.join(", ")))
+    })?;
+    doctor::require_root()?;
+    netns::sweep();
+    let object = match object {
+        Some(path) => XdpObject::from_path(path)?,
+        None => lab.reference_object(),
+    };
+    if let Some(p) = &program {
+        object.resolve(Some(p))?;
+    }
+    let report = lab.run(&object, &RunOptions { mode, program, check })?;
+    match format {
+        Format::Text => print!("{}", report.to_text()),
+        Format::Json => println!("{}", report.to_json()),
+    }
+    // A verifier rejection means the run could not happen for that program: exit 2, with the
+    // log already in the report.
+    let rejected = report.checks.iter().any(|c| c.status == Status::Fail(FailureClass::Verifier));
+    Ok(if rejected { 2 } else { report.exit_code() as u8 })
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# One idempotent set-up step for xdplab, used by the README, the justfile and .ci/run.
+# Installs: the pinned Rust toolchain (with rust-src), bpf-linker built against that
+# toolchain's own LLVM, cargo-nextest, just, and clang + libbpf headers (the test suite compiles
+# C XDP programs). Takes a few seconds when everything is already present.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+say() { printf 'bootstrap: %s\n' "$*" >&2; }
+
+# 1. The pinned toolchain. RUSTUP_AUTO_INSTALL=0 on these machines, so install it explicitly.
+toolchain=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
+if ! rustup run "$toolchain" rustc --version >/dev/null 2>&1 ||
+   [ ! -d "$(rustup run "$toolchain" rustc --print sysroot)/lib/rustlib/src/rust/library" ]; then
+    say "installing Rust $toolchain with rust-src"
+    rustup toolchain install "$toolchain" --profile minimal \
+        --component rust-src --component rustfmt --component clippy
+fi
+sysroot=$(rustup run "$toolchain" rustc --print sysroot)
+llvm_major=$(rustup run "$toolchain" rustc --version --verbose | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')
+
+# 2. bpf-linker must use the same LLVM as rustc. Debian has no LLVM that new, so link it against
+#    the libLLVM that rustup ships inside the toolchain (details: shared/field-notes.md).
+libllvm=$(cd "$sysroot/lib" && ls libLLVM.so.* | head -n1)
+if ! bpf-linker --version >/dev/null 2>&1 ||
+   ! ldd "$(command -v bpf-linker)" | grep -q "$libllvm => /"; then
+    say "building bpf-linker against $libllvm (about a minute)"
+    prefix="${CARGO_HOME:-$HOME/.cargo}/xdplab-llvm/$toolchain"
+    mkdir -p "$prefix/lib"
+    ln -sf "$sysroot/lib/$libllvm" "$prefix/lib/libLLVM.so"
+    ln -sf "$sysroot/lib/$libllvm" "$prefix/lib/$libllvm"
+    LLVM_PREFIX="$prefix" cargo +"$toolchain" install bpf-linker@0.13.0 --locked --force \
+        --no-default-features --features "llvm-$llvm_major"
+fi
+
+# 3. Test runner and task runner.
+if ! cargo nextest --version >/dev/null 2>&1; then
+    say "installing cargo-nextest"
+    cargo +"$toolchain" install cargo-nextest --locked
+fi
+if ! just --version >/dev/null 2>&1; then
+    say "installing just"
+    cargo +"$toolchain" install just --locked
+fi
+
+# 4. clang and libbpf headers: the test suite builds C XDP programs, as students do.
+if ! command -v clang >/dev/null 2>&1 || [ ! -f /usr/include/bpf/bpf_helpers.h ]; then
+    say "installing clang and libbpf-dev"
+    if [ "$(id -u)" -ne 0 ]; then
+        say "need root to apt-get install clang libbpf-dev; rerun as root"
+        exit 2
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libbpf-dev >/dev/null
+fi
+
+say "ready (Rust $toolchain, $(bpf-linker --version), $(just --version), $(clang --version | head -n1))"
