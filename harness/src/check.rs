@@ -27,7 +27,12 @@ pub struct Probe {
 impl Probe {
     /// A frame that must get `verdict` and, when passed, reach the stack unchanged.
     pub fn new(name: impl Into<String>, frame: Vec<u8>, verdict: Verdict) -> Self {
-        Self { name: name.into(), frame, verdict, bucket: None }
+        Self {
+            name: name.into(),
+            frame,
+            verdict,
+            bucket: None,
+        }
     }
 
     /// The same probe, also required to add one to counter `index`.
@@ -93,7 +98,10 @@ impl Check {
 
     /// The expectation as a table, in the same layout as [`Observation::table`].
     pub fn expected_table(&self) -> String {
-        let rows = self.probes.iter().map(|p| (p.name.as_str(), p.verdict.to_string()));
+        let rows = self
+            .probes
+            .iter()
+            .map(|p| (p.name.as_str(), p.verdict.to_string()));
         let counters = self.counters.map(|map| {
             let mut deltas = BTreeMap::new();
             for b in self.probes.iter().filter_map(|p| p.bucket) {

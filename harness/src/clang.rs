@@ -11,7 +11,10 @@ use crate::error::{Error, Result};
 /// Compiles `source` with `clang -O2 -g -target bpf`, adding `-D<define>` for each define, into
 /// `out_dir`, and returns the object's path. The object is named after the source and defines.
 pub fn compile(source: &Path, defines: &[&str], out_dir: &Path) -> Result<PathBuf> {
-    let stem = source.file_stem().and_then(|s| s.to_str()).unwrap_or("prog");
+    let stem = source
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("prog");
     let mut name = stem.to_owned();
     for d in defines {
         name.push('-');
@@ -27,7 +30,9 @@ pub fn compile(source: &Path, defines: &[&str], out_dir: &Path) -> Result<PathBu
     }
     cmd.arg("-c").arg(source).arg("-o").arg(&out);
     let output = cmd.output().map_err(|e| {
-        Error::env(format!("cannot run clang ({e}); run scripts/bootstrap.sh to install it"))
+        Error::env(format!(
+            "cannot run clang ({e}); run scripts/bootstrap.sh to install it"
+        ))
     })?;
     if !output.status.success() {
         return Err(Error::env(format!(

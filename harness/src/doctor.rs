@@ -22,7 +22,11 @@ pub fn is_root() -> bool {
 
 /// Fails with [`Error::NotRoot`] unless running as root.
 pub fn require_root() -> Result<(), Error> {
-    if is_root() { Ok(()) } else { Err(Error::NotRoot) }
+    if is_root() {
+        Ok(())
+    } else {
+        Err(Error::NotRoot)
+    }
 }
 
 /// Checks root, kernel BPF/XDP/BTF support and leftovers; each problem says how to fix it.
@@ -32,7 +36,11 @@ pub fn diagnose() -> Vec<Finding> {
     out.push(Finding {
         what: "root",
         ok: root,
-        detail: if root { "running as root".into() } else { Error::NotRoot.to_string() },
+        detail: if root {
+            "running as root".into()
+        } else {
+            Error::NotRoot.to_string()
+        },
     });
     let btf = Path::new("/sys/kernel/btf/vmlinux").exists();
     out.push(Finding {
@@ -73,7 +81,11 @@ pub fn diagnose() -> Vec<Finding> {
     let dead: Vec<String> = netns::leftovers()
         .into_iter()
         .filter(|n| {
-            let pid = n.trim_start_matches(netns::PREFIX).split('-').next().unwrap_or("");
+            let pid = n
+                .trim_start_matches(netns::PREFIX)
+                .split('-')
+                .next()
+                .unwrap_or("");
             !Path::new(&format!("/proc/{pid}")).exists()
         })
         .collect();
@@ -83,7 +95,11 @@ pub fn diagnose() -> Vec<Finding> {
         detail: if dead.is_empty() {
             "no namespaces left by killed runs".into()
         } else {
-            format!("{} namespace(s) left by killed runs ({}); run `xdplab clean`", dead.len(), dead.join(", "))
+            format!(
+                "{} namespace(s) left by killed runs ({}); run `xdplab clean`",
+                dead.len(),
+                dead.join(", ")
+            )
         },
     });
     out

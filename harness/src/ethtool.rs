@@ -49,7 +49,11 @@ pub fn disable_offloads(ifname: &str) -> Result<()> {
         let mut buf = vec![0u32; 2 + 2 * blocks];
         buf[0] = ETHTOOL_SFEATURES;
         buf[1] = blocks as u32;
-        for (bit, _) in names.iter().enumerate().filter(|(_, n)| OFF.contains(&n.as_str())) {
+        for (bit, _) in names
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| OFF.contains(&n.as_str()))
+        {
             buf[2 + 2 * (bit / 32)] |= 1 << (bit % 32); // valid; requested stays 0 = off
         }
         // A positive return only says some features could not be changed as asked (for
@@ -84,7 +88,11 @@ fn feature_names(sock: i32, ifname: &str) -> io::Result<Vec<String>> {
 }
 
 fn ioctl(sock: i32, ifname: &str, data: *mut libc::c_void) -> io::Result<()> {
-    let mut req = IfReq { name: [0; 16], data, _pad: [0; 16] };
+    let mut req = IfReq {
+        name: [0; 16],
+        data,
+        _pad: [0; 16],
+    };
     req.name[..ifname.len()].copy_from_slice(ifname.as_bytes());
     if unsafe { libc::ioctl(sock, SIOCETHTOOL, &mut req) } < 0 {
         return Err(io::Error::last_os_error());

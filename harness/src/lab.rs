@@ -50,13 +50,19 @@ pub struct RunOptions {
 impl Lab {
     /// The reference solution as an object.
     pub fn reference_object(&self) -> XdpObject {
-        XdpObject::from_bytes(format!("reference solution of lab {}", self.id), (self.reference)())
-            .expect("the reference solution is a valid XDP object")
+        XdpObject::from_bytes(
+            format!("reference solution of lab {}", self.id),
+            (self.reference)(),
+        )
+        .expect("the reference solution is a valid XDP object")
     }
 
     /// Every check id of the lab.
     pub fn check_ids(&self) -> Vec<&str> {
-        self.parts.iter().flat_map(|p| p.checks.iter().map(|c| c.id.as_str())).collect()
+        self.parts
+            .iter()
+            .flat_map(|p| p.checks.iter().map(|c| c.id.as_str()))
+            .collect()
     }
 
     /// Runs the lab's checks against `object` and collects every result; one failure never
@@ -86,7 +92,10 @@ impl Lab {
         let mut reference: Option<XdpObject> = None;
         for part in self.selected_parts(opts) {
             let mut part_results = run_part(part, object, opts)?;
-            if part_results.iter().any(|r| r.status == Status::Fail(FailureClass::Behaviour)) {
+            if part_results
+                .iter()
+                .any(|r| r.status == Status::Fail(FailureClass::Behaviour))
+            {
                 let reference = reference.get_or_insert_with(|| self.reference_object());
                 if reference.origin() != object.origin() {
                     blame_environment(&mut part_results, &run_part(part, reference, opts)?);
@@ -100,7 +109,10 @@ impl Lab {
     fn selected_parts<'a>(&'a self, opts: &'a RunOptions) -> impl Iterator<Item = &'a Part> {
         self.parts.iter().filter(move |p| {
             opts.program.as_deref().is_none_or(|n| n == p.program)
-                && opts.check.as_deref().is_none_or(|id| p.checks.iter().any(|c| c.id == id))
+                && opts
+                    .check
+                    .as_deref()
+                    .is_none_or(|id| p.checks.iter().any(|c| c.id == id))
         })
     }
 }
@@ -145,8 +157,14 @@ fn run_part(part: &Part, object: &XdpObject, opts: &RunOptions) -> Result<Vec<Ch
 
 /// Re-labels failures that the reference solution shares as environment faults.
 fn blame_environment(results: &mut [CheckResult], reference: &[CheckResult]) {
-    for r in results.iter_mut().filter(|r| r.status == Status::Fail(FailureClass::Behaviour)) {
-        if reference.iter().any(|x| x.id == r.id && x.status != Status::Pass) {
+    for r in results
+        .iter_mut()
+        .filter(|r| r.status == Status::Fail(FailureClass::Behaviour))
+    {
+        if reference
+            .iter()
+            .any(|x| x.id == r.id && x.status != Status::Pass)
+        {
             r.status = Status::Fail(FailureClass::Environment);
             r.message = format!(
                 "the reference solution fails this check in this mode too, so the harness or \

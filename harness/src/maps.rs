@@ -18,9 +18,17 @@ impl<'a> Maps<'a> {
     }
 
     fn available(&self) -> String {
-        let names: Vec<&str> =
-            self.ebpf.maps().map(|(n, _)| n).filter(|n| !n.starts_with('.')).collect();
-        if names.is_empty() { "no maps".into() } else { names.join(", ") }
+        let names: Vec<&str> = self
+            .ebpf
+            .maps()
+            .map(|(n, _)| n)
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        if names.is_empty() {
+            "no maps".into()
+        } else {
+            names.join(", ")
+        }
     }
 
     fn get(&mut self, name: &str, expected: &str) -> Result<&mut Map> {
@@ -42,7 +50,9 @@ impl<'a> Maps<'a> {
         match map {
             Map::Array(_) => {
                 let array = Array::<&MapData, u64>::try_from(map).map_err(layout)?;
-                (0..array.len()).map(|i| array.get(&i, 0).map_err(Error::env)).collect()
+                (0..array.len())
+                    .map(|i| array.get(&i, 0).map_err(Error::env))
+                    .collect()
             }
             Map::PerCpuArray(_) => {
                 let array = PerCpuArray::<&MapData, u64>::try_from(map).map_err(layout)?;
@@ -86,8 +96,8 @@ impl<'a> Maps<'a> {
         if !matches!(map, Map::DevMap(_)) {
             return Err(wrong_kind(name, EXPECTED, map));
         }
-        let mut m = DevMap::<&mut MapData>::try_from(map)
-            .map_err(|e| layout_error(name, EXPECTED, e))?;
+        let mut m =
+            DevMap::<&mut MapData>::try_from(map).map_err(|e| layout_error(name, EXPECTED, e))?;
         m.set(index, ifindex, None, 0).map_err(Error::env)
     }
 
@@ -116,7 +126,11 @@ impl<'a> Maps<'a> {
 }
 
 fn wrong_kind(name: &str, expected: &str, found: &Map) -> Error {
-    Error::MapLayout { name: name.into(), expected: expected.into(), found: map_kind(found).into() }
+    Error::MapLayout {
+        name: name.into(),
+        expected: expected.into(),
+        found: map_kind(found).into(),
+    }
 }
 
 fn layout_error(name: &str, expected: &str, e: MapError) -> Error {

@@ -59,8 +59,9 @@ impl Namespace {
         let ns = self.ns.as_ref().expect("namespace is alive");
         std::thread::scope(|s| {
             s.spawn(|| {
-                ns.enter()
-                    .map_err(|e| Error::env(format!("cannot enter namespace {}: {e}", self.name)))?;
+                ns.enter().map_err(|e| {
+                    Error::env(format!("cannot enter namespace {}: {e}", self.name))
+                })?;
                 Ok(f())
             })
             .join()
@@ -95,10 +96,14 @@ pub fn sweep() -> Swept {
         (NETNS_DIR, &mut swept.namespaces),
         (crate::object::PIN_DIR, &mut swept.pins),
     ] {
-        let Ok(entries) = fs::read_dir(dir) else { continue };
+        let Ok(entries) = fs::read_dir(dir) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(pid) = owner_pid(&name) else { continue };
+            let Some(pid) = owner_pid(&name) else {
+                continue;
+            };
             if Path::new(&format!("/proc/{pid}")).exists() {
                 continue;
             }
@@ -119,7 +124,9 @@ pub fn sweep() -> Swept {
 
 /// Names of namespaces this harness created that still exist, whoever owns them.
 pub fn leftovers() -> Vec<String> {
-    let Ok(entries) = fs::read_dir(NETNS_DIR) else { return Vec::new() };
+    let Ok(entries) = fs::read_dir(NETNS_DIR) else {
+        return Vec::new();
+    };
     let mut names: Vec<String> = entries
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())

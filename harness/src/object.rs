@@ -60,10 +60,18 @@ impl XdpObject {
         let origin = origin.as_ref().to_owned();
         let bytes: Arc<[u8]> = bytes.into();
         if !bytes.starts_with(b"\x7fELF") {
-            let magic = bytes.iter().take(4).map(|b| format!("{b:02x}")).collect::<Vec<_>>();
+            let magic = bytes
+                .iter()
+                .take(4)
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>();
             return Err(Error::NotElf {
                 path: origin,
-                magic: if magic.is_empty() { "nothing: it is empty".into() } else { magic.join(" ") },
+                magic: if magic.is_empty() {
+                    "nothing: it is empty".into()
+                } else {
+                    magic.join(" ")
+                },
             });
         }
         let parsed = aya_obj::Object::parse(&bytes).map_err(|e| Error::BadObject {
@@ -90,7 +98,11 @@ impl XdpObject {
                 },
             });
         }
-        Ok(Self { origin, bytes, programs })
+        Ok(Self {
+            origin,
+            bytes,
+            programs,
+        })
     }
 
     /// Where the object came from, for messages and reports.
@@ -141,7 +153,10 @@ impl XdpObject {
 /// Turns aya's load error into the user-facing one, trimming the verifier log.
 fn load_error(program: &str, e: ProgramError) -> Error {
     match e {
-        ProgramError::LoadError { io_error, verifier_log } => {
+        ProgramError::LoadError {
+            io_error,
+            verifier_log,
+        } => {
             let log = verifier_log.to_string();
             let (log, insns) = trim_verifier_log(&log);
             Error::Verifier {
@@ -161,7 +176,11 @@ pub fn trim_verifier_log(log: &str) -> (String, Option<u64>) {
     const KEEP: usize = 12;
     let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
     let insns = lines.iter().find_map(|l| {
-        l.strip_prefix("processed ")?.split_whitespace().next()?.parse().ok()
+        l.strip_prefix("processed ")?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
     });
     let tail = &lines[lines.len().saturating_sub(KEEP)..];
     let mut out = String::new();
@@ -205,7 +224,9 @@ pub struct LoadedProgram {
 
 impl fmt::Debug for LoadedProgram {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LoadedProgram").field("name", &self.name).finish()
+        f.debug_struct("LoadedProgram")
+            .field("name", &self.name)
+            .finish()
     }
 }
 
@@ -225,7 +246,9 @@ impl LoadedProgram {
     /// Attaches the program to `ifindex`; call it from a thread inside the interface's namespace.
     pub fn attach(&mut self, ifindex: u32, mode: AttachMode) -> Result<XdpLinkId> {
         self.xdp().attach(ifindex, mode.into()).map_err(|e| {
-            Error::env(format!("attaching XDP in {mode:?} mode to ifindex {ifindex} failed: {e}"))
+            Error::env(format!(
+                "attaching XDP in {mode:?} mode to ifindex {ifindex} failed: {e}"
+            ))
         })
     }
 

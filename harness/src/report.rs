@@ -49,11 +49,17 @@ impl CheckResult {
         let expected = check.expected_table();
         let actual = obs.table(check);
         let (status, message) = if !check.scored {
-            (Status::Info, format!("outcome (not scored):\n{}", indent(&actual)))
+            (
+                Status::Info,
+                format!("outcome (not scored):\n{}", indent(&actual)),
+            )
         } else if expected == actual {
             (Status::Pass, String::new())
         } else {
-            (Status::Fail(FailureClass::Behaviour), diff(&expected, &actual))
+            (
+                Status::Fail(FailureClass::Behaviour),
+                diff(&expected, &actual),
+            )
         };
         Self {
             id: check.id.clone(),
@@ -143,7 +149,13 @@ impl Report {
                 Status::Fail(_) => totals.failed += 1,
             }
         }
-        Self { lab: lab.into(), mode, object: object.display().to_string(), checks, totals }
+        Self {
+            lab: lab.into(),
+            mode,
+            object: object.display().to_string(),
+            checks,
+            totals,
+        }
     }
 
     /// True when no check failed for any reason.
@@ -164,7 +176,10 @@ impl Report {
 
     /// One line per check with a pass/fail mark, the diff under each failure, then totals.
     pub fn to_text(&self) -> String {
-        let mut out = format!("lab {} · mode {} · object {}\n", self.lab, self.mode, self.object);
+        let mut out = format!(
+            "lab {} · mode {} · object {}\n",
+            self.lab, self.mode, self.object
+        );
         for c in &self.checks {
             let mark = match c.status {
                 Status::Pass => "PASS",

@@ -96,7 +96,11 @@ impl Target for TestRunTarget {
                 let (verdict, out) = self.program.test_run(f)?;
                 let bytes = matches!(verdict, Verdict::Pass | Verdict::Tx | Verdict::Redirect)
                     .then_some(out);
-                Ok(Outcome { verdict, bytes, via: None })
+                Ok(Outcome {
+                    verdict,
+                    bytes,
+                    via: None,
+                })
             })
             .collect()
     }
@@ -107,9 +111,7 @@ impl Target for TestRunTarget {
 fn run_stats() -> Result<()> {
     static STATS: OnceLock<std::result::Result<OwnedFd, String>> = OnceLock::new();
     STATS
-        .get_or_init(|| {
-            aya::sys::enable_stats(aya::sys::Stats::RunTime).map_err(|e| e.to_string())
-        })
+        .get_or_init(|| aya::sys::enable_stats(aya::sys::Stats::RunTime).map_err(|e| e.to_string()))
         .as_ref()
         .map(|_| ())
         .map_err(|e| Error::env(format!("cannot enable BPF run statistics: {e}")))
@@ -140,15 +142,20 @@ impl VethTarget {
         let topology = Topology::create(spec)?;
         let dut = topology.iface("dut", "eth0")?.clone();
         let client = topology.ifaces()[dut.peer].clone();
-        topology.ns("dut")?.run(|| program.attach(dut.ifindex, mode))??;
+        topology
+            .ns("dut")?
+            .run(|| program.attach(dut.ifindex, mode))??;
         // In native mode a veth delivers XDP_TX and XDP_REDIRECT frames only to a peer that has
         // an XDP program of its own (see shared/field-notes.md), so give every other interface
         // an XDP_PASS one.
         let peer_pass = if mode == AttachMode::Native {
-            let pass = XdpObject::from_bytes("xdplab harness pass program", reference::harness_pass())?;
+            let pass =
+                XdpObject::from_bytes("xdplab harness pass program", reference::harness_pass())?;
             let mut pass = pass.load(Some("xdplab_pass"))?;
             for iface in topology.ifaces().iter().filter(|i| i.ns != "dut") {
-                topology.ns(iface.ns)?.run(|| pass.attach(iface.ifindex, AttachMode::Native))??;
+                topology
+                    .ns(iface.ns)?
+                    .run(|| pass.attach(iface.ifindex, AttachMode::Native))??;
             }
             Some(pass)
         } else {
@@ -162,7 +169,14 @@ impl VethTarget {
         };
         let sender = open(client.ns, client.ifindex)?;
         let observers = vec![(Verdict::Pass, open("dut", dut.ifindex)?)];
-        Ok(Self { program, mode, sender, observers, _peer_pass: peer_pass, topology })
+        Ok(Self {
+            program,
+            mode,
+            sender,
+            observers,
+            _peer_pass: peer_pass,
+            topology,
+        })
     }
 
     /// The live topology, for checks that need addresses or namespaces.
@@ -201,7 +215,9 @@ impl Target for VethTarget {
         self.drain_all()?;
         let before = self.program.run_count()?;
         for frame in frames {
-            self.sender.send(frame).map_err(|e| Error::env(format!("sending a frame: {e}")))?;
+            self.sender
+                .send(frame)
+                .map_err(|e| Error::env(format!("sending a frame: {e}")))?;
         }
         let mut outcomes: Vec<Option<Outcome>> = vec![None; frames.len()];
         let tags: Vec<_> = frames.iter().map(|f| find_tag(f)).collect();
@@ -219,7 +235,11 @@ impl Target for VethTarget {
                 });
                 // Anything unmatched is background traffic, not an outcome of ours.
                 if let Some(i) = slot {
-                    outcomes[i] = Some(Outcome { verdict, bytes: Some(bytes), via: None });
+                    outcomes[i] = Some(Outcome {
+                        verdict,
+                        bytes: Some(bytes),
+                        via: None,
+                    });
                 }
             }
             if outcomes.iter().all(Option::is_some) {
@@ -244,6 +264,9 @@ impl Target for VethTarget {
         }
         // The program ran on these frames and nothing came out anywhere: dropped. (ABORTED looks
         // the same on a veth; test-run mode tells them apart.)
-        Ok(outcomes.into_iter().map(|o| o.unwrap_or_else(|| Outcome::bare(Verdict::Drop))).collect())
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| Outcome::bare(Verdict::Drop)))
+            .collect())
     }
 }

@@ -38,7 +38,12 @@ impl End {
     /// An end with no IP address: the stack drops whatever it receives, so nothing answers
     /// crafted frames.
     pub fn new(ns: &'static str, ifname: &'static str, mac: MacAddr) -> Self {
-        Self { ns, ifname, mac, addr: None }
+        Self {
+            ns,
+            ifname,
+            mac,
+            addr: None,
+        }
     }
 
     /// The same end with an IPv4 address.
@@ -67,7 +72,10 @@ impl TopologySpec {
     pub fn pair() -> Self {
         Self {
             namespaces: vec!["client", "dut"],
-            links: vec![(End::new("client", "eth0", CLIENT_MAC), End::new("dut", "eth0", DUT_MAC))],
+            links: vec![(
+                End::new("client", "eth0", CLIENT_MAC),
+                End::new("dut", "eth0", DUT_MAC),
+            )],
         }
     }
 }
@@ -108,14 +116,18 @@ impl Topology {
                 }
             }
         }
-        let mut topo = Topology { namespaces: Vec::new(), ifaces: Vec::new() };
+        let mut topo = Topology {
+            namespaces: Vec::new(),
+            ifaces: Vec::new(),
+        };
         for role in &spec.namespaces {
             let ns = Namespace::create(role)?;
             // Before any link exists, so that new interfaces inherit it: no IPv6, hence no router
             // solicitations or DAD frames in the captures.
             ns.run(|| {
                 for conf in ["default", "all"] {
-                    let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{conf}/disable_ipv6"), "1");
+                    let _ =
+                        std::fs::write(format!("/proc/sys/net/ipv6/conf/{conf}/disable_ipv6"), "1");
                 }
             })?;
             topo.namespaces.push((role, ns));
@@ -123,7 +135,8 @@ impl Topology {
         for (a, b) in &spec.links {
             let ns_b = topo.ns(b.ns)?;
             let ns_b_fd = ns_b.fd().as_raw_fd();
-            topo.ns(a.ns)?.run(|| netlink(|h| add_veth(h, a, b, ns_b_fd)))??;
+            topo.ns(a.ns)?
+                .run(|| netlink(|h| add_veth(h, a, b, ns_b_fd)))??;
             let ia = topo.ifaces.len();
             for (i, end) in [a, b].into_iter().enumerate() {
                 let ifindex = topo.ns(end.ns)?.run(|| configure(end))??;
@@ -163,7 +176,10 @@ impl Topology {
 
     /// The namespaces' names, as `ip netns` shows them.
     pub fn namespace_names(&self) -> Vec<(&'static str, String)> {
-        self.namespaces.iter().map(|(r, ns)| (*r, ns.name().to_owned())).collect()
+        self.namespaces
+            .iter()
+            .map(|(r, ns)| (*r, ns.name().to_owned()))
+            .collect()
     }
 }
 
@@ -180,11 +196,18 @@ where
     rt.block_on(async {
         let (conn, handle, _) = rtnetlink::new_connection().map_err(Error::env)?;
         tokio::spawn(conn);
-        f(handle).await.map_err(|e| Error::env(format!("netlink: {e}")))
+        f(handle)
+            .await
+            .map_err(|e| Error::env(format!("netlink: {e}")))
     })
 }
 
-async fn add_veth(h: rtnetlink::Handle, a: &End, b: &End, ns_b: i32) -> Result<(), rtnetlink::Error> {
+async fn add_veth(
+    h: rtnetlink::Handle,
+    a: &End,
+    b: &End,
+    ns_b: i32,
+) -> Result<(), rtnetlink::Error> {
     let peer = LinkMessageBuilder::<LinkUnspec>::new()
         .name(b.ifname.to_owned())
         .address(b.mac.octets().to_vec())
@@ -202,12 +225,21 @@ fn configure(end: &End) -> Result<u32> {
     ethtool::disable_offloads(end.ifname)?;
     netlink(|h| async move {
         let mut links = h.link().get().match_name(end.ifname.to_owned()).execute();
-        let link = links.try_next().await?.ok_or(rtnetlink::Error::RequestFailed)?;
+        let link = links
+            .try_next()
+            .await?
+            .ok_or(rtnetlink::Error::RequestFailed)?;
         let index = link.header.index;
         if let Some((ip, prefix)) = end.addr {
-            h.address().add(index, IpAddr::V4(ip), prefix).execute().await?;
+            h.address()
+                .add(index, IpAddr::V4(ip), prefix)
+                .execute()
+                .await?;
         }
-        h.link().set(LinkUnspec::new_with_index(index).up().build()).execute().await?;
+        h.link()
+            .set(LinkUnspec::new_with_index(index).up().build())
+            .execute()
+            .await?;
         Ok(index)
     })
 }

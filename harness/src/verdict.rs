@@ -62,6 +62,10 @@ pub struct Outcome {
 impl Outcome {
     /// An outcome with no bytes, such as a drop.
     pub fn bare(verdict: Verdict) -> Self {
-        Self { verdict, bytes: None, via: None }
+        Self {
+            verdict,
+            bytes: None,
+            via: None,
+        }
     }
 }

@@ -44,7 +44,12 @@ pub fn lab() -> Lab {
 }
 
 fn part(program: &'static str, checks: Vec<Check>) -> Part {
-    Part { program, counters: Some("stats"), checks, topology: TopologySpec::pair() }
+    Part {
+        program,
+        counters: Some("stats"),
+        checks,
+        topology: TopologySpec::pair(),
+    }
 }
 
 /// Hands out tagged frame builders, so every frame can be matched to its outcome.
@@ -74,10 +79,16 @@ impl Frames {
         self.eth().arp_request(sender, DST)
     }
     fn ipv6_tcp(&self, dport: u16) -> FrameBuilder {
-        self.eth().ipv6("fd00::2".parse().unwrap(), "fd00::9".parse().unwrap()).tcp(SPORT, dport)
+        self.eth()
+            .ipv6("fd00::2".parse().unwrap(), "fd00::9".parse().unwrap())
+            .tcp(SPORT, dport)
     }
     fn vlan_tcp(&self, src: Ipv4Addr, dport: u16) -> FrameBuilder {
-        self.eth().vlan(100).ipv4(src, DST).tcp(SPORT, dport).payload(b"xdplab")
+        self.eth()
+            .vlan(100)
+            .ipv4(src, DST)
+            .tcp(SPORT, dport)
+            .payload(b"xdplab")
     }
 }
 
@@ -99,16 +110,28 @@ fn decoy_options(words: usize, decoy: u16) -> Vec<u8> {
 /// of transport header (exclusive): Ethernet only, half an IPv4 header, IPv4 without transport,
 /// and a few transport lengths below the rule's minimum.
 fn truncations(f: &Frames, src: Ipv4Addr, dport: u16, keep: usize) -> Vec<(String, FrameBuilder)> {
-    let mut cuts = vec![(14, "ethernet-only"), (24, "half-ipv4"), (33, "ipv4-minus-1")];
+    let mut cuts = vec![
+        (14, "ethernet-only"),
+        (24, "half-ipv4"),
+        (33, "ipv4-minus-1"),
+    ];
     cuts.push((L4, "ipv4-no-transport"));
     let mut out: Vec<(String, FrameBuilder)> = cuts
         .into_iter()
-        .map(|(len, name)| (format!("cut-{len}-{name}"), f.tcp(src, SPORT, dport).truncate(len)))
+        .map(|(len, name)| {
+            (
+                format!("cut-{len}-{name}"),
+                f.tcp(src, SPORT, dport).truncate(len),
+            )
+        })
         .collect();
     let mut lens = vec![2, 3, keep - 1];
     lens.dedup();
     for l4 in lens {
-        out.push((format!("cut-{}-transport-{l4}-bytes", L4 + l4), f.tcp(src, SPORT, dport).truncate(L4 + l4)));
+        out.push((
+            format!("cut-{}-transport-{l4}-bytes", L4 + l4),
+            f.tcp(src, SPORT, dport).truncate(L4 + l4),
+        ));
     }
     out
 }
@@ -116,48 +139,178 @@ fn truncations(f: &Frames, src: Ipv4Addr, dport: u16, keep: usize) -> Vec<(Strin
 fn ip_filter(f: &Frames) -> Vec<Check> {
     let c = |name: &str, desc: &str| Check::new(ID, "ip_filter", name, desc).counting("stats");
     vec![
-        c("blocked-10.0.0.1", "TCP, UDP and ICMP from 10.0.0.1 are dropped into stats[0]").probes([
-            probe("tcp-from-10.0.0.1", f.tcp(BLOCKED_A, SPORT, CLEAN_PORT), Drop, 0),
-            probe("udp-from-10.0.0.1", f.udp(BLOCKED_A, SPORT, CLEAN_PORT), Drop, 0),
+        c(
+            "blocked-10.0.0.1",
+            "TCP, UDP and ICMP from 10.0.0.1 are dropped into stats[0]",
+        )
+        .probes([
+            probe(
+                "tcp-from-10.0.0.1",
+                f.tcp(BLOCKED_A, SPORT, CLEAN_PORT),
+                Drop,
+                0,
+            ),
+            probe(
+                "udp-from-10.0.0.1",
+                f.udp(BLOCKED_A, SPORT, CLEAN_PORT),
+                Drop,
+                0,
+            ),
             probe("icmp-from-10.0.0.1", f.icmp(BLOCKED_A), Drop, 0),
         ]),
-        c("blocked-192.168.1.100", "traffic from 192.168.1.100 is dropped into stats[0]").probes([
-            probe("tcp-from-192.168.1.100", f.tcp(BLOCKED_B, SPORT, CLEAN_PORT), Drop, 0),
-            probe("udp-from-192.168.1.100", f.udp(BLOCKED_B, SPORT, CLEAN_PORT), Drop, 0),
+        c(
+            "blocked-192.168.1.100",
+            "traffic from 192.168.1.100 is dropped into stats[0]",
+        )
+        .probes([
+            probe(
+                "tcp-from-192.168.1.100",
+                f.tcp(BLOCKED_B, SPORT, CLEAN_PORT),
+                Drop,
+                0,
+            ),
+            probe(
+                "udp-from-192.168.1.100",
+                f.udp(BLOCKED_B, SPORT, CLEAN_PORT),
+                Drop,
+                0,
+            ),
         ]),
-        c("other-sources-pass", "neighbouring addresses pass into stats[1]").probes([
-            probe("from-10.0.0.2", f.tcp(CLEAN_SRC, SPORT, CLEAN_PORT), Pass, 1),
-            probe("from-10.0.0.10", f.tcp(Ipv4Addr::new(10, 0, 0, 10), SPORT, CLEAN_PORT), Pass, 1),
-            probe("from-192.168.1.101", f.udp(Ipv4Addr::new(192, 168, 1, 101), SPORT, 53), Pass, 1),
+        c(
+            "other-sources-pass",
+            "neighbouring addresses pass into stats[1]",
+        )
+        .probes([
+            probe(
+                "from-10.0.0.2",
+                f.tcp(CLEAN_SRC, SPORT, CLEAN_PORT),
+                Pass,
+                1,
+            ),
+            probe(
+                "from-10.0.0.10",
+                f.tcp(Ipv4Addr::new(10, 0, 0, 10), SPORT, CLEAN_PORT),
+                Pass,
+                1,
+            ),
+            probe(
+                "from-192.168.1.101",
+                f.udp(Ipv4Addr::new(192, 168, 1, 101), SPORT, 53),
+                Pass,
+                1,
+            ),
         ]),
-        c("byte-swapped-lookalikes", "1.0.0.10 and 100.1.168.192 (byte-swapped blocked addresses) pass")
-            .probes([
-                probe("from-1.0.0.10", f.tcp(SWAPPED_A, SPORT, CLEAN_PORT), Pass, 1),
-                probe("from-100.1.168.192", f.tcp(Ipv4Addr::new(100, 1, 168, 192), SPORT, CLEAN_PORT), Pass, 1),
-            ]),
-        c("blocked-as-destination", "a blocked address as destination, not source, passes").probes([
-            probe("to-10.0.0.1", f.ip(CLEAN_SRC, BLOCKED_A).tcp(SPORT, CLEAN_PORT), Pass, 1),
-            probe("to-192.168.1.100", f.ip(CLEAN_SRC, BLOCKED_B).udp(SPORT, 53), Pass, 1),
+        c(
+            "byte-swapped-lookalikes",
+            "1.0.0.10 and 100.1.168.192 (byte-swapped blocked addresses) pass",
+        )
+        .probes([
+            probe(
+                "from-1.0.0.10",
+                f.tcp(SWAPPED_A, SPORT, CLEAN_PORT),
+                Pass,
+                1,
+            ),
+            probe(
+                "from-100.1.168.192",
+                f.tcp(Ipv4Addr::new(100, 1, 168, 192), SPORT, CLEAN_PORT),
+                Pass,
+                1,
+            ),
         ]),
-        c("ip-options", "the source rule holds for headers with options (IHL 6 and 15)").probes([
-            probe("ihl-6-from-10.0.0.1", f.tcp(BLOCKED_A, SPORT, CLEAN_PORT).ip_options(&[1, 1, 1, 1]), Drop, 0),
-            probe("ihl-15-from-192.168.1.100", f.udp(BLOCKED_B, SPORT, 53).ip_options(&[1; 40]), Drop, 0),
-            probe("ihl-6-from-10.0.0.2", f.tcp(CLEAN_SRC, SPORT, CLEAN_PORT).ip_options(&[1, 1, 1, 1]), Pass, 1),
+        c(
+            "blocked-as-destination",
+            "a blocked address as destination, not source, passes",
+        )
+        .probes([
+            probe(
+                "to-10.0.0.1",
+                f.ip(CLEAN_SRC, BLOCKED_A).tcp(SPORT, CLEAN_PORT),
+                Pass,
+                1,
+            ),
+            probe(
+                "to-192.168.1.100",
+                f.ip(CLEAN_SRC, BLOCKED_B).udp(SPORT, 53),
+                Pass,
+                1,
+            ),
         ]),
-        c("non-ipv4-pass", "ARP (even claiming 10.0.0.1) and IPv6 pass into stats[1]").probes([
+        c(
+            "ip-options",
+            "the source rule holds for headers with options (IHL 6 and 15)",
+        )
+        .probes([
+            probe(
+                "ihl-6-from-10.0.0.1",
+                f.tcp(BLOCKED_A, SPORT, CLEAN_PORT)
+                    .ip_options(&[1, 1, 1, 1]),
+                Drop,
+                0,
+            ),
+            probe(
+                "ihl-15-from-192.168.1.100",
+                f.udp(BLOCKED_B, SPORT, 53).ip_options(&[1; 40]),
+                Drop,
+                0,
+            ),
+            probe(
+                "ihl-6-from-10.0.0.2",
+                f.tcp(CLEAN_SRC, SPORT, CLEAN_PORT)
+                    .ip_options(&[1, 1, 1, 1]),
+                Pass,
+                1,
+            ),
+        ]),
+        c(
+            "non-ipv4-pass",
+            "ARP (even claiming 10.0.0.1) and IPv6 pass into stats[1]",
+        )
+        .probes([
             probe("arp-from-10.0.0.1", f.arp(BLOCKED_A), Pass, 1),
             probe("ipv6-tcp", f.ipv6_tcp(CLEAN_PORT), Pass, 1),
         ]),
-        c("truncated-pass", "frames from 10.0.0.1 cut before the IPv4 header is complete pass")
-            .probes([
-                probe("cut-14-ethernet-only", f.tcp(BLOCKED_A, SPORT, CLEAN_PORT).truncate(14), Pass, 1),
-                probe("cut-24-half-ipv4", f.tcp(BLOCKED_A, SPORT, CLEAN_PORT).truncate(24), Pass, 1),
-                probe("cut-33-ipv4-minus-1", f.tcp(BLOCKED_A, SPORT, CLEAN_PORT).truncate(33), Pass, 1),
-                probe("cut-34-ipv4-complete", f.tcp(BLOCKED_A, SPORT, CLEAN_PORT).truncate(L4), Drop, 0),
-            ]),
-        c("vlan-tagged", "802.1Q-tagged frame from 10.0.0.1 (outside the contract: not scored)")
-            .unscored()
-            .probe(probe("vlan-100-from-10.0.0.1", f.vlan_tcp(BLOCKED_A, CLEAN_PORT), Pass, 1)),
+        c(
+            "truncated-pass",
+            "frames from 10.0.0.1 cut before the IPv4 header is complete pass",
+        )
+        .probes([
+            probe(
+                "cut-14-ethernet-only",
+                f.tcp(BLOCKED_A, SPORT, CLEAN_PORT).truncate(14),
+                Pass,
+                1,
+            ),
+            probe(
+                "cut-24-half-ipv4",
+                f.tcp(BLOCKED_A, SPORT, CLEAN_PORT).truncate(24),
+                Pass,
+                1,
+            ),
+            probe(
+                "cut-33-ipv4-minus-1",
+                f.tcp(BLOCKED_A, SPORT, CLEAN_PORT).truncate(33),
+                Pass,
+                1,
+            ),
+            probe(
+                "cut-34-ipv4-complete",
+                f.tcp(BLOCKED_A, SPORT, CLEAN_PORT).truncate(L4),
+                Drop,
+                0,
+            ),
+        ]),
+        c(
+            "vlan-tagged",
+            "802.1Q-tagged frame from 10.0.0.1 (outside the contract: not scored)",
+        )
+        .unscored()
+        .probe(probe(
+            "vlan-100-from-10.0.0.1",
+            f.vlan_tcp(BLOCKED_A, CLEAN_PORT),
+            Pass,
+            1,
+        )),
     ]
 }
 
@@ -165,10 +318,30 @@ fn port_filter(f: &Frames) -> Vec<Check> {
     let c = |name: &str, desc: &str| Check::new(ID, "port_filter", name, desc).counting("stats");
     let blocked = [22, 23, 3389];
     vec![
-        c("tcp-blocked-ports", "TCP to ports 22, 23 and 3389 is dropped into stats[0]")
-            .probes(blocked.map(|p| probe(&format!("tcp-dport-{p}"), f.tcp(CLEAN_SRC, SPORT, p), Drop, 0))),
-        c("udp-blocked-ports", "UDP to ports 22, 23 and 3389 is dropped too")
-            .probes(blocked.map(|p| probe(&format!("udp-dport-{p}"), f.udp(CLEAN_SRC, SPORT, p), Drop, 0))),
+        c(
+            "tcp-blocked-ports",
+            "TCP to ports 22, 23 and 3389 is dropped into stats[0]",
+        )
+        .probes(blocked.map(|p| {
+            probe(
+                &format!("tcp-dport-{p}"),
+                f.tcp(CLEAN_SRC, SPORT, p),
+                Drop,
+                0,
+            )
+        })),
+        c(
+            "udp-blocked-ports",
+            "UDP to ports 22, 23 and 3389 is dropped too",
+        )
+        .probes(blocked.map(|p| {
+            probe(
+                &format!("udp-dport-{p}"),
+                f.udp(CLEAN_SRC, SPORT, p),
+                Drop,
+                0,
+            )
+        })),
         c("other-ports-pass", "neighbouring ports pass into stats[1]").probes([
             probe("tcp-dport-21", f.tcp(CLEAN_SRC, SPORT, 21), Pass, 1),
             probe("tcp-dport-24", f.tcp(CLEAN_SRC, SPORT, 24), Pass, 1),
@@ -176,96 +349,277 @@ fn port_filter(f: &Frames) -> Vec<Check> {
             probe("tcp-dport-3390", f.tcp(CLEAN_SRC, SPORT, 3390), Pass, 1),
             probe("udp-dport-53", f.udp(CLEAN_SRC, SPORT, 53), Pass, 1),
         ]),
-        c("byte-swapped-ports", "ports 5632, 5888 and 15629 (22, 23, 3389 byte-swapped) pass").probes(
-            blocked.map(|p: u16| {
-                let swapped = p.swap_bytes();
-                probe(&format!("tcp-dport-{swapped}"), f.tcp(CLEAN_SRC, SPORT, swapped), Pass, 1)
-            }),
-        ),
-        c("source-port-ignored", "port 22 or 3389 as source port, not destination, passes").probes([
+        c(
+            "byte-swapped-ports",
+            "ports 5632, 5888 and 15629 (22, 23, 3389 byte-swapped) pass",
+        )
+        .probes(blocked.map(|p: u16| {
+            let swapped = p.swap_bytes();
+            probe(
+                &format!("tcp-dport-{swapped}"),
+                f.tcp(CLEAN_SRC, SPORT, swapped),
+                Pass,
+                1,
+            )
+        })),
+        c(
+            "source-port-ignored",
+            "port 22 or 3389 as source port, not destination, passes",
+        )
+        .probes([
             probe("tcp-sport-22", f.tcp(CLEAN_SRC, 22, CLEAN_PORT), Pass, 1),
             probe("udp-sport-3389", f.udp(CLEAN_SRC, 3389, 53), Pass, 1),
         ]),
-        c("ip-options", "the transport header is found after IPv4 options (IHL 6 and 15)").probes([
-            probe("ihl-6-dport-22", f.tcp(CLEAN_SRC, SPORT, 22).ip_options(&decoy_options(1, CLEAN_PORT)), Drop, 0),
-            probe("ihl-6-decoy-22-dport-8080", f.tcp(CLEAN_SRC, SPORT, CLEAN_PORT).ip_options(&decoy_options(1, 22)), Pass, 1),
-            probe("ihl-15-udp-dport-3389", f.udp(CLEAN_SRC, SPORT, 3389).ip_options(&decoy_options(10, 53)), Drop, 0),
-            probe("ihl-15-decoy-23-dport-53", f.udp(CLEAN_SRC, SPORT, 53).ip_options(&decoy_options(10, 23)), Pass, 1),
+        c(
+            "ip-options",
+            "the transport header is found after IPv4 options (IHL 6 and 15)",
+        )
+        .probes([
+            probe(
+                "ihl-6-dport-22",
+                f.tcp(CLEAN_SRC, SPORT, 22)
+                    .ip_options(&decoy_options(1, CLEAN_PORT)),
+                Drop,
+                0,
+            ),
+            probe(
+                "ihl-6-decoy-22-dport-8080",
+                f.tcp(CLEAN_SRC, SPORT, CLEAN_PORT)
+                    .ip_options(&decoy_options(1, 22)),
+                Pass,
+                1,
+            ),
+            probe(
+                "ihl-15-udp-dport-3389",
+                f.udp(CLEAN_SRC, SPORT, 3389)
+                    .ip_options(&decoy_options(10, 53)),
+                Drop,
+                0,
+            ),
+            probe(
+                "ihl-15-decoy-23-dport-53",
+                f.udp(CLEAN_SRC, SPORT, 53)
+                    .ip_options(&decoy_options(10, 23)),
+                Pass,
+                1,
+            ),
         ]),
-        c("other-protocols-pass", "ICMP and GRE pass, even with 22 where ports would be").probes([
+        c(
+            "other-protocols-pass",
+            "ICMP and GRE pass, even with 22 where ports would be",
+        )
+        .probes([
             probe("icmp", f.icmp(CLEAN_SRC), Pass, 1),
-            probe("gre-with-port-22-bytes", f.ip(CLEAN_SRC, DST).ip_protocol(47).payload(&[0, 22, 0, 22, 0, 0, 0, 0]), Pass, 1),
+            probe(
+                "gre-with-port-22-bytes",
+                f.ip(CLEAN_SRC, DST)
+                    .ip_protocol(47)
+                    .payload(&[0, 22, 0, 22, 0, 0, 0, 0]),
+                Pass,
+                1,
+            ),
         ]),
-        c("truncated-pass", "TCP to port 22 cut before 8 transport bytes passes; 8 bytes suffice")
-            .probes(truncations(f, CLEAN_SRC, 22, 8).into_iter().map(|(n, b)| probe(&n, b, Pass, 1)))
-            .probe(probe("cut-42-transport-8-bytes", f.tcp(CLEAN_SRC, SPORT, 22).truncate(L4 + 8), Drop, 0)),
-        c("ihl-below-5", "an IHL of 4 means no transport header: port 22 passes")
-            .probe(probe("ihl-4-dport-22", f.tcp(CLEAN_SRC, SPORT, 22).ihl(4), Pass, 1)),
+        c(
+            "truncated-pass",
+            "TCP to port 22 cut before 8 transport bytes passes; 8 bytes suffice",
+        )
+        .probes(
+            truncations(f, CLEAN_SRC, 22, 8)
+                .into_iter()
+                .map(|(n, b)| probe(&n, b, Pass, 1)),
+        )
+        .probe(probe(
+            "cut-42-transport-8-bytes",
+            f.tcp(CLEAN_SRC, SPORT, 22).truncate(L4 + 8),
+            Drop,
+            0,
+        )),
+        c(
+            "ihl-below-5",
+            "an IHL of 4 means no transport header: port 22 passes",
+        )
+        .probe(probe(
+            "ihl-4-dport-22",
+            f.tcp(CLEAN_SRC, SPORT, 22).ihl(4),
+            Pass,
+            1,
+        )),
         c("non-ipv4-pass", "IPv6 TCP to port 22 and ARP pass").probes([
             probe("ipv6-tcp-dport-22", f.ipv6_tcp(22), Pass, 1),
             probe("arp", f.arp(CLEAN_SRC), Pass, 1),
         ]),
-        c("vlan-tagged", "802.1Q-tagged TCP to port 22 (outside the contract: not scored)")
-            .unscored()
-            .probe(probe("vlan-100-dport-22", f.vlan_tcp(CLEAN_SRC, 22), Pass, 1)),
+        c(
+            "vlan-tagged",
+            "802.1Q-tagged TCP to port 22 (outside the contract: not scored)",
+        )
+        .unscored()
+        .probe(probe(
+            "vlan-100-dport-22",
+            f.vlan_tcp(CLEAN_SRC, 22),
+            Pass,
+            1,
+        )),
     ]
 }
 
 fn firewall(f: &Frames) -> Vec<Check> {
     let c = |name: &str, desc: &str| Check::new(ID, "firewall", name, desc).counting("stats");
     vec![
-        c("icmp-dropped", "ICMP is dropped into stats[0]")
-            .probe(probe("icmp-from-10.0.0.2", f.icmp(CLEAN_SRC), Drop, 0)),
-        c("blocked-source", "TCP and UDP from 10.0.0.1 are dropped into stats[1]").probes([
-            probe("tcp-from-10.0.0.1", f.tcp(BLOCKED_A, SPORT, CLEAN_PORT), Drop, 1),
+        c("icmp-dropped", "ICMP is dropped into stats[0]").probe(probe(
+            "icmp-from-10.0.0.2",
+            f.icmp(CLEAN_SRC),
+            Drop,
+            0,
+        )),
+        c(
+            "blocked-source",
+            "TCP and UDP from 10.0.0.1 are dropped into stats[1]",
+        )
+        .probes([
+            probe(
+                "tcp-from-10.0.0.1",
+                f.tcp(BLOCKED_A, SPORT, CLEAN_PORT),
+                Drop,
+                1,
+            ),
             probe("udp-from-10.0.0.1", f.udp(BLOCKED_A, SPORT, 53), Drop, 1),
         ]),
-        c("blocked-ports", "TCP and UDP to ports 22 and 80 are dropped into stats[2]").probes([
+        c(
+            "blocked-ports",
+            "TCP and UDP to ports 22 and 80 are dropped into stats[2]",
+        )
+        .probes([
             probe("tcp-dport-22", f.tcp(CLEAN_SRC, SPORT, 22), Drop, 2),
             probe("tcp-dport-80", f.tcp(CLEAN_SRC, SPORT, 80), Drop, 2),
             probe("udp-dport-22", f.udp(CLEAN_SRC, SPORT, 22), Drop, 2),
             probe("udp-dport-80", f.udp(CLEAN_SRC, SPORT, 80), Drop, 2),
         ]),
-        c("others-pass", "everything else passes into stats[3], including ports 23 and 3389").probes([
+        c(
+            "others-pass",
+            "everything else passes into stats[3], including ports 23 and 3389",
+        )
+        .probes([
             probe("tcp-dport-443", f.tcp(CLEAN_SRC, SPORT, 443), Pass, 3),
             probe("tcp-dport-23", f.tcp(CLEAN_SRC, SPORT, 23), Pass, 3),
             probe("tcp-dport-3389", f.tcp(CLEAN_SRC, SPORT, 3389), Pass, 3),
             probe("udp-dport-53", f.udp(CLEAN_SRC, SPORT, 53), Pass, 3),
         ]),
-        c("first-match-wins", "when several rules match, the first one decides the bucket").probes([
+        c(
+            "first-match-wins",
+            "when several rules match, the first one decides the bucket",
+        )
+        .probes([
             probe("icmp-from-10.0.0.1", f.icmp(BLOCKED_A), Drop, 0),
-            probe("tcp-from-10.0.0.1-dport-22", f.tcp(BLOCKED_A, SPORT, 22), Drop, 1),
-            probe("udp-from-10.0.0.1-dport-80", f.udp(BLOCKED_A, SPORT, 80), Drop, 1),
+            probe(
+                "tcp-from-10.0.0.1-dport-22",
+                f.tcp(BLOCKED_A, SPORT, 22),
+                Drop,
+                1,
+            ),
+            probe(
+                "udp-from-10.0.0.1-dport-80",
+                f.udp(BLOCKED_A, SPORT, 80),
+                Drop,
+                1,
+            ),
         ]),
-        c("byte-swapped-lookalikes", "1.0.0.10 and ports 5632 and 20480 (byte-swapped 22, 80) pass")
-            .probes([
-                probe("from-1.0.0.10", f.tcp(SWAPPED_A, SPORT, CLEAN_PORT), Pass, 3),
-                probe("tcp-dport-5632", f.tcp(CLEAN_SRC, SPORT, 5632), Pass, 3),
-                probe("udp-dport-20480", f.udp(CLEAN_SRC, SPORT, 20480), Pass, 3),
-            ]),
-        c("blocked-as-destination", "10.0.0.1 as destination passes")
-            .probe(probe("to-10.0.0.1", f.ip(CLEAN_SRC, BLOCKED_A).tcp(SPORT, CLEAN_PORT), Pass, 3)),
+        c(
+            "byte-swapped-lookalikes",
+            "1.0.0.10 and ports 5632 and 20480 (byte-swapped 22, 80) pass",
+        )
+        .probes([
+            probe(
+                "from-1.0.0.10",
+                f.tcp(SWAPPED_A, SPORT, CLEAN_PORT),
+                Pass,
+                3,
+            ),
+            probe("tcp-dport-5632", f.tcp(CLEAN_SRC, SPORT, 5632), Pass, 3),
+            probe("udp-dport-20480", f.udp(CLEAN_SRC, SPORT, 20480), Pass, 3),
+        ]),
+        c("blocked-as-destination", "10.0.0.1 as destination passes").probe(probe(
+            "to-10.0.0.1",
+            f.ip(CLEAN_SRC, BLOCKED_A).tcp(SPORT, CLEAN_PORT),
+            Pass,
+            3,
+        )),
         c("source-port-ignored", "port 80 or 22 as source port passes").probes([
             probe("tcp-sport-80", f.tcp(CLEAN_SRC, 80, CLEAN_PORT), Pass, 3),
             probe("udp-sport-22", f.udp(CLEAN_SRC, 22, 53), Pass, 3),
         ]),
         c("ip-options", "rules see past IPv4 options (IHL 6 and 15)").probes([
-            probe("ihl-6-dport-80", f.tcp(CLEAN_SRC, SPORT, 80).ip_options(&decoy_options(1, CLEAN_PORT)), Drop, 2),
-            probe("ihl-6-decoy-80-dport-8080", f.tcp(CLEAN_SRC, SPORT, CLEAN_PORT).ip_options(&decoy_options(1, 80)), Pass, 3),
-            probe("ihl-15-from-10.0.0.1", f.udp(BLOCKED_A, SPORT, 53).ip_options(&decoy_options(10, 53)), Drop, 1),
-            probe("ihl-15-decoy-22-dport-53", f.udp(CLEAN_SRC, SPORT, 53).ip_options(&decoy_options(10, 22)), Pass, 3),
+            probe(
+                "ihl-6-dport-80",
+                f.tcp(CLEAN_SRC, SPORT, 80)
+                    .ip_options(&decoy_options(1, CLEAN_PORT)),
+                Drop,
+                2,
+            ),
+            probe(
+                "ihl-6-decoy-80-dport-8080",
+                f.tcp(CLEAN_SRC, SPORT, CLEAN_PORT)
+                    .ip_options(&decoy_options(1, 80)),
+                Pass,
+                3,
+            ),
+            probe(
+                "ihl-15-from-10.0.0.1",
+                f.udp(BLOCKED_A, SPORT, 53)
+                    .ip_options(&decoy_options(10, 53)),
+                Drop,
+                1,
+            ),
+            probe(
+                "ihl-15-decoy-22-dport-53",
+                f.udp(CLEAN_SRC, SPORT, 53)
+                    .ip_options(&decoy_options(10, 22)),
+                Pass,
+                3,
+            ),
         ]),
-        c("truncated", "port rule needs 4 transport bytes; shorter frames pass into stats[3]")
-            .probes(truncations(f, CLEAN_SRC, 22, 4).into_iter().map(|(n, b)| probe(&n, b, Pass, 3)))
-            .probe(probe("cut-38-transport-4-bytes", f.tcp(CLEAN_SRC, SPORT, 22).truncate(L4 + 4), Drop, 2)),
-        c("ihl-below-5", "an IHL of 4 means no transport header: port 80 passes")
-            .probe(probe("ihl-4-dport-80", f.tcp(CLEAN_SRC, SPORT, 80).ihl(4), Pass, 3)),
-        c("non-ipv4-pass", "ARP from 10.0.0.1 and IPv6 to port 22 pass into stats[3]").probes([
+        c(
+            "truncated",
+            "port rule needs 4 transport bytes; shorter frames pass into stats[3]",
+        )
+        .probes(
+            truncations(f, CLEAN_SRC, 22, 4)
+                .into_iter()
+                .map(|(n, b)| probe(&n, b, Pass, 3)),
+        )
+        .probe(probe(
+            "cut-38-transport-4-bytes",
+            f.tcp(CLEAN_SRC, SPORT, 22).truncate(L4 + 4),
+            Drop,
+            2,
+        )),
+        c(
+            "ihl-below-5",
+            "an IHL of 4 means no transport header: port 80 passes",
+        )
+        .probe(probe(
+            "ihl-4-dport-80",
+            f.tcp(CLEAN_SRC, SPORT, 80).ihl(4),
+            Pass,
+            3,
+        )),
+        c(
+            "non-ipv4-pass",
+            "ARP from 10.0.0.1 and IPv6 to port 22 pass into stats[3]",
+        )
+        .probes([
             probe("arp-from-10.0.0.1", f.arp(BLOCKED_A), Pass, 3),
             probe("ipv6-tcp-dport-22", f.ipv6_tcp(22), Pass, 3),
         ]),
-        c("vlan-tagged", "802.1Q-tagged TCP to port 22 (outside the contract: not scored)")
-            .unscored()
-            .probe(probe("vlan-100-dport-22", f.vlan_tcp(CLEAN_SRC, 22), Pass, 3)),
+        c(
+            "vlan-tagged",
+            "802.1Q-tagged TCP to port 22 (outside the contract: not scored)",
+        )
+        .unscored()
+        .probe(probe(
+            "vlan-100-dport-22",
+            f.vlan_tcp(CLEAN_SRC, 22),
+            Pass,
+            3,
+        )),
     ]
 }

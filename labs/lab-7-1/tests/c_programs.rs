@@ -15,7 +15,14 @@ fn build(defines: &[&str]) -> XdpObject {
 
 fn run(object: &XdpObject, mode: Mode) -> Report {
     lab_7_1::lab()
-        .run(object, &RunOptions { mode, program: None, check: None })
+        .run(
+            object,
+            &RunOptions {
+                mode,
+                program: None,
+                check: None,
+            },
+        )
         .expect("the run happens")
 }
 
@@ -31,15 +38,24 @@ fn failed(report: &Report, class: FailureClass) -> BTreeSet<&str> {
 /// Asserts that the mutant fails exactly `expected` (behaviour checks) and nothing else.
 fn flagged(define: &str, mode: Mode, expected: &[&str]) {
     let report = run(&build(&[define]), mode);
-    let all_failed: BTreeSet<&str> =
-        report.checks.iter().filter(|c| !c.passed).map(|c| c.id.as_str()).collect();
+    let all_failed: BTreeSet<&str> = report
+        .checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| c.id.as_str())
+        .collect();
     assert_eq!(
         failed(&report, FailureClass::Behaviour),
         expected.iter().copied().collect(),
         "{define}\n{}",
         report.to_text()
     );
-    assert_eq!(all_failed.len(), expected.len(), "only behaviour failures\n{}", report.to_text());
+    assert_eq!(
+        all_failed.len(),
+        expected.len(),
+        "only behaviour failures\n{}",
+        report.to_text()
+    );
 }
 
 #[test]
@@ -64,12 +80,180 @@ fn correct_c_program_passes_test_run() {
 fn verifier_rejection_is_reported_with_its_log() {
     let report = run(&build(&["BUG_NO_BOUNDS_CHECK"]), Mode::TestRun);
     let rejected = failed(&report, FailureClass::Verifier);
-    let port_checks: BTreeSet<&str> =
-        report.checks.iter().filter(|c| c.part == "port_filter").map(|c| c.id.as_str()).collect();
+    let port_checks: BTreeSet<&str> = report
+        .checks
+        .iter()
+        .filter(|c| c.part == "port_filter")
+        .map(|c| c.id.as_str())
+        .collect();
     assert_eq!(rejected, port_checks, "{}", report.to_text());
-    let message = &report.checks.iter().find(|c| c.part == "port_filter").unwrap().message;
-    assert!(message.contains("verifier rejected `port_filter`"), "{message}");
+    let message = &report
+        .checks
+        .iter()
+        .find(|c| c.part == "port_filter")
+        .unwrap()
+        .message;
+    assert!(
+        message.contains("verifier rejected `port_filter`"),
+        "{message}"
+    );
     assert!(message.contains("invalid access to packet"), "{message}");
     // The other two programs of the same object still get judged, and pass.
-    assert!(report.checks.iter().filter(|c| c.part != "port_filter").all(|c| c.passed));
+    assert!(
+        report
+            .checks
+            .iter()
+            .filter(|c| c.part != "port_filter")
+            .all(|c| c.passed)
+    );
+}
+
+#[test]
+fn source_address_in_host_order() {
+    flagged(
+        "BUG_SRC_HOST_ORDER",
+        Mode::TestRun,
+        &[
+            "7.1/ip_filter/blocked-10.0.0.1",
+            "7.1/ip_filter/blocked-192.168.1.100",
+            "7.1/ip_filter/byte-swapped-lookalikes",
+            "7.1/ip_filter/ip-options",
+            "7.1/ip_filter/truncated-pass",
+        ],
+    );
+}
+
+#[test]
+fn port_in_host_order() {
+    flagged(
+        "BUG_PORT_HOST_ORDER",
+        Mode::TestRun,
+        &[
+            "7.1/port_filter/byte-swapped-ports",
+            "7.1/port_filter/ip-options",
+            "7.1/port_filter/tcp-blocked-ports",
+            "7.1/port_filter/truncated-pass",
+            "7.1/port_filter/udp-blocked-ports",
+        ],
+    );
+}
+
+#[test]
+fn transport_header_at_fixed_offset() {
+    flagged(
+        "BUG_FIXED_IHL",
+        Mode::TestRun,
+        &[
+            "7.1/firewall/ihl-below-5",
+            "7.1/firewall/ip-options",
+            "7.1/port_filter/ihl-below-5",
+            "7.1/port_filter/ip-options",
+        ],
+    );
+}
+
+#[test]
+fn source_port_instead_of_destination() {
+    flagged(
+        "BUG_SOURCE_PORT",
+        Mode::TestRun,
+        &[
+            "7.1/port_filter/ip-options",
+            "7.1/port_filter/source-port-ignored",
+            "7.1/port_filter/tcp-blocked-ports",
+            "7.1/port_filter/truncated-pass",
+            "7.1/port_filter/udp-blocked-ports",
+        ],
+    );
+}
+
+#[test]
+fn udp_ignored() {
+    flagged(
+        "BUG_TCP_ONLY",
+        Mode::TestRun,
+        &[
+            "7.1/port_filter/ip-options",
+            "7.1/port_filter/udp-blocked-ports",
+        ],
+    );
+}
+
+#[test]
+fn firewall_rules_in_wrong_order() {
+    flagged(
+        "BUG_RULE_ORDER",
+        Mode::TestRun,
+        &["7.1/firewall/first-match-wins"],
+    );
+}
+
+#[test]
+fn firewall_port_drops_in_wrong_bucket() {
+    flagged(
+        "BUG_WRONG_BUCKET",
+        Mode::TestRun,
+        &[
+            "7.1/firewall/blocked-ports",
+            "7.1/firewall/ip-options",
+            "7.1/firewall/truncated",
+        ],
+    );
+}
+
+#[test]
+fn destination_address_instead_of_source() {
+    flagged(
+        "BUG_DEST_ADDR",
+        Mode::TestRun,
+        &[
+            "7.1/ip_filter/blocked-10.0.0.1",
+            "7.1/ip_filter/blocked-192.168.1.100",
+            "7.1/ip_filter/blocked-as-destination",
+            "7.1/ip_filter/ip-options",
+            "7.1/ip_filter/truncated-pass",
+        ],
+    );
+}
+
+#[test]
+fn non_ipv4_dropped() {
+    flagged(
+        "BUG_DROP_NON_IPV4",
+        Mode::TestRun,
+        &[
+            "7.1/firewall/non-ipv4-pass",
+            "7.1/ip_filter/non-ipv4-pass",
+            "7.1/port_filter/non-ipv4-pass",
+        ],
+    );
+}
+
+/// ABORTED shows as a lost frame on a veth; the same checks catch it there as in test-run mode.
+#[test]
+fn truncated_frames_aborted_native() {
+    flagged(
+        "BUG_ABORT_TRUNCATED",
+        Mode::Native,
+        &[
+            "7.1/firewall/truncated",
+            "7.1/ip_filter/truncated-pass",
+            "7.1/port_filter/truncated-pass",
+        ],
+    );
+}
+
+#[test]
+fn truncated_frames_aborted_test_run() {
+    let report = run(&build(&["BUG_ABORT_TRUNCATED"]), Mode::TestRun);
+    let check = report
+        .checks
+        .iter()
+        .find(|c| c.id == "7.1/firewall/truncated")
+        .unwrap();
+    assert!(
+        check.message.contains("+cut-14-ethernet-only") && check.message.contains("ABORTED"),
+        "{}",
+        check.message
+    );
 }

@@ -14,7 +14,14 @@ fn object() -> XdpObject {
 fn passes_everything(mode: Mode) {
     let lab = lab_7_1::lab();
     let report = lab
-        .run(&object(), &RunOptions { mode, program: None, check: None })
+        .run(
+            &object(),
+            &RunOptions {
+                mode,
+                program: None,
+                check: None,
+            },
+        )
         .expect("the run happens");
     assert!(report.all_passed(), "{}", report.to_text());
     assert_eq!(report.checks.len(), lab.check_ids().len());

@@ -6,9 +6,7 @@
 use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand, ValueEnum};
-use harness::{
-    Error, FailureClass, Lab, Mode, RunOptions, Status, XdpObject, doctor, netns,
-};
+use harness::{Error, FailureClass, Lab, Mode, RunOptions, Status, XdpObject, doctor, netns};
 
 /// Every lab the CLI knows. Adding a lab is one line here.
 fn labs() -> Vec<Lab> {
@@ -78,15 +76,20 @@ enum Format {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { lab, object, program, check, mode, format } => {
-            match run(&lab, object, program, check, mode.into(), format) {
-                Ok(code) => ExitCode::from(code),
-                Err(e) => {
-                    eprintln!("xdplab: {e}");
-                    ExitCode::from(2)
-                }
+        Command::Run {
+            lab,
+            object,
+            program,
+            check,
+            mode,
+            format,
+        } => match run(&lab, object, program, check, mode.into(), format) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                eprintln!("xdplab: {e}");
+                ExitCode::from(2)
             }
-        }
+        },
         Command::List => {
             for lab in labs() {
                 println!("lab {} ({})", lab.id, lab.title);
@@ -118,9 +121,18 @@ fn main() -> ExitCode {
         Command::Doctor => {
             let findings = doctor::diagnose();
             for f in &findings {
-                println!("{} {:<12} {}", if f.ok { "ok " } else { "BAD" }, f.what, f.detail);
+                println!(
+                    "{} {:<12} {}",
+                    if f.ok { "ok " } else { "BAD" },
+                    f.what,
+                    f.detail
+                );
             }
-            if findings.iter().all(|f| f.ok) { ExitCode::SUCCESS } else { ExitCode::from(2) }
+            if findings.iter().all(|f| f.ok) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            }
         }
     }
 }
@@ -135,7 +147,10 @@ fn run(
 ) -> Result<u8, Error> {
     let lab = labs().into_iter().find(|l| l.id == lab_id).ok_or_else(|| {
         let ids: Vec<_> = labs().iter().map(|l| l.id).collect();
-        Error::env(format!("there is no lab `{lab_id}`; the labs are {}", ids.join(", ")))
+        Error::env(format!(
+            "there is no lab `{lab_id}`; the labs are {}",
+            ids.join(", ")
+        ))
     })?;
     doctor::require_root()?;
     netns::sweep();
@@ -146,13 +161,27 @@ fn run(
     if let Some(p) = &program {
         object.resolve(Some(p))?;
     }
-    let report = lab.run(&object, &RunOptions { mode, program, check })?;
+    let report = lab.run(
+        &object,
+        &RunOptions {
+            mode,
+            program,
+            check,
+        },
+    )?;
     match format {
         Format::Text => print!("{}", report.to_text()),
         Format::Json => println!("{}", report.to_json()),
     }
     // A verifier rejection means the run could not happen for that program: exit 2, with the
     // log already in the report.
-    let rejected = report.checks.iter().any(|c| c.status == Status::Fail(FailureClass::Verifier));
-    Ok(if rejected { 2 } else { report.exit_code() as u8 })
+    let rejected = report
+        .checks
+        .iter()
+        .any(|c| c.status == Status::Fail(FailureClass::Verifier));
+    Ok(if rejected {
+        2
+    } else {
+        report.exit_code() as u8
+    })
 }
