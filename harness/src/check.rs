@@ -3,7 +3,7 @@
 //! A check is judged by rendering what it expects and what happened into the same text table;
 //! it passes when the two are equal, and the diff between them is what a student reads.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, fmt, sync::Arc};
 
 use crate::{
     error::Result,
@@ -53,10 +53,34 @@ pub struct Check {
     pub description: String,
     /// Whether the outcome counts; unscored checks report what happened and never fail.
     pub scored: bool,
-    /// The frames, sent in this order.
+    /// The frames, sent in this order (empty for a [`Check::custom`] check).
     pub probes: Vec<Probe>,
     /// The counter map whose deltas must match the probes' buckets exactly, if any.
     pub counters: Option<&'static str>,
+    /// A scenario that frames and verdicts cannot express (bursts, timing, handshakes).
+    pub custom: Option<Scenario>,
+    /// Whether the check needs a real path (veth); test-run mode then skips it.
+    pub needs_veth: bool,
+}
+
+/// A check's own driver: it uses the target as it likes and returns what it expected and what
+/// it saw, as two tables in the same layout.
+#[derive(Clone)]
+pub struct Scenario(pub Arc<dyn Fn(&mut dyn Target) -> Result<Judgement> + Send + Sync>);
+
+impl fmt::Debug for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Scenario(..)")
+    }
+}
+
+/// What a check expected and what it saw, rendered alike; equal tables mean a pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Judgement {
+    /// The contract's side.
+    pub expected: String,
+    /// The program's side.
+    pub actual: String,
 }
 
 impl Check {
@@ -69,7 +93,24 @@ impl Check {
             scored: true,
             probes: Vec::new(),
             counters: None,
+            custom: None,
+            needs_veth: false,
         }
+    }
+
+    /// Drives the check with `scenario` instead of probes.
+    pub fn custom(
+        mut self,
+        scenario: impl Fn(&mut dyn Target) -> Result<Judgement> + Send + Sync + 'static,
+    ) -> Self {
+        self.custom = Some(Scenario(Arc::new(scenario)));
+        self
+    }
+
+    /// Marks the check as needing a real path: test-run mode skips it.
+    pub fn needs_veth(mut self) -> Self {
+        self.needs_veth = true;
+        self
     }
 
     /// Adds a probe.
@@ -110,6 +151,17 @@ impl Check {
             (map, deltas)
         });
         render(rows, counters.as_ref().map(|(m, d)| (*m, d)))
+    }
+
+    /// Runs the check on `target`: its scenario, or its probes.
+    pub fn judge(&self, target: &mut dyn Target) -> Result<Judgement> {
+        match &self.custom {
+            Some(Scenario(run)) => run(target),
+            None => Ok(Judgement {
+                expected: self.expected_table(),
+                actual: self.observe(target)?.table(self),
+            }),
+        }
     }
 
     /// Sends the probes through `target` and records what happened.
@@ -153,8 +205,8 @@ impl Observation {
     pub fn table(&self, check: &Check) -> String {
         let rows = check.probes.iter().zip(&self.outcomes).map(|(p, o)| {
             let mut cell = o.verdict.to_string();
-            if let Some(via) = &o.via {
-                cell.push_str(&format!(" via {via}"));
+            if let (Verdict::Redirect, Some(at)) = (o.verdict, &o.at) {
+                cell.push_str(&format!(" to {at}"));
             }
             // The 7.1 contract never rewrites; show any change so the diff explains it.
             if let Some(bytes) = &o.bytes
@@ -172,7 +224,8 @@ impl Observation {
     }
 }
 
-fn render<'a>(
+/// Renders rows of `name  cell` and counter deltas as one table.
+pub fn render<'a>(
     rows: impl Iterator<Item = (&'a str, String)>,
     counters: Option<(&str, &BTreeMap<u32, u64>)>,
 ) -> String {

@@ -5,7 +5,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::{
-    check::{Check, Observation},
+    check::{Check, Judgement},
     error::{Error, FailureClass},
     target::Mode,
 };
@@ -20,6 +20,8 @@ pub enum Status {
     Fail(FailureClass),
     /// Reported but not scored (outside the contract).
     Info,
+    /// Not run in this mode (it needs a real path).
+    Skip,
 }
 
 /// The result of one check.
@@ -44,10 +46,9 @@ pub struct CheckResult {
 }
 
 impl CheckResult {
-    /// Judges an observation against the check's expectation.
-    pub fn judge(check: &Check, obs: &Observation) -> Self {
-        let expected = check.expected_table();
-        let actual = obs.table(check);
+    /// Judges what a check saw against what it expected.
+    pub fn judge(check: &Check, judgement: Judgement) -> Self {
+        let Judgement { expected, actual } = judgement;
         let (status, message) = if !check.scored {
             (
                 Status::Info,
@@ -69,6 +70,19 @@ impl CheckResult {
             status,
             message,
             actual,
+        }
+    }
+
+    /// A check this mode cannot run (it needs a real path).
+    pub fn skipped(check: &Check) -> Self {
+        Self {
+            id: check.id.clone(),
+            part: check.part.clone(),
+            description: check.description.clone(),
+            status: Status::Skip,
+            passed: true,
+            message: "needs a real path: run it in native or generic mode".into(),
+            actual: String::new(),
         }
     }
 
@@ -120,6 +134,8 @@ pub struct Totals {
     pub environment: usize,
     /// Unscored checks.
     pub info: usize,
+    /// Checks this mode cannot run.
+    pub skipped: usize,
 }
 
 /// Everything one run of a lab found.
@@ -145,6 +161,7 @@ impl Report {
             match c.status {
                 Status::Pass => totals.passed += 1,
                 Status::Info => totals.info += 1,
+                Status::Skip => totals.skipped += 1,
                 Status::Fail(FailureClass::Environment) => totals.environment += 1,
                 Status::Fail(_) => totals.failed += 1,
             }
@@ -184,6 +201,7 @@ impl Report {
             let mark = match c.status {
                 Status::Pass => "PASS",
                 Status::Info => "INFO",
+                Status::Skip => "SKIP",
                 Status::Fail(FailureClass::Environment) => "ENV ",
                 Status::Fail(_) => "FAIL",
             };
@@ -194,8 +212,8 @@ impl Report {
         }
         let t = &self.totals;
         out.push_str(&format!(
-            "{} passed, {} failed, {} environment faults, {} not scored\n",
-            t.passed, t.failed, t.environment, t.info
+            "{} passed, {} failed, {} environment faults, {} not scored, {} skipped\n",
+            t.passed, t.failed, t.environment, t.info, t.skipped
         ));
         out
     }

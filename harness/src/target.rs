@@ -57,10 +57,14 @@ pub trait Target {
     fn program(&mut self) -> &mut LoadedProgram;
     /// Sends `frames` in order and returns one outcome per frame, in the same order.
     fn send(&mut self, frames: &[Vec<u8>]) -> Result<Vec<Outcome>>;
+    /// The veth target, for scenarios that need the real path (bursts, real TCP).
+    fn veth(&mut self) -> Option<&mut VethTarget> {
+        None
+    }
 }
 
 /// Creates a target: loads a fresh copy of `program` from `object` and, in the veth modes,
-/// builds `topology` and attaches it to `dut/eth0`.
+/// builds `topology` and attaches the program where the topology says.
 pub fn open(
     object: &XdpObject,
     program: &str,
@@ -99,7 +103,7 @@ impl Target for TestRunTarget {
                 Ok(Outcome {
                     verdict,
                     bytes,
-                    via: None,
+                    at: None,
                 })
             })
             .collect()
@@ -123,13 +127,14 @@ const GRACE: Duration = Duration::from_millis(30);
 /// How long the program may take to see a batch before the environment is blamed.
 const RUN_DEADLINE: Duration = Duration::from_secs(5);
 
-/// Real frames over a veth topology, sent from `client/eth0` into `dut/eth0`.
+/// Real frames over a veth topology, sent from the peer of the program's interface.
 pub struct VethTarget {
     program: LoadedProgram,
     mode: AttachMode,
     sender: PacketSocket,
-    /// Where outcomes show up: the XDP interface (PASS) and the sender's side (TX).
-    observers: Vec<(Verdict, PacketSocket)>,
+    sender_at: String,
+    /// Where outcomes show up: the XDP interface (PASS) and the watched interfaces.
+    observers: Vec<(Verdict, String, PacketSocket)>,
     // Held for their Drop: the peers' XDP_PASS program and the namespaces.
     _peer_pass: Option<LoadedProgram>,
     topology: Topology,
@@ -152,7 +157,7 @@ impl VethTarget {
             let pass =
                 XdpObject::from_bytes("xdplab harness pass program", reference::harness_pass())?;
             let mut pass = pass.load(Some("xdplab_pass"))?;
-            for iface in topology.ifaces().iter().filter(|i| i.ns != "dut") {
+            for iface in topology.ifaces().iter().filter(|i| i.ns != dut.ns) {
                 topology
                     .ns(iface.ns)?
                     .run(|| pass.attach(iface.ifindex, AttachMode::Native))??;
@@ -168,15 +173,30 @@ impl VethTarget {
                 .map_err(|e| Error::env(format!("packet socket in {ns}: {e}")))
         };
         let sender = open(client.ns, client.ifindex)?;
-        let observers = vec![(Verdict::Pass, open("dut", dut.ifindex)?)];
+        let mut observers = vec![(
+            Verdict::Pass,
+            at(dut.ns, dut.ifname),
+            open(dut.ns, dut.ifindex)?,
+        )];
+        for w in &spec.watch {
+            let iface = topology.iface(w.ns, w.ifname)?;
+            observers.push((w.means, at(w.ns, w.ifname), open(w.ns, iface.ifindex)?));
+        }
         Ok(Self {
             program,
             mode,
             sender,
+            sender_at: at(client.ns, client.ifname),
             observers,
             _peer_pass: peer_pass,
             topology,
         })
+    }
+
+    /// The socket frames are sent from (on the peer of the program's interface); scenarios use
+    /// it for bursts.
+    pub fn sender(&mut self) -> &mut PacketSocket {
+        &mut self.sender
     }
 
     /// The live topology, for checks that need addresses or namespaces.
@@ -184,16 +204,17 @@ impl VethTarget {
         &self.topology
     }
 
-    fn drain_all(&mut self) -> Result<Vec<(Verdict, Vec<u8>)>> {
+    /// Everything the sockets hold now: (what it means, where it was seen, the frame).
+    pub fn drain_all(&mut self) -> Result<Vec<(Verdict, String, Vec<u8>)>> {
         let mut seen = Vec::new();
-        for (verdict, socket) in &mut self.observers {
+        for (verdict, at, socket) in &mut self.observers {
             for frame in socket.drain().map_err(Error::env)? {
-                seen.push((*verdict, frame));
+                seen.push((*verdict, at.clone(), frame));
             }
         }
         // The sender's socket ignores its own transmissions, so what it receives came back.
         for frame in self.sender.drain().map_err(Error::env)? {
-            seen.push((Verdict::Tx, frame));
+            seen.push((Verdict::Tx, self.sender_at.clone(), frame));
         }
         Ok(seen)
     }
@@ -211,6 +232,10 @@ impl Target for VethTarget {
         &mut self.program
     }
 
+    fn veth(&mut self) -> Option<&mut VethTarget> {
+        Some(self)
+    }
+
     fn send(&mut self, frames: &[Vec<u8>]) -> Result<Vec<Outcome>> {
         self.drain_all()?;
         let before = self.program.run_count()?;
@@ -224,7 +249,7 @@ impl Target for VethTarget {
         let start = Instant::now();
         let mut ran_all_at: Option<Instant> = None;
         loop {
-            for (verdict, bytes) in self.drain_all()? {
+            for (verdict, at, bytes) in self.drain_all()? {
                 let tag = find_tag(&bytes);
                 let slot = (0..frames.len()).find(|&i| {
                     outcomes[i].is_none()
@@ -238,7 +263,7 @@ impl Target for VethTarget {
                     outcomes[i] = Some(Outcome {
                         verdict,
                         bytes: Some(bytes),
-                        via: None,
+                        at: Some(at),
                     });
                 }
             }
@@ -269,4 +294,8 @@ impl Target for VethTarget {
             .map(|o| o.unwrap_or_else(|| Outcome::bare(Verdict::Drop)))
             .collect())
     }
+}
+
+fn at(ns: &str, ifname: &str) -> String {
+    format!("{ns}/{ifname}")
 }

@@ -53,13 +53,30 @@ impl End {
     }
 }
 
-/// A lab's network: namespace roles and the veth pairs between them.
+/// A lab's network: namespace roles, the veth pairs between them, where the program sits and
+/// where its output is watched.
 #[derive(Debug, Clone)]
 pub struct TopologySpec {
     /// The namespace roles, created in this order.
     pub namespaces: Vec<&'static str>,
     /// The veth pairs.
     pub links: Vec<(End, End)>,
+    /// The interface (namespace role, name) the program under test is attached to. Frames are
+    /// sent from its peer, and frames arriving back at the peer count as TX.
+    pub xdp: (&'static str, &'static str),
+    /// Further interfaces to watch, and the verdict a frame seen there stands for.
+    pub watch: Vec<Watch>,
+}
+
+/// An interface where frames leaving the program show up, and what seeing one there means.
+#[derive(Debug, Clone)]
+pub struct Watch {
+    /// Namespace role.
+    pub ns: &'static str,
+    /// Interface name.
+    pub ifname: &'static str,
+    /// The verdict a frame seen there stands for (TX through a switch, REDIRECT, ...).
+    pub means: crate::verdict::Verdict,
 }
 
 /// MAC of the sending side in [`TopologySpec::pair`].
@@ -76,6 +93,8 @@ impl TopologySpec {
                 End::new("client", "eth0", CLIENT_MAC),
                 End::new("dut", "eth0", DUT_MAC),
             )],
+            xdp: ("dut", "eth0"),
+            watch: Vec::new(),
         }
     }
 }

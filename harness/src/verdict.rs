@@ -55,8 +55,8 @@ pub struct Outcome {
     /// The frame as it left the program (PASS: what the stack received; TX and REDIRECT: what
     /// went out), when the mode can see it.
     pub bytes: Option<Vec<u8>>,
-    /// For REDIRECT: where the frame went (an interface name), when the mode can see it.
-    pub via: Option<String>,
+    /// Where the frame was seen (`ns/ifname`), in the veth modes.
+    pub at: Option<String>,
 }
 
 impl Outcome {
@@ -65,7 +65,7 @@ impl Outcome {
         Self {
             verdict,
             bytes: None,
-            via: None,
+            at: None,
         }
     }
 }

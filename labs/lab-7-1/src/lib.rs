@@ -49,6 +49,7 @@ fn part(program: &'static str, checks: Vec<Check>) -> Part {
         counters: Some("stats"),
         checks,
         topology: TopologySpec::pair(),
+        setup: None,
     }
 }
 
