@@ -36,6 +36,10 @@ objects! {
     /// The harness's XDP_PASS program `xdplab_pass`, attached to the peers of the interface
     /// under test so that TX and REDIRECT frames are delivered in native mode.
     "harness-pass" => fn harness_pass, const HARNESS_PASS_PATH;
+    /// The lab 7.2 reference object: `rate_limiter`, `syn_guard`, `ddos_guard`, `syn_cookie`.
+    "lab-7-2" => fn lab_7_2, const LAB_7_2_PATH;
+    /// The lab 7.3 reference object: `lb_round_robin`, `lb_hash`, `lb_redirect`, `lb_dsr`.
+    "lab-7-3" => fn lab_7_3, const LAB_7_3_PATH;
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use harness::{Error, FailureClass, Lab, Mode, RunOptions, Status, XdpObject, doc
 
 /// Every lab the CLI knows. Adding a lab is one line here.
 fn labs() -> Vec<Lab> {
-    vec![lab_7_1::lab()]
+    vec![lab_7_1::lab(), lab_7_2::lab(), lab_7_3::lab()]
 }
 
 #[derive(Parser)]
