@@ -7,6 +7,7 @@
 //! - [`target`]: the three modes a frame can reach a program in.
 //! - [`check`], [`lab`], [`report`]: what a lab is made of and what a run reports.
 
+pub mod bench;
 pub mod check;
 pub mod clang;
 pub mod doctor;

@@ -108,7 +108,10 @@ pub fn sweep() -> Swept {
                 continue;
             }
             let removed = if dir == NETNS_DIR {
-                NetNs::get(&name).and_then(|ns| ns.remove()).is_ok()
+                // A run killed between creating the mount point and mounting the namespace
+                // leaves a plain file; unmounting that fails, so remove the file either way.
+                let _ = NetNs::get(&name).and_then(|ns| ns.remove());
+                fs::remove_file(entry.path()).is_ok() || !entry.path().exists()
             } else {
                 fs::remove_dir_all(entry.path())
                     .or_else(|_| fs::remove_file(entry.path()))

@@ -7,5 +7,10 @@ pub const ID: &str = "7.2";
 
 /// The lab with all its parts.
 pub fn lab() -> Lab {
-    Lab { id: ID, title: "DDoS mitigation", reference: reference::lab_7_2, parts: Vec::new() }
+    Lab {
+        id: ID,
+        title: "DDoS mitigation",
+        reference: reference::lab_7_2,
+        parts: Vec::new(),
+    }
 }

@@ -7,5 +7,10 @@ pub const ID: &str = "7.3";
 
 /// The lab with all its parts.
 pub fn lab() -> Lab {
-    Lab { id: ID, title: "L4 load balancer", reference: reference::lab_7_3, parts: Vec::new() }
+    Lab {
+        id: ID,
+        title: "L4 load balancer",
+        reference: reference::lab_7_3,
+        parts: Vec::new(),
+    }
 }

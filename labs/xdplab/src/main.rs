@@ -42,6 +42,17 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Measure full-run times per mode, frames checked per second and topology set-up time.
+    Bench {
+        /// The lab, for example 7.1.
+        lab: String,
+        /// Full runs per mode.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// The XDP ELF object to measure (the reference solution by default).
+        #[arg(long)]
+        object: Option<PathBuf>,
+    },
     /// List the labs, their programs and check ids.
     List,
     /// Remove namespaces and pins left behind by killed runs.
@@ -85,6 +96,13 @@ fn main() -> ExitCode {
             format,
         } => match run(&lab, object, program, check, mode.into(), format) {
             Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                eprintln!("xdplab: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Bench { lab, runs, object } => match bench(&lab, runs, object) {
+            Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("xdplab: {e}");
                 ExitCode::from(2)
@@ -135,6 +153,52 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+fn find_lab(lab_id: &str) -> Result<Lab, Error> {
+    labs().into_iter().find(|l| l.id == lab_id).ok_or_else(|| {
+        let ids: Vec<_> = labs().iter().map(|l| l.id).collect();
+        Error::env(format!(
+            "there is no lab `{lab_id}`; the labs are {}",
+            ids.join(", ")
+        ))
+    })
+}
+
+fn bench(lab_id: &str, runs: usize, object: Option<PathBuf>) -> Result<(), Error> {
+    let lab = find_lab(lab_id)?;
+    doctor::require_root()?;
+    netns::sweep();
+    let object = match object {
+        Some(path) => XdpObject::from_path(path)?,
+        None => lab.reference_object(),
+    };
+    println!(
+        "lab {} · {} · {runs} runs per mode",
+        lab.id,
+        object.origin().display()
+    );
+    println!("| mode | full run (median) | slowest | frames | frames/s |");
+    println!("|---|---|---|---|---|");
+    for mode in Mode::ALL {
+        let f = harness::bench::lab_run(&lab, &object, mode, runs)?;
+        println!(
+            "| {} | {:.0} ms | {:.0} ms | {} | {:.0} |",
+            f.mode,
+            f.run_median.as_secs_f64() * 1e3,
+            f.run_max.as_secs_f64() * 1e3,
+            f.frames,
+            f.frames_per_second
+        );
+    }
+    if let Some(part) = lab.parts.first() {
+        let setup = harness::bench::topology_setup(&part.topology, runs.max(5))?;
+        println!(
+            "topology set-up and teardown (median): {:.1} ms",
+            setup.as_secs_f64() * 1e3
+        );
+    }
+    Ok(())
 }
 
 fn run(

@@ -128,3 +128,43 @@ fn unknown_lab_and_check_exit_2() {
     assert_eq!(code, 2);
     assert!(err.contains("has no check `7.1/nope`"), "{err}");
 }
+
+/// A run killed with SIGKILL skips every Drop; `xdplab clean` must remove what it left, and
+/// its XDP programs must already be gone (bpf links die with the process).
+#[test]
+fn killed_run_is_cleaned_up() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xdplab"))
+        .args(["run", "7.1", "--mode", "native"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let prefix = format!("xdplab-{}-", child.id());
+    let ours = || {
+        harness::netns::leftovers()
+            .into_iter()
+            .filter(|n| n.starts_with(&prefix))
+            .count()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    // Wait for the run to have built a topology, then kill it mid-run.
+    while ours() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never created a namespace"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        ours() > 0,
+        "a killed run leaves its namespaces (nothing ran its Drop)"
+    );
+    let (code, out, err) = xdplab(&["clean"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(ours(), 0, "clean removed them: {out}");
+}
