@@ -68,3 +68,23 @@ pub fn topology_setup(spec: &TopologySpec, runs: usize) -> Result<Duration> {
     times.sort();
     Ok(times[times.len() / 2])
 }
+
+/// Median time to get a part ready in `mode`: fresh load, and in the veth modes the topology,
+/// the attach and the sockets (the set-up every part of every run pays).
+pub fn part_setup(
+    object: &XdpObject,
+    program: &str,
+    mode: Mode,
+    spec: &TopologySpec,
+    runs: usize,
+) -> Result<Duration> {
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs.max(1) {
+        let start = Instant::now();
+        let target = crate::target::open(object, program, mode, spec)?;
+        times.push(start.elapsed());
+        drop(target);
+    }
+    times.sort();
+    Ok(times[times.len() / 2])
+}

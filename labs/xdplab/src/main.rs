@@ -197,6 +197,13 @@ fn bench(lab_id: &str, runs: usize, object: Option<PathBuf>) -> Result<(), Error
             "topology set-up and teardown (median): {:.1} ms",
             setup.as_secs_f64() * 1e3
         );
+        for mode in Mode::ALL {
+            let t = harness::bench::part_setup(&object, part.program, mode, &part.topology, 7)?;
+            println!(
+                "per-part set-up in {mode} (load, topology, attach, sockets; median): {:.1} ms",
+                t.as_secs_f64() * 1e3
+            );
+        }
     }
     Ok(())
 }
