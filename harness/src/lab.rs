@@ -3,7 +3,7 @@
 use crate::{
     check::Check,
     error::{Error, FailureClass, Result},
-    object::XdpObject,
+    object::{ProgramSource, XdpObject},
     report::{CheckResult, Report, Status},
     target::{self, Mode, Target},
     topology::TopologySpec,
@@ -81,7 +81,7 @@ impl Lab {
     /// Runs the lab's checks against `object` and collects every result; one failure never
     /// hides another. A check that the reference solution also fails in this mode is reported
     /// as an environment fault, never as the student's failure.
-    pub fn run(&self, object: &XdpObject, opts: &RunOptions) -> Result<Report> {
+    pub fn run(&self, object: &dyn ProgramSource, opts: &RunOptions) -> Result<Report> {
         if let Some(id) = &opts.check
             && !self.check_ids().contains(&id.as_str())
         {
@@ -110,13 +110,13 @@ impl Lab {
                 .any(|r| r.status == Status::Fail(FailureClass::Behaviour))
             {
                 let reference = reference.get_or_insert_with(|| self.reference_object());
-                if reference.origin() != object.origin() {
+                if ProgramSource::origin(reference) != object.origin() {
                     blame_environment(&mut part_results, &run_part(part, reference, opts)?);
                 }
             }
             results.extend(part_results);
         }
-        Ok(Report::new(self.id, opts.mode, object.origin(), results))
+        Ok(Report::new(self.id, opts.mode, &object.origin(), results))
     }
 
     fn selected_parts<'a>(&'a self, opts: &'a RunOptions) -> impl Iterator<Item = &'a Part> {
@@ -132,7 +132,11 @@ impl Lab {
 
 /// Runs one part on a fresh load. Problems that stop the whole part (missing program, verifier
 /// rejection, wrong map) fail each of its checks with that class; environment problems abort.
-fn run_part(part: &Part, object: &XdpObject, opts: &RunOptions) -> Result<Vec<CheckResult>> {
+fn run_part(
+    part: &Part,
+    object: &dyn ProgramSource,
+    opts: &RunOptions,
+) -> Result<Vec<CheckResult>> {
     let checks: Vec<&Check> = part
         .checks
         .iter()
@@ -144,10 +148,7 @@ fn run_part(part: &Part, object: &XdpObject, opts: &RunOptions) -> Result<Vec<Ch
         }
         Ok(checks.iter().map(|c| CheckResult::error(c, &e)).collect())
     };
-    let mut target = match object
-        .resolve(Some(part.program))
-        .and_then(|name| target::open(object, &name, opts.mode, &part.topology))
-    {
+    let mut target = match target::open(object, part.program, opts.mode, &part.topology) {
         Ok(t) => t,
         Err(e) => return fail_all(e),
     };

@@ -1,29 +1,24 @@
 //! Reading and writing a loaded object's maps by name, checked against a lab's contract.
 
-use aya::{
-    Ebpf,
-    maps::{Array, DevMap, HashMap, Map, MapData, MapError, PerCpuArray},
-};
+use aya::maps::{Array, DevMap, HashMap, Map, MapData, MapError, PerCpuArray};
 
-use crate::error::{Error, Result};
+use crate::{
+    error::{Error, Result},
+    object::LoadedProgram,
+};
 
 /// The maps of one freshly loaded object, looked up by the names the lab's contract gives.
 pub struct Maps<'a> {
-    ebpf: &'a mut Ebpf,
+    program: &'a mut LoadedProgram,
 }
 
 impl<'a> Maps<'a> {
-    pub(crate) fn new(ebpf: &'a mut Ebpf) -> Self {
-        Self { ebpf }
+    pub(crate) fn new(program: &'a mut LoadedProgram) -> Self {
+        Self { program }
     }
 
     fn available(&self) -> String {
-        let names: Vec<&str> = self
-            .ebpf
-            .maps()
-            .map(|(n, _)| n)
-            .filter(|n| !n.starts_with('.'))
-            .collect();
+        let names = self.program.map_names();
         if names.is_empty() {
             "no maps".into()
         } else {
@@ -32,14 +27,14 @@ impl<'a> Maps<'a> {
     }
 
     fn get(&mut self, name: &str, expected: &str) -> Result<&mut Map> {
-        if self.ebpf.map(name).is_none() {
+        if self.program.map_mut(name).is_none() {
             return Err(Error::MapMissing {
                 name: name.into(),
                 expected: expected.into(),
                 available: self.available(),
             });
         }
-        Ok(self.ebpf.map_mut(name).expect("checked above"))
+        Ok(self.program.map_mut(name).expect("checked above"))
     }
 
     /// Reads a u32 → u64 counter map (ARRAY, or PERCPU_ARRAY summed over CPUs), every entry.

@@ -9,6 +9,7 @@ use std::{
 
 use aya::{
     Ebpf, EbpfError, EbpfLoader,
+    maps::{Map, MapData},
     programs::{
         ProgramError, TestRun, TestRunOptions, Xdp,
         xdp::{XdpLinkId, XdpMode},
@@ -146,7 +147,10 @@ impl XdpObject {
             .try_into()
             .map_err(|e: ProgramError| Error::env(e))?;
         xdp.load().map_err(|e| load_error(&name, e))?;
-        Ok(LoadedProgram { ebpf, name })
+        Ok(LoadedProgram {
+            name,
+            inner: Inner::Object(ebpf),
+        })
     }
 }
 
@@ -218,8 +222,15 @@ impl From<AttachMode> for XdpMode {
 /// Dropping it detaches the program and frees the maps; aya attaches through bpf links, which
 /// the kernel also releases when the process dies.
 pub struct LoadedProgram {
-    ebpf: Ebpf,
     name: String,
+    inner: Inner,
+}
+
+enum Inner {
+    /// Loaded by the harness from an object: it owns the object's maps.
+    Object(Ebpf),
+    /// Loaded and pinned by the student: maps come from the program's own map references.
+    Pinned { xdp: Xdp, maps: Vec<(String, Map)> },
 }
 
 impl fmt::Debug for LoadedProgram {
@@ -237,10 +248,30 @@ impl LoadedProgram {
     }
 
     fn xdp(&mut self) -> &mut Xdp {
-        self.ebpf
-            .program_mut(&self.name)
-            .and_then(|p| p.try_into().ok())
-            .expect("loaded as XDP")
+        match &mut self.inner {
+            Inner::Object(ebpf) => ebpf
+                .program_mut(&self.name)
+                .and_then(|p| p.try_into().ok())
+                .expect("loaded as XDP"),
+            Inner::Pinned { xdp, .. } => xdp,
+        }
+    }
+
+    /// Names of the program's maps (internal `.rodata`-style maps left out).
+    pub(crate) fn map_names(&self) -> Vec<String> {
+        let names: Vec<String> = match &self.inner {
+            Inner::Object(ebpf) => ebpf.maps().map(|(n, _)| n.to_owned()).collect(),
+            Inner::Pinned { maps, .. } => maps.iter().map(|(n, _)| n.clone()).collect(),
+        };
+        names.into_iter().filter(|n| !n.starts_with('.')).collect()
+    }
+
+    /// The map called `name`, if the program has one.
+    pub(crate) fn map_mut(&mut self, name: &str) -> Option<&mut Map> {
+        match &mut self.inner {
+            Inner::Object(ebpf) => ebpf.map_mut(name),
+            Inner::Pinned { maps, .. } => maps.iter_mut().find(|(n, _)| n == name).map(|(_, m)| m),
+        }
     }
 
     /// Attaches the program to `ifindex`; call it from a thread inside the interface's namespace.
@@ -276,12 +307,178 @@ impl LoadedProgram {
 
     /// The maps of this copy of the object, by name.
     pub fn maps(&mut self) -> Maps<'_> {
-        Maps::new(&mut self.ebpf)
+        Maps::new(self)
     }
 
     /// The raw fd of the program, for callers that pin or inspect it.
     pub fn fd(&mut self) -> Result<std::os::fd::OwnedFd> {
         let fd = self.xdp().fd().map_err(Error::env)?;
         fd.as_fd().try_clone_to_owned().map_err(Error::env)
+    }
+}
+
+/// Where a lab's programs come from: one object, several objects, or programs a student loaded
+/// and pinned themselves. Each [`ProgramSource::load`] gives a fresh copy where the source
+/// allows it (objects); pinned programs keep their state between parts.
+pub trait ProgramSource {
+    /// A name for reports and messages (a path, or several).
+    fn origin(&self) -> String;
+    /// The XDP programs on offer, sorted.
+    fn programs(&self) -> Vec<String>;
+    /// Loads `program`, failing with [`Error::ProgramNotFound`] when the source lacks it.
+    fn load(&self, program: &str) -> Result<LoadedProgram>;
+}
+
+impl ProgramSource for XdpObject {
+    fn origin(&self) -> String {
+        self.origin.display().to_string()
+    }
+
+    fn programs(&self) -> Vec<String> {
+        self.programs.clone()
+    }
+
+    fn load(&self, program: &str) -> Result<LoadedProgram> {
+        XdpObject::load(self, Some(program))
+    }
+}
+
+/// Several objects handed in together (one per program, or any mix): a program is loaded from
+/// the first object that declares it.
+#[derive(Debug, Clone)]
+pub struct ObjectSet {
+    objects: Vec<XdpObject>,
+}
+
+impl ObjectSet {
+    /// Reads every object; fails on the first unusable one (not ELF, no XDP program, ...).
+    pub fn from_paths<P: AsRef<Path>>(paths: &[P]) -> Result<Self> {
+        let objects = paths
+            .iter()
+            .map(XdpObject::from_path)
+            .collect::<Result<Vec<_>>>()?;
+        if objects.is_empty() {
+            return Err(Error::env("no object given"));
+        }
+        Ok(Self { objects })
+    }
+}
+
+impl ProgramSource for ObjectSet {
+    fn origin(&self) -> String {
+        let paths: Vec<String> = self
+            .objects
+            .iter()
+            .map(|o| o.origin.display().to_string())
+            .collect();
+        paths.join(", ")
+    }
+
+    fn programs(&self) -> Vec<String> {
+        let mut all: Vec<String> = self
+            .objects
+            .iter()
+            .flat_map(|o| o.programs.clone())
+            .collect();
+        all.sort();
+        all
+    }
+
+    fn load(&self, program: &str) -> Result<LoadedProgram> {
+        match self
+            .objects
+            .iter()
+            .find(|o| o.programs.iter().any(|p| p == program))
+        {
+            Some(object) => object.load(Some(program)),
+            None => Err(Error::ProgramNotFound {
+                name: program.into(),
+                available: self.programs().join(", "),
+            }),
+        }
+    }
+}
+
+/// XDP programs a student loaded and pinned on a bpffs: a directory of pins named after the
+/// programs (`/sys/fs/bpf/alice/ip_filter`), or one pin. Their maps are found through the
+/// program's own map references, by name.
+#[derive(Debug, Clone)]
+pub struct PinnedPrograms {
+    origin: PathBuf,
+    pins: Vec<(String, PathBuf)>,
+}
+
+impl PinnedPrograms {
+    /// Lists the pins under `path` (a directory of pins, or a single pin).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let unreadable = |source| Error::Unreadable {
+            path: path.to_owned(),
+            source,
+        };
+        let meta = std::fs::metadata(path).map_err(unreadable)?;
+        let mut pins = Vec::new();
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(path).map_err(unreadable)?.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                pins.push((name, entry.path()));
+            }
+        } else {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            pins.push((name, path.to_owned()));
+        }
+        pins.sort();
+        Ok(Self {
+            origin: path.to_owned(),
+            pins,
+        })
+    }
+}
+
+impl ProgramSource for PinnedPrograms {
+    fn origin(&self) -> String {
+        format!("pinned {}", self.origin.display())
+    }
+
+    fn programs(&self) -> Vec<String> {
+        self.pins.iter().map(|(n, _)| n.clone()).collect()
+    }
+
+    fn load(&self, program: &str) -> Result<LoadedProgram> {
+        let Some((_, pin)) = self.pins.iter().find(|(n, _)| n == program) else {
+            let names: Vec<&str> = self.pins.iter().map(|(n, _)| n.as_str()).collect();
+            return Err(Error::ProgramNotFound {
+                name: program.into(),
+                available: names.join(", "),
+            });
+        };
+        let xdp = Xdp::from_pin(pin, aya_obj::programs::XdpAttachType::Interface).map_err(|e| {
+            Error::BadObject {
+                path: pin.clone(),
+                reason: format!("not a pinned XDP program: {e}"),
+            }
+        })?;
+        let ids = xdp
+            .info()
+            .and_then(|i| i.map_ids())
+            .map_err(Error::env)?
+            .unwrap_or_default();
+        let mut maps = Vec::new();
+        for id in ids {
+            let data = MapData::from_id(id).map_err(Error::env)?;
+            let name = data
+                .info()
+                .ok()
+                .and_then(|i| i.name_as_str().map(str::to_owned))
+                .unwrap_or_default();
+            maps.push((name, Map::from_map_data(data).map_err(Error::env)?));
+        }
+        Ok(LoadedProgram {
+            name: program.into(),
+            inner: Inner::Pinned { xdp, maps },
+        })
     }
 }

@@ -1,7 +1,5 @@
 //! Results of a lab run: one line per check for people, stable JSON for machines.
 
-use std::path::Path;
-
 use serde::Serialize;
 
 use crate::{
@@ -155,7 +153,7 @@ pub struct Report {
 
 impl Report {
     /// Collects results and counts them.
-    pub fn new(lab: &str, mode: Mode, object: &Path, checks: Vec<CheckResult>) -> Self {
+    pub fn new(lab: &str, mode: Mode, object: &str, checks: Vec<CheckResult>) -> Self {
         let mut totals = Totals::default();
         for c in &checks {
             match c.status {
@@ -169,7 +167,7 @@ impl Report {
         Self {
             lab: lab.into(),
             mode,
-            object: object.display().to_string(),
+            object: object.to_owned(),
             checks,
             totals,
         }

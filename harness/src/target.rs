@@ -12,7 +12,7 @@ use traffic::{PacketSocket, find_tag};
 
 use crate::{
     error::{Error, Result},
-    object::{AttachMode, LoadedProgram, XdpObject},
+    object::{AttachMode, LoadedProgram, ProgramSource, XdpObject},
     topology::{Topology, TopologySpec},
     verdict::{Outcome, Verdict},
 };
@@ -66,12 +66,12 @@ pub trait Target {
 /// Creates a target: loads a fresh copy of `program` from `object` and, in the veth modes,
 /// builds `topology` and attaches the program where the topology says.
 pub fn open(
-    object: &XdpObject,
+    object: &dyn ProgramSource,
     program: &str,
     mode: Mode,
     topology: &TopologySpec,
 ) -> Result<Box<dyn Target>> {
-    let loaded = object.load(Some(program))?;
+    let loaded = object.load(program)?;
     Ok(match mode {
         Mode::TestRun => Box::new(TestRunTarget { program: loaded }),
         Mode::Native => Box::new(VethTarget::new(loaded, topology, AttachMode::Native)?),

@@ -6,7 +6,10 @@
 use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand, ValueEnum};
-use harness::{Error, FailureClass, Lab, Mode, RunOptions, Status, XdpObject, doctor, netns};
+use harness::{
+    Error, FailureClass, Lab, Mode, RunOptions, Status, XdpObject, doctor, netns,
+    object::{ObjectSet, PinnedPrograms, ProgramSource},
+};
 
 /// Every lab the CLI knows. Adding a lab is one line here.
 fn labs() -> Vec<Lab> {
@@ -26,9 +29,13 @@ enum Command {
     Run {
         /// The lab, for example 7.1.
         lab: String,
-        /// The XDP ELF object to check.
+        /// The XDP ELF object to check; repeat it for programs spread over several objects.
+        #[arg(long, conflicts_with = "pinned")]
+        object: Vec<PathBuf>,
+        /// Check programs loaded and pinned by the student: a bpffs directory of pins named
+        /// after the programs, or one pin.
         #[arg(long)]
-        object: Option<PathBuf>,
+        pinned: Option<PathBuf>,
         /// Run only this program's checks.
         #[arg(long)]
         program: Option<String>,
@@ -90,11 +97,12 @@ fn main() -> ExitCode {
         Command::Run {
             lab,
             object,
+            pinned,
             program,
             check,
             mode,
             format,
-        } => match run(&lab, object, program, check, mode.into(), format) {
+        } => match run(&lab, object, pinned, program, check, mode.into(), format) {
             Ok(code) => ExitCode::from(code),
             Err(e) => {
                 eprintln!("xdplab: {e}");
@@ -210,30 +218,32 @@ fn bench(lab_id: &str, runs: usize, object: Option<PathBuf>) -> Result<(), Error
 
 fn run(
     lab_id: &str,
-    object: Option<PathBuf>,
+    objects: Vec<PathBuf>,
+    pinned: Option<PathBuf>,
     program: Option<String>,
     check: Option<String>,
     mode: Mode,
     format: Format,
 ) -> Result<u8, Error> {
-    let lab = labs().into_iter().find(|l| l.id == lab_id).ok_or_else(|| {
-        let ids: Vec<_> = labs().iter().map(|l| l.id).collect();
-        Error::env(format!(
-            "there is no lab `{lab_id}`; the labs are {}",
-            ids.join(", ")
-        ))
-    })?;
+    let lab = find_lab(lab_id)?;
     doctor::require_root()?;
     netns::sweep();
-    let object = match object {
-        Some(path) => XdpObject::from_path(path)?,
-        None => lab.reference_object(),
+    let source: Box<dyn ProgramSource> = match (pinned, objects.as_slice()) {
+        (Some(pins), _) => Box::new(PinnedPrograms::open(pins)?),
+        (None, []) => Box::new(lab.reference_object()),
+        (None, [one]) => Box::new(XdpObject::from_path(one)?),
+        (None, many) => Box::new(ObjectSet::from_paths(many)?),
     };
-    if let Some(p) = &program {
-        object.resolve(Some(p))?;
+    if let Some(p) = &program
+        && !source.programs().contains(p)
+    {
+        return Err(Error::ProgramNotFound {
+            name: p.clone(),
+            available: source.programs().join(", "),
+        });
     }
     let report = lab.run(
-        &object,
+        source.as_ref(),
         &RunOptions {
             mode,
             program,
