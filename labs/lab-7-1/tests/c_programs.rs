@@ -257,3 +257,32 @@ fn truncated_frames_aborted_test_run() {
         check.message
     );
 }
+
+/// Students of the course's Clojure library load and pin their programs themselves: the lab
+/// runs on the pins, finding maps through the programs' own map references.
+#[test]
+fn pinned_programs_pass() {
+    let object = build(&[]);
+    let pins = harness::object::PinDir::create().expect("a bpffs pin directory");
+    let mut ebpf = aya::Ebpf::load_file(object.origin()).expect("aya loads the C object");
+    for name in ["ip_filter", "port_filter", "firewall"] {
+        let program: &mut aya::programs::Xdp = ebpf.program_mut(name).unwrap().try_into().unwrap();
+        program.load().unwrap();
+        program.pin(pins.path().join(name)).unwrap();
+    }
+    drop(ebpf); // the pins keep the programs, and the programs keep their maps
+    let source = harness::object::PinnedPrograms::open(pins.path()).unwrap();
+    for mode in [Mode::TestRun, Mode::Native] {
+        let report = lab_7_1::lab()
+            .run(
+                &source,
+                &RunOptions {
+                    mode,
+                    program: None,
+                    check: None,
+                },
+            )
+            .unwrap();
+        assert!(report.all_passed(), "{}", report.to_text());
+    }
+}
