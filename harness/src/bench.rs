@@ -30,8 +30,7 @@ pub struct ModeFigures {
 pub fn lab_run(lab: &Lab, object: &XdpObject, mode: Mode, runs: usize) -> Result<ModeFigures> {
     let opts = RunOptions {
         mode,
-        program: None,
-        check: None,
+        ..Default::default()
     };
     let mut times = Vec::with_capacity(runs);
     for _ in 0..runs.max(1) {

@@ -74,6 +74,17 @@ impl fmt::Debug for Scenario {
     }
 }
 
+/// One frame of a check's traffic, kept for pcap files.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// True for a frame the check sent, false for one it saw come out.
+    pub sent: bool,
+    /// Where an outgoing frame was seen (`ns/ifname`), when known.
+    pub at: Option<String>,
+    /// The frame.
+    pub bytes: Vec<u8>,
+}
+
 /// What a check expected and what it saw, rendered alike; equal tables mean a pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Judgement {
@@ -153,14 +164,37 @@ impl Check {
         render(rows, counters.as_ref().map(|(m, d)| (*m, d)))
     }
 
-    /// Runs the check on `target`: its scenario, or its probes.
-    pub fn judge(&self, target: &mut dyn Target) -> Result<Judgement> {
+    /// Runs the check on `target`: its scenario, or its probes. Also returns the probes'
+    /// traffic (sent and seen frames) for pcap files.
+    pub fn judge(&self, target: &mut dyn Target) -> Result<(Judgement, Vec<Frame>)> {
         match &self.custom {
-            Some(Scenario(run)) => run(target),
-            None => Ok(Judgement {
-                expected: self.expected_table(),
-                actual: self.observe(target)?.table(self),
-            }),
+            Some(Scenario(run)) => Ok((run(target)?, Vec::new())),
+            None => {
+                let obs = self.observe(target)?;
+                let mut traffic: Vec<Frame> = self
+                    .probes
+                    .iter()
+                    .map(|p| Frame {
+                        sent: true,
+                        at: None,
+                        bytes: p.frame.clone(),
+                    })
+                    .collect();
+                for o in &obs.outcomes {
+                    if let Some(bytes) = &o.bytes {
+                        traffic.push(Frame {
+                            sent: false,
+                            at: o.at.clone(),
+                            bytes: bytes.clone(),
+                        });
+                    }
+                }
+                let judgement = Judgement {
+                    expected: self.expected_table(),
+                    actual: obs.table(self),
+                };
+                Ok((judgement, traffic))
+            }
         }
     }
 

@@ -149,7 +149,7 @@ impl Error {
 }
 
 /// Why a check did not pass, in the words graders and reports use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FailureClass {
     /// Not an ELF, or unreadable.

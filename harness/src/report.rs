@@ -1,6 +1,6 @@
 //! Results of a lab run: one line per check for people, stable JSON for machines.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{
     check::{Check, Judgement},
@@ -9,7 +9,7 @@ use crate::{
 };
 
 /// How one check ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "status", content = "class")]
 pub enum Status {
     /// The program did what the contract says.
@@ -23,7 +23,7 @@ pub enum Status {
 }
 
 /// The result of one check.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckResult {
     /// The check's stable id.
     pub id: String,
@@ -41,11 +41,14 @@ pub struct CheckResult {
     /// The table of what happened (also for passes: the snapshot tests record it).
     #[serde(skip)]
     pub actual: String,
+    /// The frames the check sent and saw, for `--pcap`.
+    #[serde(skip)]
+    pub traffic: Vec<crate::check::Frame>,
 }
 
 impl CheckResult {
     /// Judges what a check saw against what it expected.
-    pub fn judge(check: &Check, judgement: Judgement) -> Self {
+    pub fn judge(check: &Check, judgement: Judgement, traffic: Vec<crate::check::Frame>) -> Self {
         let Judgement { expected, actual } = judgement;
         let (status, message) = if !check.scored {
             (
@@ -68,6 +71,7 @@ impl CheckResult {
             status,
             message,
             actual,
+            traffic,
         }
     }
 
@@ -81,6 +85,7 @@ impl CheckResult {
             passed: true,
             message: "needs a real path: run it in native or generic mode".into(),
             actual: String::new(),
+            traffic: Vec::new(),
         }
     }
 
@@ -94,6 +99,7 @@ impl CheckResult {
             passed: false,
             message: e.to_string(),
             actual: String::new(),
+            traffic: Vec::new(),
         }
     }
 }
@@ -122,7 +128,7 @@ fn indent(s: &str) -> String {
 }
 
 /// Counts over a report.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Totals {
     /// Scored checks that passed.
     pub passed: usize,
@@ -137,7 +143,7 @@ pub struct Totals {
 }
 
 /// Everything one run of a lab found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     /// The lab id.
     pub lab: String,
@@ -149,6 +155,9 @@ pub struct Report {
     pub checks: Vec<CheckResult>,
     /// Counts.
     pub totals: Totals,
+    /// The seed that varied the frames (0: the canonical ones).
+    #[serde(default)]
+    pub seed: u64,
 }
 
 impl Report {
@@ -170,6 +179,7 @@ impl Report {
             object: object.to_owned(),
             checks,
             totals,
+            seed: 0,
         }
     }
 
@@ -229,4 +239,28 @@ impl Report {
         }
         out
     }
+}
+
+/// Writes each check's traffic as two pcap files in `dir` (`<check>.sent.pcap` and
+/// `<check>.observed.pcap`, `/` in ids replaced by `_`) that open in Wireshark. Returns how
+/// many files were written. Timestamps are frame numbers in milliseconds, so the files are
+/// reproducible.
+pub fn write_pcaps(dir: &std::path::Path, report: &Report) -> crate::Result<usize> {
+    use pcap_file::pcap::{PcapPacket, PcapWriter};
+    std::fs::create_dir_all(dir).map_err(Error::env)?;
+    let mut written = 0;
+    for c in report.checks.iter().filter(|c| !c.traffic.is_empty()) {
+        for (suffix, sent) in [("sent", true), ("observed", false)] {
+            let path = dir.join(format!("{}.{suffix}.pcap", c.id.replace('/', "_")));
+            let file = std::fs::File::create(&path).map_err(Error::env)?;
+            let mut w = PcapWriter::new(file).map_err(Error::env)?;
+            for (i, f) in c.traffic.iter().filter(|f| f.sent == sent).enumerate() {
+                let ts = std::time::Duration::from_millis(i as u64);
+                w.write_packet(&PcapPacket::new(ts, f.bytes.len() as u32, &f.bytes))
+                    .map_err(Error::env)?;
+            }
+            written += 1;
+        }
+    }
+    Ok(written)
 }

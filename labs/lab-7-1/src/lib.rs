@@ -3,9 +3,14 @@
 //! Each check is a list of frames and the verdict and counter bucket the contract gives each.
 //! Frames come from the client (02:00:00:00:00:01) to the program's interface
 //! (02:00:00:00:00:02); unless a check says otherwise they travel 10.0.0.2 → 10.0.0.9, port
-//! 40000 → 8080, which no rule matches.
+//! 40000 → 8080, which no rule matches. A non-zero seed varies what the contract leaves free
+//! (those addresses and ports, payloads, the order of frames within a check), so a program that
+//! matched the exact frames instead of the rules fails.
 
-use std::{cell::Cell, net::Ipv4Addr};
+use std::{
+    cell::{Cell, RefCell},
+    net::Ipv4Addr,
+};
 
 use harness::{
     Check, Lab, Part, Probe,
@@ -17,29 +22,36 @@ use traffic::{FrameBuilder, Tag};
 /// The lab's id.
 pub const ID: &str = "7.1";
 
-const CLEAN_SRC: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
-const DST: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 9);
 const BLOCKED_A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const BLOCKED_B: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 100);
 /// 10.0.0.1 with its bytes reversed: what a filter comparing in host byte order blocks.
 const SWAPPED_A: Ipv4Addr = Ipv4Addr::new(1, 0, 0, 10);
-const SPORT: u16 = 40000;
-const CLEAN_PORT: u16 = 8080;
 /// Ethernet (14) + IPv4 without options (20).
 const L4: usize = 34;
 
-/// The lab with all its parts.
+/// The lab with all its parts, with the canonical frames.
 pub fn lab() -> Lab {
-    let f = Frames::default();
+    lab_seeded(0)
+}
+
+/// The lab with frames varied by `seed` (0: the canonical frames).
+pub fn lab_seeded(seed: u64) -> Lab {
+    let f = Frames::new(seed);
+    let mut parts = vec![
+        part("ip_filter", ip_filter(&f)),
+        part("port_filter", port_filter(&f)),
+        part("firewall", firewall(&f)),
+    ];
+    if let Some(rng) = f.rng.borrow_mut().as_mut() {
+        for check in parts.iter_mut().flat_map(|p| p.checks.iter_mut()) {
+            rng.shuffle(&mut check.probes);
+        }
+    }
     Lab {
         id: ID,
         title: "packet filter",
         reference: reference::lab_7_1,
-        parts: vec![
-            part("ip_filter", ip_filter(&f)),
-            part("port_filter", port_filter(&f)),
-            part("firewall", firewall(&f)),
-        ],
+        parts,
     }
 }
 
@@ -53,13 +65,56 @@ fn part(program: &'static str, checks: Vec<Check>) -> Part {
     }
 }
 
-/// Hands out tagged frame builders, so every frame can be matched to its outcome.
-#[derive(Default)]
+/// Hands out tagged frame builders, so every frame can be matched to its outcome, with the
+/// values no rule looks at drawn from the seed.
 struct Frames {
     next: Cell<u16>,
+    rng: RefCell<Option<fastrand::Rng>>,
+    /// A source no rule matches.
+    src: Ipv4Addr,
+    /// The destination of every frame that is not about destinations.
+    dst: Ipv4Addr,
+    /// A source port no rule matches.
+    sport: u16,
+    /// A destination port no rule matches.
+    port: u16,
 }
 
 impl Frames {
+    fn new(seed: u64) -> Self {
+        let mut f = Frames {
+            next: Cell::new(0),
+            rng: RefCell::new(None),
+            src: Ipv4Addr::new(10, 0, 0, 2),
+            dst: Ipv4Addr::new(10, 0, 0, 9),
+            sport: 40000,
+            port: 8080,
+        };
+        if seed != 0 {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            let free_port = |rng: &mut fastrand::Rng| loop {
+                let p = rng.u16(1024..);
+                if ![3389, 5632, 5888, 15629, 20480].contains(&p) {
+                    break p;
+                }
+            };
+            f.src = Ipv4Addr::new(172, rng.u8(16..32), rng.u8(..), rng.u8(1..255));
+            f.dst = Ipv4Addr::new(10, rng.u8(1..255), rng.u8(..), rng.u8(1..255));
+            f.sport = free_port(&mut rng);
+            f.port = free_port(&mut rng);
+            *f.rng.get_mut() = Some(rng);
+        }
+        f
+    }
+
+    /// The payload: fixed by default, random bytes of random length under a seed.
+    fn payload(&self) -> Vec<u8> {
+        match self.rng.borrow_mut().as_mut() {
+            None => b"xdplab".to_vec(),
+            Some(rng) => (0..rng.usize(1..48)).map(|_| rng.u8(..)).collect(),
+        }
+    }
+
     fn eth(&self) -> FrameBuilder {
         self.next.set(self.next.get() + 1);
         FrameBuilder::ethernet(CLIENT_MAC, DUT_MAC).tag(Tag(self.next.get()))
@@ -68,28 +123,34 @@ impl Frames {
         self.eth().ipv4(src, dst)
     }
     fn tcp(&self, src: Ipv4Addr, sport: u16, dport: u16) -> FrameBuilder {
-        self.ip(src, DST).tcp(sport, dport).payload(b"xdplab")
+        self.ip(src, self.dst)
+            .tcp(sport, dport)
+            .payload(&self.payload())
     }
     fn udp(&self, src: Ipv4Addr, sport: u16, dport: u16) -> FrameBuilder {
-        self.ip(src, DST).udp(sport, dport).payload(b"xdplab")
+        self.ip(src, self.dst)
+            .udp(sport, dport)
+            .payload(&self.payload())
     }
     fn icmp(&self, src: Ipv4Addr) -> FrameBuilder {
-        self.ip(src, DST).icmp_echo(7, 1).payload(b"xdplab")
+        self.ip(src, self.dst)
+            .icmp_echo(7, 1)
+            .payload(&self.payload())
     }
     fn arp(&self, sender: Ipv4Addr) -> FrameBuilder {
-        self.eth().arp_request(sender, DST)
+        self.eth().arp_request(sender, self.dst)
     }
     fn ipv6_tcp(&self, dport: u16) -> FrameBuilder {
         self.eth()
             .ipv6("fd00::2".parse().unwrap(), "fd00::9".parse().unwrap())
-            .tcp(SPORT, dport)
+            .tcp(self.sport, dport)
     }
     fn vlan_tcp(&self, src: Ipv4Addr, dport: u16) -> FrameBuilder {
         self.eth()
             .vlan(100)
-            .ipv4(src, DST)
-            .tcp(SPORT, dport)
-            .payload(b"xdplab")
+            .ipv4(src, self.dst)
+            .tcp(self.sport, dport)
+            .payload(&self.payload())
     }
 }
 
@@ -122,7 +183,7 @@ fn truncations(f: &Frames, src: Ipv4Addr, dport: u16, keep: usize) -> Vec<(Strin
         .map(|(len, name)| {
             (
                 format!("cut-{len}-{name}"),
-                f.tcp(src, SPORT, dport).truncate(len),
+                f.tcp(src, f.sport, dport).truncate(len),
             )
         })
         .collect();
@@ -131,7 +192,7 @@ fn truncations(f: &Frames, src: Ipv4Addr, dport: u16, keep: usize) -> Vec<(Strin
     for l4 in lens {
         out.push((
             format!("cut-{}-transport-{l4}-bytes", L4 + l4),
-            f.tcp(src, SPORT, dport).truncate(L4 + l4),
+            f.tcp(src, f.sport, dport).truncate(L4 + l4),
         ));
     }
     out
@@ -147,13 +208,13 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
         .probes([
             probe(
                 "tcp-from-10.0.0.1",
-                f.tcp(BLOCKED_A, SPORT, CLEAN_PORT),
+                f.tcp(BLOCKED_A, f.sport, f.port),
                 Drop,
                 0,
             ),
             probe(
                 "udp-from-10.0.0.1",
-                f.udp(BLOCKED_A, SPORT, CLEAN_PORT),
+                f.udp(BLOCKED_A, f.sport, f.port),
                 Drop,
                 0,
             ),
@@ -166,13 +227,13 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
         .probes([
             probe(
                 "tcp-from-192.168.1.100",
-                f.tcp(BLOCKED_B, SPORT, CLEAN_PORT),
+                f.tcp(BLOCKED_B, f.sport, f.port),
                 Drop,
                 0,
             ),
             probe(
                 "udp-from-192.168.1.100",
-                f.udp(BLOCKED_B, SPORT, CLEAN_PORT),
+                f.udp(BLOCKED_B, f.sport, f.port),
                 Drop,
                 0,
             ),
@@ -183,20 +244,20 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
         )
         .probes([
             probe(
-                "from-10.0.0.2",
-                f.tcp(CLEAN_SRC, SPORT, CLEAN_PORT),
+                "from-a-clean-source",
+                f.tcp(f.src, f.sport, f.port),
                 Pass,
                 1,
             ),
             probe(
                 "from-10.0.0.10",
-                f.tcp(Ipv4Addr::new(10, 0, 0, 10), SPORT, CLEAN_PORT),
+                f.tcp(Ipv4Addr::new(10, 0, 0, 10), f.sport, f.port),
                 Pass,
                 1,
             ),
             probe(
                 "from-192.168.1.101",
-                f.udp(Ipv4Addr::new(192, 168, 1, 101), SPORT, 53),
+                f.udp(Ipv4Addr::new(192, 168, 1, 101), f.sport, 53),
                 Pass,
                 1,
             ),
@@ -206,15 +267,10 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
             "1.0.0.10 and 100.1.168.192 (byte-swapped blocked addresses) pass",
         )
         .probes([
-            probe(
-                "from-1.0.0.10",
-                f.tcp(SWAPPED_A, SPORT, CLEAN_PORT),
-                Pass,
-                1,
-            ),
+            probe("from-1.0.0.10", f.tcp(SWAPPED_A, f.sport, f.port), Pass, 1),
             probe(
                 "from-100.1.168.192",
-                f.tcp(Ipv4Addr::new(100, 1, 168, 192), SPORT, CLEAN_PORT),
+                f.tcp(Ipv4Addr::new(100, 1, 168, 192), f.sport, f.port),
                 Pass,
                 1,
             ),
@@ -226,13 +282,13 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
         .probes([
             probe(
                 "to-10.0.0.1",
-                f.ip(CLEAN_SRC, BLOCKED_A).tcp(SPORT, CLEAN_PORT),
+                f.ip(f.src, BLOCKED_A).tcp(f.sport, f.port),
                 Pass,
                 1,
             ),
             probe(
                 "to-192.168.1.100",
-                f.ip(CLEAN_SRC, BLOCKED_B).udp(SPORT, 53),
+                f.ip(f.src, BLOCKED_B).udp(f.sport, 53),
                 Pass,
                 1,
             ),
@@ -244,21 +300,19 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
         .probes([
             probe(
                 "ihl-6-from-10.0.0.1",
-                f.tcp(BLOCKED_A, SPORT, CLEAN_PORT)
-                    .ip_options(&[1, 1, 1, 1]),
+                f.tcp(BLOCKED_A, f.sport, f.port).ip_options(&[1, 1, 1, 1]),
                 Drop,
                 0,
             ),
             probe(
                 "ihl-15-from-192.168.1.100",
-                f.udp(BLOCKED_B, SPORT, 53).ip_options(&[1; 40]),
+                f.udp(BLOCKED_B, f.sport, 53).ip_options(&[1; 40]),
                 Drop,
                 0,
             ),
             probe(
-                "ihl-6-from-10.0.0.2",
-                f.tcp(CLEAN_SRC, SPORT, CLEAN_PORT)
-                    .ip_options(&[1, 1, 1, 1]),
+                "ihl-6-from-a-clean-source",
+                f.tcp(f.src, f.sport, f.port).ip_options(&[1, 1, 1, 1]),
                 Pass,
                 1,
             ),
@@ -269,7 +323,7 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
         )
         .probes([
             probe("arp-from-10.0.0.1", f.arp(BLOCKED_A), Pass, 1),
-            probe("ipv6-tcp", f.ipv6_tcp(CLEAN_PORT), Pass, 1),
+            probe("ipv6-tcp", f.ipv6_tcp(f.port), Pass, 1),
         ]),
         c(
             "truncated-pass",
@@ -278,25 +332,25 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
         .probes([
             probe(
                 "cut-14-ethernet-only",
-                f.tcp(BLOCKED_A, SPORT, CLEAN_PORT).truncate(14),
+                f.tcp(BLOCKED_A, f.sport, f.port).truncate(14),
                 Pass,
                 1,
             ),
             probe(
                 "cut-24-half-ipv4",
-                f.tcp(BLOCKED_A, SPORT, CLEAN_PORT).truncate(24),
+                f.tcp(BLOCKED_A, f.sport, f.port).truncate(24),
                 Pass,
                 1,
             ),
             probe(
                 "cut-33-ipv4-minus-1",
-                f.tcp(BLOCKED_A, SPORT, CLEAN_PORT).truncate(33),
+                f.tcp(BLOCKED_A, f.sport, f.port).truncate(33),
                 Pass,
                 1,
             ),
             probe(
                 "cut-34-ipv4-complete",
-                f.tcp(BLOCKED_A, SPORT, CLEAN_PORT).truncate(L4),
+                f.tcp(BLOCKED_A, f.sport, f.port).truncate(L4),
                 Drop,
                 0,
             ),
@@ -308,7 +362,7 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
         .unscored()
         .probe(probe(
             "vlan-100-from-10.0.0.1",
-            f.vlan_tcp(BLOCKED_A, CLEAN_PORT),
+            f.vlan_tcp(BLOCKED_A, f.port),
             Pass,
             1,
         )),
@@ -323,32 +377,22 @@ fn port_filter(f: &Frames) -> Vec<Check> {
             "tcp-blocked-ports",
             "TCP to ports 22, 23 and 3389 is dropped into stats[0]",
         )
-        .probes(blocked.map(|p| {
-            probe(
-                &format!("tcp-dport-{p}"),
-                f.tcp(CLEAN_SRC, SPORT, p),
-                Drop,
-                0,
-            )
-        })),
+        .probes(
+            blocked.map(|p| probe(&format!("tcp-dport-{p}"), f.tcp(f.src, f.sport, p), Drop, 0)),
+        ),
         c(
             "udp-blocked-ports",
             "UDP to ports 22, 23 and 3389 is dropped too",
         )
-        .probes(blocked.map(|p| {
-            probe(
-                &format!("udp-dport-{p}"),
-                f.udp(CLEAN_SRC, SPORT, p),
-                Drop,
-                0,
-            )
-        })),
+        .probes(
+            blocked.map(|p| probe(&format!("udp-dport-{p}"), f.udp(f.src, f.sport, p), Drop, 0)),
+        ),
         c("other-ports-pass", "neighbouring ports pass into stats[1]").probes([
-            probe("tcp-dport-21", f.tcp(CLEAN_SRC, SPORT, 21), Pass, 1),
-            probe("tcp-dport-24", f.tcp(CLEAN_SRC, SPORT, 24), Pass, 1),
-            probe("tcp-dport-2222", f.tcp(CLEAN_SRC, SPORT, 2222), Pass, 1),
-            probe("tcp-dport-3390", f.tcp(CLEAN_SRC, SPORT, 3390), Pass, 1),
-            probe("udp-dport-53", f.udp(CLEAN_SRC, SPORT, 53), Pass, 1),
+            probe("tcp-dport-21", f.tcp(f.src, f.sport, 21), Pass, 1),
+            probe("tcp-dport-24", f.tcp(f.src, f.sport, 24), Pass, 1),
+            probe("tcp-dport-2222", f.tcp(f.src, f.sport, 2222), Pass, 1),
+            probe("tcp-dport-3390", f.tcp(f.src, f.sport, 3390), Pass, 1),
+            probe("udp-dport-53", f.udp(f.src, f.sport, 53), Pass, 1),
         ]),
         c(
             "byte-swapped-ports",
@@ -358,7 +402,7 @@ fn port_filter(f: &Frames) -> Vec<Check> {
             let swapped = p.swap_bytes();
             probe(
                 &format!("tcp-dport-{swapped}"),
-                f.tcp(CLEAN_SRC, SPORT, swapped),
+                f.tcp(f.src, f.sport, swapped),
                 Pass,
                 1,
             )
@@ -368,8 +412,8 @@ fn port_filter(f: &Frames) -> Vec<Check> {
             "port 22 or 3389 as source port, not destination, passes",
         )
         .probes([
-            probe("tcp-sport-22", f.tcp(CLEAN_SRC, 22, CLEAN_PORT), Pass, 1),
-            probe("udp-sport-3389", f.udp(CLEAN_SRC, 3389, 53), Pass, 1),
+            probe("tcp-sport-22", f.tcp(f.src, 22, f.port), Pass, 1),
+            probe("udp-sport-3389", f.udp(f.src, 3389, 53), Pass, 1),
         ]),
         c(
             "ip-options",
@@ -378,29 +422,28 @@ fn port_filter(f: &Frames) -> Vec<Check> {
         .probes([
             probe(
                 "ihl-6-dport-22",
-                f.tcp(CLEAN_SRC, SPORT, 22)
-                    .ip_options(&decoy_options(1, CLEAN_PORT)),
+                f.tcp(f.src, f.sport, 22)
+                    .ip_options(&decoy_options(1, f.port)),
                 Drop,
                 0,
             ),
             probe(
-                "ihl-6-decoy-22-dport-8080",
-                f.tcp(CLEAN_SRC, SPORT, CLEAN_PORT)
+                "ihl-6-decoy-22-dport-clean",
+                f.tcp(f.src, f.sport, f.port)
                     .ip_options(&decoy_options(1, 22)),
                 Pass,
                 1,
             ),
             probe(
                 "ihl-15-udp-dport-3389",
-                f.udp(CLEAN_SRC, SPORT, 3389)
+                f.udp(f.src, f.sport, 3389)
                     .ip_options(&decoy_options(10, 53)),
                 Drop,
                 0,
             ),
             probe(
                 "ihl-15-decoy-23-dport-53",
-                f.udp(CLEAN_SRC, SPORT, 53)
-                    .ip_options(&decoy_options(10, 23)),
+                f.udp(f.src, f.sport, 53).ip_options(&decoy_options(10, 23)),
                 Pass,
                 1,
             ),
@@ -410,10 +453,10 @@ fn port_filter(f: &Frames) -> Vec<Check> {
             "ICMP and GRE pass, even with 22 where ports would be",
         )
         .probes([
-            probe("icmp", f.icmp(CLEAN_SRC), Pass, 1),
+            probe("icmp", f.icmp(f.src), Pass, 1),
             probe(
                 "gre-with-port-22-bytes",
-                f.ip(CLEAN_SRC, DST)
+                f.ip(f.src, f.dst)
                     .ip_protocol(47)
                     .payload(&[0, 22, 0, 22, 0, 0, 0, 0]),
                 Pass,
@@ -425,13 +468,13 @@ fn port_filter(f: &Frames) -> Vec<Check> {
             "TCP to port 22 cut before 8 transport bytes passes; 8 bytes suffice",
         )
         .probes(
-            truncations(f, CLEAN_SRC, 22, 8)
+            truncations(f, f.src, 22, 8)
                 .into_iter()
                 .map(|(n, b)| probe(&n, b, Pass, 1)),
         )
         .probe(probe(
             "cut-42-transport-8-bytes",
-            f.tcp(CLEAN_SRC, SPORT, 22).truncate(L4 + 8),
+            f.tcp(f.src, f.sport, 22).truncate(L4 + 8),
             Drop,
             0,
         )),
@@ -441,25 +484,20 @@ fn port_filter(f: &Frames) -> Vec<Check> {
         )
         .probe(probe(
             "ihl-4-dport-22",
-            f.tcp(CLEAN_SRC, SPORT, 22).ihl(4),
+            f.tcp(f.src, f.sport, 22).ihl(4),
             Pass,
             1,
         )),
         c("non-ipv4-pass", "IPv6 TCP to port 22 and ARP pass").probes([
             probe("ipv6-tcp-dport-22", f.ipv6_tcp(22), Pass, 1),
-            probe("arp", f.arp(CLEAN_SRC), Pass, 1),
+            probe("arp", f.arp(f.src), Pass, 1),
         ]),
         c(
             "vlan-tagged",
             "802.1Q-tagged TCP to port 22 (outside the contract: not scored)",
         )
         .unscored()
-        .probe(probe(
-            "vlan-100-dport-22",
-            f.vlan_tcp(CLEAN_SRC, 22),
-            Pass,
-            1,
-        )),
+        .probe(probe("vlan-100-dport-22", f.vlan_tcp(f.src, 22), Pass, 1)),
     ]
 }
 
@@ -467,8 +505,8 @@ fn firewall(f: &Frames) -> Vec<Check> {
     let c = |name: &str, desc: &str| Check::new(ID, "firewall", name, desc).counting("stats");
     vec![
         c("icmp-dropped", "ICMP is dropped into stats[0]").probe(probe(
-            "icmp-from-10.0.0.2",
-            f.icmp(CLEAN_SRC),
+            "icmp-from-a-clean-source",
+            f.icmp(f.src),
             Drop,
             0,
         )),
@@ -479,31 +517,31 @@ fn firewall(f: &Frames) -> Vec<Check> {
         .probes([
             probe(
                 "tcp-from-10.0.0.1",
-                f.tcp(BLOCKED_A, SPORT, CLEAN_PORT),
+                f.tcp(BLOCKED_A, f.sport, f.port),
                 Drop,
                 1,
             ),
-            probe("udp-from-10.0.0.1", f.udp(BLOCKED_A, SPORT, 53), Drop, 1),
+            probe("udp-from-10.0.0.1", f.udp(BLOCKED_A, f.sport, 53), Drop, 1),
         ]),
         c(
             "blocked-ports",
             "TCP and UDP to ports 22 and 80 are dropped into stats[2]",
         )
         .probes([
-            probe("tcp-dport-22", f.tcp(CLEAN_SRC, SPORT, 22), Drop, 2),
-            probe("tcp-dport-80", f.tcp(CLEAN_SRC, SPORT, 80), Drop, 2),
-            probe("udp-dport-22", f.udp(CLEAN_SRC, SPORT, 22), Drop, 2),
-            probe("udp-dport-80", f.udp(CLEAN_SRC, SPORT, 80), Drop, 2),
+            probe("tcp-dport-22", f.tcp(f.src, f.sport, 22), Drop, 2),
+            probe("tcp-dport-80", f.tcp(f.src, f.sport, 80), Drop, 2),
+            probe("udp-dport-22", f.udp(f.src, f.sport, 22), Drop, 2),
+            probe("udp-dport-80", f.udp(f.src, f.sport, 80), Drop, 2),
         ]),
         c(
             "others-pass",
             "everything else passes into stats[3], including ports 23 and 3389",
         )
         .probes([
-            probe("tcp-dport-443", f.tcp(CLEAN_SRC, SPORT, 443), Pass, 3),
-            probe("tcp-dport-23", f.tcp(CLEAN_SRC, SPORT, 23), Pass, 3),
-            probe("tcp-dport-3389", f.tcp(CLEAN_SRC, SPORT, 3389), Pass, 3),
-            probe("udp-dport-53", f.udp(CLEAN_SRC, SPORT, 53), Pass, 3),
+            probe("tcp-dport-443", f.tcp(f.src, f.sport, 443), Pass, 3),
+            probe("tcp-dport-23", f.tcp(f.src, f.sport, 23), Pass, 3),
+            probe("tcp-dport-3389", f.tcp(f.src, f.sport, 3389), Pass, 3),
+            probe("udp-dport-53", f.udp(f.src, f.sport, 53), Pass, 3),
         ]),
         c(
             "first-match-wins",
@@ -513,13 +551,13 @@ fn firewall(f: &Frames) -> Vec<Check> {
             probe("icmp-from-10.0.0.1", f.icmp(BLOCKED_A), Drop, 0),
             probe(
                 "tcp-from-10.0.0.1-dport-22",
-                f.tcp(BLOCKED_A, SPORT, 22),
+                f.tcp(BLOCKED_A, f.sport, 22),
                 Drop,
                 1,
             ),
             probe(
                 "udp-from-10.0.0.1-dport-80",
-                f.udp(BLOCKED_A, SPORT, 80),
+                f.udp(BLOCKED_A, f.sport, 80),
                 Drop,
                 1,
             ),
@@ -529,51 +567,45 @@ fn firewall(f: &Frames) -> Vec<Check> {
             "1.0.0.10 and ports 5632 and 20480 (byte-swapped 22, 80) pass",
         )
         .probes([
-            probe(
-                "from-1.0.0.10",
-                f.tcp(SWAPPED_A, SPORT, CLEAN_PORT),
-                Pass,
-                3,
-            ),
-            probe("tcp-dport-5632", f.tcp(CLEAN_SRC, SPORT, 5632), Pass, 3),
-            probe("udp-dport-20480", f.udp(CLEAN_SRC, SPORT, 20480), Pass, 3),
+            probe("from-1.0.0.10", f.tcp(SWAPPED_A, f.sport, f.port), Pass, 3),
+            probe("tcp-dport-5632", f.tcp(f.src, f.sport, 5632), Pass, 3),
+            probe("udp-dport-20480", f.udp(f.src, f.sport, 20480), Pass, 3),
         ]),
         c("blocked-as-destination", "10.0.0.1 as destination passes").probe(probe(
             "to-10.0.0.1",
-            f.ip(CLEAN_SRC, BLOCKED_A).tcp(SPORT, CLEAN_PORT),
+            f.ip(f.src, BLOCKED_A).tcp(f.sport, f.port),
             Pass,
             3,
         )),
         c("source-port-ignored", "port 80 or 22 as source port passes").probes([
-            probe("tcp-sport-80", f.tcp(CLEAN_SRC, 80, CLEAN_PORT), Pass, 3),
-            probe("udp-sport-22", f.udp(CLEAN_SRC, 22, 53), Pass, 3),
+            probe("tcp-sport-80", f.tcp(f.src, 80, f.port), Pass, 3),
+            probe("udp-sport-22", f.udp(f.src, 22, 53), Pass, 3),
         ]),
         c("ip-options", "rules see past IPv4 options (IHL 6 and 15)").probes([
             probe(
                 "ihl-6-dport-80",
-                f.tcp(CLEAN_SRC, SPORT, 80)
-                    .ip_options(&decoy_options(1, CLEAN_PORT)),
+                f.tcp(f.src, f.sport, 80)
+                    .ip_options(&decoy_options(1, f.port)),
                 Drop,
                 2,
             ),
             probe(
-                "ihl-6-decoy-80-dport-8080",
-                f.tcp(CLEAN_SRC, SPORT, CLEAN_PORT)
+                "ihl-6-decoy-80-dport-clean",
+                f.tcp(f.src, f.sport, f.port)
                     .ip_options(&decoy_options(1, 80)),
                 Pass,
                 3,
             ),
             probe(
                 "ihl-15-from-10.0.0.1",
-                f.udp(BLOCKED_A, SPORT, 53)
+                f.udp(BLOCKED_A, f.sport, 53)
                     .ip_options(&decoy_options(10, 53)),
                 Drop,
                 1,
             ),
             probe(
                 "ihl-15-decoy-22-dport-53",
-                f.udp(CLEAN_SRC, SPORT, 53)
-                    .ip_options(&decoy_options(10, 22)),
+                f.udp(f.src, f.sport, 53).ip_options(&decoy_options(10, 22)),
                 Pass,
                 3,
             ),
@@ -583,13 +615,13 @@ fn firewall(f: &Frames) -> Vec<Check> {
             "port rule needs 4 transport bytes; shorter frames pass into stats[3]",
         )
         .probes(
-            truncations(f, CLEAN_SRC, 22, 4)
+            truncations(f, f.src, 22, 4)
                 .into_iter()
                 .map(|(n, b)| probe(&n, b, Pass, 3)),
         )
         .probe(probe(
             "cut-38-transport-4-bytes",
-            f.tcp(CLEAN_SRC, SPORT, 22).truncate(L4 + 4),
+            f.tcp(f.src, f.sport, 22).truncate(L4 + 4),
             Drop,
             2,
         )),
@@ -599,7 +631,7 @@ fn firewall(f: &Frames) -> Vec<Check> {
         )
         .probe(probe(
             "ihl-4-dport-80",
-            f.tcp(CLEAN_SRC, SPORT, 80).ihl(4),
+            f.tcp(f.src, f.sport, 80).ihl(4),
             Pass,
             3,
         )),
@@ -616,11 +648,6 @@ fn firewall(f: &Frames) -> Vec<Check> {
             "802.1Q-tagged TCP to port 22 (outside the contract: not scored)",
         )
         .unscored()
-        .probe(probe(
-            "vlan-100-dport-22",
-            f.vlan_tcp(CLEAN_SRC, 22),
-            Pass,
-            3,
-        )),
+        .probe(probe("vlan-100-dport-22", f.vlan_tcp(f.src, 22), Pass, 3)),
     ]
 }

@@ -19,8 +19,7 @@ fn run(object: &XdpObject, mode: Mode) -> Report {
             object,
             &RunOptions {
                 mode,
-                program: None,
-                check: None,
+                ..Default::default()
             },
         )
         .expect("the run happens")
@@ -278,8 +277,7 @@ fn pinned_programs_pass() {
                 &source,
                 &RunOptions {
                     mode,
-                    program: None,
-                    check: None,
+                    ..Default::default()
                 },
             )
             .unwrap();

@@ -18,8 +18,7 @@ fn passes_everything(mode: Mode) {
             &object(),
             &RunOptions {
                 mode,
-                program: None,
-                check: None,
+                ..Default::default()
             },
         )
         .expect("the run happens");

@@ -3,17 +3,23 @@
 //! Exit codes: 0 every check passed; 1 a check failed; 2 the run could not happen (bad input,
 //! verifier rejection, no root, environment fault), with a message saying why.
 
-use std::{path::PathBuf, process::ExitCode};
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::Duration,
+};
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use harness::{
-    Error, FailureClass, Lab, Mode, RunOptions, Status, XdpObject, doctor, netns,
+    Error, FailureClass, Lab, Mode, Report, RunOptions, Status, XdpObject, doctor,
+    grade::{self, GradeOptions, Rubric, RunErrorDocument, output},
+    netns,
     object::{ObjectSet, PinnedPrograms, ProgramSource},
 };
 
-/// Every lab the CLI knows. Adding a lab is one line here.
-fn labs() -> Vec<Lab> {
-    vec![lab_7_1::lab(), lab_7_2::lab(), lab_7_3::lab()]
+/// Every lab the CLI knows, with frames varied by `seed`. Adding a lab is one line here.
+fn labs(seed: u64) -> Vec<Lab> {
+    vec![lab_7_1::lab_seeded(seed), lab_7_2::lab(), lab_7_3::lab()]
 }
 
 #[derive(Parser)]
@@ -26,30 +32,10 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a lab's checks against an XDP object (the reference solution by default).
-    Run {
-        /// The lab, for example 7.1.
-        lab: String,
-        /// The XDP ELF object to check; repeat it for programs spread over several objects.
-        #[arg(long, conflicts_with = "pinned")]
-        object: Vec<PathBuf>,
-        /// Check programs loaded and pinned by the student: a bpffs directory of pins named
-        /// after the programs, or one pin.
-        #[arg(long)]
-        pinned: Option<PathBuf>,
-        /// Run only this program's checks.
-        #[arg(long)]
-        program: Option<String>,
-        /// Run only this check (by id, for example 7.1/firewall/icmp-dropped).
-        #[arg(long)]
-        check: Option<String>,
-        /// How frames reach the program.
-        #[arg(long, value_enum, default_value_t = CliMode::Native)]
-        mode: CliMode,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-    },
-    /// Measure full-run times per mode, frames checked per second and topology set-up time.
+    Run(RunArgs),
+    /// Grade a folder of submissions: scores, reasons, and reports for people and machines.
+    Grade(GradeArgs),
+    /// Measure full-run times per mode, frames checked per second and set-up times.
     Bench {
         /// The lab, for example 7.1.
         lab: String,
@@ -68,11 +54,65 @@ enum Command {
     Doctor,
 }
 
+#[derive(Args)]
+struct RunArgs {
+    /// The lab, for example 7.1.
+    lab: String,
+    /// The XDP ELF object to check; repeat it for programs spread over several objects.
+    #[arg(long, conflicts_with = "pinned")]
+    object: Vec<PathBuf>,
+    /// Check programs loaded and pinned by the student: a bpffs directory of pins named after
+    /// the programs, or one pin.
+    #[arg(long)]
+    pinned: Option<PathBuf>,
+    /// Run only this program's checks.
+    #[arg(long)]
+    program: Option<String>,
+    /// Run only this check (by id, for example 7.1/firewall/icmp-dropped).
+    #[arg(long)]
+    check: Option<String>,
+    /// How frames reach the program (auto: test-run where possible, native where a check needs
+    /// a real path).
+    #[arg(long, value_enum, default_value_t = CliMode::Native)]
+    mode: CliMode,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Vary what the contract leaves free (payloads, unrelated addresses and ports, order).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Write each check's traffic (sent and observed frames) as pcap files into this folder.
+    #[arg(long)]
+    pcap: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct GradeArgs {
+    /// The lab, for example 7.1.
+    lab: String,
+    /// The submissions: one folder per student (objects, or a `pinned` file naming a bpffs
+    /// path), or one object file per student.
+    submissions: PathBuf,
+    /// Where the reports go.
+    #[arg(long)]
+    out: PathBuf,
+    /// A TOML file overriding the lab's default rubric.
+    #[arg(long)]
+    rubric: Option<PathBuf>,
+    /// Vary what the contract leaves free; the default is fixed so results are reproducible.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Time limit for one submission, in seconds.
+    #[arg(long, default_value_t = 120)]
+    timeout: u64,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum CliMode {
     Native,
     Generic,
     TestRun,
+    Auto,
 }
 
 impl From<CliMode> for Mode {
@@ -81,6 +121,7 @@ impl From<CliMode> for Mode {
             CliMode::Native => Mode::Native,
             CliMode::Generic => Mode::Generic,
             CliMode::TestRun => Mode::TestRun,
+            CliMode::Auto => Mode::Auto,
         }
     }
 }
@@ -93,57 +134,31 @@ enum Format {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Run {
-            lab,
-            object,
-            pinned,
-            program,
-            check,
-            mode,
-            format,
-        } => match run(&lab, object, pinned, program, check, mode.into(), format) {
-            Ok(code) => ExitCode::from(code),
-            Err(e) => {
-                eprintln!("xdplab: {e}");
-                ExitCode::from(2)
-            }
-        },
-        Command::Bench { lab, runs, object } => match bench(&lab, runs, object) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("xdplab: {e}");
-                ExitCode::from(2)
-            }
-        },
-        Command::List => {
-            for lab in labs() {
-                println!("lab {} ({})", lab.id, lab.title);
-                for part in &lab.parts {
-                    println!("  program {}", part.program);
-                    for c in &part.checks {
-                        println!("    {:<48} {}", c.id, c.description);
+    let result = match cli.command {
+        Command::Run(args) => {
+            let json = args.format == Format::Json;
+            return match run(args) {
+                Ok(code) => ExitCode::from(code),
+                Err(e) => {
+                    if json {
+                        // Graders read this instead of a report.
+                        println!(
+                            "{}",
+                            serde_json::to_string(&RunErrorDocument::from(&e)).unwrap()
+                        );
                     }
+                    eprintln!("xdplab: {e}");
+                    ExitCode::from(2)
                 }
-            }
-            ExitCode::SUCCESS
+            };
         }
-        Command::Clean => {
-            if let Err(e) = doctor::require_root() {
-                eprintln!("xdplab: {e}");
-                return ExitCode::from(2);
-            }
-            let swept = netns::sweep();
-            println!(
-                "removed {} namespace(s) and {} pin(s) left by killed runs",
-                swept.namespaces.len(),
-                swept.pins.len()
-            );
-            for n in swept.namespaces.iter().chain(&swept.pins) {
-                println!("  {n}");
-            }
-            ExitCode::SUCCESS
+        Command::Grade(args) => grade(args),
+        Command::Bench { lab, runs, object } => bench(&lab, runs, object),
+        Command::List => {
+            list();
+            Ok(())
         }
+        Command::Clean => clean(),
         Command::Doctor => {
             let findings = doctor::diagnose();
             for f in &findings {
@@ -154,27 +169,127 @@ fn main() -> ExitCode {
                     f.detail
                 );
             }
-            if findings.iter().all(|f| f.ok) {
+            return if findings.iter().all(|f| f.ok) {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(2)
-            }
+            };
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xdplab: {e}");
+            ExitCode::from(2)
         }
     }
 }
 
-fn find_lab(lab_id: &str) -> Result<Lab, Error> {
-    labs().into_iter().find(|l| l.id == lab_id).ok_or_else(|| {
-        let ids: Vec<_> = labs().iter().map(|l| l.id).collect();
-        Error::env(format!(
-            "there is no lab `{lab_id}`; the labs are {}",
-            ids.join(", ")
-        ))
+fn find_lab(lab_id: &str, seed: u64) -> Result<Lab, Error> {
+    labs(seed)
+        .into_iter()
+        .find(|l| l.id == lab_id)
+        .ok_or_else(|| {
+            let ids: Vec<_> = labs(0).iter().map(|l| l.id).collect();
+            Error::env(format!(
+                "there is no lab `{lab_id}`; the labs are {}",
+                ids.join(", ")
+            ))
+        })
+}
+
+fn run(args: RunArgs) -> Result<u8, Error> {
+    let lab = find_lab(&args.lab, args.seed)?;
+    doctor::require_root()?;
+    netns::sweep();
+    let source: Box<dyn ProgramSource> = match (args.pinned, args.object.as_slice()) {
+        (Some(pins), _) => Box::new(PinnedPrograms::open(pins)?),
+        (None, []) => Box::new(lab.reference_object()),
+        (None, [one]) => Box::new(XdpObject::from_path(one)?),
+        (None, many) => Box::new(ObjectSet::from_paths(many)?),
+    };
+    if let Some(p) = &args.program
+        && !source.programs().contains(p)
+    {
+        return Err(Error::ProgramNotFound {
+            name: p.clone(),
+            available: source.programs().join(", "),
+        });
+    }
+    let opts = RunOptions {
+        mode: args.mode.into(),
+        program: args.program,
+        check: args.check,
+        seed: args.seed,
+    };
+    let report = lab.run(source.as_ref(), &opts)?;
+    match args.format {
+        Format::Text => print!("{}", report.to_text()),
+        Format::Json => println!("{}", report.to_json()),
+    }
+    if let Some(dir) = &args.pcap {
+        write_pcaps(dir, &report)?;
+    }
+    // A verifier rejection means the run could not happen for that program: exit 2, with the
+    // log already in the report.
+    let rejected = report
+        .checks
+        .iter()
+        .any(|c| c.status == Status::Fail(FailureClass::Verifier));
+    Ok(if rejected {
+        2
+    } else {
+        report.exit_code() as u8
     })
 }
 
+fn write_pcaps(dir: &Path, report: &Report) -> Result<(), Error> {
+    let written = harness::report::write_pcaps(dir, report)?;
+    eprintln!("xdplab: wrote {written} pcap file(s) to {}", dir.display());
+    Ok(())
+}
+
+fn grade(args: GradeArgs) -> Result<(), Error> {
+    let lab = find_lab(&args.lab, args.seed)?;
+    let rubric = match &args.rubric {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| Error::Unreadable {
+                path: path.clone(),
+                source,
+            })?;
+            Rubric::from_toml(&lab, &text)?
+        }
+        None => Rubric::default_for(&lab),
+    };
+    doctor::require_root()?;
+    netns::sweep();
+    let subs = grade::discover(&args.submissions)?;
+    let opts = GradeOptions {
+        exe: std::env::current_exe().map_err(Error::env)?,
+        seed: args.seed,
+        timeout: Duration::from_secs(args.timeout),
+    };
+    std::fs::create_dir_all(&args.out).map_err(Error::env)?;
+    let bar = indicatif::ProgressBar::new(subs.len() as u64).with_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}").expect("template"),
+    );
+    let mut graded = Vec::new();
+    for sub in &subs {
+        bar.set_message(sub.student.clone());
+        let g = grade::grade_one(&lab, &rubric, sub, &opts);
+        output::write_student(&args.out, &g)?;
+        graded.push(g);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    output::write_class(&args.out, &graded)?;
+    print!("{}", output::class_table(&graded));
+    println!("reports in {}", args.out.display());
+    Ok(())
+}
+
 fn bench(lab_id: &str, runs: usize, object: Option<PathBuf>) -> Result<(), Error> {
-    let lab = find_lab(lab_id)?;
+    let lab = find_lab(lab_id, 0)?;
     doctor::require_root()?;
     netns::sweep();
     let object = match object {
@@ -216,53 +331,28 @@ fn bench(lab_id: &str, runs: usize, object: Option<PathBuf>) -> Result<(), Error
     Ok(())
 }
 
-fn run(
-    lab_id: &str,
-    objects: Vec<PathBuf>,
-    pinned: Option<PathBuf>,
-    program: Option<String>,
-    check: Option<String>,
-    mode: Mode,
-    format: Format,
-) -> Result<u8, Error> {
-    let lab = find_lab(lab_id)?;
+fn list() {
+    for lab in labs(0) {
+        println!("lab {} ({})", lab.id, lab.title);
+        for part in &lab.parts {
+            println!("  program {}", part.program);
+            for c in &part.checks {
+                println!("    {:<48} {}", c.id, c.description);
+            }
+        }
+    }
+}
+
+fn clean() -> Result<(), Error> {
     doctor::require_root()?;
-    netns::sweep();
-    let source: Box<dyn ProgramSource> = match (pinned, objects.as_slice()) {
-        (Some(pins), _) => Box::new(PinnedPrograms::open(pins)?),
-        (None, []) => Box::new(lab.reference_object()),
-        (None, [one]) => Box::new(XdpObject::from_path(one)?),
-        (None, many) => Box::new(ObjectSet::from_paths(many)?),
-    };
-    if let Some(p) = &program
-        && !source.programs().contains(p)
-    {
-        return Err(Error::ProgramNotFound {
-            name: p.clone(),
-            available: source.programs().join(", "),
-        });
+    let swept = netns::sweep();
+    println!(
+        "removed {} namespace(s) and {} pin(s) left by killed runs",
+        swept.namespaces.len(),
+        swept.pins.len()
+    );
+    for n in swept.namespaces.iter().chain(&swept.pins) {
+        println!("  {n}");
     }
-    let report = lab.run(
-        source.as_ref(),
-        &RunOptions {
-            mode,
-            program,
-            check,
-        },
-    )?;
-    match format {
-        Format::Text => print!("{}", report.to_text()),
-        Format::Json => println!("{}", report.to_json()),
-    }
-    // A verifier rejection means the run could not happen for that program: exit 2, with the
-    // log already in the report.
-    let rejected = report
-        .checks
-        .iter()
-        .any(|c| c.status == Status::Fail(FailureClass::Verifier));
-    Ok(if rejected {
-        2
-    } else {
-        report.exit_code() as u8
-    })
+    Ok(())
 }
