@@ -18,6 +18,11 @@ if ! rustup run "$toolchain" rustc --version >/dev/null 2>&1 ||
     rustup toolchain install "$toolchain" --profile minimal \
         --component rust-src --component rustfmt --component clippy
 fi
+# rustfmt and clippy are listed in rust-toolchain.toml too; add them if an older set-up lacks them.
+installed=$(rustup component list --installed --toolchain "$toolchain" 2>/dev/null)
+for c in rustfmt clippy; do
+    grep -q "^$c" <<<"$installed" || rustup component add --toolchain "$toolchain" "$c"
+done
 sysroot=$(rustup run "$toolchain" rustc --print sysroot)
 llvm_major=$(rustup run "$toolchain" rustc --version --verbose | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')
 

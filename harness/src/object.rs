@@ -178,7 +178,11 @@ fn load_error(program: &str, e: ProgramError) -> Error {
 /// reads the "processed N insns" count.
 pub fn trim_verifier_log(log: &str) -> (String, Option<u64>) {
     const KEEP: usize = 12;
-    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    // The verification time differs run to run; leaving it out keeps reports reproducible.
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("verification time"))
+        .collect();
     let insns = lines.iter().find_map(|l| {
         l.strip_prefix("processed ")?
             .split_whitespace()

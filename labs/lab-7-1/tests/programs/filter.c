@@ -31,6 +31,9 @@
  *                        or IPv4 header is incomplete   than 34 bytes returns ABORTED
  *   BUG_NO_BOUNDS_CHECK  port_filter reads the ports    the verifier rejects port_filter at load
  *                        without checking data_end      time ("invalid access to packet")
+ *   BUG_HARDCODED        port_filter matches the        passes with the default frames; fails
+ *                        harness's source port 40000    once `--seed` varies the source port
+ *                        instead of the rule
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -160,6 +163,10 @@ int port_filter(struct xdp_md *ctx)
 	__u16 port = bpf_ntohs(l4->source);
 #else
 	__u16 port = bpf_ntohs(l4->dest);
+#endif
+#ifdef BUG_HARDCODED
+	if (l4->source != bpf_htons(40000))
+		return count(1, XDP_PASS);
 #endif
 	if (port == 22 || port == 23 || port == 3389)
 		return count(0, XDP_DROP);

@@ -1,0 +1,295 @@
+//! `xdplab grade` on a built-in corpus: correct and deliberately wrong C programs, the Rust
+//! reference, programs pinned by the "student", a non-ELF file, a verifier rejection and a
+//! misnamed program. Every score and failure class is asserted, the JUnit and Gradescope files
+//! are parsed, and grading twice gives identical files.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+const FILTER_C: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../lab-7-1/tests/programs/filter.c"
+);
+
+fn tmp(name: &str) -> PathBuf {
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("grade-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn filter(defines: &[&str], out: &Path) -> PathBuf {
+    harness::clang::compile(Path::new(FILTER_C), defines, out).unwrap()
+}
+
+fn put(sub: &Path, student: &str, file: &str, from: &Path) {
+    let dir = sub.join(student);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(from, dir.join(file)).unwrap();
+}
+
+/// The class: (student, expected points, expected failure classes by check).
+struct Corpus {
+    dir: PathBuf,
+    _pins: harness::object::PinDir,
+}
+
+fn corpus() -> Corpus {
+    let build = tmp("build");
+    let sub = tmp("submissions");
+    put(&sub, "alice", "lab-7-1.o", &filter(&[], &build));
+    std::fs::copy(filter(&["BUG_RULE_ORDER"], &build), sub.join("bob.o")).unwrap();
+    let carol = sub.join("carol");
+    std::fs::create_dir_all(&carol).unwrap();
+    std::fs::write(carol.join("lab-7-1.o"), "I forgot to compile it\n").unwrap();
+    put(
+        &sub,
+        "dave",
+        "lab-7-1.o",
+        &filter(&["BUG_NO_BOUNDS_CHECK"], &build),
+    );
+    put(
+        &sub,
+        "erin",
+        "lab-7-1.o",
+        Path::new(reference::LAB_7_1_PATH),
+    );
+    put(
+        &sub,
+        "heidi",
+        "lab-7-1.o",
+        &filter(&["BUG_TCP_ONLY"], &build),
+    );
+    put(
+        &sub,
+        "ivan",
+        "lab-7-1.o",
+        &filter(&["BUG_HARDCODED"], &build),
+    );
+    let misnamed = build.join("misnamed.c");
+    std::fs::write(
+        &misnamed,
+        "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n\
+         SEC(\"xdp\") int ipfilter(struct xdp_md *ctx) { return XDP_PASS; }\n\
+         char LICENSE[] SEC(\"license\") = \"GPL\";\n",
+    )
+    .unwrap();
+    put(
+        &sub,
+        "judy",
+        "filter.o",
+        &harness::clang::compile(&misnamed, &[], &build).unwrap(),
+    );
+    // frank loaded and pinned his programs himself, as the course's Clojure library does.
+    let pins = harness::object::PinDir::create().unwrap();
+    let mut ebpf = aya::Ebpf::load_file(filter(&[], &build)).unwrap();
+    for name in ["ip_filter", "port_filter", "firewall"] {
+        let p: &mut aya::programs::Xdp = ebpf.program_mut(name).unwrap().try_into().unwrap();
+        p.load().unwrap();
+        p.pin(pins.path().join(name)).unwrap();
+    }
+    drop(ebpf);
+    std::fs::create_dir_all(sub.join("frank")).unwrap();
+    std::fs::write(sub.join("frank/pinned"), pins.path().display().to_string()).unwrap();
+    Corpus {
+        dir: sub,
+        _pins: pins,
+    }
+}
+
+fn grade(sub: &Path, out: &Path, extra: &[&str]) -> (i32, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_xdplab"))
+        .args(["grade", "7.1"])
+        .arg(sub)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap(),
+        String::from_utf8_lossy(&o.stdout).into(),
+        String::from_utf8_lossy(&o.stderr).into(),
+    )
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Failure classes of the failed checks in a student's report.json, counted.
+fn classes(report: &serde_json::Value) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for c in report["checks"].as_array().unwrap() {
+        if c["status"] == "fail" {
+            *out.entry(c["class"].as_str().unwrap().to_owned())
+                .or_default() += 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn grades_a_class() {
+    let corpus = corpus();
+    let out = tmp("results");
+    let (code, stdout, stderr) = grade(&corpus.dir, &out, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let expect: &[(&str, f64, &[(&str, usize)])] = &[
+        ("alice", 30.0, &[]),
+        ("bob", 29.17, &[("behaviour", 1)]),
+        ("carol", 0.0, &[("bad-object", 30)]),
+        ("dave", 20.0, &[("verifier", 10)]),
+        ("erin", 30.0, &[]),
+        ("frank", 30.0, &[]),
+        ("heidi", 28.0, &[("behaviour", 2)]),
+        ("ivan", 30.0, &[]),
+        ("judy", 0.0, &[("no-program", 30)]),
+    ];
+    for (student, points, failures) in expect {
+        let report = json(&out.join(student).join("report.json"));
+        assert_eq!(
+            report["points"].as_f64().unwrap(),
+            *points,
+            "{student}: {report}"
+        );
+        let want: BTreeMap<String, usize> =
+            failures.iter().map(|(c, n)| (c.to_string(), *n)).collect();
+        assert_eq!(classes(&report), want, "{student}");
+        assert!(
+            stdout.contains(student),
+            "class table lists {student}:\n{stdout}"
+        );
+    }
+    let judy = json(&out.join("judy/report.json"));
+    let message = judy["checks"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("program `ip_filter` not found; the object has: ipfilter"),
+        "{message}"
+    );
+    let dave = std::fs::read_to_string(out.join("dave/report.txt")).unwrap();
+    assert!(dave.contains("invalid access to packet"), "{dave}");
+    let bob = std::fs::read_to_string(out.join("bob/report.txt")).unwrap();
+    assert!(
+        bob.contains("xdplab run 7.1 --object"),
+        "replay command:\n{bob}"
+    );
+    assert!(
+        bob.contains("--check 7.1/firewall/first-match-wins"),
+        "{bob}"
+    );
+    let csv = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + expect.len(), "{csv}");
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("carol,0.00,30.00,bad-object,")),
+        "{csv}"
+    );
+
+    // JUnit XML: well-formed, one testcase per graded check, failures where the score says.
+    let xml = std::fs::read_to_string(out.join("bob/junit.xml")).unwrap();
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    let (mut cases, mut failures) = (0, 0);
+    loop {
+        match reader.read_event().expect("well-formed JUnit XML") {
+            quick_xml::events::Event::Eof => break,
+            quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => {
+                match e.name().as_ref() {
+                    b"testcase" => cases += 1,
+                    b"failure" => failures += 1,
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_eq!((cases, failures), (30, 1));
+
+    // Gradescope results.json: the fields its autograder reads.
+    let gs = json(&out.join("heidi/results.json"));
+    assert_eq!(gs["score"].as_f64().unwrap(), 28.0);
+    let tests = gs["tests"].as_array().unwrap();
+    assert_eq!(tests.len(), 30);
+    for t in tests {
+        assert!(t["name"].is_string() && t["output"].is_string() && t["visibility"] == "visible");
+        assert!(t["score"].as_f64().unwrap() <= t["max_score"].as_f64().unwrap());
+    }
+    let total: f64 = tests.iter().map(|t| t["score"].as_f64().unwrap()).sum();
+    assert!((total - 28.0).abs() < 0.05, "{total}");
+
+    // Grading the same folder again gives identical files.
+    let again = tmp("results-again");
+    assert_eq!(grade(&corpus.dir, &again, &[]).0, 0);
+    for student in expect.iter().map(|e| e.0) {
+        for file in ["report.txt", "report.json", "junit.xml", "results.json"] {
+            assert_eq!(
+                std::fs::read_to_string(out.join(student).join(file)).unwrap(),
+                std::fs::read_to_string(again.join(student).join(file)).unwrap(),
+                "{student}/{file} differs between two gradings"
+            );
+        }
+    }
+}
+
+#[test]
+fn another_seed_catches_hard_coded_traffic() {
+    let corpus = corpus();
+    let out = tmp("seeded");
+    let (code, _, stderr) = grade(&corpus.dir, &out, &["--seed", "7"]);
+    assert_eq!(code, 0, "{stderr}");
+    let ivan = json(&out.join("ivan/report.json"));
+    assert!(ivan["points"].as_f64().unwrap() < 30.0, "{ivan}");
+    for student in ["alice", "erin", "frank"] {
+        assert_eq!(
+            json(&out.join(student).join("report.json"))["points"]
+                .as_f64()
+                .unwrap(),
+            30.0,
+            "{student}"
+        );
+    }
+}
+
+#[test]
+fn rubric_overrides_weights_and_hides_checks() {
+    let corpus = corpus();
+    let rubric = tmp("rubric").join("rubric.toml");
+    std::fs::write(
+        &rubric,
+        "[parts.firewall]\npoints = 20\n\n[checks.\"7.1/firewall/first-match-wins\"]\nweight = 4\nhidden = true\n\n\
+         [checks.\"7.1/firewall/ihl-below-5\"]\ndrop = true\n",
+    )
+    .unwrap();
+    let out = tmp("rubric-results");
+    let (code, _, stderr) = grade(&corpus.dir, &out, &["--rubric", rubric.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let bob = json(&out.join("bob/report.json"));
+    // firewall: 11 checks left, weights 10 x 1 + 4; bob misses the weight-4 one.
+    assert_eq!(bob["max"].as_f64().unwrap(), 40.0);
+    assert!(
+        (bob["points"].as_f64().unwrap() - (20.0 + 20.0 * 10.0 / 14.0)).abs() < 0.01,
+        "{bob}"
+    );
+    let text = std::fs::read_to_string(out.join("bob/report.txt")).unwrap();
+    assert!(text.contains("hidden check"), "{text}");
+    assert!(
+        !text.contains("icmp-from-10.0.0.1"),
+        "a hidden check shows no frames:\n{text}"
+    );
+
+    std::fs::write(&rubric, "[checks.\"7.1/firewall/nope\"]\nweight = 2\n").unwrap();
+    let (code, _, stderr) = grade(&corpus.dir, &out, &["--rubric", rubric.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("names check `7.1/firewall/nope`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("7.1/ip_filter/blocked-10.0.0.1"),
+        "lists the valid ids: {stderr}"
+    );
+}
