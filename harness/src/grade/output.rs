@@ -57,6 +57,7 @@ pub fn text(g: &Graded) -> String {
             "\n{}: {:.2} / {:.2}\n",
             part.program, part.points, part.max
         ));
+        let mut previous = "";
         for t in s.tests.iter().filter(|t| t.part == part.program) {
             out.push_str(&format!(
                 "  {} {} ({:.2}/{:.2})\n",
@@ -65,11 +66,18 @@ pub fn text(g: &Graded) -> String {
                 t.points,
                 t.max
             ));
-            if !t.message.is_empty() && g.ungraded.is_none() {
+            if t.message.is_empty() || g.ungraded.is_some() {
+                continue;
+            }
+            // A load failure fails every check of the part with one message: print it once.
+            if t.message == previous {
+                out.push_str("      (same reason as above)\n");
+            } else {
                 for line in t.message.lines() {
                     out.push_str(&format!("      {line}\n"));
                 }
             }
+            previous = &t.message;
         }
     }
     if !g.replay.is_empty() {

@@ -168,3 +168,31 @@ fn killed_run_is_cleaned_up() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(ours(), 0, "clean removed them: {out}");
 }
+
+/// `--pcap DIR` writes each check's sent and observed frames as pcap files.
+#[test]
+fn pcap_files_hold_the_checks_traffic() {
+    let dir = tmp("pcaps");
+    let _ = std::fs::remove_dir_all(&dir);
+    let check = "7.1/firewall/first-match-wins";
+    let (code, _, err) = xdplab(&[
+        "run", "7.1", "--mode", "native", "--check", check, "--pcap", &dir,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let count = |suffix: &str| {
+        let file = std::fs::File::open(
+            Path::new(&dir).join(format!("7.1_firewall_first-match-wins.{suffix}.pcap")),
+        )
+        .unwrap();
+        let mut reader = pcap_file::pcap::PcapReader::new(file).expect("a pcap file");
+        let mut n = 0;
+        while let Some(packet) = reader.next_packet() {
+            packet.expect("a readable packet");
+            n += 1;
+        }
+        n
+    };
+    // Three frames in; all three dropped, so nothing came out.
+    assert_eq!(count("sent"), 3);
+    assert_eq!(count("observed"), 0);
+}

@@ -293,3 +293,24 @@ fn rubric_overrides_weights_and_hides_checks() {
         "lists the valid ids: {stderr}"
     );
 }
+
+/// A submission over its time limit is stopped, reported as an environment fault (never the
+/// student's), and leaves nothing behind.
+#[test]
+fn time_limit_stops_a_submission() {
+    let sub = tmp("slow");
+    std::fs::copy(reference::LAB_7_1_PATH, sub.join("erin.o")).unwrap();
+    let out = tmp("slow-results");
+    let (code, stdout, stderr) = grade(&sub, &out, &["--timeout", "0"]);
+    assert_eq!(code, 0, "{stderr}");
+    let erin = json(&out.join("erin/report.json"));
+    assert_eq!(erin["ungraded"]["class"], "environment", "{erin}");
+    assert!(
+        erin["ungraded"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("longer than 0 s"),
+        "{erin}"
+    );
+    assert!(stdout.contains("NOT GRADED (environment)"), "{stdout}");
+}
