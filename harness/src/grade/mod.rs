@@ -213,6 +213,7 @@ fn run_child(
     args: &[String],
     timeout: Duration,
 ) -> Result<std::result::Result<Report, RunError>> {
+    let start = Instant::now();
     let mut child = Command::new(exe)
         .args(args)
         .stdin(Stdio::null())
@@ -233,12 +234,9 @@ fn run_child(
         let _ = stderr.read_to_string(&mut s);
         s
     });
-    let start = Instant::now();
     let status = loop {
-        if let Some(status) = child.try_wait().map_err(Error::env)? {
-            break status;
-        }
-        if start.elapsed() > timeout {
+        // The deadline is checked first, so a limit of 0 always stops the child.
+        if start.elapsed() >= timeout {
             let _ = child.kill();
             let _ = child.wait();
             crate::netns::sweep();
@@ -246,6 +244,9 @@ fn run_child(
                 "grading this submission took longer than {} s and was stopped",
                 timeout.as_secs()
             )));
+        }
+        if let Some(status) = child.try_wait().map_err(Error::env)? {
+            break status;
         }
         std::thread::sleep(Duration::from_millis(20));
     };
