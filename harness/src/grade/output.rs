@@ -264,14 +264,7 @@ pub fn class_table(graded: &[Graded]) -> String {
                 let first = e.message.lines().next().unwrap_or("");
                 format!("NOT GRADED ({}): {first}", class_name(e.class))
             }
-            None => {
-                let failed: Vec<&str> = g.score.failed().map(|t| t.id.as_str()).collect();
-                if failed.is_empty() {
-                    "-".into()
-                } else {
-                    failed.join(", ")
-                }
-            }
+            None => failure_summary(g),
         };
         out.push_str(&format!(
             "{:<width$}  {:>15}  {detail}\n",
@@ -280,4 +273,27 @@ pub fn class_table(graded: &[Graded]) -> String {
         ));
     }
     out
+}
+
+/// Failed behaviour checks by id; checks that failed for another reason (a verifier rejection,
+/// a missing program or map) summed up per part, since they all share one cause.
+fn failure_summary(g: &Graded) -> String {
+    let mut items: Vec<String> = Vec::new();
+    for t in g.score.failed() {
+        match t.status {
+            Status::Fail(crate::FailureClass::Behaviour) => items.push(t.id.clone()),
+            Status::Fail(class) => {
+                let label = format!("{} ({})", t.part, class_name(class));
+                if !items.contains(&label) {
+                    items.push(label);
+                }
+            }
+            _ => {}
+        }
+    }
+    if items.is_empty() {
+        "-".into()
+    } else {
+        items.join(", ")
+    }
 }
