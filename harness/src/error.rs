@@ -77,9 +77,10 @@ pub enum Error {
 
     /// The kernel verifier rejected the program.
     #[error(
-        "the kernel verifier rejected `{program}` ({errno}). The verifier's log, trimmed to the \
-         part that matters:\n{log}\nFix the access it complains about; usually a bounds check \
-         against `data_end` is missing before the read."
+        "the kernel verifier rejected `{program}` ({errno}{}). The verifier's log, trimmed to \
+         the part that matters:\n{log}\nFix the access it complains about; usually a bounds \
+         check against `data_end` is missing before the read.",
+        insns.map(|n| format!(", after {n} instructions")).unwrap_or_default()
     )]
     Verifier {
         /// The program that failed to load.
