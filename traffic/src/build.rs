@@ -534,16 +534,7 @@ mod tests {
     use super::*;
     use crate::decode::decode;
 
-    const A: MacAddr = MacAddr(2, 0, 0, 0, 0, 1);
-    const B: MacAddr = MacAddr(2, 0, 0, 0, 0, 2);
-    const IP_A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
-    const IP_B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
-    const IP6_A: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1);
-    const IP6_B: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2);
-
-    fn eth() -> FrameBuilder {
-        FrameBuilder::ethernet(A, B)
-    }
+    use crate::fixtures::*;
 
     #[test]
     fn tcp_syn_layout_and_fields() {

@@ -592,18 +592,8 @@ impl Decoded {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::build::FrameBuilder;
 
-    const A: MacAddr = MacAddr(2, 0, 0, 0, 0, 1);
-    const B: MacAddr = MacAddr(2, 0, 0, 0, 0, 2);
-    const IP_A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
-    const IP_B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
-    const IP6_A: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1);
-    const IP6_B: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2);
-
-    fn eth() -> FrameBuilder {
-        FrameBuilder::ethernet(A, B)
-    }
+    use crate::fixtures::*;
 
     /// A spread of frames covering every layer the decoder knows.
     fn samples() -> Vec<Vec<u8>> {

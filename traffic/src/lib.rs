@@ -24,6 +24,8 @@ pub mod socket;
 pub mod tag;
 
 #[cfg(test)]
+mod fixtures;
+#[cfg(test)]
 mod netns;
 
 pub use build::{FrameBuilder, Layout};
