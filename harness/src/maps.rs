@@ -118,6 +118,136 @@ impl<'a> Maps<'a> {
         }
         set_sized!(4 8 12 16 24 32)
     }
+
+    /// Every HASH and LRU_HASH map of the object (per-CPU ones included), with its key and value
+    /// sizes and how many entries it holds now; for contracts that name the kind of state a
+    /// program keeps but not the map.
+    pub fn hash_maps(&mut self) -> Result<Vec<HashMapSummary>> {
+        let mut out = Vec::new();
+        for name in self.program.map_names() {
+            let Some(map) = self.program.map_mut(&name) else {
+                continue;
+            };
+            let data = match &*map {
+                Map::HashMap(d)
+                | Map::LruHashMap(d)
+                | Map::PerCpuHashMap(d)
+                | Map::PerCpuLruHashMap(d) => d,
+                _ => continue,
+            };
+            let info = data.info().map_err(Error::env)?;
+            let key_size = info.key_size() as usize;
+            out.push(HashMapSummary {
+                kind: map_kind(map),
+                key_size,
+                value_size: info.value_size() as usize,
+                entries: count_keys(data, key_size)?,
+                name,
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// Removes `key` from a HASH or LRU_HASH map with u32 keys; a missing key is not an error.
+    pub fn hash_remove(&mut self, name: &str, key: u32) -> Result<()> {
+        const EXPECTED: &str = "a HASH or LRU_HASH with u32 keys";
+        let map = self.get(name, EXPECTED)?;
+        let data = match &*map {
+            Map::HashMap(d) | Map::LruHashMap(d) => d,
+            other => return Err(wrong_kind(name, EXPECTED, other)),
+        };
+        let key = key.to_ne_bytes();
+        match map_syscall(
+            data,
+            BPF_MAP_DELETE_ELEM,
+            key.as_ptr(),
+            std::ptr::null_mut(),
+        ) {
+            Ok(()) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
+            Err(e) => Err(Error::env(format!("deleting from map `{name}`: {e}"))),
+        }
+    }
+}
+
+/// One hash map as [`Maps::hash_maps`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashMapSummary {
+    /// The map's name.
+    pub name: String,
+    /// Its kind, as the kernel's docs spell it ("an LRU_HASH").
+    pub kind: &'static str,
+    /// Key size in bytes.
+    pub key_size: usize,
+    /// Value size in bytes.
+    pub value_size: usize,
+    /// Entries it held when listed.
+    pub entries: usize,
+}
+
+const BPF_MAP_DELETE_ELEM: libc::c_long = 3;
+const BPF_MAP_GET_NEXT_KEY: libc::c_long = 4;
+
+/// The bpf_attr layout of the map element commands: fd, key, value or next key, flags.
+#[repr(C)]
+struct MapElemAttr {
+    map_fd: u32,
+    _pad: u32,
+    key: u64,
+    value: u64,
+    flags: u64,
+}
+
+/// Runs a map element command directly: aya's typed maps need the value type at compile time,
+/// and these calls must work whatever a student's value looks like.
+fn map_syscall(
+    data: &MapData,
+    cmd: libc::c_long,
+    key: *const u8,
+    value: *mut u8,
+) -> std::io::Result<()> {
+    use std::os::fd::{AsFd as _, AsRawFd as _};
+    let attr = MapElemAttr {
+        map_fd: data.fd().as_fd().as_raw_fd() as u32,
+        _pad: 0,
+        key: key as u64,
+        value: value as u64,
+        flags: 0,
+    };
+    // SAFETY: `attr` is a valid bpf_attr prefix for the command; key and value point at buffers
+    // of the map's key size (or are null where the command allows it) that outlive the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd,
+            &attr as *const MapElemAttr,
+            size_of::<MapElemAttr>(),
+        )
+    };
+    if rc < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Counts a hash map's keys by walking them with BPF_MAP_GET_NEXT_KEY.
+fn count_keys(data: &MapData, key_size: usize) -> Result<usize> {
+    let mut key: Option<Vec<u8>> = None;
+    let mut next = vec![0u8; key_size];
+    let mut n = 0;
+    loop {
+        let from = key.as_ref().map_or(std::ptr::null(), |k| k.as_ptr());
+        match map_syscall(data, BPF_MAP_GET_NEXT_KEY, from, next.as_mut_ptr()) {
+            Ok(()) => {
+                n += 1;
+                key = Some(next.clone());
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(n),
+            Err(e) => return Err(Error::env(format!("walking a map's keys: {e}"))),
+        }
+    }
 }
 
 fn wrong_kind(name: &str, expected: &str, found: &Map) -> Error {

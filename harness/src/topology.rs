@@ -66,6 +66,9 @@ pub struct TopologySpec {
     pub xdp: (&'static str, &'static str),
     /// Further interfaces to watch, and the verdict a frame seen there stands for.
     pub watch: Vec<Watch>,
+    /// Wiring beyond the veths (bridges, extra addresses, routes, neighbours), applied in order
+    /// after every link is up.
+    pub config: Vec<crate::netconf::NetConfig>,
 }
 
 /// An interface where frames leaving the program show up, and what seeing one there means.
@@ -95,6 +98,7 @@ impl TopologySpec {
             )],
             xdp: ("dut", "eth0"),
             watch: Vec::new(),
+            config: Vec::new(),
         }
     }
 }
@@ -168,6 +172,9 @@ impl Topology {
                 });
             }
         }
+        for step in &spec.config {
+            crate::netconf::apply(&topo, step)?;
+        }
         Ok(topo)
     }
 
@@ -203,7 +210,7 @@ impl Topology {
 }
 
 /// Runs `f` with an rtnetlink handle bound to the calling thread's namespace.
-fn netlink<F, Fut, T>(f: F) -> Result<T>
+pub(crate) fn netlink<F, Fut, T>(f: F) -> Result<T>
 where
     F: FnOnce(rtnetlink::Handle) -> Fut,
     Fut: std::future::Future<Output = Result<T, rtnetlink::Error>>,

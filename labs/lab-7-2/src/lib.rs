@@ -1,9 +1,45 @@
-//! Lab 7.2, DDoS mitigation: the contract in README.md, as checks. (Being written.)
+//! Lab 7.2, DDoS mitigation: the contract in README.md, as checks.
+//!
+//! Most checks are floods: hundreds or thousands of frames sent as fast as the target takes
+//! them ([`drive::fire`]), judged by how many passed. Where the contract depends on time (token
+//! refill, 1-second windows) the bounds are derived from the elapsed time measured during the
+//! check, never assumed. Each check uses source addresses of its own, because the checks of a
+//! part share one loaded program and its per-source state.
+//!
+//! Frames go from the client (02:00:00:00:00:01) to the program's interface
+//! (02:00:00:00:00:02), to 203.0.113.1.
 
-use harness::Lab;
+mod cookie;
+pub mod drive;
+mod guard;
+mod rate;
+
+use std::net::Ipv4Addr;
+
+use harness::{
+    Lab, Part,
+    topology::{CLIENT_MAC, DUT_MAC, TopologySpec},
+};
+use traffic::{FrameBuilder, Tag};
 
 /// The lab's id.
 pub const ID: &str = "7.2";
+
+/// Where every crafted frame goes.
+const DST: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
+const SPORT: u16 = 40000;
+const DPORT: u16 = 80;
+
+/// TCP flag bits, as on the wire.
+mod flags {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const PSH: u8 = 0x08;
+    pub const ACK: u8 = 0x10;
+    pub const ECE: u8 = 0x40;
+    pub const CWR: u8 = 0x80;
+}
 
 /// The lab with all its parts.
 pub fn lab() -> Lab {
@@ -11,6 +47,88 @@ pub fn lab() -> Lab {
         id: ID,
         title: "DDoS mitigation",
         reference: reference::lab_7_2,
-        parts: Vec::new(),
+        parts: vec![
+            part("rate_limiter", rate::checks(), TopologySpec::pair()),
+            part("syn_guard", guard::syn_checks(), TopologySpec::pair()),
+            part("ddos_guard", guard::ddos_checks(), TopologySpec::pair()),
+            part("syn_cookie", cookie::checks(), cookie::topology()),
+        ],
     }
+}
+
+fn part(program: &'static str, checks: Vec<harness::Check>, topology: TopologySpec) -> Part {
+    Part {
+        program,
+        counters: Some(drive::STATS),
+        checks,
+        topology,
+        setup: None,
+    }
+}
+
+fn eth() -> FrameBuilder {
+    FrameBuilder::ethernet(CLIENT_MAC, DUT_MAC)
+}
+
+fn udp(src: Ipv4Addr) -> FrameBuilder {
+    eth().ipv4(src, DST).udp(SPORT, 9).payload(b"xdplab")
+}
+
+fn tcp(src: Ipv4Addr, flags: u8) -> FrameBuilder {
+    eth()
+        .ipv4(src, DST)
+        .tcp(SPORT, DPORT)
+        .tcp_flags(flags)
+        .payload(b"xdplab")
+}
+
+fn syn(src: Ipv4Addr) -> FrameBuilder {
+    tcp(src, flags::SYN)
+}
+
+/// An ARP request whose sender address makes frame `i` unique (ARP carries no tag).
+fn arp(i: usize) -> FrameBuilder {
+    let sender = Ipv4Addr::new(10, 200, (i >> 8) as u8, i as u8);
+    eth().arp_request(sender, DST)
+}
+
+fn ipv6() -> FrameBuilder {
+    eth()
+        .ipv6("fd00::1".parse().unwrap(), "fd00::9".parse().unwrap())
+        .udp(SPORT, 9)
+        .payload(b"xdplab")
+}
+
+/// One group of a flood: `count` frames like `frame`, under a name for the tables.
+struct Group {
+    name: String,
+    frame: Box<dyn Fn(usize) -> FrameBuilder>,
+    count: usize,
+}
+
+fn group(
+    name: impl Into<String>,
+    count: usize,
+    frame: impl Fn(usize) -> FrameBuilder + 'static,
+) -> Group {
+    Group {
+        name: name.into(),
+        frame: Box::new(frame),
+        count,
+    }
+}
+
+/// The frames of `groups`, in order, each tagged uniquely; and where each group lies.
+fn flood(groups: &[Group]) -> (Vec<Vec<u8>>, Vec<std::ops::Range<usize>>) {
+    let mut frames = Vec::new();
+    let mut ranges = Vec::new();
+    for g in groups {
+        let start = frames.len();
+        for i in 0..g.count {
+            let tag = u16::try_from(frames.len() + 1).expect("at most 65535 frames per flood");
+            frames.push((g.frame)(i).tag(Tag(tag)).build());
+        }
+        ranges.push(start..frames.len());
+    }
+    (frames, ranges)
 }

@@ -1,6 +1,22 @@
-//! Lab 7.3, L4 load balancer: the contract in README.md, as checks. (Being written.)
+//! Lab 7.3, L4 load balancer: the contract in README.md, as checks.
+//!
+//! Crafted frames come from the client (10.0.0.2, 02:00:00:00:00:01) to the VIP
+//! 192.168.1.100 at the load balancer's MAC (02:00:00:00:00:02). They are sent from the switch
+//! port the load balancer hangs off, so what the program sends back (XDP_TX) is seen there and
+//! then forwarded by the switch to the backend whose MAC it carries.
 
-use harness::Lab;
+pub mod checks;
+pub mod frames;
+pub mod net;
+
+use std::sync::Arc;
+
+use harness::{Error, Lab, Mode, Part, Verdict, lab::Setup, netconf::run_in_named, target::Target};
+
+use checks::Path;
+use frames::Rewrite;
+pub use net::topology;
+use net::{BACKENDS, LB_LINKS, LB_NS, backend_value};
 
 /// The lab's id.
 pub const ID: &str = "7.3";
@@ -11,6 +27,114 @@ pub fn lab() -> Lab {
         id: ID,
         title: "L4 load balancer",
         reference: reference::lab_7_3,
-        parts: Vec::new(),
+        parts: vec![
+            part(
+                "lb_round_robin",
+                vec![
+                    checks::rewritten_headers("lb_round_robin", Verdict::Tx, Rewrite::Nat),
+                    checks::round_robin("lb_round_robin", Verdict::Tx),
+                    checks::delivery("lb_round_robin", Path::Switch),
+                    checks::non_vip("lb_round_robin"),
+                ],
+                false,
+            ),
+            part(
+                "lb_hash",
+                vec![
+                    checks::rewritten_headers("lb_hash", Verdict::Tx, Rewrite::Nat),
+                    checks::affinity(),
+                    checks::spread(
+                        "spread-consecutive",
+                        "in a row (172.16.0.0 to 172.16.1.43)",
+                        checks::consecutive_sources,
+                    ),
+                    checks::spread(
+                        "spread-scattered",
+                        "spread over the whole IPv4 space",
+                        checks::scattered_sources,
+                    ),
+                    checks::chi_square_report(),
+                    checks::backend_stats(),
+                    checks::non_vip("lb_hash"),
+                ],
+                false,
+            ),
+            part(
+                "lb_redirect",
+                vec![
+                    checks::rewritten_headers("lb_redirect", Verdict::Redirect, Rewrite::Nat),
+                    checks::round_robin("lb_redirect", Verdict::Redirect),
+                    checks::delivery("lb_redirect", Path::Link),
+                    checks::non_vip("lb_redirect"),
+                ],
+                false,
+            ),
+            part(
+                "lb_dsr",
+                vec![
+                    checks::rewritten_headers("lb_dsr", Verdict::Tx, Rewrite::Dsr),
+                    checks::dsr_tcp(),
+                    checks::non_vip("lb_dsr"),
+                ],
+                true,
+            ),
+        ],
     }
+}
+
+fn part(program: &'static str, checks: Vec<harness::Check>, dsr: bool) -> Part {
+    Part {
+        program,
+        counters: Some("stats"),
+        checks,
+        topology: net::spec(dsr),
+        setup: Some(Setup(Arc::new(move |t| {
+            fill_maps(t, program == "lb_redirect")
+        }))),
+    }
+}
+
+/// Writes the backends into `backends` and, for `lb_redirect`, each backend's link into
+/// `tx_ports`. Without a topology (test-run mode) the links are the loopback device, which
+/// every namespace has: the kernel reports the REDIRECT without sending anything.
+fn fill_maps(t: &mut dyn Target, redirect: bool) -> harness::Result<()> {
+    for i in 0..BACKENDS.len() {
+        t.program()
+            .maps()
+            .array_set("backends", i as u32, &backend_value(i))?;
+    }
+    if !redirect {
+        return Ok(());
+    }
+    if t.mode() == Mode::TestRun {
+        for i in 0..BACKENDS.len() as u32 {
+            t.program().maps().devmap_set("tx_ports", i, 1)?;
+        }
+        return Ok(());
+    }
+    let vt = t
+        .veth()
+        .ok_or_else(|| Error::env("lb_redirect needs the veth topology in this mode"))?;
+    let (name, links) = {
+        let topo = vt.topology();
+        let name = topo
+            .namespace_names()
+            .into_iter()
+            .find(|(role, _)| *role == LB_NS)
+            .map(|(_, name)| name)
+            .ok_or_else(|| Error::env("the topology has no load balancer namespace"))?;
+        let mut links = Vec::new();
+        for l in LB_LINKS {
+            links.push(topo.iface(LB_NS, l)?.ifindex);
+        }
+        (name, links)
+    };
+    // A DEVMAP resolves ifindexes in the namespace of whoever updates it.
+    let program = vt.program();
+    run_in_named(&name, || {
+        for (i, ifindex) in links.iter().enumerate() {
+            program.maps().devmap_set("tx_ports", i as u32, *ifindex)?;
+        }
+        Ok(())
+    })?
 }

@@ -1,0 +1,545 @@
+//! `syn_cookie`: SYNs answered with an XDP-built SYN-ACK carrying the kernel's raw syncookie;
+//! bare ACKs passed only when the kernel accepts the cookie they return.
+//!
+//! The cookie itself cannot be predicted (the kernel's secret is in it), so it is checked the
+//! only way that means something: by completing handshakes with it, crafted and real.
+
+use std::{
+    io::{Read as _, Write as _},
+    net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream},
+    time::{Duration, Instant},
+};
+
+use harness::{
+    Check, Error, Outcome, Result, Verdict,
+    check::Judgement,
+    target::Target,
+    topology::{CLIENT_MAC, DUT_MAC, End, TopologySpec},
+};
+use traffic::{FrameBuilder, decode, decode::TcpOpt};
+
+use crate::{
+    DPORT, DST, ID,
+    drive::{Table, exchange},
+    eth,
+    flags::{ACK, FIN, PSH, RST, SYN},
+    udp,
+};
+
+/// Addresses of the real handshake (the crafted frames use other, non-local ones, so neither
+/// stack answers them).
+const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+const SERVER_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+const SERVER_PORT: u16 = 8080;
+
+/// The MSS values a syncookie can encode (the kernel's msstab for IPv4).
+const MSS_TABLE: [u16; 4] = [536, 1300, 1440, 1460];
+/// The SYN-ACK the contract asks for: Ethernet, 20-byte IPv4, 20-byte TCP and one MSS option.
+const SYNACK_LEN: usize = 14 + 20 + 24;
+
+/// The network of this part: the pair, with addresses so a real client and server can talk.
+pub(crate) fn topology() -> TopologySpec {
+    let mut spec = TopologySpec::pair();
+    spec.links = vec![(
+        End::new("client", "eth0", CLIENT_MAC).with_addr(CLIENT_IP, 24),
+        End::new("dut", "eth0", DUT_MAC).with_addr(SERVER_IP, 24),
+    )];
+    spec
+}
+
+fn src(n: u8) -> Ipv4Addr {
+    Ipv4Addr::new(198, 51, 100, n)
+}
+
+/// The MSS a cookie encodes for a SYN offering `mss`: the largest table entry not above it.
+fn cookie_mss(mss: Option<u16>) -> u16 {
+    let mss = mss.unwrap_or(536);
+    MSS_TABLE
+        .iter()
+        .rev()
+        .copied()
+        .find(|&m| mss >= m)
+        .unwrap_or(MSS_TABLE[0])
+}
+
+/// A SYN as the checks send it: from `src:sport` with sequence number `seq` and TCP options.
+#[derive(Clone)]
+struct Syn {
+    name: &'static str,
+    src: Ipv4Addr,
+    sport: u16,
+    seq: u32,
+    options: Vec<u8>,
+    mss: Option<u16>,
+}
+
+impl Syn {
+    fn new(name: &'static str, src: Ipv4Addr, sport: u16) -> Self {
+        Self {
+            name,
+            src,
+            sport,
+            seq: 1000 + u32::from(sport),
+            options: Vec::new(),
+            mss: None,
+        }
+    }
+
+    /// The options a Linux client sends: MSS, SACK permitted, timestamps, window scale.
+    fn linux_options(mut self, mss: u16) -> Self {
+        let [hi, lo] = mss.to_be_bytes();
+        self.options = vec![
+            2, 4, hi, lo, 4, 2, 8, 10, 0, 0, 0x30, 0x39, 0, 0, 0, 0, 1, 3, 3, 7,
+        ];
+        self.mss = Some(mss);
+        self
+    }
+
+    fn mss_only(mut self, mss: u16) -> Self {
+        let [hi, lo] = mss.to_be_bytes();
+        self.options = vec![2, 4, hi, lo];
+        self.mss = Some(mss);
+        self
+    }
+
+    /// No payload and no tag: the SYN-ACK is built from it, and a trailer would only be cut.
+    fn frame(&self) -> FrameBuilder {
+        eth()
+            .ipv4(self.src, DST)
+            .tcp(self.sport, DPORT)
+            .tcp_flags(SYN)
+            .seq(self.seq)
+            .tcp_options(&self.options)
+    }
+
+    /// A bare ACK answering a SYN-ACK whose sequence number was `cookie`.
+    fn ack(&self, cookie: u32) -> FrameBuilder {
+        eth()
+            .ipv4(self.src, DST)
+            .tcp(self.sport, DPORT)
+            .tcp_flags(ACK)
+            .seq(self.seq.wrapping_add(1))
+            .ack(cookie.wrapping_add(1))
+    }
+}
+
+fn syns(base: u8) -> Vec<Syn> {
+    vec![
+        Syn::new("syn, linux options, mss 1460", src(base), 40001).linux_options(1460),
+        Syn::new("syn, mss 1400", src(base + 1), 40002).mss_only(1400),
+        Syn::new("syn, no options", src(base + 2), 40003),
+    ]
+}
+
+pub(crate) fn checks() -> Vec<Check> {
+    let c = |name: &str, desc: &str| Check::new(ID, "syn_cookie", name, desc);
+    vec![
+        c(
+            "syn-ack-rewrite",
+            "SYNs are answered with XDP_TX SYN-ACKs: swapped, ack = seq + 1, MSS option, 58 bytes",
+        )
+        .custom(rewrite),
+        c("syn-ack-checksums", "the SYN-ACKs' IPv4 and TCP checksums are valid").custom(checksums),
+        c(
+            "cookie-handshake",
+            "an ACK returning the SYN-ACK's cookie passes into stats[1]",
+        )
+        .custom(handshake),
+        c(
+            "forged-acks-dropped",
+            "ACKs with a wrong, stale or misplaced cookie are dropped into stats[2]",
+        )
+        .custom(forged),
+        c(
+            "other-traffic-passes",
+            "non-bare ACKs, SYN-ACKs, RSTs, UDP, SYNs with IPv4 options, cut or non-IPv4 frames pass",
+        )
+        .custom(others),
+        c(
+            "real-client",
+            "a real TCP client's SYN is answered by XDP; its ACK reaches the server, which accepts",
+        )
+        .needs_veth()
+        .custom(real_client),
+    ]
+}
+
+fn counters(t: &mut dyn Target) -> Result<Vec<u64>> {
+    t.program().maps().counters(crate::drive::STATS)
+}
+
+fn deltas(before: &[u64], after: &[u64]) -> Vec<u64> {
+    after
+        .iter()
+        .zip(before.iter().chain(std::iter::repeat(&0)))
+        .map(|(a, b)| a.wrapping_sub(*b))
+        .collect()
+}
+
+/// The decoded SYN-ACK of an outcome, if the program sent one back.
+fn synack(outcome: &Outcome) -> Option<traffic::Decoded> {
+    (outcome.verdict == Verdict::Tx)
+        .then(|| outcome.bytes.as_deref().map(decode))
+        .flatten()
+}
+
+fn flag_names(flags: u8) -> String {
+    let names = [
+        (SYN, "SYN"),
+        (ACK, "ACK"),
+        (FIN, "FIN"),
+        (RST, "RST"),
+        (PSH, "PSH"),
+    ];
+    let mut out: Vec<&str> = names
+        .iter()
+        .filter(|(b, _)| flags & b != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    if flags & !(SYN | ACK | FIN | RST | PSH) != 0 {
+        out.push("other bits");
+    }
+    if out.is_empty() {
+        "none".into()
+    } else {
+        out.join("|")
+    }
+}
+
+/// The fields of a SYN-ACK the contract fixes, one line each (the cookie is not among them).
+fn synack_lines(d: &traffic::Decoded, len: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    match &d.eth {
+        Some(e) => lines.push(format!("eth {} > {}", e.src, e.dst)),
+        None => lines.push("no ethernet header".into()),
+    }
+    match &d.ipv4 {
+        Some(ip) => lines.push(format!(
+            "ipv4 {} > {}, ihl {}, total length {}, protocol {}",
+            ip.src, ip.dst, ip.ihl, ip.total_len, ip.proto
+        )),
+        None => lines.push("no ipv4 header".into()),
+    }
+    match &d.tcp {
+        Some(tcp) => {
+            lines.push(format!(
+                "tcp {} > {}, flags {}, ack {}, data offset {}",
+                tcp.sport,
+                tcp.dport,
+                flag_names(tcp.flags),
+                tcp.ack,
+                tcp.data_offset
+            ));
+            let mss: Vec<String> = tcp
+                .option_list()
+                .iter()
+                .filter_map(|o| match o {
+                    TcpOpt::Mss(m) => Some(m.to_string()),
+                    _ => None,
+                })
+                .collect();
+            lines.push(format!(
+                "mss option {}",
+                if mss.is_empty() {
+                    "missing".into()
+                } else {
+                    mss.join(", ")
+                }
+            ));
+        }
+        None => lines.push("no tcp header".into()),
+    }
+    lines.push(format!("frame {len} bytes"));
+    lines
+}
+
+fn expected_lines(syn: &Syn) -> Vec<String> {
+    vec![
+        format!("eth {DUT_MAC} > {CLIENT_MAC}"),
+        format!(
+            "ipv4 {DST} > {}, ihl 5, total length 44, protocol 6",
+            syn.src
+        ),
+        format!(
+            "tcp {DPORT} > {}, flags SYN|ACK, ack {}, data offset 6",
+            syn.sport,
+            syn.seq.wrapping_add(1)
+        ),
+        format!("mss option {}", cookie_mss(syn.mss)),
+        format!("frame {SYNACK_LEN} bytes"),
+    ]
+}
+
+fn rewrite(t: &mut dyn Target) -> Result<Judgement> {
+    let mut table = Table::default();
+    for syn in syns(1) {
+        let out = exchange(t, &syn.frame().build())?;
+        let name = format!(
+            "{} from {}:{} seq {}",
+            syn.name, syn.src, syn.sport, syn.seq
+        );
+        table.row(&name, "TX", out.verdict.to_string());
+        let actual = match synack(&out) {
+            Some(d) => synack_lines(&d, out.bytes.as_ref().map_or(0, Vec::len)),
+            None => Vec::new(),
+        };
+        let expected = expected_lines(&syn);
+        for i in 0..expected.len().max(actual.len()) {
+            table.row(
+                "",
+                expected.get(i).map_or("", String::as_str),
+                actual.get(i).map_or("", String::as_str),
+            );
+        }
+    }
+    Ok(table.judge())
+}
+
+fn checksums(t: &mut dyn Target) -> Result<Judgement> {
+    let mut table = Table::default();
+    for syn in syns(4) {
+        let out = exchange(t, &syn.frame().build())?;
+        let got = match synack(&out) {
+            Some(d) => format!(
+                "ipv4 checksum {}, tcp checksum {}",
+                d.ipv4
+                    .as_ref()
+                    .map_or("missing".into(), |ip| ip.csum.to_string()),
+                d.tcp
+                    .as_ref()
+                    .map_or("missing".into(), |tcp| tcp.csum.to_string()),
+            ),
+            None => format!("{} (no SYN-ACK)", out.verdict),
+        };
+        table.row(syn.name, "ipv4 checksum ok, tcp checksum ok", got);
+    }
+    Ok(table.judge())
+}
+
+/// Sends `syn` and returns the cookie of the SYN-ACK, with a row saying how that went.
+fn cookie_of(t: &mut dyn Target, table: &mut Table, syn: &Syn) -> Result<Option<u32>> {
+    let out = exchange(t, &syn.frame().build())?;
+    let cookie = synack(&out).and_then(|d| d.tcp).map(|tcp| tcp.seq);
+    let name = format!("syn from {}:{} seq {}", syn.src, syn.sport, syn.seq);
+    table.row(
+        &name,
+        "TX, a SYN-ACK with a cookie",
+        match cookie {
+            Some(_) => "TX, a SYN-ACK with a cookie".to_string(),
+            None => format!("{}, no SYN-ACK to take a cookie from", out.verdict),
+        },
+    );
+    Ok(cookie)
+}
+
+fn handshake(t: &mut dyn Target) -> Result<Judgement> {
+    let before = counters(t)?;
+    let mut table = Table::default();
+    let syn = Syn::new("", src(10), 40010).linux_options(1460);
+    if let Some(cookie) = cookie_of(t, &mut table, &syn)? {
+        let out = exchange(t, &syn.ack(cookie).build())?;
+        table.row(
+            &format!("ack, seq {}, ack = cookie + 1", syn.seq + 1),
+            "PASS",
+            out.verdict.to_string(),
+        );
+    }
+    let d = deltas(&before, &counters(t)?);
+    table.counters(3, &crate::drive::exact(&[(0, 1), (1, 1)]), &d);
+    Ok(table.judge())
+}
+
+fn forged(t: &mut dyn Target) -> Result<Judgement> {
+    let before = counters(t)?;
+    let mut table = Table::default();
+    let syn = Syn::new("", src(20), 40020).linux_options(1460);
+    if let Some(cookie) = cookie_of(t, &mut table, &syn)? {
+        let mut other_port = syn.clone();
+        other_port.sport += 1;
+        let mut other_src = syn.clone();
+        other_src.src = src(21);
+        // The kernel's check tolerates a cookie off by a little (the low bits carry the MSS
+        // index, and a neighbouring index is valid too), so wrong values are off by 0x1000.
+        let mut other_seq = syn.clone();
+        other_seq.seq += 0x1000;
+        // The top 8 bits of a cookie count minutes; 3 minutes back is past the kernel's 2.
+        let stale = cookie.wrapping_sub(3 << 24);
+        let acks: Vec<(&str, FrameBuilder)> = vec![
+            (
+                "ack = cookie + 0x1001",
+                syn.ack(cookie.wrapping_add(0x1000)),
+            ),
+            ("cookie from 3 minutes ago (stale)", syn.ack(stale)),
+            ("right cookie, other source port", other_port.ack(cookie)),
+            ("right cookie, other source address", other_src.ack(cookie)),
+            (
+                "right cookie, other destination port",
+                syn.ack(cookie).tcp(syn.sport, DPORT + 1),
+            ),
+            (
+                "right cookie, seq = the SYN's + 0x1001",
+                other_seq.ack(cookie),
+            ),
+        ];
+        for (name, ack) in &acks {
+            let out = exchange(t, &ack.build())?;
+            table.row(name, "DROP", out.verdict.to_string());
+        }
+    }
+    let d = deltas(&before, &counters(t)?);
+    table.counters(3, &crate::drive::exact(&[(0, 1), (2, 6)]), &d);
+    Ok(table.judge())
+}
+
+fn others(t: &mut dyn Target) -> Result<Judgement> {
+    let before = counters(t)?;
+    let s = src(30);
+    let wrong = Syn::new("", s, 40030);
+    let bad_ack = |flags: u8| wrong.ack(0x1234_5678).tcp_flags(flags);
+    let probes: Vec<(&str, FrameBuilder)> = vec![
+        (
+            "ack with payload, wrong cookie",
+            bad_ack(ACK | PSH).payload(b"data"),
+        ),
+        ("rst|ack, wrong cookie", bad_ack(RST | ACK)),
+        ("fin|ack, wrong cookie", bad_ack(FIN | ACK)),
+        ("syn-ack", bad_ack(SYN | ACK)),
+        ("rst", bad_ack(RST)),
+        ("udp", udp(s)),
+        (
+            "syn with ipv4 options (ihl 6)",
+            wrong.frame().ip_options(&[1, 1, 1, 1]),
+        ),
+        (
+            "syn cut at 19 tcp bytes",
+            wrong.frame().truncate(14 + 20 + 19),
+        ),
+        (
+            "syn with data offset 10, cut at 24 tcp bytes",
+            Syn::new("", s, 40031)
+                .linux_options(1460)
+                .frame()
+                .truncate(14 + 20 + 24),
+        ),
+        ("syn with ihl 4", wrong.frame().ihl(4)),
+        (
+            "ipv6 syn",
+            eth()
+                .ipv6("fd00::1".parse().unwrap(), "fd00::9".parse().unwrap())
+                .tcp(40032, DPORT),
+        ),
+        ("arp", crate::arp(0)),
+    ];
+    let mut table = Table::default();
+    for (name, frame) in &probes {
+        let out = exchange(t, &frame.build())?;
+        table.row(name, "PASS", out.verdict.to_string());
+    }
+    let d = deltas(&before, &counters(t)?);
+    table.counters(3, &crate::drive::exact(&[]), &d);
+    Ok(table.judge())
+}
+
+/// Brings `lo` up in the calling thread's namespace (local connections need it).
+fn loopback_up() -> std::io::Result<()> {
+    let status = std::process::Command::new("ip")
+        .args(["link", "set", "lo", "up"])
+        .status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!(
+            "ip link set lo up: {status}"
+        )))
+    }
+}
+
+fn real_client(t: &mut dyn Target) -> Result<Judgement> {
+    const WAIT: Duration = Duration::from_secs(3);
+    let before = counters(t)?;
+    let server_addr = SocketAddr::from((SERVER_IP, SERVER_PORT));
+    let mut table = Table::default();
+    table.input(format!("client {CLIENT_IP} connects to {server_addr}"));
+    let (listener, client) = {
+        let veth = t
+            .veth()
+            .ok_or_else(|| Error::env("the real client needs a veth target"))?;
+        let topo = veth.topology();
+        // The server side: a listener that validates cookies itself. Linux checks a returning
+        // cookie only on a listener that recently sent cookies (it never sees the SYNs here:
+        // XDP answers them), so one local connection, with syncookies forced on, primes it.
+        let listener = topo.ns("dut")?.run(|| -> std::io::Result<TcpListener> {
+            std::fs::write("/proc/sys/net/ipv4/tcp_syncookies", "2")?;
+            loopback_up()?;
+            let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, SERVER_PORT))?;
+            let local = SocketAddr::from((Ipv4Addr::LOCALHOST, SERVER_PORT));
+            let primer = TcpStream::connect_timeout(&local, WAIT)?;
+            let _ = listener.accept()?;
+            drop(primer);
+            Ok(listener)
+        })?;
+        let listener =
+            listener.map_err(|e| Error::env(format!("server in the dut namespace: {e}")))?;
+        listener.set_nonblocking(true).map_err(Error::env)?;
+        let client = topo
+            .ns("client")?
+            .run(|| TcpStream::connect_timeout(&server_addr, WAIT))?;
+        (listener, client)
+    };
+    let mut client = match client {
+        Ok(c) => {
+            table.row("client connect()", "established", "established");
+            c
+        }
+        Err(e) => {
+            table.row("client connect()", "established", format!("failed: {e}"));
+            let d = deltas(&before, &counters(t)?);
+            table.counters(3, &crate::drive::exact(&[(0, 1), (1, 1)]), &d);
+            return Ok(table.judge());
+        }
+    };
+    client.write_all(b"xdplab").map_err(Error::env)?;
+    let start = Instant::now();
+    let accepted = loop {
+        match listener.accept() {
+            Ok((stream, peer)) => break Ok((stream, peer)),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && start.elapsed() < WAIT => {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(e) => break Err(e),
+        }
+    };
+    match accepted {
+        Ok((mut stream, peer)) => {
+            table.row(
+                "server accept()",
+                format!("from {CLIENT_IP}"),
+                format!("from {}", peer.ip()),
+            );
+            stream.set_read_timeout(Some(WAIT)).map_err(Error::env)?;
+            let mut buf = [0u8; 6];
+            let read = stream
+                .read_exact(&mut buf)
+                .map(|()| String::from_utf8_lossy(&buf).into_owned());
+            table.row(
+                "server reads",
+                "\"xdplab\"",
+                match read {
+                    Ok(s) => format!("{s:?}"),
+                    Err(e) => format!("failed: {e}"),
+                },
+            );
+        }
+        Err(e) => {
+            table.row(
+                "server accept()",
+                format!("from {CLIENT_IP}"),
+                format!("nothing: {e}"),
+            );
+        }
+    }
+    let d = deltas(&before, &counters(t)?);
+    // One SYN-ACK, one accepted cookie; the data segment is not a bare ACK.
+    table.counters(3, &crate::drive::exact(&[(0, 1), (1, 1)]), &d);
+    Ok(table.judge())
+}

@@ -1,0 +1,247 @@
+//! Lab 7.2 against C programs built with clang: the correct one passes everything in every
+//! mode; each deliberately wrong one is flagged by exactly the checks its mistake breaks.
+//! The mistakes are described in programs/ddos.c. Most run in test-run mode (the timing checks
+//! work there too, on the kernel's clock); the SYN-ACK mistakes also run natively, where a real
+//! TCP client rejects the broken SYN-ACK.
+
+use std::{collections::BTreeSet, path::Path};
+
+use harness::{Mode, Report, RunOptions, XdpObject};
+
+fn build(defines: &[&str]) -> XdpObject {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs/ddos.c");
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let path = harness::clang::compile(&source, defines, out).expect("clang builds ddos.c");
+    XdpObject::from_path(path).expect("an XDP object")
+}
+
+fn run(object: &XdpObject, mode: Mode, program: Option<&str>) -> Report {
+    lab_7_2::lab()
+        .run(
+            object,
+            &RunOptions {
+                mode,
+                program: program.map(str::to_owned),
+                check: None,
+                seed: 0,
+            },
+        )
+        .expect("the run happens")
+}
+
+/// Asserts that the mutant fails exactly `expected` (ids without the `7.2/` prefix), all as
+/// behaviour failures.
+fn flagged(define: &str, mode: Mode, program: Option<&str>, expected: &[&str]) {
+    let report = run(&build(&[define]), mode, program);
+    let failed: BTreeSet<String> = report
+        .checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| c.id.trim_start_matches("7.2/").to_owned())
+        .collect();
+    let expected: BTreeSet<String> = expected.iter().map(|s| (*s).to_owned()).collect();
+    assert_eq!(failed, expected, "{define}\n{}", report.to_text());
+    assert_eq!(
+        report.totals.failed,
+        expected.len(),
+        "only behaviour failures\n{}",
+        report.to_text()
+    );
+}
+
+#[test]
+fn correct_c_program_passes_native() {
+    let report = run(&build(&[]), Mode::Native, None);
+    assert!(report.all_passed(), "{}", report.to_text());
+}
+
+#[test]
+fn correct_c_program_passes_generic() {
+    let report = run(&build(&[]), Mode::Generic, None);
+    assert!(report.all_passed(), "{}", report.to_text());
+}
+
+#[test]
+fn correct_c_program_passes_test_run() {
+    let report = run(&build(&[]), Mode::TestRun, None);
+    assert!(report.all_passed(), "{}", report.to_text());
+}
+
+#[test]
+fn bucket_never_refills() {
+    flagged(
+        "BUG_NO_REFILL",
+        Mode::TestRun,
+        None,
+        &[
+            "rate_limiter/refill-after-quiet",
+            "ddos_guard/rate-drops-skip-syn-window",
+        ],
+    );
+}
+
+#[test]
+fn capacity_off_by_ten() {
+    flagged(
+        "BUG_CAPACITY_X10",
+        Mode::TestRun,
+        None,
+        &[
+            "rate_limiter/burst-1500",
+            "rate_limiter/second-source-untouched",
+            "rate_limiter/refill-after-quiet",
+            "ddos_guard/rate-limit",
+            "ddos_guard/rate-drops-skip-syn-window",
+        ],
+    );
+}
+
+#[test]
+fn one_global_bucket() {
+    flagged(
+        "BUG_GLOBAL_BUCKET",
+        Mode::TestRun,
+        None,
+        &[
+            "rate_limiter/second-source-untouched",
+            "rate_limiter/refill-after-quiet",
+            "rate_limiter/state-map-entries",
+            "ddos_guard/rate-limit",
+            "ddos_guard/syn-window",
+            "ddos_guard/rate-drops-skip-syn-window",
+        ],
+    );
+}
+
+#[test]
+fn syn_acks_counted_as_syns() {
+    flagged(
+        "BUG_SYNACK_AS_SYN",
+        Mode::TestRun,
+        None,
+        &["syn_guard/synack-ack-pass", "ddos_guard/syn-window"],
+    );
+}
+
+#[test]
+fn window_never_resets() {
+    flagged(
+        "BUG_WINDOW_NEVER_RESETS",
+        Mode::TestRun,
+        None,
+        &["syn_guard/new-window-after-1s"],
+    );
+}
+
+#[test]
+fn off_by_one_at_the_threshold() {
+    flagged(
+        "BUG_SYN_OFF_BY_ONE",
+        Mode::TestRun,
+        None,
+        &[
+            "syn_guard/syn-flood-300",
+            "syn_guard/synack-ack-pass",
+            "syn_guard/other-source-passes",
+            "syn_guard/new-window-after-1s",
+            "syn_guard/cut-syns-not-counted",
+            "syn_guard/ip-options-and-protocol",
+            "ddos_guard/syn-window",
+        ],
+    );
+}
+
+#[test]
+fn blocklist_key_in_host_order() {
+    flagged(
+        "BUG_BLACKLIST_HOST_ORDER",
+        Mode::TestRun,
+        None,
+        &["ddos_guard/blocklist-first"],
+    );
+}
+
+#[test]
+fn blocklisted_packets_spend_tokens() {
+    flagged(
+        "BUG_RATE_BEFORE_BLOCKLIST",
+        Mode::TestRun,
+        None,
+        &["ddos_guard/blocklist-first"],
+    );
+}
+
+#[test]
+fn rate_limited_syns_enter_the_window() {
+    flagged(
+        "BUG_RATE_DROP_IN_WINDOW",
+        Mode::TestRun,
+        None,
+        &[
+            "ddos_guard/blocklist-first",
+            "ddos_guard/rate-drops-skip-syn-window",
+        ],
+    );
+}
+
+#[test]
+fn syn_ack_tcp_checksum_not_fixed() {
+    flagged(
+        "BUG_SYNACK_NO_TCP_CSUM",
+        Mode::TestRun,
+        None,
+        &["syn_cookie/syn-ack-checksums"],
+    );
+}
+
+/// A real client drops a SYN-ACK with a bad checksum and never connects.
+#[test]
+fn syn_ack_tcp_checksum_not_fixed_native() {
+    flagged(
+        "BUG_SYNACK_NO_TCP_CSUM",
+        Mode::Native,
+        Some("syn_cookie"),
+        &["syn_cookie/syn-ack-checksums", "syn_cookie/real-client"],
+    );
+}
+
+#[test]
+fn ack_set_to_seq() {
+    flagged(
+        "BUG_ACK_EQUALS_SEQ",
+        Mode::TestRun,
+        None,
+        &["syn_cookie/syn-ack-rewrite"],
+    );
+}
+
+/// A real client rejects a SYN-ACK that does not acknowledge its SYN.
+#[test]
+fn ack_set_to_seq_generic() {
+    flagged(
+        "BUG_ACK_EQUALS_SEQ",
+        Mode::Generic,
+        Some("syn_cookie"),
+        &["syn_cookie/syn-ack-rewrite", "syn_cookie/real-client"],
+    );
+}
+
+#[test]
+fn syn_ack_not_trimmed() {
+    flagged(
+        "BUG_NO_TRIM",
+        Mode::TestRun,
+        None,
+        &["syn_cookie/syn-ack-rewrite"],
+    );
+}
+
+#[test]
+fn any_bare_ack_accepted() {
+    flagged(
+        "BUG_ACCEPT_ANY_ACK",
+        Mode::TestRun,
+        None,
+        &["syn_cookie/forged-acks-dropped"],
+    );
+}

@@ -1,0 +1,378 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Lab 7.2 in C, as a student would write it: XDP programs rate_limiter, syn_guard, ddos_guard
+ * and syn_cookie sharing the map `stats` (ARRAY here; the Rust reference uses PERCPU_ARRAY) and
+ * the HASH `blacklist` (u8 values here, u32 in the reference). Same contract as
+ * ebpf/programs/src/bin/lab-7-2.rs, written differently on purpose: whole tokens refilled per
+ * elapsed millisecond, plain HASH maps.
+ *
+ *   clang -O2 -g -target bpf -I/usr/include/x86_64-linux-gnu -c ddos.c -o ddos.o
+ *
+ * Defining one of these turns the file into a mutant with one realistic mistake:
+ *
+ *   BUG_NO_REFILL            the token bucket never refills
+ *   BUG_CAPACITY_X10         the bucket holds 10000 tokens, not 1000
+ *   BUG_GLOBAL_BUCKET        one bucket for every source (key 0)
+ *   BUG_SYNACK_AS_SYN        SYN-ACKs count as SYNs (only the SYN bit is tested)
+ *   BUG_WINDOW_NEVER_RESETS  a source's SYN window never ends
+ *   BUG_SYN_OFF_BY_ONE       99 SYNs per window pass, not 100 (>= where > was meant)
+ *   BUG_BLACKLIST_HOST_ORDER the blocklist is looked up with the source in host byte order
+ *   BUG_RATE_BEFORE_BLOCKLIST ddos_guard takes a token before looking at the blocklist
+ *   BUG_RATE_DROP_IN_WINDOW  ddos_guard counts a SYN in the window before the rate limit
+ *   BUG_SYNACK_NO_TCP_CSUM   the SYN-ACK's TCP checksum is not recomputed
+ *   BUG_ACK_EQUALS_SEQ       the SYN-ACK's ack is the client's seq, not seq + 1
+ *   BUG_NO_TRIM              the SYN-ACK keeps the SYN's length (options and all)
+ *   BUG_ACCEPT_ANY_ACK       every bare ACK passes, cookie or not
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+char LICENSE[] SEC("license") = "GPL";
+
+#ifdef BUG_CAPACITY_X10
+#define CAPACITY 10000
+#else
+#define CAPACITY 1000
+#endif
+#define NS_PER_TOKEN 1000000ULL
+#define WINDOW_NS 1000000000ULL
+#define SYN_LIMIT 100
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 5);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} blacklist SEC(".maps");
+
+struct bucket {
+	__u64 tokens;
+	__u64 last; /* time up to which tokens were credited */
+};
+
+struct window {
+	__u64 start;
+	__u64 syns;
+};
+
+#define PER_SOURCE(name, value_type)                       \
+	struct {                                           \
+		__uint(type, BPF_MAP_TYPE_HASH);           \
+		__uint(max_entries, 65536);                \
+		__type(key, __u32);                        \
+		__type(value, value_type);                 \
+	} name SEC(".maps")
+
+PER_SOURCE(rl_buckets, struct bucket);
+PER_SOURCE(sg_windows, struct window);
+PER_SOURCE(dg_buckets, struct bucket);
+PER_SOURCE(dg_windows, struct window);
+
+static __always_inline int count(__u32 bucket, int action)
+{
+	__u64 *n = bpf_map_lookup_elem(&stats, &bucket);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	return action;
+}
+
+static __always_inline struct iphdr *parse_ipv4(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = data + sizeof(*eth);
+
+	if ((void *)(ip + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return NULL;
+	return ip;
+}
+
+/* The TCP header when the protocol is TCP, IHL >= 5 and all 20 bytes are there. */
+static __always_inline struct tcphdr *parse_tcp(struct xdp_md *ctx, struct iphdr *ip)
+{
+	void *data_end = (void *)(long)ctx->data_end;
+	struct tcphdr *tcp;
+
+	if (ip->protocol != IPPROTO_TCP || ip->ihl < 5)
+		return NULL;
+	tcp = (void *)ip + ip->ihl * 4;
+	if ((void *)(tcp + 1) > data_end)
+		return NULL;
+	return tcp;
+}
+
+static __always_inline int is_syn(struct tcphdr *tcp)
+{
+#ifdef BUG_SYNACK_AS_SYN
+	return tcp->syn;
+#else
+	return tcp->syn && !tcp->ack;
+#endif
+}
+
+static __always_inline int take_token(void *map, __u32 src)
+{
+	__u64 now = bpf_ktime_get_ns();
+	struct bucket *b;
+
+#ifdef BUG_GLOBAL_BUCKET
+	src = 0;
+#endif
+	b = bpf_map_lookup_elem(map, &src);
+	if (!b) {
+		struct bucket fresh = { .tokens = CAPACITY - 1, .last = now };
+
+		bpf_map_update_elem(map, &src, &fresh, BPF_ANY);
+		return 1;
+	}
+#ifndef BUG_NO_REFILL
+	__u64 earned = (now - b->last) / NS_PER_TOKEN;
+
+	if (earned) {
+		b->last += earned * NS_PER_TOKEN;
+		b->tokens += earned;
+		if (b->tokens > CAPACITY)
+			b->tokens = CAPACITY;
+	}
+#endif
+	if (b->tokens == 0)
+		return 0;
+	b->tokens--;
+	return 1;
+}
+
+static __always_inline int syn_allowed(void *map, __u32 src)
+{
+	__u64 now = bpf_ktime_get_ns();
+	struct window *w = bpf_map_lookup_elem(map, &src);
+
+#ifdef BUG_WINDOW_NEVER_RESETS
+	if (w) {
+#else
+	if (w && now - w->start < WINDOW_NS) {
+#endif
+		w->syns++;
+#ifdef BUG_SYN_OFF_BY_ONE
+		return w->syns < SYN_LIMIT;
+#else
+		return w->syns <= SYN_LIMIT;
+#endif
+	}
+	struct window fresh = { .start = now, .syns = 1 };
+
+	bpf_map_update_elem(map, &src, &fresh, BPF_ANY);
+	return 1;
+}
+
+SEC("xdp")
+int rate_limiter(struct xdp_md *ctx)
+{
+	struct iphdr *ip = parse_ipv4(ctx);
+
+	if (!ip)
+		return count(1, XDP_PASS);
+	if (!take_token(&rl_buckets, ip->saddr))
+		return count(0, XDP_DROP);
+	return count(1, XDP_PASS);
+}
+
+SEC("xdp")
+int syn_guard(struct xdp_md *ctx)
+{
+	struct iphdr *ip = parse_ipv4(ctx);
+	struct tcphdr *tcp;
+
+	if (!ip)
+		return count(1, XDP_PASS);
+	tcp = parse_tcp(ctx, ip);
+	if (tcp && is_syn(tcp) && !syn_allowed(&sg_windows, ip->saddr))
+		return count(0, XDP_DROP);
+	return count(1, XDP_PASS);
+}
+
+SEC("xdp")
+int ddos_guard(struct xdp_md *ctx)
+{
+	struct iphdr *ip = parse_ipv4(ctx);
+	struct tcphdr *tcp;
+	__u32 key;
+
+	if (!ip)
+		return XDP_PASS;
+	count(0, 0);
+	tcp = parse_tcp(ctx, ip);
+#ifdef BUG_RATE_DROP_IN_WINDOW
+	if (tcp && is_syn(tcp) && !syn_allowed(&dg_windows, ip->saddr)) {
+		if (!take_token(&dg_buckets, ip->saddr))
+			return count(2, XDP_DROP);
+		return count(3, XDP_DROP);
+	}
+#endif
+#ifdef BUG_RATE_BEFORE_BLOCKLIST
+	if (!take_token(&dg_buckets, ip->saddr))
+		return count(2, XDP_DROP);
+#endif
+#ifdef BUG_BLACKLIST_HOST_ORDER
+	key = bpf_ntohl(ip->saddr);
+#else
+	key = ip->saddr;
+#endif
+	if (bpf_map_lookup_elem(&blacklist, &key))
+		return count(4, XDP_DROP);
+#ifndef BUG_RATE_BEFORE_BLOCKLIST
+	if (!take_token(&dg_buckets, ip->saddr))
+		return count(2, XDP_DROP);
+#endif
+#ifndef BUG_RATE_DROP_IN_WINDOW
+	if (tcp && is_syn(tcp) && !syn_allowed(&dg_windows, ip->saddr))
+		return count(3, XDP_DROP);
+#endif
+	return count(1, XDP_PASS);
+}
+
+static __always_inline __u32 sum16(const void *p, int bytes)
+{
+	const __u16 *w = p;
+	__u32 sum = 0;
+
+	for (int i = 0; i < bytes / 2; i++)
+		sum += w[i];
+	return sum;
+}
+
+static __always_inline __u16 fold(__u32 sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return ~sum;
+}
+
+#define SYNACK_LEN (sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct tcphdr) + 4)
+
+static __always_inline int syn_ack(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = (void *)(eth + 1);
+	struct tcphdr *tcp = (void *)(ip + 1);
+	__u8 th[60] = {};
+	__u8 *p = (void *)tcp;
+	__u32 len, i;
+
+	if ((void *)(tcp + 1) > data_end)
+		return XDP_PASS;
+	len = tcp->doff * 4;
+	if (len < sizeof(*tcp))
+		return XDP_PASS;
+	/* Copy the header with its options: the helper wants a buffer of known size. */
+	for (i = 0; i < sizeof(th); i++) {
+		if (i >= len)
+			break;
+		if ((void *)(p + i + 1) > data_end)
+			return XDP_PASS;
+		th[i] = p[i];
+	}
+	__s64 value = bpf_tcp_raw_gen_syncookie_ipv4(ip, (void *)th, len & 0x3c);
+
+	if (value < 0)
+		return XDP_PASS;
+	__u32 cookie = (__u32)value;
+	__u16 mss = value >> 32;
+	struct tcphdr *client = (void *)th;
+	__u32 client_seq = bpf_ntohl(client->seq);
+	__u8 mac[ETH_ALEN];
+	__be32 saddr = ip->saddr, daddr = ip->daddr;
+
+	__builtin_memcpy(mac, eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, mac, ETH_ALEN);
+
+	int delta = (int)SYNACK_LEN - (int)(data_end - data);
+#ifdef BUG_NO_TRIM
+	if (delta < 0)
+		delta = 0;
+#endif
+	if (delta && bpf_xdp_adjust_tail(ctx, delta))
+		return XDP_PASS;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	ip = data + sizeof(struct ethhdr);
+	tcp = (void *)(ip + 1);
+	if ((void *)tcp + sizeof(*tcp) + 4 > data_end)
+		return XDP_PASS;
+
+	ip->saddr = daddr;
+	ip->daddr = saddr;
+	ip->tot_len = bpf_htons(sizeof(*ip) + sizeof(*tcp) + 4);
+	ip->ttl = 64;
+	ip->check = 0;
+	ip->check = fold(sum16(ip, sizeof(*ip)));
+
+	__be16 sport = client->source;
+	__be16 dport = client->dest;
+	__u8 *opts = (void *)(tcp + 1);
+
+	__builtin_memset(tcp, 0, sizeof(*tcp));
+	tcp->source = dport;
+	tcp->dest = sport;
+	tcp->seq = bpf_htonl(cookie);
+#ifdef BUG_ACK_EQUALS_SEQ
+	tcp->ack_seq = bpf_htonl(client_seq);
+#else
+	tcp->ack_seq = bpf_htonl(client_seq + 1);
+#endif
+	tcp->doff = (sizeof(*tcp) + 4) / 4;
+	tcp->syn = 1;
+	tcp->ack = 1;
+	tcp->window = bpf_htons(29200);
+	opts[0] = 2;
+	opts[1] = 4;
+	opts[2] = mss >> 8;
+	opts[3] = mss & 0xff;
+#ifndef BUG_SYNACK_NO_TCP_CSUM
+	__u32 sum = (daddr >> 16) + (daddr & 0xffff) + (saddr >> 16) + (saddr & 0xffff) +
+		    bpf_htons(IPPROTO_TCP) + bpf_htons(sizeof(*tcp) + 4);
+	tcp->check = fold(sum + sum16(tcp, sizeof(*tcp) + 4));
+#endif
+	return count(0, XDP_TX);
+}
+
+SEC("xdp")
+int syn_cookie(struct xdp_md *ctx)
+{
+	struct iphdr *ip = parse_ipv4(ctx);
+	struct tcphdr *tcp;
+
+	if (!ip)
+		return XDP_PASS;
+	tcp = parse_tcp(ctx, ip);
+	if (!tcp)
+		return XDP_PASS;
+	if (tcp->syn && !tcp->ack)
+		return ip->ihl == 5 ? syn_ack(ctx) : XDP_PASS;
+	if (!tcp->ack || tcp->syn || tcp->rst || tcp->fin ||
+	    bpf_ntohs(ip->tot_len) != ip->ihl * 4 + tcp->doff * 4)
+		return XDP_PASS;
+#ifdef BUG_ACCEPT_ANY_ACK
+	return count(1, XDP_PASS);
+#else
+	if (bpf_tcp_raw_check_syncookie_ipv4(ip, tcp) == 0)
+		return count(1, XDP_PASS);
+	return count(2, XDP_DROP);
+#endif
+}

@@ -1,0 +1,172 @@
+//! The lab's network: addresses from the contract and the topology every part runs on.
+
+use std::net::Ipv4Addr;
+
+use harness::{
+    Verdict,
+    netconf::NetConfig,
+    topology::{CLIENT_MAC, DUT_MAC, End, TopologySpec, Watch},
+};
+use traffic::MacAddr;
+
+/// The virtual IP the load balancer answers for.
+pub const VIP: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 100);
+/// The client's address; crafted frames come from it unless a check says otherwise.
+pub const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+/// The client's MAC.
+pub const CLIENT: MacAddr = CLIENT_MAC;
+/// The load balancer's MAC (its interface towards the switch).
+pub const LB_MAC: MacAddr = DUT_MAC;
+/// The backends the harness writes into `backends`, in key order: address and MAC.
+pub const BACKENDS: [(Ipv4Addr, MacAddr); 3] = [
+    (
+        Ipv4Addr::new(10, 0, 1, 1),
+        MacAddr(0x00, 0x11, 0x22, 0x33, 0x44, 0x01),
+    ),
+    (
+        Ipv4Addr::new(10, 0, 1, 2),
+        MacAddr(0x00, 0x11, 0x22, 0x33, 0x44, 0x02),
+    ),
+    (
+        Ipv4Addr::new(10, 0, 1, 3),
+        MacAddr(0x00, 0x11, 0x22, 0x33, 0x44, 0x03),
+    ),
+];
+/// Namespace roles of the backends, in key order.
+pub const BACKEND_NS: [&str; 3] = ["b1", "b2", "b3"];
+/// The load balancer's links to the backends (for `lb_redirect`), in key order.
+pub const LB_LINKS: [&str; 3] = ["to-b1", "to-b2", "to-b3"];
+/// Each backend's end of its direct link to the load balancer.
+pub const BACKEND_LINK: &str = "eth1";
+/// The namespace role of the load balancer. The harness attaches the program under test to
+/// `dut/eth0` and sends crafted frames from its peer, the switch port `sw/lb`.
+pub const LB_NS: &str = "dut";
+/// The switch's namespace role and its port facing the load balancer.
+pub const SWITCH_NS: &str = "sw";
+/// The switch port the load balancer hangs off; crafted frames are sent from it.
+pub const SWITCH_LB_PORT: &str = "lb";
+
+/// The lab's network, as `xdplab env up 7.3` builds it: a client, the load balancer and three
+/// backends on one switch, a direct link from the load balancer to each backend, and the VIP
+/// held by every backend (on `lo`, for direct server return).
+pub fn topology() -> TopologySpec {
+    spec(true)
+}
+
+/// The network of one part. Only the DSR part puts the VIP on the backends: elsewhere a
+/// backend must only accept packets whose destination was rewritten to its own address.
+pub(crate) fn spec(vip_on_backends: bool) -> TopologySpec {
+    let mut links = vec![
+        (
+            End::new("client", "eth0", CLIENT).with_addr(CLIENT_IP, 16),
+            End::new(SWITCH_NS, "client", MacAddr(0x02, 0, 0, 0, 0x10, 0x01)),
+        ),
+        // No address on the load balancer: whatever the program passes, its stack drops
+        // silently, so nothing it does comes back onto the wire.
+        (
+            End::new(LB_NS, "eth0", LB_MAC),
+            End::new(
+                SWITCH_NS,
+                SWITCH_LB_PORT,
+                MacAddr(0x02, 0, 0, 0, 0x10, 0x02),
+            ),
+        ),
+    ];
+    let mut config = vec![
+        NetConfig::Route {
+            ns: "client",
+            ifname: "eth0",
+            dst: VIP,
+            prefix: 32,
+        },
+        NetConfig::Neighbour {
+            ns: "client",
+            ifname: "eth0",
+            ip: VIP,
+            mac: LB_MAC,
+        },
+    ];
+    let mut ports = vec!["client", SWITCH_LB_PORT];
+    let mut watch = Vec::new();
+    for (i, ((ip, mac), ns)) in BACKENDS.iter().zip(BACKEND_NS).enumerate() {
+        let port = BACKEND_NS[i];
+        links.push((
+            End::new(ns, "eth0", *mac).with_addr(*ip, 16),
+            End::new(
+                SWITCH_NS,
+                port,
+                MacAddr(0x02, 0, 0, 0, 0x10, 0x03 + i as u8),
+            ),
+        ));
+        // The direct link's backend end carries the backend's MAC too, so a frame rewritten
+        // for the backend is accepted whichever way it arrives.
+        links.push((
+            End::new(
+                LB_NS,
+                LB_LINKS[i],
+                MacAddr(0x02, 0, 0, 0, 0x20, 0x01 + i as u8),
+            ),
+            End::new(ns, BACKEND_LINK, *mac),
+        ));
+        ports.push(port);
+        watch.push(Watch {
+            ns,
+            ifname: BACKEND_LINK,
+            means: Verdict::Redirect,
+        });
+        config.push(NetConfig::Neighbour {
+            ns: "client",
+            ifname: "eth0",
+            ip: *ip,
+            mac: *mac,
+        });
+        config.push(NetConfig::Neighbour {
+            ns,
+            ifname: "eth0",
+            ip: CLIENT_IP,
+            mac: CLIENT,
+        });
+        if vip_on_backends {
+            config.push(NetConfig::Address {
+                ns,
+                ifname: "lo",
+                addr: VIP,
+                prefix: 32,
+            });
+        }
+    }
+    config.insert(
+        0,
+        NetConfig::Bridge {
+            ns: SWITCH_NS,
+            name: "br0",
+            ports,
+        },
+    );
+    TopologySpec {
+        namespaces: vec!["client", SWITCH_NS, LB_NS, "b1", "b2", "b3"],
+        links,
+        xdp: (LB_NS, "eth0"),
+        watch,
+        config,
+    }
+}
+
+/// The index of the backend with address `ip`.
+pub fn backend_by_ip(ip: Ipv4Addr) -> Option<usize> {
+    BACKENDS.iter().position(|(b, _)| *b == ip)
+}
+
+/// The index of the backend with MAC `mac`.
+pub fn backend_by_mac(mac: MacAddr) -> Option<usize> {
+    BACKENDS.iter().position(|(_, m)| *m == mac)
+}
+
+/// The contract's 12-byte `backends` value: address (network order), MAC, two pad bytes.
+pub fn backend_value(i: usize) -> [u8; 12] {
+    let (ip, mac) = BACKENDS[i];
+    let mut v = [0u8; 12];
+    v[..4].copy_from_slice(&ip.octets());
+    v[4..10].copy_from_slice(&mac.octets());
+    v
+}

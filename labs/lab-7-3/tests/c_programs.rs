@@ -1,0 +1,250 @@
+//! Lab 7.3 against C programs built with clang: the correct one passes everything in every
+//! mode; each deliberately wrong one is flagged by exactly the checks its mistake breaks.
+//! The mistakes are described in programs/lb.c.
+
+use std::{collections::BTreeSet, path::Path};
+
+use harness::{FailureClass, Mode, Report, RunOptions, Status, XdpObject};
+
+fn build(defines: &[&str]) -> XdpObject {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs/lb.c");
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let path = harness::clang::compile(&source, defines, out).expect("clang builds lb.c");
+    XdpObject::from_path(path).expect("an XDP object")
+}
+
+fn run(object: &XdpObject, mode: Mode) -> Report {
+    lab_7_3::lab()
+        .run(
+            object,
+            &RunOptions {
+                mode,
+                ..Default::default()
+            },
+        )
+        .expect("the run happens")
+}
+
+/// Asserts that the mutant fails exactly `expected` (behaviour checks) and nothing else.
+fn flagged(define: &str, mode: Mode, expected: &[&str]) {
+    let report = run(&build(&[define]), mode);
+    let failed: BTreeSet<&str> = report
+        .checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| c.id.as_str())
+        .collect();
+    let behaviour: BTreeSet<&str> = report
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Fail(FailureClass::Behaviour))
+        .map(|c| c.id.as_str())
+        .collect();
+    assert_eq!(
+        behaviour,
+        expected.iter().copied().collect(),
+        "{define} in {mode} mode\n{}",
+        report.to_text()
+    );
+    assert_eq!(
+        failed,
+        behaviour,
+        "only behaviour failures\n{}",
+        report.to_text()
+    );
+}
+
+fn passes(mode: Mode) {
+    let report = run(&build(&[]), mode);
+    assert!(report.all_passed(), "{}", report.to_text());
+}
+
+#[test]
+fn correct_c_program_passes_native() {
+    passes(Mode::Native);
+}
+
+#[test]
+fn correct_c_program_passes_generic() {
+    passes(Mode::Generic);
+}
+
+#[test]
+fn correct_c_program_passes_test_run() {
+    passes(Mode::TestRun);
+}
+
+const RR: &str = "7.3/lb_round_robin";
+const HASH: &str = "7.3/lb_hash";
+const REDIRECT: &str = "7.3/lb_redirect";
+const DSR: &str = "7.3/lb_dsr";
+
+fn ids(checks: &[(&str, &str)]) -> Vec<String> {
+    checks
+        .iter()
+        .map(|(part, name)| format!("{part}/{name}"))
+        .collect()
+}
+
+fn flagged_ids(define: &str, mode: Mode, checks: &[(&str, &str)]) {
+    let ids = ids(checks);
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    flagged(define, mode, &refs);
+}
+
+/// The NAT rewrite's headers in all three NAT programs; on a real path also delivery.
+fn nat_headers(mode: Mode) -> Vec<(&'static str, &'static str)> {
+    let mut checks = vec![
+        (RR, "rewritten-headers"),
+        (HASH, "rewritten-headers"),
+        (REDIRECT, "rewritten-headers"),
+    ];
+    if mode != Mode::TestRun {
+        checks.extend([(RR, "delivered"), (REDIRECT, "redirect-path")]);
+    }
+    checks
+}
+
+#[test]
+fn ip_checksum_not_updated() {
+    flagged_ids("BUG_NO_IP_CSUM", Mode::TestRun, &nat_headers(Mode::TestRun));
+}
+
+/// On a real path the backend's stack drops the datagram: its UDP socket never gets it.
+#[test]
+fn l4_checksum_not_updated_native() {
+    flagged_ids("BUG_NO_L4_CSUM", Mode::Native, &nat_headers(Mode::Native));
+}
+
+#[test]
+fn l4_checksum_not_updated_test_run() {
+    flagged_ids("BUG_NO_L4_CSUM", Mode::TestRun, &nat_headers(Mode::TestRun));
+}
+
+#[test]
+fn udp_zero_checksum_updated() {
+    flagged_ids(
+        "BUG_UDP_ZERO_CSUM",
+        Mode::TestRun,
+        &nat_headers(Mode::TestRun),
+    );
+}
+
+#[test]
+fn destination_mac_not_rewritten_test_run() {
+    let mut checks = nat_headers(Mode::TestRun);
+    checks.push((DSR, "rewritten-headers"));
+    flagged_ids("BUG_NO_DST_MAC", Mode::TestRun, &checks);
+}
+
+/// On a real path the switch has nowhere to send the frame: nothing arrives, and the DSR
+/// handshake never completes.
+#[test]
+fn destination_mac_not_rewritten_native() {
+    let mut checks = nat_headers(Mode::Native);
+    checks.extend([(DSR, "rewritten-headers"), (DSR, "tcp-handshake")]);
+    flagged_ids("BUG_NO_DST_MAC", Mode::Native, &checks);
+}
+
+#[test]
+fn pass_instead_of_tx() {
+    flagged_ids(
+        "BUG_PASS",
+        Mode::TestRun,
+        &[
+            (RR, "rewritten-headers"),
+            (RR, "round-robin"),
+            (HASH, "rewritten-headers"),
+            (HASH, "affinity"),
+            (HASH, "spread-consecutive"),
+            (HASH, "spread-scattered"),
+            (HASH, "backend-stats"),
+            (DSR, "rewritten-headers"),
+        ],
+    );
+}
+
+#[test]
+fn always_backend_0_test_run() {
+    flagged_ids(
+        "BUG_ALWAYS_0",
+        Mode::TestRun,
+        &[(RR, "round-robin"), (REDIRECT, "round-robin")],
+    );
+}
+
+#[test]
+fn always_backend_0_generic() {
+    flagged_ids(
+        "BUG_ALWAYS_0",
+        Mode::Generic,
+        &[
+            (RR, "round-robin"),
+            (RR, "delivered"),
+            (REDIRECT, "round-robin"),
+            (REDIRECT, "redirect-path"),
+        ],
+    );
+}
+
+#[test]
+fn hash_on_destination() {
+    flagged_ids(
+        "BUG_HASH_DST",
+        Mode::TestRun,
+        &[(HASH, "spread-consecutive"), (HASH, "spread-scattered")],
+    );
+}
+
+#[test]
+fn source_rewritten_instead_of_destination() {
+    flagged_ids(
+        "BUG_REWRITE_SRC",
+        Mode::TestRun,
+        &nat_headers(Mode::TestRun),
+    );
+}
+
+#[test]
+fn non_vip_balanced_too() {
+    flagged_ids(
+        "BUG_BALANCE_ALL",
+        Mode::TestRun,
+        &[
+            (RR, "non-vip-untouched"),
+            (HASH, "non-vip-untouched"),
+            (REDIRECT, "non-vip-untouched"),
+            (DSR, "non-vip-untouched"),
+        ],
+    );
+}
+
+#[test]
+fn dsr_keeps_client_source_mac() {
+    flagged_ids(
+        "BUG_DSR_KEEP_SRC_MAC",
+        Mode::TestRun,
+        &[(DSR, "rewritten-headers")],
+    );
+}
+
+/// What a student reads: the failing table names the backend and says "not accepted".
+#[test]
+fn l4_checksum_diff_is_readable() {
+    let report = run(&build(&["BUG_NO_L4_CSUM"]), Mode::Native);
+    let msg = |id: &str| {
+        report
+            .checks
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| c.message.clone())
+            .unwrap()
+    };
+    let delivered = msg("7.3/lb_round_robin/delivered");
+    assert!(
+        delivered.contains("-udp-0") && delivered.contains("not accepted"),
+        "{delivered}"
+    );
+    let headers = msg("7.3/lb_round_robin/rewritten-headers");
+    assert!(headers.contains("csum BAD"), "{headers}");
+}
