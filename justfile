@@ -19,6 +19,18 @@ build: setup
 lab-7-1 OBJ="" *ARGS: build
     {{xdplab}} run 7.1 {{ if OBJ == "" { "" } else { "--object " + join(invocation_directory(), OBJ) } }} {{ARGS}}
 
+# Run lab 7.2 against the reference solution, or against OBJ.
+lab-7-2 OBJ="" *ARGS: build
+    {{xdplab}} run 7.2 {{ if OBJ == "" { "" } else { "--object " + join(invocation_directory(), OBJ) } }} {{ARGS}}
+
+# Run lab 7.3 against the reference solution, or against OBJ.
+lab-7-3 OBJ="" *ARGS: build
+    {{xdplab}} run 7.3 {{ if OBJ == "" { "" } else { "--object " + join(invocation_directory(), OBJ) } }} {{ARGS}}
+
+# Grade a folder of submissions: just grade 7.1 submissions/ results/
+grade LAB DIR OUT *ARGS: build
+    {{xdplab}} grade {{LAB}} {{join(invocation_directory(), DIR)}} --out {{join(invocation_directory(), OUT)}} {{ARGS}}
+
 # Run the whole test suite (as root).
 test: setup
     cargo nextest run --workspace --exclude xdplab-programs

@@ -47,6 +47,8 @@ pub struct Lab {
     pub reference: fn() -> &'static [u8],
     /// The parts, in contract order.
     pub parts: Vec<Part>,
+    /// The network `xdplab env up` builds for exploration (the first part's when `None`).
+    pub environment: Option<fn() -> TopologySpec>,
 }
 
 /// What to run, and how.

@@ -16,6 +16,8 @@ use crate::error::{Error, Result};
 
 /// Prefix of every namespace this harness creates.
 pub const PREFIX: &str = "xdplab-";
+/// Prefix of the namespaces of an interactive environment (`xdplab env up`).
+pub const ENV_PREFIX: &str = "xdplab-env-";
 /// Where named namespaces live (the `ip netns` convention, which netns-rs follows).
 const NETNS_DIR: &str = "/var/run/netns";
 
@@ -39,6 +41,26 @@ impl Namespace {
         let ns = NetNs::new(&name)
             .map_err(|e| Error::env(format!("cannot create network namespace {name}: {e}")))?;
         Ok(Self { name, ns: Some(ns) })
+    }
+
+    /// Creates a namespace for an interactive environment, `xdplab-env-<role>`. Its name carries
+    /// no pid, so sweeps leave it alone; [`remove_environment`] removes it.
+    pub fn create_environment(role: &str) -> Result<Self> {
+        let name = format!("{ENV_PREFIX}{role}");
+        if Path::new(NETNS_DIR).join(&name).exists() {
+            return Err(Error::env(format!(
+                "namespace {name} exists already: an environment is up; `xdplab env down` first"
+            )));
+        }
+        let ns = NetNs::new(&name)
+            .map_err(|e| Error::env(format!("cannot create network namespace {name}: {e}")))?;
+        Ok(Self { name, ns: Some(ns) })
+    }
+
+    /// Leaves the namespace in place when this value goes away (interactive environments).
+    pub fn keep(mut self) -> String {
+        self.ns = None;
+        std::mem::take(&mut self.name)
     }
 
     /// The namespace's name, as `ip netns` shows it.
@@ -123,6 +145,24 @@ pub fn sweep() -> Swept {
         }
     }
     swept
+}
+
+/// Removes every namespace of an interactive environment; returns their names.
+pub fn remove_environment() -> Vec<String> {
+    let Ok(entries) = fs::read_dir(NETNS_DIR) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(ENV_PREFIX) {
+            let _ = NetNs::get(&name).and_then(|ns| ns.remove());
+            let _ = fs::remove_file(entry.path());
+            removed.push(name);
+        }
+    }
+    removed.sort();
+    removed
 }
 
 /// Names of namespaces this harness created that still exist, whoever owns them.

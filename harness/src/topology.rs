@@ -129,6 +129,21 @@ impl Topology {
     /// Creates the namespaces and veths of `spec`, addressed and up, with IPv6
     /// autoconfiguration off and the offloads that hide checksums or VLAN tags off.
     pub fn create(spec: &TopologySpec) -> Result<Self> {
+        Self::create_with(spec, Namespace::create)
+    }
+
+    /// Creates `spec` for interactive exploration: namespaces `xdplab-env-<role>` that stay
+    /// after this process exits. Returns (role, namespace name) pairs.
+    pub fn create_environment(spec: &TopologySpec) -> Result<Vec<(&'static str, String)>> {
+        let topo = Self::create_with(spec, Namespace::create_environment)?;
+        Ok(topo
+            .namespaces
+            .into_iter()
+            .map(|(role, ns)| (role, ns.keep()))
+            .collect())
+    }
+
+    fn create_with(spec: &TopologySpec, new_ns: fn(&str) -> Result<Namespace>) -> Result<Self> {
         for (a, b) in &spec.links {
             for end in [a, b] {
                 if end.ifname.len() > 15 {
@@ -144,7 +159,7 @@ impl Topology {
             ifaces: Vec::new(),
         };
         for role in &spec.namespaces {
-            let ns = Namespace::create(role)?;
+            let ns = new_ns(role)?;
             // Before any link exists, so that new interfaces inherit it: no IPv6, hence no router
             // solicitations or DAD frames in the captures.
             ns.run(|| {

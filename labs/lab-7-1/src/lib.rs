@@ -52,6 +52,7 @@ pub fn lab_seeded(seed: u64) -> Lab {
         title: "packet filter",
         reference: reference::lab_7_1,
         parts,
+        environment: None,
     }
 }
 

@@ -53,6 +53,7 @@ pub fn lab() -> Lab {
             part("ddos_guard", guard::ddos_checks(), TopologySpec::pair()),
             part("syn_cookie", cookie::checks(), cookie::topology()),
         ],
+        environment: Some(cookie::topology),
     }
 }
 

@@ -79,6 +79,7 @@ pub fn lab() -> Lab {
                 true,
             ),
         ],
+        environment: Some(net::topology),
     }
 }
 

@@ -46,12 +46,26 @@ enum Command {
         #[arg(long)]
         object: Option<PathBuf>,
     },
+    /// Bring a lab's network up for exploration (ping, curl, tcpdump), or take it down.
+    #[command(subcommand)]
+    Env(EnvCommand),
     /// List the labs, their programs and check ids.
     List,
     /// Remove namespaces and pins left behind by killed runs.
     Clean,
     /// Check root, kernel BPF/XDP/BTF support and leftovers.
     Doctor,
+}
+
+#[derive(Subcommand)]
+enum EnvCommand {
+    /// Build the lab's network in namespaces `xdplab-env-<role>`, which stay until `env down`.
+    Up {
+        /// The lab, for example 7.3.
+        lab: String,
+    },
+    /// Remove the namespaces `env up` made.
+    Down,
 }
 
 #[derive(Args)]
@@ -154,6 +168,7 @@ fn main() -> ExitCode {
         }
         Command::Grade(args) => grade(args),
         Command::Bench { lab, runs, object } => bench(&lab, runs, object),
+        Command::Env(cmd) => env(cmd),
         Command::List => {
             list();
             Ok(())
@@ -326,6 +341,45 @@ fn bench(lab_id: &str, runs: usize, object: Option<PathBuf>) -> Result<(), Error
                 "per-part set-up in {mode} (load, topology, attach, sockets; median): {:.1} ms",
                 t.as_secs_f64() * 1e3
             );
+        }
+    }
+    Ok(())
+}
+
+fn env(cmd: EnvCommand) -> Result<(), Error> {
+    doctor::require_root()?;
+    match cmd {
+        EnvCommand::Up { lab } => {
+            let lab = find_lab(&lab, 0)?;
+            let spec = match lab.environment {
+                Some(make) => make(),
+                None => lab
+                    .parts
+                    .first()
+                    .map(|p| p.topology.clone())
+                    .ok_or_else(|| {
+                        Error::env(format!("lab {} has no network to explore", lab.id))
+                    })?,
+            };
+            let names = harness::topology::Topology::create_environment(&spec)?;
+            println!(
+                "lab {} network is up; enter a namespace with `ip netns exec NAME bash`:",
+                lab.id
+            );
+            for (role, name) in names {
+                println!("  {role:<10} {name}");
+            }
+            println!(
+                "the program goes on {}/{}; take it all down with `xdplab env down`",
+                spec.xdp.0, spec.xdp.1
+            );
+        }
+        EnvCommand::Down => {
+            let removed = netns::remove_environment();
+            println!("removed {} namespace(s)", removed.len());
+            for n in removed {
+                println!("  {n}");
+            }
         }
     }
     Ok(())

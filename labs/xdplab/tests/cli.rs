@@ -196,3 +196,19 @@ fn pcap_files_hold_the_checks_traffic() {
     assert_eq!(count("sent"), 3);
     assert_eq!(count("observed"), 0);
 }
+
+/// `env up` leaves a lab's network for exploration; `env down` removes all of it.
+#[test]
+fn env_up_and_down() {
+    let (code, out, err) = xdplab(&["env", "up", "7.3"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("xdplab-env-client"), "{out}");
+    assert!(Path::new("/var/run/netns/xdplab-env-b1").exists());
+    let (code, _, err) = xdplab(&["env", "up", "7.3"]);
+    assert_eq!(code, 2, "a second env up is refused");
+    assert!(err.contains("an environment is up"), "{err}");
+    let (code, out, _) = xdplab(&["env", "down"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("removed 6 namespace(s)"), "{out}");
+    assert!(!Path::new("/var/run/netns/xdplab-env-b1").exists());
+}
