@@ -66,7 +66,10 @@ pub struct Check {
 /// A check's own driver: it uses the target as it likes and returns what it expected and what
 /// it saw, as two tables in the same layout.
 #[derive(Clone)]
-pub struct Scenario(pub Arc<dyn Fn(&mut dyn Target) -> Result<Judgement> + Send + Sync>);
+pub struct Scenario(pub Arc<ScenarioFn>);
+
+/// The function behind a [`Scenario`].
+pub type ScenarioFn = dyn Fn(&mut dyn Target) -> Result<Judgement> + Send + Sync;
 
 impl fmt::Debug for Scenario {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -28,7 +28,10 @@ pub struct Part {
 
 /// A part's set-up step; see [`Part::setup`].
 #[derive(Clone)]
-pub struct Setup(pub std::sync::Arc<dyn Fn(&mut dyn Target) -> Result<()> + Send + Sync>);
+pub struct Setup(pub std::sync::Arc<SetupFn>);
+
+/// The function behind a [`Setup`].
+pub type SetupFn = dyn Fn(&mut dyn Target) -> Result<()> + Send + Sync;
 
 impl std::fmt::Debug for Setup {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -230,6 +230,8 @@ pub struct LoadedProgram {
     inner: Inner,
 }
 
+// One value per loaded program: the size difference between the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Inner {
     /// Loaded by the harness from an object: it owns the object's maps.
     Object(Ebpf),

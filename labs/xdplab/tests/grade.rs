@@ -139,7 +139,9 @@ fn grades_a_class() {
     let out = tmp("results");
     let (code, stdout, stderr) = grade(&corpus.dir, &out, &[]);
     assert_eq!(code, 0, "{stderr}");
-    let expect: &[(&str, f64, &[(&str, usize)])] = &[
+    // (student, points, failed checks by failure class)
+    type Expected<'a> = (&'a str, f64, &'a [(&'a str, usize)]);
+    let expect: &[Expected] = &[
         ("alice", 30.0, &[]),
         ("bob", 29.17, &[("behaviour", 1)]),
         ("carol", 0.0, &[("bad-object", 30)]),
