@@ -21,6 +21,7 @@ pub mod netns;
 pub mod object;
 pub mod report;
 pub mod target;
+pub mod testing;
 pub mod topology;
 pub mod verdict;
 

@@ -4,25 +4,15 @@
 
 use std::{collections::BTreeSet, path::Path};
 
-use harness::{FailureClass, Mode, Report, RunOptions, Status, XdpObject};
+use harness::{FailureClass, Mode, Report, Status, XdpObject, object::ProgramSource, testing};
 
 fn build(defines: &[&str]) -> XdpObject {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs/filter.c");
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let path = harness::clang::compile(&source, defines, out).expect("clang builds filter.c");
-    XdpObject::from_path(path).expect("an XDP object")
+    testing::build_c(&source, defines, Path::new(env!("CARGO_TARGET_TMPDIR")))
 }
 
-fn run(object: &XdpObject, mode: Mode) -> Report {
-    lab_7_1::lab()
-        .run(
-            object,
-            &RunOptions {
-                mode,
-                ..Default::default()
-            },
-        )
-        .expect("the run happens")
+fn run(object: &dyn ProgramSource, mode: Mode) -> Report {
+    testing::run(&lab_7_1::lab(), object, mode, None)
 }
 
 fn failed(report: &Report, class: FailureClass) -> BTreeSet<&str> {
@@ -36,25 +26,7 @@ fn failed(report: &Report, class: FailureClass) -> BTreeSet<&str> {
 
 /// Asserts that the mutant fails exactly `expected` (behaviour checks) and nothing else.
 fn flagged(define: &str, mode: Mode, expected: &[&str]) {
-    let report = run(&build(&[define]), mode);
-    let all_failed: BTreeSet<&str> = report
-        .checks
-        .iter()
-        .filter(|c| !c.passed)
-        .map(|c| c.id.as_str())
-        .collect();
-    assert_eq!(
-        failed(&report, FailureClass::Behaviour),
-        expected.iter().copied().collect(),
-        "{define}\n{}",
-        report.to_text()
-    );
-    assert_eq!(
-        all_failed.len(),
-        expected.len(),
-        "only behaviour failures\n{}",
-        report.to_text()
-    );
+    testing::assert_flagged(&run(&build(&[define]), mode), define, expected);
 }
 
 #[test]
@@ -272,15 +244,7 @@ fn pinned_programs_pass() {
     drop(ebpf); // the pins keep the programs, and the programs keep their maps
     let source = harness::object::PinnedPrograms::open(pins.path()).unwrap();
     for mode in [Mode::TestRun, Mode::Native] {
-        let report = lab_7_1::lab()
-            .run(
-                &source,
-                &RunOptions {
-                    mode,
-                    ..Default::default()
-                },
-            )
-            .unwrap();
+        let report = run(&source, mode);
         assert!(report.all_passed(), "{}", report.to_text());
     }
 }

@@ -2,26 +2,11 @@
 //! mode. The verdict tables are insta snapshots under expected/lab-7-1/, shared by all modes:
 //! a mode that disagrees with the others fails its snapshot.
 
-use harness::{Mode, RunOptions, XdpObject};
-
-fn object() -> XdpObject {
-    match std::env::var_os("XDPLAB_OBJECT") {
-        Some(path) => XdpObject::from_path(path).expect("XDPLAB_OBJECT is a usable object"),
-        None => lab_7_1::lab().reference_object(),
-    }
-}
+use harness::{Mode, testing};
 
 fn passes_everything(mode: Mode) {
     let lab = lab_7_1::lab();
-    let report = lab
-        .run(
-            &object(),
-            &RunOptions {
-                mode,
-                ..Default::default()
-            },
-        )
-        .expect("the run happens");
+    let report = testing::run(&lab, &testing::object_under_test(&lab), mode, None);
     assert!(report.all_passed(), "{}", report.to_text());
     assert_eq!(report.checks.len(), lab.check_ids().len());
     for part in &lab.parts {

@@ -4,49 +4,23 @@
 //! work there too, on the kernel's clock); the SYN-ACK mistakes also run natively, where a real
 //! TCP client rejects the broken SYN-ACK.
 
-use std::{collections::BTreeSet, path::Path};
+use std::path::Path;
 
-use harness::{Mode, Report, RunOptions, XdpObject};
+use harness::{Mode, Report, XdpObject, testing};
 
 fn build(defines: &[&str]) -> XdpObject {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs/ddos.c");
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let path = harness::clang::compile(&source, defines, out).expect("clang builds ddos.c");
-    XdpObject::from_path(path).expect("an XDP object")
+    testing::build_c(&source, defines, Path::new(env!("CARGO_TARGET_TMPDIR")))
 }
 
 fn run(object: &XdpObject, mode: Mode, program: Option<&str>) -> Report {
-    lab_7_2::lab()
-        .run(
-            object,
-            &RunOptions {
-                mode,
-                program: program.map(str::to_owned),
-                check: None,
-                seed: 0,
-            },
-        )
-        .expect("the run happens")
+    testing::run(&lab_7_2::lab(), object, mode, program)
 }
 
 /// Asserts that the mutant fails exactly `expected` (ids without the `7.2/` prefix), all as
 /// behaviour failures.
 fn flagged(define: &str, mode: Mode, program: Option<&str>, expected: &[&str]) {
-    let report = run(&build(&[define]), mode, program);
-    let failed: BTreeSet<String> = report
-        .checks
-        .iter()
-        .filter(|c| !c.passed)
-        .map(|c| c.id.trim_start_matches("7.2/").to_owned())
-        .collect();
-    let expected: BTreeSet<String> = expected.iter().map(|s| (*s).to_owned()).collect();
-    assert_eq!(failed, expected, "{define}\n{}", report.to_text());
-    assert_eq!(
-        report.totals.failed,
-        expected.len(),
-        "only behaviour failures\n{}",
-        report.to_text()
-    );
+    testing::assert_flagged(&run(&build(&[define]), mode, program), define, expected);
 }
 
 #[test]

@@ -4,15 +4,12 @@
 //! snapshot of their own, with the cookie redacted; the cookie is checked by the handshake
 //! checks instead.
 
-use harness::{Mode, RunOptions, Verdict, XdpObject, target};
+use harness::{Mode, Verdict, XdpObject, target, testing};
 use lab_7_2::drive::exchange;
 use traffic::{FrameBuilder, decode};
 
 fn object() -> XdpObject {
-    match std::env::var_os("XDPLAB_OBJECT") {
-        Some(path) => XdpObject::from_path(path).expect("XDPLAB_OBJECT is a usable object"),
-        None => lab_7_2::lab().reference_object(),
-    }
+    testing::object_under_test(&lab_7_2::lab())
 }
 
 /// Replaces everything inside ⟨ ⟩ with `…`.
@@ -43,17 +40,7 @@ fn snapshot(name: &str, text: &str) {
 
 fn passes_everything(mode: Mode) {
     let lab = lab_7_2::lab();
-    let report = lab
-        .run(
-            &object(),
-            &RunOptions {
-                mode,
-                program: None,
-                check: None,
-                seed: 0,
-            },
-        )
-        .expect("the run happens");
+    let report = testing::run(&lab, &object(), mode, None);
     assert!(report.all_passed(), "{}", report.to_text());
     assert_eq!(report.checks.len(), lab.check_ids().len());
     for part in &lab.parts {

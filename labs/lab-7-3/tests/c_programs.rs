@@ -2,55 +2,25 @@
 //! mode; each deliberately wrong one is flagged by exactly the checks its mistake breaks.
 //! The mistakes are described in programs/lb.c.
 
-use std::{collections::BTreeSet, path::Path};
+use std::path::Path;
 
-use harness::{FailureClass, Mode, Report, RunOptions, Status, XdpObject};
+use harness::{Mode, Report, XdpObject, testing};
 
 fn build(defines: &[&str]) -> XdpObject {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs/lb.c");
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let path = harness::clang::compile(&source, defines, out).expect("clang builds lb.c");
-    XdpObject::from_path(path).expect("an XDP object")
+    testing::build_c(&source, defines, Path::new(env!("CARGO_TARGET_TMPDIR")))
 }
 
 fn run(object: &XdpObject, mode: Mode) -> Report {
-    lab_7_3::lab()
-        .run(
-            object,
-            &RunOptions {
-                mode,
-                ..Default::default()
-            },
-        )
-        .expect("the run happens")
+    testing::run(&lab_7_3::lab(), object, mode, None)
 }
 
 /// Asserts that the mutant fails exactly `expected` (behaviour checks) and nothing else.
 fn flagged(define: &str, mode: Mode, expected: &[&str]) {
-    let report = run(&build(&[define]), mode);
-    let failed: BTreeSet<&str> = report
-        .checks
-        .iter()
-        .filter(|c| !c.passed)
-        .map(|c| c.id.as_str())
-        .collect();
-    let behaviour: BTreeSet<&str> = report
-        .checks
-        .iter()
-        .filter(|c| c.status == Status::Fail(FailureClass::Behaviour))
-        .map(|c| c.id.as_str())
-        .collect();
-    assert_eq!(
-        behaviour,
-        expected.iter().copied().collect(),
-        "{define} in {mode} mode\n{}",
-        report.to_text()
-    );
-    assert_eq!(
-        failed,
-        behaviour,
-        "only behaviour failures\n{}",
-        report.to_text()
+    testing::assert_flagged(
+        &run(&build(&[define]), mode),
+        &format!("{define} in {mode} mode"),
+        expected,
     );
 }
 

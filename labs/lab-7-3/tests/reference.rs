@@ -5,26 +5,15 @@
 //! backends (where the round robin started, where a source hashes to) are left out, since the
 //! contract lets those differ between correct programs.
 
-use harness::{Mode, Report, RunOptions, Status, XdpObject};
+use harness::{Mode, Report, Status, XdpObject, testing};
 
 fn object() -> XdpObject {
-    match std::env::var_os("XDPLAB_OBJECT") {
-        Some(path) => XdpObject::from_path(path).expect("XDPLAB_OBJECT is a usable object"),
-        None => lab_7_3::lab().reference_object(),
-    }
+    testing::object_under_test(&lab_7_3::lab())
 }
 
 fn run(mode: Mode) -> Report {
     let lab = lab_7_3::lab();
-    let report = lab
-        .run(
-            &object(),
-            &RunOptions {
-                mode,
-                ..Default::default()
-            },
-        )
-        .expect("the run happens");
+    let report = testing::run(&lab, &object(), mode, None);
     println!("{}", report.to_text());
     assert!(report.all_passed(), "{}", report.to_text());
     assert_eq!(report.checks.len(), lab.check_ids().len());

@@ -1,0 +1,59 @@
+//! Helpers the labs' test suites share: the object under test, C programs built with clang,
+//! running a lab, and asserting exactly which checks a deliberately wrong program fails.
+
+use std::{collections::BTreeSet, path::Path};
+
+use crate::{FailureClass, Lab, Mode, Report, RunOptions, XdpObject, clang, object::ProgramSource};
+
+/// The object the reference tests judge: the one named by `XDPLAB_OBJECT`, else the lab's
+/// reference solution.
+pub fn object_under_test(lab: &Lab) -> XdpObject {
+    match std::env::var_os("XDPLAB_OBJECT") {
+        Some(path) => XdpObject::from_path(path).expect("XDPLAB_OBJECT is a usable object"),
+        None => lab.reference_object(),
+    }
+}
+
+/// Builds `source` with clang and `-D` for each define into `out_dir`, as an object.
+pub fn build_c(source: &Path, defines: &[&str], out_dir: &Path) -> XdpObject {
+    let path = clang::compile(source, defines, out_dir).expect("clang builds the program");
+    XdpObject::from_path(path).expect("an XDP object")
+}
+
+/// Runs `lab` (or only `program`) on `object` in `mode`, with the canonical frames.
+pub fn run(lab: &Lab, object: &dyn ProgramSource, mode: Mode, program: Option<&str>) -> Report {
+    let opts = RunOptions {
+        mode,
+        program: program.map(str::to_owned),
+        ..Default::default()
+    };
+    lab.run(object, &opts).expect("the run happens")
+}
+
+/// Asserts that the report's failures are exactly `expected`, all behaviour failures. Ids may
+/// be given with or without the `<lab>/` prefix.
+pub fn assert_flagged(report: &Report, what: &str, expected: &[&str]) {
+    let prefix = format!("{}/", report.lab);
+    let failed: BTreeSet<&str> = report
+        .checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| c.id.strip_prefix(&prefix).unwrap_or(&c.id))
+        .collect();
+    let expected: BTreeSet<&str> = expected
+        .iter()
+        .map(|id| id.strip_prefix(&prefix).unwrap_or(id))
+        .collect();
+    assert_eq!(failed, expected, "{what}\n{}", report.to_text());
+    let behaviour = report
+        .checks
+        .iter()
+        .filter(|c| c.status == crate::Status::Fail(FailureClass::Behaviour))
+        .count();
+    assert_eq!(
+        behaviour,
+        expected.len(),
+        "{what}: only behaviour failures\n{}",
+        report.to_text()
+    );
+}
