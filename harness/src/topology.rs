@@ -187,6 +187,11 @@ impl Topology {
                 });
             }
         }
+        // Until the kernel's link watcher marks a veth up it still has the no-op qdisc, which
+        // silently drops what is sent; wait for that event rather than lose the first frames.
+        for iface in &topo.ifaces {
+            topo.ns(iface.ns)?.run(|| wait_until_up(iface.ifindex))??;
+        }
         for step in &spec.config {
             crate::netconf::apply(&topo, step)?;
         }
@@ -259,6 +264,39 @@ async fn add_veth(
         .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)))
         .build();
     h.link().add(msg).execute().await
+}
+
+/// Runs inside the interface's namespace: polls netlink until its operational state is UP.
+fn wait_until_up(ifindex: u32) -> Result<()> {
+    use rtnetlink::packet_route::link::{LinkAttribute, State};
+    const DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+    let start = std::time::Instant::now();
+    netlink(|h| async move {
+        loop {
+            let mut links = h.link().get().match_index(ifindex).execute();
+            let link = links
+                .try_next()
+                .await?
+                .ok_or(rtnetlink::Error::RequestFailed)?;
+            let up = link
+                .attributes
+                .iter()
+                .any(|a| matches!(a, LinkAttribute::OperState(State::Up)));
+            if up || start.elapsed() > DEADLINE {
+                return Ok(up);
+            }
+            tokio::time::sleep(std::time::Duration::from_micros(200)).await;
+        }
+    })
+    .and_then(|up| {
+        if up {
+            Ok(())
+        } else {
+            Err(Error::env(format!(
+                "interface {ifindex} did not come up within {DEADLINE:?}"
+            )))
+        }
+    })
 }
 
 /// Runs inside the end's namespace: offloads off, address, up. Returns the ifindex.
