@@ -5,6 +5,8 @@
 #![cfg_attr(target_arch = "bpf", no_main)]
 
 use aya_ebpf::{bindings::xdp_action::XDP_PASS, macros::xdp, programs::XdpContext};
+// Linked for its panic handler, the one every program object shares.
+use xdplab_programs as _;
 
 #[unsafe(link_section = "license")]
 #[unsafe(no_mangle)]
@@ -14,12 +16,6 @@ static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";
 #[xdp]
 pub fn xdplab_pass(_ctx: XdpContext) -> u32 {
     XDP_PASS
-}
-
-#[cfg(target_arch = "bpf")]
-#[panic_handler]
-fn panic(_info: &core::panic::PanicInfo) -> ! {
-    loop {}
 }
 
 #[cfg(not(target_arch = "bpf"))]

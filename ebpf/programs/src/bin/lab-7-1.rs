@@ -77,12 +77,6 @@ pub fn firewall(ctx: XdpContext) -> u32 {
     count(3, XDP_PASS)
 }
 
-#[cfg(target_arch = "bpf")]
-#[panic_handler]
-fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
-    loop {}
-}
-
 /// The host build has nothing to run; the programs exist only in the eBPF object.
 #[cfg(not(target_arch = "bpf"))]
 fn main() {}

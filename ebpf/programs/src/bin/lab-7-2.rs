@@ -382,12 +382,6 @@ fn syn_ack(ctx: &XdpContext) -> Option<u32> {
     Some(XDP_TX)
 }
 
-#[cfg(target_arch = "bpf")]
-#[panic_handler]
-fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
-    loop {}
-}
-
 /// The host build has nothing to run; the programs exist only in the eBPF object.
 #[cfg(not(target_arch = "bpf"))]
 fn main() {}

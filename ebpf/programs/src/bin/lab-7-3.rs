@@ -22,6 +22,8 @@ use aya_ebpf::{
     macros::{btf_map, xdp},
     programs::XdpContext,
 };
+// Linked for its panic handler, the one every program object shares.
+use xdplab_programs as _;
 
 /// One backend as the contract lays it out: IPv4 address (network order), MAC, padding.
 #[repr(C)]
@@ -279,12 +281,6 @@ pub fn lb_dsr(ctx: XdpContext) -> u32 {
     }
     count(i);
     XDP_TX
-}
-
-#[cfg(target_arch = "bpf")]
-#[panic_handler]
-fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
-    loop {}
 }
 
 /// The host build has nothing to run; the programs exist only in the eBPF object.
