@@ -91,13 +91,18 @@ impl CheckResult {
 
     /// A check that could not run because of `e` (missing program, verifier, map layout).
     pub fn error(check: &Check, e: &Error) -> Self {
+        Self::failed(check, e.class(), e.to_string())
+    }
+
+    /// A check that failed for `class`, with `message` as the reason.
+    pub fn failed(check: &Check, class: FailureClass, message: String) -> Self {
         Self {
             id: check.id.clone(),
             part: check.part.clone(),
             description: check.description.clone(),
-            status: Status::Fail(e.class()),
+            status: Status::Fail(class),
             passed: false,
-            message: e.to_string(),
+            message,
             actual: String::new(),
             traffic: Vec::new(),
         }

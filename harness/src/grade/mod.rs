@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     error::{Error, FailureClass, Result},
     lab::Lab,
-    report::{CheckResult, Report, Status},
+    report::{CheckResult, Report},
     target::Mode,
 };
 pub use rubric::{Rubric, Score};
@@ -270,16 +270,7 @@ fn failed_report(lab: &Lab, e: &RunError, seed: u64) -> Report {
         .parts
         .iter()
         .flat_map(|p| &p.checks)
-        .map(|c| CheckResult {
-            id: c.id.clone(),
-            part: c.part.clone(),
-            description: c.description.clone(),
-            status: Status::Fail(e.class),
-            passed: false,
-            message: e.message.clone(),
-            actual: String::new(),
-            traffic: Vec::new(),
-        })
+        .map(|c| CheckResult::failed(c, e.class, e.message.clone()))
         .collect();
     let mut report = Report::new(lab.id, Mode::Auto, "", checks);
     report.seed = seed;
