@@ -3,8 +3,9 @@
 use crate::{
     check::Check,
     error::{Error, FailureClass, Result},
+    kernel::{self, Helper},
     object::{ProgramSource, XdpObject},
-    report::{CheckResult, Report, Status},
+    report::{CheckResult, ReferenceUnavailable, Report, Status},
     target::{self, Mode, Target},
     topology::TopologySpec,
 };
@@ -24,6 +25,17 @@ pub struct Part {
     /// Fills the maps the contract says the harness fills (backends, redirect ports), on every
     /// fresh load before the checks run.
     pub setup: Option<Setup>,
+    /// The BPF helpers the part's programs must call; where the kernel lacks one, every check
+    /// of the part is "not run" rather than judged.
+    pub requires: &'static [Helper],
+}
+
+impl Part {
+    /// The same part, requiring the kernel to offer `helpers` (see [`Part::requires`]).
+    pub fn requires(mut self, helpers: &'static [Helper]) -> Self {
+        self.requires = helpers;
+        self
+    }
 }
 
 /// A part's set-up step; see [`Part::setup`].
@@ -70,11 +82,17 @@ pub struct RunOptions {
 impl Lab {
     /// The reference solution as an object.
     pub fn reference_object(&self) -> XdpObject {
+        self.try_reference()
+            .expect("the reference solution is a valid XDP object")
+    }
+
+    /// The reference solution as an object, or why it is not one (an empty object when the
+    /// eBPF build was skipped).
+    pub fn try_reference(&self) -> Result<XdpObject> {
         XdpObject::from_bytes(
             format!("reference solution of lab {}", self.id),
             (self.reference)(),
         )
-        .expect("the reference solution is a valid XDP object")
     }
 
     /// Every check id of the lab.
@@ -85,44 +103,72 @@ impl Lab {
             .collect()
     }
 
-    /// Runs the lab's checks against `object` and collects every result; one failure never
-    /// hides another. A check that the reference solution also fails in this mode is reported
-    /// as an environment fault, never as the student's failure.
-    pub fn run(&self, object: &dyn ProgramSource, opts: &RunOptions) -> Result<Report> {
-        if let Some(id) = &opts.check
-            && !self.check_ids().contains(&id.as_str())
-        {
-            return Err(Error::env(format!(
-                "lab {} has no check `{id}`; its checks are: {}",
-                self.id,
-                self.check_ids().join(", ")
-            )));
-        }
+    /// Fails with [`Error::Usage`], listing the valid values, when `opts` names a check or
+    /// program the lab does not have, or a check and a program that select nothing together.
+    pub fn validate(&self, opts: &RunOptions) -> Result<()> {
+        let programs: Vec<_> = self.parts.iter().map(|p| p.program).collect();
         if let Some(p) = &opts.program
-            && !self.parts.iter().any(|part| part.program == p)
+            && !programs.contains(&p.as_str())
         {
-            let names: Vec<_> = self.parts.iter().map(|p| p.program).collect();
-            return Err(Error::env(format!(
-                "lab {} has no program `{p}`; its programs are: {}",
+            return Err(Error::usage(format!(
+                "lab {} has no program `{p}`; its programs are: {}. `xdplab list` shows every \
+                 lab's programs and checks.",
                 self.id,
-                names.join(", ")
+                programs.join(", ")
             )));
         }
-        let results = if opts.mode == Mode::Auto {
+        let Some(id) = &opts.check else {
+            return Ok(());
+        };
+        let Some(part) = self
+            .parts
+            .iter()
+            .find(|p| p.checks.iter().any(|c| &c.id == id))
+        else {
+            return Err(Error::usage(format!(
+                "lab {} has no check `{id}`; its checks are:\n  {}\n`xdplab list` shows them \
+                 with their descriptions.",
+                self.id,
+                self.check_ids().join("\n  ")
+            )));
+        };
+        if let Some(p) = &opts.program
+            && p != part.program
+        {
+            return Err(Error::usage(format!(
+                "check `{id}` belongs to program `{}`, not `{p}`, so `--program {p} --check \
+                 {id}` selects nothing; give only one of them, or `--program {}`.",
+                part.program, part.program
+            )));
+        }
+        Ok(())
+    }
+
+    /// Runs the lab's checks against `object` and collects every result; one failure never
+    /// hides another. A failure is blamed on the environment only when the reference solution
+    /// ran that check in the same mode and failed it too; when the reference could not run, the
+    /// program is judged against the contract alone and the report says so. Checks of a part
+    /// whose kernel helpers are missing are "not run".
+    pub fn run(&self, object: &dyn ProgramSource, opts: &RunOptions) -> Result<Report> {
+        self.validate(opts)?;
+        let judged = if opts.mode == Mode::Auto {
             // Everything test-run can judge there; the rest on a real path.
             let mut fast = self.run_in(object, opts, Mode::TestRun, &|_| true)?;
             let real = self.run_in(object, opts, Mode::Native, &|c| c.needs_veth)?;
-            for r in fast.iter_mut().filter(|r| r.status == Status::Skip) {
-                if let Some(done) = real.iter().find(|x| x.id == r.id) {
+            for r in fast.results.iter_mut().filter(|r| r.status == Status::Skip) {
+                if let Some(done) = real.results.iter().find(|x| x.id == r.id) {
                     *r = done.clone();
                 }
             }
+            fast.reference_unavailable
+                .extend(real.reference_unavailable);
             fast
         } else {
             self.run_in(object, opts, opts.mode, &|_| true)?
         };
-        let mut report = Report::new(self.id, opts.mode, &object.origin(), results);
+        let mut report = Report::new(self.id, opts.mode, &object.origin(), judged.results);
         report.seed = opts.seed;
+        report.reference_unavailable = judged.reference_unavailable;
         Ok(report)
     }
 
@@ -134,9 +180,9 @@ impl Lab {
         opts: &RunOptions,
         mode: Mode,
         filter: &dyn Fn(&Check) -> bool,
-    ) -> Result<Vec<CheckResult>> {
-        let mut results = Vec::new();
-        let mut reference: Option<XdpObject> = None;
+    ) -> Result<Judged> {
+        let mut judged = Judged::default();
+        let mut reference: Option<Result<XdpObject>> = None;
         for part in self.selected_parts(opts) {
             let checks: Vec<&Check> = part
                 .checks
@@ -146,20 +192,39 @@ impl Lab {
             if checks.is_empty() {
                 continue;
             }
+            let missing = kernel::missing(&part.requires);
+            if !missing.is_empty() {
+                let reason = kernel::lacks(&missing);
+                judged
+                    .results
+                    .extend(checks.iter().map(|c| CheckResult::not_run(c, &reason)));
+                continue;
+            }
             let mut part_results = run_part(part, &checks, object, mode)?;
-            if part_results
-                .iter()
-                .any(|r| r.status == Status::Fail(FailureClass::Behaviour))
-            {
-                let reference = reference.get_or_insert_with(|| self.reference_object());
-                if ProgramSource::origin(reference) != object.origin() {
-                    let theirs = run_part(part, &checks, reference, mode)?;
-                    blame_environment(&mut part_results, &theirs);
+            let behaviour = Status::Fail(FailureClass::Behaviour);
+            if part_results.iter().any(|r| r.status == behaviour) {
+                let reference = reference.get_or_insert_with(|| self.try_reference());
+                let unconfirmed = match reference {
+                    // The reference itself: nothing to compare with.
+                    Ok(r) if ProgramSource::origin(r) == object.origin() => None,
+                    Ok(r) => match run_part(part, &checks, r, mode) {
+                        Ok(theirs) => blame_environment(&mut part_results, &theirs),
+                        Err(e) => Some(e.to_string()),
+                    },
+                    Err(e) => Some(e.to_string()),
+                };
+                if let Some(reason) = unconfirmed {
+                    judge_alone(&mut part_results, &reason);
+                    judged.reference_unavailable.push(ReferenceUnavailable {
+                        part: part.program.to_owned(),
+                        mode,
+                        reason,
+                    });
                 }
             }
-            results.extend(part_results);
+            judged.results.extend(part_results);
         }
-        Ok(results)
+        Ok(judged)
     }
 
     fn selected_parts<'a>(&'a self, opts: &'a RunOptions) -> impl Iterator<Item = &'a Part> {
@@ -173,9 +238,42 @@ impl Lab {
     }
 }
 
-/// Runs one part on a fresh load. Problems that stop the whole part (missing program, verifier
-/// rejection, wrong map) fail each of its checks with that class; environment problems abort.
+/// The results of one mode's run, and the parts the reference solution could not vouch for.
+#[derive(Default)]
+struct Judged {
+    results: Vec<CheckResult>,
+    reference_unavailable: Vec<ReferenceUnavailable>,
+}
+
+/// Runs one part on a fresh load. Checks that need a real path are skipped in test-run mode
+/// before anything loads. Problems that stop the whole part (missing program, verifier
+/// rejection, wrong map) fail each of its other checks with that class; environment problems
+/// abort.
 fn run_part(
+    part: &Part,
+    checks: &[&Check],
+    object: &dyn ProgramSource,
+    mode: Mode,
+) -> Result<Vec<CheckResult>> {
+    let skipped = |c: &Check| c.needs_veth && mode == Mode::TestRun;
+    let runnable: Vec<&Check> = checks.iter().copied().filter(|c| !skipped(c)).collect();
+    let mut ran = if runnable.is_empty() {
+        Vec::new()
+    } else {
+        load_and_judge(part, &runnable, object, mode)?
+    }
+    .into_iter();
+    Ok(checks
+        .iter()
+        .map(|c| match skipped(c) {
+            true => CheckResult::skipped(c),
+            false => ran.next().expect("one result per runnable check"),
+        })
+        .collect())
+}
+
+/// Loads the part's program from `object` and judges `checks` on it, in order.
+fn load_and_judge(
     part: &Part,
     checks: &[&Check],
     object: &dyn ProgramSource,
@@ -185,7 +283,14 @@ fn run_part(
         if e.class() == FailureClass::Environment {
             return Err(e);
         }
-        Ok(checks.iter().map(|c| CheckResult::error(c, &e)).collect())
+        let message = match e {
+            Error::ProgramNotFound { .. } => format!("{e} {}", object.supply_hint(part.program)),
+            _ => e.to_string(),
+        };
+        Ok(checks
+            .iter()
+            .map(|c| CheckResult::failed(c, e.class(), message.clone()))
+            .collect())
     };
     let mut target = match target::open(object, part.program, mode, &part.topology) {
         Ok(t) => t,
@@ -203,10 +308,6 @@ fn run_part(
     }
     let mut results = Vec::new();
     for check in checks {
-        if check.needs_veth && mode == Mode::TestRun {
-            results.push(CheckResult::skipped(check));
-            continue;
-        }
         let result = match check.judge(target.as_mut()) {
             Ok((judgement, traffic)) => CheckResult::judge(check, judgement, traffic),
             Err(e) if e.class() == FailureClass::Environment => return Err(e),
@@ -217,22 +318,53 @@ fn run_part(
     Ok(results)
 }
 
-/// Re-labels failures that the reference solution shares as environment faults.
-fn blame_environment(results: &mut [CheckResult], reference: &[CheckResult]) {
+/// Re-labels as environment faults the behaviour failures that the reference solution also
+/// failed, having actually run the check. Returns why the reference could not vouch for the
+/// other failures when it did not run their checks (it could not load, or a check of its
+/// stopped on an error); those failures stay the program's.
+fn blame_environment(results: &mut [CheckResult], reference: &[CheckResult]) -> Option<String> {
+    let mut unconfirmed = None;
     for r in results
         .iter_mut()
         .filter(|r| r.status == Status::Fail(FailureClass::Behaviour))
     {
-        if reference
-            .iter()
-            .any(|x| x.id == r.id && x.status != Status::Pass)
-        {
-            r.status = Status::Fail(FailureClass::Environment);
-            r.message = format!(
-                "the reference solution fails this check in this mode too, so the harness or \
-                 kernel is at fault, not the program:\n{}",
-                r.message
-            );
+        match reference.iter().find(|x| x.id == r.id) {
+            Some(x) if x.status == Status::Fail(FailureClass::Behaviour) => {
+                r.status = Status::Fail(FailureClass::Environment);
+                r.message = format!(
+                    "the reference solution fails this check in this mode too, so the harness \
+                     or kernel is at fault, not the program:\n{}",
+                    r.message
+                );
+            }
+            Some(x) if x.status == Status::Pass => {}
+            Some(x) => {
+                unconfirmed.get_or_insert_with(|| x.message.clone());
+            }
+            None => {
+                unconfirmed.get_or_insert_with(|| "it did not run this check".to_owned());
+            }
         }
+    }
+    unconfirmed
+}
+
+/// Marks the behaviour failures that no reference run confirmed: they stay the program's, and
+/// say that the reference could not run here.
+fn judge_alone(results: &mut [CheckResult], reason: &str) {
+    let first = reason.lines().next().unwrap_or("");
+    for r in results
+        .iter_mut()
+        .filter(|r| r.status == Status::Fail(FailureClass::Behaviour))
+        .filter(|r| {
+            !r.message
+                .starts_with("the reference solution could not run here")
+        })
+    {
+        r.message = format!(
+            "the reference solution could not run here: {first}\nso this failure is judged \
+             against the contract alone:\n{}",
+            r.message
+        );
     }
 }

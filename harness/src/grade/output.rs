@@ -52,16 +52,29 @@ pub fn text(g: &Graded) -> String {
             e.message
         ));
     }
+    out.push_str(&g.report.caveats());
     for part in &s.parts {
+        let unverified = s
+            .tests
+            .iter()
+            .filter(|t| t.part == part.program && t.max == 0.0 && t.status != Status::Pass)
+            .count();
         out.push_str(&format!(
-            "\n{}: {:.2} / {:.2}\n",
-            part.program, part.points, part.max
+            "\n{}: {:.2} / {:.2}{}\n",
+            part.program,
+            part.points,
+            part.max,
+            if unverified > 0 {
+                format!(" ({unverified} check(s) not verified here carry no points either way)")
+            } else {
+                String::new()
+            }
         ));
         let mut previous = "";
         for t in s.tests.iter().filter(|t| t.part == part.program) {
             out.push_str(&format!(
                 "  {} {} ({:.2}/{:.2})\n",
-                mark(t.status),
+                crate::report::mark(t.status),
                 t.id,
                 t.points,
                 t.max
@@ -87,16 +100,6 @@ pub fn text(g: &Graded) -> String {
         }
     }
     out
-}
-
-fn mark(status: Status) -> &'static str {
-    match status {
-        Status::Pass => "PASS",
-        Status::Skip => "SKIP",
-        Status::Info => "INFO",
-        Status::Fail(crate::FailureClass::Environment) => "ENV ",
-        Status::Fail(_) => "FAIL",
-    }
 }
 
 fn class_name(class: crate::FailureClass) -> String {
@@ -150,7 +153,13 @@ pub fn junit(g: &Graded) -> Result<String> {
         for t in g.score.tests.iter().filter(|t| t.part == part.program) {
             let status = match t.status {
                 Status::Pass => TestCaseStatus::success(),
-                Status::Skip | Status::Info => TestCaseStatus::skipped(),
+                Status::Skip | Status::Info | Status::NotRun => {
+                    let mut s = TestCaseStatus::skipped();
+                    if !t.message.is_empty() {
+                        s.set_message(t.message.clone());
+                    }
+                    s
+                }
                 Status::Fail(class) => {
                     let kind = if class == crate::FailureClass::Behaviour {
                         NonSuccessKind::Failure
@@ -175,30 +184,49 @@ pub fn junit(g: &Graded) -> Result<String> {
 }
 
 /// Gradescope's `results.json`: the score and one test per graded check, so the harness can
-/// drive a Gradescope autograder unchanged.
+/// drive a Gradescope autograder unchanged. Each part's `max_score` values add up exactly to
+/// the part's points possible (rounding to cents is spread over its checks); a check not
+/// verified here has a `max_score` of 0 and says why.
 pub fn gradescope(g: &Graded) -> String {
+    let mut cents = vec![0i64; g.score.tests.len()];
+    for part in &g.score.parts {
+        let idx: Vec<usize> = (0..g.score.tests.len())
+            .filter(|&i| g.score.tests[i].part == part.program)
+            .collect();
+        let shares: Vec<f64> = idx.iter().map(|&i| g.score.tests[i].max).collect();
+        let total = (part.max * 100.0).round() as i64;
+        for (i, c) in idx.into_iter().zip(distribute(total, &shares)) {
+            cents[i] = c;
+        }
+    }
     let tests: Vec<serde_json::Value> = g
         .score
         .tests
         .iter()
-        .map(|t| {
+        .zip(cents)
+        .map(|(t, max)| {
             let output = match t.status {
                 Status::Pass => t.description.clone(),
                 _ => format!("{}\n{}", t.description, t.message),
             };
+            let max = max as f64 / 100.0;
             serde_json::json!({
                 "name": t.id,
-                "score": round(t.points),
-                "max_score": round(t.max),
+                "score": if t.status == Status::Pass { max } else { 0.0 },
+                "max_score": max,
                 "output": output,
                 "visibility": "visible",
             })
         })
         .collect();
-    let output = match &g.ungraded {
+    let mut output = match &g.ungraded {
         Some(e) => format!("Could not be graded: {}", e.message),
         None => format!("{:.2} / {:.2} points", g.score.points, g.score.max),
     };
+    let caveats = g.report.caveats();
+    if !caveats.is_empty() {
+        output = format!("{output}\n{}", caveats.trim_end());
+    }
     serde_json::to_string_pretty(&serde_json::json!({
         "score": round(g.score.points),
         "output": output,
@@ -206,6 +234,27 @@ pub fn gradescope(g: &Graded) -> String {
         "tests": tests,
     }))
     .expect("serialises")
+}
+
+/// Splits `total` cents over `shares` in proportion, each rounded down, then the cents left
+/// over to the largest remainders (ties to the first): the parts add up exactly to `total`.
+fn distribute(total: i64, shares: &[f64]) -> Vec<i64> {
+    let sum: f64 = shares.iter().sum();
+    if sum <= 0.0 {
+        return vec![0; shares.len()];
+    }
+    let exact: Vec<f64> = shares.iter().map(|s| total as f64 * s / sum).collect();
+    let mut out: Vec<i64> = exact.iter().map(|x| x.floor() as i64).collect();
+    let mut order: Vec<usize> = (0..shares.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (ra, rb) = (exact[a] - exact[a].floor(), exact[b] - exact[b].floor());
+        rb.total_cmp(&ra).then(a.cmp(&b))
+    });
+    let left = total - out.iter().sum::<i64>();
+    for &i in order.iter().cycle().take(left.max(0) as usize) {
+        out[i] += 1;
+    }
+    out
 }
 
 /// Writes the class summary `<out>/summary.csv`: student, points, max, failure class if the
@@ -222,6 +271,8 @@ pub fn write_class(out: &Path, graded: &[Graded]) -> Result<()> {
         "ungraded",
         "reason",
         "failed_checks",
+        "not_run",
+        "notes",
     ])
     .map_err(csv_err)?;
     for g in graded {
@@ -239,6 +290,13 @@ pub fn write_class(out: &Path, graded: &[Graded]) -> Result<()> {
                 .map(|e| e.message.as_str())
                 .unwrap_or(""),
             &failed.join(" "),
+            &not_run_summary(g),
+            &g.report
+                .reference_unavailable
+                .iter()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+                .join("; "),
         ])
         .map_err(csv_err)?;
     }
@@ -266,6 +324,12 @@ pub fn class_table(graded: &[Graded]) -> String {
             }
             None => failure_summary(g),
         };
+        let not_run = not_run_summary(g);
+        let detail = if not_run.is_empty() {
+            detail
+        } else {
+            format!("{detail}; NOT RUN {not_run}")
+        };
         out.push_str(&format!(
             "{:<width$}  {:>15}  {detail}\n",
             g.submission.student,
@@ -273,6 +337,23 @@ pub fn class_table(graded: &[Graded]) -> String {
         ));
     }
     out
+}
+
+/// The checks not run, counted per reason: `5 (not run: the kernel lacks ...)`; empty when
+/// every check ran.
+fn not_run_summary(g: &Graded) -> String {
+    let mut reasons: Vec<(&str, usize)> = Vec::new();
+    for t in g.score.not_run() {
+        match reasons.iter_mut().find(|(r, _)| *r == t.message) {
+            Some((_, n)) => *n += 1,
+            None => reasons.push((&t.message, 1)),
+        }
+    }
+    reasons
+        .iter()
+        .map(|(r, n)| format!("{n} ({r})"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Failed behaviour checks by id; checks that failed for another reason (a verifier rejection,
