@@ -368,3 +368,261 @@ fn judge_alone(results: &mut [CheckResult], reason: &str) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use traffic::{FrameBuilder, Tag};
+
+    use super::*;
+    use crate::{
+        check::Probe,
+        grade::Rubric,
+        topology::{CLIENT_MAC, DUT_MAC},
+        verdict::Verdict,
+    };
+
+    /// The harness's XDP_PASS program plays the program under test: it passes everything.
+    const PROGRAM: &str = "xdplab_pass";
+
+    fn frame(tag: u16) -> Vec<u8> {
+        FrameBuilder::ethernet(CLIENT_MAC, DUT_MAC)
+            .ipv4([192, 0, 2, 1].into(), [192, 0, 2, 2].into())
+            .udp(40000, 9)
+            .payload(b"xdplab")
+            .tag(Tag(tag))
+            .build()
+    }
+
+    /// A check the pass program fails (it wants the frame dropped) or passes.
+    fn check(name: &str, verdict: Verdict) -> Check {
+        Check::new("0.0", PROGRAM, name, format!("the frame gets {verdict}")).probe(Probe::new(
+            "udp",
+            frame(1),
+            verdict,
+        ))
+    }
+
+    fn lab(reference: fn() -> &'static [u8], checks: Vec<Check>) -> Lab {
+        Lab {
+            id: "0.0",
+            title: "blame test",
+            reference,
+            parts: vec![Part {
+                program: PROGRAM,
+                counters: None,
+                checks,
+                topology: TopologySpec::pair(),
+                setup: None,
+                requires: &[],
+            }],
+            environment: None,
+        }
+    }
+
+    fn student() -> XdpObject {
+        XdpObject::from_bytes("student.o", reference::harness_pass()).unwrap()
+    }
+
+    fn run(lab: &Lab, object: &XdpObject) -> Report {
+        let opts = RunOptions {
+            mode: Mode::TestRun,
+            ..Default::default()
+        };
+        lab.run(object, &opts).expect("the run happens")
+    }
+
+    fn result(status: Status, id: &str) -> CheckResult {
+        let c = check(id, Verdict::Drop);
+        let mut r = CheckResult::failed(&c, FailureClass::Behaviour, format!("{id} differs"));
+        r.status = status;
+        r.passed = status == Status::Pass;
+        r
+    }
+
+    #[test]
+    fn only_failures_the_reference_ran_and_failed_are_blamed_on_the_environment() {
+        let behaviour = Status::Fail(FailureClass::Behaviour);
+        let mut ours: Vec<CheckResult> = ["a", "b", "c"]
+            .iter()
+            .map(|id| result(behaviour, &format!("0.0/{PROGRAM}/{id}")))
+            .collect();
+        let mut theirs = vec![
+            result(behaviour, &format!("0.0/{PROGRAM}/a")),
+            result(Status::Pass, &format!("0.0/{PROGRAM}/b")),
+            result(
+                Status::Fail(FailureClass::Verifier),
+                &format!("0.0/{PROGRAM}/c"),
+            ),
+        ];
+        theirs[2].message = "the kernel verifier rejected it".into();
+        let unconfirmed = blame_environment(&mut ours, &theirs);
+        assert_eq!(ours[0].status, Status::Fail(FailureClass::Environment));
+        assert_eq!(
+            ours[1].status, behaviour,
+            "the reference passed: the program's fault"
+        );
+        assert_eq!(
+            ours[2].status, behaviour,
+            "the reference never ran it: not blamed"
+        );
+        assert_eq!(
+            unconfirmed.as_deref(),
+            Some("the kernel verifier rejected it")
+        );
+    }
+
+    #[test]
+    fn a_reference_that_did_not_load_excuses_nothing() {
+        let behaviour = Status::Fail(FailureClass::Behaviour);
+        let mut ours = vec![result(behaviour, "0.0/p/a")];
+        let theirs = vec![result(Status::Fail(FailureClass::NoProgram), "0.0/p/a")];
+        let reason = blame_environment(&mut ours, &theirs).expect("unconfirmed");
+        judge_alone(&mut ours, &reason);
+        assert_eq!(ours[0].status, behaviour);
+        assert!(
+            ours[0]
+                .message
+                .starts_with("the reference solution could not run here: 0.0/p/a differs"),
+            "{}",
+            ours[0].message
+        );
+    }
+
+    /// Needs no root: the program is missing before anything reaches the kernel.
+    #[test]
+    fn a_missing_program_leaves_unscored_checks_unscored_and_veth_checks_skipped() {
+        let checks = vec![
+            Check::new("0.0", "absent", "scored", "scored"),
+            Check::new("0.0", "absent", "info", "info").unscored(),
+            Check::new("0.0", "absent", "veth", "veth").needs_veth(),
+        ];
+        let mut lab = lab(reference::harness_pass, checks);
+        lab.parts[0].program = "absent";
+        let report = run(&lab, &student());
+        let statuses: Vec<Status> = report.checks.iter().map(|c| c.status).collect();
+        assert_eq!(
+            statuses,
+            [
+                Status::Fail(FailureClass::NoProgram),
+                Status::Info,
+                Status::Skip
+            ]
+        );
+        assert!(
+            report.checks[0]
+                .message
+                .contains("Name the function exactly `absent`"),
+            "{}",
+            report.checks[0].message
+        );
+        let t = &report.totals;
+        assert_eq!(
+            (t.failed, t.info, t.skipped),
+            (1, 1, 1),
+            "{}",
+            report.to_text()
+        );
+    }
+
+    #[test]
+    fn a_failure_the_reference_cannot_run_is_charged_to_the_program() {
+        // The lab 7.1 reference has no `xdplab_pass`: it cannot run this part at all.
+        let lab = lab(reference::lab_7_1, vec![check("planted", Verdict::Drop)]);
+        let report = run(&lab, &student());
+        let c = &report.checks[0];
+        assert_eq!(
+            c.status,
+            Status::Fail(FailureClass::Behaviour),
+            "{}",
+            report.to_text()
+        );
+        assert!(
+            c.message
+                .contains("the reference solution could not run here")
+        );
+        assert_eq!(report.reference_unavailable.len(), 1);
+        assert!(
+            report.reference_unavailable[0]
+                .reason
+                .contains("program `xdplab_pass` not found"),
+            "{:?}",
+            report.reference_unavailable
+        );
+        assert!(
+            report
+                .to_text()
+                .contains("judged against the contract alone")
+        );
+        let score = Rubric::default_for(&lab).score(&report);
+        assert_eq!((score.points, score.max), (0.0, 10.0));
+    }
+
+    #[test]
+    fn a_failure_the_reference_shares_is_the_environments() {
+        let lab = lab(
+            reference::harness_pass,
+            vec![check("planted", Verdict::Drop)],
+        );
+        let report = run(&lab, &student());
+        assert_eq!(
+            report.checks[0].status,
+            Status::Fail(FailureClass::Environment),
+            "{}",
+            report.to_text()
+        );
+        assert!(report.reference_unavailable.is_empty());
+        let score = Rubric::default_for(&lab).score(&report);
+        assert_eq!(
+            (score.points, score.max),
+            (0.0, 0.0),
+            "no points either way"
+        );
+    }
+
+    #[test]
+    fn checks_needing_a_helper_the_kernel_lacks_are_not_run_and_carry_no_points() {
+        // A helper XDP programs may never call stands in for one the kernel lacks.
+        const SOCK_OPS_ONLY: &[Helper] = &[Helper {
+            name: "bpf_sock_ops_cb_flags_set",
+            id: aya::sys::BpfHelper::BPF_FUNC_sock_ops_cb_flags_set,
+        }];
+        let mut lab = lab(
+            reference::harness_pass,
+            vec![
+                check("passes", Verdict::Pass),
+                check("fails", Verdict::Drop),
+            ],
+        );
+        lab.parts.push(Part {
+            program: PROGRAM,
+            ..lab.parts[0].clone()
+        });
+        lab.parts[1].requires = SOCK_OPS_ONLY;
+        for c in &mut lab.parts[1].checks {
+            c.id =
+                c.id.replace("passes", "other-passes")
+                    .replace("fails", "other-fails");
+        }
+        let report = run(&lab, &student());
+        let not_run: Vec<&CheckResult> = report
+            .checks
+            .iter()
+            .filter(|c| c.status == Status::NotRun)
+            .collect();
+        assert_eq!(not_run.len(), 2, "{}", report.to_text());
+        assert_eq!(
+            not_run[0].message,
+            "not run: the kernel lacks bpf_sock_ops_cb_flags_set"
+        );
+        assert_eq!(report.totals.not_run, 2);
+        assert_eq!(report.exit_code(), 2);
+        assert!(!report.all_passed());
+        assert!(report.to_text().starts_with(&format!(
+            "lab 0.0 · mode test-run · object student.o\nNOT RUN  2 check(s) of {PROGRAM}"
+        )));
+        // The rubric's two parts are both `xdplab_pass`; only the checks decide.
+        let score = Rubric::default_for(&lab).score(&report);
+        let possible: Vec<f64> = score.tests.iter().map(|t| t.max).collect();
+        assert_eq!(possible, [5.0, 0.0, 0.0, 0.0], "{:?}", score.tests);
+    }
+}

@@ -377,3 +377,71 @@ pub fn write_pcaps(dir: &std::path::Path, report: &Report) -> crate::Result<usiz
     }
     Ok(written)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(id: &str, status: Status, message: &str) -> CheckResult {
+        let check = Check::new("0.0", "p", id, id);
+        let mut r = CheckResult::not_run(&check, message);
+        r.passed = matches!(status, Status::Pass | Status::Info | Status::Skip);
+        r.status = status;
+        r
+    }
+
+    #[test]
+    fn totals_count_each_status_once_and_not_run_is_never_a_pass() {
+        let report = Report::new(
+            "0.0",
+            Mode::Auto,
+            "o.o",
+            vec![
+                result("a", Status::Pass, ""),
+                result("b", Status::Fail(FailureClass::Behaviour), "diff"),
+                result("c", Status::Fail(FailureClass::Environment), "env"),
+                result("d", Status::Info, "info"),
+                result("e", Status::Skip, "skip"),
+                result("f", Status::NotRun, "not run: the kernel lacks bpf_x"),
+                result("g", Status::NotRun, "not run: the kernel lacks bpf_x"),
+            ],
+        );
+        let t = &report.totals;
+        assert_eq!(
+            (
+                t.passed,
+                t.failed,
+                t.environment,
+                t.info,
+                t.skipped,
+                t.not_run
+            ),
+            (1, 1, 1, 1, 1, 2)
+        );
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        assert_eq!(json["totals"]["not_run"], 2);
+        assert_eq!(json["checks"][5]["status"], "not-run");
+        assert_eq!(json["checks"][5]["passed"], false);
+        assert_eq!(
+            report.caveats(),
+            "NOT RUN  2 check(s) of p (not run: the kernel lacks bpf_x); they are neither \
+             passed nor failed, and no points either way\n"
+        );
+        let only_not_run = Report::new("0.0", Mode::Auto, "o.o", report.checks[5..].to_vec());
+        assert!(!only_not_run.all_passed());
+        assert_eq!(only_not_run.exit_code(), 2);
+    }
+
+    #[test]
+    fn an_unscored_check_that_cannot_run_stays_unscored() {
+        let check = Check::new("0.0", "p", "i", "i").unscored();
+        let r = CheckResult::failed(
+            &check,
+            FailureClass::MapLayout,
+            "map `stats` not found".into(),
+        );
+        assert_eq!(r.status, Status::Info);
+        assert!(r.passed);
+        assert!(r.message.contains("map `stats` not found"));
+    }
+}

@@ -378,3 +378,144 @@ fn failure_summary(g: &Graded) -> String {
         items.join(", ")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        check::Check,
+        grade::{Graded, Rubric, Submission},
+        lab::{Lab, Part},
+        report::{CheckResult, Report},
+        target::Mode,
+        topology::TopologySpec,
+    };
+
+    fn lab() -> Lab {
+        let part = |program: &'static str, n: usize| Part {
+            program,
+            counters: None,
+            checks: (0..n)
+                .map(|i| Check::new("0.0", program, &format!("c{i}"), "a check"))
+                .collect(),
+            topology: TopologySpec::pair(),
+            setup: None,
+            requires: &[],
+        };
+        Lab {
+            id: "0.0",
+            title: "output test",
+            reference: reference::harness_pass,
+            parts: vec![part("twelve", 12), part("seven", 7), part("three", 3)],
+            environment: None,
+        }
+    }
+
+    /// Every check passes but the first, and the part `three` is not run.
+    fn graded() -> Graded {
+        let lab = lab();
+        let checks = lab
+            .parts
+            .iter()
+            .flat_map(|p| &p.checks)
+            .enumerate()
+            .map(|(i, c)| {
+                if c.part == "three" {
+                    CheckResult::not_run(c, "not run: the kernel lacks bpf_x")
+                } else if i == 0 {
+                    CheckResult::failed(c, crate::FailureClass::Behaviour, "diff".into())
+                } else {
+                    let mut r = CheckResult::not_run(c, "");
+                    r.status = Status::Pass;
+                    r.passed = true;
+                    r
+                }
+            })
+            .collect();
+        let report = Report::new("0.0", Mode::Auto, "s.o", checks);
+        Graded {
+            submission: Submission {
+                student: "sam".into(),
+                objects: vec![],
+                pinned: None,
+            },
+            score: Rubric::default_for(&lab).score(&report),
+            report,
+            ungraded: None,
+            replay: vec![],
+        }
+    }
+
+    #[test]
+    fn distribute_adds_up_exactly() {
+        assert_eq!(distribute(1000, &[1.0; 3]), [334, 333, 333]);
+        assert_eq!(distribute(1000, &[1.0; 12]).iter().sum::<i64>(), 1000);
+        assert_eq!(distribute(500, &[0.0, 0.0]), [0, 0]);
+        assert_eq!(distribute(1000, &[4.0, 1.0, 0.0]), [800, 200, 0]);
+    }
+
+    #[test]
+    fn gradescope_max_scores_add_up_to_each_parts_points() {
+        let g = graded();
+        let doc: serde_json::Value = serde_json::from_str(&gradescope(&g)).unwrap();
+        let tests = doc["tests"].as_array().unwrap();
+        let cents = |prefix: &str| -> i64 {
+            tests
+                .iter()
+                .filter(|t| t["name"].as_str().unwrap().starts_with(prefix))
+                .map(|t| (t["max_score"].as_f64().unwrap() * 100.0).round() as i64)
+                .sum()
+        };
+        assert_eq!(cents("0.0/twelve/"), 1000);
+        assert_eq!(cents("0.0/seven/"), 1000);
+        assert_eq!(
+            cents("0.0/three/"),
+            0,
+            "not run: out of the points possible"
+        );
+        assert_eq!(doc["score"].as_f64().unwrap(), 19.17);
+        assert!(
+            doc["output"]
+                .as_str()
+                .unwrap()
+                .contains("NOT RUN  3 check(s) of three")
+        );
+    }
+
+    #[test]
+    fn not_run_is_shown_in_every_output_and_never_scored() {
+        let g = graded();
+        assert_eq!((g.score.max, g.score.parts[2].max), (20.0, 0.0));
+        let text = text(&g);
+        assert!(
+            text.starts_with("sam · lab 0.0 · seed 0 · 19.17 / 20.00 points\nNOT RUN"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  NRUN 0.0/three/c0 (0.00/0.00)\n      not run: the kernel lacks bpf_x"),
+            "{text}"
+        );
+        let xml = junit(&g).unwrap();
+        assert_eq!(
+            xml.matches("<skipped message=\"not run: the kernel lacks bpf_x\"")
+                .count(),
+            3,
+            "{xml}"
+        );
+        let table = class_table(&[g.clone()]);
+        assert!(
+            table.contains("0.0/twelve/c0; NOT RUN 3 (not run: the kernel lacks bpf_x)"),
+            "{table}"
+        );
+        let dir = std::env::temp_dir().join(format!("xdplab-output-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        write_class(&dir, &[g]).unwrap();
+        let csv = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(
+            csv,
+            "student,points,max,ungraded,reason,failed_checks,not_run,notes\n\
+             sam,19.17,20.00,,,0.0/twelve/c0,3 (not run: the kernel lacks bpf_x),\n"
+        );
+    }
+}
