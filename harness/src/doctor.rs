@@ -312,3 +312,46 @@ fn leftovers() -> Finding {
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Check, Part};
+
+    /// A kernel whose verifier rejects a part's reference program is flagged, with the reason.
+    #[test]
+    fn a_reference_this_kernel_rejects_is_flagged_with_the_verifiers_reason() {
+        let lab = Lab {
+            id: "0.0",
+            title: "doctor test",
+            reference: crate::lab::tests::rejected,
+            parts: vec![Part {
+                program: "xdplab_pass",
+                counters: None,
+                checks: vec![Check::new("0.0", "xdplab_pass", "c", "c")],
+                topology: TopologySpec::pair(),
+                setup: None,
+                requires: &[],
+            }],
+            environment: None,
+        };
+        let findings = references(&lab);
+        assert_eq!(findings.len(), 1);
+        let f = &findings[0];
+        assert_eq!(
+            (f.what.as_str(), f.level),
+            ("reference 0.0/xdplab_pass", Level::Bad)
+        );
+        assert!(
+            f.detail
+                .contains("this kernel's verifier rejects the reference"),
+            "{}",
+            f.detail
+        );
+        assert!(
+            f.detail.contains("invalid access to packet"),
+            "{}",
+            f.detail
+        );
+    }
+}

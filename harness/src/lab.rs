@@ -370,7 +370,7 @@ fn judge_alone(results: &mut [CheckResult], reason: &str) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use traffic::{FrameBuilder, Tag};
 
     use super::*;
@@ -417,6 +417,29 @@ mod tests {
             }],
             environment: None,
         }
+    }
+
+    /// An object whose `xdplab_pass` the verifier rejects (it reads the packet without a
+    /// bounds check), as a kernel rejects a reference it cannot verify; built once per process.
+    pub(crate) fn rejected() -> &'static [u8] {
+        static OBJECT: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+        OBJECT.get_or_init(|| {
+            let dir = std::env::temp_dir().join(format!("xdplab-rejected-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let src = dir.join("rejected.c");
+            std::fs::write(
+                &src,
+                "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n\
+                 SEC(\"xdp\") int xdplab_pass(struct xdp_md *ctx) {\n\
+                 return *(volatile char *)(long)ctx->data ? XDP_PASS : XDP_DROP; }\n\
+                 char LICENSE[] SEC(\"license\") = \"GPL\";\n",
+            )
+            .unwrap();
+            let object = crate::clang::compile(&src, &[], &dir).expect("clang builds it");
+            let bytes = std::fs::read(object).unwrap();
+            std::fs::remove_dir_all(&dir).unwrap();
+            bytes
+        })
     }
 
     fn student() -> XdpObject {
@@ -555,6 +578,30 @@ mod tests {
         );
         let score = Rubric::default_for(&lab).score(&report);
         assert_eq!((score.points, score.max), (0.0, 10.0));
+    }
+
+    #[test]
+    fn a_failure_against_a_rejected_reference_is_charged_to_the_program() {
+        let lab = lab(rejected, vec![check("planted", Verdict::Drop)]);
+        let report = run(&lab, &student());
+        assert_eq!(
+            report.checks[0].status,
+            Status::Fail(FailureClass::Behaviour),
+            "{}",
+            report.to_text()
+        );
+        let reason = &report.reference_unavailable[0].reason;
+        assert!(
+            reason.contains("the kernel verifier rejected `xdplab_pass`"),
+            "{reason}"
+        );
+        assert!(
+            report.checks[0]
+                .message
+                .starts_with("the reference solution could not run here: the kernel verifier"),
+            "{}",
+            report.checks[0].message
+        );
     }
 
     #[test]
