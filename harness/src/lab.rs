@@ -192,7 +192,7 @@ impl Lab {
             if checks.is_empty() {
                 continue;
             }
-            let missing = kernel::missing(&part.requires);
+            let missing = kernel::missing(part.requires);
             if !missing.is_empty() {
                 let reason = kernel::lacks(&missing);
                 judged

@@ -119,6 +119,7 @@ pub fn student_json(g: &Graded) -> String {
         points: f64,
         max: f64,
         ungraded: &'a Option<super::RunError>,
+        reference_unavailable: &'a [crate::report::ReferenceUnavailable],
         parts: Vec<serde_json::Value>,
         checks: &'a [super::rubric::TestScore],
         replay: Vec<&'a str>,
@@ -130,6 +131,7 @@ pub fn student_json(g: &Graded) -> String {
         points: round(g.score.points),
         max: round(g.score.max),
         ungraded: &g.ungraded,
+        reference_unavailable: &g.report.reference_unavailable,
         parts: g
             .score
             .parts
@@ -502,7 +504,7 @@ mod tests {
             3,
             "{xml}"
         );
-        let table = class_table(&[g.clone()]);
+        let table = class_table(std::slice::from_ref(&g));
         assert!(
             table.contains("0.0/twelve/c0; NOT RUN 3 (not run: the kernel lacks bpf_x)"),
             "{table}"

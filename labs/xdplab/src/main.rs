@@ -402,7 +402,12 @@ fn list() {
     for lab in labs(0) {
         println!("lab {} ({})", lab.id, lab.title);
         for part in &lab.parts {
-            println!("  program {}", part.program);
+            let needs: Vec<&str> = part.requires.iter().map(|h| h.name).collect();
+            if needs.is_empty() {
+                println!("  program {}", part.program);
+            } else {
+                println!("  program {} (needs {})", part.program, needs.join(", "));
+            }
             for c in &part.checks {
                 println!("    {:<48} {}", c.id, c.description);
             }
