@@ -63,10 +63,12 @@ pub enum Error {
         others: String,
     },
 
-    /// A program the lab needs is missing from the object.
+    /// A program the lab needs is missing from the object or pin directory. The fix depends on
+    /// where programs come from, so callers append
+    /// [`ProgramSource::supply_hint`](crate::object::ProgramSource::supply_hint).
     #[error(
-        "program `{name}` not found; the object has: {available}. Name the function exactly \
-         `{name}` (the lab's README lists the required names)."
+        "program `{name}` not found; the programs given are: {}.",
+        if available.is_empty() { "none" } else { available.as_str() }
     )]
     ProgramNotFound {
         /// The program the lab asked for.
@@ -121,6 +123,11 @@ pub enum Error {
         found: String,
     },
 
+    /// The command line asked for something that does not exist (a lab, check or program) or
+    /// for a combination that selects nothing; the message lists the valid values.
+    #[error("{0}")]
+    Usage(String),
+
     /// The harness or kernel misbehaved; never the student's fault.
     #[error(
         "environment fault: {0}. This is not a problem with the program under test; run \
@@ -135,6 +142,11 @@ impl Error {
         Error::Environment(what.to_string())
     }
 
+    /// Shorthand for an [`Error::Usage`] built from anything printable.
+    pub fn usage(what: impl std::fmt::Display) -> Self {
+        Error::Usage(what.to_string())
+    }
+
     /// The failure class, as used in reports and grading.
     pub fn class(&self) -> FailureClass {
         match self {
@@ -144,6 +156,7 @@ impl Error {
             Error::NoXdpProgram { .. } | Error::ProgramNotFound { .. } => FailureClass::NoProgram,
             Error::Verifier { .. } => FailureClass::Verifier,
             Error::MapMissing { .. } | Error::MapLayout { .. } => FailureClass::MapLayout,
+            Error::Usage(_) => FailureClass::Usage,
             Error::NotRoot | Error::Environment(_) => FailureClass::Environment,
         }
     }
@@ -165,6 +178,8 @@ pub enum FailureClass {
     Behaviour,
     /// The harness or kernel misbehaved; never charged to the student.
     Environment,
+    /// The command line named something that does not exist; nothing was judged.
+    Usage,
 }
 
 /// Shorthand for results whose error is [`Error`].

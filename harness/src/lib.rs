@@ -14,6 +14,7 @@ pub mod doctor;
 pub mod error;
 mod ethtool;
 pub mod grade;
+pub mod kernel;
 pub mod lab;
 pub mod maps;
 pub mod netconf;

@@ -333,6 +333,14 @@ pub trait ProgramSource {
     fn programs(&self) -> Vec<String>;
     /// Loads `program`, failing with [`Error::ProgramNotFound`] when the source lacks it.
     fn load(&self, program: &str) -> Result<LoadedProgram>;
+    /// How to supply `program` when this source lacks it: the sentence that follows
+    /// [`Error::ProgramNotFound`] in reports.
+    fn supply_hint(&self, program: &str) -> String {
+        format!(
+            "Name the function exactly `{program}` (`SEC(\"xdp\") int {program}(struct xdp_md *ctx)` \
+             in C, `#[xdp] fn {program}` in aya-ebpf); the lab's README lists the required names."
+        )
+    }
 }
 
 impl ProgramSource for XdpObject {
@@ -451,6 +459,18 @@ impl ProgramSource for PinnedPrograms {
 
     fn programs(&self) -> Vec<String> {
         self.pins.iter().map(|(n, _)| n.clone()).collect()
+    }
+
+    fn supply_hint(&self, program: &str) -> String {
+        let dir = if self.pins.len() == 1 && self.pins[0].1 == self.origin {
+            self.origin.parent().unwrap_or(&self.origin)
+        } else {
+            &self.origin
+        };
+        format!(
+            "Load it and pin it at {}/{program} (the pin's file name is the program's name).",
+            dir.display()
+        )
     }
 
     fn load(&self, program: &str) -> Result<LoadedProgram> {

@@ -110,12 +110,12 @@ impl Rubric {
     /// ids are errors that list the valid ones.
     pub fn from_toml(lab: &Lab, text: &str) -> Result<Self> {
         let file: RubricFile = toml::from_str(text)
-            .map_err(|e| Error::env(format!("the rubric file is not valid: {e}")))?;
+            .map_err(|e| Error::usage(format!("the rubric file is not valid: {e}")))?;
         let mut rubric = Self::default_for(lab);
         for (program, o) in &file.parts {
             let part = rubric.parts.iter_mut().find(|p| &p.program == program).ok_or_else(|| {
                 let names: Vec<&str> = lab.parts.iter().map(|p| p.program).collect();
-                Error::env(format!(
+                Error::usage(format!(
                     "the rubric names part `{program}`, which lab {} does not have; its parts are: {}",
                     lab.id,
                     names.join(", ")
@@ -134,7 +134,7 @@ impl Rubric {
                     .iter()
                     .flat_map(|p| p.checks.iter().map(|c| c.id.as_str()))
                     .collect();
-                return Err(Error::env(format!(
+                return Err(Error::usage(format!(
                     "the rubric names check `{id}`, which lab {} does not grade; the valid ids \
                      are:\n  {}",
                     lab.id,
@@ -163,39 +163,39 @@ impl Rubric {
         self.parts.iter().map(|p| p.points).sum()
     }
 
-    /// Scores a report. Environment faults are never charged: those checks leave the part's
-    /// denominator, and the score says so.
+    /// Scores a report. Only verified checks carry points: a check that passed or failed
+    /// counts its share of the part's points in both the points earned and the points
+    /// possible; a check that was not verified (an environment fault, a check this machine
+    /// cannot run, one missing from the report) counts in neither, so it is never charged and
+    /// never turned into marks.
     pub fn score(&self, report: &Report) -> Score {
         let mut parts = Vec::new();
         let mut tests = Vec::new();
         for part in &self.parts {
             let total_weight: f64 = part.checks.iter().map(|c| c.weight).sum();
-            let mut earned = 0.0;
-            let mut counted = 0.0;
+            let (mut earned, mut possible) = (0.0, 0.0);
             for c in &part.checks {
                 let result = report.checks.iter().find(|r| r.id == c.id);
                 let status = result
                     .map(|r| r.status)
                     .unwrap_or(Status::Fail(FailureClass::Environment));
-                let max = if total_weight > 0.0 {
+                let share = if total_weight > 0.0 {
                     part.points * c.weight / total_weight
                 } else {
                     0.0
                 };
-                let points = match status {
-                    Status::Pass => max,
-                    _ => 0.0,
-                };
-                if status != Status::Fail(FailureClass::Environment) && status != Status::Skip {
-                    counted += c.weight;
-                    if status == Status::Pass {
-                        earned += c.weight;
-                    }
-                }
+                let max = if verified(status) { share } else { 0.0 };
+                let points = if status == Status::Pass { share } else { 0.0 };
+                possible += max;
+                earned += points;
                 let message = match (status, c.hidden) {
                     (Status::Pass, _) => String::new(),
-                    (_, true) => "failed (hidden check: the frames are not shown)".into(),
-                    _ => result.map(|r| r.message.clone()).unwrap_or_default(),
+                    (Status::Fail(_), true) => {
+                        "failed (hidden check: the frames are not shown)".into()
+                    }
+                    _ => result.map(|r| r.message.clone()).unwrap_or_else(|| {
+                        "the report has no result for this check (an environment fault)".into()
+                    }),
                 };
                 tests.push(TestScore {
                     id: c.id.clone(),
@@ -208,23 +208,27 @@ impl Rubric {
                     message,
                 });
             }
-            let points = if counted > 0.0 {
-                part.points * earned / counted
-            } else {
-                0.0
-            };
             parts.push(PartScore {
                 program: part.program.clone(),
-                points,
-                max: part.points,
+                points: earned,
+                max: possible,
             });
         }
         Score {
             points: parts.iter().map(|p| p.points).sum(),
-            max: self.max_points(),
+            max: parts.iter().map(|p| p.max).sum(),
             parts,
             tests,
         }
+    }
+}
+
+/// Whether a check with `status` was verified here, so that it carries points either way.
+fn verified(status: Status) -> bool {
+    match status {
+        Status::Pass => true,
+        Status::Fail(class) => class != FailureClass::Environment,
+        Status::Info | Status::Skip | Status::NotRun => false,
     }
 }
 
@@ -233,7 +237,7 @@ impl Rubric {
 pub struct Score {
     /// Points earned.
     pub points: f64,
-    /// Points possible.
+    /// Points possible: the shares of the checks that were verified.
     pub max: f64,
     /// Per part.
     pub parts: Vec<PartScore>,
@@ -246,7 +250,12 @@ impl Score {
     pub fn failed(&self) -> impl Iterator<Item = &TestScore> {
         self.tests
             .iter()
-            .filter(|t| t.status != Status::Pass && t.status != Status::Skip)
+            .filter(|t| matches!(t.status, Status::Fail(_)))
+    }
+
+    /// The graded checks that could not run on the grading machine.
+    pub fn not_run(&self) -> impl Iterator<Item = &TestScore> {
+        self.tests.iter().filter(|t| t.status == Status::NotRun)
     }
 
     /// True when an environment fault kept a check from being graded.
@@ -264,7 +273,7 @@ pub struct PartScore {
     pub program: String,
     /// Earned.
     pub points: f64,
-    /// Possible.
+    /// Possible: the rubric's points for the part, less the shares of checks not verified.
     pub max: f64,
 }
 
@@ -284,7 +293,8 @@ pub struct TestScore {
     pub hidden: bool,
     /// Points earned (its full share on a pass).
     pub points: f64,
-    /// Its share of the part's points.
+    /// Its share of the part's points when it was verified; 0 when it was not (not run,
+    /// environment fault).
     pub max: f64,
     /// The diff or error; only "failed" for hidden checks.
     pub message: String,

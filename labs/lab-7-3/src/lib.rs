@@ -92,6 +92,7 @@ fn part(program: &'static str, checks: Vec<harness::Check>, dsr: bool) -> Part {
         setup: Some(Setup(Arc::new(move |t| {
             fill_maps(t, program == "lb_redirect")
         }))),
+        requires: &[],
     }
 }
 

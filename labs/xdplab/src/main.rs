@@ -175,19 +175,23 @@ fn main() -> ExitCode {
         }
         Command::Clean => clean(),
         Command::Doctor => {
-            let findings = doctor::diagnose();
+            let findings = doctor::diagnose(&labs(0));
             for f in &findings {
-                println!(
-                    "{} {:<12} {}",
-                    if f.ok { "ok " } else { "BAD" },
-                    f.what,
-                    f.detail
-                );
+                let mark = match f.level {
+                    doctor::Level::Ok => "ok  ",
+                    doctor::Level::Warn => "warn",
+                    doctor::Level::Bad => "BAD ",
+                };
+                let mut lines = f.detail.lines();
+                println!("{mark} {:<44} {}", f.what, lines.next().unwrap_or(""));
+                for line in lines {
+                    println!("       {line}");
+                }
             }
-            return if findings.iter().all(|f| f.ok) {
-                ExitCode::SUCCESS
-            } else {
+            return if findings.iter().any(|f| f.level == doctor::Level::Bad) {
                 ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
             };
         }
     };
@@ -206,8 +210,9 @@ fn find_lab(lab_id: &str, seed: u64) -> Result<Lab, Error> {
         .find(|l| l.id == lab_id)
         .ok_or_else(|| {
             let ids: Vec<_> = labs(0).iter().map(|l| l.id).collect();
-            Error::env(format!(
-                "there is no lab `{lab_id}`; the labs are {}",
+            Error::usage(format!(
+                "there is no lab `{lab_id}`; the labs are {}. `xdplab list` shows their programs \
+                 and checks.",
                 ids.join(", ")
             ))
         })
@@ -215,6 +220,13 @@ fn find_lab(lab_id: &str, seed: u64) -> Result<Lab, Error> {
 
 fn run(args: RunArgs) -> Result<u8, Error> {
     let lab = find_lab(&args.lab, args.seed)?;
+    let opts = RunOptions {
+        mode: args.mode.into(),
+        program: args.program,
+        check: args.check,
+        seed: args.seed,
+    };
+    lab.validate(&opts)?;
     doctor::require_root()?;
     netns::sweep();
     let source: Box<dyn ProgramSource> = match (args.pinned, args.object.as_slice()) {
@@ -223,20 +235,21 @@ fn run(args: RunArgs) -> Result<u8, Error> {
         (None, [one]) => Box::new(XdpObject::from_path(one)?),
         (None, many) => Box::new(ObjectSet::from_paths(many)?),
     };
-    if let Some(p) = &args.program
+    if let Some(p) = &opts.program
         && !source.programs().contains(p)
     {
+        // The error's message ends with what was found; the source's hint on how to supply the
+        // program follows it (the error's own period closes the hint).
+        let hint = source.supply_hint(p);
         return Err(Error::ProgramNotFound {
             name: p.clone(),
-            available: source.programs().join(", "),
+            available: format!(
+                "{}. {}",
+                source.programs().join(", "),
+                hint.trim_end_matches('.')
+            ),
         });
     }
-    let opts = RunOptions {
-        mode: args.mode.into(),
-        program: args.program,
-        check: args.check,
-        seed: args.seed,
-    };
     let report = lab.run(source.as_ref(), &opts)?;
     match args.format {
         Format::Text => print!("{}", report.to_text()),
@@ -389,7 +402,12 @@ fn list() {
     for lab in labs(0) {
         println!("lab {} ({})", lab.id, lab.title);
         for part in &lab.parts {
-            println!("  program {}", part.program);
+            let needs: Vec<&str> = part.requires.iter().map(|h| h.name).collect();
+            if needs.is_empty() {
+                println!("  program {}", part.program);
+            } else {
+                println!("  program {} (needs {})", part.program, needs.join(", "));
+            }
             for c in &part.checks {
                 println!("    {:<48} {}", c.id, c.description);
             }

@@ -170,7 +170,7 @@ fn grades_a_class() {
     let judy = json(&out.join("judy/report.json"));
     let message = judy["checks"][0]["message"].as_str().unwrap();
     assert!(
-        message.contains("program `ip_filter` not found; the object has: ipfilter"),
+        message.contains("program `ip_filter` not found; the programs given are: ipfilter."),
         "{message}"
     );
     let dave = std::fs::read_to_string(out.join("dave/report.txt")).unwrap();
@@ -222,6 +222,15 @@ fn grades_a_class() {
     }
     let total: f64 = tests.iter().map(|t| t["score"].as_f64().unwrap()).sum();
     assert!((total - 28.0).abs() < 0.05, "{total}");
+    // Each part's max_score values add up to its 10 points exactly, to the cent.
+    for part in ["ip_filter", "port_filter", "firewall"] {
+        let cents: i64 = tests
+            .iter()
+            .filter(|t| t["name"].as_str().unwrap().contains(&format!("/{part}/")))
+            .map(|t| (t["max_score"].as_f64().unwrap() * 100.0).round() as i64)
+            .sum();
+        assert_eq!(cents, 1000, "{part}");
+    }
 
     // Grading the same folder again gives identical files.
     let again = tmp("results-again");
