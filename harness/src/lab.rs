@@ -3,7 +3,9 @@
 use crate::{
     check::Check,
     error::{Error, FailureClass, Result},
+    map_role::MapBinding,
     object::{ProgramSource, XdpObject},
+    source::foreign,
     report::{CheckResult, Report, Status},
     target::{self, Mode, Target},
     topology::TopologySpec,
@@ -108,10 +110,11 @@ impl Lab {
                 names.join(", ")
             )));
         }
+        let mut maps = Vec::new();
         let results = if opts.mode == Mode::Auto {
             // Everything test-run can judge there; the rest on a real path.
-            let mut fast = self.run_in(object, opts, Mode::TestRun, &|_| true)?;
-            let real = self.run_in(object, opts, Mode::Native, &|c| c.needs_veth)?;
+            let mut fast = self.run_in(object, opts, Mode::TestRun, &|_| true, &mut maps)?;
+            let real = self.run_in(object, opts, Mode::Native, &|c| c.needs_veth, &mut maps)?;
             for r in fast.iter_mut().filter(|r| r.status == Status::Skip) {
                 if let Some(done) = real.iter().find(|x| x.id == r.id) {
                     *r = done.clone();
@@ -119,10 +122,15 @@ impl Lab {
             }
             fast
         } else {
-            self.run_in(object, opts, opts.mode, &|_| true)?
+            self.run_in(object, opts, opts.mode, &|_| true, &mut maps)?
         };
         let mut report = Report::new(self.id, opts.mode, &object.origin(), results);
         report.seed = opts.seed;
+        for m in maps {
+            if !report.maps.contains(&m) {
+                report.maps.push(m);
+            }
+        }
         Ok(report)
     }
 
@@ -134,6 +142,7 @@ impl Lab {
         opts: &RunOptions,
         mode: Mode,
         filter: &dyn Fn(&Check) -> bool,
+        maps: &mut Vec<MapBinding>,
     ) -> Result<Vec<CheckResult>> {
         let mut results = Vec::new();
         let mut reference: Option<XdpObject> = None;
@@ -146,14 +155,14 @@ impl Lab {
             if checks.is_empty() {
                 continue;
             }
-            let mut part_results = run_part(part, &checks, object, mode)?;
+            let mut part_results = run_part(part, &checks, object, mode, maps)?;
             if part_results
                 .iter()
                 .any(|r| r.status == Status::Fail(FailureClass::Behaviour))
             {
                 let reference = reference.get_or_insert_with(|| self.reference_object());
                 if ProgramSource::origin(reference) != object.origin() {
-                    let theirs = run_part(part, &checks, reference, mode)?;
+                    let theirs = run_part(part, &checks, reference, mode, &mut Vec::new())?;
                     blame_environment(&mut part_results, &theirs);
                 }
             }
@@ -180,6 +189,7 @@ fn run_part(
     checks: &[&Check],
     object: &dyn ProgramSource,
     mode: Mode,
+    maps: &mut Vec<MapBinding>,
 ) -> Result<Vec<CheckResult>> {
     let fail_all = |e: Error| -> Result<Vec<CheckResult>> {
         if e.class() == FailureClass::Environment {
@@ -191,8 +201,10 @@ fn run_part(
         Ok(t) => t,
         Err(e) => return fail_all(e),
     };
+    // A missing or mis-declared map fails only the checks that read it.
     if let Some(map) = part.counters
         && let Err(e) = target.program().maps().counters(map)
+        && e.class() != FailureClass::MapLayout
     {
         return fail_all(e);
     }
@@ -207,13 +219,15 @@ fn run_part(
             results.push(CheckResult::skipped(check));
             continue;
         }
+        let runs = foreign::runs_before(target.as_mut(), check);
         let result = match check.judge(target.as_mut()) {
             Ok((judgement, traffic)) => CheckResult::judge(check, judgement, traffic),
             Err(e) if e.class() == FailureClass::Environment => return Err(e),
             Err(e) => CheckResult::error(check, &e),
         };
-        results.push(result);
+        results.push(foreign::judge_runs(target.as_mut(), check, runs, result));
     }
+    maps.extend(target.program().map_bindings().iter().cloned());
     Ok(results)
 }
 

@@ -163,6 +163,10 @@ pub struct Report {
     /// The seed that varied the frames (0: the canonical ones).
     #[serde(default)]
     pub seed: u64,
+    /// Maps that stood in for the contract's maps without having their names (found by
+    /// layout, or by a map pin).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub maps: Vec<crate::map_role::MapBinding>,
 }
 
 impl Report {
@@ -185,6 +189,7 @@ impl Report {
             checks,
             totals,
             seed: 0,
+            maps: Vec::new(),
         }
     }
 
@@ -210,6 +215,9 @@ impl Report {
             "lab {} · mode {} · object {}\n",
             self.lab, self.mode, self.object
         );
+        for m in &self.maps {
+            out.push_str(&format!("{}\n", m.line()));
+        }
         for c in &self.checks {
             let mark = match c.status {
                 Status::Pass => "PASS",
