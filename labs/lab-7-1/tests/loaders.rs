@@ -163,3 +163,42 @@ fn a_buggy_copy_is_flagged_as_its_elf_twin_is() {
         }
     }
 }
+
+fn build(file: &str, defines: &[&str]) -> XdpObject {
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs").join(file);
+    testing::build_c(&source, defines, std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))
+}
+
+/// A counter map with another name is found by its layout, and the report says which it is.
+#[test]
+fn a_renamed_counter_map_is_found_by_layout() {
+    let report = run(&build("filter.c", &["stats=counters"]), Mode::TestRun, None);
+    assert!(report.all_passed(), "{}", report.to_text());
+    assert_eq!(report.maps.len(), 3, "one per program: {:?}", report.maps);
+    assert!(report.maps[0].used.ends_with("`counters`"), "{:?}", report.maps);
+    let json = report.to_json();
+    assert!(json.contains("\"found\": \"by-layout\""), "{json}");
+}
+
+/// Two maps fit the counter role: every check that reads `stats` fails with a map-layout
+/// error that lists every map and says how to name one.
+#[test]
+fn two_candidate_maps_are_listed_with_how_to_name_one() {
+    let report = run(&build("two_counters.c", &[]), Mode::TestRun, Some("ip_filter"));
+    let reads_stats: Vec<_> = report.checks.iter().filter(|c| c.status != Status::Info).collect();
+    assert!(!reads_stats.is_empty());
+    for c in reads_stats {
+        assert_eq!(c.status, Status::Fail(harness::FailureClass::MapLayout), "{}", c.message);
+    }
+    let message = &report.checks[0].message;
+    for needle in [
+        "2 of the maps it uses fit that role",
+        "ARRAY, 4-byte keys, 8-byte values, 4 entries, `counters`",
+        "ARRAY, 4-byte keys, 8-byte values, 4 entries, `spare`",
+        "SEC(\".maps\")",
+        "#[map]",
+        ":map-name \"stats\"",
+    ] {
+        assert!(message.contains(needle), "{needle}: {message}");
+    }
+}
