@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use aya::programs::{ProgramInfo, Xdp};
+use std::os::fd::{FromRawFd as _, OwnedFd};
+
+use aya::programs::Xdp;
 
 use crate::{
     error::{Error, Result},
@@ -37,11 +39,10 @@ impl PinnedPrograms {
         if meta.is_dir() {
             for entry in std::fs::read_dir(path).map_err(unreadable)?.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
-                // Program info can only be read from a program: that tells the pins apart.
-                if ProgramInfo::from_pin(entry.path()).is_ok() {
-                    pins.push((name, entry.path()));
-                } else {
-                    map_pins.push((name, entry.path()));
+                match pin_kind(&entry.path()) {
+                    Some(PinKind::Map) => map_pins.push((name, entry.path())),
+                    // Anything else is offered as a program; loading it says what is wrong.
+                    _ => pins.push((name, entry.path())),
                 }
             }
         } else {
@@ -58,6 +59,54 @@ impl PinnedPrograms {
             pins,
             map_pins,
         })
+    }
+}
+
+#[derive(Debug, PartialEq)]
+enum PinKind {
+    Program,
+    Map,
+}
+
+/// What a pin holds. aya opens any pin as a program or a map alike, and reads a map's info as
+/// a program's, so ask the kernel what the fd is: its anon inode is `bpf-prog` or `bpf-map`.
+fn pin_kind(path: &Path) -> Option<PinKind> {
+    #[repr(C)]
+    struct ObjGetAttr {
+        pathname: u64,
+        bpf_fd: u32,
+        file_flags: u32,
+    }
+    const BPF_OBJ_GET: libc::c_long = 7;
+    let path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
+    let attr = ObjGetAttr {
+        pathname: path.as_ptr() as u64,
+        bpf_fd: 0,
+        file_flags: 0,
+    };
+    // SAFETY: `attr` is the BPF_OBJ_GET prefix of `union bpf_attr`; the path outlives the call.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_OBJ_GET,
+            &attr as *const ObjGetAttr,
+            size_of::<ObjGetAttr>(),
+        )
+    };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: the kernel just returned this fd and nothing else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    use std::os::fd::AsRawFd as _;
+    let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
+    let link = link.to_string_lossy();
+    if link.contains("bpf-prog") {
+        Some(PinKind::Program)
+    } else if link.contains("bpf-map") {
+        Some(PinKind::Map)
+    } else {
+        None
     }
 }
 

@@ -172,8 +172,8 @@ pub fn attach_netlink(prog: BorrowedFd<'_>, ifindex: u32, flags: u32) -> Result<
 /// An object's XDP programs and maps, loaded the library's way.
 pub struct StudentPrograms {
     programs: Vec<(String, OwnedFd)>,
-    // Held so the maps live as long as the programs' fds here.
-    _maps: Vec<OwnedFd>,
+    /// The maps, under the object's names for them (the kernel's are empty).
+    maps: Vec<(String, OwnedFd)>,
 }
 
 impl StudentPrograms {
@@ -216,10 +216,7 @@ impl StudentPrograms {
                 .map_err(|e| Error::env(format!("BPF_PROG_LOAD of {name}: {e}")))?;
             programs.push((name.clone(), fd));
         }
-        Ok(Self {
-            programs,
-            _maps: maps.into_iter().map(|(_, fd)| fd).collect(),
-        })
+        Ok(Self { programs, maps })
     }
 
     /// The loaded programs' names.
@@ -239,6 +236,16 @@ impl StudentPrograms {
     /// The kernel id of program `name`, as `bpftool prog show` lists it.
     pub fn id(&self, name: &str) -> u32 {
         kernel_id(self.fd(name)).expect("a loaded program has an id")
+    }
+
+    /// Pins the map the object calls `name` at `path` (`pin-map`).
+    pub fn pin_map(&self, name: &str, path: &Path) -> Result<()> {
+        let (_, fd) = self
+            .maps
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("no map {name}"));
+        pin(fd.as_fd(), path).map_err(Error::env)
     }
 
     /// Pins every program at `dir/<name>`.

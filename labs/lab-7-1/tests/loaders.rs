@@ -202,3 +202,66 @@ fn two_candidate_maps_are_listed_with_how_to_name_one() {
         assert!(message.contains(needle), "{needle}: {message}");
     }
 }
+
+/// A map pinned under the contract's name (`DIR/stats`) is the one used, and the report says
+/// it was found by its pin.
+#[test]
+fn a_map_pin_names_the_unnamed_map() {
+    let elf = (lab_7_1::lab().reference)();
+    let student = StudentPrograms::load(elf, false).unwrap();
+    let pins = PinDir::create().unwrap();
+    student.pin_all(pins.path()).unwrap();
+    student.pin_map("stats", &pins.path().join("stats")).unwrap();
+    let source = PinnedPrograms::open(pins.path()).unwrap();
+    assert_eq!(source.programs(), PROGRAMS, "the map pin is not taken for a program");
+    let report = run(&source, Mode::TestRun, None);
+    assert!(report.all_passed(), "{}", report.to_text());
+    assert!(report.maps.iter().all(|m| m.found == "pin"), "{:?}", report.maps);
+    assert!(report.maps[0].used.contains("pinned at"), "{:?}", report.maps);
+}
+
+/// While the program also runs on its own interface's traffic, counter checks that do not
+/// add up say so and are not charged to the program.
+#[test]
+fn other_traffic_on_the_students_interface_is_not_charged() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let student = Student::load((lab_7_1::lab().reference)());
+    let source = student.attached_source("ip_filter");
+    let (_, network) = student.networks.iter().find(|(n, _)| *n == "ip_filter").unwrap();
+    let client = network.iface("client", "eth0").unwrap().ifindex;
+    let mut socket = network
+        .ns("client")
+        .unwrap()
+        .run(|| traffic::PacketSocket::open(client))
+        .unwrap()
+        .unwrap();
+    // A frame of a local experimental EtherType: the program passes and counts it.
+    let mut frame = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x88, 0xb5];
+    frame.resize(60, 0);
+    let stop = AtomicBool::new(false);
+    let report = std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                socket.send(&frame).unwrap();
+                std::thread::sleep(std::time::Duration::from_micros(300));
+            }
+        });
+        let report = run(&source, Mode::Native, Some("ip_filter"));
+        stop.store(true, Ordering::Relaxed);
+        report
+    });
+    let behaviour = harness::FailureClass::Behaviour;
+    assert!(
+        report.checks.iter().all(|c| c.status != Status::Fail(behaviour)),
+        "{}",
+        report.to_text()
+    );
+    assert!(
+        report
+            .checks
+            .iter()
+            .any(|c| c.message.starts_with("not judged: the check sent")),
+        "{}",
+        report.to_text()
+    );
+}
