@@ -16,9 +16,13 @@ pub struct ProgramIds {
 }
 
 impl ProgramIds {
-    /// The programs `name → id`; each id is looked up when its part runs.
-    pub fn new(ids: Vec<(String, u32)>) -> Self {
-        Self { ids }
+    /// The programs `name → id`, each checked now to be a loaded XDP program (so a wrong id
+    /// stops the run with the reason, instead of failing every check).
+    pub fn open(ids: Vec<(String, u32)>) -> Result<Self> {
+        for (name, id) in &ids {
+            xdp_by_id(*id, name, &format!("program id {id}"))?;
+        }
+        Ok(Self { ids })
     }
 
     /// Parses one `NAME=ID` argument, or a bare `ID` named by `program`.

@@ -60,12 +60,13 @@ impl Student {
     }
 
     fn prog_ids(&self) -> ProgramIds {
-        ProgramIds::new(
+        ProgramIds::open(
             PROGRAMS
                 .iter()
                 .map(|n| (n.to_string(), self.pinned.id(n)))
                 .collect(),
         )
+        .expect("the ids are loaded XDP programs")
     }
 
     fn attached_source(&self, name: &str) -> AttachedProgram {

@@ -230,12 +230,12 @@ fn run(args: RunArgs) -> Result<u8, Error> {
     netns::sweep();
     let program = args.program.as_deref();
     let source: Box<dyn ProgramSource> = match (args.pinned, args.object.as_slice()) {
-        _ if !args.prog_id.is_empty() => Box::new(ProgramIds::new(
+        _ if !args.prog_id.is_empty() => Box::new(ProgramIds::open(
             args.prog_id
                 .iter()
                 .map(|arg| ProgramIds::parse_arg(arg, program))
                 .collect::<Result<_, _>>()?,
-        )),
+        )?),
         _ if args.attached.is_some() => Box::new(AttachedProgram::open(
             args.attached.as_deref().unwrap_or_default(),
             args.netns.as_deref(),
@@ -254,9 +254,11 @@ fn run(args: RunArgs) -> Result<u8, Error> {
             available: source.programs().join(", "),
         });
     }
+    // An attached program is one program: judge only its part unless told otherwise.
+    let attached_program = args.attached.as_ref().and(source.programs().first().cloned());
     let opts = RunOptions {
         mode: args.mode.into(),
-        program: args.program,
+        program: args.program.or(attached_program),
         check: args.check,
         seed: args.seed,
     };
