@@ -254,8 +254,12 @@ fn run(args: RunArgs) -> Result<u8, Error> {
             available: source.programs().join(", "),
         });
     }
-    // An attached program is one program: judge only its part unless told otherwise.
-    let attached_program = args.attached.as_ref().and(source.programs().first().cloned());
+    // One program loaded by the student (attached, or one --prog-id): judge only its part.
+    let loaded = args.attached.is_some() || !args.prog_id.is_empty();
+    let attached_program = match source.programs().as_slice() {
+        [one] if loaded => Some(one.clone()),
+        _ => None,
+    };
     let opts = RunOptions {
         mode: args.mode.into(),
         program: args.program.or(attached_program),
