@@ -262,7 +262,7 @@ impl StudentPrograms {
 /// how many instructions changed.
 pub fn patch_compare_imm(elf: &mut [u8], from: u32, to: u32) -> usize {
     let mut n = 0;
-    for insn in elf.chunks_exact_mut(8) {
+    for insn in elf.as_chunks_mut::<8>().0 {
         let code = insn[0];
         let is_jump = matches!(code & 0x07, 0x05 | 0x06) && code & 0x08 == 0;
         let conditional = !matches!(code >> 4, 0x0 | 0x8 | 0x9);

@@ -83,3 +83,32 @@ fn a_wrong_id_or_interface_stops_the_run_with_the_reason() {
     assert_eq!(code, 2);
     assert!(err.contains("there is no network namespace xdplab-no-such-ns"), "{err}");
 }
+
+/// Grading takes a `pinned` file naming a directory of programs loaded the library's way, with
+/// the unnamed map pinned as `stats` next to them: full points, the map found by its pin.
+#[test]
+fn grading_a_pinned_file_uses_its_map_pins() {
+    let student = StudentPrograms::load(reference::lab_7_1(), false).unwrap();
+    let pins = harness::object::PinDir::create().unwrap();
+    student.pin_all(pins.path()).unwrap();
+    student.pin_map("stats", &pins.path().join("stats")).unwrap();
+    let tmp = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("loaded-grade");
+    let _ = std::fs::remove_dir_all(&tmp);
+    let sub = tmp.join("submissions/grace");
+    std::fs::create_dir_all(&sub).unwrap();
+    std::fs::write(sub.join("pinned"), pins.path().display().to_string()).unwrap();
+    let out = tmp.join("results");
+    let status = Command::new(env!("CARGO_BIN_EXE_xdplab"))
+        .args(["grade", "7.1"])
+        .arg(tmp.join("submissions"))
+        .arg("--out")
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let text = std::fs::read_to_string(out.join("grace/report.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["points"].as_f64(), report["max"].as_f64(), "{report}");
+    assert!(report["points"].as_f64().unwrap() > 0.0, "{report}");
+    assert!(text.contains("\"found\": \"pin\"") || text.contains("\"found\":\"pin\""), "{text}");
+}
