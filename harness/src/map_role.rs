@@ -65,13 +65,15 @@ pub(crate) struct MapSummary {
 }
 
 impl MapSummary {
-    pub(crate) fn of(index: usize, name: &str, map: &Map) -> Self {
+    /// Describes `map`; `with_id` for maps someone else created, whose ids stay the same from
+    /// run to run (a fresh load's would make every report differ).
+    pub(crate) fn of(index: usize, name: &str, map: &Map, with_id: bool) -> Self {
         let info = data(map).and_then(|d| d.info().ok());
         Self {
             index,
             name: name.to_owned(),
             kind: map_kind(map),
-            id: info.as_ref().map(|i| i.id()),
+            id: info.as_ref().map(|i| i.id()).filter(|_| with_id),
             key_size: info.as_ref().map(|i| i.key_size()),
             value_size: info.as_ref().map(|i| i.value_size()),
             max_entries: info.as_ref().map(|i| i.max_entries()),
@@ -84,9 +86,10 @@ impl MapSummary {
             && role.value_size.is_none_or(|v| self.value_size == Some(v))
     }
 
-    /// `id 42: an ARRAY, 4-byte keys, 8-byte values, 2 entries, (unnamed)`.
+    /// `id 42: ARRAY, 4-byte keys, 8-byte values, 2 entries, (unnamed)`.
     pub(crate) fn describe(&self) -> String {
         let size = |v: Option<u32>| v.map_or("?".to_owned(), |v| v.to_string());
+        let id = self.id.map(|id| format!("id {id}: ")).unwrap_or_default();
         let kind = self.kind.trim_start_matches("an ").trim_start_matches("a ");
         let name = if self.name.is_empty() {
             "(unnamed)".to_owned()
@@ -94,8 +97,7 @@ impl MapSummary {
             format!("`{}`", self.name)
         };
         format!(
-            "id {}: {kind}, {}-byte keys, {}-byte values, {} entries, {name}",
-            size(self.id),
+            "{id}{kind}, {}-byte keys, {}-byte values, {} entries, {name}",
             size(self.key_size),
             size(self.value_size),
             size(self.max_entries)
@@ -167,7 +169,8 @@ fn missing(name: &str, expected: &str, why: &str, maps: &[MapSummary]) -> Error 
     let listing = if maps.is_empty() {
         "it uses no maps. ".to_owned()
     } else {
-        let lines: Vec<String> = maps.iter().map(|m| format!("  {}", m.describe())).collect();
+        let mut lines: Vec<String> = maps.iter().map(|m| format!("  {}", m.describe())).collect();
+        lines.sort();
         format!("it uses:\n{}\n", lines.join("\n"))
     };
     Error::MapMissing {
@@ -214,5 +217,13 @@ mod tests {
             "id 7: ARRAY, 4-byte keys, 8-byte values, 4 entries, (unnamed)"
         );
         assert!(summary("a HASH", 4, 8, "blocked").describe().ends_with("`blocked`"));
+        let fresh = MapSummary {
+            id: None,
+            ..summary("a PERCPU_ARRAY", 4, 8, "stats")
+        };
+        assert_eq!(
+            fresh.describe(),
+            "PERCPU_ARRAY, 4-byte keys, 8-byte values, 4 entries, `stats`"
+        );
     }
 }

@@ -115,10 +115,8 @@ impl<'a> Maps<'a> {
     /// program keeps but not the map.
     pub fn hash_maps(&mut self) -> Result<Vec<HashMapSummary>> {
         let mut out = Vec::new();
-        for name in self.program.map_names() {
-            let Some(map) = self.program.map_mut(&name) else {
-                continue;
-            };
+        // By position, not name: maps a loader created without names all share the name "".
+        for (name, map) in self.program.maps_in_order() {
             let data = match &*map {
                 Map::HashMap(d)
                 | Map::LruHashMap(d)

@@ -269,15 +269,6 @@ impl LoadedProgram {
         }
     }
 
-    /// Names of the program's maps (internal `.rodata`-style maps left out).
-    pub(crate) fn map_names(&self) -> Vec<String> {
-        let names: Vec<String> = match &self.inner {
-            Inner::Object(ebpf) => ebpf.maps().map(|(n, _)| n.to_owned()).collect(),
-            Inner::Pinned { maps, .. } => maps.iter().map(|(n, _)| n.clone()).collect(),
-        };
-        names.into_iter().filter(|n| !n.starts_with('.')).collect()
-    }
-
     /// The map called `name`, or bound to that name, if the program has one.
     pub(crate) fn map_mut(&mut self, name: &str) -> Option<&mut Map> {
         if let Some(i) = self.bindings.iter().find(|b| b.contract == name).map(|b| b.index) {
@@ -290,7 +281,7 @@ impl LoadedProgram {
     }
 
     /// Every map (internal `.rodata`-style ones left out), in a stable order.
-    fn maps_in_order(&mut self) -> Vec<(String, &mut Map)> {
+    pub(crate) fn maps_in_order(&mut self) -> Vec<(String, &mut Map)> {
         let mut maps: Vec<(String, &mut Map)> = match &mut self.inner {
             Inner::Object(ebpf) => ebpf.maps_mut().map(|(n, m)| (n.to_owned(), m)).collect(),
             Inner::Pinned { maps, .. } => maps.iter_mut().map(|(n, m)| (n.clone(), m)).collect(),
@@ -301,10 +292,11 @@ impl LoadedProgram {
 
     /// The program's maps as the kernel describes them, for role lookups and listings.
     pub(crate) fn map_summaries(&mut self) -> Vec<crate::map_role::MapSummary> {
+        let adopted = self.adopted();
         self.maps_in_order()
             .iter()
             .enumerate()
-            .map(|(i, (n, m))| crate::map_role::MapSummary::of(i, n, m))
+            .map(|(i, (n, m))| crate::map_role::MapSummary::of(i, n, m, adopted))
             .collect()
     }
 

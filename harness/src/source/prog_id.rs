@@ -98,3 +98,24 @@ impl ProgramSource for ProgramIds {
         adopt(program, xdp, &[])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prog_id_arguments_name_the_program() {
+        assert_eq!(
+            ProgramIds::parse_arg("ip_filter=42", None).unwrap(),
+            ("ip_filter".into(), 42)
+        );
+        assert_eq!(
+            ProgramIds::parse_arg("42", Some("firewall")).unwrap(),
+            ("firewall".into(), 42)
+        );
+        let e = ProgramIds::parse_arg("42", None).unwrap_err().to_string();
+        assert!(e.contains("does not say which of the lab's programs"), "{e}");
+        let e = ProgramIds::parse_arg("ip_filter=x", None).unwrap_err().to_string();
+        assert!(e.contains("the id is not a number"), "{e}");
+    }
+}
