@@ -5,8 +5,8 @@ use crate::{
     error::{Error, FailureClass, Result},
     map_role::MapBinding,
     object::{ProgramSource, XdpObject},
-    source::foreign,
     report::{CheckResult, Report, Status},
+    source::foreign,
     target::{self, Mode, Target},
     topology::TopologySpec,
 };

@@ -55,12 +55,19 @@ impl MapBinding {
 /// One of a program's maps, as the kernel describes it.
 #[derive(Debug, Clone)]
 pub(crate) struct MapSummary {
+    /// Position in the program's map list (what a binding refers to).
     pub index: usize,
+    /// The name the map goes by here: the kernel's or object's, a pin's, or empty.
     pub name: String,
+    /// Its kind, as [`map_kind`] names it.
     pub kind: &'static str,
+    /// The kernel id, shown only for maps the student created.
     pub id: Option<u32>,
+    /// Key size in bytes, when the kernel says.
     pub key_size: Option<u32>,
+    /// Value size in bytes, when the kernel says.
     pub value_size: Option<u32>,
+    /// Capacity, when the kernel says.
     pub max_entries: Option<u32>,
 }
 
@@ -152,7 +159,12 @@ pub(crate) fn bind(
             program.bind_map(binding);
             Ok(())
         }
-        [] => Err(missing(name, expected, "no map it uses fits that role", &maps)),
+        [] => Err(missing(
+            name,
+            expected,
+            "no map it uses fits that role",
+            &maps,
+        )),
         several => Err(missing(
             name,
             expected,
@@ -216,7 +228,11 @@ mod tests {
             summary("an ARRAY", 4, 8, "").describe(),
             "id 7: ARRAY, 4-byte keys, 8-byte values, 4 entries, (unnamed)"
         );
-        assert!(summary("a HASH", 4, 8, "blocked").describe().ends_with("`blocked`"));
+        assert!(
+            summary("a HASH", 4, 8, "blocked")
+                .describe()
+                .ends_with("`blocked`")
+        );
         let fresh = MapSummary {
             id: None,
             ..summary("a PERCPU_ARRAY", 4, 8, "stats")

@@ -30,7 +30,11 @@ impl<'a> Maps<'a> {
     pub fn counters(&mut self, name: &str) -> Result<Vec<u64>> {
         const EXPECTED: &str = "an ARRAY or PERCPU_ARRAY with u32 keys and u64 values";
         let layout = |e: MapError| layout_error(name, EXPECTED, e);
-        let map = &*self.get(name, EXPECTED, role(&["an ARRAY", "a PERCPU_ARRAY"], Some(8)))?;
+        let map = &*self.get(
+            name,
+            EXPECTED,
+            role(&["an ARRAY", "a PERCPU_ARRAY"], Some(8)),
+        )?;
         match map {
             Map::Array(_) => {
                 let array = Array::<&MapData, u64>::try_from(map).map_err(layout)?;

@@ -271,7 +271,12 @@ impl LoadedProgram {
 
     /// The map called `name`, or bound to that name, if the program has one.
     pub(crate) fn map_mut(&mut self, name: &str) -> Option<&mut Map> {
-        if let Some(i) = self.bindings.iter().find(|b| b.contract == name).map(|b| b.index) {
+        if let Some(i) = self
+            .bindings
+            .iter()
+            .find(|b| b.contract == name)
+            .map(|b| b.index)
+        {
             return self.maps_in_order().into_iter().nth(i).map(|(_, m)| m);
         }
         match &mut self.inner {

@@ -38,9 +38,7 @@ impl ProgramIds {
                   `bpftool prog show` lists (or `--prog-id ID --program NAME`)."
                 .into(),
         };
-        let id = id
-            .parse()
-            .map_err(|_| usage("the id is not a number"))?;
+        let id = id.parse().map_err(|_| usage("the id is not a number"))?;
         match name {
             Some(name) if !name.is_empty() => Ok((name.to_owned(), id)),
             _ => Err(usage("it does not say which of the lab's programs it is")),
@@ -68,9 +66,9 @@ pub(crate) fn xdp_by_id(id: u32, name: &str, what: &str) -> Result<Xdp> {
         aya_obj::programs::XdpAttachType::Interface,
     )
     .map_err(|e| match e {
-        aya::programs::ProgramError::UnexpectedProgramType => {
-            not_loaded(format!("program {id} is not an XDP program (type {kind:?})"))
-        }
+        aya::programs::ProgramError::UnexpectedProgramType => not_loaded(format!(
+            "program {id} is not an XDP program (type {kind:?})"
+        )),
         e => Error::env(format!("taking over program {id}: {e}")),
     })
 }
@@ -114,8 +112,13 @@ mod tests {
             ("firewall".into(), 42)
         );
         let e = ProgramIds::parse_arg("42", None).unwrap_err().to_string();
-        assert!(e.contains("does not say which of the lab's programs"), "{e}");
-        let e = ProgramIds::parse_arg("ip_filter=x", None).unwrap_err().to_string();
+        assert!(
+            e.contains("does not say which of the lab's programs"),
+            "{e}"
+        );
+        let e = ProgramIds::parse_arg("ip_filter=x", None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("the id is not a number"), "{e}");
     }
 }

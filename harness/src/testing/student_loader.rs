@@ -163,8 +163,10 @@ pub fn attach_netlink(prog: BorrowedFd<'_>, ifindex: u32, flags: u32) -> Result<
     let fd = prog.as_raw_fd();
     crate::topology::netlink(|h| async move {
         let mut msg = LinkUnspec::new_with_index(ifindex).build();
-        msg.attributes
-            .push(LinkAttribute::Xdp(vec![LinkXdp::Fd(fd), LinkXdp::Flags(flags)]));
+        msg.attributes.push(LinkAttribute::Xdp(vec![
+            LinkXdp::Fd(fd),
+            LinkXdp::Flags(flags),
+        ]));
         h.link().set(msg).execute().await
     })
 }

@@ -110,7 +110,11 @@ fn every_source_passes(mode: Mode) {
         assert_eq!(binding.contract, "stats");
         assert_eq!(binding.found, "by-layout");
         assert!(binding.used.ends_with("(unnamed)"), "{}", binding.used);
-        assert!(report.to_text().contains("map `stats` of"), "{}", report.to_text());
+        assert!(
+            report.to_text().contains("map `stats` of"),
+            "{}",
+            report.to_text()
+        );
     }
 }
 
@@ -137,7 +141,10 @@ const WRONG: u32 = u32::from_le_bytes([10, 0, 0, 3]);
 #[test]
 fn a_buggy_copy_is_flagged_as_its_elf_twin_is() {
     let mut elf = (lab_7_1::lab().reference)().to_vec();
-    assert!(patch_compare_imm(&mut elf, BLOCKED, WRONG) > 0, "the bug went in");
+    assert!(
+        patch_compare_imm(&mut elf, BLOCKED, WRONG) > 0,
+        "the bug went in"
+    );
     let twin = XdpObject::from_bytes("buggy twin", elf.clone()).unwrap();
     let student = Student::load(&elf);
     for mode in [Mode::TestRun, Mode::Native] {
@@ -166,8 +173,14 @@ fn a_buggy_copy_is_flagged_as_its_elf_twin_is() {
 }
 
 fn build(file: &str, defines: &[&str]) -> XdpObject {
-    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs").join(file);
-    testing::build_c(&source, defines, std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/programs")
+        .join(file);
+    testing::build_c(
+        &source,
+        defines,
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")),
+    )
 }
 
 /// A counter map with another name is found by its layout, and the report says which it is.
@@ -176,7 +189,11 @@ fn a_renamed_counter_map_is_found_by_layout() {
     let report = run(&build("filter.c", &["stats=counters"]), Mode::TestRun, None);
     assert!(report.all_passed(), "{}", report.to_text());
     assert_eq!(report.maps.len(), 3, "one per program: {:?}", report.maps);
-    assert!(report.maps[0].used.ends_with("`counters`"), "{:?}", report.maps);
+    assert!(
+        report.maps[0].used.ends_with("`counters`"),
+        "{:?}",
+        report.maps
+    );
     let json = report.to_json();
     assert!(json.contains("\"found\": \"by-layout\""), "{json}");
 }
@@ -185,11 +202,24 @@ fn a_renamed_counter_map_is_found_by_layout() {
 /// error that lists every map and says how to name one.
 #[test]
 fn two_candidate_maps_are_listed_with_how_to_name_one() {
-    let report = run(&build("two_counters.c", &[]), Mode::TestRun, Some("ip_filter"));
-    let reads_stats: Vec<_> = report.checks.iter().filter(|c| c.status != Status::Info).collect();
+    let report = run(
+        &build("two_counters.c", &[]),
+        Mode::TestRun,
+        Some("ip_filter"),
+    );
+    let reads_stats: Vec<_> = report
+        .checks
+        .iter()
+        .filter(|c| c.status != Status::Info)
+        .collect();
     assert!(!reads_stats.is_empty());
     for c in reads_stats {
-        assert_eq!(c.status, Status::Fail(harness::FailureClass::MapLayout), "{}", c.message);
+        assert_eq!(
+            c.status,
+            Status::Fail(harness::FailureClass::MapLayout),
+            "{}",
+            c.message
+        );
     }
     let message = &report.checks[0].message;
     for needle in [
@@ -212,13 +242,27 @@ fn a_map_pin_names_the_unnamed_map() {
     let student = StudentPrograms::load(elf, false).unwrap();
     let pins = PinDir::create().unwrap();
     student.pin_all(pins.path()).unwrap();
-    student.pin_map("stats", &pins.path().join("stats")).unwrap();
+    student
+        .pin_map("stats", &pins.path().join("stats"))
+        .unwrap();
     let source = PinnedPrograms::open(pins.path()).unwrap();
-    assert_eq!(source.programs(), PROGRAMS, "the map pin is not taken for a program");
+    assert_eq!(
+        source.programs(),
+        PROGRAMS,
+        "the map pin is not taken for a program"
+    );
     let report = run(&source, Mode::TestRun, None);
     assert!(report.all_passed(), "{}", report.to_text());
-    assert!(report.maps.iter().all(|m| m.found == "pin"), "{:?}", report.maps);
-    assert!(report.maps[0].used.contains("pinned at"), "{:?}", report.maps);
+    assert!(
+        report.maps.iter().all(|m| m.found == "pin"),
+        "{:?}",
+        report.maps
+    );
+    assert!(
+        report.maps[0].used.contains("pinned at"),
+        "{:?}",
+        report.maps
+    );
 }
 
 /// While the program also runs on its own interface's traffic, counter checks that do not
@@ -228,7 +272,11 @@ fn other_traffic_on_the_students_interface_is_not_charged() {
     use std::sync::atomic::{AtomicBool, Ordering};
     let student = Student::load((lab_7_1::lab().reference)());
     let source = student.attached_source("ip_filter");
-    let (_, network) = student.networks.iter().find(|(n, _)| *n == "ip_filter").unwrap();
+    let (_, network) = student
+        .networks
+        .iter()
+        .find(|(n, _)| *n == "ip_filter")
+        .unwrap();
     let client = network.iface("client", "eth0").unwrap().ifindex;
     let mut socket = network
         .ns("client")
@@ -253,7 +301,10 @@ fn other_traffic_on_the_students_interface_is_not_charged() {
     });
     let behaviour = harness::FailureClass::Behaviour;
     assert!(
-        report.checks.iter().all(|c| c.status != Status::Fail(behaviour)),
+        report
+            .checks
+            .iter()
+            .all(|c| c.status != Status::Fail(behaviour)),
         "{}",
         report.to_text()
     );

@@ -18,8 +18,18 @@ fn an_unfound_map_fails_only_the_checks_that_read_it() {
     let failed: Vec<_> = report.checks.iter().filter(|c| !c.passed).collect();
     assert!(!failed.is_empty(), "{}", report.to_text());
     for c in &failed {
-        assert_eq!(c.status, Status::Fail(FailureClass::MapLayout), "{}", report.to_text());
-        for needle in ["map `stats` not found", "`counters`", "`backend_stats`", "`rr`"] {
+        assert_eq!(
+            c.status,
+            Status::Fail(FailureClass::MapLayout),
+            "{}",
+            report.to_text()
+        );
+        for needle in [
+            "map `stats` not found",
+            "`counters`",
+            "`backend_stats`",
+            "`rr`",
+        ] {
             assert!(c.message.contains(needle), "{needle}: {}", c.message);
         }
     }
@@ -28,5 +38,9 @@ fn an_unfound_map_fails_only_the_checks_that_read_it() {
         .iter()
         .filter(|c| c.status == Status::Pass)
         .count();
-    assert!(passed > 0, "checks that do not read `stats` still pass\n{}", report.to_text());
+    assert!(
+        passed > 0,
+        "checks that do not read `stats` still pass\n{}",
+        report.to_text()
+    );
 }

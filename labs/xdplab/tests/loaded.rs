@@ -55,15 +55,37 @@ fn attached_runs_the_program_on_an_interface_and_leaves_it_there() {
         .unwrap();
     for mode in ["native", "generic", "test-run"] {
         let (code, report, err) = xdplab(&[
-            "run", "7.1", "--attached", "eth0", "--netns", ns.name(), "--mode", mode, "--format",
+            "run",
+            "7.1",
+            "--attached",
+            "eth0",
+            "--netns",
+            ns.name(),
+            "--mode",
+            mode,
+            "--format",
             "json",
         ]);
         assert_judged_by_layout(code, &report, &err);
-        assert!(report["checks"].as_array().unwrap().iter().all(|c| c["part"] == "firewall"));
+        assert!(
+            report["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["part"] == "firewall")
+        );
     }
     // Still attached to the student's interface.
     let (code, _, err) = xdplab(&[
-        "run", "7.1", "--attached", "eth0", "--netns", ns.name(), "--mode", "test-run", "--format",
+        "run",
+        "7.1",
+        "--attached",
+        "eth0",
+        "--netns",
+        ns.name(),
+        "--mode",
+        "test-run",
+        "--format",
         "json",
     ]);
     assert_eq!(code, 0, "{err}");
@@ -72,16 +94,31 @@ fn attached_runs_the_program_on_an_interface_and_leaves_it_there() {
 #[test]
 fn a_wrong_id_or_interface_stops_the_run_with_the_reason() {
     let (code, report, err) = xdplab(&[
-        "run", "7.1", "--prog-id", "ip_filter=4294967295", "--format", "json",
+        "run",
+        "7.1",
+        "--prog-id",
+        "ip_filter=4294967295",
+        "--format",
+        "json",
     ]);
     assert_eq!(code, 2);
     assert_eq!(report["error"]["class"], "no-program", "{report}");
     assert!(err.contains("no loaded program has id 4294967295"), "{err}");
     let (code, _, err) = xdplab(&[
-        "run", "7.1", "--attached", "eth0", "--netns", "xdplab-no-such-ns", "--format", "json",
+        "run",
+        "7.1",
+        "--attached",
+        "eth0",
+        "--netns",
+        "xdplab-no-such-ns",
+        "--format",
+        "json",
     ]);
     assert_eq!(code, 2);
-    assert!(err.contains("there is no network namespace xdplab-no-such-ns"), "{err}");
+    assert!(
+        err.contains("there is no network namespace xdplab-no-such-ns"),
+        "{err}"
+    );
 }
 
 /// Grading takes a `pinned` file naming a directory of programs loaded the library's way, with
@@ -91,7 +128,9 @@ fn grading_a_pinned_file_uses_its_map_pins() {
     let student = StudentPrograms::load(reference::lab_7_1(), false).unwrap();
     let pins = harness::object::PinDir::create().unwrap();
     student.pin_all(pins.path()).unwrap();
-    student.pin_map("stats", &pins.path().join("stats")).unwrap();
+    student
+        .pin_map("stats", &pins.path().join("stats"))
+        .unwrap();
     let tmp = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("loaded-grade");
     let _ = std::fs::remove_dir_all(&tmp);
     let sub = tmp.join("submissions/grace");
@@ -108,7 +147,14 @@ fn grading_a_pinned_file_uses_its_map_pins() {
     assert!(status.success());
     let text = std::fs::read_to_string(out.join("grace/report.json")).unwrap();
     let report: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(report["points"].as_f64(), report["max"].as_f64(), "{report}");
+    assert_eq!(
+        report["points"].as_f64(),
+        report["max"].as_f64(),
+        "{report}"
+    );
     assert!(report["points"].as_f64().unwrap() > 0.0, "{report}");
-    assert!(text.contains("\"found\": \"pin\"") || text.contains("\"found\":\"pin\""), "{text}");
+    assert!(
+        text.contains("\"found\": \"pin\"") || text.contains("\"found\":\"pin\""),
+        "{text}"
+    );
 }
