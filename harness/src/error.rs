@@ -77,6 +77,18 @@ pub enum Error {
         available: String,
     },
 
+    /// A program the student loaded themselves cannot be found where they said it is (a
+    /// program id, an interface).
+    #[error("{what}: {reason}. {fix}")]
+    NotLoaded {
+        /// Where the user said the program is (`program id 42`, `interface eth0`).
+        what: String,
+        /// What is wrong there.
+        reason: String,
+        /// How to find or load the program.
+        fix: String,
+    },
+
     /// The kernel verifier rejected the program.
     #[error(
         "the kernel verifier rejected `{program}` ({errno}{}). The verifier's log, trimmed to \
@@ -97,8 +109,10 @@ pub enum Error {
 
     /// A map the lab needs is missing.
     #[error(
-        "map `{name}` not found; the program uses: {available}. The lab's contract requires a \
-         map named `{name}` ({expected})."
+        "map `{name}` not found: {available}The lab's contract requires a map named `{name}` \
+         ({expected}). Name it in C by the variable declared in SEC(\".maps\"), in aya-ebpf by \
+         the `#[map]` static (or `#[map(name = \"{name}\")]`), in the Clojure library with \
+         `:map-name \"{name}\"` when creating it; or pin it next to the program as `{name}`."
     )]
     MapMissing {
         /// The map the lab looked for.
@@ -153,7 +167,9 @@ impl Error {
             Error::Unreadable { .. } | Error::NotElf { .. } | Error::BadObject { .. } => {
                 FailureClass::BadObject
             }
-            Error::NoXdpProgram { .. } | Error::ProgramNotFound { .. } => FailureClass::NoProgram,
+            Error::NoXdpProgram { .. }
+            | Error::ProgramNotFound { .. }
+            | Error::NotLoaded { .. } => FailureClass::NoProgram,
             Error::Verifier { .. } => FailureClass::Verifier,
             Error::MapMissing { .. } | Error::MapLayout { .. } => FailureClass::MapLayout,
             Error::Usage(_) => FailureClass::Usage,

@@ -4,8 +4,10 @@ use crate::{
     check::Check,
     error::{Error, FailureClass, Result},
     kernel::{self, Helper},
+    map_role::MapBinding,
     object::{ProgramSource, XdpObject},
     report::{CheckResult, ReferenceUnavailable, Report, Status},
+    source::foreign,
     target::{self, Mode, Target},
     topology::TopologySpec,
 };
@@ -151,10 +153,11 @@ impl Lab {
     /// whose kernel helpers are missing are "not run".
     pub fn run(&self, object: &dyn ProgramSource, opts: &RunOptions) -> Result<Report> {
         self.validate(opts)?;
+        let mut maps = Vec::new();
         let judged = if opts.mode == Mode::Auto {
             // Everything test-run can judge there; the rest on a real path.
-            let mut fast = self.run_in(object, opts, Mode::TestRun, &|_| true)?;
-            let real = self.run_in(object, opts, Mode::Native, &|c| c.needs_veth)?;
+            let mut fast = self.run_in(object, opts, Mode::TestRun, &|_| true, &mut maps)?;
+            let real = self.run_in(object, opts, Mode::Native, &|c| c.needs_veth, &mut maps)?;
             for r in fast.results.iter_mut().filter(|r| r.status == Status::Skip) {
                 if let Some(done) = real.results.iter().find(|x| x.id == r.id) {
                     *r = done.clone();
@@ -164,11 +167,16 @@ impl Lab {
                 .extend(real.reference_unavailable);
             fast
         } else {
-            self.run_in(object, opts, opts.mode, &|_| true)?
+            self.run_in(object, opts, opts.mode, &|_| true, &mut maps)?
         };
         let mut report = Report::new(self.id, opts.mode, &object.origin(), judged.results);
         report.seed = opts.seed;
         report.reference_unavailable = judged.reference_unavailable;
+        for m in maps {
+            if !report.maps.contains(&m) {
+                report.maps.push(m);
+            }
+        }
         Ok(report)
     }
 
@@ -180,6 +188,7 @@ impl Lab {
         opts: &RunOptions,
         mode: Mode,
         filter: &dyn Fn(&Check) -> bool,
+        maps: &mut Vec<MapBinding>,
     ) -> Result<Judged> {
         let mut judged = Judged::default();
         let mut reference: Option<Result<XdpObject>> = None;
@@ -200,14 +209,14 @@ impl Lab {
                     .extend(checks.iter().map(|c| CheckResult::not_run(c, &reason)));
                 continue;
             }
-            let mut part_results = run_part(part, &checks, object, mode)?;
+            let mut part_results = run_part(part, &checks, object, mode, maps)?;
             let behaviour = Status::Fail(FailureClass::Behaviour);
             if part_results.iter().any(|r| r.status == behaviour) {
                 let reference = reference.get_or_insert_with(|| self.try_reference());
                 let unconfirmed = match reference {
                     // The reference itself: nothing to compare with.
                     Ok(r) if ProgramSource::origin(r) == object.origin() => None,
-                    Ok(r) => match run_part(part, &checks, r, mode) {
+                    Ok(r) => match run_part(part, &checks, r, mode, &mut Vec::new()) {
                         Ok(theirs) => blame_environment(&mut part_results, &theirs),
                         Err(e) => Some(e.to_string()),
                     },
@@ -254,13 +263,14 @@ fn run_part(
     checks: &[&Check],
     object: &dyn ProgramSource,
     mode: Mode,
+    maps: &mut Vec<MapBinding>,
 ) -> Result<Vec<CheckResult>> {
     let skipped = |c: &Check| c.needs_veth && mode == Mode::TestRun;
     let runnable: Vec<&Check> = checks.iter().copied().filter(|c| !skipped(c)).collect();
     let mut ran = if runnable.is_empty() {
         Vec::new()
     } else {
-        load_and_judge(part, &runnable, object, mode)?
+        load_and_judge(part, &runnable, object, mode, maps)?
     }
     .into_iter();
     Ok(checks
@@ -278,6 +288,7 @@ fn load_and_judge(
     checks: &[&Check],
     object: &dyn ProgramSource,
     mode: Mode,
+    maps: &mut Vec<MapBinding>,
 ) -> Result<Vec<CheckResult>> {
     let fail_all = |e: Error| -> Result<Vec<CheckResult>> {
         if e.class() == FailureClass::Environment {
@@ -296,8 +307,10 @@ fn load_and_judge(
         Ok(t) => t,
         Err(e) => return fail_all(e),
     };
+    // A missing or mis-declared map fails only the checks that read it.
     if let Some(map) = part.counters
         && let Err(e) = target.program().maps().counters(map)
+        && e.class() != FailureClass::MapLayout
     {
         return fail_all(e);
     }
@@ -308,13 +321,15 @@ fn load_and_judge(
     }
     let mut results = Vec::new();
     for check in checks {
+        let runs = foreign::runs_before(target.as_mut(), check);
         let result = match check.judge(target.as_mut()) {
             Ok((judgement, traffic)) => CheckResult::judge(check, judgement, traffic),
             Err(e) if e.class() == FailureClass::Environment => return Err(e),
             Err(e) => CheckResult::error(check, &e),
         };
-        results.push(result);
+        results.push(foreign::judge_runs(target.as_mut(), check, runs, result));
     }
+    maps.extend(target.program().map_bindings().iter().cloned());
     Ok(results)
 }
 

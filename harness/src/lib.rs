@@ -2,7 +2,8 @@
 //! namespaces (or through BPF_PROG_TEST_RUN), and judges what happened against a lab's checks.
 //!
 //! - [`object`]: read an ELF, list its XDP programs, load fresh copies.
-//! - [`maps`]: read and write maps by the names a contract gives.
+//! - [`maps`]: read and write maps by the names a contract gives; [`map_role`]: or by role.
+//! - [`source`]: programs a student loaded themselves (pinned, by id, attached).
 //! - [`netns`] and [`topology`]: namespaces and veths, and the sweep for leftovers.
 //! - [`target`]: the three modes a frame can reach a program in.
 //! - [`check`], [`lab`], [`report`]: what a lab is made of and what a run reports.
@@ -16,11 +17,13 @@ mod ethtool;
 pub mod grade;
 pub mod kernel;
 pub mod lab;
+pub mod map_role;
 pub mod maps;
 pub mod netconf;
 pub mod netns;
 pub mod object;
 pub mod report;
+pub mod source;
 pub mod target;
 pub mod testing;
 pub mod topology;

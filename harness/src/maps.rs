@@ -4,6 +4,7 @@ use aya::maps::{Array, DevMap, HashMap, Map, MapData, MapError, PerCpuArray};
 
 use crate::{
     error::{Error, Result},
+    map_role::Role,
     object::LoadedProgram,
 };
 
@@ -17,31 +18,23 @@ impl<'a> Maps<'a> {
         Self { program }
     }
 
-    fn available(&self) -> String {
-        let names = self.program.map_names();
-        if names.is_empty() {
-            "no maps".into()
-        } else {
-            names.join(", ")
-        }
-    }
-
-    fn get(&mut self, name: &str, expected: &str) -> Result<&mut Map> {
+    /// The map called `name`, or else the one map that fits `role` (see [`crate::map_role`]).
+    fn get(&mut self, name: &str, expected: &str, role: Role) -> Result<&mut Map> {
         if self.program.map_mut(name).is_none() {
-            return Err(Error::MapMissing {
-                name: name.into(),
-                expected: expected.into(),
-                available: self.available(),
-            });
+            crate::map_role::bind(self.program, name, expected, &role)?;
         }
-        Ok(self.program.map_mut(name).expect("checked above"))
+        Ok(self.program.map_mut(name).expect("named or bound above"))
     }
 
     /// Reads a u32 → u64 counter map (ARRAY, or PERCPU_ARRAY summed over CPUs), every entry.
     pub fn counters(&mut self, name: &str) -> Result<Vec<u64>> {
         const EXPECTED: &str = "an ARRAY or PERCPU_ARRAY with u32 keys and u64 values";
         let layout = |e: MapError| layout_error(name, EXPECTED, e);
-        let map = &*self.get(name, EXPECTED)?;
+        let map = &*self.get(
+            name,
+            EXPECTED,
+            role(&["an ARRAY", "a PERCPU_ARRAY"], Some(8)),
+        )?;
         match map {
             Map::Array(_) => {
                 let array = Array::<&MapData, u64>::try_from(map).map_err(layout)?;
@@ -63,7 +56,8 @@ impl<'a> Maps<'a> {
     /// `value.len()` bytes.
     pub fn hash_insert(&mut self, name: &str, key: u32, value: &[u8]) -> Result<()> {
         const EXPECTED: &str = "a HASH or LRU_HASH with u32 keys";
-        let map = self.get(name, EXPECTED)?;
+        let size = Some(value.len() as u32);
+        let map = self.get(name, EXPECTED, role(&["a HASH", "an LRU_HASH"], size))?;
         if !matches!(map, Map::HashMap(_) | Map::LruHashMap(_)) {
             return Err(wrong_kind(name, EXPECTED, map));
         }
@@ -87,7 +81,7 @@ impl<'a> Maps<'a> {
     /// Sets `index → ifindex` in a DEVMAP (redirect targets).
     pub fn devmap_set(&mut self, name: &str, index: u32, ifindex: u32) -> Result<()> {
         const EXPECTED: &str = "a DEVMAP";
-        let map = self.get(name, EXPECTED)?;
+        let map = self.get(name, EXPECTED, role(&["a DEVMAP"], None))?;
         if !matches!(map, Map::DevMap(_)) {
             return Err(wrong_kind(name, EXPECTED, map));
         }
@@ -99,7 +93,8 @@ impl<'a> Maps<'a> {
     /// Writes raw bytes at `index` of an ARRAY map (for example a backend table).
     pub fn array_set(&mut self, name: &str, index: u32, value: &[u8]) -> Result<()> {
         const EXPECTED: &str = "an ARRAY";
-        let map = self.get(name, EXPECTED)?;
+        let size = Some(value.len() as u32);
+        let map = self.get(name, EXPECTED, role(&["an ARRAY"], size))?;
         if !matches!(map, Map::Array(_)) {
             return Err(wrong_kind(name, EXPECTED, map));
         }
@@ -124,10 +119,8 @@ impl<'a> Maps<'a> {
     /// program keeps but not the map.
     pub fn hash_maps(&mut self) -> Result<Vec<HashMapSummary>> {
         let mut out = Vec::new();
-        for name in self.program.map_names() {
-            let Some(map) = self.program.map_mut(&name) else {
-                continue;
-            };
+        // By position, not name: maps a loader created without names all share the name "".
+        for (name, map) in self.program.maps_in_order() {
             let data = match &*map {
                 Map::HashMap(d)
                 | Map::LruHashMap(d)
@@ -152,7 +145,7 @@ impl<'a> Maps<'a> {
     /// Removes `key` from a HASH or LRU_HASH map with u32 keys; a missing key is not an error.
     pub fn hash_remove(&mut self, name: &str, key: u32) -> Result<()> {
         const EXPECTED: &str = "a HASH or LRU_HASH with u32 keys";
-        let map = self.get(name, EXPECTED)?;
+        let map = self.get(name, EXPECTED, role(&["a HASH", "an LRU_HASH"], None))?;
         let data = match &*map {
             Map::HashMap(d) | Map::LruHashMap(d) => d,
             other => return Err(wrong_kind(name, EXPECTED, other)),
@@ -275,8 +268,17 @@ fn layout_error(name: &str, expected: &str, e: MapError) -> Error {
     }
 }
 
+/// A role with u32 keys (every contract map has them).
+fn role(kinds: &'static [&'static str], value_size: Option<u32>) -> Role {
+    Role {
+        kinds,
+        key_size: Some(4),
+        value_size,
+    }
+}
+
 /// A short name for a map's type, as the kernel's docs spell it.
-fn map_kind(map: &Map) -> &'static str {
+pub(crate) fn map_kind(map: &Map) -> &'static str {
     match map {
         Map::Array(_) => "an ARRAY",
         Map::PerCpuArray(_) => "a PERCPU_ARRAY",

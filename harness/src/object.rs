@@ -9,15 +9,17 @@ use std::{
 
 use aya::{
     Ebpf, EbpfError, EbpfLoader,
-    maps::{Map, MapData},
+    maps::Map,
     programs::{
         ProgramError, TestRun, TestRunOptions, Xdp,
         xdp::{XdpLinkId, XdpMode},
     },
 };
 
+pub use crate::source::pinned::PinnedPrograms;
 use crate::{
     error::{Error, Result},
+    map_role::MapBinding,
     maps::Maps,
     verdict::Verdict,
 };
@@ -150,6 +152,7 @@ impl XdpObject {
         Ok(LoadedProgram {
             name,
             inner: Inner::Object(ebpf),
+            bindings: Vec::new(),
         })
     }
 }
@@ -228,6 +231,8 @@ impl From<AttachMode> for XdpMode {
 pub struct LoadedProgram {
     name: String,
     inner: Inner,
+    /// Contract map names bound to maps found by role or pin (see [`crate::map_role`]).
+    bindings: Vec<MapBinding>,
 }
 
 // One value per loaded program: the size difference between the variants costs nothing.
@@ -235,7 +240,8 @@ pub struct LoadedProgram {
 enum Inner {
     /// Loaded by the harness from an object: it owns the object's maps.
     Object(Ebpf),
-    /// Loaded and pinned by the student: maps come from the program's own map references.
+    /// Loaded by the student (pinned, by id, attached): maps come from the program's own map
+    /// references and map pins.
     Pinned { xdp: Xdp, maps: Vec<(String, Map)> },
 }
 
@@ -263,20 +269,65 @@ impl LoadedProgram {
         }
     }
 
-    /// Names of the program's maps (internal `.rodata`-style maps left out).
-    pub(crate) fn map_names(&self) -> Vec<String> {
-        let names: Vec<String> = match &self.inner {
-            Inner::Object(ebpf) => ebpf.maps().map(|(n, _)| n.to_owned()).collect(),
-            Inner::Pinned { maps, .. } => maps.iter().map(|(n, _)| n.clone()).collect(),
-        };
-        names.into_iter().filter(|n| !n.starts_with('.')).collect()
-    }
-
-    /// The map called `name`, if the program has one.
+    /// The map called `name`, or bound to that name, if the program has one.
     pub(crate) fn map_mut(&mut self, name: &str) -> Option<&mut Map> {
+        if let Some(i) = self
+            .bindings
+            .iter()
+            .find(|b| b.contract == name)
+            .map(|b| b.index)
+        {
+            return self.maps_in_order().into_iter().nth(i).map(|(_, m)| m);
+        }
         match &mut self.inner {
             Inner::Object(ebpf) => ebpf.map_mut(name),
             Inner::Pinned { maps, .. } => maps.iter_mut().find(|(n, _)| n == name).map(|(_, m)| m),
+        }
+    }
+
+    /// Every map (internal `.rodata`-style ones left out), in a stable order.
+    pub(crate) fn maps_in_order(&mut self) -> Vec<(String, &mut Map)> {
+        let mut maps: Vec<(String, &mut Map)> = match &mut self.inner {
+            Inner::Object(ebpf) => ebpf.maps_mut().map(|(n, m)| (n.to_owned(), m)).collect(),
+            Inner::Pinned { maps, .. } => maps.iter_mut().map(|(n, m)| (n.clone(), m)).collect(),
+        };
+        maps.retain(|(n, _)| !n.starts_with('.'));
+        maps
+    }
+
+    /// The program's maps as the kernel describes them, for role lookups and listings.
+    pub(crate) fn map_summaries(&mut self) -> Vec<crate::map_role::MapSummary> {
+        let adopted = self.adopted();
+        self.maps_in_order()
+            .iter()
+            .enumerate()
+            .map(|(i, (n, m))| crate::map_role::MapSummary::of(i, n, m, adopted))
+            .collect()
+    }
+
+    /// Makes a contract name refer to the map the binding names.
+    pub(crate) fn bind_map(&mut self, binding: MapBinding) {
+        self.bindings.retain(|b| b.contract != binding.contract);
+        self.bindings.push(binding);
+    }
+
+    /// Whether someone else loaded the program (pinned, by id, attached): it may run on other
+    /// traffic too, and its state is theirs.
+    pub fn adopted(&self) -> bool {
+        matches!(self.inner, Inner::Pinned { .. })
+    }
+
+    /// The maps that stood in for contract maps without having their names.
+    pub fn map_bindings(&self) -> &[MapBinding] {
+        &self.bindings
+    }
+
+    /// A program someone else loaded, with the maps found for it; see [`crate::source`].
+    pub(crate) fn from_kernel(name: String, xdp: Xdp, maps: Vec<(String, Map)>) -> Self {
+        Self {
+            name,
+            inner: Inner::Pinned { xdp, maps },
+            bindings: Vec::new(),
         }
     }
 
@@ -410,102 +461,6 @@ impl ProgramSource for ObjectSet {
                 available: self.programs().join(", "),
             }),
         }
-    }
-}
-
-/// XDP programs a student loaded and pinned on a bpffs: a directory of pins named after the
-/// programs (`/sys/fs/bpf/alice/ip_filter`), or one pin. Their maps are found through the
-/// program's own map references, by name.
-#[derive(Debug, Clone)]
-pub struct PinnedPrograms {
-    origin: PathBuf,
-    pins: Vec<(String, PathBuf)>,
-}
-
-impl PinnedPrograms {
-    /// Lists the pins under `path` (a directory of pins, or a single pin).
-    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let unreadable = |source| Error::Unreadable {
-            path: path.to_owned(),
-            source,
-        };
-        let meta = std::fs::metadata(path).map_err(unreadable)?;
-        let mut pins = Vec::new();
-        if meta.is_dir() {
-            for entry in std::fs::read_dir(path).map_err(unreadable)?.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                pins.push((name, entry.path()));
-            }
-        } else {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            pins.push((name, path.to_owned()));
-        }
-        pins.sort();
-        Ok(Self {
-            origin: path.to_owned(),
-            pins,
-        })
-    }
-}
-
-impl ProgramSource for PinnedPrograms {
-    fn origin(&self) -> String {
-        format!("pinned {}", self.origin.display())
-    }
-
-    fn programs(&self) -> Vec<String> {
-        self.pins.iter().map(|(n, _)| n.clone()).collect()
-    }
-
-    fn supply_hint(&self, program: &str) -> String {
-        let dir = if self.pins.len() == 1 && self.pins[0].1 == self.origin {
-            self.origin.parent().unwrap_or(&self.origin)
-        } else {
-            &self.origin
-        };
-        format!(
-            "Load it and pin it at {}/{program} (the pin's file name is the program's name).",
-            dir.display()
-        )
-    }
-
-    fn load(&self, program: &str) -> Result<LoadedProgram> {
-        let Some((_, pin)) = self.pins.iter().find(|(n, _)| n == program) else {
-            let names: Vec<&str> = self.pins.iter().map(|(n, _)| n.as_str()).collect();
-            return Err(Error::ProgramNotFound {
-                name: program.into(),
-                available: names.join(", "),
-            });
-        };
-        let xdp = Xdp::from_pin(pin, aya_obj::programs::XdpAttachType::Interface).map_err(|e| {
-            Error::BadObject {
-                path: pin.clone(),
-                reason: format!("not a pinned XDP program: {e}"),
-            }
-        })?;
-        let ids = xdp
-            .info()
-            .and_then(|i| i.map_ids())
-            .map_err(Error::env)?
-            .unwrap_or_default();
-        let mut maps = Vec::new();
-        for id in ids {
-            let data = MapData::from_id(id).map_err(Error::env)?;
-            let name = data
-                .info()
-                .ok()
-                .and_then(|i| i.name_as_str().map(str::to_owned))
-                .unwrap_or_default();
-            maps.push((name, Map::from_map_data(data).map_err(Error::env)?));
-        }
-        Ok(LoadedProgram {
-            name: program.into(),
-            inner: Inner::Pinned { xdp, maps },
-        })
     }
 }
 

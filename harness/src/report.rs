@@ -233,6 +233,10 @@ pub struct Report {
     /// Parts whose failures were judged without the reference solution, which could not run.
     #[serde(default)]
     pub reference_unavailable: Vec<ReferenceUnavailable>,
+    /// Maps that stood in for the contract's maps without having their names (found by
+    /// layout, or by a map pin).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub maps: Vec<crate::map_role::MapBinding>,
 }
 
 impl Report {
@@ -257,6 +261,7 @@ impl Report {
             totals,
             seed: 0,
             reference_unavailable: Vec::new(),
+            maps: Vec::new(),
         }
     }
 
@@ -285,6 +290,9 @@ impl Report {
         );
         let caveats = self.caveats();
         out.push_str(&caveats);
+        for m in &self.maps {
+            out.push_str(&format!("{}\n", m.line()));
+        }
         for c in &self.checks {
             out.push_str(&format!(
                 "{} {:<48} {}\n",

@@ -114,7 +114,7 @@ impl Target for TestRunTarget {
 
 /// Keeps the kernel's per-program run statistics on for the life of the process; the run count
 /// is how the veth target knows the program has seen every frame.
-fn run_stats() -> Result<()> {
+pub(crate) fn run_stats() -> Result<()> {
     static STATS: OnceLock<std::result::Result<OwnedFd, String>> = OnceLock::new();
     STATS
         .get_or_init(|| aya::sys::enable_stats(aya::sys::Stats::RunTime).map_err(|e| e.to_string()))

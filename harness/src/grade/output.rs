@@ -53,6 +53,9 @@ pub fn text(g: &Graded) -> String {
         ));
     }
     out.push_str(&g.report.caveats());
+    for m in &g.report.maps {
+        out.push_str(&format!("{}\n", m.line()));
+    }
     for part in &s.parts {
         let unverified = s
             .tests
@@ -123,6 +126,8 @@ pub fn student_json(g: &Graded) -> String {
         parts: Vec<serde_json::Value>,
         checks: &'a [super::rubric::TestScore],
         replay: Vec<&'a str>,
+        #[serde(skip_serializing_if = "<[_]>::is_empty")]
+        maps: &'a [crate::map_role::MapBinding],
     }
     let doc = Doc {
         student: &g.submission.student,
@@ -140,6 +145,7 @@ pub fn student_json(g: &Graded) -> String {
             .collect(),
         checks: &g.score.tests,
         replay: g.replay.iter().map(|(_, c)| c.as_str()).collect(),
+        maps: &g.report.maps,
     };
     serde_json::to_string_pretty(&doc).expect("serialises")
 }

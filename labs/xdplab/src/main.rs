@@ -15,6 +15,7 @@ use harness::{
     grade::{self, GradeOptions, Rubric, RunErrorDocument, output},
     netns,
     object::{ObjectSet, PinnedPrograms, ProgramSource},
+    source::{AttachedProgram, ProgramIds},
 };
 
 /// Every lab the CLI knows, with frames varied by `seed`. Adding a lab is one line here.
@@ -79,6 +80,16 @@ struct RunArgs {
     /// the programs, or one pin.
     #[arg(long)]
     pinned: Option<PathBuf>,
+    /// Check a program loaded in the kernel, as `bpftool prog show` lists it: NAME=ID
+    /// (repeatable), or ID with --program NAME.
+    #[arg(long = "prog-id", value_name = "NAME=ID", conflicts_with_all = ["object", "pinned"])]
+    prog_id: Vec<String>,
+    /// Check the XDP program attached to this interface now; it stays attached there.
+    #[arg(long, value_name = "IFACE", conflicts_with_all = ["object", "pinned", "prog_id"])]
+    attached: Option<String>,
+    /// The network namespace of the --attached interface (as `ip netns` names it).
+    #[arg(long, value_name = "NS", requires = "attached")]
+    netns: Option<String>,
     /// Run only this program's checks.
     #[arg(long)]
     program: Option<String>,
@@ -220,16 +231,28 @@ fn find_lab(lab_id: &str, seed: u64) -> Result<Lab, Error> {
 
 fn run(args: RunArgs) -> Result<u8, Error> {
     let lab = find_lab(&args.lab, args.seed)?;
-    let opts = RunOptions {
+    let mut opts = RunOptions {
         mode: args.mode.into(),
-        program: args.program,
+        program: args.program.clone(),
         check: args.check,
         seed: args.seed,
     };
     lab.validate(&opts)?;
     doctor::require_root()?;
     netns::sweep();
+    let program = args.program.as_deref();
     let source: Box<dyn ProgramSource> = match (args.pinned, args.object.as_slice()) {
+        _ if !args.prog_id.is_empty() => Box::new(ProgramIds::open(
+            args.prog_id
+                .iter()
+                .map(|arg| ProgramIds::parse_arg(arg, program))
+                .collect::<Result<_, _>>()?,
+        )?),
+        _ if args.attached.is_some() => Box::new(AttachedProgram::open(
+            args.attached.as_deref().unwrap_or_default(),
+            args.netns.as_deref(),
+            program,
+        )?),
         (Some(pins), _) => Box::new(PinnedPrograms::open(pins)?),
         (None, []) => Box::new(lab.reference_object()),
         (None, [one]) => Box::new(XdpObject::from_path(one)?),
@@ -249,6 +272,12 @@ fn run(args: RunArgs) -> Result<u8, Error> {
                 hint.trim_end_matches('.')
             ),
         });
+    }
+    // One program loaded by the student (attached, or one --prog-id): judge only its part.
+    let loaded = args.attached.is_some() || !args.prog_id.is_empty();
+    if let ([one], true, None) = (source.programs().as_slice(), loaded, &opts.program) {
+        opts.program = Some(one.clone());
+        lab.validate(&opts)?;
     }
     let report = lab.run(source.as_ref(), &opts)?;
     match args.format {
