@@ -93,6 +93,44 @@ pub enum Error {
         insns: Option<u64>,
     },
 
+    /// The verifier gave up on `program` at one of its limits (instruction count, complexity,
+    /// loops) rather than finding an unsafe access.
+    #[error(
+        "the kernel verifier gave up on `{program}`: {limit}{}. The verifier walks every path \
+         through the program and stops at one million instructions; {fix} The end of its log:\n{log}",
+        insns.map(|n| format!(" (after {n} instructions)")).unwrap_or_default()
+    )]
+    VerifierLimit {
+        /// The program that failed to load.
+        program: String,
+        /// Which limit, in words.
+        limit: String,
+        /// What to change.
+        fix: &'static str,
+        /// The trimmed verifier log.
+        log: String,
+        /// The instruction count the verifier reached, when its log says.
+        insns: Option<u64>,
+    },
+
+    /// Two of a student's objects define the same program, so which one is meant is unclear.
+    #[error(
+        "program `{program}` is defined in both `{first}` and `{second}`. Hand in each program \
+         once: remove it from one of the objects."
+    )]
+    DuplicateProgram {
+        /// The program's name.
+        program: String,
+        /// The first object defining it.
+        first: PathBuf,
+        /// The second object defining it.
+        second: PathBuf,
+    },
+
+    /// A path handed in could not be used (missing, not a regular file, too large).
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
+
     /// A map the lab needs is missing.
     #[error(
         "map `{name}` not found; the program uses: {available}. The lab's contract requires a \
@@ -142,7 +180,16 @@ impl Error {
                 FailureClass::BadObject
             }
             Error::NoXdpProgram { .. } | Error::ProgramNotFound { .. } => FailureClass::NoProgram,
-            Error::Verifier { .. } => FailureClass::Verifier,
+            Error::Verifier { .. } | Error::VerifierLimit { .. } => FailureClass::Verifier,
+            Error::DuplicateProgram { .. } => FailureClass::NoProgram,
+            // A usage mistake (rubric, folders) has no class of its own yet; it never reaches a
+            // student's report, only the grader's terminal.
+            Error::Input(e) => match e.kind() {
+                crate::input::PathKind::Object
+                | crate::input::PathKind::PinnedFile
+                | crate::input::PathKind::Pins => FailureClass::BadObject,
+                _ => FailureClass::Environment,
+            },
             Error::MapMissing { .. } | Error::MapLayout { .. } => FailureClass::MapLayout,
             Error::NotRoot | Error::Environment(_) => FailureClass::Environment,
         }
@@ -165,6 +212,10 @@ pub enum FailureClass {
     Behaviour,
     /// The harness or kernel misbehaved; never charged to the student.
     Environment,
+    /// The submission ran past its time limit and was stopped (graded 0, with partial output).
+    Timeout,
+    /// The submission made the grading run crash (graded 0, with partial output).
+    Crash,
 }
 
 /// Shorthand for results whose error is [`Error`].

@@ -1,0 +1,140 @@
+//! A program loaded in the kernel: attaching it, running it through BPF_PROG_TEST_RUN, and
+//! reaching its maps.
+
+use std::{fmt, os::fd::AsFd};
+
+use aya::{
+    Ebpf,
+    maps::Map,
+    programs::{
+        TestRun, TestRunOptions, Xdp,
+        xdp::{XdpLinkId, XdpMode},
+    },
+};
+
+use crate::{
+    error::{Error, Result},
+    maps::Maps,
+    verdict::Verdict,
+};
+
+/// How an XDP program is attached to a veth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachMode {
+    /// In the veth driver (XDP_FLAGS_DRV_MODE).
+    Native,
+    /// In the generic network stack (XDP_FLAGS_SKB_MODE).
+    Generic,
+}
+
+impl From<AttachMode> for XdpMode {
+    fn from(m: AttachMode) -> Self {
+        match m {
+            AttachMode::Native => XdpMode::Driver,
+            AttachMode::Generic => XdpMode::Skb,
+        }
+    }
+}
+
+/// One XDP program loaded in the kernel, with the maps of its (fresh) object.
+///
+/// Dropping it detaches the program and frees the maps; aya attaches through bpf links, which
+/// the kernel also releases when the process dies.
+pub struct LoadedProgram {
+    pub(super) name: String,
+    pub(super) inner: Inner,
+}
+
+// One value per loaded program: the size difference between the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum Inner {
+    /// Loaded by the harness from an object: it owns the object's maps.
+    Object(Ebpf),
+    /// Loaded and pinned by the student: maps come from the program's own map references.
+    Pinned { xdp: Xdp, maps: Vec<(String, Map)> },
+}
+
+impl fmt::Debug for LoadedProgram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoadedProgram")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl LoadedProgram {
+    /// The program's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn xdp(&mut self) -> &mut Xdp {
+        match &mut self.inner {
+            Inner::Object(ebpf) => ebpf
+                .program_mut(&self.name)
+                .and_then(|p| p.try_into().ok())
+                .expect("loaded as XDP"),
+            Inner::Pinned { xdp, .. } => xdp,
+        }
+    }
+
+    /// Names of the program's maps (internal `.rodata`-style maps left out).
+    pub(crate) fn map_names(&self) -> Vec<String> {
+        let names: Vec<String> = match &self.inner {
+            Inner::Object(ebpf) => ebpf.maps().map(|(n, _)| n.to_owned()).collect(),
+            Inner::Pinned { maps, .. } => maps.iter().map(|(n, _)| n.clone()).collect(),
+        };
+        names.into_iter().filter(|n| !n.starts_with('.')).collect()
+    }
+
+    /// The map called `name`, if the program has one.
+    pub(crate) fn map_mut(&mut self, name: &str) -> Option<&mut Map> {
+        match &mut self.inner {
+            Inner::Object(ebpf) => ebpf.map_mut(name),
+            Inner::Pinned { maps, .. } => maps.iter_mut().find(|(n, _)| n == name).map(|(_, m)| m),
+        }
+    }
+
+    /// Attaches the program to `ifindex`; call it from a thread inside the interface's namespace.
+    pub fn attach(&mut self, ifindex: u32, mode: AttachMode) -> Result<XdpLinkId> {
+        self.xdp().attach(ifindex, mode.into()).map_err(|e| {
+            Error::env(format!(
+                "attaching XDP in {mode:?} mode to ifindex {ifindex} failed: {e}"
+            ))
+        })
+    }
+
+    /// How many times the kernel has run the program (needs [`crate::stats::RunStats`] held).
+    pub fn run_count(&mut self) -> Result<u64> {
+        let xdp = self.xdp();
+        let info = xdp.info().map_err(Error::env)?;
+        Ok(info.run_count())
+    }
+
+    /// Runs the program once on `frame` through BPF_PROG_TEST_RUN: exact verdict and output.
+    pub fn test_run(&mut self, frame: &[u8]) -> Result<(Verdict, Vec<u8>)> {
+        let mut out = vec![0u8; frame.len() + 4096];
+        let xdp = self.xdp();
+        let result = xdp
+            .test_run(TestRunOptions {
+                data_in: Some(frame),
+                data_out: Some(&mut out),
+                ..Default::default()
+            })
+            .map_err(|e| Error::env(format!("BPF_PROG_TEST_RUN failed: {e}")))?;
+        out.truncate(result.data_size_out as usize);
+        Ok((Verdict::from_code(result.return_value), out))
+    }
+
+    /// The maps of this copy of the object, by name.
+    pub fn maps(&mut self) -> Maps<'_> {
+        Maps::new(self)
+    }
+
+    /// The raw fd of the program, for callers that pin or inspect it.
+    pub fn fd(&mut self) -> Result<std::os::fd::OwnedFd> {
+        let fd = self.xdp().fd().map_err(Error::env)?;
+        fd.as_fd().try_clone_to_owned().map_err(Error::env)
+    }
+}
+
