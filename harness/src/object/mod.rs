@@ -8,6 +8,8 @@
 //! Nothing a student hands in can panic the harness: aya is called behind [`no_panic`], and a
 //! panic inside it becomes a `bad-object` error naming the file.
 
+#[cfg(test)]
+mod fuzz;
 mod loaded;
 mod pins;
 mod verifier;
@@ -30,6 +32,10 @@ use loaded::Inner;
 pub(crate) use pins::PIN_DIR;
 pub use pins::{PinDir, PinnedPrograms, ensure_bpffs};
 pub use verifier::trim_verifier_log;
+
+/// The most kernel memory one map of a handed-in object may ask for (key and value bytes
+/// times entries); the labs' maps need a few MiB at most.
+pub const MAP_BYTES_LIMIT: u64 = 64 << 20;
 
 /// Runs `f`, turning a panic inside it (aya has panicked on malformed ELF sections and on
 /// non-UTF-8 BTF logs) into a `bad-object` error for `origin`.
@@ -119,6 +125,17 @@ impl XdpObject {
                     format!(" (it has {}, which are not XDP)", others.join(", "))
                 },
             });
+        }
+        for (name, map) in &parsed.maps {
+            let entry = u64::from(map.key_size()) + u64::from(map.value_size());
+            let bytes = u64::from(map.max_entries()).saturating_mul(entry.max(1));
+            if bytes > MAP_BYTES_LIMIT {
+                return Err(Error::MapLayout {
+                    name: name.clone(),
+                    expected: format!("at most {} MiB of entries", MAP_BYTES_LIMIT >> 20),
+                    found: format!("{} entries of {entry} bytes", map.max_entries()),
+                });
+            }
         }
         Ok(Self {
             origin,
