@@ -40,20 +40,19 @@ const CHILD_OUTPUT_LIMIT: u64 = 16 << 20;
 /// way round), so reports are never read as submissions and never overwrite one.
 pub fn prepare_out(submissions: &Path, out: &Path) -> Result<()> {
     input::require_dir(submissions, PathKind::Submissions)?;
-    std::fs::create_dir_all(out).map_err(|source| InputError::Unreadable {
+    let subs = submissions
+        .canonicalize()
+        .map_err(|source| InputError::Unreadable {
+            kind: PathKind::Submissions,
+            path: submissions.to_owned(),
+            source,
+        })?;
+    // Compared before anything is created, so a refused --out leaves no folder behind.
+    let outc = resolved(out).map_err(|source| InputError::Unreadable {
         kind: PathKind::Out,
         path: out.to_owned(),
         source,
     })?;
-    let canonical = |p: &Path, kind| {
-        p.canonicalize().map_err(|source| InputError::Unreadable {
-            kind,
-            path: p.to_owned(),
-            source,
-        })
-    };
-    let subs = canonical(submissions, PathKind::Submissions)?;
-    let outc = canonical(out, PathKind::Out)?;
     if outc.starts_with(&subs) || subs.starts_with(&outc) {
         return Err(InputError::Overlap {
             out: out.to_owned(),
@@ -61,7 +60,31 @@ pub fn prepare_out(submissions: &Path, out: &Path) -> Result<()> {
         }
         .into());
     }
+    std::fs::create_dir_all(out).map_err(|source| InputError::Unreadable {
+        kind: PathKind::Out,
+        path: out.to_owned(),
+        source,
+    })?;
     Ok(())
+}
+
+/// `path` with links resolved as far as it exists, and the rest appended as given.
+fn resolved(path: &Path) -> std::io::Result<PathBuf> {
+    let absolute = std::path::absolute(path)?;
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => break,
+        }
+    }
+    let mut out = existing.canonicalize()?;
+    out.extend(rest.iter().rev());
+    Ok(out)
 }
 
 /// Writes `<out>/skipped.csv`: every entry of the class folder that was not graded, and why.
@@ -354,10 +377,11 @@ mod tests {
         let base = std::env::temp_dir().join(format!("xdplab-out-{}", std::process::id()));
         let subs = base.join("class");
         std::fs::create_dir_all(&subs).unwrap();
-        for out in [subs.clone(), subs.join("results")] {
+        for out in [subs.clone(), subs.join("results/new"), base.clone()] {
             let e = prepare_out(&subs, &out).unwrap_err();
             assert!(e.to_string().contains("inside"), "{e}");
         }
+        assert!(!subs.join("results").exists(), "a refused --out is not created");
         prepare_out(&subs, &base.join("results")).unwrap();
         std::fs::remove_dir_all(base).unwrap();
     }

@@ -86,7 +86,7 @@ fn interrupted_runs_leave_nothing() {
 }
 
 #[test]
-#[ignore = "50 interrupted runs take about a minute; run for the figure"]
+#[ignore = "50 interrupted runs take about 8 s; run for the figure"]
 fn fifty_interrupted_runs_leave_nothing() {
     let leaks = interrupt_many(50);
     println!("leaks per 50 interrupts: {}", leaks.len());
