@@ -2,6 +2,7 @@
 //! namespaces (or through BPF_PROG_TEST_RUN), and judges what happened against a lab's checks.
 //!
 //! - [`object`]: read an ELF, list its XDP programs, load fresh copies.
+//! - [`input`]: bounded reads of what users hand in; [`signals`]: clean exits on SIGINT/SIGTERM.
 //! - [`maps`]: read and write maps by the names a contract gives.
 //! - [`netns`] and [`topology`]: namespaces and veths, and the sweep for leftovers.
 //! - [`target`]: the three modes a frame can reach a program in.
