@@ -251,7 +251,10 @@ mod tests {
         let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
         let e = read_bounded(&fifo, PathKind::Object, OBJECT_LIMIT).unwrap_err();
-        assert!(e.to_string().contains("is a FIFO, not a regular file"), "{e}");
+        assert!(
+            e.to_string().contains("is a FIFO, not a regular file"),
+            "{e}"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -260,7 +263,10 @@ mod tests {
         let e = read_bounded(Path::new("/dev/zero"), PathKind::Object, OBJECT_LIMIT).unwrap_err();
         assert!(e.to_string().contains("a character device"), "{e}");
         let e = read_text(Path::new("/etc"), PathKind::Rubric).unwrap_err();
-        assert!(e.to_string().starts_with("the rubric `/etc` is a folder"), "{e}");
+        assert!(
+            e.to_string().starts_with("the rubric `/etc` is a folder"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -270,7 +276,10 @@ mod tests {
         std::fs::write(&big, vec![0u8; 2 << 20]).unwrap();
         let e = read_bounded(&big, PathKind::Object, 1 << 20).unwrap_err();
         assert!(e.to_string().contains("limit of 1 MiB"), "{e}");
-        assert_eq!(read_bounded(&big, PathKind::Object, 2 << 20).unwrap().len(), 2 << 20);
+        assert_eq!(
+            read_bounded(&big, PathKind::Object, 2 << 20).unwrap().len(),
+            2 << 20
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -279,6 +288,10 @@ mod tests {
         let e = read_text(Path::new("/nonexistent/rubric.toml"), PathKind::Rubric).unwrap_err();
         assert!(e.to_string().starts_with("cannot read the rubric"), "{e}");
         let e = require_dir(Path::new("/nonexistent"), PathKind::Submissions).unwrap_err();
-        assert!(e.to_string().starts_with("cannot read the submissions folder"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("cannot read the submissions folder"),
+            "{e}"
+        );
     }
 }

@@ -82,10 +82,7 @@ pub fn discover(dir: &Path) -> Result<Discovery> {
     let mut found = Discovery::default();
     // Student → the entries that name them, each with what it holds.
     let mut by_student: BTreeMap<String, Vec<(String, Submission)>> = BTreeMap::new();
-    let mut entries: Vec<_> = fs::read_dir(dir)
-        .map_err(unreadable)?
-        .flatten()
-        .collect();
+    let mut entries: Vec<_> = fs::read_dir(dir).map_err(unreadable)?.flatten().collect();
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let name = entry.file_name();
@@ -217,7 +214,8 @@ mod tests {
     use super::*;
 
     fn class(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("xdplab-discover-{}-{name}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("xdplab-discover-{}-{name}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         dir
@@ -244,12 +242,22 @@ mod tests {
         fs::write(dir.join("carol/pinned"), "/sys/fs/bpf/carol").unwrap();
         fs::write(dir.join(OsStr::from_bytes(b"d\xffve.o")), "x").unwrap();
         let found = discover(&dir).unwrap();
-        let students: Vec<&str> = found.submissions.iter().map(|s| s.student.as_str()).collect();
+        let students: Vec<&str> = found
+            .submissions
+            .iter()
+            .map(|s| s.student.as_str())
+            .collect();
         assert_eq!(students, ["bob", "carol", "d\\xffve"]);
         let bob = &found.submissions[0].problem.as_ref().unwrap().message;
-        assert!(bob.contains("`bob/` and `bob.o`") || bob.contains("`bob.o` and `bob/`"), "{bob}");
+        assert!(
+            bob.contains("`bob/` and `bob.o`") || bob.contains("`bob.o` and `bob/`"),
+            "{bob}"
+        );
         assert!(found.submissions[1].pinned.is_some());
-        assert!(found.submissions[2].objects[0].exists(), "the raw name is kept");
+        assert!(
+            found.submissions[2].objects[0].exists(),
+            "the raw name is kept"
+        );
         let skipped: Vec<&str> = found.skipped.iter().map(|s| s.entry.as_str()).collect();
         assert_eq!(skipped, [".DS_Store", "carol/sub"]);
         fs::remove_dir_all(dir).unwrap();
@@ -258,6 +266,10 @@ mod tests {
     #[test]
     fn a_missing_folder_is_named_as_the_submissions_folder() {
         let e = discover(Path::new("/nonexistent/class")).unwrap_err();
-        assert!(e.to_string().starts_with("cannot read the submissions folder"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("cannot read the submissions folder"),
+            "{e}"
+        );
     }
 }

@@ -158,7 +158,12 @@ pub struct Graded {
 pub fn grade_one(lab: &Lab, rubric: &Rubric, sub: &Submission, opts: &GradeOptions) -> Graded {
     let source = match &sub.pinned {
         Some(p) => ChildSource::PinnedFile(RawPath::from(p.as_path())),
-        None => ChildSource::Objects(sub.objects.iter().map(|o| RawPath::from(o.as_path())).collect()),
+        None => ChildSource::Objects(
+            sub.objects
+                .iter()
+                .map(|o| RawPath::from(o.as_path()))
+                .collect(),
+        ),
     };
     let request = ChildRequest {
         lab: lab.id.into(),
@@ -193,7 +198,9 @@ pub fn replay_command(request: &ChildRequest, check: &str) -> String {
         ChildSource::Objects(paths) => {
             for p in paths {
                 cmd.push_str(" --object ");
-                cmd.push_str(&shell_quote(&p.path().into_os_string().into_encoded_bytes()));
+                cmd.push_str(&shell_quote(
+                    &p.path().into_os_string().into_encoded_bytes(),
+                ));
             }
         }
         ChildSource::PinnedFile(file) => {
@@ -381,7 +388,10 @@ mod tests {
             let e = prepare_out(&subs, &out).unwrap_err();
             assert!(e.to_string().contains("inside"), "{e}");
         }
-        assert!(!subs.join("results").exists(), "a refused --out is not created");
+        assert!(
+            !subs.join("results").exists(),
+            "a refused --out is not created"
+        );
         prepare_out(&subs, &base.join("results")).unwrap();
         std::fs::remove_dir_all(base).unwrap();
     }

@@ -336,7 +336,10 @@ mod tests {
     fn rubric_numbers_must_be_finite_positive_and_bounded() {
         for bad in ["nan", "inf", "-10", "0", "1e9"] {
             let e = Rubric::from_toml(&lab(), &format!("[parts.p]\npoints = {bad}\n")).unwrap_err();
-            assert!(e.to_string().contains("must be numbers above 0"), "{bad}: {e}");
+            assert!(
+                e.to_string().contains("must be numbers above 0"),
+                "{bad}: {e}"
+            );
         }
         let r = Rubric::from_toml(&lab(), "[parts.p]\npoints = 20\n").unwrap();
         assert_eq!(r.max_points(), 20.0);

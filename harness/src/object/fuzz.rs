@@ -18,11 +18,15 @@ const BUDGET: Duration = Duration::from_secs(20);
 
 /// The objects to mutate: every reference solution and the lab 7.1 C program.
 fn seeds() -> Vec<Vec<u8>> {
-    let mut seeds: Vec<Vec<u8>> = [reference::lab_7_1(), reference::lab_7_2(), reference::lab_7_3()]
-        .into_iter()
-        .filter(|o| !o.is_empty())
-        .map(<[u8]>::to_vec)
-        .collect();
+    let mut seeds: Vec<Vec<u8>> = [
+        reference::lab_7_1(),
+        reference::lab_7_2(),
+        reference::lab_7_3(),
+    ]
+    .into_iter()
+    .filter(|o| !o.is_empty())
+    .map(<[u8]>::to_vec)
+    .collect();
     let c = Path::new(env!("CARGO_MANIFEST_DIR")).join("../labs/lab-7-1/tests/programs/filter.c");
     let out = std::env::temp_dir().join(format!("xdplab-fuzz-{}", std::process::id()));
     std::fs::create_dir_all(&out).unwrap();

@@ -137,4 +137,3 @@ impl LoadedProgram {
         fd.as_fd().try_clone_to_owned().map_err(Error::env)
     }
 }
-

@@ -27,8 +27,8 @@ use crate::{
     error::{Error, Result},
     input::{self, PathKind},
 };
-pub use loaded::{AttachMode, LoadedProgram};
 use loaded::Inner;
+pub use loaded::{AttachMode, LoadedProgram};
 pub(crate) use pins::PIN_DIR;
 pub use pins::{PinDir, PinnedPrograms, ensure_bpffs};
 pub use verifier::trim_verifier_log;
@@ -309,4 +309,3 @@ impl ProgramSource for ObjectSet {
         }
     }
 }
-

@@ -272,7 +272,9 @@ fn run(args: RunArgs) -> Result<u8, Error> {
     let rejected = report.checks.iter().any(|c| {
         matches!(
             c.status,
-            Status::Fail(FailureClass::Verifier | FailureClass::BadObject | FailureClass::MapLayout)
+            Status::Fail(
+                FailureClass::Verifier | FailureClass::BadObject | FailureClass::MapLayout
+            )
         )
     });
     Ok(if rejected {

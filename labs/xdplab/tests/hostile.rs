@@ -128,7 +128,11 @@ fn summary(out: &Path) -> BTreeMap<String, (f64, String, String)> {
         let row = row.unwrap();
         rows.insert(
             row[0].to_owned(),
-            (row[1].parse().unwrap(), row[3].to_owned(), row[4].to_owned()),
+            (
+                row[1].parse().unwrap(),
+                row[3].to_owned(),
+                row[4].to_owned(),
+            ),
         );
     }
     rows
@@ -146,8 +150,19 @@ fn a_hostile_class_is_graded_within_limits() {
     assert_eq!(
         students,
         [
-            "alice", "bob", "d\\xfeve", "d\\xffve", "eve", "fifo", "mallory", "oscar", "peggy",
-            "students", "summary.csv", "trudy", "zero"
+            "alice",
+            "bob",
+            "d\\xfeve",
+            "d\\xffve",
+            "eve",
+            "fifo",
+            "mallory",
+            "oscar",
+            "peggy",
+            "students",
+            "summary.csv",
+            "trudy",
+            "zero"
         ],
         "{stdout}"
     );
@@ -163,7 +178,10 @@ fn a_hostile_class_is_graded_within_limits() {
     // The collision is one explicit error row naming both entries.
     let bob = &rows["bob"];
     assert_eq!((bob.0, bob.1.as_str()), (0.0, "bad-object"), "{bob:?}");
-    assert!(bob.2.contains("`bob.o`") && bob.2.contains("`bob/`"), "{bob:?}");
+    assert!(
+        bob.2.contains("`bob.o`") && bob.2.contains("`bob/`"),
+        "{bob:?}"
+    );
     // What is not an object is named for what it is, never blamed on the environment.
     let expect = [
         ("fifo", "bad-object", "is a FIFO"),
@@ -184,14 +202,19 @@ fn a_hostile_class_is_graded_within_limits() {
     let check = &trudy["checks"][0];
     assert_eq!(check["class"], "verifier", "{check}");
     assert!(
-        check["message"].as_str().unwrap().contains("gave up on `ip_filter`"),
+        check["message"]
+            .as_str()
+            .unwrap()
+            .contains("gave up on `ip_filter`"),
         "{check}"
     );
     // Hidden entries are listed with the reason, not dropped silently.
     let skipped = std::fs::read_to_string(out.join("skipped.csv")).unwrap();
     for entry in [".git", ".hidden.o", "alice/.DS_Store"] {
         assert!(
-            skipped.lines().any(|l| l.starts_with(&format!("{entry},hidden"))),
+            skipped
+                .lines()
+                .any(|l| l.starts_with(&format!("{entry},hidden"))),
             "{entry} in {skipped}"
         );
     }
@@ -199,5 +222,8 @@ fn a_hostile_class_is_graded_within_limits() {
     let (code, _, stderr, _) = grade(&sub, &sub.join("results"));
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("lie inside one another"), "{stderr}");
-    assert!(!sub.join("results/students").exists(), "nothing was graded into the class");
+    assert!(
+        !sub.join("results/students").exists(),
+        "nothing was graded into the class"
+    );
 }

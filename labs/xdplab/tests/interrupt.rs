@@ -73,7 +73,11 @@ fn interrupt_run(signal: i32, k: usize) -> Vec<String> {
 fn interrupt_many(n: usize) -> Vec<String> {
     (0..n)
         .flat_map(|i| {
-            let signal = if i % 2 == 0 { libc::SIGINT } else { libc::SIGTERM };
+            let signal = if i % 2 == 0 {
+                libc::SIGINT
+            } else {
+                libc::SIGTERM
+            };
             interrupt_run(signal, 1 + i % 4)
         })
         .collect()
@@ -97,7 +101,8 @@ fn fifty_interrupted_runs_leave_nothing() {
 /// too; neither leaves anything, and the parent exits 143.
 #[test]
 fn an_interrupted_grading_stops_its_child_and_cleans_up() {
-    let class = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("interrupt-{}", std::process::id()));
+    let class =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("interrupt-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&class);
     let subs = class.join("submissions");
     std::fs::create_dir_all(&subs).unwrap();
@@ -117,12 +122,18 @@ fn an_interrupted_grading_stops_its_child_and_cleans_up() {
     let deadline = Instant::now() + Duration::from_secs(30);
     let child = loop {
         let pids = std::fs::read_to_string(&children).unwrap_or_default();
-        if let Some(pid) = pids.split_whitespace().next().and_then(|p| p.parse::<u32>().ok())
+        if let Some(pid) = pids
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.parse::<u32>().ok())
             && !owned("/var/run/netns", pid).is_empty()
         {
             break pid;
         }
-        assert!(Instant::now() < deadline, "the grading child built no namespace");
+        assert!(
+            Instant::now() < deadline,
+            "the grading child built no namespace"
+        );
         assert!(parent.try_wait().unwrap().is_none(), "grading ended early");
         std::thread::sleep(Duration::from_millis(2));
     };
