@@ -310,3 +310,26 @@ fn map_kind(map: &Map) -> &'static str {
         _ => "another map type",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_messages_name_what_was_found_and_what_was_expected() {
+        // aya: `size` is the harness's value type, `expected` the map's own value size.
+        let e = layout_error(
+            "stats",
+            "u64 values",
+            MapError::InvalidValueSize {
+                size: 8,
+                expected: 4,
+            },
+        );
+        let text = e.to_string();
+        assert!(
+            text.contains("4-byte values where 8-byte ones were expected"),
+            "{text}"
+        );
+    }
+}

@@ -352,6 +352,30 @@ fn failed_report(lab: &Lab, e: &RunError, seed: u64) -> Report {
     report
 }
 
+/// A lab with one part, `p`, and no checks: enough for rubric and grading tests.
+#[cfg(test)]
+pub(crate) fn test_lab() -> Lab {
+    Lab {
+        id: "0.0",
+        title: "test",
+        reference: || &[],
+        parts: vec![crate::lab::Part {
+            program: "p",
+            counters: None,
+            checks: Vec::new(),
+            topology: crate::topology::TopologySpec {
+                namespaces: Vec::new(),
+                links: Vec::new(),
+                xdp: ("", ""),
+                watch: Vec::new(),
+                config: Vec::new(),
+            },
+            setup: None,
+        }],
+        environment: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -377,6 +401,51 @@ mod tests {
             replay_command(&pinned, "x"),
             "xdplab run 7.1 --pinned \"$(cat class/frank/pinned)\" --check x"
         );
+    }
+
+    /// A stand-in for the `xdplab` binary: a script that behaves as a broken child would.
+    fn fake_child(name: &str, script: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = std::env::temp_dir().join(format!("xdplab-child-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let exe = dir.join("xdplab");
+        std::fs::write(&exe, format!("#!/bin/sh\n{script}\n")).unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        exe
+    }
+
+    fn graded_by(exe: PathBuf, timeout: Duration) -> Graded {
+        let lab = test_lab();
+        let sub = Submission {
+            student: "mallory".into(),
+            objects: vec![PathBuf::from("mallory.o")],
+            pinned: None,
+            problem: None,
+        };
+        let opts = GradeOptions {
+            exe,
+            seed: 0,
+            timeout,
+        };
+        grade_one(&lab, &Rubric::default_for(&lab), &sub, &opts)
+    }
+
+    #[test]
+    fn a_crashing_child_is_a_crash_with_its_last_words() {
+        let exe = fake_child("crash", "echo 'loading mallory.o' >&2; kill -SEGV $$");
+        let e = graded_by(exe, Duration::from_secs(10)).ungraded.unwrap();
+        assert_eq!(e.class, FailureClass::Crash, "{}", e.message);
+        assert!(e.message.contains("loading mallory.o"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_child_past_its_time_is_a_timeout_with_its_last_words() {
+        let exe = fake_child("slow", "echo 'still verifying' >&2; exec sleep 30");
+        let start = Instant::now();
+        let e = graded_by(exe, Duration::from_millis(300)).ungraded.unwrap();
+        assert!(start.elapsed() < Duration::from_secs(5));
+        assert_eq!(e.class, FailureClass::Timeout, "{}", e.message);
+        assert!(e.message.contains("still verifying"), "{}", e.message);
     }
 
     #[test]

@@ -311,25 +311,7 @@ mod tests {
     use super::*;
 
     fn lab() -> Lab {
-        Lab {
-            id: "0.0",
-            title: "test",
-            reference: || &[],
-            parts: vec![crate::lab::Part {
-                program: "p",
-                counters: None,
-                checks: Vec::new(),
-                topology: crate::topology::TopologySpec {
-                    namespaces: Vec::new(),
-                    links: Vec::new(),
-                    xdp: ("", ""),
-                    watch: Vec::new(),
-                    config: Vec::new(),
-                },
-                setup: None,
-            }],
-            environment: None,
-        }
+        crate::grade::test_lab()
     }
 
     #[test]

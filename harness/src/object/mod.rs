@@ -41,16 +41,23 @@ pub const MAP_BYTES_LIMIT: u64 = 64 << 20;
 /// non-UTF-8 BTF logs) into a `bad-object` error for `origin`.
 fn no_panic<T>(origin: &Path, what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
-        let detail = panic
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| panic.downcast_ref::<&str>().copied())
-            .unwrap_or("no detail");
         Err(Error::BadObject {
             path: origin.to_owned(),
-            reason: format!("the loader crashed while {what} it ({detail})"),
+            reason: format!(
+                "the loader crashed while {what} it ({})",
+                panic_detail(panic.as_ref())
+            ),
         })
     })
+}
+
+/// The message a caught panic carried, for error messages.
+pub fn panic_detail(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("no detail")
 }
 
 /// An XDP ELF object: its bytes, where they came from, and the XDP programs it declares.
@@ -307,5 +314,27 @@ impl ProgramSource for ObjectSet {
                 available: self.programs().join(", "),
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_program_in_two_objects_names_both() {
+        let dir = std::env::temp_dir().join(format!("xdplab-dup-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (a, b) = (dir.join("a.o"), dir.join("b.o"));
+        std::fs::write(&a, reference::lab_7_1()).unwrap();
+        std::fs::write(&b, reference::lab_7_1()).unwrap();
+        let e = ObjectSet::from_paths(&[&a, &b]).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("a.o`") && text.contains("b.o`"), "{text}");
+        assert!(
+            text.starts_with("program `firewall` is defined in both"),
+            "{text}"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -166,11 +166,7 @@ fn main() -> ExitCode {
             let json = args.format == Format::Json;
             // A panic past the loader's own boundary still ends in one document.
             let outcome = std::panic::catch_unwind(|| run(args)).unwrap_or_else(|panic| {
-                let detail = panic
-                    .downcast_ref::<String>()
-                    .map(String::as_str)
-                    .or_else(|| panic.downcast_ref::<&str>().copied())
-                    .unwrap_or("no detail");
+                let detail = harness::object::panic_detail(panic.as_ref());
                 Err(Error::env(format!("the harness panicked: {detail}")))
             });
             return match outcome {

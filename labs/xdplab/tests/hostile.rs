@@ -45,6 +45,18 @@ fn mkfifo(path: &Path) {
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
 }
 
+/// A program whose `stats` map has 100,000 entries: small in memory, but far more counters
+/// than any contract reads.
+fn wide_stats(build: &Path) -> PathBuf {
+    compile(
+        "struct { __uint(type, BPF_MAP_TYPE_ARRAY); __type(key, __u32); __type(value, __u64);\n\
+         __uint(max_entries, 100000); } stats SEC(\".maps\");\n\
+         SEC(\"xdp\") int ip_filter(struct xdp_md *ctx) { return XDP_PASS; }",
+        "wide",
+        build,
+    )
+}
+
 /// Builds the class; returns its folder.
 fn class() -> PathBuf {
     let build = tmp("build");
@@ -87,6 +99,7 @@ fn class() -> PathBuf {
         &build,
     );
     put(b"oscar.o", &huge);
+    put(b"victor.o", &wide_stats(&build));
     let complex = compile(
         "SEC(\"xdp\") int ip_filter(struct xdp_md *ctx) {\n\
          volatile __u32 acc = 0;\n\
@@ -162,6 +175,7 @@ fn a_hostile_class_is_graded_within_limits() {
             "students",
             "summary.csv",
             "trudy",
+            "victor",
             "zero"
         ],
         "{stdout}"
@@ -196,6 +210,11 @@ fn a_hostile_class_is_graded_within_limits() {
         assert_eq!((*points, got.as_str()), (0.0, class), "{student}: {reason}");
         assert!(reason.contains(words), "{student}: {reason}");
     }
+    let victor = std::fs::read_to_string(out.join("students/victor/report.json")).unwrap();
+    assert!(
+        victor.contains("map `stats` has the wrong layout: 100000 entries"),
+        "{victor}"
+    );
     // The verifier's limit fails the part's checks with its own message.
     let trudy = std::fs::read_to_string(out.join("students/trudy/report.json")).unwrap();
     let trudy: serde_json::Value = serde_json::from_str(&trudy).unwrap();
@@ -226,4 +245,27 @@ fn a_hostile_class_is_graded_within_limits() {
         !sub.join("results/students").exists(),
         "nothing was graded into the class"
     );
+}
+
+/// A load or map failure is a run that could not happen: exit 2, not 1.
+#[test]
+fn a_map_failure_exits_2() {
+    let build = tmp("exit");
+    let wide = wide_stats(&build);
+    let o = Command::new(env!("CARGO_BIN_EXE_xdplab"))
+        .args([
+            "run",
+            "7.1",
+            "--mode",
+            "test-run",
+            "--program",
+            "ip_filter",
+            "--object",
+        ])
+        .arg(&wide)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(2), "{stdout}");
+    assert!(stdout.contains("at most 4096 entries"), "{stdout}");
 }
