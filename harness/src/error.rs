@@ -127,6 +127,14 @@ pub enum Error {
         second: PathBuf,
     },
 
+    /// The run panicked outside the loader's own boundary (a harness bug that a submission
+    /// triggered); graded as `crash`, never as an environment fault.
+    #[error(
+        "the run crashed: {0}. The submission made the harness fail; report it to the course \
+         staff with the object attached."
+    )]
+    Crashed(String),
+
     /// A path handed in could not be used (missing, not a regular file, too large).
     #[error(transparent)]
     Input(#[from] crate::input::InputError),
@@ -182,6 +190,7 @@ impl Error {
             Error::NoXdpProgram { .. } | Error::ProgramNotFound { .. } => FailureClass::NoProgram,
             Error::Verifier { .. } | Error::VerifierLimit { .. } => FailureClass::Verifier,
             Error::DuplicateProgram { .. } => FailureClass::NoProgram,
+            Error::Crashed(_) => FailureClass::Crash,
             // A usage mistake (rubric, folders) has no class of its own yet; it never reaches a
             // student's report, only the grader's terminal.
             Error::Input(e) => match e.kind() {

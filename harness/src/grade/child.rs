@@ -68,7 +68,15 @@ const REQUEST_LIMIT: u64 = 1 << 20;
 /// `auto` mode and prints exactly one JSON document, a report or a [`RunErrorDocument`].
 /// `find_lab` maps a lab id and seed to the lab. Returns the process's exit code.
 pub fn serve(find_lab: impl Fn(&str, u64) -> Option<Lab>) -> u8 {
-    let result = read_request().and_then(|req| judge(&req, &find_lab));
+    let result = read_request().and_then(|req| {
+        // A panic still ends in one document, classed `crash`.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| judge(&req, &find_lab)))
+            .unwrap_or_else(|panic| {
+                Err(Error::Crashed(
+                    crate::object::panic_detail(panic.as_ref()).to_owned(),
+                ))
+            })
+    });
     let doc = match result {
         Ok(report) => report.to_json(),
         Err(e) => serde_json::to_string(&RunErrorDocument::from(&e)).expect("serialises"),

@@ -166,8 +166,9 @@ fn main() -> ExitCode {
             let json = args.format == Format::Json;
             // A panic past the loader's own boundary still ends in one document.
             let outcome = std::panic::catch_unwind(|| run(args)).unwrap_or_else(|panic| {
-                let detail = harness::object::panic_detail(panic.as_ref());
-                Err(Error::env(format!("the harness panicked: {detail}")))
+                Err(Error::Crashed(
+                    harness::object::panic_detail(panic.as_ref()).to_owned(),
+                ))
             });
             return match outcome {
                 Ok(code) => ExitCode::from(code),
