@@ -47,8 +47,9 @@ fn wait_for_namespaces(child: &mut Child, pid: u32, k: usize) {
 }
 
 /// Runs lab 7.1 natively, sends `signal` once its `k`-th namespace exists, and returns what
-/// it left behind; asserts the exit code.
-fn interrupt_run(signal: i32, k: usize) -> Vec<String> {
+/// it left behind and whether the signal ended it (rather than the run finishing first);
+/// asserts the exit code.
+fn interrupt_run(signal: i32, k: usize) -> (bool, Vec<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_xdplab"))
         .args(["run", "7.1", "--mode", "native"])
         .stdout(Stdio::null())
@@ -65,35 +66,50 @@ fn interrupt_run(signal: i32, k: usize) -> Vec<String> {
         code == Some(128 + signal) || code == Some(0) || code == Some(1),
         "exit status {status} after signal {signal}"
     );
-    leftovers(pid)
+    (code == Some(128 + signal), leftovers(pid))
 }
 
 /// Interrupts `n` runs, alternating SIGINT and SIGTERM and moving the interrupt one namespace
-/// later each time (lab 7.1 native creates a few per part); returns the leaks.
-fn interrupt_many(n: usize) -> Vec<String> {
-    (0..n)
-        .flat_map(|i| {
-            let signal = if i % 2 == 0 {
-                libc::SIGINT
-            } else {
-                libc::SIGTERM
-            };
-            interrupt_run(signal, 1 + i % 4)
-        })
-        .collect()
+/// later each time (lab 7.1 native creates a few per part); returns how many the signal
+/// ended, and the leaks.
+fn interrupt_many(n: usize) -> (usize, Vec<String>) {
+    let mut interrupted = 0;
+    let mut leaks = Vec::new();
+    for i in 0..n {
+        let signal = if i % 2 == 0 {
+            libc::SIGINT
+        } else {
+            libc::SIGTERM
+        };
+        let (ended, left) = interrupt_run(signal, 1 + i % 4);
+        interrupted += usize::from(ended);
+        leaks.extend(left);
+    }
+    (interrupted, leaks)
 }
 
 #[test]
 fn interrupted_runs_leave_nothing() {
-    let leaks = interrupt_many(4);
+    let (interrupted, leaks) = interrupt_many(4);
+    assert!(
+        interrupted >= 2,
+        "only {interrupted} of 4 runs were interrupted"
+    );
     assert!(leaks.is_empty(), "left behind: {leaks:?}");
 }
 
 #[test]
 #[ignore = "50 interrupted runs take about 8 s; run for the figure"]
 fn fifty_interrupted_runs_leave_nothing() {
-    let leaks = interrupt_many(50);
-    println!("leaks per 50 interrupts: {}", leaks.len());
+    let (interrupted, leaks) = interrupt_many(50);
+    println!(
+        "{interrupted} of 50 runs ended by the signal; leaks per 50 interrupts: {}",
+        leaks.len()
+    );
+    assert!(
+        interrupted >= 40,
+        "only {interrupted} of 50 runs were interrupted"
+    );
     assert!(leaks.is_empty(), "left behind: {leaks:?}");
 }
 
