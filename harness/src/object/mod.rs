@@ -37,6 +37,10 @@ pub use verifier::trim_verifier_log;
 /// times entries); the labs' maps need a few MiB at most.
 pub const MAP_BYTES_LIMIT: u64 = 64 << 20;
 
+/// A rejected program is loaded again with a verbose log only if the verifier walked at most
+/// this many instructions (a few MiB of log).
+const VERBOSE_LOG_MAX_INSNS: u64 = 20_000;
+
 /// Runs `f`, turning a panic inside it (aya has panicked on malformed ELF sections and on
 /// non-UTF-8 BTF logs) into a `bad-object` error for `origin`.
 fn no_panic<T>(origin: &Path, what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
@@ -183,7 +187,11 @@ impl XdpObject {
         let name = self.resolve(program)?;
         no_panic(&self.origin, "loading", || {
             match self.load_with(&name, VerifierLogLevel::STATS) {
-                Err(e @ Error::Verifier { .. }) if !verifier::is_limit(&e) => {
+                // A limit (`VerifierLimit`) or a long walk is not repeated: the verbose log of
+                // a long walk overflows aya's buffer, and aya retries with ten times the size.
+                Err(e @ Error::Verifier { insns, .. })
+                    if insns.is_none_or(|n| n <= VERBOSE_LOG_MAX_INSNS) =>
+                {
                     match self.load_with(&name, VerifierLogLevel::DEBUG | VerifierLogLevel::STATS) {
                         // The verbose log can only add to a rejection; keep the first if the
                         // second load behaves differently.

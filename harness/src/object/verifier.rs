@@ -40,12 +40,6 @@ const LIMITS: &[Limit] = &[
     },
 ];
 
-/// Whether a failed load is worth repeating with a verbose log: a verifier limit is not (the
-/// walk takes as long again, and the log only repeats instructions).
-pub(crate) fn is_limit(e: &Error) -> bool {
-    matches!(e, Error::VerifierLimit { .. })
-}
-
 /// Turns aya's load error into the user-facing one, trimming the verifier log.
 pub(crate) fn load_error(program: &str, e: ProgramError) -> Error {
     match e {
@@ -125,7 +119,7 @@ mod tests {
             libc::ENOSPC,
             "BPF program is too large. Processed 1000001 insn\nprocessed 1000001 insns (limit 1000000)\n",
         );
-        assert!(is_limit(&e));
+        assert!(matches!(e, Error::VerifierLimit { .. }));
         let text = e.to_string();
         assert!(text.contains("the instruction limit"), "{text}");
         assert!(!text.contains("No space left"), "{text}");
@@ -136,7 +130,7 @@ mod tests {
     #[test]
     fn an_unsafe_access_is_a_plain_rejection() {
         let e = rejected(libc::EACCES, "invalid access to packet, off=12 size=2\n");
-        assert!(!is_limit(&e));
+        assert!(matches!(e, Error::Verifier { .. }));
         assert!(e.to_string().contains("data_end"));
     }
 

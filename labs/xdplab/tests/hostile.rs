@@ -269,3 +269,36 @@ fn a_map_failure_exits_2() {
     assert_eq!(o.status.code(), Some(2), "{stdout}");
     assert!(stdout.contains("at most 4096 entries"), "{stdout}");
 }
+
+/// A program at the verifier's instruction limit is named as such, without the bounds-check
+/// hint or "No space left on device", and is not walked again and again (aya alone would
+/// retry it ten times with growing log buffers: about 11 walks).
+#[test]
+fn the_instruction_limit_is_named_after_one_walk() {
+    let build = tmp("limit");
+    let big = compile(
+        "SEC(\"xdp\") int ip_filter(struct xdp_md *ctx) {\n\
+         volatile __u32 acc = 0;\n\
+         for (__u32 i = 0; i < 10000000; i++) acc += i;\n\
+         return acc ? XDP_PASS : XDP_DROP; }",
+        "big",
+        &build,
+    );
+    let start = Instant::now();
+    let o = Command::new(env!("CARGO_BIN_EXE_xdplab"))
+        .args(["run", "7.1", "--mode", "test-run", "--program", "ip_filter"])
+        .args(["--format", "json", "--object"])
+        .arg(&big)
+        .output()
+        .unwrap();
+    let took = start.elapsed();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(2), "{stdout}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON document");
+    let message = report["checks"][0]["message"].as_str().unwrap();
+    assert!(message.contains("the instruction limit"), "{message}");
+    assert!(!message.contains("No space left"), "{message}");
+    assert!(!message.contains("data_end"), "{message}");
+    // Measured 1.2 s idle, 3.6 s under load (two walks: aya's first attempt has no log buffer).
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+}
