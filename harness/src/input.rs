@@ -160,15 +160,26 @@ pub fn describe(ft: std::fs::FileType) -> &'static str {
     }
 }
 
-/// Reads a regular file of at most `limit` bytes. The file is opened non-blocking and checked
-/// on the opened descriptor, so a FIFO or a device swapped in after a check cannot block or
-/// stream forever.
+/// Reads a regular file of at most `limit` bytes. Anything else is refused before it is opened;
+/// the file is then opened non-blocking and checked again on the descriptor, so a FIFO or a
+/// device swapped in between cannot block or stream forever.
 pub fn read_bounded(path: &Path, kind: PathKind, limit: u64) -> Result<Vec<u8>, InputError> {
     let unreadable = |source| InputError::Unreadable {
         kind,
         path: path.to_owned(),
         source,
     };
+    let wrong_type = |ft| InputError::WrongType {
+        kind,
+        path: path.to_owned(),
+        found: describe(ft),
+        wanted: "a regular file",
+    };
+    // stat first: opening some devices has effects of its own (a watchdog starts counting).
+    let meta = std::fs::metadata(path).map_err(unreadable)?;
+    if !meta.file_type().is_file() {
+        return Err(wrong_type(meta.file_type()));
+    }
     let file = File::options()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
@@ -176,12 +187,7 @@ pub fn read_bounded(path: &Path, kind: PathKind, limit: u64) -> Result<Vec<u8>, 
         .map_err(unreadable)?;
     let meta = file.metadata().map_err(unreadable)?;
     if !meta.file_type().is_file() {
-        return Err(InputError::WrongType {
-            kind,
-            path: path.to_owned(),
-            found: describe(meta.file_type()),
-            wanted: "a regular file",
-        });
+        return Err(wrong_type(meta.file_type()));
     }
     if meta.len() > limit {
         return Err(InputError::TooLarge {
