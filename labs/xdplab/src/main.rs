@@ -40,8 +40,9 @@ enum Command {
     Bench {
         /// The lab, for example 7.1.
         lab: String,
-        /// Full runs per mode.
-        #[arg(long, default_value_t = 5)]
+        /// Full runs per mode (1 to 1000).
+        #[arg(long, default_value_t = 5,
+              value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000))]
         runs: usize,
         /// The XDP ELF object to measure (the reference solution by default).
         #[arg(long)]

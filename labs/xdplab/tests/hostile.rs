@@ -302,3 +302,15 @@ fn the_instruction_limit_is_named_after_one_walk() {
     // Measured 1.2 s idle, 3.6 s under load (two walks: aya's first attempt has no log buffer).
     assert!(took < Duration::from_secs(15), "took {took:?}");
 }
+
+/// `bench --runs` is bounded before anything is allocated for the runs.
+#[test]
+fn bench_runs_are_bounded() {
+    let o = Command::new(env!("CARGO_BIN_EXE_xdplab"))
+        .args(["bench", "7.1", "--runs", "4294967295"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not in 1..=1000"), "{stderr}");
+}
