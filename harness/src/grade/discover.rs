@@ -68,6 +68,27 @@ pub fn display_name(name: &OsStr) -> String {
     out
 }
 
+/// The longest student name kept whole; reports go into a folder of that name, and file names
+/// stop at 255 bytes (escapes make a name up to four times longer).
+const MAX_NAME: usize = 120;
+
+/// A student's name from a file name: [`display_name`], shortened past [`MAX_NAME`] bytes with
+/// a hash of the raw bytes appended, so long names still stay distinct.
+fn student_name(raw: &OsStr) -> String {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let name = display_name(raw);
+    if name.len() <= MAX_NAME {
+        return name;
+    }
+    let mut cut = MAX_NAME;
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let mut h = DefaultHasher::new();
+    raw.as_bytes().hash(&mut h);
+    format!("{}...{:016x}", &name[..cut], h.finish())
+}
+
 /// Finds the submissions in `dir`: each sub-folder is a student holding one or more objects
 /// (`alice/lab-7-1.o`) or a `pinned` file, and each other entry directly in `dir` is a
 /// student's single object (`bob.o`, the student being the name without its extension).
@@ -98,11 +119,11 @@ pub fn discover(dir: &Path) -> Result<Discovery> {
         // stat, never open: follows links without reading what they point at.
         let is_dir = fs::metadata(&path).is_ok_and(|m| m.is_dir());
         let submission = if is_dir {
-            student_folder(&path, &shown, &mut found.skipped)
+            student_folder(&path, &student_name(&name), &mut found.skipped)
         } else {
             let stem = Path::new(&name).file_stem().unwrap_or(&name);
             Submission {
-                student: display_name(stem),
+                student: student_name(stem),
                 objects: vec![path],
                 pinned: None,
                 problem: None,
@@ -229,6 +250,15 @@ mod tests {
             display_name(OsStr::from_bytes(b"\xfe")),
             display_name(OsStr::from_bytes(b"\xff"))
         );
+    }
+
+    #[test]
+    fn long_names_are_shortened_and_stay_distinct() {
+        let a = student_name(OsStr::from_bytes(&[0xff; 300]));
+        let b = student_name(OsStr::from_bytes(&[[0xff; 299].as_slice(), b"x"].concat()));
+        assert!(a.len() < 200 && b.len() < 200, "{a}");
+        assert_ne!(a, b);
+        assert_eq!(student_name(OsStr::new("alice")), "alice");
     }
 
     #[test]

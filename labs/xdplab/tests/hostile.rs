@@ -77,6 +77,8 @@ fn class() -> PathBuf {
     // Names that are not UTF-8, and differ only there.
     put(b"d\xffve.o", &good);
     put(b"d\xfeve.o", &good);
+    // A name that escaping would make longer than a file name may be.
+    put(&[[0xfe; 250].as_slice(), b".o"].concat(), &good);
     // Things that are not objects.
     mkfifo(&sub.join("fifo.o"));
     std::os::unix::fs::symlink("/dev/zero", sub.join("zero.o")).unwrap();
@@ -159,7 +161,17 @@ fn a_hostile_class_is_graded_within_limits() {
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(took < Duration::from_secs(120), "grading took {took:?}");
     let rows = summary(&out);
-    let students: Vec<&str> = rows.keys().map(String::as_str).collect();
+    let long: Vec<&String> = rows
+        .keys()
+        .filter(|k| k.starts_with("\\xfe\\xfe"))
+        .collect();
+    assert_eq!(long.len(), 1, "{stdout}");
+    assert_eq!(rows[long[0]].0, 30.0, "{long:?}");
+    let students: Vec<&str> = rows
+        .keys()
+        .filter(|k| !long.contains(k))
+        .map(String::as_str)
+        .collect();
     assert_eq!(
         students,
         [
