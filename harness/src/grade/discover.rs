@@ -294,6 +294,23 @@ mod tests {
     }
 
     #[test]
+    fn a_folder_of_too_many_files_is_an_error_row() {
+        let dir = class("many");
+        fs::create_dir_all(dir.join("zed")).unwrap();
+        for i in 0..=MAX_FILES_PER_STUDENT {
+            fs::write(dir.join(format!("zed/{i}.o")), "x").unwrap();
+        }
+        let found = discover(&dir).unwrap();
+        let problem = found.submissions[0].problem.as_ref().unwrap();
+        assert!(
+            problem.message.contains("more than 64 entries"),
+            "{}",
+            problem.message
+        );
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn a_missing_folder_is_named_as_the_submissions_folder() {
         let e = discover(Path::new("/nonexistent/class")).unwrap_err();
         assert!(
