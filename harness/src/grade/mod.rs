@@ -1,9 +1,10 @@
 //! Grading a class: finding submissions, judging each in its own process with a time limit,
 //! scoring with a rubric and writing the reports.
 //!
-//! Each submission runs as a child `xdplab run ... --format json`, so a submission that crashes,
-//! hangs or exhausts something takes only its own process down; its namespaces are swept when
-//! it is killed.
+//! Each submission runs in a child (`xdplab grade-child`, fed one [`ChildRequest`]), so a
+//! submission that crashes, hangs or exhausts something takes only its own process down; its
+//! namespaces are swept when it is killed. The parent only lists names ([`discover()`]); every
+//! file a student handed in is opened by the child, under the time limit.
 
 pub mod child;
 pub mod discover;
@@ -178,10 +179,14 @@ pub fn grade_one(lab: &Lab, rubric: &Rubric, sub: &Submission, opts: &GradeOptio
         },
     };
     let score = rubric.score(&report);
-    let replay = score
-        .failed()
-        .map(|t| (t.id.clone(), replay_command(&request, &t.id)))
-        .collect();
+    // A submission that never ran (a collision, an empty folder) has nothing to replay.
+    let replay = match &sub.problem {
+        Some(_) => Vec::new(),
+        None => score
+            .failed()
+            .map(|t| (t.id.clone(), replay_command(&request, &t.id)))
+            .collect(),
+    };
     Graded {
         submission: sub.clone(),
         report,

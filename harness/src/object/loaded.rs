@@ -104,7 +104,8 @@ impl LoadedProgram {
         })
     }
 
-    /// How many times the kernel has run the program (needs [`crate::stats::RunStats`] held).
+    /// How many times the kernel has run the program (counted only while BPF run statistics are
+    /// on, as the veth targets keep them).
     pub fn run_count(&mut self) -> Result<u64> {
         let xdp = self.xdp();
         let info = xdp.info().map_err(Error::env)?;

@@ -1,11 +1,12 @@
 //! XDP objects: reading an ELF file, finding its programs, and loading fresh copies of them.
 //!
 //! - this module: ELF sources ([`XdpObject`], [`ObjectSet`]) and the [`ProgramSource`] they share;
-//! - [`loaded`]: a program in the kernel ([`LoadedProgram`]);
-//! - [`pins`]: programs pinned by a student, and the harness's own pin directories;
-//! - [`verifier`]: what the verifier said, trimmed.
+//! - `loaded`: a program in the kernel ([`LoadedProgram`]);
+//! - `pins`: programs pinned by a student ([`PinnedPrograms`]), and the harness's own pin
+//!   directories ([`PinDir`]);
+//! - `verifier`: what the verifier said, trimmed ([`trim_verifier_log`]).
 //!
-//! Nothing a student hands in can panic the harness: aya is called behind [`no_panic`], and a
+//! Nothing a student hands in can panic the harness: aya is called behind a `catch_unwind`, and a
 //! panic inside it becomes a `bad-object` error naming the file.
 
 #[cfg(test)]
