@@ -107,6 +107,52 @@ pub enum Error {
         insns: Option<u64>,
     },
 
+    /// The verifier gave up on `program` at one of its limits (instruction count, complexity,
+    /// loops) rather than finding an unsafe access.
+    #[error(
+        "the kernel verifier gave up on `{program}`: {limit}{}. The verifier walks every path \
+         through the program and stops at one million instructions; {fix} The end of its log:\n{log}",
+        insns.map(|n| format!(" (after {n} instructions)")).unwrap_or_default()
+    )]
+    VerifierLimit {
+        /// The program that failed to load.
+        program: String,
+        /// Which limit, in words.
+        limit: String,
+        /// What to change.
+        fix: &'static str,
+        /// The trimmed verifier log.
+        log: String,
+        /// The instruction count the verifier reached, when its log says.
+        insns: Option<u64>,
+    },
+
+    /// Two of a student's objects define the same program, so which one is meant is unclear.
+    #[error(
+        "program `{program}` is defined in both `{first}` and `{second}`. Hand in each program \
+         once: remove it from one of the objects."
+    )]
+    DuplicateProgram {
+        /// The program's name.
+        program: String,
+        /// The first object defining it.
+        first: PathBuf,
+        /// The second object defining it.
+        second: PathBuf,
+    },
+
+    /// The run panicked outside the loader's own boundary (a harness bug that a submission
+    /// triggered); graded as `crash`, never as an environment fault.
+    #[error(
+        "the run crashed: {0}. The submission made the harness fail; report it to the course \
+         staff with the object attached."
+    )]
+    Crashed(String),
+
+    /// A path handed in could not be used (missing, not a regular file, too large).
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
+
     /// A map the lab needs is missing.
     #[error(
         "map `{name}` not found: {available}The lab's contract requires a map named `{name}` \
@@ -169,8 +215,18 @@ impl Error {
             }
             Error::NoXdpProgram { .. }
             | Error::ProgramNotFound { .. }
-            | Error::NotLoaded { .. } => FailureClass::NoProgram,
-            Error::Verifier { .. } => FailureClass::Verifier,
+            | Error::NotLoaded { .. }
+            | Error::DuplicateProgram { .. } => FailureClass::NoProgram,
+            Error::Verifier { .. } | Error::VerifierLimit { .. } => FailureClass::Verifier,
+            Error::Crashed(_) => FailureClass::Crash,
+            // What users hand in: a student's files are the submission's fault; a grader's
+            // rubric or folders are usage mistakes.
+            Error::Input(e) => match e.kind() {
+                crate::input::PathKind::Object
+                | crate::input::PathKind::PinnedFile
+                | crate::input::PathKind::Pins => FailureClass::BadObject,
+                _ => FailureClass::Usage,
+            },
             Error::MapMissing { .. } | Error::MapLayout { .. } => FailureClass::MapLayout,
             Error::Usage(_) => FailureClass::Usage,
             Error::NotRoot | Error::Environment(_) => FailureClass::Environment,
@@ -196,6 +252,10 @@ pub enum FailureClass {
     Environment,
     /// The command line named something that does not exist; nothing was judged.
     Usage,
+    /// The submission ran past its time limit and was stopped (graded 0, with partial output).
+    Timeout,
+    /// The submission made the grading run crash (graded 0, with partial output).
+    Crash,
 }
 
 /// Shorthand for results whose error is [`Error`].

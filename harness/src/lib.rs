@@ -2,6 +2,7 @@
 //! namespaces (or through BPF_PROG_TEST_RUN), and judges what happened against a lab's checks.
 //!
 //! - [`object`]: read an ELF, list its XDP programs, load fresh copies.
+//! - [`input`]: bounded reads of what users hand in; [`signals`]: clean exits on SIGINT/SIGTERM.
 //! - [`maps`]: read and write maps by the names a contract gives; [`map_role`]: or by role.
 //! - [`source`]: programs a student loaded themselves (pinned, by id, attached).
 //! - [`netns`] and [`topology`]: namespaces and veths, and the sweep for leftovers.
@@ -15,6 +16,7 @@ pub mod doctor;
 pub mod error;
 mod ethtool;
 pub mod grade;
+pub mod input;
 pub mod kernel;
 pub mod lab;
 pub mod map_role;
@@ -23,6 +25,7 @@ pub mod netconf;
 pub mod netns;
 pub mod object;
 pub mod report;
+pub mod signals;
 pub mod source;
 pub mod target;
 pub mod testing;

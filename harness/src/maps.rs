@@ -8,6 +8,9 @@ use crate::{
     object::LoadedProgram,
 };
 
+/// The most entries a counter map may have; contracts use a handful.
+pub const MAX_COUNTERS: u32 = 4096;
+
 /// The maps of one freshly loaded object, looked up by the names the lab's contract gives.
 pub struct Maps<'a> {
     program: &'a mut LoadedProgram,
@@ -27,6 +30,8 @@ impl<'a> Maps<'a> {
     }
 
     /// Reads a u32 → u64 counter map (ARRAY, or PERCPU_ARRAY summed over CPUs), every entry.
+    /// A map with more than [`MAX_COUNTERS`] entries is refused before any is read: each entry
+    /// costs a syscall, and no contract needs that many counters.
     pub fn counters(&mut self, name: &str) -> Result<Vec<u64>> {
         const EXPECTED: &str = "an ARRAY or PERCPU_ARRAY with u32 keys and u64 values";
         let layout = |e: MapError| layout_error(name, EXPECTED, e);
@@ -35,6 +40,16 @@ impl<'a> Maps<'a> {
             EXPECTED,
             role(&["an ARRAY", "a PERCPU_ARRAY"], Some(8)),
         )?;
+        if let Map::Array(data) | Map::PerCpuArray(data) = map {
+            let entries = data.info().map_err(Error::env)?.max_entries();
+            if entries > MAX_COUNTERS {
+                return Err(Error::MapLayout {
+                    name: name.into(),
+                    expected: format!("{EXPECTED}, at most {MAX_COUNTERS} entries"),
+                    found: format!("{entries} entries"),
+                });
+            }
+        }
         match map {
             Map::Array(_) => {
                 let array = Array::<&MapData, u64>::try_from(map).map_err(layout)?;
@@ -252,13 +267,16 @@ fn wrong_kind(name: &str, expected: &str, found: &Map) -> Error {
 }
 
 fn layout_error(name: &str, expected: &str, e: MapError) -> Error {
+    // aya names the harness's type size `size` and the map's own size `expected`.
     let found = match e {
-        MapError::InvalidKeySize { size, expected } => {
-            format!("{size}-byte keys where {expected} were expected")
-        }
-        MapError::InvalidValueSize { size, expected } => {
-            format!("{size}-byte values where {expected} were expected")
-        }
+        MapError::InvalidKeySize {
+            size: ours,
+            expected: theirs,
+        } => format!("{theirs}-byte keys where {ours}-byte ones were expected"),
+        MapError::InvalidValueSize {
+            size: ours,
+            expected: theirs,
+        } => format!("{theirs}-byte values where {ours}-byte ones were expected"),
         e => e.to_string(),
     };
     Error::MapLayout {
@@ -292,5 +310,28 @@ pub(crate) fn map_kind(map: &Map) -> &'static str {
         Map::PerfEventArray(_) => "a PERF_EVENT_ARRAY",
         Map::LpmTrie(_) => "an LPM_TRIE",
         _ => "another map type",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_messages_name_what_was_found_and_what_was_expected() {
+        // aya: `size` is the harness's value type, `expected` the map's own value size.
+        let e = layout_error(
+            "stats",
+            "u64 values",
+            MapError::InvalidValueSize {
+                size: 8,
+                expected: 4,
+            },
+        );
+        let text = e.to_string();
+        assert!(
+            text.contains("4-byte values where 8-byte ones were expected"),
+            "{text}"
+        );
     }
 }

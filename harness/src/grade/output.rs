@@ -21,9 +21,10 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e| Error::env(format!("cannot write {}: {e}", path.display()))
 }
 
-/// Writes `<out>/<student>/` with `report.txt`, `report.json`, `junit.xml` and `results.json`.
+/// Writes `<out>/students/<student>/` with `report.txt`, `report.json`, `junit.xml` and
+/// `results.json`; under `students/`, no student's name can meet a class-level file.
 pub fn write_student(out: &Path, g: &Graded) -> Result<()> {
-    let dir = out.join(&g.submission.student);
+    let dir = out.join("students").join(&g.submission.student);
     fs::create_dir_all(&dir).map_err(io(&dir))?;
     let files = [
         ("report.txt", text(g)),
@@ -446,6 +447,7 @@ mod tests {
                 student: "sam".into(),
                 objects: vec![],
                 pinned: None,
+                problem: None,
             },
             score: Rubric::default_for(&lab).score(&report),
             report,

@@ -13,6 +13,22 @@ use crate::{
 /// Points for a part when the rubric file does not say.
 pub const DEFAULT_PART_POINTS: f64 = 10.0;
 
+/// The largest points or weight a rubric may give; anything above is a typo.
+pub const MAX_RUBRIC_VALUE: f64 = 1000.0;
+
+/// Checks a rubric number: finite, positive and at most [`MAX_RUBRIC_VALUE`] (NaN, infinite or
+/// negative values would give nonsense scores). Drop a check with `drop = true` instead of 0.
+fn sane(what: &str, name: &str, value: f64) -> Result<f64> {
+    if value.is_finite() && value > 0.0 && value <= MAX_RUBRIC_VALUE {
+        Ok(value)
+    } else {
+        Err(Error::env(format!(
+            "the rubric gives the {what} `{name}` the value {value}; points and weights must be \
+             numbers above 0 and at most {MAX_RUBRIC_VALUE} (leave a check out with `drop = true`)"
+        )))
+    }
+}
+
 /// A lab's rubric: every scored check with a weight, grouped by part. A part's points are
 /// shared among its checks in proportion to their weights (partial credit per part).
 #[derive(Debug, Clone, Serialize)]
@@ -121,7 +137,7 @@ impl Rubric {
                     names.join(", ")
                 ))
             })?;
-            part.points = o.points;
+            part.points = sane("points of part", program, o.points)?;
         }
         for (id, o) in &file.checks {
             let Some(part) = rubric
@@ -151,7 +167,7 @@ impl Rubric {
                 .find(|c| &c.id == id)
                 .expect("found above");
             if let Some(w) = o.weight {
-                check.weight = w;
+                check.weight = sane("weight of check", id, w)?;
             }
             check.hidden = o.hidden;
         }
@@ -298,4 +314,26 @@ pub struct TestScore {
     pub max: f64,
     /// The diff or error; only "failed" for hidden checks.
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lab() -> Lab {
+        crate::grade::test_lab()
+    }
+
+    #[test]
+    fn rubric_numbers_must_be_finite_positive_and_bounded() {
+        for bad in ["nan", "inf", "-10", "0", "1e9"] {
+            let e = Rubric::from_toml(&lab(), &format!("[parts.p]\npoints = {bad}\n")).unwrap_err();
+            assert!(
+                e.to_string().contains("must be numbers above 0"),
+                "{bad}: {e}"
+            );
+        }
+        let r = Rubric::from_toml(&lab(), "[parts.p]\npoints = 20\n").unwrap();
+        assert_eq!(r.max_points(), 20.0);
+    }
 }

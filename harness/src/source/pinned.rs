@@ -9,6 +9,7 @@ use aya::programs::Xdp;
 
 use crate::{
     error::{Error, Result},
+    input::{InputError, PathKind},
     object::{LoadedProgram, ProgramSource},
     source::adopt::adopt,
 };
@@ -29,15 +30,33 @@ impl PinnedPrograms {
     /// from maps.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let unreadable = |source| Error::Unreadable {
+        let unreadable = |source| InputError::Unreadable {
+            kind: PathKind::Pins,
             path: path.to_owned(),
             source,
         };
         let meta = std::fs::metadata(path).map_err(unreadable)?;
+        if !on_bpffs(path) {
+            return Err(InputError::WrongType {
+                kind: PathKind::Pins,
+                path: path.to_owned(),
+                found: "not on a bpffs",
+                wanted: "a pin or a folder of pins under /sys/fs/bpf",
+            }
+            .into());
+        }
         let mut pins = Vec::new();
         let mut map_pins = Vec::new();
         if meta.is_dir() {
             for entry in std::fs::read_dir(path).map_err(unreadable)?.flatten() {
+                if pins.len() + map_pins.len() == MAX_PINS {
+                    return Err(Error::BadObject {
+                        path: path.to_owned(),
+                        reason: format!(
+                            "it holds more than {MAX_PINS} entries; a lab has a handful of programs"
+                        ),
+                    });
+                }
                 let name = entry.file_name().to_string_lossy().into_owned();
                 match pin_kind(&entry.path()) {
                     Some(PinKind::Map) => map_pins.push((name, entry.path())),
@@ -60,6 +79,24 @@ impl PinnedPrograms {
             map_pins,
         })
     }
+}
+
+/// The most pins a directory of pinned programs may hold: a lab has a handful of programs
+/// and maps.
+const MAX_PINS: usize = 64;
+/// `f_type` of a bpffs in statfs(2).
+const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+
+/// Whether `path` lies on a bpffs (pins exist nowhere else).
+fn on_bpffs(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt as _;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: `c` is a valid C string and `st` a properly sized out-parameter.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::statfs(c.as_ptr(), &mut st) };
+    rc == 0 && st.f_type as i64 == BPF_FS_MAGIC
 }
 
 #[derive(Debug, PartialEq)]

@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use harness::{
     Error, FailureClass, Lab, Mode, Report, RunOptions, Status, XdpObject, doctor,
     grade::{self, GradeOptions, Rubric, RunErrorDocument, output},
+    input::{self, PathKind},
     netns,
     object::{ObjectSet, PinnedPrograms, ProgramSource},
     source::{AttachedProgram, ProgramIds},
@@ -40,8 +41,9 @@ enum Command {
     Bench {
         /// The lab, for example 7.1.
         lab: String,
-        /// Full runs per mode.
-        #[arg(long, default_value_t = 5)]
+        /// Full runs per mode (1 to 1000).
+        #[arg(long, default_value_t = 5,
+              value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000))]
         runs: usize,
         /// The XDP ELF object to measure (the reference solution by default).
         #[arg(long)]
@@ -56,6 +58,9 @@ enum Command {
     Clean,
     /// Check root, kernel BPF/XDP/BTF support and leftovers.
     Doctor,
+    /// Grade one submission as `grade` asks (reads its request on standard input).
+    #[command(name = "grade-child", hide = true)]
+    GradeChild,
 }
 
 #[derive(Subcommand)]
@@ -159,10 +164,25 @@ enum Format {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = harness::signals::install() {
+        eprintln!("xdplab: {e}");
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
+        Command::GradeChild => {
+            return ExitCode::from(grade::child::serve(|id, seed| {
+                labs(seed).into_iter().find(|l| l.id == id)
+            }));
+        }
         Command::Run(args) => {
             let json = args.format == Format::Json;
-            return match run(args) {
+            // A panic past the loader's own boundary still ends in one document.
+            let outcome = std::panic::catch_unwind(|| run(args)).unwrap_or_else(|panic| {
+                Err(Error::Crashed(
+                    harness::object::panic_detail(panic.as_ref()).to_owned(),
+                ))
+            });
+            return match outcome {
                 Ok(code) => ExitCode::from(code),
                 Err(e) => {
                     if json {
@@ -287,12 +307,16 @@ fn run(args: RunArgs) -> Result<u8, Error> {
     if let Some(dir) = &args.pcap {
         write_pcaps(dir, &report)?;
     }
-    // A verifier rejection means the run could not happen for that program: exit 2, with the
-    // log already in the report.
-    let rejected = report
-        .checks
-        .iter()
-        .any(|c| c.status == Status::Fail(FailureClass::Verifier));
+    // A load or map failure (bad object, verifier rejection, wrong map) means the run could not
+    // happen for that program: exit 2, with the reason already in the report.
+    let rejected = report.checks.iter().any(|c| {
+        matches!(
+            c.status,
+            Status::Fail(
+                FailureClass::Verifier | FailureClass::BadObject | FailureClass::MapLayout
+            )
+        )
+    });
     Ok(if rejected {
         2
     } else {
@@ -309,24 +333,23 @@ fn write_pcaps(dir: &Path, report: &Report) -> Result<(), Error> {
 fn grade(args: GradeArgs) -> Result<(), Error> {
     let lab = find_lab(&args.lab, args.seed)?;
     let rubric = match &args.rubric {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| Error::Unreadable {
-                path: path.clone(),
-                source,
-            })?;
-            Rubric::from_toml(&lab, &text)?
-        }
+        Some(path) => Rubric::from_toml(&lab, &input::read_text(path, PathKind::Rubric)?)?,
         None => Rubric::default_for(&lab),
     };
     doctor::require_root()?;
     netns::sweep();
-    let subs = grade::discover(&args.submissions)?;
+    grade::prepare_out(&args.submissions, &args.out)?;
+    let found = grade::discover(&args.submissions)?;
+    let subs = found.submissions;
+    grade::write_skipped(&args.out, &found.skipped)?;
+    for s in &found.skipped {
+        eprintln!("xdplab: skipped {}: {}", s.entry, s.reason);
+    }
     let opts = GradeOptions {
         exe: std::env::current_exe().map_err(Error::env)?,
         seed: args.seed,
         timeout: Duration::from_secs(args.timeout),
     };
-    std::fs::create_dir_all(&args.out).map_err(Error::env)?;
     let bar = indicatif::ProgressBar::new(subs.len() as u64).with_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}").expect("template"),
     );

@@ -145,7 +145,7 @@ fn grading_a_pinned_file_uses_its_map_pins() {
         .status()
         .unwrap();
     assert!(status.success());
-    let text = std::fs::read_to_string(out.join("grace/report.json")).unwrap();
+    let text = std::fs::read_to_string(out.join("students/grace/report.json")).unwrap();
     let report: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(
         report["points"].as_f64(),
