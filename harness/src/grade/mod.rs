@@ -5,8 +5,12 @@
 //! hangs or exhausts something takes only its own process down; its namespaces are swept when
 //! it is killed.
 
+pub mod class;
+pub mod html;
+pub mod jobs;
 pub mod output;
 pub mod rubric;
+pub mod shard;
 
 use std::{
     io::Read,
@@ -29,7 +33,7 @@ pub use rubric::{Rubric, Score};
 pub const PINNED_FILE: &str = "pinned";
 
 /// One student's submission: their objects, or the bpffs path of programs they pinned.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Submission {
     /// The student, from the folder or file name.
     pub student: String,
@@ -126,7 +130,7 @@ impl From<&Error> for RunErrorDocument {
 }
 
 /// One graded submission.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Graded {
     /// The submission.
     pub submission: Submission,

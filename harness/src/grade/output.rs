@@ -99,7 +99,7 @@ fn mark(status: Status) -> &'static str {
     }
 }
 
-fn class_name(class: crate::FailureClass) -> String {
+pub(super) fn class_name(class: crate::FailureClass) -> String {
     serde_json::to_value(class)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))

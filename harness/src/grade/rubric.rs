@@ -229,7 +229,7 @@ impl Rubric {
 }
 
 /// What a submission scored.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Score {
     /// Points earned.
     pub points: f64,
@@ -258,7 +258,7 @@ impl Score {
 }
 
 /// A part's points.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PartScore {
     /// The program.
     pub program: String,
@@ -269,7 +269,7 @@ pub struct PartScore {
 }
 
 /// One graded check's points, as a student sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TestScore {
     /// The check id.
     pub id: String,
