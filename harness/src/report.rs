@@ -163,6 +163,9 @@ pub struct Report {
     /// The seed that varied the frames (0: the canonical ones).
     #[serde(default)]
     pub seed: u64,
+    /// How fast the programs are next to the reference solution (`run --perf`; information).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub perf: Option<crate::bench::Perf>,
 }
 
 impl Report {
@@ -185,6 +188,7 @@ impl Report {
             checks,
             totals,
             seed: 0,
+            perf: None,
         }
     }
 

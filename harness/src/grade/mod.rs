@@ -100,6 +100,8 @@ pub struct GradeOptions {
     pub seed: u64,
     /// Wall-clock limit for one submission.
     pub timeout: Duration,
+    /// Also measure each program's speed next to the reference (`run --perf`).
+    pub perf: bool,
 }
 
 /// The machine-readable error a child prints with `--format json` when the run cannot happen.
@@ -165,6 +167,9 @@ pub fn grade_one(lab: &Lab, rubric: &Rubric, sub: &Submission, opts: &GradeOptio
         "json".into(),
     ]);
     args.extend(["--seed".into(), opts.seed.to_string()]);
+    if opts.perf {
+        args.push("--perf".into());
+    }
     let (report, ungraded) = if sub.objects.is_empty() && sub.pinned.is_none() {
         let e = RunError {
             class: FailureClass::BadObject,

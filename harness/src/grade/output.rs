@@ -80,6 +80,10 @@ pub fn text(g: &Graded) -> String {
             previous = &t.message;
         }
     }
+    if let Some(perf) = &g.report.perf {
+        out.push('\n');
+        out.push_str(&perf.to_text());
+    }
     if !g.replay.is_empty() {
         out.push_str("\nreplay a failed check locally:\n");
         for (_, cmd) in &g.replay {
@@ -119,6 +123,8 @@ pub fn student_json(g: &Graded) -> String {
         parts: Vec<serde_json::Value>,
         checks: &'a [super::rubric::TestScore],
         replay: Vec<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        perf: &'a Option<crate::bench::Perf>,
     }
     let doc = Doc {
         student: &g.submission.student,
@@ -135,6 +141,7 @@ pub fn student_json(g: &Graded) -> String {
             .collect(),
         checks: &g.score.tests,
         replay: g.replay.iter().map(|(_, c)| c.as_str()).collect(),
+        perf: &g.report.perf,
     };
     serde_json::to_string_pretty(&doc).expect("serialises")
 }

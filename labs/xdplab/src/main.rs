@@ -35,17 +35,8 @@ enum Command {
     Run(RunArgs),
     /// Grade a folder of submissions: scores, reasons, and reports for people and machines.
     Grade(GradeArgs),
-    /// Measure full-run times per mode, frames checked per second and set-up times.
-    Bench {
-        /// The lab, for example 7.1.
-        lab: String,
-        /// Full runs per mode.
-        #[arg(long, default_value_t = 5)]
-        runs: usize,
-        /// The XDP ELF object to measure (the reference solution by default).
-        #[arg(long)]
-        object: Option<PathBuf>,
-    },
+    /// Measure each program's speed next to the reference solution and an XDP_DROP floor.
+    Bench(BenchArgs),
     /// Bring a lab's network up for exploration (ping, curl, tcpdump), or take it down.
     #[command(subcommand)]
     Env(EnvCommand),
@@ -66,6 +57,31 @@ enum EnvCommand {
     },
     /// Remove the namespaces `env up` made.
     Down,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// The lab, for example 7.1.
+    lab: String,
+    /// The XDP ELF object to measure (the reference solution by default); repeat it for
+    /// programs spread over several objects.
+    #[arg(long)]
+    object: Vec<PathBuf>,
+    /// Runs; the report gives their median and spread.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// BPF_PROG_TEST_RUN repeats of each frame of the mix per run.
+    #[arg(long, default_value_t = 1000)]
+    repeat: u32,
+    /// Frames per native-mode veth burst (0: skip the veth measurement).
+    #[arg(long, default_value_t = 5000)]
+    veth_frames: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Also time full lab runs per mode and the set-up steps (the README's figures).
+    #[arg(long)]
+    modes: bool,
 }
 
 #[derive(Args)]
@@ -98,6 +114,10 @@ struct RunArgs {
     /// Write each check's traffic (sent and observed frames) as pcap files into this folder.
     #[arg(long)]
     pcap: Option<PathBuf>,
+    /// Also measure each program's speed next to the reference (as `xdplab bench`, without
+    /// the veth rates) and add it to the report as information.
+    #[arg(long)]
+    perf: bool,
 }
 
 #[derive(Args)]
@@ -132,6 +152,10 @@ struct GradeArgs {
     /// Time limit for one submission, in seconds.
     #[arg(long, default_value_t = 120)]
     timeout: u64,
+    /// Also measure each program's speed next to the reference solution and add it to each
+    /// report as information (timings differ from one grading to the next).
+    #[arg(long)]
+    perf: bool,
 }
 
 #[derive(Subcommand)]
@@ -209,7 +233,7 @@ fn main() -> ExitCode {
             };
         }
         Command::Grade(args) => grade(args),
-        Command::Bench { lab, runs, object } => bench(&lab, runs, object),
+        Command::Bench(args) => bench(args),
         Command::Env(cmd) => env(cmd),
         Command::List => {
             list();
@@ -279,7 +303,15 @@ fn run(args: RunArgs) -> Result<u8, Error> {
         check: args.check,
         seed: args.seed,
     };
-    let report = lab.run(source.as_ref(), &opts)?;
+    let mut report = lab.run(source.as_ref(), &opts)?;
+    if args.perf {
+        let opts = harness::bench::PerfOptions {
+            runs: 3,
+            repeat: 200,
+            veth_frames: 0,
+        };
+        report.perf = Some(harness::bench::perf(&lab, source.as_ref(), opts)?);
+    }
     match args.format {
         Format::Text => print!("{}", report.to_text()),
         Format::Json => println!("{}", report.to_json()),
@@ -343,6 +375,7 @@ fn grade(args: GradeArgs) -> Result<(), Error> {
         exe: std::env::current_exe().map_err(Error::env)?,
         seed: args.seed,
         timeout: Duration::from_secs(args.timeout),
+        perf: args.perf,
     };
     std::fs::create_dir_all(&out).map_err(Error::env)?;
     let bar = indicatif::ProgressBar::new(subs.len() as u64).with_style(
@@ -363,13 +396,39 @@ fn grade(args: GradeArgs) -> Result<(), Error> {
     Ok(())
 }
 
-fn bench(lab_id: &str, runs: usize, object: Option<PathBuf>) -> Result<(), Error> {
-    let lab = find_lab(lab_id, 0)?;
+fn bench(args: BenchArgs) -> Result<(), Error> {
+    let lab = find_lab(&args.lab, 0)?;
     doctor::require_root()?;
     netns::sweep();
-    let object = match object {
-        Some(path) => XdpObject::from_path(path)?,
-        None => lab.reference_object(),
+    let source: Box<dyn ProgramSource> = match args.object.as_slice() {
+        [] => Box::new(lab.reference_object()),
+        [one] => Box::new(XdpObject::from_path(one)?),
+        many => Box::new(ObjectSet::from_paths(many)?),
+    };
+    let opts = harness::bench::PerfOptions {
+        runs: args.runs,
+        repeat: args.repeat,
+        veth_frames: args.veth_frames,
+    };
+    let perf = harness::bench::perf(&lab, source.as_ref(), opts)?;
+    match args.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&perf).expect("serialises")
+        ),
+        Format::Text => print!("lab {} · {}\n{}", lab.id, source.origin(), perf.to_text()),
+    }
+    if !args.modes {
+        return Ok(());
+    }
+    let (runs, object) = match args.object.as_slice() {
+        [] => (args.runs, lab.reference_object()),
+        [one] => (args.runs, XdpObject::from_path(one)?),
+        _ => {
+            return Err(Error::env(
+                "--modes times one object; pass a single --object".to_owned(),
+            ));
+        }
     };
     println!(
         "lab {} · {} · {runs} runs per mode",
