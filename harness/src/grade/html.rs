@@ -29,7 +29,7 @@ struct Bar {
 
 /// A horizontal-axis bar chart as SVG, with `title` and `desc` for assistive technology.
 fn bar_chart(id: &str, title: &str, desc: &str, bars: &[Bar], max: f64) -> Markup {
-    let (w, h, left, bottom, top) = (640.0, 220.0, 40.0, 40.0, 10.0);
+    let (w, h, left, bottom, top) = (640.0, 220.0, 40.0, 40.0, 20.0);
     let slot = (w - left) / bars.len().max(1) as f64;
     let scale = (h - bottom - top) / max.max(f64::MIN_POSITIVE);
     html! {
@@ -106,7 +106,7 @@ fn check_failures<'a>(graded: &[&'a Graded]) -> Vec<CheckFailures<'a>> {
         }
     }
     // Most failed first; the sort is stable, so ties keep the contract's order.
-    rows.sort_by(|a, b| b.failed.cmp(&a.failed));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.failed));
     rows
 }
 
@@ -428,6 +428,10 @@ pub fn student_page(g: &Graded) -> String {
                         }
                     }
                 }
+            }
+            @if let Some(perf) = &g.report.perf {
+                h2 { "Performance (information, not scored)" }
+                pre { (perf.to_text()) }
             }
             @if !g.replay.is_empty() {
                 h2 { "Replay a failed check locally" }
