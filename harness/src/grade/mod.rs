@@ -9,6 +9,7 @@ pub mod class;
 pub mod html;
 pub mod jobs;
 pub mod output;
+pub mod perf;
 pub mod rubric;
 pub mod shard;
 

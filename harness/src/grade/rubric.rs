@@ -19,6 +19,8 @@ pub const DEFAULT_PART_POINTS: f64 = 10.0;
 pub struct Rubric {
     /// The parts, in lab order.
     pub parts: Vec<PartRubric>,
+    /// Points for speed next to the reference, when the rubric file has a `[perf]` table.
+    pub perf: Option<super::perf::PerfRule>,
 }
 
 /// One part of a [`Rubric`].
@@ -63,6 +65,7 @@ struct RubricFile {
     parts: BTreeMap<String, PartOverride>,
     #[serde(default)]
     checks: BTreeMap<String, CheckOverride>,
+    perf: Option<super::perf::PerfRule>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -103,6 +106,7 @@ impl Rubric {
                         .collect(),
                 })
                 .collect(),
+            perf: None,
         }
     }
 
@@ -112,6 +116,7 @@ impl Rubric {
         let file: RubricFile = toml::from_str(text)
             .map_err(|e| Error::env(format!("the rubric file is not valid: {e}")))?;
         let mut rubric = Self::default_for(lab);
+        rubric.perf = file.perf;
         for (program, o) in &file.parts {
             let part = rubric.parts.iter_mut().find(|p| &p.program == program).ok_or_else(|| {
                 let names: Vec<&str> = lab.parts.iter().map(|p| p.program).collect();
@@ -160,7 +165,8 @@ impl Rubric {
 
     /// The total a perfect submission scores.
     pub fn max_points(&self) -> f64 {
-        self.parts.iter().map(|p| p.points).sum()
+        self.parts.iter().map(|p| p.points).sum::<f64>()
+            + self.perf.as_ref().map_or(0.0, |r| r.points)
     }
 
     /// Scores a report. Environment faults are never charged: those checks leave the part's
@@ -218,6 +224,11 @@ impl Rubric {
                 points,
                 max: part.points,
             });
+        }
+        if let Some(rule) = &self.perf {
+            let (part, perf_tests) = rule.score(report);
+            parts.push(part);
+            tests.extend(perf_tests);
         }
         Score {
             points: parts.iter().map(|p| p.points).sum(),

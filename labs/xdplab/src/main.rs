@@ -375,7 +375,8 @@ fn grade(args: GradeArgs) -> Result<(), Error> {
         exe: std::env::current_exe().map_err(Error::env)?,
         seed: args.seed,
         timeout: Duration::from_secs(args.timeout),
-        perf: args.perf,
+        // A rubric that scores speed needs the figures.
+        perf: args.perf || rubric.perf.is_some(),
     };
     std::fs::create_dir_all(&out).map_err(Error::env)?;
     let bar = indicatif::ProgressBar::new(subs.len() as u64).with_style(

@@ -102,3 +102,59 @@ fn perf_says_why_a_program_was_not_measured() {
         assert!(p["veth"].is_null(), "run --perf skips the veth rates");
     }
 }
+
+/// A rubric's `[perf] max_ratio` scores speed: grading measures each program and a program far
+/// slower than the reference loses the perf part's points for it.
+#[test]
+fn rubric_scores_speed_against_the_reference() {
+    let build = fresh_dir("perf-rubric");
+    let subs = fresh_dir("perf-rubric-subs");
+    let spin = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/programs/spin.c");
+    let slow = harness::clang::compile(Path::new(spin), &["SLOW"], &build).unwrap();
+    std::fs::copy(slow, subs.join("slow.o")).unwrap();
+    std::fs::copy(reference::LAB_7_1_PATH, subs.join("fast.o")).unwrap();
+    let rubric = build.join("rubric.toml");
+    std::fs::write(&rubric, "[perf]\nmax_ratio = 3.0\npoints = 6\n").unwrap();
+    let out = fresh_dir("perf-rubric-results");
+    xdplab(&[
+        "grade",
+        "7.1",
+        subs.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--rubric",
+        rubric.to_str().unwrap(),
+    ]);
+    let report = |s: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(out.join(s).join("report.json")).unwrap())
+            .unwrap()
+    };
+    let part = |r: &Value| {
+        r["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["program"] == "perf")
+            .cloned()
+            .unwrap()
+    };
+    let (fast, slow) = (report("fast"), report("slow"));
+    assert_eq!(part(&fast)["points"], 6.0, "{fast}");
+    assert_eq!(fast["points"], 36.0);
+    assert_eq!(part(&slow)["points"], 0.0, "{slow}");
+    let perf_checks: Vec<&Value> = slow["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["part"] == "perf")
+        .collect();
+    assert_eq!(perf_checks.len(), 3);
+    for c in perf_checks {
+        let m = c["message"].as_str().unwrap();
+        assert!(m.contains("x the reference:"), "{m}");
+    }
+    // The figures are in the report as information.
+    let text = std::fs::read_to_string(out.join("slow/report.txt")).unwrap();
+    assert!(text.contains("performance (information;"), "{text}");
+    assert!(fast["perf"]["programs"].as_array().unwrap().len() == 3);
+}
