@@ -193,6 +193,8 @@ pub fn grade_one(lab: &Lab, rubric: &Rubric, sub: &Submission, opts: &GradeOptio
     let score = rubric.score(&report);
     let replay = score
         .failed()
+        // Speed is replayed with `xdplab bench`, not a check.
+        .filter(|t| t.part != perf::PART)
         .map(|t| {
             let cmd = format!(
                 "xdplab run {} {} --check {}{}",

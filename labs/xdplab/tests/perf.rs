@@ -156,5 +156,9 @@ fn rubric_scores_speed_against_the_reference() {
     // The figures are in the report as information.
     let text = std::fs::read_to_string(out.join("slow/report.txt")).unwrap();
     assert!(text.contains("performance (information;"), "{text}");
+    assert!(
+        !text.contains("--check 7.1/perf/"),
+        "speed is not a check to replay: {text}"
+    );
     assert!(fast["perf"]["programs"].as_array().unwrap().len() == 3);
 }

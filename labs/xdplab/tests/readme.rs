@@ -20,7 +20,7 @@ fn yaml_blocks() -> Vec<Vec<Yaml>> {
     blocks
 }
 
-fn find<'a>(blocks: &'a [Vec<Yaml>], pred: impl Fn(&Yaml) -> bool) -> &'a Vec<Yaml> {
+fn find(blocks: &[Vec<Yaml>], pred: impl Fn(&Yaml) -> bool) -> &Vec<Yaml> {
     blocks
         .iter()
         .find(|docs| docs.iter().any(&pred))
