@@ -31,6 +31,10 @@ lab-7-3 OBJ="" *ARGS: build
 grade LAB DIR OUT *ARGS: build
     {{xdplab}} grade {{LAB}} {{join(invocation_directory(), DIR)}} --out {{join(invocation_directory(), OUT)}} {{ARGS}}
 
+# Write a screenshot of a graded class's page (the browser test's class) to PNG.
+class-page-screenshot PNG="docs/class-page.png": setup
+    XDPLAB_SCREENSHOT={{join(invocation_directory(), PNG)}} cargo nextest run -p xdplab --test class_page
+
 # Run the whole test suite (as root).
 test: setup
     cargo nextest run --workspace --exclude xdplab-programs

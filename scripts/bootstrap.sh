@@ -55,15 +55,17 @@ if ! just --version >/dev/null 2>&1; then
     just --version >/dev/null 2>&1 || cargo +"$toolchain" install just --locked
 fi
 
-# 4. clang and libbpf headers: the test suite builds C XDP programs, as students do.
-if ! command -v clang >/dev/null 2>&1 || [ ! -f /usr/include/bpf/bpf_helpers.h ]; then
-    say "installing clang and libbpf-dev"
+# 4. clang and libbpf headers: the test suite builds C XDP programs, as students do. Chromium:
+#    the class page's test opens it in a headless browser.
+if ! command -v clang >/dev/null 2>&1 || [ ! -f /usr/include/bpf/bpf_helpers.h ] ||
+    ! command -v chromium >/dev/null 2>&1; then
+    say "installing clang, libbpf-dev and chromium"
     if [ "$(id -u)" -ne 0 ]; then
-        say "need root to apt-get install clang libbpf-dev; rerun as root"
+        say "need root to apt-get install clang libbpf-dev chromium; rerun as root"
         exit 2
     fi
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libbpf-dev >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libbpf-dev chromium >/dev/null
 fi
 
 say "ready (Rust $toolchain, $(bpf-linker --version), $(just --version), $(clang --version | head -n1))"

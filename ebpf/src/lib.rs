@@ -34,7 +34,8 @@ objects! {
     /// (PERCPU_ARRAY, u32 -> u64, 4 entries). Empty when built with `AYA_BUILD_SKIP=1`.
     "lab-7-1" => fn lab_7_1, const LAB_7_1_PATH;
     /// The harness's XDP_PASS program `xdplab_pass`, attached to the peers of the interface
-    /// under test so that TX and REDIRECT frames are delivered in native mode.
+    /// under test so that TX and REDIRECT frames are delivered in native mode, and its XDP_DROP
+    /// program `xdplab_drop`, the floor `xdplab bench` measures against.
     "harness-pass" => fn harness_pass, const HARNESS_PASS_PATH;
     /// The lab 7.2 reference object: `rate_limiter`, `syn_guard`, `ddos_guard`, `syn_cookie`.
     "lab-7-2" => fn lab_7_2, const LAB_7_2_PATH;

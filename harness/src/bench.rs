@@ -1,13 +1,15 @@
-//! Measured figures for the README: how long a lab run and a topology set-up take, and how many
-//! packets per second each mode checks. Timing is measured here, never asserted in tests.
+//! Measured figures: how long a lab run and a topology set-up take and how many packets per
+//! second each mode checks (for the README), and how fast a student's programs are next to the
+//! reference solution's (`xdplab bench`, and `grade --perf`). Timing is measured here, never
+//! asserted in tests.
 
 use std::time::{Duration, Instant};
 
 use crate::{
     error::Result,
-    lab::{Lab, RunOptions},
-    object::XdpObject,
-    target::Mode,
+    lab::{Lab, Part, RunOptions, Setup},
+    object::{ProgramSource, XdpObject},
+    target::{Mode, Target},
     topology::{Topology, TopologySpec},
 };
 
@@ -86,4 +88,324 @@ pub fn part_setup(
     }
     times.sort();
     Ok(times[times.len() / 2])
+}
+
+/// The median of several runs and their spread.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Spread {
+    /// The median run.
+    pub median: f64,
+    /// The fastest run.
+    pub min: f64,
+    /// The slowest run.
+    pub max: f64,
+}
+
+impl Spread {
+    fn of(mut xs: Vec<f64>) -> Self {
+        xs.sort_by(f64::total_cmp);
+        Self {
+            median: xs[xs.len() / 2],
+            min: xs[0],
+            max: xs[xs.len() - 1],
+        }
+    }
+}
+
+/// Native-mode veth throughput: frames per second each program took from a burst on its veth.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct VethRates {
+    /// The program under test (None when it could not be measured).
+    pub program: Option<Spread>,
+    /// The reference solution's program.
+    pub reference: Spread,
+    /// The bare XDP_DROP program.
+    pub floor: Spread,
+}
+
+/// One program measured side by side with the reference solution's and an XDP_DROP floor.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ProgramPerf {
+    /// The program's name.
+    pub program: String,
+    /// Distinct frames in the lab's frame mix for this program.
+    pub frames: usize,
+    /// ns per frame through BPF_PROG_TEST_RUN, averaged over the mix (None when it could not
+    /// be measured: see `error`).
+    pub ns: Option<Spread>,
+    /// The reference solution's ns per frame on the same mix, in the same run.
+    pub reference_ns: Spread,
+    /// A bare XDP_DROP program's ns per frame: what the test run itself costs.
+    pub floor_ns: Spread,
+    /// Median ns per frame of the program over the reference's (1.0 = as fast).
+    pub ratio: Option<f64>,
+    /// Native-mode veth frames per second, when measured.
+    pub veth: Option<VethRates>,
+    /// Why the program could not be measured.
+    pub error: Option<String>,
+}
+
+/// A performance report: every program of a lab next to the reference solution.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Perf {
+    /// Runs per measurement (the median and spread are over these).
+    pub runs: usize,
+    /// BPF_PROG_TEST_RUN repeats of each frame in one run.
+    pub repeat: u32,
+    /// Per program, in contract order.
+    pub programs: Vec<ProgramPerf>,
+}
+
+/// How to measure.
+#[derive(Debug, Clone, Copy)]
+pub struct PerfOptions {
+    /// Runs; the report gives their median and spread.
+    pub runs: usize,
+    /// Repeats of each frame per run (the kernel averages them).
+    pub repeat: u32,
+    /// Frames in each native-mode veth burst; 0 skips the veth measurement.
+    pub veth_frames: usize,
+}
+
+impl Default for PerfOptions {
+    fn default() -> Self {
+        Self {
+            runs: 5,
+            repeat: 1000,
+            veth_frames: 5000,
+        }
+    }
+}
+
+/// Most distinct frames kept per program: enough to cover every branch the checks reach, few
+/// enough that a run stays short.
+const MIX_CAP: usize = 32;
+
+/// A target that records every frame the checks send through it.
+struct Recorder<'a> {
+    inner: &'a mut dyn Target,
+    frames: Vec<Vec<u8>>,
+}
+
+impl Target for Recorder<'_> {
+    fn mode(&self) -> Mode {
+        self.inner.mode()
+    }
+    fn program(&mut self) -> &mut crate::object::LoadedProgram {
+        self.inner.program()
+    }
+    fn send(&mut self, frames: &[Vec<u8>]) -> Result<Vec<crate::verdict::Outcome>> {
+        self.frames.extend_from_slice(frames);
+        self.inner.send(frames)
+    }
+}
+
+/// The lab's own frame mix for `part`: the distinct frames its test-run checks send to the
+/// reference solution, evenly thinned to at most [`MIX_CAP`].
+pub fn frame_mix(lab: &Lab, part: &Part) -> Result<Vec<Vec<u8>>> {
+    let reference = lab.reference_object();
+    let mut target = crate::target::open(&reference, part.program, Mode::TestRun, &part.topology)?;
+    if let Some(Setup(setup)) = &part.setup {
+        setup(target.as_mut())?;
+    }
+    let mut rec = Recorder {
+        inner: target.as_mut(),
+        frames: Vec::new(),
+    };
+    for check in part.checks.iter().filter(|c| !c.needs_veth) {
+        check.judge(&mut rec)?;
+    }
+    let mut seen = std::collections::HashSet::new();
+    let distinct: Vec<Vec<u8>> = rec
+        .frames
+        .into_iter()
+        .filter(|f| seen.insert(f.clone()))
+        .collect();
+    let step = distinct.len().div_ceil(MIX_CAP).max(1);
+    Ok(distinct.into_iter().step_by(step).collect())
+}
+
+/// A fresh copy of `program` from `source`, set up as the part's checks would have it.
+fn ready(source: &dyn ProgramSource, part: &Part, mode: Mode) -> Result<Box<dyn Target>> {
+    let mut target = crate::target::open(source, part.program, mode, &part.topology)?;
+    if let Some(Setup(setup)) = &part.setup {
+        setup(target.as_mut())?;
+    }
+    Ok(target)
+}
+
+fn floor_program() -> Result<crate::object::LoadedProgram> {
+    XdpObject::from_bytes("xdplab XDP_DROP floor", reference::harness_pass())?
+        .load(Some("xdplab_drop"))
+}
+
+/// Mean ns per frame of one pass over the mix.
+fn ns_per_frame(p: &mut crate::object::LoadedProgram, mix: &[Vec<u8>], repeat: u32) -> Result<f64> {
+    let mut total = 0.0;
+    for f in mix {
+        total += p.time_run(f, repeat)?.as_nanos() as f64;
+    }
+    Ok(total / mix.len().max(1) as f64)
+}
+
+/// Frames per second `target`'s program takes from a burst of `n` frames of the mix on its
+/// veth: from the first send until the program's run count shows it saw the last frame.
+fn veth_rate(target: &mut dyn Target, mix: &[Vec<u8>], n: usize) -> Result<f64> {
+    let burst: Vec<Vec<u8>> = mix.iter().cycle().take(n).cloned().collect();
+    let before = target.program().run_count()?;
+    let start = Instant::now();
+    let veth = target
+        .veth()
+        .ok_or_else(|| crate::Error::env("veth rate needs a veth target"))?;
+    let sent = veth
+        .sender()
+        .send_burst(&burst)
+        .map_err(|e| crate::Error::env(format!("sending a burst: {e}")))?
+        .sent as u64;
+    let (mut seen, mut last) = (0, start.elapsed());
+    // The kernel may drop a few frames before XDP (a full queue): stop once the count has not
+    // moved for a while rather than wait for frames that will never come.
+    while seen < sent && start.elapsed() - last < Duration::from_millis(200) {
+        let now = target.program().run_count()? - before;
+        if now != seen {
+            (seen, last) = (now, start.elapsed());
+        }
+        std::thread::sleep(Duration::from_micros(100));
+    }
+    Ok(seen as f64 / last.as_secs_f64().max(1e-9))
+}
+
+/// Measures every program of `lab` in `source` next to the reference solution and an XDP_DROP
+/// floor: ns per frame through BPF_PROG_TEST_RUN on the lab's own frame mix (the three
+/// interleaved run by run, so load on the machine hits them alike), and native veth rates.
+pub fn perf(lab: &Lab, source: &dyn ProgramSource, opts: PerfOptions) -> Result<Perf> {
+    let reference = lab.reference_object();
+    let runs = opts.runs.max(1);
+    let mut programs = Vec::new();
+    for part in &lab.parts {
+        let mix = frame_mix(lab, part)?;
+        let mut theirs = match ready(source, part, Mode::TestRun) {
+            Ok(t) => Ok(t),
+            Err(e) if e.class() == crate::FailureClass::Environment => return Err(e),
+            Err(e) => Err(e.to_string()),
+        };
+        let mut refs = ready(&reference, part, Mode::TestRun)?;
+        let mut floor = floor_program()?;
+        let (mut mine, mut r, mut fl) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..runs {
+            if let Ok(t) = &mut theirs {
+                mine.push(ns_per_frame(t.program(), &mix, opts.repeat)?);
+            }
+            r.push(ns_per_frame(refs.program(), &mix, opts.repeat)?);
+            fl.push(ns_per_frame(&mut floor, &mix, opts.repeat)?);
+        }
+        let ns = (!mine.is_empty()).then(|| Spread::of(mine));
+        let reference_ns = Spread::of(r);
+        let veth = if opts.veth_frames > 0 {
+            Some(veth_rates(
+                source,
+                &reference,
+                part,
+                &mix,
+                runs,
+                opts.veth_frames,
+                theirs.is_ok(),
+            )?)
+        } else {
+            None
+        };
+        programs.push(ProgramPerf {
+            program: part.program.to_owned(),
+            frames: mix.len(),
+            ratio: ns.map(|s| s.median / reference_ns.median.max(f64::MIN_POSITIVE)),
+            ns,
+            reference_ns,
+            floor_ns: Spread::of(fl),
+            veth,
+            error: theirs.err(),
+        });
+    }
+    Ok(Perf {
+        runs,
+        repeat: opts.repeat,
+        programs,
+    })
+}
+
+fn veth_rates(
+    source: &dyn ProgramSource,
+    reference: &XdpObject,
+    part: &Part,
+    mix: &[Vec<u8>],
+    runs: usize,
+    n: usize,
+    measure_theirs: bool,
+) -> Result<VethRates> {
+    let mut theirs = if measure_theirs {
+        Some(ready(source, part, Mode::Native)?)
+    } else {
+        None
+    };
+    let mut refs = ready(reference, part, Mode::Native)?;
+    let mut floor = crate::target::VethTarget::new(
+        floor_program()?,
+        &part.topology,
+        crate::object::AttachMode::Native,
+    )?;
+    let (mut mine, mut r, mut fl) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        if let Some(t) = &mut theirs {
+            mine.push(veth_rate(t.as_mut(), mix, n)?);
+        }
+        r.push(veth_rate(refs.as_mut(), mix, n)?);
+        fl.push(veth_rate(&mut floor, mix, n)?);
+    }
+    Ok(VethRates {
+        program: (!mine.is_empty()).then(|| Spread::of(mine)),
+        reference: Spread::of(r),
+        floor: Spread::of(fl),
+    })
+}
+
+impl Perf {
+    /// The report as a text table (ns per frame: median, and min-max over the runs).
+    pub fn to_text(&self) -> String {
+        let mut out = format!(
+            "performance (information; {} runs, each frame {} times through BPF_PROG_TEST_RUN; \
+             median [min-max])\n",
+            self.runs, self.repeat
+        );
+        let ns = |s: &Spread| format!("{:.0} [{:.0}-{:.0}]", s.median, s.min, s.max);
+        let fps = |s: &Spread| format!("{:.0}k", s.median / 1e3);
+        for p in &self.programs {
+            out.push_str(&format!(
+                "  {} ({} frames in the mix)\n",
+                p.program, p.frames
+            ));
+            match (&p.ns, &p.error) {
+                (Some(s), _) => out.push_str(&format!(
+                    "    ns/frame: this program {}, reference {}, XDP_DROP floor {}; ratio {:.2}\n",
+                    ns(s),
+                    ns(&p.reference_ns),
+                    ns(&p.floor_ns),
+                    p.ratio.unwrap_or_default()
+                )),
+                (None, e) => out.push_str(&format!(
+                    "    not measured: {}\n    ns/frame: reference {}, XDP_DROP floor {}\n",
+                    e.as_deref().unwrap_or("no result"),
+                    ns(&p.reference_ns),
+                    ns(&p.floor_ns)
+                )),
+            }
+            if let Some(v) = &p.veth {
+                out.push_str(&format!(
+                    "    native veth frames/s: this program {}, reference {}, XDP_DROP floor {}\n",
+                    v.program.as_ref().map_or("-".into(), fps),
+                    fps(&v.reference),
+                    fps(&v.floor)
+                ));
+            }
+        }
+        out
+    }
 }

@@ -237,6 +237,9 @@ pub struct Report {
     /// layout, or by a map pin).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub maps: Vec<crate::map_role::MapBinding>,
+    /// How fast the programs are next to the reference solution (`run --perf`; information).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub perf: Option<crate::bench::Perf>,
 }
 
 impl Report {
@@ -262,6 +265,7 @@ impl Report {
             seed: 0,
             reference_unavailable: Vec::new(),
             maps: Vec::new(),
+            perf: None,
         }
     }
 

@@ -5,8 +5,8 @@
 
 use std::{
     sync::{
-        RwLock, RwLockReadGuard,
-        atomic::{AtomicU32, Ordering},
+        Mutex, RwLock, RwLockReadGuard,
+        atomic::{AtomicBool, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -21,8 +21,24 @@ use crate::error::{Error, Result};
 /// Held (shared) while a namespace or pin directory is being created and named, and taken
 /// for good by the signal thread, so nothing new appears while it cleans up.
 static CREATION: RwLock<()> = RwLock::new(());
-/// The grading child running now (0: none).
-static CHILD: AtomicU32 = AtomicU32::new(0);
+/// Set once a SIGINT or SIGTERM arrived: the signal thread is cleaning up and will exit.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Blocks for good if the run was interrupted, so that the signal thread's clean-up ends the
+/// process (with 130 or 143) rather than a normal return that raced it; otherwise returns at
+/// once. Call it before writing results and before exiting.
+pub fn hold_if_interrupted() {
+    while INTERRUPTED.load(Ordering::SeqCst) {
+        std::thread::park();
+    }
+}
+
+/// The grading children running now (`grade --jobs` runs several).
+static CHILDREN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+fn children() -> std::sync::MutexGuard<'static, Vec<u32>> {
+    CHILDREN.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// Installs the handlers; call it once, early in `main`. Tests need not call it.
 pub fn install() -> Result<()> {
@@ -44,27 +60,33 @@ pub(crate) fn creating() -> RwLockReadGuard<'static, ()> {
     CREATION.read().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Marks `pid` as the running grading child until the returned guard is dropped.
+/// Marks `pid` as a running grading child until the returned guard is dropped.
 pub(crate) fn track_child(pid: u32) -> ChildGuard {
-    CHILD.store(pid, Ordering::SeqCst);
-    ChildGuard
+    children().push(pid);
+    ChildGuard(pid)
 }
 
 /// Forgets the tracked child when dropped.
-pub(crate) struct ChildGuard;
+pub(crate) struct ChildGuard(u32);
 
 impl Drop for ChildGuard {
     fn drop(&mut self) {
-        CHILD.store(0, Ordering::SeqCst);
+        children().retain(|&p| p != self.0);
     }
 }
 
 fn interrupted(signal: i32) -> ! {
+    INTERRUPTED.store(true, Ordering::SeqCst);
     // Never released: the process ends below.
     std::mem::forget(CREATION.write().unwrap_or_else(|e| e.into_inner()));
-    let child = CHILD.load(Ordering::SeqCst);
-    if child != 0 {
-        stop(child as libc::pid_t, signal);
+    let pids = children().clone();
+    // Signal them all first, so they clean up side by side; then wait for each.
+    for &pid in &pids {
+        // SAFETY: a plain syscall on a pid this process spawned and has not reaped.
+        unsafe { libc::kill(pid as libc::pid_t, signal) };
+    }
+    for pid in pids {
+        stop(pid as libc::pid_t, signal);
     }
     crate::netns::sweep_own();
     // The child's namespaces, if it was killed before it could remove them.

@@ -10,7 +10,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{PINNED_FILE, RunError};
 use crate::{
@@ -22,7 +22,7 @@ use crate::{
 pub const MAX_FILES_PER_STUDENT: usize = 64;
 
 /// One student's submission: their objects, or the `pinned` file naming their bpffs pins.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Submission {
     /// The student, from the folder or file name; non-UTF-8 bytes are written `\xNN`.
     pub student: String,
@@ -39,7 +39,7 @@ pub struct Submission {
 }
 
 /// An entry of the class folder that is not graded, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Skipped {
     /// The entry, relative to the class folder (escaped like student names).
     pub entry: String,

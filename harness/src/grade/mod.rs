@@ -7,9 +7,14 @@
 //! file a student handed in is opened by the child, under the time limit.
 
 pub mod child;
+pub mod class;
 pub mod discover;
+pub mod html;
+pub mod jobs;
 pub mod output;
+pub mod perf;
 pub mod rubric;
+pub mod shard;
 
 use std::{
     io::Read,
@@ -110,6 +115,8 @@ pub struct GradeOptions {
     pub seed: u64,
     /// Wall-clock limit for one submission.
     pub timeout: Duration,
+    /// Also measure each program's speed next to the reference (`run --perf`).
+    pub perf: bool,
 }
 
 /// The machine-readable error a child prints with `--format json` when the run cannot happen.
@@ -140,7 +147,7 @@ impl From<&Error> for RunErrorDocument {
 }
 
 /// One graded submission.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Graded {
     /// The submission.
     pub submission: Submission,
@@ -170,6 +177,7 @@ pub fn grade_one(lab: &Lab, rubric: &Rubric, sub: &Submission, opts: &GradeOptio
         lab: lab.id.into(),
         seed: opts.seed,
         source,
+        perf: opts.perf,
     };
     let (report, ungraded) = match &sub.problem {
         Some(e) => (failed_report(lab, e, opts.seed), Some(e.clone())),
@@ -184,6 +192,8 @@ pub fn grade_one(lab: &Lab, rubric: &Rubric, sub: &Submission, opts: &GradeOptio
         Some(_) => Vec::new(),
         None => score
             .failed()
+            // Speed is replayed with `xdplab bench`, not a check.
+            .filter(|t| t.part != perf::PART)
             .map(|t| (t.id.clone(), replay_command(&request, &t.id)))
             .collect(),
     };
@@ -392,6 +402,7 @@ mod tests {
             lab: "7.1".into(),
             seed: 3,
             source: ChildSource::Objects(vec![RawPath::from(Path::new("class/it's me.o"))]),
+            perf: false,
         };
         assert_eq!(
             replay_command(&req, "7.1/firewall/icmp-dropped"),
@@ -402,6 +413,7 @@ mod tests {
             lab: "7.1".into(),
             seed: 0,
             source: ChildSource::PinnedFile(RawPath::from(Path::new("class/frank/pinned"))),
+            perf: false,
         };
         assert_eq!(
             replay_command(&pinned, "x"),
@@ -432,6 +444,7 @@ mod tests {
             exe,
             seed: 0,
             timeout,
+            perf: false,
         };
         grade_one(&lab, &Rubric::default_for(&lab), &sub, &opts)
     }

@@ -21,10 +21,18 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e| Error::env(format!("cannot write {}: {e}", path.display()))
 }
 
+/// The folder that holds class-level files never holds a student's: theirs are under this.
+pub const STUDENTS_DIR: &str = "students";
+
+/// `<out>/students/<student>/`, where a student's reports go.
+pub fn student_dir(out: &Path, g: &Graded) -> std::path::PathBuf {
+    out.join(STUDENTS_DIR).join(&g.submission.student)
+}
+
 /// Writes `<out>/students/<student>/` with `report.txt`, `report.json`, `junit.xml` and
 /// `results.json`; under `students/`, no student's name can meet a class-level file.
 pub fn write_student(out: &Path, g: &Graded) -> Result<()> {
-    let dir = out.join("students").join(&g.submission.student);
+    let dir = student_dir(out, g);
     fs::create_dir_all(&dir).map_err(io(&dir))?;
     let files = [
         ("report.txt", text(g)),
@@ -97,6 +105,10 @@ pub fn text(g: &Graded) -> String {
             previous = &t.message;
         }
     }
+    if let Some(perf) = &g.report.perf {
+        out.push('\n');
+        out.push_str(&perf.to_text());
+    }
     if !g.replay.is_empty() {
         out.push_str("\nreplay a failed check locally:\n");
         for (_, cmd) in &g.replay {
@@ -106,7 +118,7 @@ pub fn text(g: &Graded) -> String {
     out
 }
 
-fn class_name(class: crate::FailureClass) -> String {
+pub(super) fn class_name(class: crate::FailureClass) -> String {
     serde_json::to_value(class)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
@@ -129,6 +141,8 @@ pub fn student_json(g: &Graded) -> String {
         replay: Vec<&'a str>,
         #[serde(skip_serializing_if = "<[_]>::is_empty")]
         maps: &'a [crate::map_role::MapBinding],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        perf: &'a Option<crate::bench::Perf>,
     }
     let doc = Doc {
         student: &g.submission.student,
@@ -147,6 +161,7 @@ pub fn student_json(g: &Graded) -> String {
         checks: &g.score.tests,
         replay: g.replay.iter().map(|(_, c)| c.as_str()).collect(),
         maps: &g.report.maps,
+        perf: &g.report.perf,
     };
     serde_json::to_string_pretty(&doc).expect("serialises")
 }

@@ -35,6 +35,8 @@ fn sane(what: &str, name: &str, value: f64) -> Result<f64> {
 pub struct Rubric {
     /// The parts, in lab order.
     pub parts: Vec<PartRubric>,
+    /// Points for speed next to the reference, when the rubric file has a `[perf]` table.
+    pub perf: Option<super::perf::PerfRule>,
 }
 
 /// One part of a [`Rubric`].
@@ -79,6 +81,7 @@ struct RubricFile {
     parts: BTreeMap<String, PartOverride>,
     #[serde(default)]
     checks: BTreeMap<String, CheckOverride>,
+    perf: Option<super::perf::PerfRule>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -119,6 +122,7 @@ impl Rubric {
                         .collect(),
                 })
                 .collect(),
+            perf: None,
         }
     }
 
@@ -128,6 +132,7 @@ impl Rubric {
         let file: RubricFile = toml::from_str(text)
             .map_err(|e| Error::usage(format!("the rubric file is not valid: {e}")))?;
         let mut rubric = Self::default_for(lab);
+        rubric.perf = file.perf;
         for (program, o) in &file.parts {
             let part = rubric.parts.iter_mut().find(|p| &p.program == program).ok_or_else(|| {
                 let names: Vec<&str> = lab.parts.iter().map(|p| p.program).collect();
@@ -176,7 +181,8 @@ impl Rubric {
 
     /// The total a perfect submission scores.
     pub fn max_points(&self) -> f64 {
-        self.parts.iter().map(|p| p.points).sum()
+        self.parts.iter().map(|p| p.points).sum::<f64>()
+            + self.perf.as_ref().map_or(0.0, |r| r.points)
     }
 
     /// Scores a report. Only verified checks carry points: a check that passed or failed
@@ -230,6 +236,11 @@ impl Rubric {
                 max: possible,
             });
         }
+        if let Some(rule) = &self.perf {
+            let (part, perf_tests) = rule.score(report);
+            parts.push(part);
+            tests.extend(perf_tests);
+        }
         Score {
             points: parts.iter().map(|p| p.points).sum(),
             max: parts.iter().map(|p| p.max).sum(),
@@ -249,7 +260,7 @@ fn verified(status: Status) -> bool {
 }
 
 /// What a submission scored.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Score {
     /// Points earned.
     pub points: f64,
@@ -283,7 +294,7 @@ impl Score {
 }
 
 /// A part's points.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PartScore {
     /// The program.
     pub program: String,
@@ -294,7 +305,7 @@ pub struct PartScore {
 }
 
 /// One graded check's points, as a student sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TestScore {
     /// The check id.
     pub id: String,

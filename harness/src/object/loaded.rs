@@ -176,6 +176,22 @@ impl LoadedProgram {
         Ok((Verdict::from_code(result.return_value), out))
     }
 
+    /// Runs the program `repeat` times on `frame` through BPF_PROG_TEST_RUN and returns the
+    /// kernel's average time per run (what `xdplab bench` measures).
+    pub fn time_run(&mut self, frame: &[u8], repeat: u32) -> Result<std::time::Duration> {
+        let mut out = vec![0u8; frame.len() + 4096];
+        let result = self
+            .xdp()
+            .test_run(TestRunOptions {
+                data_in: Some(frame),
+                data_out: Some(&mut out),
+                repeat,
+                ..Default::default()
+            })
+            .map_err(|e| Error::env(format!("BPF_PROG_TEST_RUN failed: {e}")))?;
+        Ok(result.duration)
+    }
+
     /// The maps of this copy of the object, by name.
     pub fn maps(&mut self) -> Maps<'_> {
         Maps::new(self)

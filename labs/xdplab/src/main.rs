@@ -37,18 +37,8 @@ enum Command {
     Run(RunArgs),
     /// Grade a folder of submissions: scores, reasons, and reports for people and machines.
     Grade(GradeArgs),
-    /// Measure full-run times per mode, frames checked per second and set-up times.
-    Bench {
-        /// The lab, for example 7.1.
-        lab: String,
-        /// Full runs per mode (1 to 1000).
-        #[arg(long, default_value_t = 5,
-              value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000))]
-        runs: usize,
-        /// The XDP ELF object to measure (the reference solution by default).
-        #[arg(long)]
-        object: Option<PathBuf>,
-    },
+    /// Measure each program's speed next to the reference solution and an XDP_DROP floor.
+    Bench(BenchArgs),
     /// Bring a lab's network up for exploration (ping, curl, tcpdump), or take it down.
     #[command(subcommand)]
     Env(EnvCommand),
@@ -72,6 +62,34 @@ enum EnvCommand {
     },
     /// Remove the namespaces `env up` made.
     Down,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// The lab, for example 7.1.
+    lab: String,
+    /// The XDP ELF object to measure (the reference solution by default); repeat it for
+    /// programs spread over several objects.
+    #[arg(long)]
+    object: Vec<PathBuf>,
+    /// Runs (1 to 1000); the report gives their median and spread.
+    #[arg(long, default_value_t = 5,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000))]
+    runs: usize,
+    /// BPF_PROG_TEST_RUN repeats of each frame of the mix per run (1 to 1000000).
+    #[arg(long, default_value_t = 1000,
+          value_parser = clap::builder::RangedU64ValueParser::<u32>::new().range(1..=1_000_000))]
+    repeat: u32,
+    /// Frames per native-mode veth burst (0: skip the veth measurement; at most 1000000).
+    #[arg(long, default_value_t = 5000,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1_000_000))]
+    veth_frames: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Also time full lab runs per mode and the set-up steps (the README's figures).
+    #[arg(long)]
+    modes: bool,
 }
 
 #[derive(Args)]
@@ -114,18 +132,35 @@ struct RunArgs {
     /// Write each check's traffic (sent and observed frames) as pcap files into this folder.
     #[arg(long)]
     pcap: Option<PathBuf>,
+    /// Also measure each program's speed next to the reference (as `xdplab bench`, without
+    /// the veth rates) and add it to the report as information.
+    #[arg(long)]
+    perf: bool,
 }
 
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 struct GradeArgs {
+    /// Put the results of several shards (`--shard K/N`) back together.
+    #[command(subcommand)]
+    merge: Option<GradeCommand>,
     /// The lab, for example 7.1.
-    lab: String,
+    #[arg(required = true)]
+    lab: Option<String>,
     /// The submissions: one folder per student (objects, or a `pinned` file naming a bpffs
     /// path), or one object file per student.
-    submissions: PathBuf,
+    #[arg(required = true)]
+    submissions: Option<PathBuf>,
     /// Where the reports go.
+    #[arg(long, required = true)]
+    out: Option<PathBuf>,
+    /// How many submissions to grade at once (the default is the number of cores).
+    #[arg(long, default_value_t = grade::jobs::default_jobs())]
+    jobs: usize,
+    /// Grade only shard K of N (1-based): a stable share of the class, for engines that spread
+    /// grading over machines; `xdplab grade merge` puts the shares together.
     #[arg(long)]
-    out: PathBuf,
+    shard: Option<grade::shard::Shard>,
     /// A TOML file overriding the lab's default rubric.
     #[arg(long)]
     rubric: Option<PathBuf>,
@@ -135,6 +170,23 @@ struct GradeArgs {
     /// Time limit for one submission, in seconds.
     #[arg(long, default_value_t = 120)]
     timeout: u64,
+    /// Also measure each program's speed next to the reference solution and add it to each
+    /// report as information (timings differ from one grading to the next).
+    #[arg(long)]
+    perf: bool,
+}
+
+#[derive(Subcommand)]
+enum GradeCommand {
+    /// Rebuild every class-level file from the --out folders of several shards.
+    Merge {
+        /// The shards' result folders.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// Where the merged results go.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -197,8 +249,24 @@ fn main() -> ExitCode {
                 }
             };
         }
+        Command::Grade(GradeArgs {
+            merge: Some(GradeCommand::Merge { shards, out }),
+            ..
+        }) => {
+            return match grade::class::merge(&shards, &out, contract) {
+                Ok(graded) => {
+                    print!("{}", output::class_table(&graded));
+                    println!("merged {} shard(s) into {}", shards.len(), out.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("xdplab: {e}");
+                    ExitCode::from(2)
+                }
+            };
+        }
         Command::Grade(args) => grade(args),
-        Command::Bench { lab, runs, object } => bench(&lab, runs, object),
+        Command::Bench(args) => bench(args),
         Command::Env(cmd) => env(cmd),
         Command::List => {
             list();
@@ -226,6 +294,7 @@ fn main() -> ExitCode {
             };
         }
     };
+    harness::signals::hold_if_interrupted();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -299,7 +368,15 @@ fn run(args: RunArgs) -> Result<u8, Error> {
         opts.program = Some(one.clone());
         lab.validate(&opts)?;
     }
-    let report = lab.run(source.as_ref(), &opts)?;
+    let mut report = lab.run(source.as_ref(), &opts)?;
+    if args.perf {
+        let opts = harness::bench::PerfOptions {
+            runs: 3,
+            repeat: 200,
+            veth_frames: 0,
+        };
+        report.perf = Some(harness::bench::perf(&lab, source.as_ref(), opts)?);
+    }
     match args.format {
         Format::Text => print!("{}", report.to_text()),
         Format::Json => println!("{}", report.to_json()),
@@ -330,51 +407,98 @@ fn write_pcaps(dir: &Path, report: &Report) -> Result<(), Error> {
     Ok(())
 }
 
+/// Each lab's contract, its README, quoted next to each check on the class page.
+fn contract(lab_id: &str) -> &'static str {
+    match lab_id {
+        "7.1" => include_str!("../../lab-7-1/README.md"),
+        "7.2" => include_str!("../../lab-7-2/README.md"),
+        "7.3" => include_str!("../../lab-7-3/README.md"),
+        _ => "",
+    }
+}
+
 fn grade(args: GradeArgs) -> Result<(), Error> {
-    let lab = find_lab(&args.lab, args.seed)?;
+    let (lab_id, submissions, out) = (
+        args.lab.expect("required"),
+        args.submissions.expect("required"),
+        args.out.expect("required"),
+    );
+    let lab = find_lab(&lab_id, args.seed)?;
     let rubric = match &args.rubric {
         Some(path) => Rubric::from_toml(&lab, &input::read_text(path, PathKind::Rubric)?)?,
         None => Rubric::default_for(&lab),
     };
     doctor::require_root()?;
     netns::sweep();
-    grade::prepare_out(&args.submissions, &args.out)?;
-    let found = grade::discover(&args.submissions)?;
-    let subs = found.submissions;
-    grade::write_skipped(&args.out, &found.skipped)?;
+    grade::prepare_out(&submissions, &out)?;
+    let found = grade::discover(&submissions)?;
+    let mut subs = found.submissions;
     for s in &found.skipped {
         eprintln!("xdplab: skipped {}: {}", s.entry, s.reason);
+    }
+    if let Some(shard) = args.shard {
+        subs = shard.select(subs);
     }
     let opts = GradeOptions {
         exe: std::env::current_exe().map_err(Error::env)?,
         seed: args.seed,
         timeout: Duration::from_secs(args.timeout),
+        // A rubric that scores speed needs the figures.
+        perf: args.perf || rubric.perf.is_some(),
     };
     let bar = indicatif::ProgressBar::new(subs.len() as u64).with_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}").expect("template"),
     );
-    let mut graded = Vec::new();
-    for sub in &subs {
-        bar.set_message(sub.student.clone());
-        let g = grade::grade_one(&lab, &rubric, sub, &opts);
-        output::write_student(&args.out, &g)?;
-        graded.push(g);
+    let graded = grade::jobs::grade_all(&lab, &rubric, &subs, &opts, args.jobs, &|g| {
+        bar.set_message(g.submission.student.clone());
         bar.inc(1);
-    }
+    });
     bar.finish_and_clear();
-    output::write_class(&args.out, &graded)?;
+    // Children stopped by a SIGINT/SIGTERM are no grades: write nothing, let the signal exit.
+    harness::signals::hold_if_interrupted();
+    let info = grade::class::ClassInfo {
+        lab: lab.id,
+        contract: contract(lab.id),
+    };
+    grade::class::write(&out, info, &graded, &found.skipped)?;
     print!("{}", output::class_table(&graded));
-    println!("reports in {}", args.out.display());
+    println!("reports in {}", out.display());
     Ok(())
 }
 
-fn bench(lab_id: &str, runs: usize, object: Option<PathBuf>) -> Result<(), Error> {
-    let lab = find_lab(lab_id, 0)?;
+fn bench(args: BenchArgs) -> Result<(), Error> {
+    let lab = find_lab(&args.lab, 0)?;
     doctor::require_root()?;
     netns::sweep();
-    let object = match object {
-        Some(path) => XdpObject::from_path(path)?,
-        None => lab.reference_object(),
+    let source: Box<dyn ProgramSource> = match args.object.as_slice() {
+        [] => Box::new(lab.reference_object()),
+        [one] => Box::new(XdpObject::from_path(one)?),
+        many => Box::new(ObjectSet::from_paths(many)?),
+    };
+    let opts = harness::bench::PerfOptions {
+        runs: args.runs,
+        repeat: args.repeat,
+        veth_frames: args.veth_frames,
+    };
+    let perf = harness::bench::perf(&lab, source.as_ref(), opts)?;
+    match args.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&perf).expect("serialises")
+        ),
+        Format::Text => print!("lab {} · {}\n{}", lab.id, source.origin(), perf.to_text()),
+    }
+    if !args.modes {
+        return Ok(());
+    }
+    let (runs, object) = match args.object.as_slice() {
+        [] => (args.runs, lab.reference_object()),
+        [one] => (args.runs, XdpObject::from_path(one)?),
+        _ => {
+            return Err(Error::env(
+                "--modes times one object; pass a single --object".to_owned(),
+            ));
+        }
     };
     println!(
         "lab {} · {} · {runs} runs per mode",

@@ -134,10 +134,18 @@ fn an_interrupted_grading_stops_its_child_and_cleans_up() {
         .spawn()
         .unwrap();
     let ppid = parent.id();
-    let children = format!("/proc/{ppid}/task/{ppid}/children");
     let deadline = Instant::now() + Duration::from_secs(30);
     let child = loop {
-        let pids = std::fs::read_to_string(&children).unwrap_or_default();
+        // Grading children are spawned from worker threads: read every task's list.
+        let pids: String = std::fs::read_dir(format!("/proc/{ppid}/task"))
+            .map(|tasks| {
+                tasks
+                    .flatten()
+                    .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default();
         if let Some(pid) = pids
             .split_whitespace()
             .next()

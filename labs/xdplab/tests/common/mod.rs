@@ -1,0 +1,59 @@
+//! What the class-level tests share: scratch folders, a small lab 7.1 class, and running the CLI.
+#![allow(dead_code)] // each test file uses its own share of these
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+const FILTER_C: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../lab-7-1/tests/programs/filter.c"
+);
+
+/// An empty scratch folder under the target directory, unique to this test process.
+pub fn fresh_dir(name: &str) -> PathBuf {
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("class-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A lab 7.1 class of eight: correct C, two with the rule-order bug, one that filters only TCP,
+/// the reference solution, another correct one, `gus`, who handed in an uncompiled file, and
+/// `hal`, whose port_filter the verifier rejects.
+pub fn class(name: &str) -> PathBuf {
+    let build = fresh_dir(&format!("{name}-build"));
+    let subs = fresh_dir(&format!("{name}-subs"));
+    let c =
+        |defines: &[&str]| harness::clang::compile(Path::new(FILTER_C), defines, &build).unwrap();
+    for (student, object) in [
+        ("amy", c(&[])),
+        ("ben", c(&["BUG_RULE_ORDER"])),
+        ("cho", c(&["BUG_TCP_ONLY"])),
+        ("dan", PathBuf::from(reference::LAB_7_1_PATH)),
+        ("eve", c(&["BUG_RULE_ORDER"])),
+        ("fay", c(&[])),
+        ("hal", c(&["BUG_NO_BOUNDS_CHECK"])),
+    ] {
+        std::fs::create_dir_all(subs.join(student)).unwrap();
+        std::fs::copy(object, subs.join(student).join("lab-7-1.o")).unwrap();
+    }
+    std::fs::write(subs.join("gus.o"), "not compiled\n").unwrap();
+    subs
+}
+
+/// Runs `xdplab` with `args`, requires success, and returns its standard output.
+pub fn xdplab(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_xdplab"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "xdplab {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
