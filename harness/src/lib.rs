@@ -7,12 +7,16 @@
 //! - [`target`]: the three modes a frame can reach a program in.
 //! - [`check`], [`lab`], [`report`]: what a lab is made of and what a run reports.
 
+pub mod arrival;
 pub mod bench;
 pub mod check;
 pub mod clang;
+pub mod counters;
+pub mod delivery;
 pub mod doctor;
 pub mod error;
 mod ethtool;
+pub mod fill;
 pub mod grade;
 pub mod lab;
 pub mod maps;
@@ -20,6 +24,7 @@ pub mod netconf;
 pub mod netns;
 pub mod object;
 pub mod report;
+pub mod service;
 pub mod target;
 pub mod testing;
 pub mod topology;

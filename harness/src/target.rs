@@ -222,6 +222,57 @@ impl VethTarget {
     }
 }
 
+impl VethTarget {
+    /// Sends `frames` from the program's peer, then calls `poll` until it says everything it
+    /// waits for is in, or until the program has run on every frame and [`GRACE`] has passed:
+    /// the one wait-until-run mechanism of the veth modes.
+    pub fn send_and_watch(
+        &mut self,
+        frames: &[Vec<u8>],
+        poll: &mut dyn FnMut(&mut Self) -> Result<bool>,
+    ) -> Result<()> {
+        let before = self.program.run_count()?;
+        for frame in frames {
+            self.sender
+                .send(frame)
+                .map_err(|e| Error::env(format!("sending a frame: {e}")))?;
+        }
+        let start = Instant::now();
+        let mut ran_all_at: Option<Instant> = None;
+        loop {
+            if poll(self)? {
+                return Ok(());
+            }
+            match ran_all_at {
+                None => {
+                    let ran = self.program.run_count()? - before;
+                    if ran >= frames.len() as u64 {
+                        ran_all_at = Some(Instant::now());
+                    } else if start.elapsed() > RUN_DEADLINE {
+                        return Err(Error::env(format!(
+                            "the program ran on {ran} of {} frames within {RUN_DEADLINE:?}",
+                            frames.len()
+                        )));
+                    }
+                }
+                Some(at) if at.elapsed() > GRACE => return Ok(()),
+                Some(_) => {}
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+
+    /// Runs `f` on the program from a thread inside the namespace it is attached in (a
+    /// DEVMAP resolves ifindexes in the updater's namespace).
+    pub fn in_program_namespace<T: Send>(
+        &mut self,
+        f: impl FnOnce(&mut LoadedProgram) -> T + Send,
+    ) -> Result<T> {
+        let program = &mut self.program;
+        self.topology.ns("dut")?.run(|| f(program))
+    }
+}
+
 impl Target for VethTarget {
     fn mode(&self) -> Mode {
         match self.mode {
@@ -240,18 +291,10 @@ impl Target for VethTarget {
 
     fn send(&mut self, frames: &[Vec<u8>]) -> Result<Vec<Outcome>> {
         self.drain_all()?;
-        let before = self.program.run_count()?;
-        for frame in frames {
-            self.sender
-                .send(frame)
-                .map_err(|e| Error::env(format!("sending a frame: {e}")))?;
-        }
         let mut outcomes: Vec<Option<Outcome>> = vec![None; frames.len()];
         let tags: Vec<_> = frames.iter().map(|f| find_tag(f)).collect();
-        let start = Instant::now();
-        let mut ran_all_at: Option<Instant> = None;
-        loop {
-            for (verdict, at, bytes) in self.drain_all()? {
+        self.send_and_watch(frames, &mut |vt| {
+            for (verdict, at, bytes) in vt.drain_all()? {
                 let tag = find_tag(&bytes);
                 let slot = (0..frames.len()).find(|&i| {
                     outcomes[i].is_none()
@@ -269,26 +312,8 @@ impl Target for VethTarget {
                     });
                 }
             }
-            if outcomes.iter().all(Option::is_some) {
-                break;
-            }
-            match ran_all_at {
-                None => {
-                    let ran = self.program.run_count()? - before;
-                    if ran >= frames.len() as u64 {
-                        ran_all_at = Some(Instant::now());
-                    } else if start.elapsed() > RUN_DEADLINE {
-                        return Err(Error::env(format!(
-                            "the program ran on {ran} of {} frames within {RUN_DEADLINE:?}",
-                            frames.len()
-                        )));
-                    }
-                }
-                Some(at) if at.elapsed() > GRACE => break,
-                Some(_) => {}
-            }
-            std::thread::sleep(Duration::from_micros(200));
-        }
+            Ok(outcomes.iter().all(Option::is_some))
+        })?;
         // The program ran on these frames and nothing came out anywhere: dropped. (ABORTED looks
         // the same on a veth; test-run mode tells them apart.)
         Ok(outcomes

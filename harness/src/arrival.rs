@@ -1,0 +1,156 @@
+//! Real arrival at backends: where frames a program sent on show up (packet captures on the
+//! backends' links and elsewhere) and whether a backend's stack accepted them (its UDP socket
+//! received the datagram, so addresses and checksums were right).
+
+use std::{
+    io::ErrorKind,
+    net::{Ipv4Addr, SocketAddrV4, UdpSocket},
+};
+
+use traffic::{PacketSocket, find_tag};
+
+use crate::{
+    delivery::Backend,
+    error::{Error, Result},
+    target::{Target, VethTarget},
+};
+
+/// Where a delivery is watched on a real path.
+#[derive(Debug, Clone)]
+pub struct Arrival {
+    /// The backend interface a frame must arrive on (`eth0`).
+    pub link: &'static str,
+    /// Every backend interface watched (the link included), so a frame arriving the wrong
+    /// way shows.
+    pub watch: Vec<&'static str>,
+    /// Further interfaces (namespace role, name) where a frame must not show up.
+    pub elsewhere: Vec<(&'static str, &'static str)>,
+    /// The port of the UDP socket each backend listens on.
+    pub udp_port: u16,
+}
+
+/// One place a frame showed up.
+#[derive(Debug, Clone)]
+pub struct Sighting {
+    /// The backend whose interface it was, if any.
+    pub backend: Option<usize>,
+    /// The interface's name.
+    pub ifname: &'static str,
+    /// `ns/ifname`.
+    pub at: String,
+}
+
+/// What a delivery's frames did on a real path, by frame.
+#[derive(Debug, Clone, Default)]
+pub struct Seen {
+    /// Where each frame showed up.
+    pub at: Vec<Vec<Sighting>>,
+    /// The backends whose UDP socket received each frame.
+    pub accepted: Vec<Vec<usize>>,
+    /// Every captured frame of ours, with where it was seen (for pcap files).
+    pub captured: Vec<(String, Vec<u8>)>,
+}
+
+/// The open captures and sockets of one observation.
+struct Watchers {
+    captures: Vec<(Option<usize>, &'static str, String, PacketSocket)>,
+    sockets: Vec<UdpSocket>,
+}
+
+impl Watchers {
+    fn open(vt: &VethTarget, backends: &[Backend], arrival: &Arrival) -> Result<Self> {
+        let topo = vt.topology();
+        let capture = |ns: &str, ifname: &str| -> Result<PacketSocket> {
+            let ifindex = topo.iface(ns, ifname)?.ifindex;
+            topo.ns(ns)?
+                .run(|| PacketSocket::open(ifindex))?
+                .map_err(|e| Error::env(format!("packet socket on {ns}/{ifname}: {e}")))
+        };
+        let mut captures = Vec::new();
+        let mut sockets = Vec::new();
+        for (b, backend) in backends.iter().enumerate() {
+            for ifname in &arrival.watch {
+                let socket = capture(backend.ns, ifname)?;
+                captures.push((Some(b), *ifname, format!("{}/{ifname}", backend.ns), socket));
+            }
+            let addr = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, arrival.udp_port);
+            let udp = topo
+                .ns(backend.ns)?
+                .run(|| UdpSocket::bind(addr))?
+                .and_then(|s| s.set_nonblocking(true).map(|()| s))
+                .map_err(|e| Error::env(format!("UDP socket in {}: {e}", backend.ns)))?;
+            sockets.push(udp);
+        }
+        for (ns, ifname) in &arrival.elsewhere {
+            captures.push((
+                None,
+                *ifname,
+                format!("{ns}/{ifname}"),
+                capture(ns, ifname)?,
+            ));
+        }
+        Ok(Self { captures, sockets })
+    }
+
+    /// Moves everything the captures and sockets hold into `seen`; `slot` says which frame a
+    /// received one is (none: background traffic).
+    fn collect(&mut self, slot: &dyn Fn(&[u8]) -> Option<usize>, seen: &mut Seen) -> Result<()> {
+        for (backend, ifname, at, socket) in &mut self.captures {
+            for frame in socket.drain().map_err(Error::env)? {
+                if let Some(i) = slot(&frame) {
+                    seen.at[i].push(Sighting {
+                        backend: *backend,
+                        ifname,
+                        at: at.clone(),
+                    });
+                    seen.captured.push((at.clone(), frame));
+                }
+            }
+        }
+        let mut buf = [0u8; 2048];
+        for (b, socket) in self.sockets.iter().enumerate() {
+            loop {
+                match socket.recv(&mut buf) {
+                    Ok(len) => {
+                        if let Some(i) = slot(&buf[..len]) {
+                            seen.accepted[i].push(b);
+                        }
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(Error::env(format!("UDP receive: {e}"))),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Sends `frames` from the program's peer and watches where they arrive until `done` says
+/// everything expected is in, or the program has run on all of them and settled.
+pub fn observe(
+    target: &mut dyn Target,
+    backends: &[Backend],
+    arrival: &Arrival,
+    frames: &[Vec<u8>],
+    done: &dyn Fn(&Seen) -> bool,
+) -> Result<Seen> {
+    let Some(vt) = target.veth() else {
+        return Err(Error::env("observing arrival needs a veth topology"));
+    };
+    let mut watchers = Watchers::open(vt, backends, arrival)?;
+    let tags: Vec<_> = frames.iter().map(|f| find_tag(f)).collect();
+    let slot = |bytes: &[u8]| {
+        let tag = find_tag(bytes)?;
+        tags.iter().position(|t| *t == Some(tag))
+    };
+    let mut seen = Seen {
+        at: vec![Vec::new(); frames.len()],
+        accepted: vec![Vec::new(); frames.len()],
+        captured: Vec::new(),
+    };
+    vt.send_and_watch(frames, &mut |_| {
+        watchers.collect(&slot, &mut seen)?;
+        Ok(done(&seen))
+    })?;
+    Ok(seen)
+}
