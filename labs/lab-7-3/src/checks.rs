@@ -11,9 +11,7 @@ use std::{
 };
 
 use harness::{
-    Check, Error, Outcome, Probe, Result, Verdict,
-    check::{Judgement, render},
-    target::Target,
+    Check, Error, Outcome, Probe, Result, Verdict, check::Judgement, table::render, target::Target,
 };
 use traffic::{FrameBuilder, PacketSocket, Tag, decode, find_tag};
 
