@@ -44,7 +44,7 @@ pub fn lab_run(lab: &Lab, object: &XdpObject, mode: Mode, runs: usize) -> Result
         .iter()
         .flat_map(|p| &p.checks)
         .filter(|c| !(c.needs_veth && mode == Mode::TestRun))
-        .map(|c| c.probes.len())
+        .map(|c| c.frame_count())
         .sum();
     let median = times[times.len() / 2];
     Ok(ModeFigures {

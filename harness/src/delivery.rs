@@ -15,8 +15,10 @@ use traffic::{MacAddr, decode, decode::Csum};
 
 use crate::{
     arrival::{self, Arrival},
-    check::{Frame, Judgement, render},
+    check::{Frame, Judgement},
+    counters,
     error::Result,
+    table::render,
     target::Target,
     verdict::{Outcome, Verdict},
 };
@@ -176,26 +178,14 @@ impl Delivery {
         matches!(self.observe, Observe::Arrival(_))
     }
 
-    /// Whether the result is scored ([`Expect::Report`] only reports).
-    pub fn scored(&self) -> bool {
-        !matches!(self.expect, Expect::Report { .. })
-    }
-
     /// Sends the frames through `target`, observes where they went and judges it.
     pub fn judge(&self, target: &mut dyn Target) -> Result<(Judgement, Vec<Frame>)> {
         let frames: Vec<Vec<u8>> = self.parcels.iter().map(|p| p.frame.clone()).collect();
-        let mut traffic: Vec<Frame> = frames
-            .iter()
-            .map(|f| Frame {
-                sent: true,
-                at: None,
-                bytes: f.clone(),
-            })
-            .collect();
         match &self.observe {
             Observe::Arrival(arrival) => {
                 let done = |seen: &arrival::Seen| self.arrived(arrival, seen);
                 let seen = arrival::observe(target, &self.backends, arrival, &frames, &done)?;
+                let mut traffic = Frame::traffic(&frames, &[]);
                 for (at, bytes) in &seen.captured {
                     traffic.push(Frame {
                         sent: false,
@@ -206,18 +196,17 @@ impl Delivery {
                 Ok((self.arrival_table(arrival, &seen), traffic))
             }
             Observe::Output { verdict } => {
-                let maps: Vec<&'static str> = self.counts.iter().map(Count::map).collect();
-                let (outcomes, deltas) =
-                    crate::counters::across(target, &maps, |t| t.send(&frames))?;
-                for o in &outcomes {
-                    if let Some(bytes) = &o.bytes {
-                        traffic.push(Frame {
-                            sent: false,
-                            at: o.at.clone(),
-                            bytes: bytes.clone(),
-                        });
-                    }
+                let mut before = Vec::new();
+                for count in &self.counts {
+                    before.push(target.program().maps().counters(count.map())?);
                 }
+                let outcomes = target.send(&frames)?;
+                let mut deltas = Vec::new();
+                for (count, before) in self.counts.iter().zip(&before) {
+                    let after = target.program().maps().counters(count.map())?;
+                    deltas.push(counters::moved(&counters::deltas(before, &after)));
+                }
+                let traffic = Frame::traffic(&frames, &outcomes);
                 Ok((self.output_table(*verdict, &outcomes, &deltas), traffic))
             }
         }

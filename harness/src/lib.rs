@@ -5,7 +5,8 @@
 //! - [`maps`]: read and write maps by the names a contract gives.
 //! - [`netns`] and [`topology`]: namespaces and veths, and the sweep for leftovers.
 //! - [`target`]: the three modes a frame can reach a program in.
-//! - [`check`], [`lab`], [`report`]: what a lab is made of and what a run reports.
+//! - [`check`], [`flood`], [`delivery`], [`lab`], [`report`]: what a lab is made of and what a
+//!   run reports; [`table`] and [`counters`]: how every check is judged.
 
 pub mod arrival;
 pub mod bench;
@@ -17,6 +18,7 @@ pub mod doctor;
 pub mod error;
 mod ethtool;
 pub mod fill;
+pub mod flood;
 pub mod grade;
 pub mod lab;
 pub mod maps;
@@ -25,13 +27,15 @@ pub mod netns;
 pub mod object;
 pub mod report;
 pub mod service;
+pub mod table;
 pub mod target;
 pub mod testing;
 pub mod topology;
 pub mod verdict;
 
-pub use check::{Check, Probe};
+pub use check::{Body, Check, Probe};
 pub use error::{Error, FailureClass, Result};
+pub use flood::{Bound, Expect, Flood, Pause, Volley, Want, Window};
 pub use lab::{Lab, Part, RunOptions};
 pub use object::XdpObject;
 pub use report::{Report, Status};

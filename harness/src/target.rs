@@ -51,14 +51,35 @@ impl fmt::Display for Mode {
     }
 }
 
+/// What a batch of frames did, and how long the program took to decide them.
+#[derive(Debug, Clone)]
+pub struct Shot {
+    /// One outcome per frame, in order.
+    pub outcomes: Vec<Outcome>,
+    /// From the first send until the program had decided every frame: an upper bound on the
+    /// time the program could have seen pass between the first and the last frame.
+    pub elapsed: Duration,
+}
+
 /// A loaded program ready to receive frames in one [`Mode`].
 pub trait Target {
     /// The mode this target runs in.
     fn mode(&self) -> Mode;
     /// The program under test, for its maps.
     fn program(&mut self) -> &mut LoadedProgram;
-    /// Sends `frames` in order and returns one outcome per frame, in the same order.
-    fn send(&mut self, frames: &[Vec<u8>]) -> Result<Vec<Outcome>>;
+    /// Sends `frames` back to back, as fast as the target takes them, and returns one outcome
+    /// per frame, in order. Frames are told apart by their tags, or by their bytes when they
+    /// carry none (ARP, cut frames), so both must be unique within one call.
+    fn fire(&mut self, frames: &[Vec<u8>]) -> Result<Shot>;
+    /// [`Target::fire`] without the timing.
+    fn send(&mut self, frames: &[Vec<u8>]) -> Result<Vec<Outcome>> {
+        Ok(self.fire(frames)?.outcomes)
+    }
+    /// Sends one frame and returns what became of it, with the bytes of a passed or returned
+    /// frame. Unlike [`Target::send`] it needs no tag: whatever comes out is its outcome, so it
+    /// suits frames whose payload must stay empty (bare ACKs) and frames a program rebuilds
+    /// (SYN → SYN-ACK).
+    fn exchange(&mut self, frame: &[u8]) -> Result<Outcome>;
     /// The veth target, for scenarios that need the real path (bursts, real TCP).
     fn veth(&mut self) -> Option<&mut VethTarget> {
         None
@@ -95,20 +116,27 @@ impl Target for TestRunTarget {
         &mut self.program
     }
 
-    fn send(&mut self, frames: &[Vec<u8>]) -> Result<Vec<Outcome>> {
-        frames
+    fn fire(&mut self, frames: &[Vec<u8>]) -> Result<Shot> {
+        let start = Instant::now();
+        let outcomes = frames
             .iter()
-            .map(|f| {
-                let (verdict, out) = self.program.test_run(f)?;
-                let bytes = matches!(verdict, Verdict::Pass | Verdict::Tx | Verdict::Redirect)
-                    .then_some(out);
-                Ok(Outcome {
-                    verdict,
-                    bytes,
-                    at: None,
-                })
-            })
-            .collect()
+            .map(|f| self.exchange(f))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Shot {
+            outcomes,
+            elapsed: start.elapsed(),
+        })
+    }
+
+    fn exchange(&mut self, frame: &[u8]) -> Result<Outcome> {
+        let (verdict, out) = self.program.test_run(frame)?;
+        let bytes =
+            matches!(verdict, Verdict::Pass | Verdict::Tx | Verdict::Redirect).then_some(out);
+        Ok(Outcome {
+            verdict,
+            bytes,
+            at: None,
+        })
     }
 }
 
@@ -127,7 +155,11 @@ fn run_stats() -> Result<()> {
 /// sent back are delivered in the same softirq, so this only covers scheduling jitter.
 const GRACE: Duration = Duration::from_millis(30);
 /// How long the program may take to see a batch before the environment is blamed.
-const RUN_DEADLINE: Duration = Duration::from_secs(5);
+const RUN_DEADLINE: Duration = Duration::from_secs(10);
+/// How long [`Target::exchange`] waits for a single frame's outcome before calling it dropped.
+/// A frame sent back in generic mode crosses a second receive queue, which a loaded machine
+/// may defer to ksoftirqd; single exchanges are few, so waiting longer is cheap.
+const EXCHANGE_GRACE: Duration = Duration::from_millis(100);
 
 /// Real frames over a veth topology, sent from the peer of the program's interface.
 pub struct VethTarget {
@@ -223,30 +255,30 @@ impl VethTarget {
 }
 
 impl VethTarget {
-    /// Sends `frames` from the program's peer, then calls `poll` until it says everything it
-    /// waits for is in, or until the program has run on every frame and [`GRACE`] has passed:
-    /// the one wait-until-run mechanism of the veth modes.
+    /// Sends `frames` back to back from the program's peer, then calls `poll` (which collects
+    /// what arrived and says whether everything it waits for is in) until the program has run
+    /// on every frame and either `poll` is satisfied or [`GRACE`] has passed. Returns the time
+    /// from the first send until the program had run on every frame. The one wait-until-run
+    /// mechanism of the veth modes: [`Target::fire`] and deliveries observe through it.
     pub fn send_and_watch(
         &mut self,
         frames: &[Vec<u8>],
         poll: &mut dyn FnMut(&mut Self) -> Result<bool>,
-    ) -> Result<()> {
+    ) -> Result<Duration> {
         let before = self.program.run_count()?;
-        for frame in frames {
-            self.sender
-                .send(frame)
-                .map_err(|e| Error::env(format!("sending a frame: {e}")))?;
-        }
         let start = Instant::now();
+        self.sender
+            .send_burst(frames)
+            .map_err(|e| Error::env(format!("sending a burst: {e}")))?;
         let mut ran_all_at: Option<Instant> = None;
+        let mut elapsed = Duration::ZERO;
         loop {
-            if poll(self)? {
-                return Ok(());
-            }
+            let all_in = poll(self)?;
             match ran_all_at {
                 None => {
                     let ran = self.program.run_count()? - before;
                     if ran >= frames.len() as u64 {
+                        elapsed = start.elapsed();
                         ran_all_at = Some(Instant::now());
                     } else if start.elapsed() > RUN_DEADLINE {
                         return Err(Error::env(format!(
@@ -255,7 +287,8 @@ impl VethTarget {
                         )));
                     }
                 }
-                Some(at) if at.elapsed() > GRACE => return Ok(()),
+                Some(_) if all_in => return Ok(elapsed),
+                Some(at) if at.elapsed() > GRACE => return Ok(elapsed),
                 Some(_) => {}
             }
             std::thread::sleep(Duration::from_micros(200));
@@ -289,11 +322,11 @@ impl Target for VethTarget {
         Some(self)
     }
 
-    fn send(&mut self, frames: &[Vec<u8>]) -> Result<Vec<Outcome>> {
+    fn fire(&mut self, frames: &[Vec<u8>]) -> Result<Shot> {
         self.drain_all()?;
         let mut outcomes: Vec<Option<Outcome>> = vec![None; frames.len()];
         let tags: Vec<_> = frames.iter().map(|f| find_tag(f)).collect();
-        self.send_and_watch(frames, &mut |vt| {
+        let elapsed = self.send_and_watch(frames, &mut |vt| {
             for (verdict, at, bytes) in vt.drain_all()? {
                 let tag = find_tag(&bytes);
                 let slot = (0..frames.len()).find(|&i| {
@@ -316,10 +349,44 @@ impl Target for VethTarget {
         })?;
         // The program ran on these frames and nothing came out anywhere: dropped. (ABORTED looks
         // the same on a veth; test-run mode tells them apart.)
-        Ok(outcomes
+        let outcomes = outcomes
             .into_iter()
             .map(|o| o.unwrap_or_else(|| Outcome::bare(Verdict::Drop)))
-            .collect())
+            .collect();
+        Ok(Shot { outcomes, elapsed })
+    }
+
+    fn exchange(&mut self, frame: &[u8]) -> Result<Outcome> {
+        self.drain_all()?;
+        let runs = self.program.run_count()?;
+        let start = Instant::now();
+        self.sender
+            .send(frame)
+            .map_err(|e| Error::env(format!("sending a frame: {e}")))?;
+        let mut ran_at = None;
+        loop {
+            // Only the frame under test travels, so whatever shows up is its outcome.
+            if let Some((verdict, at, bytes)) = self.drain_all()?.into_iter().next() {
+                return Ok(Outcome {
+                    verdict,
+                    bytes: Some(bytes),
+                    at: Some(at),
+                });
+            }
+            match ran_at {
+                None if self.program.run_count()? > runs => ran_at = Some(Instant::now()),
+                None if start.elapsed() > RUN_DEADLINE => {
+                    return Err(Error::env(format!(
+                        "the program did not run on a frame within {RUN_DEADLINE:?}"
+                    )));
+                }
+                Some(at) if at.elapsed() > EXCHANGE_GRACE => {
+                    return Ok(Outcome::bare(Verdict::Drop));
+                }
+                _ => {}
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
     }
 }
 

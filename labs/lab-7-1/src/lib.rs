@@ -44,7 +44,9 @@ pub fn lab_seeded(seed: u64) -> Lab {
     ];
     if let Some(rng) = f.rng.borrow_mut().as_mut() {
         for check in parts.iter_mut().flat_map(|p| p.checks.iter_mut()) {
-            rng.shuffle(&mut check.probes);
+            if let Some(probes) = check.probes_mut() {
+                rng.shuffle(probes);
+            }
         }
     }
     Lab {

@@ -8,9 +8,10 @@ use std::net::Ipv4Addr;
 use harness::{
     Check, Probe, Verdict,
     arrival::Arrival,
-    check::{Judgement, render},
+    check::Judgement,
     delivery::{Count, Delivery, Expect, Observe, Parcel},
     service::{Served, Service},
+    table::render,
     target::Target,
 };
 use traffic::{FrameBuilder, Tag, decode};
@@ -471,21 +472,5 @@ fn dsr_judgement(served: &Served) -> Judgement {
     Judgement {
         expected: render(expected.into_iter(), None),
         actual: render(actual.into_iter(), None),
-    }
-}
-
-/// TEMPORARY until the check model's delivery body is merged from branch `data`.
-trait Deliver {
-    fn delivery(self, d: Delivery) -> Self;
-}
-
-impl Deliver for Check {
-    fn delivery(self, d: Delivery) -> Self {
-        let c = if d.needs_veth() {
-            self.needs_veth()
-        } else {
-            self
-        };
-        c.custom(move |t| d.judge(t).map(|(j, _)| j))
     }
 }
