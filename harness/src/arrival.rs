@@ -154,3 +154,32 @@ pub fn observe(
     })?;
     Ok(seen)
 }
+
+/// How many datagrams the UDP layer of namespace role `ns` has taken in so far (delivered to a
+/// socket, or answered with "port unreachable"): datagrams whose addresses and checksums its
+/// stack accepted. Bulk measurements count delivery with it instead of one socket per frame.
+pub fn udp_datagrams(vt: &VethTarget, ns: &str) -> Result<u64> {
+    // A thread inside a namespace sees its own counters only under /proc/thread-self.
+    let snmp = vt
+        .topology()
+        .ns(ns)?
+        .run(|| std::fs::read_to_string("/proc/thread-self/net/snmp"))?
+        .map_err(|e| Error::env(format!("reading the UDP counters of {ns}: {e}")))?;
+    let mut lines = snmp.lines().filter(|l| l.starts_with("Udp:"));
+    let (Some(names), Some(values)) = (lines.next(), lines.next()) else {
+        return Err(Error::env(format!(
+            "no UDP counters in {ns}'s /proc/net/snmp"
+        )));
+    };
+    let values: Vec<&str> = values.split_whitespace().collect();
+    let mut total = 0;
+    for (i, name) in names.split_whitespace().enumerate() {
+        if matches!(name, "InDatagrams" | "NoPorts") {
+            total += values
+                .get(i)
+                .and_then(|v| v.parse::<u64>().ok())
+                .ok_or_else(|| Error::env(format!("unreadable UDP counter {name} in {ns}")))?;
+        }
+    }
+    Ok(total)
+}
