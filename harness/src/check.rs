@@ -233,7 +233,8 @@ impl Check {
         match &self.body {
             Body::Probes { probes, .. } => probes.len(),
             Body::Flood(flood) => flood.frame_count(),
-            Body::Delivery(_) | Body::Scenario(_) => 0,
+            Body::Delivery(delivery) => delivery.parcels.len(),
+            Body::Scenario(_) => 0,
         }
     }
 

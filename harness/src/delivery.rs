@@ -589,7 +589,165 @@ pub fn chi_square(n: &[usize]) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use traffic::{FrameBuilder, Tag};
+
     use super::*;
+    use crate::arrival::{Seen, Sighting};
+
+    const CLIENT: MacAddr = MacAddr(2, 0, 0, 0, 0, 1);
+    const LB: MacAddr = MacAddr(2, 0, 0, 0, 0, 2);
+    const SRC: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+    const VIP: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 100);
+
+    fn backends() -> Vec<Backend> {
+        (1..=3u8)
+            .map(|i| Backend {
+                name: format!("b{i}"),
+                ns: ["b1", "b2", "b3"][usize::from(i) - 1],
+                ip: Ipv4Addr::new(10, 0, 1, i),
+                mac: MacAddr(0, 0x11, 0x22, 0x33, 0x44, i),
+            })
+            .collect()
+    }
+
+    fn nat(expect: Expect, parcels: Vec<Parcel>) -> Delivery {
+        Delivery {
+            backends: backends(),
+            parcels,
+            rewrite: Rewrite {
+                address: true,
+                allow: vec![
+                    Allow::SourceMac {
+                        from: LB,
+                        reads_as: CLIENT,
+                    },
+                    Allow::TtlDecrement,
+                    Allow::UdpChecksumAdded,
+                ],
+            },
+            expect,
+            counts: vec![Count::PerFrame {
+                map: "stats",
+                index: 0,
+            }],
+            observe: Observe::Output {
+                verdict: Verdict::Tx,
+            },
+        }
+    }
+
+    /// A UDP datagram tagged `tag`, without a checksum when `bare`.
+    fn udp(
+        src_mac: MacAddr,
+        dst_mac: MacAddr,
+        dst: Ipv4Addr,
+        ttl: u8,
+        tag: u16,
+        bare: bool,
+    ) -> Vec<u8> {
+        let b = FrameBuilder::ethernet(src_mac, dst_mac)
+            .ipv4(SRC, dst)
+            .ttl(ttl)
+            .tag(Tag(tag))
+            .udp(40000, 7000)
+            .payload(b"lb");
+        let l4 = b.layout().l4.expect("a UDP header");
+        let mut frame = b.build();
+        if bare {
+            frame[l4 + 6..l4 + 8].fill(0);
+        }
+        frame
+    }
+
+    fn sent_to(b: &Backend, tag: u16) -> Outcome {
+        Outcome {
+            verdict: Verdict::Tx,
+            bytes: Some(udp(CLIENT, b.mac, b.ip, 64, tag, false)),
+            at: None,
+        }
+    }
+
+    #[test]
+    fn arrival_needs_the_right_link_and_the_socket() {
+        let arrival = Arrival {
+            link: "eth0",
+            watch: vec!["eth0", "eth1"],
+            elsewhere: Vec::new(),
+            udp_port: 7000,
+        };
+        let parcels = (1..=3)
+            .map(|t| Parcel::new(format!("p{t}"), udp(CLIENT, LB, VIP, 64, t, false)))
+            .collect();
+        let mut d = nat(Expect::Rotation, parcels);
+        d.observe = Observe::Arrival(arrival.clone());
+        let on = |b: usize, ifname: &'static str| Sighting {
+            backend: Some(b),
+            ifname,
+            at: format!("b{}/{ifname}", b + 1),
+        };
+        let mut seen = Seen {
+            at: vec![
+                vec![on(1, "eth0")],
+                vec![on(2, "eth0")],
+                vec![on(0, "eth1")],
+            ],
+            accepted: vec![vec![1], vec![2], vec![0]],
+            captured: Vec::new(),
+        };
+        assert_eq!(d.arrival_backends(&seen), [1, 2, 0]);
+        // The third frame came the wrong way.
+        assert!(!d.arrived(&arrival, &seen));
+        seen.at[2] = vec![on(0, "eth0")];
+        assert!(d.arrived(&arrival, &seen));
+        let j = d.arrival_table(&arrival, &seen);
+        assert_eq!(j.expected, j.actual);
+        // Seen on the right link, but the stack dropped it.
+        seen.accepted[0].clear();
+        assert!(!d.arrived(&arrival, &seen));
+        assert!(
+            d.arrival_table(&arrival, &seen)
+                .actual
+                .contains("not accepted")
+        );
+    }
+
+    #[test]
+    fn allowed_variants_read_as_the_contract_form() {
+        let d = nat(Expect::Rewritten, Vec::new());
+        let b = &d.backends[1];
+        let sent = udp(CLIENT, LB, VIP, 64, 1, true);
+        let contract = udp(CLIENT, b.mac, b.ip, 64, 1, true);
+        // The LB's source MAC, a decremented TTL and a freshly computed UDP checksum.
+        let variant = udp(LB, b.mac, b.ip, 63, 1, false);
+        assert_eq!(d.show(&sent, &variant), d.show(&sent, &contract));
+        assert!(d.show(&sent, &variant).contains("> backend-ip "));
+        // A different TTL is not an allowed variant.
+        let wrong = udp(CLIENT, b.mac, b.ip, 62, 1, true);
+        assert_ne!(d.show(&sent, &wrong), d.show(&sent, &contract));
+    }
+
+    #[test]
+    fn a_rotation_may_start_anywhere_but_must_keep_going_round() {
+        let parcels = (1..=6)
+            .map(|t| Parcel::new(format!("p{t}"), udp(CLIENT, LB, VIP, 64, t, false)))
+            .collect();
+        let d = nat(Expect::Rotation, parcels);
+        let stats = [BTreeMap::from([(0, 6)])];
+        let round: Vec<Outcome> = [2, 0, 1, 2, 0, 1]
+            .iter()
+            .zip(1..)
+            .map(|(&b, t)| sent_to(&d.backends[b], t))
+            .collect();
+        let j = d.output_table(Verdict::Tx, &round, &stats);
+        assert_eq!(j.expected, j.actual);
+        let stuck: Vec<Outcome> = (1..=6).map(|t| sent_to(&d.backends[0], t)).collect();
+        let j = d.output_table(Verdict::Tx, &stuck, &stats);
+        assert_ne!(j.expected, j.actual);
+        assert!(
+            j.actual
+                .contains("packets 1-3                                  b1 b1 b1")
+        );
+    }
 
     #[test]
     fn rotation_follows_the_first_window_or_counts_up() {
