@@ -26,6 +26,7 @@ pub mod object;
 pub mod report;
 pub mod table;
 pub mod target;
+pub mod tcp;
 pub mod testing;
 pub mod topology;
 pub mod verdict;
