@@ -24,6 +24,7 @@ pub mod netconf;
 pub mod netns;
 pub mod object;
 pub mod report;
+pub mod settle;
 pub mod table;
 pub mod target;
 pub mod tcp;

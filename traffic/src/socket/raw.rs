@@ -108,6 +108,41 @@ pub(super) fn wait(fd: RawFd, events: libc::c_short, timeout: Duration) -> io::R
     }
 }
 
+/// Waits until any of `fds` has input or `timeout` passes; false on timeout. Rounding and
+/// interruptions as in [`wait`].
+pub(super) fn wait_any(fds: &[RawFd], timeout: Duration) -> io::Result<bool> {
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let ms = timeout
+        .as_nanos()
+        .div_ceil(1_000_000)
+        .min(libc::c_int::MAX as u128) as libc::c_int;
+    // SAFETY: `pfds` is a valid array of `pfds.len()` pollfds.
+    match unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) } {
+        -1 => {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                Ok(true)
+            } else {
+                Err(err)
+            }
+        }
+        0 => Ok(false),
+        _ => Ok(true),
+    }
+}
+
+/// Sets the receive buffer to `bytes` (the kernel doubles it, and enforces a minimum).
+pub(super) fn set_rcvbuf(fd: RawFd, bytes: libc::c_int) -> io::Result<()> {
+    set_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, bytes)
+}
+
 /// Turns a libc -1 into the thread's errno.
 pub(super) fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
     if ret == -1 {
