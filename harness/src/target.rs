@@ -540,3 +540,91 @@ impl Target for VethTarget {
 fn at(ns: &str, ifname: &str) -> String {
     format!("{ns}/{ifname}")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use traffic::{FrameBuilder, Tag};
+
+    use super::*;
+    use crate::{
+        error::FailureClass,
+        topology::{CLIENT_MAC, DUT_MAC},
+    };
+
+    /// A veth target in `mode` running a program that returns `verdict` for every IPv4 frame
+    /// (and, with `DROP_ALL` among `more`, drops every other frame).
+    fn target(verdict: &str, mode: Mode, more: &[&str]) -> Box<dyn Target> {
+        let dir = std::env::temp_dir().join(format!("xdplab-target-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/testdata/verdict.c");
+        let define = format!("VERDICT={verdict}");
+        let defines: Vec<&str> = std::iter::once(define.as_str())
+            .chain(more.iter().copied())
+            .collect();
+        let path = crate::clang::compile(&source, &defines, &dir).expect("clang");
+        let object = XdpObject::from_path(path).expect("object");
+        open(&object, "verdict", mode, &TopologySpec::pair()).expect("target")
+    }
+
+    fn frames(n: u16) -> Vec<Vec<u8>> {
+        (1..=n)
+            .map(|i| {
+                FrameBuilder::ethernet(CLIENT_MAC, DUT_MAC)
+                    .ipv4("10.0.0.2".parse().unwrap(), "10.0.0.9".parse().unwrap())
+                    .udp(40000, 9)
+                    .payload(b"xdplab")
+                    .tag(Tag(i))
+                    .build()
+            })
+            .collect()
+    }
+
+    /// Every frame gets `verdict`, settled by the barriers (no timeout note), in both modes.
+    fn settles(program: &str, verdict: Verdict) {
+        for mode in [Mode::Native, Mode::Generic] {
+            let mut t = target(program, mode, &[]);
+            for _ in 0..3 {
+                let shot = t.fire(&frames(300)).expect("fire");
+                assert_eq!(shot.note, None, "{mode}");
+                assert!(
+                    shot.outcomes.iter().all(|o| o.verdict == verdict),
+                    "{mode}: {:?}",
+                    shot.outcomes.iter().map(|o| o.verdict).collect::<Vec<_>>()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn barriers_settle_passed_frames() {
+        settles("XDP_PASS", Verdict::Pass);
+    }
+
+    #[test]
+    fn barriers_settle_returned_frames() {
+        settles("XDP_TX", Verdict::Tx);
+    }
+
+    #[test]
+    fn a_lost_barrier_settles_by_timeout_and_says_so() {
+        let mut t = target("XDP_DROP", Mode::Native, &["DROP_ALL"]);
+        let shot = t.fire(&frames(10)).expect("fire");
+        assert!(shot.outcomes.iter().all(|o| o.verdict == Verdict::Drop));
+        let note = shot.note.expect("a note");
+        assert!(note.contains("barrier"), "{note}");
+    }
+
+    #[test]
+    fn a_capture_overflow_is_an_environment_fault_not_drops() {
+        let mut t = target("XDP_PASS", Mode::Native, &[]);
+        t.veth()
+            .expect("veth")
+            .set_capture_buffers(1)
+            .expect("tiny buffers");
+        let err = t.fire(&frames(2000)).expect_err("the capture overflows");
+        assert_eq!(err.class(), FailureClass::Environment);
+        assert!(err.to_string().contains("lost"), "{err}");
+    }
+}

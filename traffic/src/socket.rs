@@ -172,7 +172,7 @@ impl PacketSocket {
     /// frame on any.
     pub fn wait_any(sockets: &[&PacketSocket], timeout: Duration) -> io::Result<bool> {
         let fds: Vec<RawFd> = sockets.iter().map(|s| s.fd).collect();
-        raw::wait_any(&fds, timeout)
+        raw::wait_any(&fds, libc::POLLIN, timeout)
     }
 
     /// One queued frame, or `None` if the queue is empty.

@@ -84,38 +84,21 @@ pub(super) fn take_stats(fd: RawFd) -> io::Result<libc::tpacket_stats> {
 /// The timeout is rounded up to whole milliseconds (poll's unit) so a short wait is never
 /// zero. An interrupted wait counts as woken: callers loop on their own deadline.
 pub(super) fn wait(fd: RawFd, events: libc::c_short, timeout: Duration) -> io::Result<bool> {
-    let mut pfd = libc::pollfd {
-        fd,
-        events,
-        revents: 0,
-    };
-    let ms = timeout
-        .as_nanos()
-        .div_ceil(1_000_000)
-        .min(libc::c_int::MAX as u128) as libc::c_int;
-    // SAFETY: `pfd` is one valid pollfd.
-    match unsafe { libc::poll(&raw mut pfd, 1, ms) } {
-        -1 => {
-            let err = io::Error::last_os_error();
-            if err.kind() == io::ErrorKind::Interrupted {
-                Ok(true)
-            } else {
-                Err(err)
-            }
-        }
-        0 => Ok(false),
-        _ => Ok(true),
-    }
+    wait_any(&[fd], events, timeout)
 }
 
-/// Waits until any of `fds` has input or `timeout` passes; false on timeout. Rounding and
-/// interruptions as in [`wait`].
-pub(super) fn wait_any(fds: &[RawFd], timeout: Duration) -> io::Result<bool> {
+/// Waits until any of `fds` has `events` pending or `timeout` passes; false on timeout. Rounding
+/// and interruptions as in [`wait`].
+pub(super) fn wait_any(
+    fds: &[RawFd],
+    events: libc::c_short,
+    timeout: Duration,
+) -> io::Result<bool> {
     let mut pfds: Vec<libc::pollfd> = fds
         .iter()
         .map(|&fd| libc::pollfd {
             fd,
-            events: libc::POLLIN,
+            events,
             revents: 0,
         })
         .collect();
