@@ -190,6 +190,8 @@ pub struct VethTarget {
     barriers: u64,
     footprints: HashMap<String, Vec<u64>>,
     next_nonce: u64,
+    /// Sentinels [`VethTarget::drain_all`] took out of the captures: (nonce, socket index).
+    sentinels: Vec<(u64, usize)>,
     // Held for their Drop: the peers' XDP_PASS program and the namespaces.
     _peer_pass: Option<LoadedProgram>,
     topology: Topology,
@@ -198,11 +200,13 @@ pub struct VethTarget {
 const SENDER: usize = 0;
 const DUT: usize = 1;
 
-/// What collecting a batch's outcomes found.
-struct Collected {
-    outcomes: Vec<Option<Outcome>>,
-    /// Nonces of the sentinels seen, with the socket they were seen on.
-    sentinels: Vec<(u64, usize)>,
+/// How a batch settled: see [`VethTarget::send_and_watch`].
+#[derive(Debug, Clone)]
+pub struct Settled {
+    /// From the first send until the program had decided every frame.
+    pub elapsed: Duration,
+    /// Set when a barrier was lost and a timeout settled the batch instead; says which.
+    pub note: Option<String>,
 }
 
 impl VethTarget {
@@ -285,6 +289,7 @@ impl VethTarget {
             barriers: 0,
             footprints: HashMap::new(),
             next_nonce: 1,
+            sentinels: Vec::new(),
             _peer_pass: peer_pass,
             topology,
         })
@@ -312,12 +317,16 @@ impl VethTarget {
     }
 
     /// Everything the watched sockets hold now: (what it means, where it was seen, the frame).
+    /// The harness's barrier frames are taken out (and noted for [`VethTarget::send_and_watch`]).
     pub fn drain_all(&mut self) -> Result<Vec<(Verdict, String, Vec<u8>)>> {
         let mut seen = Vec::new();
         for p in &self.paths {
             let s = &mut self.sockets[p.watch];
             for frame in s.socket.drain().map_err(Error::env)? {
-                seen.push((p.means, s.at.clone(), frame));
+                match settle::sentinel_nonce(&frame) {
+                    Some(nonce) => self.sentinels.push((nonce, p.watch)),
+                    None => seen.push((p.means, s.at.clone(), frame)),
+                }
             }
         }
         Ok(seen)
@@ -328,53 +337,31 @@ impl VethTarget {
         self.next_nonce
     }
 
-    /// Reads what arrived, matching frames to `frames` by tag or bytes (or, with `any`, the
-    /// first frame that is not a sentinel to the only frame), and noting sentinels.
-    fn collect(&mut self, frames: &[Vec<u8>], any: bool, into: &mut Collected) -> Result<()> {
-        for (verdict, at, bytes) in self.drain_all()? {
-            if let Some(nonce) = settle::sentinel_nonce(&bytes) {
-                let socket = self.sockets.iter().position(|s| s.at == at).unwrap_or(DUT);
-                into.sentinels.push((nonce, socket));
-                continue;
-            }
-            let tag = find_tag(&bytes);
-            let slot = (0..frames.len()).find(|&i| {
-                into.outcomes[i].is_none()
-                    && (any
-                        || match tag {
-                            Some(t) => find_tag(&frames[i]) == Some(t),
-                            None => find_tag(&frames[i]).is_none() && frames[i] == bytes,
-                        })
-            });
-            // Anything unmatched is background traffic, not an outcome of ours.
-            if let Some(i) = slot {
-                into.outcomes[i] = Some(Outcome {
-                    verdict,
-                    bytes: Some(bytes),
-                    at: Some(at),
-                });
-            }
-        }
-        Ok(())
-    }
-
     fn wait_for_frames(&self) -> Result<()> {
         let all: Vec<&PacketSocket> = self.sockets.iter().map(|s| &s.socket).collect();
         PacketSocket::wait_any(&all, settle::POLL_SLICE).map_err(Error::env)?;
         Ok(())
     }
 
-    /// Sends `frames` and then the barriers, and collects every outcome (see [`crate::settle`]).
-    fn settle(&mut self, frames: &[Vec<u8>], any: bool) -> Result<Shot> {
+    /// Sends `frames` back to back from the program's peer, then the barriers (see
+    /// [`crate::settle`]), calling `poll` whenever frames may have arrived; `poll` collects them
+    /// (through [`VethTarget::drain_all`] or its own sockets). Returns once every barrier is
+    /// back: then every frame has been decided and every outcome on the observed paths has
+    /// arrived. Only when a barrier is lost does a timeout settle the batch
+    /// ([`settle::SENTINEL_GRACE`] after the program ran on every frame), and the result says so. The one wait-until-run
+    /// mechanism of the veth modes: [`Target::fire`], [`Target::exchange`] and deliveries
+    /// observe through it. Captures that lost frames make it fail (an environment fault).
+    pub fn send_and_watch(
+        &mut self,
+        frames: &[Vec<u8>],
+        poll: &mut dyn FnMut(&mut Self) -> Result<()>,
+    ) -> Result<Settled> {
         let _pin = PinnedCpu::here();
         self.drain_all()?;
+        self.sentinels.clear();
         for s in &mut self.sockets {
             s.socket.take_stats().map_err(Error::env)?;
         }
-        let mut got = Collected {
-            outcomes: vec![None; frames.len()],
-            sentinels: Vec::new(),
-        };
         let before = self.program.run_count()?;
         let nonce = self.nonce();
         let barrier = settle::sentinel(self.sockets[SENDER].mac, self.sockets[DUT].mac, nonce);
@@ -384,18 +371,15 @@ impl VethTarget {
                 .socket
                 .send_burst(chunk)
                 .map_err(|e| Error::env(format!("sending a burst: {e}")))?;
-            self.collect(frames, any, &mut got)?;
+            poll(self)?;
         }
-        self.sockets[SENDER]
-            .socket
-            .send(&barrier)
-            .map_err(|e| Error::env(format!("sending a barrier frame: {e}")))?;
+        self.send_barrier(SENDER, &barrier)?;
         self.barriers += 1;
         let mut note = None;
         let mut ran_all_at: Option<Instant> = None;
         let elapsed = loop {
-            self.collect(frames, any, &mut got)?;
-            if got.sentinels.contains(&(nonce, DUT)) {
+            poll(self)?;
+            if self.sentinels.contains(&(nonce, DUT)) {
                 break start.elapsed();
             }
             let ran = self.program.run_count()? - before;
@@ -429,16 +413,13 @@ impl VethTarget {
             let nonce = self.nonce();
             let watch = self.paths[p].watch;
             let frame = settle::sentinel(self.sockets[from].mac, self.sockets[watch].mac, nonce);
-            self.sockets[from]
-                .socket
-                .send(&frame)
-                .map_err(|e| Error::env(format!("sending a barrier frame: {e}")))?;
+            self.send_barrier(from, &frame)?;
             pending.push((nonce, watch));
         }
         let sent_at = Instant::now();
         loop {
-            self.collect(frames, any, &mut got)?;
-            pending.retain(|p| !got.sentinels.contains(p));
+            poll(self)?;
+            pending.retain(|p| !self.sentinels.contains(p));
             if pending.is_empty() {
                 break;
             }
@@ -457,17 +438,53 @@ impl VethTarget {
             self.wait_for_frames()?;
         }
         self.check_captures()?;
+        Ok(Settled { elapsed, note })
+    }
+
+    fn send_barrier(&mut self, from: usize, frame: &[u8]) -> Result<()> {
+        self.sockets[from]
+            .socket
+            .send(frame)
+            .map_err(|e| Error::env(format!("sending a barrier frame: {e}")))
+    }
+
+    /// Sends `frames` and matches what came out to them by tag or bytes (with `any`, the first
+    /// frame that comes out is the only frame's outcome).
+    fn outcomes(&mut self, frames: &[Vec<u8>], any: bool) -> Result<Shot> {
+        let tags: Vec<_> = frames.iter().map(|f| find_tag(f)).collect();
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; frames.len()];
+        let settled = self.send_and_watch(frames, &mut |vt| {
+            for (verdict, at, bytes) in vt.drain_all()? {
+                let tag = find_tag(&bytes);
+                let slot = (0..frames.len()).find(|&i| {
+                    outcomes[i].is_none()
+                        && (any
+                            || match tag {
+                                Some(t) => tags[i] == Some(t),
+                                None => tags[i].is_none() && frames[i] == bytes,
+                            })
+                });
+                // Anything unmatched is background traffic, not an outcome of ours.
+                if let Some(i) = slot {
+                    outcomes[i] = Some(Outcome {
+                        verdict,
+                        bytes: Some(bytes),
+                        at: Some(at),
+                    });
+                }
+            }
+            Ok(())
+        })?;
         // The program ran on these frames and nothing came out anywhere: dropped. (ABORTED looks
         // the same on a veth; test-run mode tells them apart.)
-        let outcomes = got
-            .outcomes
+        let outcomes = outcomes
             .into_iter()
             .map(|o| o.unwrap_or_else(|| Outcome::bare(Verdict::Drop)))
             .collect();
         Ok(Shot {
             outcomes,
-            elapsed,
-            note,
+            elapsed: settled.elapsed,
+            note: settled.note,
         })
     }
 
@@ -506,11 +523,11 @@ impl Target for VethTarget {
     }
 
     fn fire(&mut self, frames: &[Vec<u8>]) -> Result<Shot> {
-        self.settle(frames, false)
+        self.outcomes(frames, false)
     }
 
     fn exchange(&mut self, frame: &[u8]) -> Result<Outcome> {
-        let mut shot = self.settle(&[frame.to_vec()], true)?;
+        let mut shot = self.outcomes(&[frame.to_vec()], true)?;
         Ok(shot.outcomes.remove(0))
     }
 
@@ -519,7 +536,7 @@ impl Target for VethTarget {
             // What one barrier adds: a non-IPv4 frame's share of the counters, the same for
             // every barrier under a contract that passes them.
             let before = self.program.maps().counters(map)?;
-            self.settle(&[], false)?;
+            self.send_and_watch(&[], &mut |vt| vt.drain_all().map(drop))?;
             let after = self.program.maps().counters(map)?;
             self.footprints
                 .insert(map.to_owned(), crate::counters::deltas(&before, &after));
