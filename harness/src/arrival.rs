@@ -1,13 +1,13 @@
-//! Real arrival at backends: where frames a program sent on show up (packet captures on the
-//! backends' links and elsewhere) and whether a backend's stack accepted them (its UDP socket
-//! received the datagram, so addresses and checksums were right).
+//! Real arrival at backends: where frames a program sent on show up (the target captures the
+//! backends' links and other interfaces for the batch) and whether a backend's stack accepted
+//! them (its UDP socket received the datagram, so addresses and checksums were right).
 
 use std::{
     io::ErrorKind,
     net::{Ipv4Addr, SocketAddrV4, UdpSocket},
 };
 
-use traffic::{PacketSocket, find_tag};
+use traffic::find_tag;
 
 use crate::{
     delivery::Backend,
@@ -34,8 +34,6 @@ pub struct Arrival {
 pub struct Sighting {
     /// The backend whose interface it was, if any.
     pub backend: Option<usize>,
-    /// The interface's name.
-    pub ifname: &'static str,
     /// `ns/ifname`.
     pub at: String,
 }
@@ -49,29 +47,25 @@ pub struct Seen {
     pub accepted: Vec<Vec<usize>>,
     /// Every captured frame of ours, with where it was seen (for pcap files).
     pub captured: Vec<(String, Vec<u8>)>,
+    /// Set when a timeout settled the batch because a barrier frame was lost; says which.
+    pub note: Option<String>,
 }
 
-/// The open captures and sockets of one observation.
+/// Where a delivery's frames can show up: the captured interfaces by `ns/ifname` (with the
+/// backend they belong to) and each backend's UDP socket.
 struct Watchers {
-    captures: Vec<(Option<usize>, &'static str, String, PacketSocket)>,
+    places: Vec<(String, Option<usize>)>,
     sockets: Vec<UdpSocket>,
 }
 
 impl Watchers {
     fn open(vt: &VethTarget, backends: &[Backend], arrival: &Arrival) -> Result<Self> {
         let topo = vt.topology();
-        let capture = |ns: &str, ifname: &str| -> Result<PacketSocket> {
-            let ifindex = topo.iface(ns, ifname)?.ifindex;
-            topo.ns(ns)?
-                .run(|| PacketSocket::open(ifindex))?
-                .map_err(|e| Error::env(format!("packet socket on {ns}/{ifname}: {e}")))
-        };
-        let mut captures = Vec::new();
+        let mut places = Vec::new();
         let mut sockets = Vec::new();
         for (b, backend) in backends.iter().enumerate() {
             for ifname in &arrival.watch {
-                let socket = capture(backend.ns, ifname)?;
-                captures.push((Some(b), *ifname, format!("{}/{ifname}", backend.ns), socket));
+                places.push((format!("{}/{ifname}", backend.ns), Some(b)));
             }
             let addr = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, arrival.udp_port);
             let udp = topo
@@ -82,29 +76,43 @@ impl Watchers {
             sockets.push(udp);
         }
         for (ns, ifname) in &arrival.elsewhere {
-            captures.push((
-                None,
-                *ifname,
-                format!("{ns}/{ifname}"),
-                capture(ns, ifname)?,
-            ));
+            places.push((format!("{ns}/{ifname}"), None));
         }
-        Ok(Self { captures, sockets })
+        Ok(Self { places, sockets })
     }
 
-    /// Moves everything the captures and sockets hold into `seen`; `slot` says which frame a
-    /// received one is (none: background traffic).
-    fn collect(&mut self, slot: &dyn Fn(&[u8]) -> Option<usize>, seen: &mut Seen) -> Result<()> {
-        for (backend, ifname, at, socket) in &mut self.captures {
-            for frame in socket.drain().map_err(Error::env)? {
-                if let Some(i) = slot(&frame) {
-                    seen.at[i].push(Sighting {
-                        backend: *backend,
-                        ifname,
-                        at: at.clone(),
-                    });
-                    seen.captured.push((at.clone(), frame));
-                }
+    /// The interfaces to capture on, as (namespace role, name).
+    fn interfaces<'a>(
+        &self,
+        backends: &'a [Backend],
+        arrival: &'a Arrival,
+    ) -> Vec<(&'a str, &'a str)> {
+        let mut all: Vec<(&str, &str)> = backends
+            .iter()
+            .flat_map(|b| arrival.watch.iter().map(|ifname| (b.ns, *ifname)))
+            .collect();
+        all.extend(arrival.elsewhere.iter().copied());
+        all
+    }
+
+    /// Moves what the captures and sockets hold into `seen`; `slot` says which frame a received
+    /// one is (none: background traffic). Captures come first: once a path's barrier is in,
+    /// the datagrams before it have reached their sockets.
+    fn collect(
+        &mut self,
+        vt: &mut VethTarget,
+        slot: &dyn Fn(&[u8]) -> Option<usize>,
+        seen: &mut Seen,
+    ) -> Result<()> {
+        for (_, at, frame) in vt.drain_all()? {
+            let Some(i) = slot(&frame) else { continue };
+            // Only the places this delivery watches: a frame also passes the target's own paths.
+            if let Some((_, backend)) = self.places.iter().find(|(p, _)| *p == at) {
+                seen.at[i].push(Sighting {
+                    backend: *backend,
+                    at: at.clone(),
+                });
+                seen.captured.push((at, frame));
             }
         }
         let mut buf = [0u8; 2048];
@@ -125,19 +133,20 @@ impl Watchers {
     }
 }
 
-/// Sends `frames` from the program's peer and watches where they arrive until `done` says
-/// everything expected is in, or the program has run on all of them and settled.
+/// Sends `frames` from the program's peer and records where they arrive, until the harness's
+/// barrier frames show that everything sent has arrived wherever it was going (see
+/// [`crate::settle`]).
 pub fn observe(
     target: &mut dyn Target,
     backends: &[Backend],
     arrival: &Arrival,
     frames: &[Vec<u8>],
-    done: &dyn Fn(&Seen) -> bool,
 ) -> Result<Seen> {
     let Some(vt) = target.veth() else {
         return Err(Error::env("observing arrival needs a veth topology"));
     };
     let mut watchers = Watchers::open(vt, backends, arrival)?;
+    let interfaces = watchers.interfaces(backends, arrival);
     let tags: Vec<_> = frames.iter().map(|f| find_tag(f)).collect();
     let slot = |bytes: &[u8]| {
         let tag = find_tag(bytes)?;
@@ -147,11 +156,12 @@ pub fn observe(
         at: vec![Vec::new(); frames.len()],
         accepted: vec![Vec::new(); frames.len()],
         captured: Vec::new(),
+        note: None,
     };
-    vt.send_and_watch(frames, &mut |_| {
-        watchers.collect(&slot, &mut seen)?;
-        Ok(done(&seen))
+    let settled = vt.send_and_watch_beyond(frames, &interfaces, &mut |vt| {
+        watchers.collect(vt, &slot, &mut seen)
     })?;
+    seen.note = settled.note;
     Ok(seen)
 }
 

@@ -263,30 +263,35 @@ fn judge_probes(
     target: &mut dyn Target,
 ) -> Result<(Judgement, Vec<Frame>)> {
     let frames: Vec<Vec<u8>> = probes.iter().map(|p| p.frame.clone()).collect();
-    let (outcomes, deltas) = match counters {
+    let (shot, deltas) = match counters {
         Some(map) => {
-            let (outcomes, d) = counters::across(target, map, |t| t.send(&frames))?;
-            (outcomes, Some(counters::moved(&d)))
+            let (shot, d) = counters::across(target, map, |t| t.fire(&frames))?;
+            (shot, Some(counters::moved(&d)))
         }
-        None => (target.send(&frames)?, None),
+        None => (target.fire(&frames)?, None),
     };
+    let outcomes = shot.outcomes;
     let mut expected_deltas = std::collections::BTreeMap::new();
     for b in probes.iter().filter_map(|p| p.bucket) {
         *expected_deltas.entry(b).or_insert(0u64) += 1;
     }
-    let expected = render(
-        probes
-            .iter()
-            .map(|p| (p.name.as_str(), p.verdict.to_string())),
-        counters.map(|map| (map, &expected_deltas)),
-    );
-    let actual = render(
-        probes
-            .iter()
-            .zip(&outcomes)
-            .map(|(p, o)| (p.name.as_str(), outcome_cell(p, o))),
-        counters.zip(deltas.as_ref()),
-    );
+    // A settling note is an input of the check: the same on both sides.
+    let note = shot.note.map(|n| n + "\n").unwrap_or_default();
+    let expected = note.clone()
+        + &render(
+            probes
+                .iter()
+                .map(|p| (p.name.as_str(), p.verdict.to_string())),
+            counters.map(|map| (map, &expected_deltas)),
+        );
+    let actual = note
+        + &render(
+            probes
+                .iter()
+                .zip(&outcomes)
+                .map(|(p, o)| (p.name.as_str(), outcome_cell(p, o))),
+            counters.zip(deltas.as_ref()),
+        );
     let traffic = Frame::traffic(&frames, &outcomes);
     Ok((Judgement { expected, actual }, traffic))
 }

@@ -30,9 +30,9 @@ pub fn across<T>(
     map: &str,
     f: impl FnOnce(&mut dyn Target) -> Result<T>,
 ) -> Result<(T, Vec<u64>)> {
-    let before = target.program().maps().counters(map)?;
+    let before = target.counters(map)?;
     let out = f(target)?;
-    let after = target.program().maps().counters(map)?;
+    let after = target.counters(map)?;
     Ok((out, deltas(&before, &after)))
 }
 

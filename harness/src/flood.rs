@@ -203,6 +203,9 @@ impl Flood {
 
             let verdicts: Vec<Verdict> = shot.outcomes.iter().map(|o| o.verdict).collect();
             table.input(format!("{}, within T = {}", volley.intro, ms(shot.elapsed)));
+            if let Some(note) = &shot.note {
+                table.input(note);
+            }
             let mut at = 0;
             for g in &volley.groups {
                 let got = &verdicts[at..at + g.frames.len()];

@@ -42,14 +42,11 @@ fn main() -> harness::Result<()> {
         .collect();
     let vt = t.veth().expect("a veth mode has a veth target");
     let before = received(vt)?;
-    let runs = target::Target::program(vt).run_count()?;
-    // Done once the program has seen every frame and the backends took every datagram in;
-    // the backends' counters are read only after the program is through, so reading them does
-    // not compete with it for the CPUs.
-    let elapsed = vt.send_and_watch(&frames, &mut |vt| {
-        let ran = target::Target::program(vt).run_count()? - runs;
-        Ok(ran >= n as u64 && received(vt)? - before >= n as u64)
-    })?;
+    // Settled once the barrier frames behind the burst have reached the backends' links: then
+    // every datagram before them has reached the backends' UDP layers too.
+    let links: Vec<(&str, &str)> = BACKEND_NS.iter().map(|ns| (*ns, "eth0")).collect();
+    let settled = vt.send_and_watch_beyond(&frames, &links, &mut |vt| vt.drain_all().map(drop))?;
+    let elapsed = settled.elapsed;
     let got = received(vt)? - before;
     println!(
         "{mode}: the program ran on {n} frames in {:.3} s = {:.0} pps; backends received {got} \
@@ -58,5 +55,8 @@ fn main() -> harness::Result<()> {
         n as f64 / elapsed.as_secs_f64(),
         got as f64 * 100.0 / n as f64,
     );
+    if let Some(note) = settled.note {
+        println!("{note}");
+    }
     Ok(())
 }

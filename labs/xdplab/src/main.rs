@@ -19,7 +19,11 @@ use harness::{
 
 /// Every lab the CLI knows, with frames varied by `seed`. Adding a lab is one line here.
 fn labs(seed: u64) -> Vec<Lab> {
-    vec![lab_7_1::lab_seeded(seed), lab_7_2::lab(), lab_7_3::lab()]
+    vec![
+        lab_7_1::lab_seeded(seed),
+        lab_7_2::lab(seed),
+        lab_7_3::lab(),
+    ]
 }
 
 #[derive(Parser)]
