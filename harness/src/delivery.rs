@@ -166,7 +166,7 @@ pub struct Delivery {
     pub rewrite: Rewrite,
     /// Which backend each must reach.
     pub expect: Expect,
-    /// The counters they must move.
+    /// The counters they must move (a frame's backend is where it went first).
     pub counts: Vec<Count>,
     /// How it is observed.
     pub observe: Observe,
@@ -181,7 +181,11 @@ impl Delivery {
     /// Sends the frames through `target`, observes where they went and judges it.
     pub fn judge(&self, target: &mut dyn Target) -> Result<(Judgement, Vec<Frame>)> {
         let frames: Vec<Vec<u8>> = self.parcels.iter().map(|p| p.frame.clone()).collect();
-        match &self.observe {
+        let mut before = Vec::new();
+        for count in &self.counts {
+            before.push(target.counters(count.map())?);
+        }
+        let (table, note, traffic) = match &self.observe {
             Observe::Arrival(arrival) => {
                 let seen = arrival::observe(target, &self.backends, arrival, &frames)?;
                 let mut traffic = Frame::traffic(&frames, &[]);
@@ -192,28 +196,24 @@ impl Delivery {
                         bytes: bytes.clone(),
                     });
                 }
-                Ok((
-                    noted(seen.note.clone(), self.arrival_table(arrival, &seen)),
-                    traffic,
-                ))
+                (self.arrival_rows(arrival, &seen), seen.note, traffic)
             }
             Observe::Output { verdict } => {
-                let mut before = Vec::new();
-                for count in &self.counts {
-                    before.push(target.counters(count.map())?);
-                }
                 let shot = target.fire(&frames)?;
-                let outcomes = shot.outcomes;
-                let mut deltas = Vec::new();
-                for (count, before) in self.counts.iter().zip(&before) {
-                    let after = target.counters(count.map())?;
-                    deltas.push(counters::moved(&counters::deltas(before, &after)));
-                }
-                let traffic = Frame::traffic(&frames, &outcomes);
-                let judgement = self.output_table(*verdict, &outcomes, &deltas);
-                Ok((noted(shot.note, judgement), traffic))
+                let traffic = Frame::traffic(&frames, &shot.outcomes);
+                (
+                    self.output_rows(*verdict, &shot.outcomes),
+                    shot.note,
+                    traffic,
+                )
             }
+        };
+        let mut deltas = Vec::new();
+        for (count, before) in self.counts.iter().zip(&before) {
+            let after = target.counters(count.map())?;
+            deltas.push(counters::moved(&counters::deltas(before, &after)));
         }
+        Ok((noted(note, self.judgement(table, &deltas)), traffic))
     }
 
     /// The backend a frame leaving the program names: by destination address then MAC (NAT),
@@ -298,12 +298,8 @@ impl Delivery {
         format!("{} ({})", backend.name, backend.ip)
     }
 
-    fn output_table(
-        &self,
-        verdict: Verdict,
-        outcomes: &[Outcome],
-        deltas: &[BTreeMap<u32, u64>],
-    ) -> Judgement {
+    /// The rows of a delivery observed by output, and where each frame went.
+    fn output_rows(&self, verdict: Verdict, outcomes: &[Outcome]) -> Table {
         let tokens: Vec<(Option<usize>, String)> =
             outcomes.iter().map(|o| self.token(o, verdict)).collect();
         let went: Vec<Option<usize>> = tokens.iter().map(|(b, _)| *b).collect();
@@ -318,7 +314,21 @@ impl Delivery {
                 (rows.clone(), rows)
             }
         };
-        let want: Vec<BTreeMap<u32, u64>> = self
+        Table {
+            expected,
+            actual,
+            went,
+        }
+    }
+
+    /// The rows and the counters: each counter's expected deltas follow where frames went.
+    fn judgement(&self, table: Table, deltas: &[Moved]) -> Judgement {
+        let Table {
+            expected,
+            actual,
+            went,
+        } = table;
+        let want: Vec<Moved> = self
             .counts
             .iter()
             .map(|c| match c {
@@ -341,7 +351,7 @@ impl Delivery {
     }
 
     /// Rows, then each counter's deltas.
-    fn table(&self, rows: Vec<(String, String)>, deltas: &[BTreeMap<u32, u64>]) -> String {
+    fn table(&self, rows: Rows, deltas: &[Moved]) -> String {
         let mut counters = self.counts.iter().map(Count::map).zip(deltas);
         let first = counters.next();
         let mut out = render(rows.iter().map(|(n, c)| (n.as_str(), c.clone())), first);
@@ -469,14 +479,14 @@ impl Delivery {
 
     /// The per-frame arrival table: the expected side names the link and socket of the backend
     /// the rule picks, the actual side every place the frame showed up.
-    fn arrival_table(&self, arrival: &Arrival, seen: &arrival::Seen) -> Judgement {
+    fn arrival_rows(&self, arrival: &Arrival, seen: &arrival::Seen) -> Table {
         let want = self.arrival_backends(seen);
         let mut expected = Vec::new();
         let mut actual = Vec::new();
         for (i, p) in self.parcels.iter().enumerate() {
             let b = &self.backends[want[i]];
             expected.push((
-                p.name.as_str(),
+                p.name.clone(),
                 format!(
                     "{}/{}, accepted by {}:{}",
                     b.ns, arrival.link, b.ip, arrival.udp_port
@@ -502,22 +512,19 @@ impl Delivery {
                     self.backends[b].ip, arrival.udp_port
                 ));
             }
-            actual.push((p.name.as_str(), cell));
+            actual.push((p.name.clone(), cell));
         }
-        Judgement {
-            expected: render(expected.into_iter(), None),
-            actual: render(actual.into_iter(), None),
+        Table {
+            expected,
+            actual,
+            went: first_backends(seen),
         }
     }
 
     /// The backend each frame must arrive at, the rule's free choice read from where frames
     /// went (the first backend each showed up at).
     pub(crate) fn arrival_backends(&self, seen: &arrival::Seen) -> Vec<usize> {
-        let went: Vec<Option<usize>> = seen
-            .at
-            .iter()
-            .map(|places| places.iter().find_map(|s| s.backend))
-            .collect();
+        let went = first_backends(seen);
         match self.expect {
             Expect::Rotation => {
                 let order = rotation(&went, self.backends.len());
@@ -529,6 +536,24 @@ impl Delivery {
 }
 
 type Rows = Vec<(String, String)>;
+
+/// A delivery's rows on both sides, and the backend each frame went to (for the counters).
+struct Table {
+    expected: Rows,
+    actual: Rows,
+    went: Vec<Option<usize>>,
+}
+
+/// A counter map's deltas, only the indexes that moved.
+type Moved = BTreeMap<u32, u64>;
+
+/// The first backend each frame showed up at.
+fn first_backends(seen: &arrival::Seen) -> Vec<Option<usize>> {
+    seen.at
+        .iter()
+        .map(|places| places.iter().find_map(|s| s.backend))
+        .collect()
+}
 
 /// A settling note (the batch was settled by a timeout: a barrier frame was lost) is an input
 /// of the check: the same line on both sides.
@@ -683,6 +708,7 @@ mod tests {
             .collect();
         let mut d = nat(Expect::Rotation, parcels);
         d.observe = Observe::Arrival(arrival.clone());
+        d.counts.clear();
         let on = |b: usize, ifname: &str| Sighting {
             backend: Some(b),
             at: format!("b{}/{ifname}", b + 1),
@@ -699,14 +725,14 @@ mod tests {
         };
         assert_eq!(d.arrival_backends(&seen), [1, 2, 0]);
         // The third frame came the wrong way.
-        let j = d.arrival_table(&arrival, &seen);
+        let j = d.judgement(d.arrival_rows(&arrival, &seen), &[]);
         assert_ne!(j.expected, j.actual);
         seen.at[2] = vec![on(0, "eth0")];
-        let j = d.arrival_table(&arrival, &seen);
+        let j = d.judgement(d.arrival_rows(&arrival, &seen), &[]);
         assert_eq!(j.expected, j.actual);
         // Seen on the right link, but the stack dropped it.
         seen.accepted[0].clear();
-        let j = d.arrival_table(&arrival, &seen);
+        let j = d.judgement(d.arrival_rows(&arrival, &seen), &[]);
         assert_ne!(j.expected, j.actual);
         assert!(j.actual.contains("not accepted"));
     }
@@ -738,10 +764,10 @@ mod tests {
             .zip(1..)
             .map(|(&b, t)| sent_to(&d.backends[b], t))
             .collect();
-        let j = d.output_table(Verdict::Tx, &round, &stats);
+        let j = d.judgement(d.output_rows(Verdict::Tx, &round), &stats);
         assert_eq!(j.expected, j.actual);
         let stuck: Vec<Outcome> = (1..=6).map(|t| sent_to(&d.backends[0], t)).collect();
-        let j = d.output_table(Verdict::Tx, &stuck, &stats);
+        let j = d.judgement(d.output_rows(Verdict::Tx, &stuck), &stats);
         assert_ne!(j.expected, j.actual);
         assert!(
             j.actual
