@@ -5,13 +5,15 @@
 use std::{
     io::ErrorKind,
     net::{Ipv4Addr, SocketAddrV4, UdpSocket},
+    time::{Duration, Instant},
 };
 
-use traffic::find_tag;
+use traffic::{BurstReport, find_tag};
 
 use crate::{
     delivery::Backend,
     error::{Error, Result},
+    settle,
     target::{Target, VethTarget},
 };
 
@@ -163,6 +165,64 @@ pub fn observe(
     })?;
     seen.note = settled.note;
     Ok(seen)
+}
+
+/// What a throughput measurement saw: see [`throughput`].
+#[derive(Debug, Clone)]
+pub struct Throughput {
+    /// The burst as the sender saw it (frames and send rate).
+    pub burst: BurstReport,
+    /// From the first send until the program had run on every frame.
+    pub ran_in: Duration,
+    /// Datagrams the backends' UDP layers took in meanwhile ([`udp_datagrams`]).
+    pub received: u64,
+}
+
+/// How long the backends' UDP layers may take to take in the last datagrams once the program
+/// has run on every frame: they do it in the softirqs right after.
+const DELIVERY_DEADLINE: Duration = Duration::from_secs(1);
+/// How often a throughput measurement reads the run count and the backends' counters.
+const RATE_POLL: Duration = Duration::from_millis(1);
+
+/// Sends `frames` as one burst from the program's peer, as fast as the kernel takes them, and
+/// measures the program's rate and how many datagrams the UDP layers of namespaces `ns` took
+/// in. A measurement, not a check: nothing reads the captures along, and the barriers of
+/// [`VethTarget::send_and_watch`] are left out so they cost nothing.
+pub fn throughput(vt: &mut VethTarget, frames: &[Vec<u8>], ns: &[&str]) -> Result<Throughput> {
+    let received =
+        |vt: &VethTarget| -> Result<u64> { ns.iter().map(|n| udp_datagrams(vt, n)).sum() };
+    let before_rx = received(vt)?;
+    let runs = Target::program(vt).run_count()?;
+    let start = Instant::now();
+    let burst = vt
+        .sender()
+        .send_burst(frames)
+        .map_err(|e| Error::env(format!("sending a burst: {e}")))?;
+    let ran_in = loop {
+        let ran = Target::program(vt).run_count()? - runs;
+        if ran >= frames.len() as u64 {
+            break start.elapsed();
+        }
+        if start.elapsed() > settle::RUN_DEADLINE {
+            return Err(Error::env(format!(
+                "the program ran on {ran} of {} frames within {:?}",
+                frames.len(),
+                settle::RUN_DEADLINE
+            )));
+        }
+        std::thread::sleep(RATE_POLL);
+    };
+    let ran_at = Instant::now();
+    let mut got = received(vt)? - before_rx;
+    while got < frames.len() as u64 && ran_at.elapsed() < DELIVERY_DEADLINE {
+        std::thread::sleep(RATE_POLL);
+        got = received(vt)? - before_rx;
+    }
+    Ok(Throughput {
+        burst,
+        ran_in,
+        received: got,
+    })
 }
 
 /// How many datagrams the UDP layer of namespace role `ns` has taken in so far (delivered to a

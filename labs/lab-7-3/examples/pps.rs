@@ -3,19 +3,15 @@
 //!
 //! `cargo run --release -p xdplab-lab-7-3 --example pps -- [native|generic] [FRAMES]` (as root)
 //!
-//! Prints the program's rate (its run count over the time until it has seen every frame) and
-//! how many datagrams the backends' UDP layers took in (their `NoPorts` and `InDatagrams`
-//! counters: checksums verified, delivered up to UDP).
+//! Prints the send rate, the program's rate (its run count over the time until it has seen
+//! every frame) and how many datagrams the backends' UDP layers took in (their `NoPorts` and
+//! `InDatagrams` counters: checksums verified, delivered up to UDP).
 
-use harness::{Mode, arrival::udp_datagrams, target};
+use harness::{Mode, arrival::throughput, target};
 use lab_7_3::{
     frames::Spec,
     net::{BACKEND_NS, CLIENT_IP},
 };
-
-fn received(vt: &target::VethTarget) -> harness::Result<u64> {
-    BACKEND_NS.iter().map(|ns| udp_datagrams(vt, ns)).sum()
-}
 
 fn main() -> harness::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -41,22 +37,16 @@ fn main() -> harness::Result<()> {
         })
         .collect();
     let vt = t.veth().expect("a veth mode has a veth target");
-    let before = received(vt)?;
-    // Settled once the barrier frames behind the burst have reached the backends' links: then
-    // every datagram before them has reached the backends' UDP layers too.
-    let links: Vec<(&str, &str)> = BACKEND_NS.iter().map(|ns| (*ns, "eth0")).collect();
-    let settled = vt.send_and_watch_beyond(&frames, &links, &mut |vt| vt.drain_all().map(drop))?;
-    let elapsed = settled.elapsed;
-    let got = received(vt)? - before;
+    let m = throughput(vt, &frames, &BACKEND_NS)?;
     println!(
-        "{mode}: the program ran on {n} frames in {:.3} s = {:.0} pps; backends received {got} \
-         ({:.1}%)",
-        elapsed.as_secs_f64(),
-        n as f64 / elapsed.as_secs_f64(),
-        got as f64 * 100.0 / n as f64,
+        "{mode}: sent {} frames at {:.0} pps; the program ran on {n} in {:.3} s = {:.0} pps; \
+         backends received {} ({:.1}%)",
+        m.burst.sent,
+        m.burst.rate_pps,
+        m.ran_in.as_secs_f64(),
+        n as f64 / m.ran_in.as_secs_f64(),
+        m.received,
+        m.received as f64 * 100.0 / n as f64,
     );
-    if let Some(note) = settled.note {
-        println!("{note}");
-    }
     Ok(())
 }
