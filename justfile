@@ -15,6 +15,11 @@ setup:
 build: setup
     @cargo build --release --bin xdplab
 
+# Run lab LAB (7.1, 7.2, ...) against the reference solution, or against OBJ; extra ARGS go to
+# `xdplab run`. Every registered lab works here; the lab-X-Y recipes below are shorthands.
+lab LAB OBJ="" *ARGS: build
+    {{xdplab}} run {{LAB}} {{ if OBJ == "" { "" } else { "--object " + join(invocation_directory(), OBJ) } }} {{ARGS}}
+
 # Run lab 7.1 against the reference solution, or against OBJ; extra ARGS go to `xdplab run`.
 lab-7-1 OBJ="" *ARGS: build
     {{xdplab}} run 7.1 {{ if OBJ == "" { "" } else { "--object " + join(invocation_directory(), OBJ) } }} {{ARGS}}
