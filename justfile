@@ -15,8 +15,7 @@ setup:
 build: setup
     @cargo build --release --bin xdplab
 
-# Run lab LAB (7.1, 7.2, ...) against the reference solution, or against OBJ; extra ARGS go to
-# `xdplab run`. Every registered lab works here; the lab-X-Y recipes below are shorthands.
+# Run any lab (just lab 7.2 [OBJ] [ARGS]) against the reference solution or OBJ, as `xdplab run`.
 lab LAB OBJ="" *ARGS: build
     {{xdplab}} run {{LAB}} {{ if OBJ == "" { "" } else { "--object " + join(invocation_directory(), OBJ) } }} {{ARGS}}
 
