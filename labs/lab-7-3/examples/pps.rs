@@ -23,7 +23,7 @@ fn main() -> harness::Result<()> {
     let n: usize = args
         .next()
         .map_or(200_000, |s| s.parse().expect("a frame count"));
-    let lab = lab_7_3::lab();
+    let lab = lab_7_3::lab(0);
     let part = &lab.parts[0];
     let object = lab.reference_object();
     let mut t = target::open(&object, part.program, mode, &part.topology)?;
