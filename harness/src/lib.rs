@@ -7,6 +7,8 @@
 //! - [`target`]: the three modes a frame can reach a program in.
 //! - [`check`], [`flood`], [`delivery`], [`lab`], [`report`]: what a lab is made of and what a
 //!   run reports; [`table`] and [`counters`]: how every check is judged.
+//! - [`arrival`], [`fill`], [`service`]: what deliveries and exchanges need on a real path
+//!   (where frames arrive, map entries the harness writes, a real TCP request and reply).
 
 pub mod arrival;
 pub mod bench;

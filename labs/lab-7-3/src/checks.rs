@@ -25,7 +25,7 @@ use crate::{
     },
 };
 
-/// stats[0] counts balanced packets.
+/// `stats[0]` counts balanced packets.
 const BALANCED: Count = Count::PerFrame {
     map: "stats",
     index: 0,
@@ -214,7 +214,7 @@ pub fn chi_square_report() -> Check {
     ))
 }
 
-/// stats[0] counts balanced packets and backend_stats[i] those sent to backend i.
+/// `stats[0]` counts balanced packets and `backend_stats[i]` those sent to backend i.
 pub fn backend_stats() -> Check {
     let sources: Vec<Ipv4Addr> = (1..=30).map(|i| Ipv4Addr::new(172, 16, 9, i)).collect();
     Check::new(
