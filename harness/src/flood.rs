@@ -54,6 +54,7 @@ pub struct Volley {
     width: Option<usize>,
     want: BTreeMap<u32, Want>,
     entries: Option<Entries>,
+    limit: Option<Duration>,
     next_tag: u16,
 }
 
@@ -198,6 +199,15 @@ impl Flood {
             let (shot, deltas) = counters::across(target, self.counters, |t| t.fire(&frames))?;
             let decided = Instant::now();
             self.check_window(shot.elapsed, first_start.unwrap_or(started))?;
+            if let Some(limit) = volley.limit
+                && shot.elapsed > limit
+            {
+                return Err(Error::env(format!(
+                    "a volley that must be decided within {limit:?} for the contract to say what \
+                     happens took {:?}; the machine is too loaded to judge it",
+                    shot.elapsed
+                )));
+            }
             let prev_elapsed = previous.map(|(_, _, e)| e);
             previous = Some((started, decided, shot.elapsed));
 
@@ -287,6 +297,7 @@ impl Volley {
             width: None,
             want: BTreeMap::new(),
             entries: None,
+            limit: None,
             next_tag: 1,
         }
     }
@@ -316,6 +327,13 @@ impl Volley {
             frames,
             expect,
         });
+        self
+    }
+
+    /// Requires the program to decide this volley within `limit`, where the contract says what
+    /// happens only for a fast enough flood (beyond it, the environment is blamed).
+    pub fn decided_within(mut self, limit: Duration) -> Self {
+        self.limit = Some(limit);
         self
     }
 

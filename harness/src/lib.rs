@@ -4,7 +4,9 @@
 //! - [`object`]: read an ELF, list its XDP programs, load fresh copies.
 //! - [`maps`]: read and write maps by the names a contract gives.
 //! - [`netns`] and [`topology`]: namespaces and veths, and the sweep for leftovers.
-//! - [`target`]: the three modes a frame can reach a program in.
+//! - [`target`]: the three modes a frame can reach a program in; [`settle`]: the barrier frames
+//!   that tell the veth modes when a batch is decided; [`tcp`]: a real TCP connection across a
+//!   topology.
 //! - [`check`], [`flood`], [`delivery`], [`lab`], [`report`]: what a lab is made of and what a
 //!   run reports; [`table`] and [`counters`]: how every check is judged.
 //! - [`arrival`], [`fill`], [`service`]: what deliveries and exchanges need on a real path
