@@ -176,7 +176,7 @@ fn write_table(out_dir: &Path, names: &[String]) {
         ));
     }
     code.push_str("}\n\n/// Every object, by name (its `src/bin/<name>.rs` in ebpf/programs).\n");
-    code.push_str("pub const OBJECTS: &[(&str, fn() -> &'static [u8])] = &[\n");
+    code.push_str("pub const OBJECTS: &[(&str, ObjectFn)] = &[\n");
     for name in names {
         code.push_str(&format!("    (\"{name}\", {}),\n", name.replace('-', "_")));
     }

@@ -29,6 +29,9 @@ macro_rules! objects {
     )*};
 }
 
+/// A function returning one object's bytes, as [`OBJECTS`] lists them.
+pub type ObjectFn = fn() -> &'static [u8];
+
 include!(concat!(env!("OUT_DIR"), "/objects.rs"));
 
 #[cfg(test)]

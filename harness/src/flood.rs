@@ -72,8 +72,11 @@ pub enum Pause {
 #[derive(Clone)]
 pub struct Action {
     line: String,
-    run: Arc<dyn Fn(&mut dyn Target) -> Result<()> + Send + Sync>,
+    run: Arc<ActionFn>,
 }
+
+/// The function behind an [`Action`].
+pub type ActionFn = dyn Fn(&mut dyn Target) -> Result<()> + Send + Sync;
 
 /// How many entries a volley must add to the maps that hold per-key state.
 #[derive(Clone)]
