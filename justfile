@@ -15,6 +15,10 @@ setup:
 build: setup
     @cargo build --release --bin xdplab
 
+# Run any lab (just lab 7.2 [OBJ] [ARGS]) against the reference solution or OBJ, as `xdplab run`.
+lab LAB OBJ="" *ARGS: build
+    {{xdplab}} run {{LAB}} {{ if OBJ == "" { "" } else { "--object " + join(invocation_directory(), OBJ) } }} {{ARGS}}
+
 # Run lab 7.1 against the reference solution, or against OBJ; extra ARGS go to `xdplab run`.
 lab-7-1 OBJ="" *ARGS: build
     {{xdplab}} run 7.1 {{ if OBJ == "" { "" } else { "--object " + join(invocation_directory(), OBJ) } }} {{ARGS}}

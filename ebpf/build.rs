@@ -5,6 +5,9 @@
 //! `-Z build-std=core`. aya-build adds `-C debuginfo=2 -C link-arg=--btf`, so the objects carry
 //! BTF and BTF-defined maps that libbpf and bpftool can read.
 //!
+//! It also writes `OUT_DIR/objects.rs`, the one table of objects (see src/lib.rs): a function
+//! and a path constant per bin, and [`OBJECTS`] listing them all by name.
+//!
 //! `AYA_BUILD_SKIP=1` skips the eBPF build (for clippy or rust-analyzer on machines without
 //! bpf-linker); the objects are then empty files.
 
@@ -24,6 +27,7 @@ fn main() {
     println!("cargo::rerun-if-env-changed=RUSTUP_TOOLCHAIN");
     println!("cargo::rerun-if-changed={}", toolchain_file.display());
 
+    write_table(&out_dir, &bin_names(&programs));
     if skipped() {
         println!("cargo::warning=AYA_BUILD_SKIP is set: the reference eBPF objects are empty");
         for name in bin_names(&programs) {
@@ -148,6 +152,37 @@ fn bin_names(programs: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// Writes `OUT_DIR/objects.rs`: for bin `lab-7-1`, `fn lab_7_1()` and `LAB_7_1_PATH` through the
+/// `objects!` macro of src/lib.rs, and the `OBJECTS` table of every object by name.
+fn write_table(out_dir: &Path, names: &[String]) {
+    let mut code = String::from("objects! {\n");
+    for name in names {
+        let ident = name.replace('-', "_");
+        let doc = if name == "harness-pass" {
+            "The harness's XDP_PASS program `xdplab_pass`, attached to the peers of the interface \
+             under test so that TX and REDIRECT frames are delivered in native mode, and the XDP_DROP \
+             program `xdplab_drop`, the floor `xdplab bench` measures against."
+                .to_owned()
+        } else {
+            format!(
+                "The object built from `ebpf/programs/src/bin/{name}.rs`: the reference solution \
+                 of the lab whose crate is `labs/{name}`. Empty when built with `AYA_BUILD_SKIP=1`."
+            )
+        };
+        code.push_str(&format!(
+            "    /// {doc}\n    \"{name}\" => fn {ident}, const {}_PATH;\n",
+            ident.to_uppercase()
+        ));
+    }
+    code.push_str("}\n\n/// Every object, by name (its `src/bin/<name>.rs` in ebpf/programs).\n");
+    code.push_str("pub const OBJECTS: &[(&str, ObjectFn)] = &[\n");
+    for name in names {
+        code.push_str(&format!("    (\"{name}\", {}),\n", name.replace('-', "_")));
+    }
+    code.push_str("];\n");
+    fs::write(out_dir.join("objects.rs"), code).expect("write OUT_DIR/objects.rs");
 }
 
 fn fail(message: &str) -> ! {

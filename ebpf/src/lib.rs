@@ -9,7 +9,8 @@
 struct Aligned<Bytes: ?Sized>(Bytes);
 
 /// Declares, for each object, a function returning its bytes and a constant with its path.
-/// Adding a lab's object is one line here (plus its `[[bin]]` in ebpf/programs).
+/// Invoked by `OUT_DIR/objects.rs`, which ebpf/build.rs writes from the bins of ebpf/programs:
+/// adding an object is adding its `src/bin/<name>.rs` there, nothing here.
 macro_rules! objects {
     ($($(#[doc = $doc:literal])* $file:literal => fn $bytes:ident, const $path:ident;)*) => {$(
         $(#[doc = $doc])*
@@ -28,23 +29,25 @@ macro_rules! objects {
     )*};
 }
 
-objects! {
-    /// The reference solution of lab 7.1, to load where a student's object would go: XDP
-    /// programs `ip_filter`, `port_filter` and `firewall` (section `xdp`) sharing the map `stats`
-    /// (PERCPU_ARRAY, u32 -> u64, 4 entries). Empty when built with `AYA_BUILD_SKIP=1`.
-    "lab-7-1" => fn lab_7_1, const LAB_7_1_PATH;
-    /// The harness's XDP_PASS program `xdplab_pass`, attached to the peers of the interface
-    /// under test so that TX and REDIRECT frames are delivered in native mode, and its XDP_DROP
-    /// program `xdplab_drop`, the floor `xdplab bench` measures against.
-    "harness-pass" => fn harness_pass, const HARNESS_PASS_PATH;
-    /// The lab 7.2 reference object: `rate_limiter`, `syn_guard`, `ddos_guard`, `syn_cookie`.
-    "lab-7-2" => fn lab_7_2, const LAB_7_2_PATH;
-    /// The lab 7.3 reference object: `lb_round_robin`, `lb_hash`, `lb_redirect`, `lb_dsr`.
-    "lab-7-3" => fn lab_7_3, const LAB_7_3_PATH;
-}
+/// A function returning one object's bytes, as [`OBJECTS`] lists them.
+pub type ObjectFn = fn() -> &'static [u8];
+
+include!(concat!(env!("OUT_DIR"), "/objects.rs"));
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_table_lists_every_object_once() {
+        let names: Vec<&str> = super::OBJECTS.iter().map(|(n, _)| *n).collect();
+        assert!(
+            names.contains(&"harness-pass") && names.contains(&"lab-7-1"),
+            "{names:?}"
+        );
+        let mut unique = names.clone();
+        unique.dedup();
+        assert_eq!(unique, names);
+    }
+
     #[test]
     fn objects_are_aligned_elf_files() {
         let object = super::lab_7_1();

@@ -46,7 +46,7 @@ pub fn lab_run(lab: &Lab, object: &XdpObject, mode: Mode, runs: usize) -> Result
         .iter()
         .flat_map(|p| &p.checks)
         .filter(|c| !(c.needs_veth && mode == Mode::TestRun))
-        .map(|c| c.probes.len())
+        .map(|c| c.frame_count())
         .sum();
     let median = times[times.len() / 2];
     Ok(ModeFigures {
@@ -194,9 +194,16 @@ impl Target for Recorder<'_> {
     fn program(&mut self) -> &mut crate::object::LoadedProgram {
         self.inner.program()
     }
-    fn send(&mut self, frames: &[Vec<u8>]) -> Result<Vec<crate::verdict::Outcome>> {
+    fn fire(&mut self, frames: &[Vec<u8>]) -> Result<crate::target::Shot> {
         self.frames.extend_from_slice(frames);
-        self.inner.send(frames)
+        self.inner.fire(frames)
+    }
+    fn exchange(&mut self, frame: &[u8]) -> Result<crate::verdict::Outcome> {
+        self.frames.push(frame.to_vec());
+        self.inner.exchange(frame)
+    }
+    fn counters(&mut self, map: &str) -> Result<Vec<u64>> {
+        self.inner.counters(map)
     }
 }
 

@@ -1,12 +1,20 @@
 //! Checks: named scenarios made of frames in and expectations out.
 //!
-//! A check is judged by rendering what it expects and what happened into the same text table;
-//! it passes when the two are equal, and the diff between them is what a student reads.
+//! A check's body is one of four kinds ([`Body`]): probes (single frames with the verdict and
+//! counter each must produce), a flood (groups of frames judged by verdict runs, pass ranges
+//! and counter deltas, timed by the harness), a delivery (frames and where each must arrive),
+//! or, only where a real protocol exchange is the point, a scenario function. Every kind is
+//! judged by rendering what it expects and what happened into the same table
+//! ([`crate::table`]); it passes when the two are equal, and their diff is what a student reads.
 
-use std::{collections::BTreeMap, fmt, sync::Arc};
+use std::{fmt, sync::Arc};
 
 use crate::{
+    counters,
+    delivery::Delivery,
     error::Result,
+    flood::Flood,
+    table::render,
     target::Target,
     verdict::{Outcome, Verdict},
 };
@@ -42,6 +50,24 @@ impl Probe {
     }
 }
 
+/// What a check does: the four kinds of scenario the labs need.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// Frames sent in order, each with its verdict and counter bucket.
+    Probes {
+        /// The frames.
+        probes: Vec<Probe>,
+        /// The counter map whose deltas must match the probes' buckets exactly, if any.
+        counters: Option<&'static str>,
+    },
+    /// Groups of frames sent as fast as the target takes them.
+    Flood(Flood),
+    /// Frames and where each must arrive.
+    Delivery(Delivery),
+    /// A real protocol exchange that frames and expectations cannot express.
+    Scenario(Scenario),
+}
+
 /// A named scenario with a stable id (`7.1/firewall/icmp-dropped`).
 #[derive(Debug, Clone)]
 pub struct Check {
@@ -53,18 +79,14 @@ pub struct Check {
     pub description: String,
     /// Whether the outcome counts; unscored checks report what happened and never fail.
     pub scored: bool,
-    /// The frames, sent in this order (empty for a [`Check::custom`] check).
-    pub probes: Vec<Probe>,
-    /// The counter map whose deltas must match the probes' buckets exactly, if any.
-    pub counters: Option<&'static str>,
-    /// A scenario that frames and verdicts cannot express (bursts, timing, handshakes).
-    pub custom: Option<Scenario>,
+    /// What the check sends and expects.
+    pub body: Body,
     /// Whether the check needs a real path (veth); test-run mode then skips it.
     pub needs_veth: bool,
 }
 
-/// A check's own driver: it uses the target as it likes and returns what it expected and what
-/// it saw, as two tables in the same layout.
+/// A check's own driver, for a real protocol exchange: it uses the target as it likes and
+/// returns what it expected and what it saw, as two tables in the same layout.
 #[derive(Clone)]
 pub struct Scenario(pub Arc<ScenarioFn>);
 
@@ -88,6 +110,33 @@ pub struct Frame {
     pub bytes: Vec<u8>,
 }
 
+impl Frame {
+    /// The frames sent and the frames seen coming out, for pcap files.
+    pub fn traffic<'a>(
+        sent: impl IntoIterator<Item = &'a Vec<u8>>,
+        outcomes: &[Outcome],
+    ) -> Vec<Frame> {
+        let mut traffic: Vec<Frame> = sent
+            .into_iter()
+            .map(|bytes| Frame {
+                sent: true,
+                at: None,
+                bytes: bytes.clone(),
+            })
+            .collect();
+        for o in outcomes {
+            if let Some(bytes) = &o.bytes {
+                traffic.push(Frame {
+                    sent: false,
+                    at: o.at.clone(),
+                    bytes: bytes.clone(),
+                });
+            }
+        }
+        traffic
+    }
+}
+
 /// What a check expected and what it saw, rendered alike; equal tables mean a pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Judgement {
@@ -98,26 +147,41 @@ pub struct Judgement {
 }
 
 impl Check {
-    /// A scored check of `part` named `name` (the id is built from the lab id).
+    /// A scored check of `part` named `name` (the id is built from the lab id), with no probes
+    /// yet.
     pub fn new(lab: &str, part: &str, name: &str, description: impl Into<String>) -> Self {
         Self {
             id: format!("{lab}/{part}/{name}"),
             part: part.to_owned(),
             description: description.into(),
             scored: true,
-            probes: Vec::new(),
-            counters: None,
-            custom: None,
+            body: Body::Probes {
+                probes: Vec::new(),
+                counters: None,
+            },
             needs_veth: false,
         }
     }
 
-    /// Drives the check with `scenario` instead of probes.
+    /// Drives the check with `scenario`, for a real protocol exchange.
     pub fn custom(
         mut self,
         scenario: impl Fn(&mut dyn Target) -> Result<Judgement> + Send + Sync + 'static,
     ) -> Self {
-        self.custom = Some(Scenario(Arc::new(scenario)));
+        self.body = Body::Scenario(Scenario(Arc::new(scenario)));
+        self
+    }
+
+    /// Makes the check a flood.
+    pub fn flood(mut self, flood: Flood) -> Self {
+        self.body = Body::Flood(flood);
+        self
+    }
+
+    /// Makes the check a delivery (one observed by real arrival needs a real path).
+    pub fn delivery(mut self, delivery: Delivery) -> Self {
+        self.needs_veth |= delivery.needs_veth();
+        self.body = Body::Delivery(delivery);
         self
     }
 
@@ -128,21 +192,50 @@ impl Check {
     }
 
     /// Adds a probe.
-    pub fn probe(mut self, probe: Probe) -> Self {
-        self.probes.push(probe);
-        self
+    pub fn probe(self, probe: Probe) -> Self {
+        self.probes([probe])
     }
 
     /// Adds several probes.
-    pub fn probes(mut self, probes: impl IntoIterator<Item = Probe>) -> Self {
-        self.probes.extend(probes);
+    ///
+    /// # Panics
+    /// If the check's body is not probes (a lab that mixes kinds in one check is a bug).
+    pub fn probes(mut self, more: impl IntoIterator<Item = Probe>) -> Self {
+        match &mut self.body {
+            Body::Probes { probes, .. } => probes.extend(more),
+            _ => panic!("check {}: probes added to a non-probe check", self.id),
+        }
         self
     }
 
     /// Requires the deltas of counter map `map` to equal the probes' buckets.
+    ///
+    /// # Panics
+    /// If the check's body is not probes.
     pub fn counting(mut self, map: &'static str) -> Self {
-        self.counters = Some(map);
+        match &mut self.body {
+            Body::Probes { counters, .. } => *counters = Some(map),
+            _ => panic!("check {}: counting() applies to probe checks", self.id),
+        }
         self
+    }
+
+    /// The probes, for a probe check (labs shuffle them by seed).
+    pub fn probes_mut(&mut self) -> Option<&mut Vec<Probe>> {
+        match &mut self.body {
+            Body::Probes { probes, .. } => Some(probes),
+            _ => None,
+        }
+    }
+
+    /// How many frames the check sends, where that is known before it runs.
+    pub fn frame_count(&self) -> usize {
+        match &self.body {
+            Body::Probes { probes, .. } => probes.len(),
+            Body::Flood(flood) => flood.frame_count(),
+            Body::Delivery(delivery) => delivery.parcels.len(),
+            Body::Scenario(_) => 0,
+        }
     }
 
     /// Marks the check as reported but not scored (outside the contract).
@@ -151,132 +244,73 @@ impl Check {
         self
     }
 
-    /// The expectation as a table, in the same layout as [`Observation::table`].
-    pub fn expected_table(&self) -> String {
-        let rows = self
-            .probes
-            .iter()
-            .map(|p| (p.name.as_str(), p.verdict.to_string()));
-        let counters = self.counters.map(|map| {
-            let mut deltas = BTreeMap::new();
-            for b in self.probes.iter().filter_map(|p| p.bucket) {
-                *deltas.entry(b).or_insert(0u64) += 1;
-            }
-            (map, deltas)
-        });
-        render(rows, counters.as_ref().map(|(m, d)| (*m, d)))
-    }
-
-    /// Runs the check on `target`: its scenario, or its probes. Also returns the probes'
-    /// traffic (sent and seen frames) for pcap files.
+    /// Runs the check on `target`. Also returns its traffic (sent and seen frames) for pcap
+    /// files.
     pub fn judge(&self, target: &mut dyn Target) -> Result<(Judgement, Vec<Frame>)> {
-        match &self.custom {
-            Some(Scenario(run)) => Ok((run(target)?, Vec::new())),
-            None => {
-                let obs = self.observe(target)?;
-                let mut traffic: Vec<Frame> = self
-                    .probes
-                    .iter()
-                    .map(|p| Frame {
-                        sent: true,
-                        at: None,
-                        bytes: p.frame.clone(),
-                    })
-                    .collect();
-                for o in &obs.outcomes {
-                    if let Some(bytes) = &o.bytes {
-                        traffic.push(Frame {
-                            sent: false,
-                            at: o.at.clone(),
-                            bytes: bytes.clone(),
-                        });
-                    }
-                }
-                let judgement = Judgement {
-                    expected: self.expected_table(),
-                    actual: obs.table(self),
-                };
-                Ok((judgement, traffic))
-            }
+        match &self.body {
+            Body::Probes { probes, counters } => judge_probes(probes, *counters, target),
+            Body::Flood(flood) => flood.judge(target),
+            Body::Delivery(delivery) => delivery.judge(target),
+            Body::Scenario(Scenario(run)) => Ok((run(target)?, Vec::new())),
         }
-    }
-
-    /// Sends the probes through `target` and records what happened.
-    pub fn observe(&self, target: &mut dyn Target) -> Result<Observation> {
-        let before = match self.counters {
-            Some(map) => Some(target.program().maps().counters(map)?),
-            None => None,
-        };
-        let frames: Vec<Vec<u8>> = self.probes.iter().map(|p| p.frame.clone()).collect();
-        let outcomes = target.send(&frames)?;
-        let deltas = match (self.counters, before) {
-            (Some(map), Some(before)) => {
-                let after = target.program().maps().counters(map)?;
-                Some(
-                    after
-                        .iter()
-                        .zip(before.iter().chain(std::iter::repeat(&0)))
-                        .enumerate()
-                        .filter(|(_, (a, b))| a != b)
-                        .map(|(i, (a, b))| (i as u32, a.wrapping_sub(*b)))
-                        .collect(),
-                )
-            }
-            _ => None,
-        };
-        Ok(Observation { outcomes, deltas })
     }
 }
 
-/// What happened to a check's probes.
-#[derive(Debug, Clone)]
-pub struct Observation {
-    /// One outcome per probe, in order.
-    pub outcomes: Vec<Outcome>,
-    /// Counter deltas by index (only the ones that moved), when the check counts.
-    pub deltas: Option<BTreeMap<u32, u64>>,
+/// Sends the probes through `target` and renders what the contract expects and what happened.
+fn judge_probes(
+    probes: &[Probe],
+    counters: Option<&'static str>,
+    target: &mut dyn Target,
+) -> Result<(Judgement, Vec<Frame>)> {
+    let frames: Vec<Vec<u8>> = probes.iter().map(|p| p.frame.clone()).collect();
+    let (shot, deltas) = match counters {
+        Some(map) => {
+            let (shot, d) = counters::across(target, map, |t| t.fire(&frames))?;
+            (shot, Some(counters::moved(&d)))
+        }
+        None => (target.fire(&frames)?, None),
+    };
+    let outcomes = shot.outcomes;
+    let mut expected_deltas = std::collections::BTreeMap::new();
+    for b in probes.iter().filter_map(|p| p.bucket) {
+        *expected_deltas.entry(b).or_insert(0u64) += 1;
+    }
+    // A settling note is an input of the check: the same on both sides.
+    let note = shot.note.map(|n| n + "\n").unwrap_or_default();
+    let expected = note.clone()
+        + &render(
+            probes
+                .iter()
+                .map(|p| (p.name.as_str(), p.verdict.to_string())),
+            counters.map(|map| (map, &expected_deltas)),
+        );
+    let actual = note
+        + &render(
+            probes
+                .iter()
+                .zip(&outcomes)
+                .map(|(p, o)| (p.name.as_str(), outcome_cell(p, o))),
+            counters.zip(deltas.as_ref()),
+        );
+    let traffic = Frame::traffic(&frames, &outcomes);
+    Ok((Judgement { expected, actual }, traffic))
 }
 
-impl Observation {
-    /// What happened, as a table in the same layout as [`Check::expected_table`].
-    pub fn table(&self, check: &Check) -> String {
-        let rows = check.probes.iter().zip(&self.outcomes).map(|(p, o)| {
-            let mut cell = o.verdict.to_string();
-            if let (Verdict::Redirect, Some(at)) = (o.verdict, &o.at) {
-                cell.push_str(&format!(" to {at}"));
-            }
-            // The 7.1 contract never rewrites; show any change so the diff explains it.
-            if let Some(bytes) = &o.bytes
-                && *bytes != p.frame
-            {
-                cell.push_str(", rewritten to:");
-                for line in traffic::decode(bytes).to_string().lines() {
-                    cell.push_str("\n      ");
-                    cell.push_str(line);
-                }
-            }
-            (p.name.as_str(), cell)
-        });
-        render(rows, check.counters.zip(self.deltas.as_ref()))
+/// An outcome as its table cell: the verdict, where a redirected frame went, and any rewrite
+/// (probe contracts never rewrite, so a change is shown to explain the diff).
+fn outcome_cell(probe: &Probe, o: &Outcome) -> String {
+    let mut cell = o.verdict.to_string();
+    if let (Verdict::Redirect, Some(at)) = (o.verdict, &o.at) {
+        cell.push_str(&format!(" to {at}"));
     }
-}
-
-/// Renders rows of `name  cell` and counter deltas as one table.
-pub fn render<'a>(
-    rows: impl Iterator<Item = (&'a str, String)>,
-    counters: Option<(&str, &BTreeMap<u32, u64>)>,
-) -> String {
-    let mut out = String::new();
-    for (name, cell) in rows {
-        out.push_str(&format!("{name:<44} {cell}\n"));
-    }
-    if let Some((map, deltas)) = counters {
-        if deltas.is_empty() {
-            out.push_str(&format!("{map}: no change\n"));
-        }
-        for (i, d) in deltas {
-            out.push_str(&format!("{map}[{i}] +{d}\n"));
+    if let Some(bytes) = &o.bytes
+        && *bytes != probe.frame
+    {
+        cell.push_str(", rewritten to:");
+        for line in traffic::decode(bytes).to_string().lines() {
+            cell.push_str("\n      ");
+            cell.push_str(line);
         }
     }
-    out
+    cell
 }

@@ -6,15 +6,25 @@
 //! - [`maps`]: read and write maps by the names a contract gives; [`map_role`]: or by role.
 //! - [`source`]: programs a student loaded themselves (pinned, by id, attached).
 //! - [`netns`] and [`topology`]: namespaces and veths, and the sweep for leftovers.
-//! - [`target`]: the three modes a frame can reach a program in.
-//! - [`check`], [`lab`], [`report`]: what a lab is made of and what a run reports.
+//! - [`target`]: the three modes a frame can reach a program in; [`settle`]: the barrier frames
+//!   that tell the veth modes when a batch is decided; [`tcp`]: a real TCP connection across a
+//!   topology.
+//! - [`check`], [`flood`], [`delivery`], [`lab`], [`report`]: what a lab is made of and what a
+//!   run reports; [`table`] and [`counters`]: how every check is judged.
+//! - [`arrival`], [`fill`], [`service`]: what deliveries and exchanges need on a real path
+//!   (where frames arrive, map entries the harness writes, a real TCP request and reply).
 
+pub mod arrival;
 pub mod bench;
 pub mod check;
 pub mod clang;
+pub mod counters;
+pub mod delivery;
 pub mod doctor;
 pub mod error;
 mod ethtool;
+pub mod fill;
+pub mod flood;
 pub mod grade;
 pub mod input;
 pub mod kernel;
@@ -25,15 +35,20 @@ pub mod netconf;
 pub mod netns;
 pub mod object;
 pub mod report;
+pub mod service;
+pub mod settle;
 pub mod signals;
 pub mod source;
+pub mod table;
 pub mod target;
+pub mod tcp;
 pub mod testing;
 pub mod topology;
 pub mod verdict;
 
-pub use check::{Check, Probe};
+pub use check::{Body, Check, Probe};
 pub use error::{Error, FailureClass, Result};
+pub use flood::{Bound, Expect, Flood, Pause, Volley, Want, Window};
 pub use lab::{Lab, Part, RunOptions};
 pub use object::XdpObject;
 pub use report::{Report, Status};

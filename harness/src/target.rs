@@ -2,18 +2,20 @@
 //! BPF_PROG_TEST_RUN. Both answer the same question: what happened to each frame?
 
 use std::{
+    collections::HashMap,
     fmt,
     os::fd::OwnedFd,
     sync::OnceLock,
     time::{Duration, Instant},
 };
 
-use traffic::{PacketSocket, find_tag};
+use traffic::{MacAddr, PacketSocket, find_tag};
 
 use crate::{
     error::{Error, Result},
     object::{AttachMode, LoadedProgram, ProgramSource, XdpObject},
-    topology::{Topology, TopologySpec},
+    settle::{self, PinnedCpu},
+    topology::{Iface, Topology, TopologySpec},
     verdict::{Outcome, Verdict},
 };
 
@@ -51,17 +53,52 @@ impl fmt::Display for Mode {
     }
 }
 
+/// What a batch of frames did, and how long the program took to decide them.
+#[derive(Debug, Clone)]
+pub struct Shot {
+    /// One outcome per frame, in order.
+    pub outcomes: Vec<Outcome>,
+    /// From the first send until the program had decided every frame: an upper bound on the
+    /// time the program could have seen pass between the first and the last frame.
+    pub elapsed: Duration,
+    /// Set when the outcomes were settled by a timeout rather than by the barrier frames
+    /// (see [`crate::settle`]): says which barrier was lost.
+    pub note: Option<String>,
+}
+
 /// A loaded program ready to receive frames in one [`Mode`].
 pub trait Target {
     /// The mode this target runs in.
     fn mode(&self) -> Mode;
     /// The program under test, for its maps.
     fn program(&mut self) -> &mut LoadedProgram;
-    /// Sends `frames` in order and returns one outcome per frame, in the same order.
-    fn send(&mut self, frames: &[Vec<u8>]) -> Result<Vec<Outcome>>;
+    /// Sends `frames` back to back, as fast as the target takes them, and returns one outcome
+    /// per frame, in order. Frames are told apart by their tags, or by their bytes when they
+    /// carry none (ARP, cut frames), so both must be unique within one call.
+    fn fire(&mut self, frames: &[Vec<u8>]) -> Result<Shot>;
+    /// [`Target::fire`] without the timing.
+    fn send(&mut self, frames: &[Vec<u8>]) -> Result<Vec<Outcome>> {
+        Ok(self.fire(frames)?.outcomes)
+    }
+    /// Sends one frame and returns what became of it, with the bytes of a passed or returned
+    /// frame. Unlike [`Target::send`] it needs no tag: whatever comes out is its outcome, so it
+    /// suits frames whose payload must stay empty (bare ACKs) and frames a program rebuilds
+    /// (SYN → SYN-ACK).
+    fn exchange(&mut self, frame: &[u8]) -> Result<Outcome>;
+    /// Counter map `map` as the check's own frames left it. On veth the barrier frames the
+    /// harness sends (see [`crate::settle`]) are non-IPv4 frames a program may count; their
+    /// share is taken out.
+    fn counters(&mut self, map: &str) -> Result<Vec<u64>> {
+        self.program().maps().counters(map)
+    }
     /// The veth target, for scenarios that need the real path (bursts, real TCP).
     fn veth(&mut self) -> Option<&mut VethTarget> {
         None
+    }
+    /// How many barrier frames (see [`crate::settle`]) the harness has sent so far: they run
+    /// the program too, which matters when its run count is compared with the frames sent.
+    fn barriers_sent(&self) -> u64 {
+        0
     }
 }
 
@@ -95,20 +132,28 @@ impl Target for TestRunTarget {
         &mut self.program
     }
 
-    fn send(&mut self, frames: &[Vec<u8>]) -> Result<Vec<Outcome>> {
-        frames
+    fn fire(&mut self, frames: &[Vec<u8>]) -> Result<Shot> {
+        let start = Instant::now();
+        let outcomes = frames
             .iter()
-            .map(|f| {
-                let (verdict, out) = self.program.test_run(f)?;
-                let bytes = matches!(verdict, Verdict::Pass | Verdict::Tx | Verdict::Redirect)
-                    .then_some(out);
-                Ok(Outcome {
-                    verdict,
-                    bytes,
-                    at: None,
-                })
-            })
-            .collect()
+            .map(|f| self.exchange(f))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Shot {
+            outcomes,
+            elapsed: start.elapsed(),
+            note: None,
+        })
+    }
+
+    fn exchange(&mut self, frame: &[u8]) -> Result<Outcome> {
+        let (verdict, out) = self.program.test_run(frame)?;
+        let bytes =
+            matches!(verdict, Verdict::Pass | Verdict::Tx | Verdict::Redirect).then_some(out);
+        Ok(Outcome {
+            verdict,
+            bytes,
+            at: None,
+        })
     }
 }
 
@@ -123,23 +168,53 @@ pub(crate) fn run_stats() -> Result<()> {
         .map_err(|e| Error::env(format!("cannot enable BPF run statistics: {e}")))
 }
 
-/// How long to keep watching after the program has run on every frame: frames it passed or
-/// sent back are delivered in the same softirq, so this only covers scheduling jitter.
-const GRACE: Duration = Duration::from_millis(30);
-/// How long the program may take to see a batch before the environment is blamed.
-const RUN_DEADLINE: Duration = Duration::from_secs(5);
+/// One socket of a veth target: where it sits and the MAC frames from it carry.
+struct Socket {
+    at: String,
+    mac: MacAddr,
+    socket: PacketSocket,
+}
+
+/// A path outcomes arrive on: the socket that watches it, what a frame seen there means, and
+/// the socket its barrier is sent from (`None`: the batch itself carries it, on the PASS path).
+/// Barriers go out stage by stage: a path of stage 2 lies beyond one of stage 1 (a switch's
+/// far port behind the port frames come back on), so its barrier waits until stage 1 settled.
+struct Path {
+    means: Verdict,
+    watch: usize,
+    barrier_from: Option<usize>,
+    stage: u8,
+}
 
 /// Real frames over a veth topology, sent from the peer of the program's interface.
 pub struct VethTarget {
     program: LoadedProgram,
     mode: AttachMode,
-    sender: PacketSocket,
-    sender_at: String,
-    /// Where outcomes show up: the XDP interface (PASS) and the watched interfaces.
-    observers: Vec<(Verdict, String, PacketSocket)>,
+    /// `sockets[SENDER]` sends the frames (and sees what comes back: TX); `sockets[DUT]` sits
+    /// on the program's interface (PASS); then watched interfaces and their peers.
+    sockets: Vec<Socket>,
+    paths: Vec<Path>,
+    /// Barriers sent through the program so far, and per counter map what one adds.
+    barriers: u64,
+    footprints: HashMap<String, Vec<u64>>,
+    next_nonce: u64,
+    /// Sentinels [`VethTarget::drain_all`] took out of the captures: (nonce, socket index).
+    sentinels: Vec<(u64, usize)>,
     // Held for their Drop: the peers' XDP_PASS program and the namespaces.
     _peer_pass: Option<LoadedProgram>,
     topology: Topology,
+}
+
+const SENDER: usize = 0;
+const DUT: usize = 1;
+
+/// How a batch settled: see [`VethTarget::send_and_watch`].
+#[derive(Debug, Clone)]
+pub struct Settled {
+    /// From the first send until the program had decided every frame.
+    pub elapsed: Duration,
+    /// Set when a barrier was lost and a timeout settled the batch instead; says which.
+    pub note: Option<String>,
 }
 
 impl VethTarget {
@@ -147,10 +222,9 @@ impl VethTarget {
     pub fn new(mut program: LoadedProgram, spec: &TopologySpec, mode: AttachMode) -> Result<Self> {
         run_stats()?;
         let topology = Topology::create(spec)?;
-        let dut = topology.iface("dut", "eth0")?.clone();
-        let client = topology.ifaces()[dut.peer].clone();
+        let dut = topology.iface(spec.xdp.0, spec.xdp.1)?.clone();
         topology
-            .ns("dut")?
+            .ns(dut.ns)?
             .run(|| program.attach(dut.ifindex, mode))??;
         // In native mode a veth delivers XDP_TX and XDP_REDIRECT frames only to a peer that has
         // an XDP program of its own (see shared/field-notes.md), so give every other interface
@@ -168,37 +242,56 @@ impl VethTarget {
         } else {
             None
         };
-        let open = |ns: &str, ifindex: u32| -> Result<PacketSocket> {
-            topology
-                .ns(ns)?
-                .run(|| PacketSocket::open(ifindex))?
-                .map_err(|e| Error::env(format!("packet socket in {ns}: {e}")))
-        };
-        let sender = open(client.ns, client.ifindex)?;
-        let mut observers = vec![(
-            Verdict::Pass,
-            at(dut.ns, dut.ifname),
-            open(dut.ns, dut.ifindex)?,
-        )];
+        let mut sockets: Vec<Socket> = Vec::new();
+        let mut open = |iface: &Iface| open_socket(&mut sockets, &topology, iface);
+        let client = topology.ifaces()[dut.peer].clone();
+        let sender = open(&client)?;
+        let dut_socket = open(&dut)?;
+        debug_assert_eq!((sender, dut_socket), (SENDER, DUT));
+        let mut paths = vec![
+            Path {
+                means: Verdict::Pass,
+                watch: DUT,
+                barrier_from: None,
+                stage: 0,
+            },
+            // The sender's socket ignores its own transmissions, so what it receives came back.
+            Path {
+                means: Verdict::Tx,
+                watch: SENDER,
+                barrier_from: Some(DUT),
+                stage: 1,
+            },
+        ];
         for w in &spec.watch {
-            let iface = topology.iface(w.ns, w.ifname)?;
-            observers.push((w.means, at(w.ns, w.ifname), open(w.ns, iface.ifindex)?));
+            let iface = topology.iface(w.ns, w.ifname)?.clone();
+            let peer = topology.ifaces()[iface.peer].clone();
+            let watch = open(&iface)?;
+            let barrier_from = Some(open(&peer)?);
+            paths.push(Path {
+                means: w.means,
+                watch,
+                barrier_from,
+                stage: 1,
+            });
         }
         Ok(Self {
             program,
             mode,
-            sender,
-            sender_at: at(client.ns, client.ifname),
-            observers,
+            sockets,
+            paths,
+            barriers: 0,
+            footprints: HashMap::new(),
+            next_nonce: 1,
+            sentinels: Vec::new(),
             _peer_pass: peer_pass,
             topology,
         })
     }
 
-    /// The socket frames are sent from (on the peer of the program's interface); scenarios use
-    /// it for bursts.
+    /// The socket frames are sent from (on the peer of the program's interface).
     pub fn sender(&mut self) -> &mut PacketSocket {
-        &mut self.sender
+        &mut self.sockets[SENDER].socket
     }
 
     /// The live topology, for checks that need addresses or namespaces.
@@ -206,19 +299,254 @@ impl VethTarget {
         &self.topology
     }
 
-    /// Everything the sockets hold now: (what it means, where it was seen, the frame).
+    /// Sets every capture's receive buffer to about `bytes`; tests use a tiny one to force an
+    /// overflow.
+    pub fn set_capture_buffers(&mut self, bytes: usize) -> Result<()> {
+        for s in &mut self.sockets {
+            s.socket.set_receive_buffer(bytes).map_err(|e| {
+                Error::env(format!("receive buffer of the capture on {}: {e}", s.at))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Everything the watched sockets hold now: (what it means, where it was seen, the frame).
+    /// The harness's barrier frames are taken out (and noted for [`VethTarget::send_and_watch`]).
     pub fn drain_all(&mut self) -> Result<Vec<(Verdict, String, Vec<u8>)>> {
         let mut seen = Vec::new();
-        for (verdict, at, socket) in &mut self.observers {
-            for frame in socket.drain().map_err(Error::env)? {
-                seen.push((*verdict, at.clone(), frame));
+        for p in &self.paths {
+            let s = &mut self.sockets[p.watch];
+            for frame in s.socket.drain().map_err(Error::env)? {
+                match settle::sentinel_nonce(&frame) {
+                    Some(nonce) => self.sentinels.push((nonce, p.watch)),
+                    None => seen.push((p.means, s.at.clone(), frame)),
+                }
             }
         }
-        // The sender's socket ignores its own transmissions, so what it receives came back.
-        for frame in self.sender.drain().map_err(Error::env)? {
-            seen.push((Verdict::Tx, self.sender_at.clone(), frame));
-        }
         Ok(seen)
+    }
+
+    fn nonce(&mut self) -> u64 {
+        self.next_nonce += 1;
+        self.next_nonce
+    }
+
+    fn wait_for_frames(&self) -> Result<()> {
+        let all: Vec<&PacketSocket> = self.sockets.iter().map(|s| &s.socket).collect();
+        PacketSocket::wait_any(&all, settle::POLL_SLICE).map_err(Error::env)?;
+        Ok(())
+    }
+
+    /// Sends `frames` back to back from the program's peer, then the barriers (see
+    /// [`crate::settle`]), calling `poll` whenever frames may have arrived; `poll` collects them
+    /// (through [`VethTarget::drain_all`] or its own sockets). Returns once every barrier is
+    /// back: then every frame has been decided and every outcome on the observed paths has
+    /// arrived. Only when a barrier is lost does a timeout settle the batch
+    /// ([`settle::SENTINEL_GRACE`] after the program ran on every frame), and the result says so. The one wait-until-run
+    /// mechanism of the veth modes: [`Target::fire`], [`Target::exchange`] and deliveries
+    /// observe through it. Captures that lost frames make it fail (an environment fault).
+    pub fn send_and_watch(
+        &mut self,
+        frames: &[Vec<u8>],
+        poll: &mut dyn FnMut(&mut Self) -> Result<()>,
+    ) -> Result<Settled> {
+        let _pin = PinnedCpu::here();
+        self.drain_all()?;
+        self.sentinels.clear();
+        for s in &mut self.sockets {
+            s.socket.take_stats().map_err(Error::env)?;
+        }
+        let before = self.program.run_count()?;
+        let nonce = self.nonce();
+        let barrier = settle::sentinel(self.sockets[SENDER].mac, self.sockets[DUT].mac, nonce);
+        let start = Instant::now();
+        for chunk in frames.chunks(settle::SEND_CHUNK) {
+            self.sockets[SENDER]
+                .socket
+                .send_burst(chunk)
+                .map_err(|e| Error::env(format!("sending a burst: {e}")))?;
+            poll(self)?;
+        }
+        self.send_barrier(SENDER, &barrier)?;
+        self.barriers += 1;
+        let mut note = None;
+        let mut ran_all_at: Option<Instant> = None;
+        let elapsed = loop {
+            poll(self)?;
+            if self.sentinels.contains(&(nonce, DUT)) {
+                break start.elapsed();
+            }
+            let ran = self.program.run_count()? - before;
+            match ran_all_at {
+                None if ran > frames.len() as u64 => ran_all_at = Some(Instant::now()),
+                None if start.elapsed() > settle::RUN_DEADLINE => {
+                    return Err(Error::env(format!(
+                        "the program ran on {ran} of {} frames within {:?}",
+                        frames.len() + 1,
+                        settle::RUN_DEADLINE
+                    )));
+                }
+                Some(at) if at.elapsed() > settle::SENTINEL_GRACE => {
+                    note = Some(format!(
+                        "(settled by a {:?} timeout: the program did not pass the non-IPv4 \
+                         barrier frame)",
+                        settle::SENTINEL_GRACE
+                    ));
+                    break at - start;
+                }
+                _ => {}
+            }
+            self.wait_for_frames()?;
+        };
+        // The program has decided everything; now the paths that frames leave on, stage by stage.
+        for stage in [1, 2] {
+            let mut pending = Vec::new();
+            for p in 0..self.paths.len() {
+                let (Some(from), true) = (self.paths[p].barrier_from, self.paths[p].stage == stage)
+                else {
+                    continue;
+                };
+                let nonce = self.nonce();
+                let watch = self.paths[p].watch;
+                let frame =
+                    settle::sentinel(self.sockets[from].mac, self.sockets[watch].mac, nonce);
+                self.send_barrier(from, &frame)?;
+                pending.push((nonce, watch));
+            }
+            let sent_at = Instant::now();
+            loop {
+                poll(self)?;
+                pending.retain(|p| !self.sentinels.contains(p));
+                if pending.is_empty() {
+                    break;
+                }
+                if sent_at.elapsed() > settle::PATH_DEADLINE {
+                    let lost: Vec<&str> = pending
+                        .iter()
+                        .map(|(_, s)| self.sockets[*s].at.as_str())
+                        .collect();
+                    note.get_or_insert(format!(
+                        "(settled by a {:?} timeout: the barrier frame did not arrive at {})",
+                        settle::PATH_DEADLINE,
+                        lost.join(", ")
+                    ));
+                    break;
+                }
+                self.wait_for_frames()?;
+            }
+        }
+        self.check_captures()?;
+        Ok(Settled { elapsed, note })
+    }
+
+    /// [`VethTarget::send_and_watch`], also watching the interfaces `beyond` (namespace role,
+    /// name) for this batch: interfaces frames reach only after leaving through a watched path,
+    /// such as a switch's ports to the backends. Frames seen there come out of
+    /// [`VethTarget::drain_all`] as TX; each gets its barrier from its veth peer once the paths
+    /// before it have settled.
+    pub fn send_and_watch_beyond(
+        &mut self,
+        frames: &[Vec<u8>],
+        beyond: &[(&str, &str)],
+        poll: &mut dyn FnMut(&mut Self) -> Result<()>,
+    ) -> Result<Settled> {
+        let (sockets, paths) = (self.sockets.len(), self.paths.len());
+        let mut run = || {
+            for (ns, ifname) in beyond {
+                let iface = self.topology.iface(ns, ifname)?.clone();
+                let watch = open_socket(&mut self.sockets, &self.topology, &iface)?;
+                if self.paths.iter().any(|p| p.watch == watch) {
+                    continue;
+                }
+                let peer = self.topology.ifaces()[iface.peer].clone();
+                let from = open_socket(&mut self.sockets, &self.topology, &peer)?;
+                self.paths.push(Path {
+                    means: Verdict::Tx,
+                    watch,
+                    barrier_from: Some(from),
+                    stage: 2,
+                });
+            }
+            self.send_and_watch(frames, poll)
+        };
+        let settled = run();
+        self.paths.truncate(paths);
+        self.sockets.truncate(sockets);
+        settled
+    }
+
+    /// Runs `f` on the program from a thread inside the namespace it is attached in (a
+    /// DEVMAP resolves ifindexes in the updater's namespace).
+    pub fn in_program_namespace<T: Send>(
+        &mut self,
+        f: impl FnOnce(&mut LoadedProgram) -> T + Send,
+    ) -> Result<T> {
+        let program = &mut self.program;
+        self.topology.ns("dut")?.run(|| f(program))
+    }
+
+    fn send_barrier(&mut self, from: usize, frame: &[u8]) -> Result<()> {
+        self.sockets[from]
+            .socket
+            .send(frame)
+            .map_err(|e| Error::env(format!("sending a barrier frame: {e}")))
+    }
+
+    /// Sends `frames` and matches what came out to them by tag or bytes (with `any`, the first
+    /// frame that comes out is the only frame's outcome).
+    fn outcomes(&mut self, frames: &[Vec<u8>], any: bool) -> Result<Shot> {
+        let tags: Vec<_> = frames.iter().map(|f| find_tag(f)).collect();
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; frames.len()];
+        let settled = self.send_and_watch(frames, &mut |vt| {
+            for (verdict, at, bytes) in vt.drain_all()? {
+                let tag = find_tag(&bytes);
+                let slot = (0..frames.len()).find(|&i| {
+                    outcomes[i].is_none()
+                        && (any
+                            || match tag {
+                                Some(t) => tags[i] == Some(t),
+                                None => tags[i].is_none() && frames[i] == bytes,
+                            })
+                });
+                // Anything unmatched is background traffic, not an outcome of ours.
+                if let Some(i) = slot {
+                    outcomes[i] = Some(Outcome {
+                        verdict,
+                        bytes: Some(bytes),
+                        at: Some(at),
+                    });
+                }
+            }
+            Ok(())
+        })?;
+        // The program ran on these frames and nothing came out anywhere: dropped. (ABORTED looks
+        // the same on a veth; test-run mode tells them apart.)
+        let outcomes = outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| Outcome::bare(Verdict::Drop)))
+            .collect();
+        Ok(Shot {
+            outcomes,
+            elapsed: settled.elapsed,
+            note: settled.note,
+        })
+    }
+
+    /// Fails when a capture lost frames: a frame the kernel could not queue would otherwise
+    /// read as dropped by the program.
+    fn check_captures(&mut self) -> Result<()> {
+        for s in &mut self.sockets {
+            let stats = s.socket.take_stats().map_err(Error::env)?;
+            if stats.dropped > 0 {
+                return Err(Error::env(format!(
+                    "the capture on {} lost {} frames (its receive buffer was full), so what \
+                     happened to them is unknown; this is the machine, not the program: free \
+                     memory or CPU (or raise net.core.rmem_max) and run again",
+                    s.at, stats.dropped
+                )));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -238,66 +566,165 @@ impl Target for VethTarget {
         Some(self)
     }
 
-    fn send(&mut self, frames: &[Vec<u8>]) -> Result<Vec<Outcome>> {
-        self.drain_all()?;
-        let before = self.program.run_count()?;
-        for frame in frames {
-            self.sender
-                .send(frame)
-                .map_err(|e| Error::env(format!("sending a frame: {e}")))?;
-        }
-        let mut outcomes: Vec<Option<Outcome>> = vec![None; frames.len()];
-        let tags: Vec<_> = frames.iter().map(|f| find_tag(f)).collect();
-        let start = Instant::now();
-        let mut ran_all_at: Option<Instant> = None;
-        loop {
-            for (verdict, at, bytes) in self.drain_all()? {
-                let tag = find_tag(&bytes);
-                let slot = (0..frames.len()).find(|&i| {
-                    outcomes[i].is_none()
-                        && match tag {
-                            Some(t) => tags[i] == Some(t),
-                            None => tags[i].is_none() && frames[i] == bytes,
-                        }
-                });
-                // Anything unmatched is background traffic, not an outcome of ours.
-                if let Some(i) = slot {
-                    outcomes[i] = Some(Outcome {
-                        verdict,
-                        bytes: Some(bytes),
-                        at: Some(at),
-                    });
+    fn barriers_sent(&self) -> u64 {
+        self.barriers
+    }
+
+    fn fire(&mut self, frames: &[Vec<u8>]) -> Result<Shot> {
+        self.outcomes(frames, false)
+    }
+
+    fn exchange(&mut self, frame: &[u8]) -> Result<Outcome> {
+        let mut shot = self.outcomes(&[frame.to_vec()], true)?;
+        Ok(shot.outcomes.remove(0))
+    }
+
+    fn counters(&mut self, map: &str) -> Result<Vec<u64>> {
+        if !self.footprints.contains_key(map) {
+            // What one barrier adds: a non-IPv4 frame's share of the counters, the same for
+            // every barrier under a contract that passes them.
+            // Measured while nothing else runs the program: a program the student attached to
+            // a busy interface of theirs also runs on that traffic, which would skew every
+            // later delta. A few tries find a quiet moment; the last one stands otherwise (and
+            // the foreign-run check then says why counters are off).
+            let mut footprint = Vec::new();
+            for _ in 0..FOOTPRINT_TRIES {
+                let (runs, barriers) = (self.program.run_count()?, self.barriers);
+                let before = self.program.maps().counters(map)?;
+                self.send_and_watch(&[], &mut |vt| vt.drain_all().map(drop))?;
+                let after = self.program.maps().counters(map)?;
+                footprint = crate::counters::deltas(&before, &after);
+                if self.program.run_count()? - runs == self.barriers - barriers {
+                    break;
                 }
             }
-            if outcomes.iter().all(Option::is_some) {
-                break;
-            }
-            match ran_all_at {
-                None => {
-                    let ran = self.program.run_count()? - before;
-                    if ran >= frames.len() as u64 {
-                        ran_all_at = Some(Instant::now());
-                    } else if start.elapsed() > RUN_DEADLINE {
-                        return Err(Error::env(format!(
-                            "the program ran on {ran} of {} frames within {RUN_DEADLINE:?}",
-                            frames.len()
-                        )));
-                    }
-                }
-                Some(at) if at.elapsed() > GRACE => break,
-                Some(_) => {}
-            }
-            std::thread::sleep(Duration::from_micros(200));
+            self.footprints.insert(map.to_owned(), footprint);
         }
-        // The program ran on these frames and nothing came out anywhere: dropped. (ABORTED looks
-        // the same on a veth; test-run mode tells them apart.)
-        Ok(outcomes
-            .into_iter()
-            .map(|o| o.unwrap_or_else(|| Outcome::bare(Verdict::Drop)))
+        let raw = self.program.maps().counters(map)?;
+        let footprint = &self.footprints[map];
+        Ok(raw
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let per = footprint.get(i).copied().unwrap_or(0);
+                v.wrapping_sub(per.wrapping_mul(self.barriers))
+            })
             .collect())
     }
 }
 
+/// How often [`VethTarget`] tries to measure the barriers' share of a counter map with no other
+/// run of the program in between.
+const FOOTPRINT_TRIES: usize = 8;
+
 fn at(ns: &str, ifname: &str) -> String {
     format!("{ns}/{ifname}")
+}
+
+/// The index of the capture on `iface` in `sockets`, opening it if there is none yet.
+fn open_socket(sockets: &mut Vec<Socket>, topology: &Topology, iface: &Iface) -> Result<usize> {
+    if let Some(i) = sockets
+        .iter()
+        .position(|s| s.at == at(iface.ns, iface.ifname))
+    {
+        return Ok(i);
+    }
+    let socket = topology
+        .ns(iface.ns)?
+        .run(|| PacketSocket::open(iface.ifindex))?
+        .map_err(|e| Error::env(format!("packet socket in {}: {e}", iface.ns)))?;
+    sockets.push(Socket {
+        at: at(iface.ns, iface.ifname),
+        mac: iface.mac,
+        socket,
+    });
+    Ok(sockets.len() - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use traffic::{FrameBuilder, Tag};
+
+    use super::*;
+    use crate::{
+        error::FailureClass,
+        topology::{CLIENT_MAC, DUT_MAC},
+    };
+
+    /// A veth target in `mode` running a program that returns `verdict` for every IPv4 frame
+    /// (and, with `DROP_ALL` among `more`, drops every other frame).
+    fn target(verdict: &str, mode: Mode, more: &[&str]) -> Box<dyn Target> {
+        let dir = std::env::temp_dir().join(format!("xdplab-target-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/testdata/verdict.c");
+        let define = format!("VERDICT={verdict}");
+        let defines: Vec<&str> = std::iter::once(define.as_str())
+            .chain(more.iter().copied())
+            .collect();
+        let path = crate::clang::compile(&source, &defines, &dir).expect("clang");
+        let object = XdpObject::from_path(path).expect("object");
+        open(&object, "verdict", mode, &TopologySpec::pair()).expect("target")
+    }
+
+    fn frames(n: u16) -> Vec<Vec<u8>> {
+        (1..=n)
+            .map(|i| {
+                FrameBuilder::ethernet(CLIENT_MAC, DUT_MAC)
+                    .ipv4("10.0.0.2".parse().unwrap(), "10.0.0.9".parse().unwrap())
+                    .udp(40000, 9)
+                    .payload(b"xdplab")
+                    .tag(Tag(i))
+                    .build()
+            })
+            .collect()
+    }
+
+    /// Every frame gets `verdict`, settled by the barriers (no timeout note), in both modes.
+    fn settles(program: &str, verdict: Verdict) {
+        for mode in [Mode::Native, Mode::Generic] {
+            let mut t = target(program, mode, &[]);
+            for _ in 0..3 {
+                let shot = t.fire(&frames(300)).expect("fire");
+                assert_eq!(shot.note, None, "{mode}");
+                assert!(
+                    shot.outcomes.iter().all(|o| o.verdict == verdict),
+                    "{mode}: {:?}",
+                    shot.outcomes.iter().map(|o| o.verdict).collect::<Vec<_>>()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn barriers_settle_passed_frames() {
+        settles("XDP_PASS", Verdict::Pass);
+    }
+
+    #[test]
+    fn barriers_settle_returned_frames() {
+        settles("XDP_TX", Verdict::Tx);
+    }
+
+    #[test]
+    fn a_lost_barrier_settles_by_timeout_and_says_so() {
+        let mut t = target("XDP_DROP", Mode::Native, &["DROP_ALL"]);
+        let shot = t.fire(&frames(10)).expect("fire");
+        assert!(shot.outcomes.iter().all(|o| o.verdict == Verdict::Drop));
+        let note = shot.note.expect("a note");
+        assert!(note.contains("barrier"), "{note}");
+    }
+
+    #[test]
+    fn a_capture_overflow_is_an_environment_fault_not_drops() {
+        let mut t = target("XDP_PASS", Mode::Native, &[]);
+        t.veth()
+            .expect("veth")
+            .set_capture_buffers(1)
+            .expect("tiny buffers");
+        let err = t.fire(&frames(2000)).expect_err("the capture overflows");
+        assert_eq!(err.class(), FailureClass::Environment);
+        assert!(err.to_string().contains("lost"), "{err}");
+    }
 }

@@ -105,4 +105,28 @@ pub(crate) fn veth_pair(a: &str, b: &str) {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    // Until the kernel's link watcher marks a veth up it still has the no-op qdisc, which drops
+    // what is sent (under load that takes a while): wait for operstate UP on both ends.
+    for name in [a, b] {
+        wait_until_up(name);
+    }
+}
+
+/// Polls `ip -o link show` until `name` reports `state UP`, for up to 10 s.
+fn wait_until_up(name: &str) {
+    let start = std::time::Instant::now();
+    loop {
+        let out = Command::new("ip")
+            .args(["-o", "link", "show", name])
+            .output()
+            .expect("run ip");
+        if String::from_utf8_lossy(&out.stdout).contains("state UP") {
+            return;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "{name} did not come up"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
 }

@@ -160,6 +160,21 @@ impl PacketSocket {
         })
     }
 
+    /// Sets the capture's receive buffer to about `bytes` (the kernel doubles the value and
+    /// enforces a minimum of a few KiB). Tests use a tiny one to force a capture overflow.
+    pub fn set_receive_buffer(&mut self, bytes: usize) -> io::Result<()> {
+        let bytes = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+        raw::set_rcvbuf(self.fd, bytes)
+    }
+
+    /// Waits until any of `sockets` has a frame queued, or `timeout` passes; false on timeout.
+    /// One poll() over all of them, so a check watching several interfaces wakes at the first
+    /// frame on any.
+    pub fn wait_any(sockets: &[&PacketSocket], timeout: Duration) -> io::Result<bool> {
+        let fds: Vec<RawFd> = sockets.iter().map(|s| s.fd).collect();
+        raw::wait_any(&fds, libc::POLLIN, timeout)
+    }
+
     /// One queued frame, or `None` if the queue is empty.
     fn try_recv(&mut self) -> io::Result<Option<Vec<u8>>> {
         capture::recv_frame(self.fd, &mut self.buf)

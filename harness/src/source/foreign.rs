@@ -6,7 +6,7 @@
 //! check's counters cannot be judged, and the check says so instead of failing.
 
 use crate::{
-    check::Check,
+    check::{Body, Check},
     error::FailureClass,
     report::{CheckResult, Status},
     target::Target,
@@ -14,12 +14,19 @@ use crate::{
 
 /// The program's run count before `check`, when its counters could be moved by other traffic
 /// (a program the harness did not load) and the check compares counters.
-pub fn runs_before(target: &mut dyn Target, check: &Check) -> Option<u64> {
-    let program = target.program();
-    if !program.adopted() || check.counters.is_none() || check.custom.is_some() {
+pub fn runs_before(target: &mut dyn Target, check: &Check) -> Option<(u64, u64)> {
+    let counting = matches!(
+        check.body,
+        Body::Probes {
+            counters: Some(_),
+            ..
+        }
+    );
+    if !target.program().adopted() || !counting {
         return None;
     }
-    program.run_count().ok()
+    let barriers = target.barriers_sent();
+    Some((target.program().run_count().ok()?, barriers))
 }
 
 /// Re-labels a failed counting check whose program ran on more frames than it sent: the
@@ -27,10 +34,10 @@ pub fn runs_before(target: &mut dyn Target, check: &Check) -> Option<u64> {
 pub fn judge_runs(
     target: &mut dyn Target,
     check: &Check,
-    before: Option<u64>,
+    before: Option<(u64, u64)>,
     mut result: CheckResult,
 ) -> CheckResult {
-    let Some(before) = before else {
+    let Some((before, barriers_before)) = before else {
         return result;
     };
     if result.status != Status::Fail(FailureClass::Behaviour) {
@@ -39,7 +46,8 @@ pub fn judge_runs(
     let Ok(after) = target.program().run_count() else {
         return result;
     };
-    let sent = check.probes.len() as u64;
+    // The harness's own barrier frames (see crate::settle) run the program too.
+    let sent = check.frame_count() as u64 + (target.barriers_sent() - barriers_before);
     let ran = after.saturating_sub(before);
     if ran > sent {
         result.status = Status::Fail(FailureClass::Environment);

@@ -19,7 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let Some(dir) = args.first() else {
         return Err("usage: clojure_load PIN_DIR [PROGRAM IFACE]".into());
     };
-    let programs = StudentPrograms::load((lab_7_1::lab().reference)(), false)?;
+    let programs = StudentPrograms::load((lab_7_1::lab(0).reference)(), false)?;
     std::fs::create_dir_all(dir)?;
     programs.pin_all(Path::new(dir))?;
     for name in programs.names() {

@@ -29,13 +29,8 @@ const SWAPPED_A: Ipv4Addr = Ipv4Addr::new(1, 0, 0, 10);
 /// Ethernet (14) + IPv4 without options (20).
 const L4: usize = 34;
 
-/// The lab with all its parts, with the canonical frames.
-pub fn lab() -> Lab {
-    lab_seeded(0)
-}
-
 /// The lab with frames varied by `seed` (0: the canonical frames).
-pub fn lab_seeded(seed: u64) -> Lab {
+pub fn lab(seed: u64) -> Lab {
     let f = Frames::new(seed);
     let mut parts = vec![
         part("ip_filter", ip_filter(&f)),
@@ -44,7 +39,9 @@ pub fn lab_seeded(seed: u64) -> Lab {
     ];
     if let Some(rng) = f.rng.borrow_mut().as_mut() {
         for check in parts.iter_mut().flat_map(|p| p.checks.iter_mut()) {
-            rng.shuffle(&mut check.probes);
+            if let Some(probes) = check.probes_mut() {
+                rng.shuffle(probes);
+            }
         }
     }
     Lab {

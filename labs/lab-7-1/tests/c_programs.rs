@@ -12,7 +12,7 @@ fn build(defines: &[&str]) -> XdpObject {
 }
 
 fn run(object: &dyn ProgramSource, mode: Mode) -> Report {
-    testing::run(&lab_7_1::lab(), object, mode, None)
+    testing::run(&lab_7_1::lab(0), object, mode, None)
 }
 
 fn failed(report: &Report, class: FailureClass) -> BTreeSet<&str> {

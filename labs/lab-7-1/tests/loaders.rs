@@ -19,7 +19,7 @@ use harness::{
 const PROGRAMS: [&str; 3] = ["firewall", "ip_filter", "port_filter"];
 
 fn run(source: &dyn ProgramSource, mode: Mode, program: Option<&str>) -> Report {
-    testing::run(&lab_7_1::lab(), source, mode, program)
+    testing::run(&lab_7_1::lab(0), source, mode, program)
 }
 
 /// The student's set-up: one copy pinned, one attached to `dut/eth0` of its own namespace per
@@ -38,7 +38,7 @@ impl Student {
         let pins = PinDir::create().expect("a bpffs pin directory");
         pinned.pin_all(pins.path()).unwrap();
         let attached = StudentPrograms::load(elf, false).unwrap();
-        let spec = &lab_7_1::lab().parts[0].topology;
+        let spec = &lab_7_1::lab(0).parts[0].topology;
         let mut networks = Vec::new();
         for name in PROGRAMS {
             let network = Topology::create(spec).expect("a network");
@@ -100,7 +100,7 @@ fn failed(reports: &[Report]) -> BTreeSet<String> {
 }
 
 fn every_source_passes(mode: Mode) {
-    let student = Student::load((lab_7_1::lab().reference)());
+    let student = Student::load((lab_7_1::lab(0).reference)());
     for report in student.reports(mode) {
         assert!(report.all_passed(), "{}", report.to_text());
         // Scored checks ran and passed: nothing was skipped into a pass.
@@ -140,7 +140,7 @@ const WRONG: u32 = u32::from_le_bytes([10, 0, 0, 3]);
 
 #[test]
 fn a_buggy_copy_is_flagged_as_its_elf_twin_is() {
-    let mut elf = (lab_7_1::lab().reference)().to_vec();
+    let mut elf = (lab_7_1::lab(0).reference)().to_vec();
     assert!(
         patch_compare_imm(&mut elf, BLOCKED, WRONG) > 0,
         "the bug went in"
@@ -238,7 +238,7 @@ fn two_candidate_maps_are_listed_with_how_to_name_one() {
 /// it was found by its pin.
 #[test]
 fn a_map_pin_names_the_unnamed_map() {
-    let elf = (lab_7_1::lab().reference)();
+    let elf = (lab_7_1::lab(0).reference)();
     let student = StudentPrograms::load(elf, false).unwrap();
     let pins = PinDir::create().unwrap();
     student.pin_all(pins.path()).unwrap();
@@ -270,7 +270,7 @@ fn a_map_pin_names_the_unnamed_map() {
 #[test]
 fn other_traffic_on_the_students_interface_is_not_charged() {
     use std::sync::atomic::{AtomicBool, Ordering};
-    let student = Student::load((lab_7_1::lab().reference)());
+    let student = Student::load((lab_7_1::lab(0).reference)());
     let source = student.attached_source("ip_filter");
     let (_, network) = student
         .networks

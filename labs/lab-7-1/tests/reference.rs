@@ -5,7 +5,7 @@
 use harness::{Mode, testing};
 
 fn passes_everything(mode: Mode) {
-    let lab = lab_7_1::lab();
+    let lab = lab_7_1::lab(0);
     let report = testing::run(&lab, &testing::object_under_test(&lab), mode, None);
     assert!(report.all_passed(), "{}", report.to_text());
     assert_eq!(report.checks.len(), lab.check_ids().len());

@@ -4,24 +4,21 @@
 //! The cookie itself cannot be predicted (the kernel's secret is in it), so it is checked the
 //! only way that means something: by completing handshakes with it, crafted and real.
 
-use std::{
-    io::{Read as _, Write as _},
-    net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream},
-    time::{Duration, Instant},
-};
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 use harness::{
-    Check, Error, Outcome, Result, Verdict,
+    Check, Outcome, Probe, Result, Verdict,
     check::Judgement,
+    counters,
+    table::{Shown, Table},
     target::Target,
+    tcp::{self, Connection},
     topology::{CLIENT_MAC, DUT_MAC, End, TopologySpec},
 };
 use traffic::{FrameBuilder, decode, decode::TcpOpt};
 
 use crate::{
-    DPORT, DST, ID,
-    drive::{Table, exchange},
-    eth,
+    DPORT, DST, ID, STATS, eth,
     flags::{ACK, FIN, PSH, RST, SYN},
     udp,
 };
@@ -154,7 +151,8 @@ pub(crate) fn checks() -> Vec<Check> {
             "other-traffic-passes",
             "non-bare ACKs, SYN-ACKs, RSTs, UDP, SYNs with IPv4 options, cut or non-IPv4 frames pass",
         )
-        .custom(others),
+        .counting(STATS)
+        .probes(others()),
         c(
             "real-client",
             "a real TCP client's SYN is answered by XDP; its ACK reaches the server, which accepts",
@@ -164,16 +162,10 @@ pub(crate) fn checks() -> Vec<Check> {
     ]
 }
 
-fn counters(t: &mut dyn Target) -> Result<Vec<u64>> {
-    t.program().maps().counters(crate::drive::STATS)
-}
-
-fn deltas(before: &[u64], after: &[u64]) -> Vec<u64> {
-    after
-        .iter()
-        .zip(before.iter().chain(std::iter::repeat(&0)))
-        .map(|(a, b)| a.wrapping_sub(*b))
-        .collect()
+/// Renders the deltas of `stats[0..3]` against `pairs` (indexes not listed must not move).
+fn stats_rows(table: &mut Table, pairs: &[(u32, u64)], deltas: &[u64]) {
+    let want = pairs.iter().map(|&(i, n)| (i, Shown::fixed(n))).collect();
+    table.counters(STATS, Some(3), &want, deltas);
 }
 
 /// The decoded SYN-ACK of an outcome, if the program sent one back.
@@ -273,7 +265,7 @@ fn expected_lines(syn: &Syn) -> Vec<String> {
 fn rewrite(t: &mut dyn Target) -> Result<Judgement> {
     let mut table = Table::default();
     for syn in syns(1) {
-        let out = exchange(t, &syn.frame().build())?;
+        let out = t.exchange(&syn.frame().build())?;
         let name = format!(
             "{} from {}:{} seq {}",
             syn.name, syn.src, syn.sport, syn.seq
@@ -298,7 +290,7 @@ fn rewrite(t: &mut dyn Target) -> Result<Judgement> {
 fn checksums(t: &mut dyn Target) -> Result<Judgement> {
     let mut table = Table::default();
     for syn in syns(4) {
-        let out = exchange(t, &syn.frame().build())?;
+        let out = t.exchange(&syn.frame().build())?;
         let got = match synack(&out) {
             Some(d) => format!(
                 "ipv4 checksum {}, tcp checksum {}",
@@ -318,7 +310,7 @@ fn checksums(t: &mut dyn Target) -> Result<Judgement> {
 
 /// Sends `syn` and returns the cookie of the SYN-ACK, with a row saying how that went.
 fn cookie_of(t: &mut dyn Target, table: &mut Table, syn: &Syn) -> Result<Option<u32>> {
-    let out = exchange(t, &syn.frame().build())?;
+    let out = t.exchange(&syn.frame().build())?;
     let cookie = synack(&out).and_then(|d| d.tcp).map(|tcp| tcp.seq);
     let name = format!("syn from {}:{} seq {}", syn.src, syn.sport, syn.seq);
     table.row(
@@ -333,27 +325,33 @@ fn cookie_of(t: &mut dyn Target, table: &mut Table, syn: &Syn) -> Result<Option<
 }
 
 fn handshake(t: &mut dyn Target) -> Result<Judgement> {
-    let before = counters(t)?;
     let mut table = Table::default();
     let syn = Syn::new("", src(10), 40010).linux_options(1460);
-    if let Some(cookie) = cookie_of(t, &mut table, &syn)? {
-        let out = exchange(t, &syn.ack(cookie).build())?;
-        table.row(
-            &format!("ack, seq {}, ack = cookie + 1", syn.seq + 1),
-            "PASS",
-            out.verdict.to_string(),
-        );
-    }
-    let d = deltas(&before, &counters(t)?);
-    table.counters(3, &crate::drive::exact(&[(0, 1), (1, 1)]), &d);
+    let ((), d) = counters::across(t, STATS, |t| {
+        if let Some(cookie) = cookie_of(t, &mut table, &syn)? {
+            let out = t.exchange(&syn.ack(cookie).build())?;
+            table.row(
+                &format!("ack, seq {}, ack = cookie + 1", syn.seq + 1),
+                "PASS",
+                out.verdict.to_string(),
+            );
+        }
+        Ok(())
+    })?;
+    stats_rows(&mut table, &[(0, 1), (1, 1)], &d);
     Ok(table.judge())
 }
 
 fn forged(t: &mut dyn Target) -> Result<Judgement> {
-    let before = counters(t)?;
     let mut table = Table::default();
+    let ((), d) = counters::across(t, STATS, |t| forged_acks(t, &mut table))?;
+    stats_rows(&mut table, &[(0, 1), (2, 6)], &d);
+    Ok(table.judge())
+}
+
+fn forged_acks(t: &mut dyn Target, table: &mut Table) -> Result<()> {
     let syn = Syn::new("", src(20), 40020).linux_options(1460);
-    if let Some(cookie) = cookie_of(t, &mut table, &syn)? {
+    if let Some(cookie) = cookie_of(t, table, &syn)? {
         let mut other_port = syn.clone();
         other_port.sport += 1;
         let mut other_src = syn.clone();
@@ -382,17 +380,16 @@ fn forged(t: &mut dyn Target) -> Result<Judgement> {
             ),
         ];
         for (name, ack) in &acks {
-            let out = exchange(t, &ack.build())?;
+            let out = t.exchange(&ack.build())?;
             table.row(name, "DROP", out.verdict.to_string());
         }
     }
-    let d = deltas(&before, &counters(t)?);
-    table.counters(3, &crate::drive::exact(&[(0, 1), (2, 6)]), &d);
-    Ok(table.judge())
+    Ok(())
 }
 
-fn others(t: &mut dyn Target) -> Result<Judgement> {
-    let before = counters(t)?;
+/// Frames the program must pass untouched, counting nothing (untagged: bare TCP segments
+/// must stay bare, so each is told apart by its bytes).
+fn others() -> Vec<Probe> {
     let s = src(30);
     let wrong = Syn::new("", s, 40030);
     let bad_ack = |flags: u8| wrong.ack(0x1234_5678).tcp_flags(flags);
@@ -430,116 +427,51 @@ fn others(t: &mut dyn Target) -> Result<Judgement> {
         ),
         ("arp", crate::arp(0)),
     ];
-    let mut table = Table::default();
-    for (name, frame) in &probes {
-        let out = exchange(t, &frame.build())?;
-        table.row(name, "PASS", out.verdict.to_string());
-    }
-    let d = deltas(&before, &counters(t)?);
-    table.counters(3, &crate::drive::exact(&[]), &d);
-    Ok(table.judge())
-}
-
-/// Brings `lo` up in the calling thread's namespace (local connections need it).
-fn loopback_up() -> std::io::Result<()> {
-    let status = std::process::Command::new("ip")
-        .args(["link", "set", "lo", "up"])
-        .status()?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(std::io::Error::other(format!(
-            "ip link set lo up: {status}"
-        )))
-    }
+    probes
+        .into_iter()
+        .map(|(name, frame)| Probe::new(name, frame.build(), Verdict::Pass))
+        .collect()
 }
 
 fn real_client(t: &mut dyn Target) -> Result<Judgement> {
-    const WAIT: Duration = Duration::from_secs(3);
-    let before = counters(t)?;
-    let server_addr = SocketAddr::from((SERVER_IP, SERVER_PORT));
+    let server = SocketAddrV4::new(SERVER_IP, SERVER_PORT);
+    let connection = Connection {
+        client_ns: "client",
+        server_ns: "dut",
+        server,
+        payload: b"xdplab".to_vec(),
+        prime_syncookies: true,
+    };
     let mut table = Table::default();
-    table.input(format!("client {CLIENT_IP} connects to {server_addr}"));
-    let (listener, client) = {
-        let veth = t
-            .veth()
-            .ok_or_else(|| Error::env("the real client needs a veth target"))?;
-        let topo = veth.topology();
-        // The server side: a listener that validates cookies itself. Linux checks a returning
-        // cookie only on a listener that recently sent cookies (it never sees the SYNs here:
-        // XDP answers them), so one local connection, with syncookies forced on, primes it.
-        let listener = topo.ns("dut")?.run(|| -> std::io::Result<TcpListener> {
-            std::fs::write("/proc/sys/net/ipv4/tcp_syncookies", "2")?;
-            loopback_up()?;
-            let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, SERVER_PORT))?;
-            let local = SocketAddr::from((Ipv4Addr::LOCALHOST, SERVER_PORT));
-            let primer = TcpStream::connect_timeout(&local, WAIT)?;
-            let _ = listener.accept()?;
-            drop(primer);
-            Ok(listener)
-        })?;
-        let listener =
-            listener.map_err(|e| Error::env(format!("server in the dut namespace: {e}")))?;
-        listener.set_nonblocking(true).map_err(Error::env)?;
-        let client = topo
-            .ns("client")?
-            .run(|| TcpStream::connect_timeout(&server_addr, WAIT))?;
-        (listener, client)
-    };
-    let mut client = match client {
-        Ok(c) => {
-            table.row("client connect()", "established", "established");
-            c
-        }
-        Err(e) => {
-            table.row("client connect()", "established", format!("failed: {e}"));
-            let d = deltas(&before, &counters(t)?);
-            table.counters(3, &crate::drive::exact(&[(0, 1), (1, 1)]), &d);
-            return Ok(table.judge());
-        }
-    };
-    client.write_all(b"xdplab").map_err(Error::env)?;
-    let start = Instant::now();
-    let accepted = loop {
-        match listener.accept() {
-            Ok((stream, peer)) => break Ok((stream, peer)),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && start.elapsed() < WAIT => {
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            Err(e) => break Err(e),
-        }
-    };
-    match accepted {
-        Ok((mut stream, peer)) => {
-            table.row(
-                "server accept()",
-                format!("from {CLIENT_IP}"),
-                format!("from {}", peer.ip()),
-            );
-            stream.set_read_timeout(Some(WAIT)).map_err(Error::env)?;
-            let mut buf = [0u8; 6];
-            let read = stream
-                .read_exact(&mut buf)
-                .map(|()| String::from_utf8_lossy(&buf).into_owned());
-            table.row(
-                "server reads",
-                "\"xdplab\"",
-                match read {
-                    Ok(s) => format!("{s:?}"),
-                    Err(e) => format!("failed: {e}"),
-                },
-            );
-        }
-        Err(e) => {
-            table.row(
-                "server accept()",
-                format!("from {CLIENT_IP}"),
-                format!("nothing: {e}"),
-            );
-        }
+    table.input(format!("client {CLIENT_IP} connects to {server}"));
+    let (seen, d) = counters::across(t, STATS, |t| tcp::connect(t, &connection))?;
+    let failed = |e: &String| format!("failed: {e}");
+    table.row(
+        "client connect()",
+        "established",
+        seen.connect
+            .as_ref()
+            .map_or_else(failed, |()| "established".into()),
+    );
+    if let Some(accepted) = &seen.accepted {
+        table.row(
+            "server accept()",
+            format!("from {CLIENT_IP}"),
+            accepted
+                .as_ref()
+                .map_or_else(|e| format!("nothing: {e}"), |peer| format!("from {peer}")),
+        );
     }
-    let d = deltas(&before, &counters(t)?);
+    if let Some(read) = &seen.read {
+        table.row(
+            "server reads",
+            "\"xdplab\"",
+            read.as_ref().map_or_else(failed, |bytes| {
+                format!("{:?}", String::from_utf8_lossy(bytes))
+            }),
+        );
+    }
     // One SYN-ACK, one accepted cookie; the data segment is not a bare ACK.
-    table.counters(3, &crate::drive::exact(&[(0, 1), (1, 1)]), &d);
+    stats_rows(&mut table, &[(0, 1), (1, 1)], &d);
     Ok(table.judge())
 }

@@ -1,30 +1,31 @@
 //! Lab 7.2, DDoS mitigation: the contract in README.md, as checks.
 //!
-//! Most checks are floods: hundreds or thousands of frames sent as fast as the target takes
-//! them ([`drive::fire`]), judged by how many passed. Where the contract depends on time (token
-//! refill, 1-second windows) the bounds are derived from the elapsed time measured during the
-//! check, never assumed. Each check uses source addresses of its own, because the checks of a
-//! part share one loaded program and its per-source state.
+//! Most checks are floods ([`harness::Flood`]): hundreds or thousands of frames sent as fast
+//! as the target takes them, judged by how many passed. Where the contract depends on time
+//! (token refill, 1-second windows) the bounds are derived from the elapsed time the harness
+//! measures, never assumed. Each check uses source addresses of its own, because the checks of
+//! a part share one loaded program and its per-source state.
 //!
 //! Frames go from the client (02:00:00:00:00:01) to the program's interface
 //! (02:00:00:00:00:02), to 203.0.113.1.
 
 mod cookie;
-pub mod drive;
 mod guard;
 mod rate;
 
 use std::net::Ipv4Addr;
 
 use harness::{
-    Lab, Part,
+    Expect, Lab, Part, Verdict, Volley,
     topology::{CLIENT_MAC, DUT_MAC, TopologySpec},
 };
-use traffic::{FrameBuilder, Tag};
+use traffic::FrameBuilder;
 
 /// The lab's id.
 pub const ID: &str = "7.2";
 
+/// The counter map every lab 7.2 program has.
+const STATS: &str = "stats";
 /// Where every crafted frame goes.
 const DST: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
 const SPORT: u16 = 40000;
@@ -41,8 +42,9 @@ mod flags {
     pub const CWR: u8 = 0x80;
 }
 
-/// The lab with all its parts.
-pub fn lab() -> Lab {
+/// The lab with all its parts. Its frames do not vary with `seed` yet.
+pub fn lab(seed: u64) -> Lab {
+    let _ = seed;
     Lab {
         id: ID,
         title: "DDoS mitigation",
@@ -63,14 +65,13 @@ pub fn lab() -> Lab {
 fn part(program: &'static str, checks: Vec<harness::Check>, topology: TopologySpec) -> Part {
     Part {
         program,
-        counters: Some(drive::STATS),
+        counters: Some(STATS),
         checks,
         topology,
         setup: None,
         requires: &[],
     }
 }
-
 fn eth() -> FrameBuilder {
     FrameBuilder::ethernet(CLIENT_MAC, DUT_MAC)
 }
@@ -104,36 +105,16 @@ fn ipv6() -> FrameBuilder {
         .payload(b"xdplab")
 }
 
-/// One group of a flood: `count` frames like `frame`, under a name for the tables.
-struct Group {
-    name: String,
-    frame: Box<dyn Fn(usize) -> FrameBuilder>,
-    count: usize,
-}
-
-fn group(
-    name: impl Into<String>,
-    count: usize,
-    frame: impl Fn(usize) -> FrameBuilder + 'static,
-) -> Group {
-    Group {
-        name: name.into(),
-        frame: Box::new(frame),
-        count,
-    }
-}
-
-/// The frames of `groups`, in order, each tagged uniquely; and where each group lies.
-fn flood(groups: &[Group]) -> (Vec<Vec<u8>>, Vec<std::ops::Range<usize>>) {
-    let mut frames = Vec::new();
-    let mut ranges = Vec::new();
-    for g in groups {
-        let start = frames.len();
-        for i in 0..g.count {
-            let tag = u16::try_from(frames.len() + 1).expect("at most 65535 frames per flood");
-            frames.push((g.frame)(i).tag(Tag(tag)).build());
-        }
-        ranges.push(start..frames.len());
-    }
-    (frames, ranges)
+/// Adds groups of `n` ARP, IPv6 and IPv4-cut-inside-its-header frames (from `cut_src`), all of
+/// which must pass: none of them is IPv4 in the contract's sense.
+fn non_ipv4_groups(volley: Volley, n: usize, cut_src: Ipv4Addr) -> Volley {
+    volley
+        .group("arp", n, arp, Expect::All(Verdict::Pass))
+        .group("ipv6", n, |_| ipv6(), Expect::All(Verdict::Pass))
+        .group(
+            format!("ipv4 from {cut_src} cut at 24 bytes"),
+            n,
+            move |_| udp(cut_src).truncate(24),
+            Expect::All(Verdict::Pass),
+        )
 }

@@ -14,7 +14,7 @@ fn build(defines: &[&str]) -> XdpObject {
 }
 
 fn run(object: &XdpObject, mode: Mode, program: Option<&str>) -> Report {
-    testing::run(&lab_7_2::lab(), object, mode, program)
+    testing::run(&lab_7_2::lab(0), object, mode, program)
 }
 
 /// Asserts that the mutant fails exactly `expected` (ids without the `7.2/` prefix), all as

@@ -24,7 +24,7 @@ fn frames(base: u16) -> Vec<Vec<u8>> {
 #[test]
 #[ignore = "prints measurements for the README"]
 fn burst_rate() {
-    let lab = lab_7_2::lab();
+    let lab = lab_7_2::lab(0);
     let object = lab.reference_object();
     let part = &lab.parts[0];
     for mode in Mode::ALL {
@@ -41,7 +41,7 @@ fn burst_rate() {
                 veth.drain_all().expect("drain");
             }
             // Sent and seen by the program, as the checks measure it.
-            let shot = lab_7_2::drive::fire(t.as_mut(), &frames).expect("fire");
+            let shot = t.fire(&frames).expect("fire");
             seen.push(1500.0 / shot.elapsed.as_secs_f64());
             std::thread::sleep(std::time::Duration::from_millis(1100));
         }

@@ -5,11 +5,10 @@
 //! checks instead.
 
 use harness::{Mode, Verdict, XdpObject, target, testing};
-use lab_7_2::drive::exchange;
 use traffic::{FrameBuilder, decode};
 
 fn object() -> XdpObject {
-    testing::object_under_test(&lab_7_2::lab())
+    testing::object_under_test(&lab_7_2::lab(0))
 }
 
 /// Replaces everything inside ⟨ ⟩ with `…`.
@@ -39,7 +38,7 @@ fn snapshot(name: &str, text: &str) {
 }
 
 fn passes_everything(mode: Mode) {
-    let lab = lab_7_2::lab();
+    let lab = lab_7_2::lab(0);
     let report = testing::run(&lab, &object(), mode, None);
     assert!(report.all_passed(), "{}", report.to_text());
     assert_eq!(report.checks.len(), lab.check_ids().len());
@@ -75,7 +74,7 @@ fn strip_real_client(table: &str) -> String {
 /// The SYN-ACK the program builds for a SYN with Linux's usual options, fully decoded, with the
 /// cookie (its sequence number) redacted.
 fn syn_ack_headers(mode: Mode) {
-    let lab = lab_7_2::lab();
+    let lab = lab_7_2::lab(0);
     let part = lab
         .parts
         .iter()
@@ -93,7 +92,7 @@ fn syn_ack_headers(mode: Mode) {
             2, 4, 5, 180, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7,
         ])
         .build();
-    let out = exchange(t.as_mut(), &syn).expect("exchange");
+    let out = t.exchange(&syn).expect("exchange");
     assert_eq!(out.verdict, Verdict::Tx);
     let d = decode(out.bytes.as_ref().unwrap());
     let cookie = d.tcp.as_ref().unwrap().seq;

@@ -12,7 +12,7 @@ fn build(defines: &[&str]) -> XdpObject {
 }
 
 fn run(object: &XdpObject, mode: Mode) -> Report {
-    testing::run(&lab_7_3::lab(), object, mode, None)
+    testing::run(&lab_7_3::lab(0), object, mode, None)
 }
 
 /// Asserts that the mutant fails exactly `expected` (behaviour checks) and nothing else.

@@ -14,7 +14,7 @@ fn an_unfound_map_fails_only_the_checks_that_read_it() {
         &["stats=counters"],
         Path::new(env!("CARGO_TARGET_TMPDIR")),
     );
-    let report = testing::run(&lab_7_3::lab(), &object, Mode::Native, None);
+    let report = testing::run(&lab_7_3::lab(0), &object, Mode::Native, None);
     let failed: Vec<_> = report.checks.iter().filter(|c| !c.passed).collect();
     assert!(!failed.is_empty(), "{}", report.to_text());
     for c in &failed {

@@ -8,11 +8,11 @@
 use harness::{Mode, Report, Status, XdpObject, testing};
 
 fn object() -> XdpObject {
-    testing::object_under_test(&lab_7_3::lab())
+    testing::object_under_test(&lab_7_3::lab(0))
 }
 
 fn run(mode: Mode) -> Report {
-    let lab = lab_7_3::lab();
+    let lab = lab_7_3::lab(0);
     let report = testing::run(&lab, &object(), mode, None);
     println!("{}", report.to_text());
     assert!(report.all_passed(), "{}", report.to_text());
@@ -32,7 +32,7 @@ fn tables(report: &Report, part: &str) -> String {
 }
 
 fn snapshots(report: &Report) {
-    for part in &lab_7_3::lab().parts {
+    for part in &lab_7_3::lab(0).parts {
         insta::with_settings!({
             snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/../../expected/lab-7-3"),
             prepend_module_to_snapshot => false,

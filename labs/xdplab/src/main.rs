@@ -19,10 +19,8 @@ use harness::{
     source::{AttachedProgram, ProgramIds},
 };
 
-/// Every lab the CLI knows, with frames varied by `seed`. Adding a lab is one line here.
-fn labs(seed: u64) -> Vec<Lab> {
-    vec![lab_7_1::lab_seeded(seed), lab_7_2::lab(), lab_7_3::lab()]
-}
+// `fn labs(seed) -> Vec<Lab>`: every lab crate this package depends on (see build.rs).
+include!(concat!(env!("OUT_DIR"), "/labs.rs"));
 
 #[derive(Parser)]
 #[command(name = "xdplab", version, about = "Executable, gradeable XDP labs")]

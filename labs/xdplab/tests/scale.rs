@@ -152,7 +152,7 @@ fn a_hostile_submission_hits_only_its_own_time_limit() {
     for s in ["bo", "cy", "di"] {
         std::fs::copy(reference::LAB_7_1_PATH, subs.join(format!("{s}.o"))).unwrap();
     }
-    let lab = lab_7_1::lab();
+    let lab = lab_7_1::lab(0);
     let opts = GradeOptions {
         exe: env!("CARGO_BIN_EXE_xdplab").into(),
         seed: 0,

@@ -84,17 +84,30 @@ pub(super) fn take_stats(fd: RawFd) -> io::Result<libc::tpacket_stats> {
 /// The timeout is rounded up to whole milliseconds (poll's unit) so a short wait is never
 /// zero. An interrupted wait counts as woken: callers loop on their own deadline.
 pub(super) fn wait(fd: RawFd, events: libc::c_short, timeout: Duration) -> io::Result<bool> {
-    let mut pfd = libc::pollfd {
-        fd,
-        events,
-        revents: 0,
-    };
+    wait_any(&[fd], events, timeout)
+}
+
+/// Waits until any of `fds` has `events` pending or `timeout` passes; false on timeout. Rounding
+/// and interruptions as in [`wait`].
+pub(super) fn wait_any(
+    fds: &[RawFd],
+    events: libc::c_short,
+    timeout: Duration,
+) -> io::Result<bool> {
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&fd| libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        })
+        .collect();
     let ms = timeout
         .as_nanos()
         .div_ceil(1_000_000)
         .min(libc::c_int::MAX as u128) as libc::c_int;
-    // SAFETY: `pfd` is one valid pollfd.
-    match unsafe { libc::poll(&raw mut pfd, 1, ms) } {
+    // SAFETY: `pfds` is a valid array of `pfds.len()` pollfds.
+    match unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) } {
         -1 => {
             let err = io::Error::last_os_error();
             if err.kind() == io::ErrorKind::Interrupted {
@@ -106,6 +119,11 @@ pub(super) fn wait(fd: RawFd, events: libc::c_short, timeout: Duration) -> io::R
         0 => Ok(false),
         _ => Ok(true),
     }
+}
+
+/// Sets the receive buffer to `bytes` (the kernel doubles it, and enforces a minimum).
+pub(super) fn set_rcvbuf(fd: RawFd, bytes: libc::c_int) -> io::Result<()> {
+    set_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, bytes)
 }
 
 /// Turns a libc -1 into the thread's errno.

@@ -1,0 +1,496 @@
+//! Floods: groups of frames sent as fast as the target takes them, judged by their verdicts,
+//! how many of a group passed, and counter deltas. The harness times them: a flood's elapsed
+//! time T runs from its first send until the program has decided every frame, and bounds that
+//! depend on time (a token bucket's refill) are derived from the T measured, never assumed.
+//!
+//! A flood is one or more volleys, with pauses between them where the contract's clock matters
+//! (a refilled bucket, a new window), and map edits before a volley where the contract's state
+//! does (a blocklist entry).
+
+use std::{
+    collections::BTreeMap,
+    fmt,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use traffic::{FrameBuilder, Tag};
+
+use crate::{
+    check::{Frame, Judgement},
+    counters,
+    error::{Error, Result},
+    maps::HashMapSummary,
+    table::{Shown, Table, ms},
+    target::Target,
+    verdict::Verdict,
+};
+
+/// A flood check's body: volleys sent one after another on the same loaded program.
+#[derive(Debug, Clone)]
+pub struct Flood {
+    counters: &'static str,
+    window: Option<Window>,
+    volleys: Vec<Volley>,
+}
+
+/// A time limit the contract's clock imposes on a flood: exceeded, the machine was too slow to
+/// judge the contract, which is an environment fault, not the program's.
+#[derive(Debug, Clone, Copy)]
+pub enum Window {
+    /// Each volley, from its first send until the program decided its last frame.
+    EachVolley(Duration),
+    /// The whole flood, from the first volley's first send until the last volley was decided.
+    Whole(Duration),
+}
+
+/// One burst of a flood: its groups, sent back to back, and what the counters must show.
+#[derive(Clone)]
+pub struct Volley {
+    intro: String,
+    pause: Option<Pause>,
+    before: Option<Action>,
+    groups: Vec<Group>,
+    width: Option<usize>,
+    want: BTreeMap<u32, Want>,
+    entries: Option<Entries>,
+    limit: Option<Duration>,
+    next_tag: u16,
+}
+
+/// A wait before a volley, for the contract's clock.
+#[derive(Debug, Clone, Copy)]
+pub enum Pause {
+    /// Until this long after the previous volley was decided (a bucket refills in the quiet).
+    Quiet(Duration),
+    /// Until this long after the previous volley started (a window opened by it has closed).
+    AfterStart(Duration),
+}
+
+/// A change the harness makes to the program's maps before a volley, with the line that says
+/// what it did.
+#[derive(Clone)]
+pub struct Action {
+    line: String,
+    run: Arc<ActionFn>,
+}
+
+/// The function behind an [`Action`].
+pub type ActionFn = dyn Fn(&mut dyn Target) -> Result<()> + Send + Sync;
+
+/// How many entries a volley must add to the maps that hold per-key state.
+#[derive(Clone)]
+struct Entries {
+    what: String,
+    added: i64,
+    which: Arc<dyn Fn(&HashMapSummary) -> bool + Send + Sync>,
+}
+
+/// Frames like one another under one name, and what must happen to them.
+#[derive(Debug, Clone)]
+pub struct Group {
+    name: String,
+    frames: Vec<Vec<u8>>,
+    expect: Expect,
+}
+
+/// What must happen to a group.
+#[derive(Debug, Clone)]
+pub enum Expect {
+    /// Every frame of the group gets this verdict.
+    All(Verdict),
+    /// Exactly these verdicts in this order: (verdict, how many) runs.
+    Verdicts(Vec<(Verdict, usize)>),
+    /// Between `lo` and `hi` of the group pass (inclusive); the rest are dropped.
+    Passes {
+        /// The least that must pass.
+        lo: Bound,
+        /// The most that may pass.
+        hi: Bound,
+    },
+}
+
+/// One end of a pass range.
+#[derive(Debug, Clone, Copy)]
+pub enum Bound {
+    /// A number the contract fixes.
+    Fixed(u64),
+    /// `base + ⌈T⌉ms + slack`, T being this volley's elapsed time: what a bucket refilling one
+    /// token per millisecond can pass on top of `base`.
+    Refill {
+        /// Tokens before any refill.
+        base: u64,
+        /// Frames the program may have seen a little after they were sent.
+        slack: u64,
+    },
+    /// `base − (⌈T⌉ms + slack)`, T being the previous volley's elapsed time: what is left of
+    /// `base` after the previous volley took up to its refill's worth.
+    LessPreviousRefill {
+        /// The amount before the previous volley's refill.
+        base: u64,
+        /// As in [`Bound::Refill`].
+        slack: u64,
+    },
+}
+
+/// What a counter index must have moved by in a volley.
+#[derive(Debug, Clone, Copy)]
+pub enum Want {
+    /// A number the contract fixes.
+    Exact(u64),
+    /// The number of the volley's frames that passed (where the contract gives a range, the
+    /// counters must agree with what the program did).
+    Passed,
+    /// The number of the volley's frames that did not pass.
+    Dropped,
+}
+
+impl Flood {
+    /// A flood whose counter deltas are read from counter map `counters`.
+    pub fn new(counters: &'static str) -> Self {
+        Self {
+            counters,
+            window: None,
+            volleys: Vec::new(),
+        }
+    }
+
+    /// Adds a volley.
+    pub fn volley(mut self, volley: Volley) -> Self {
+        self.volleys.push(volley);
+        self
+    }
+
+    /// Requires the flood to fit in `window` (else the environment is blamed).
+    pub fn within(mut self, window: Window) -> Self {
+        self.window = Some(window);
+        self
+    }
+
+    /// How many frames the flood sends.
+    pub fn frame_count(&self) -> usize {
+        self.volleys
+            .iter()
+            .flat_map(|v| &v.groups)
+            .map(|g| g.frames.len())
+            .sum()
+    }
+
+    /// Sends the volleys and renders what the contract expects and what happened.
+    pub fn judge(&self, target: &mut dyn Target) -> Result<(Judgement, Vec<Frame>)> {
+        let mut table = Table::default();
+        let mut traffic = Vec::new();
+        let mut first_start: Option<Instant> = None;
+        // (started, decided, elapsed) of the previous volley.
+        let mut previous: Option<(Instant, Instant, Duration)> = None;
+        for volley in &self.volleys {
+            if let (Some(pause), Some((started, decided, _))) = (volley.pause, previous) {
+                table.input(pause.wait(started, decided));
+            }
+            if let Some(action) = &volley.before {
+                (action.run)(target)?;
+                table.input(&action.line);
+            }
+            let entries_before = volley.entries_now(target)?;
+            let frames: Vec<Vec<u8>> = volley
+                .groups
+                .iter()
+                .flat_map(|g| g.frames.iter().cloned())
+                .collect();
+            let started = Instant::now();
+            first_start.get_or_insert(started);
+            let (shot, deltas) = counters::across(target, self.counters, |t| t.fire(&frames))?;
+            let decided = Instant::now();
+            self.check_window(shot.elapsed, first_start.unwrap_or(started))?;
+            if let Some(limit) = volley.limit
+                && shot.elapsed > limit
+            {
+                return Err(Error::env(format!(
+                    "a volley that must be decided within {limit:?} for the contract to say what \
+                     happens took {:?}; the machine is too loaded to judge it",
+                    shot.elapsed
+                )));
+            }
+            let prev_elapsed = previous.map(|(_, _, e)| e);
+            previous = Some((started, decided, shot.elapsed));
+
+            let verdicts: Vec<Verdict> = shot.outcomes.iter().map(|o| o.verdict).collect();
+            table.input(format!("{}, within T = {}", volley.intro, ms(shot.elapsed)));
+            if let Some(note) = &shot.note {
+                table.input(note);
+            }
+            let mut at = 0;
+            for g in &volley.groups {
+                let got = &verdicts[at..at + g.frames.len()];
+                at += g.frames.len();
+                g.row(&mut table, got, shot.elapsed, prev_elapsed);
+            }
+            let passed = verdicts.iter().filter(|v| **v == Verdict::Pass).count() as u64;
+            let want: BTreeMap<u32, Shown> = volley
+                .want
+                .iter()
+                .map(|(i, w)| {
+                    let shown = match w {
+                        Want::Exact(n) => Shown::fixed(*n),
+                        Want::Passed => Shown::measured(passed),
+                        Want::Dropped => Shown::measured(frames.len() as u64 - passed),
+                    };
+                    (*i, shown)
+                })
+                .collect();
+            if !want.is_empty() || volley.width.is_some() {
+                table.counters(self.counters, volley.width, &want, &deltas);
+            }
+            if let (Some(e), Some(before)) = (&volley.entries, entries_before) {
+                e.rows(
+                    &mut table,
+                    &before,
+                    &volley.entries_now(target)?.unwrap_or_default(),
+                );
+            }
+            traffic.extend(Frame::traffic(&frames, &shot.outcomes));
+        }
+        Ok((table.judge(), traffic))
+    }
+
+    fn check_window(&self, volley: Duration, first_start: Instant) -> Result<()> {
+        let (took, limit, what) = match self.window {
+            None => return Ok(()),
+            Some(Window::EachVolley(limit)) => (volley, limit, "a volley"),
+            Some(Window::Whole(limit)) => (first_start.elapsed(), limit, "the flood"),
+        };
+        if took > limit {
+            return Err(Error::env(format!(
+                "{what} that must fit in {limit:?} took {took:?}; the machine is too loaded to \
+                 judge the contract's time window"
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl Pause {
+    /// Waits out the pause (deliberately: the contract's clock must move) and returns the
+    /// line that says how long it was.
+    fn wait(self, started: Instant, decided: Instant) -> String {
+        match self {
+            Pause::Quiet(d) => {
+                std::thread::sleep(d.saturating_sub(decided.elapsed()));
+                format!("quiet for {}", ms(decided.elapsed()))
+            }
+            Pause::AfterStart(d) => {
+                std::thread::sleep(d.saturating_sub(started.elapsed()));
+                format!(
+                    "starts {} after the previous volley started",
+                    ms(started.elapsed())
+                )
+            }
+        }
+    }
+}
+
+impl Volley {
+    /// A volley described by `intro` (what is sent, for the table's input line).
+    pub fn new(intro: impl Into<String>) -> Self {
+        Self {
+            intro: intro.into(),
+            pause: None,
+            before: None,
+            groups: Vec::new(),
+            width: None,
+            want: BTreeMap::new(),
+            entries: None,
+            limit: None,
+            next_tag: 1,
+        }
+    }
+
+    /// Adds a group of `count` frames built by `frame(i)`, each tagged uniquely within the
+    /// volley; shown as `name ×count`. Frames that cannot carry a tag (ARP, cut frames) are
+    /// told apart by their bytes, so `frame` must make them unique.
+    ///
+    /// # Panics
+    /// Past 65535 frames in one volley (tags are 16 bits).
+    pub fn group(
+        mut self,
+        name: impl fmt::Display,
+        count: usize,
+        frame: impl Fn(usize) -> FrameBuilder,
+        expect: Expect,
+    ) -> Self {
+        let frames = (0..count)
+            .map(|i| {
+                let tag = self.next_tag;
+                self.next_tag = tag.checked_add(1).expect("at most 65535 frames per volley");
+                frame(i).tag(Tag(tag)).build()
+            })
+            .collect();
+        self.groups.push(Group {
+            name: format!("{name} ×{count}"),
+            frames,
+            expect,
+        });
+        self
+    }
+
+    /// Requires the program to decide this volley within `limit`, where the contract says what
+    /// happens only for a fast enough flood (beyond it, the environment is blamed).
+    pub fn decided_within(mut self, limit: Duration) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Waits before this volley (not for the first).
+    pub fn after(mut self, pause: Pause) -> Self {
+        self.pause = Some(pause);
+        self
+    }
+
+    /// Changes the program's maps before this volley; `line` says what was done.
+    pub fn before(
+        mut self,
+        line: impl Into<String>,
+        run: impl Fn(&mut dyn Target) -> Result<()> + Send + Sync + 'static,
+    ) -> Self {
+        self.before = Some(Action {
+            line: line.into(),
+            run: Arc::new(run),
+        });
+        self
+    }
+
+    /// Requires counter `index` to move by `want`; indexes below `width` with no expectation
+    /// must not move (see [`Volley::counter_width`]).
+    pub fn counter(mut self, index: u32, want: Want) -> Self {
+        self.want.insert(index, want);
+        self
+    }
+
+    /// Shows every counter index below `width`, so one that should not move stands out.
+    /// Without it only the indexes given to [`Volley::counter`] are compared.
+    pub fn counter_width(mut self, width: usize) -> Self {
+        self.width = Some(width);
+        self
+    }
+
+    /// Requires the volley to add exactly `added` entries to the hash maps `which` selects
+    /// (described as `what`).
+    pub fn adds_entries(
+        mut self,
+        what: impl Into<String>,
+        added: i64,
+        which: impl Fn(&HashMapSummary) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.entries = Some(Entries {
+            what: what.into(),
+            added,
+            which: Arc::new(which),
+        });
+        self
+    }
+
+    fn entries_now(&self, target: &mut dyn Target) -> Result<Option<Vec<HashMapSummary>>> {
+        let Some(e) = &self.entries else {
+            return Ok(None);
+        };
+        let maps = target.program().maps().hash_maps()?;
+        Ok(Some(maps.into_iter().filter(|m| (e.which)(m)).collect()))
+    }
+}
+
+impl Entries {
+    fn rows(&self, table: &mut Table, before: &[HashMapSummary], after: &[HashMapSummary]) {
+        let names: Vec<String> = after
+            .iter()
+            .map(|m| format!("{} ({}, {}-byte values)", m.name, m.kind, m.value_size))
+            .collect();
+        let names = if names.is_empty() {
+            "none".to_owned()
+        } else {
+            names.join(", ")
+        };
+        table.input(format!("{}: {names}", self.what));
+        let count = |maps: &[HashMapSummary]| maps.iter().map(|m| m.entries).sum::<usize>();
+        let (b, a) = (count(before), count(after));
+        table.input(format!("entries before: ⟨{b}⟩, after: ⟨{a}⟩"));
+        table.row(
+            "entries added",
+            format!("{:+}", self.added),
+            format!("{:+}", a as i64 - b as i64),
+        );
+    }
+}
+
+impl Group {
+    fn row(&self, table: &mut Table, got: &[Verdict], t: Duration, prev: Option<Duration>) {
+        match &self.expect {
+            Expect::All(v) => {
+                table.verdicts(&self.name, &vec![*v; self.frames.len()], got);
+            }
+            Expect::Verdicts(runs) => {
+                let want: Vec<Verdict> = runs
+                    .iter()
+                    .flat_map(|(v, n)| std::iter::repeat_n(*v, *n))
+                    .collect();
+                table.verdicts(&self.name, &want, got);
+            }
+            Expect::Passes { lo, hi } => {
+                let passed = got.iter().filter(|v| **v == Verdict::Pass).count() as u64;
+                table.passed_in(&self.name, lo.value(t, prev), hi.value(t, prev), passed);
+            }
+        }
+    }
+}
+
+impl Bound {
+    /// A bucket that starts with `base` tokens and refills one per millisecond, with `slack`.
+    pub fn refill(base: u64, slack: u64) -> Self {
+        Bound::Refill { base, slack }
+    }
+
+    fn value(self, t: Duration, prev: Option<Duration>) -> Shown {
+        match self {
+            Bound::Fixed(n) => Shown::fixed(n),
+            Bound::Refill { base, slack } => Shown::measured(base + ms_ceil(t) + slack),
+            Bound::LessPreviousRefill { base, slack } => {
+                let took = prev.map_or(0, ms_ceil) + slack;
+                Shown::measured(base.saturating_sub(took))
+            }
+        }
+    }
+}
+
+/// Whole milliseconds, rounded up: the tolerance a token bucket refilling 1 per ms needs.
+fn ms_ceil(d: Duration) -> u64 {
+    d.as_micros().div_ceil(1000) as u64
+}
+
+impl fmt::Debug for Volley {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Volley")
+            .field("intro", &self.intro)
+            .field("groups", &self.groups)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_follow_the_measured_time() {
+        let t = Duration::from_micros(12_300);
+        assert_eq!(
+            Bound::refill(1000, 50).value(t, None),
+            Shown::measured(1063)
+        );
+        let prev = Some(Duration::from_millis(20));
+        let lo = Bound::LessPreviousRefill {
+            base: 100,
+            slack: 50,
+        };
+        assert_eq!(lo.value(t, prev), Shown::measured(30));
+        assert_eq!(Bound::Fixed(7).value(t, prev), Shown::fixed(7));
+    }
+}
