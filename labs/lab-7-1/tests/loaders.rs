@@ -290,9 +290,9 @@ fn other_traffic_on_the_students_interface_is_not_charged() {
     let stop = AtomicBool::new(false);
     let report = std::thread::scope(|s| {
         s.spawn(|| {
+            // Back to back: every check overlaps this traffic, however quickly it settles.
             while !stop.load(Ordering::Relaxed) {
                 socket.send(&frame).unwrap();
-                std::thread::sleep(std::time::Duration::from_micros(300));
             }
         });
         let report = run(&source, Mode::Native, Some("ip_filter"));
@@ -308,11 +308,14 @@ fn other_traffic_on_the_students_interface_is_not_charged() {
         "{}",
         report.to_text()
     );
+    // Whether a check overlapped the other traffic depends on scheduling; every one that did
+    // and failed says so (the message itself is unit-tested in harness::source::foreign).
     assert!(
         report
             .checks
             .iter()
-            .any(|c| c.message.starts_with("not judged: the check sent")),
+            .filter(|c| matches!(c.status, Status::Fail(_)))
+            .all(|c| c.message.starts_with("not judged: the check sent")),
         "{}",
         report.to_text()
     );
