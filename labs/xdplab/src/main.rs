@@ -325,6 +325,9 @@ fn run(args: RunArgs) -> Result<u8, Error> {
         seed: args.seed,
     };
     lab.validate(&opts)?;
+    if let Some(dir) = &args.pcap {
+        check_pcap_dir(dir)?;
+    }
     doctor::require_root()?;
     netns::sweep();
     let program = args.program.as_deref();
@@ -375,12 +378,13 @@ fn run(args: RunArgs) -> Result<u8, Error> {
         };
         report.perf = Some(harness::bench::perf(&lab, source.as_ref(), opts)?);
     }
+    // Before the report, so that a failure to write them is the one document JSON prints.
+    if let Some(dir) = &args.pcap {
+        write_pcaps(dir, &report)?;
+    }
     match args.format {
         Format::Text => print!("{}", report.to_text()),
         Format::Json => println!("{}", report.to_json()),
-    }
-    if let Some(dir) = &args.pcap {
-        write_pcaps(dir, &report)?;
     }
     // A load or map failure (bad object, verifier rejection, wrong map) means the run could not
     // happen for that program: exit 2, with the reason already in the report.
@@ -397,6 +401,22 @@ fn run(args: RunArgs) -> Result<u8, Error> {
     } else {
         report.exit_code() as u8
     })
+}
+
+/// Checks before anything runs that `--pcap DIR` can be written to (creating it if needed), so
+/// a wrong folder fails at once and not after every check has run.
+fn check_pcap_dir(dir: &Path) -> Result<(), Error> {
+    let probe = dir.join(format!(".xdplab-probe-{}", std::process::id()));
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&probe, b""))
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| {
+            Error::usage(format!(
+                "cannot write pcap files into `{}`: {e}. Give --pcap a folder you can write to \
+                 (it is created if missing).",
+                dir.display()
+            ))
+        })
 }
 
 fn write_pcaps(dir: &Path, report: &Report) -> Result<(), Error> {

@@ -288,6 +288,24 @@ fn pcap_files_hold_the_checks_traffic() {
     assert_eq!(count("observed"), 0);
 }
 
+/// An unwritable `--pcap` folder is refused before anything runs, as a usage error, and JSON
+/// output is that one error document.
+#[test]
+fn an_unwritable_pcap_folder_is_refused_up_front() {
+    // A path below a regular file can never be created, even by root.
+    let file = tmp("pcap-not-a-folder");
+    std::fs::write(&file, b"x").unwrap();
+    let dir = format!("{file}/pcaps");
+    let (code, out, err) = xdplab(&["run", "7.2", "--format", "json", "--pcap", &dir]);
+    assert_eq!(code, 2, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("exactly one JSON document");
+    assert_eq!(doc["error"]["class"], "usage", "{out}");
+    // The class says it came from the up-front check: a failure after the run would be an
+    // environment fault, printed after a report.
+    assert!(doc["error"]["message"].as_str().unwrap().contains(&dir), "{out}");
+    assert!(!doc.to_string().contains("\"checks\""), "{out}");
+}
+
 /// `env up` leaves a lab's network for exploration; `env down` removes all of it.
 #[test]
 fn env_up_and_down() {
