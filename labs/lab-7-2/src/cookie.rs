@@ -175,6 +175,20 @@ fn synack(outcome: &Outcome) -> Option<traffic::Decoded> {
         .flatten()
 }
 
+/// The SYN-ACK answering `sent`, if the program sent one back: TX, SYN and ACK set, addresses
+/// and ports swapped, ack = seq + 1. An echo of the SYN, or any other frame, answers nothing.
+fn answer(outcome: &Outcome, sent: &[u8]) -> Option<traffic::Decoded> {
+    let reply = synack(outcome)?;
+    let syn = decode(sent);
+    let (ip, tcp) = (reply.ipv4.as_ref()?, reply.tcp.as_ref()?);
+    let (syn_ip, syn_tcp) = (syn.ipv4.as_ref()?, syn.tcp.as_ref()?);
+    let answers = tcp.flags & (SYN | ACK) == SYN | ACK
+        && (ip.src, ip.dst) == (syn_ip.dst, syn_ip.src)
+        && (tcp.sport, tcp.dport) == (syn_tcp.dport, syn_tcp.sport)
+        && tcp.ack == syn_tcp.seq.wrapping_add(1);
+    answers.then_some(reply)
+}
+
 fn flag_names(flags: u8) -> String {
     let names = [
         (SYN, "SYN"),
@@ -290,8 +304,9 @@ fn rewrite(t: &mut dyn Target) -> Result<Judgement> {
 fn checksums(t: &mut dyn Target) -> Result<Judgement> {
     let mut table = Table::default();
     for syn in syns(4) {
-        let out = t.exchange(&syn.frame().build())?;
-        let got = match synack(&out) {
+        let frame = syn.frame().build();
+        let out = t.exchange(&frame)?;
+        let got = match answer(&out, &frame) {
             Some(d) => format!(
                 "ipv4 checksum {}, tcp checksum {}",
                 d.ipv4
@@ -301,7 +316,7 @@ fn checksums(t: &mut dyn Target) -> Result<Judgement> {
                     .as_ref()
                     .map_or("missing".into(), |tcp| tcp.csum.to_string()),
             ),
-            None => format!("{} (no SYN-ACK)", out.verdict),
+            None => format!("{} (no SYN-ACK answering it)", out.verdict),
         };
         table.row(syn.name, "ipv4 checksum ok, tcp checksum ok", got);
     }
@@ -310,15 +325,16 @@ fn checksums(t: &mut dyn Target) -> Result<Judgement> {
 
 /// Sends `syn` and returns the cookie of the SYN-ACK, with a row saying how that went.
 fn cookie_of(t: &mut dyn Target, table: &mut Table, syn: &Syn) -> Result<Option<u32>> {
-    let out = t.exchange(&syn.frame().build())?;
-    let cookie = synack(&out).and_then(|d| d.tcp).map(|tcp| tcp.seq);
+    let frame = syn.frame().build();
+    let out = t.exchange(&frame)?;
+    let cookie = answer(&out, &frame).and_then(|d| d.tcp).map(|tcp| tcp.seq);
     let name = format!("syn from {}:{} seq {}", syn.src, syn.sport, syn.seq);
     table.row(
         &name,
         "TX, a SYN-ACK with a cookie",
         match cookie {
             Some(_) => "TX, a SYN-ACK with a cookie".to_string(),
-            None => format!("{}, no SYN-ACK to take a cookie from", out.verdict),
+            None => format!("{}, no SYN-ACK answering it to take a cookie from", out.verdict),
         },
     );
     Ok(cookie)

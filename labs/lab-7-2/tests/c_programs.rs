@@ -219,3 +219,22 @@ fn any_bare_ack_accepted() {
         &["syn_cookie/forged-acks-dropped"],
     );
 }
+
+/// A program that sends the SYN back unchanged gets valid checksums and a TX verdict, but no
+/// SYN-ACK answers the SYN: the checksum and cookie checks must not credit the echo.
+#[test]
+fn syn_echoed_back() {
+    flagged(
+        "BUG_ECHO_SYN",
+        Mode::TestRun,
+        Some("syn_cookie"),
+        &[
+            "syn_cookie/syn-ack-rewrite",
+            "syn_cookie/syn-ack-checksums",
+            "syn_cookie/cookie-handshake",
+            "syn_cookie/forged-acks-dropped",
+            // It also echoes the cut SYNs, which must pass.
+            "syn_cookie/other-traffic-passes",
+        ],
+    );
+}

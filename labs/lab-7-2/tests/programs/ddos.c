@@ -363,6 +363,11 @@ int syn_cookie(struct xdp_md *ctx)
 	tcp = parse_tcp(ctx, ip);
 	if (!tcp)
 		return XDP_PASS;
+#ifdef BUG_ECHO_SYN
+	/* Sends the SYN back as it came: valid checksums, but no answer to it. */
+	if (tcp->syn && !tcp->ack)
+		return ip->ihl == 5 ? count(0, XDP_TX) : XDP_PASS;
+#endif
 	if (tcp->syn && !tcp->ack)
 		return ip->ihl == 5 ? syn_ack(ctx) : XDP_PASS;
 	if (!tcp->ack || tcp->syn || tcp->rst || tcp->fin ||
