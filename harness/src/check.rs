@@ -178,8 +178,9 @@ impl Check {
         self
     }
 
-    /// Makes the check a delivery.
+    /// Makes the check a delivery (one observed by real arrival needs a real path).
     pub fn delivery(mut self, delivery: Delivery) -> Self {
+        self.needs_veth |= delivery.needs_veth();
         self.body = Body::Delivery(delivery);
         self
     }
@@ -232,7 +233,8 @@ impl Check {
         match &self.body {
             Body::Probes { probes, .. } => probes.len(),
             Body::Flood(flood) => flood.frame_count(),
-            Body::Delivery(_) | Body::Scenario(_) => 0,
+            Body::Delivery(delivery) => delivery.parcels.len(),
+            Body::Scenario(_) => 0,
         }
     }
 

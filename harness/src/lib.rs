@@ -8,6 +8,7 @@
 //! - [`check`], [`flood`], [`delivery`], [`lab`], [`report`]: what a lab is made of and what a
 //!   run reports; [`table`] and [`counters`]: how every check is judged.
 
+pub mod arrival;
 pub mod bench;
 pub mod check;
 pub mod clang;
@@ -16,6 +17,7 @@ pub mod delivery;
 pub mod doctor;
 pub mod error;
 mod ethtool;
+pub mod fill;
 pub mod flood;
 pub mod grade;
 pub mod lab;
@@ -24,6 +26,7 @@ pub mod netconf;
 pub mod netns;
 pub mod object;
 pub mod report;
+pub mod service;
 pub mod settle;
 pub mod table;
 pub mod target;

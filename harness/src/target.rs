@@ -172,10 +172,13 @@ struct Socket {
 
 /// A path outcomes arrive on: the socket that watches it, what a frame seen there means, and
 /// the socket its barrier is sent from (`None`: the batch itself carries it, on the PASS path).
+/// Barriers go out stage by stage: a path of stage 2 lies beyond one of stage 1 (a switch's
+/// far port behind the port frames come back on), so its barrier waits until stage 1 settled.
 struct Path {
     means: Verdict,
     watch: usize,
     barrier_from: Option<usize>,
+    stage: u8,
 }
 
 /// Real frames over a veth topology, sent from the peer of the program's interface.
@@ -235,24 +238,7 @@ impl VethTarget {
             None
         };
         let mut sockets: Vec<Socket> = Vec::new();
-        let mut open = |iface: &Iface| -> Result<usize> {
-            if let Some(i) = sockets
-                .iter()
-                .position(|s| s.at == at(iface.ns, iface.ifname))
-            {
-                return Ok(i);
-            }
-            let socket = topology
-                .ns(iface.ns)?
-                .run(|| PacketSocket::open(iface.ifindex))?
-                .map_err(|e| Error::env(format!("packet socket in {}: {e}", iface.ns)))?;
-            sockets.push(Socket {
-                at: at(iface.ns, iface.ifname),
-                mac: iface.mac,
-                socket,
-            });
-            Ok(sockets.len() - 1)
-        };
+        let mut open = |iface: &Iface| open_socket(&mut sockets, &topology, iface);
         let client = topology.ifaces()[dut.peer].clone();
         let sender = open(&client)?;
         let dut_socket = open(&dut)?;
@@ -262,12 +248,14 @@ impl VethTarget {
                 means: Verdict::Pass,
                 watch: DUT,
                 barrier_from: None,
+                stage: 0,
             },
             // The sender's socket ignores its own transmissions, so what it receives came back.
             Path {
                 means: Verdict::Tx,
                 watch: SENDER,
                 barrier_from: Some(DUT),
+                stage: 1,
             },
         ];
         for w in &spec.watch {
@@ -279,6 +267,7 @@ impl VethTarget {
                 means: w.means,
                 watch,
                 barrier_from,
+                stage: 1,
             });
         }
         Ok(Self {
@@ -404,41 +393,91 @@ impl VethTarget {
             }
             self.wait_for_frames()?;
         };
-        // The program has decided everything; now the paths that frames leave on.
-        let mut pending = Vec::new();
-        for p in 0..self.paths.len() {
-            let Some(from) = self.paths[p].barrier_from else {
-                continue;
-            };
-            let nonce = self.nonce();
-            let watch = self.paths[p].watch;
-            let frame = settle::sentinel(self.sockets[from].mac, self.sockets[watch].mac, nonce);
-            self.send_barrier(from, &frame)?;
-            pending.push((nonce, watch));
-        }
-        let sent_at = Instant::now();
-        loop {
-            poll(self)?;
-            pending.retain(|p| !self.sentinels.contains(p));
-            if pending.is_empty() {
-                break;
+        // The program has decided everything; now the paths that frames leave on, stage by stage.
+        for stage in [1, 2] {
+            let mut pending = Vec::new();
+            for p in 0..self.paths.len() {
+                let (Some(from), true) = (self.paths[p].barrier_from, self.paths[p].stage == stage)
+                else {
+                    continue;
+                };
+                let nonce = self.nonce();
+                let watch = self.paths[p].watch;
+                let frame =
+                    settle::sentinel(self.sockets[from].mac, self.sockets[watch].mac, nonce);
+                self.send_barrier(from, &frame)?;
+                pending.push((nonce, watch));
             }
-            if sent_at.elapsed() > settle::PATH_DEADLINE {
-                let lost: Vec<&str> = pending
-                    .iter()
-                    .map(|(_, s)| self.sockets[*s].at.as_str())
-                    .collect();
-                note.get_or_insert(format!(
-                    "(settled by a {:?} timeout: the barrier frame did not arrive at {})",
-                    settle::PATH_DEADLINE,
-                    lost.join(", ")
-                ));
-                break;
+            let sent_at = Instant::now();
+            loop {
+                poll(self)?;
+                pending.retain(|p| !self.sentinels.contains(p));
+                if pending.is_empty() {
+                    break;
+                }
+                if sent_at.elapsed() > settle::PATH_DEADLINE {
+                    let lost: Vec<&str> = pending
+                        .iter()
+                        .map(|(_, s)| self.sockets[*s].at.as_str())
+                        .collect();
+                    note.get_or_insert(format!(
+                        "(settled by a {:?} timeout: the barrier frame did not arrive at {})",
+                        settle::PATH_DEADLINE,
+                        lost.join(", ")
+                    ));
+                    break;
+                }
+                self.wait_for_frames()?;
             }
-            self.wait_for_frames()?;
         }
         self.check_captures()?;
         Ok(Settled { elapsed, note })
+    }
+
+    /// [`VethTarget::send_and_watch`], also watching the interfaces `beyond` (namespace role,
+    /// name) for this batch: interfaces frames reach only after leaving through a watched path,
+    /// such as a switch's ports to the backends. Frames seen there come out of
+    /// [`VethTarget::drain_all`] as TX; each gets its barrier from its veth peer once the paths
+    /// before it have settled.
+    pub fn send_and_watch_beyond(
+        &mut self,
+        frames: &[Vec<u8>],
+        beyond: &[(&str, &str)],
+        poll: &mut dyn FnMut(&mut Self) -> Result<()>,
+    ) -> Result<Settled> {
+        let (sockets, paths) = (self.sockets.len(), self.paths.len());
+        let mut run = || {
+            for (ns, ifname) in beyond {
+                let iface = self.topology.iface(ns, ifname)?.clone();
+                let watch = open_socket(&mut self.sockets, &self.topology, &iface)?;
+                if self.paths.iter().any(|p| p.watch == watch) {
+                    continue;
+                }
+                let peer = self.topology.ifaces()[iface.peer].clone();
+                let from = open_socket(&mut self.sockets, &self.topology, &peer)?;
+                self.paths.push(Path {
+                    means: Verdict::Tx,
+                    watch,
+                    barrier_from: Some(from),
+                    stage: 2,
+                });
+            }
+            self.send_and_watch(frames, poll)
+        };
+        let settled = run();
+        self.paths.truncate(paths);
+        self.sockets.truncate(sockets);
+        settled
+    }
+
+    /// Runs `f` on the program from a thread inside the namespace it is attached in (a
+    /// DEVMAP resolves ifindexes in the updater's namespace).
+    pub fn in_program_namespace<T: Send>(
+        &mut self,
+        f: impl FnOnce(&mut LoadedProgram) -> T + Send,
+    ) -> Result<T> {
+        let program = &mut self.program;
+        self.topology.ns("dut")?.run(|| f(program))
     }
 
     fn send_barrier(&mut self, from: usize, frame: &[u8]) -> Result<()> {
@@ -556,6 +595,26 @@ impl Target for VethTarget {
 
 fn at(ns: &str, ifname: &str) -> String {
     format!("{ns}/{ifname}")
+}
+
+/// The index of the capture on `iface` in `sockets`, opening it if there is none yet.
+fn open_socket(sockets: &mut Vec<Socket>, topology: &Topology, iface: &Iface) -> Result<usize> {
+    if let Some(i) = sockets
+        .iter()
+        .position(|s| s.at == at(iface.ns, iface.ifname))
+    {
+        return Ok(i);
+    }
+    let socket = topology
+        .ns(iface.ns)?
+        .run(|| PacketSocket::open(iface.ifindex))?
+        .map_err(|e| Error::env(format!("packet socket in {}: {e}", iface.ns)))?;
+    sockets.push(Socket {
+        at: at(iface.ns, iface.ifname),
+        mac: iface.mac,
+        socket,
+    });
+    Ok(sockets.len() - 1)
 }
 
 #[cfg(test)]

@@ -3,44 +3,21 @@
 //!
 //! `cargo run --release -p xdplab-lab-7-3 --example pps -- [native|generic] [FRAMES]` (as root)
 //!
-//! Prints the send rate, the program's rate (its run count over the time until it has seen
-//! every frame) and how many datagrams the backends' UDP layers received (their `NoPorts` and
-//! `InDatagrams` counters: checksums verified, delivered up to UDP).
+//! Prints the program's rate (its run count over the time until it has seen every frame) and
+//! how many datagrams the backends' UDP layers took in (their `NoPorts` and `InDatagrams`
+//! counters: checksums verified, delivered up to UDP).
 
-use std::time::{Duration, Instant};
-
-use harness::{Mode, target};
+use harness::{Mode, arrival::udp_datagrams, target};
 use lab_7_3::{
     frames::Spec,
     net::{BACKEND_NS, CLIENT_IP},
 };
 
-fn udp_received(t: &mut target::VethTarget) -> u64 {
-    BACKEND_NS
-        .iter()
-        .map(|ns| {
-            let snmp = t
-                .topology()
-                .ns(ns)
-                .unwrap()
-                .run(|| std::fs::read_to_string("/proc/thread-self/net/snmp"))
-                .unwrap()
-                .unwrap();
-            let mut lines = snmp.lines().filter(|l| l.starts_with("Udp:"));
-            let names: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
-            let values: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
-            ["InDatagrams", "NoPorts"]
-                .iter()
-                .map(|n| {
-                    let i = names.iter().position(|x| x == n).unwrap();
-                    values[i].parse::<u64>().unwrap()
-                })
-                .sum::<u64>()
-        })
-        .sum()
+fn received(vt: &target::VethTarget) -> harness::Result<u64> {
+    BACKEND_NS.iter().map(|ns| udp_datagrams(vt, ns)).sum()
 }
 
-fn main() {
+fn main() -> harness::Result<()> {
     let mut args = std::env::args().skip(1);
     let mode = match args.next().as_deref() {
         None | Some("native") => Mode::Native,
@@ -53,44 +30,33 @@ fn main() {
     let lab = lab_7_3::lab(0);
     let part = &lab.parts[0];
     let object = lab.reference_object();
-    let mut t = target::open(&object, part.program, mode, &part.topology).expect("target");
-    (part.setup.as_ref().unwrap().0)(t.as_mut()).expect("maps filled");
+    let mut t = target::open(&object, part.program, mode, &part.topology)?;
+    if let Some(setup) = &part.setup {
+        (setup.0)(t.as_mut())?;
+    }
     let frames: Vec<Vec<u8>> = (0..n)
         .map(|k| {
-            Spec::udp(
-                "",
-                (k % 60000) as u16 + 1,
-                CLIENT_IP,
-                1024 + (k % 60000) as u16,
-            )
-            .frame()
+            let k = (k % 60000) as u16;
+            Spec::udp("", k + 1, CLIENT_IP, 1024 + k).frame()
         })
         .collect();
-    let vt = t.veth().expect("a veth target");
-    let before_rx = udp_received(vt);
-    let before_runs = target::Target::program(vt).run_count().unwrap();
-    let start = Instant::now();
-    let burst = vt.sender().send_burst(&frames).expect("burst");
-    let mut ran = 0;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        ran = target::Target::program(vt).run_count().unwrap() - before_runs;
-        if ran >= n as u64 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    let elapsed = start.elapsed();
-    // Delivery to the backends finishes in the softirqs right after the program ran.
-    std::thread::sleep(Duration::from_millis(200));
-    let received = udp_received(vt) - before_rx;
+    let vt = t.veth().expect("a veth mode has a veth target");
+    let before = received(vt)?;
+    // Settled once the barrier frames behind the burst have reached the backends' links: then
+    // every datagram before them has reached the backends' UDP layers too.
+    let links: Vec<(&str, &str)> = BACKEND_NS.iter().map(|ns| (*ns, "eth0")).collect();
+    let settled = vt.send_and_watch_beyond(&frames, &links, &mut |vt| vt.drain_all().map(drop))?;
+    let elapsed = settled.elapsed;
+    let got = received(vt)? - before;
     println!(
-        "{mode}: sent {} frames at {:.0} pps; the program ran on {ran} in {:.3} s = {:.0} pps; \
-         backends received {received} ({:.1}%)",
-        burst.sent,
-        burst.rate_pps,
+        "{mode}: the program ran on {n} frames in {:.3} s = {:.0} pps; backends received {got} \
+         ({:.1}%)",
         elapsed.as_secs_f64(),
-        ran as f64 / elapsed.as_secs_f64(),
-        received as f64 * 100.0 / n as f64,
+        n as f64 / elapsed.as_secs_f64(),
+        got as f64 * 100.0 / n as f64,
     );
+    if let Some(note) = settled.note {
+        println!("{note}");
+    }
+    Ok(())
 }

@@ -1,12 +1,11 @@
-//! Crafted frames and how a rewritten frame is shown: the same text for the contract's side and
-//! the program's, with the variants the contract allows folded into one form.
+//! Crafted frames, and what the contract says each must become at a backend.
 
 use std::net::Ipv4Addr;
 
-use harness::{Outcome, Verdict};
-use traffic::{FrameBuilder, MacAddr, Tag, decode, decode::Csum};
+use harness::delivery::Parcel;
+use traffic::{FrameBuilder, MacAddr, Tag};
 
-use crate::net::{BACKENDS, CLIENT, CLIENT_IP, LB_MAC, VIP, backend_by_ip, backend_by_mac};
+use crate::net::{BACKENDS, CLIENT, CLIENT_IP, LB_MAC, VIP};
 
 /// The UDP port backends listen on in the delivery checks.
 pub const UDP_PORT: u16 = 7000;
@@ -99,102 +98,47 @@ pub enum Rewrite {
     Dsr,
 }
 
-/// The backend a rewritten frame names: by destination IP (NAT) or MAC (DSR), falling back to
-/// the other one.
-pub fn chosen_backend(bytes: &[u8], rewrite: Rewrite) -> Option<usize> {
-    let d = decode(bytes);
-    let by_ip = d.ipv4.as_ref().and_then(|ip| backend_by_ip(ip.dst));
-    let by_mac = d.eth.and_then(|e| backend_by_mac(e.dst));
-    match rewrite {
-        Rewrite::Nat => by_ip.or(by_mac),
-        Rewrite::Dsr => by_mac.or(by_ip),
-    }
-}
-
-/// The frame the contract expects from `spec` when balanced to backend `b`.
-pub fn expected_frame(spec: &Spec, rewrite: Rewrite, b: usize) -> Vec<u8> {
-    let (ip, mac) = BACKENDS[b];
-    match rewrite {
-        Rewrite::Nat => spec.build_for(CLIENT, mac, ip),
-        Rewrite::Dsr => spec.build_for(LB_MAC, mac, VIP),
-    }
-}
-
-/// A rewritten frame as text, one line per layer. The backend's address and MAC read
-/// `backend-ip` and `backend-mac` when they name the same backend (which one depends on where
-/// the round robin started, which the contract leaves open), and in NAT mode the allowed
-/// variants are folded: the LB's source MAC reads as the client's, a decremented TTL as the
-/// original, and a computed checksum for a UDP datagram sent without one as none.
-pub fn show_rewrite(sent: &Spec, bytes: &[u8], rewrite: Rewrite) -> String {
-    let mut d = decode(bytes);
-    let backend = chosen_backend(bytes, rewrite);
-    let consistent = backend.filter(|&b| {
+impl Rewrite {
+    /// The frame the contract expects from `spec` when balanced to backend `b`.
+    pub fn expected_frame(self, spec: &Spec, b: usize) -> Vec<u8> {
         let (ip, mac) = BACKENDS[b];
-        d.eth.is_some_and(|e| e.dst == mac)
-            && (rewrite == Rewrite::Dsr || d.ipv4.as_ref().is_some_and(|i| i.dst == ip))
-    });
-    if rewrite == Rewrite::Nat {
-        if let Some(eth) = d.eth.as_mut()
-            && eth.src == LB_MAC
-        {
-            eth.src = CLIENT;
-        }
-        if let Some(ip) = d.ipv4.as_mut()
-            && ip.ttl == 63
-        {
-            ip.ttl = 64;
-        }
-        if let Some(udp) = d.udp.as_mut()
-            && sent.udp_no_checksum
-            && udp.csum == Csum::Ok
-        {
-            udp.csum = Csum::Absent;
+        match self {
+            Rewrite::Nat => spec.build_for(CLIENT, mac, ip),
+            Rewrite::Dsr => spec.build_for(LB_MAC, mac, VIP),
         }
     }
-    let mut text = d.to_string();
-    if let Some(b) = consistent {
-        let (ip, mac) = BACKENDS[b];
-        text = text
-            .replace(&format!("> {mac} "), "> backend-mac ")
-            .replace(&format!("> {ip} "), "> backend-ip ");
-    }
-    text
-}
 
-/// One row of a rewrite table: the verdict, then the frame's layers indented below it.
-pub fn rewrite_cell(verdict: Verdict, shown: Option<String>) -> String {
-    let mut cell = verdict.to_string();
-    if let Some(text) = shown {
-        for line in text.lines() {
-            cell.push_str("\n      ");
-            cell.push_str(line);
+    /// The contract's rewrite as the harness reads it: how a frame names its backend, and the
+    /// variants the NAT programs may produce (shown as the form they stand for). The DSR
+    /// contract allows none: its source MAC must be the LB's and nothing else may change.
+    pub fn harness(self) -> harness::delivery::Rewrite {
+        use harness::delivery::{Allow, Rewrite as R};
+        match self {
+            Rewrite::Nat => R {
+                address: true,
+                allow: vec![
+                    Allow::SourceMac {
+                        from: LB_MAC,
+                        reads_as: CLIENT,
+                    },
+                    Allow::TtlDecrement,
+                    Allow::UdpChecksumAdded,
+                ],
+            },
+            Rewrite::Dsr => R {
+                address: false,
+                allow: Vec::new(),
+            },
         }
     }
-    cell
-}
 
-/// The row the program produced for `spec`.
-pub fn actual_cell(spec: &Spec, outcome: &Outcome, rewrite: Rewrite) -> String {
-    let shown = outcome
-        .bytes
-        .as_ref()
-        .map(|bytes| show_rewrite(spec, bytes, rewrite));
-    rewrite_cell(outcome.verdict, shown)
-}
-
-/// The row the contract asks for: `verdict` with the frame rewritten for the backend the
-/// program chose (any backend is fine), or for backend 0 when it chose none.
-pub fn expected_cell(spec: &Spec, outcome: &Outcome, rewrite: Rewrite, verdict: Verdict) -> String {
-    let b = outcome
-        .bytes
-        .as_ref()
-        .and_then(|bytes| chosen_backend(bytes, rewrite))
-        .unwrap_or(0);
-    let frame = expected_frame(spec, rewrite, b);
-    rewrite_cell(verdict, Some(show_rewrite(spec, &frame, rewrite)))
-}
-
-/// `b1`, `b2` or `b3`.
-pub fn backend_name(b: usize) -> String {
-    format!("b{}", b + 1)
+    /// `spec` as a parcel: sent to the VIP, arriving as the contract's rewrite for each
+    /// backend.
+    pub fn parcel(self, spec: &Spec) -> Parcel {
+        Parcel::new(spec.name.clone(), spec.frame()).arriving_as(
+            (0..BACKENDS.len())
+                .map(|b| self.expected_frame(spec, b))
+                .collect(),
+        )
+    }
 }

@@ -9,14 +9,11 @@ pub mod checks;
 pub mod frames;
 pub mod net;
 
-use std::sync::Arc;
-
-use harness::{Error, Lab, Mode, Part, Verdict, lab::Setup, netconf::run_in_named, target::Target};
+use harness::{Lab, Part, Verdict, fill};
 
 use checks::Path;
 use frames::Rewrite;
 pub use net::topology;
-use net::{BACKENDS, LB_LINKS, LB_NS, backend_value};
 
 /// The lab's id.
 pub const ID: &str = "7.3";
@@ -34,7 +31,7 @@ pub fn lab(seed: u64) -> Lab {
                 vec![
                     checks::rewritten_headers("lb_round_robin", Verdict::Tx, Rewrite::Nat),
                     checks::round_robin("lb_round_robin", Verdict::Tx),
-                    checks::delivery("lb_round_robin", Path::Switch),
+                    checks::delivered("lb_round_robin", Path::Switch),
                     checks::non_vip("lb_round_robin"),
                 ],
                 false,
@@ -65,7 +62,7 @@ pub fn lab(seed: u64) -> Lab {
                 vec![
                     checks::rewritten_headers("lb_redirect", Verdict::Redirect, Rewrite::Nat),
                     checks::round_robin("lb_redirect", Verdict::Redirect),
-                    checks::delivery("lb_redirect", Path::Link),
+                    checks::delivered("lb_redirect", Path::Link),
                     checks::non_vip("lb_redirect"),
                 ],
                 false,
@@ -90,53 +87,6 @@ fn part(program: &'static str, checks: Vec<harness::Check>, dsr: bool) -> Part {
         counters: Some("stats"),
         checks,
         topology: net::spec(dsr),
-        setup: Some(Setup(Arc::new(move |t| {
-            fill_maps(t, program == "lb_redirect")
-        }))),
+        setup: Some(fill::setup(net::fills(program == "lb_redirect"))),
     }
-}
-
-/// Writes the backends into `backends` and, for `lb_redirect`, each backend's link into
-/// `tx_ports`. Without a topology (test-run mode) the links are the loopback device, which
-/// every namespace has: the kernel reports the REDIRECT without sending anything.
-fn fill_maps(t: &mut dyn Target, redirect: bool) -> harness::Result<()> {
-    for i in 0..BACKENDS.len() {
-        t.program()
-            .maps()
-            .array_set("backends", i as u32, &backend_value(i))?;
-    }
-    if !redirect {
-        return Ok(());
-    }
-    if t.mode() == Mode::TestRun {
-        for i in 0..BACKENDS.len() as u32 {
-            t.program().maps().devmap_set("tx_ports", i, 1)?;
-        }
-        return Ok(());
-    }
-    let vt = t
-        .veth()
-        .ok_or_else(|| Error::env("lb_redirect needs the veth topology in this mode"))?;
-    let (name, links) = {
-        let topo = vt.topology();
-        let name = topo
-            .namespace_names()
-            .into_iter()
-            .find(|(role, _)| *role == LB_NS)
-            .map(|(_, name)| name)
-            .ok_or_else(|| Error::env("the topology has no load balancer namespace"))?;
-        let mut links = Vec::new();
-        for l in LB_LINKS {
-            links.push(topo.iface(LB_NS, l)?.ifindex);
-        }
-        (name, links)
-    };
-    // A DEVMAP resolves ifindexes in the namespace of whoever updates it.
-    let program = vt.program();
-    run_in_named(&name, || {
-        for (i, ifindex) in links.iter().enumerate() {
-            program.maps().devmap_set("tx_ports", i as u32, *ifindex)?;
-        }
-        Ok(())
-    })?
 }

@@ -4,6 +4,8 @@ use std::net::Ipv4Addr;
 
 use harness::{
     Verdict,
+    delivery::Backend,
+    fill::Fill,
     netconf::NetConfig,
     topology::{CLIENT_MAC, DUT_MAC, End, TopologySpec, Watch},
 };
@@ -152,21 +154,44 @@ pub(crate) fn spec(vip_on_backends: bool) -> TopologySpec {
     }
 }
 
-/// The index of the backend with address `ip`.
-pub fn backend_by_ip(ip: Ipv4Addr) -> Option<usize> {
-    BACKENDS.iter().position(|(b, _)| *b == ip)
+/// The backends as the harness's deliveries name them, in key order.
+pub fn backends() -> Vec<Backend> {
+    BACKENDS
+        .iter()
+        .zip(BACKEND_NS)
+        .map(|((ip, mac), ns)| Backend {
+            name: ns.to_owned(),
+            ns,
+            ip: *ip,
+            mac: *mac,
+        })
+        .collect()
 }
 
-/// The index of the backend with MAC `mac`.
-pub fn backend_by_mac(mac: MacAddr) -> Option<usize> {
-    BACKENDS.iter().position(|(_, m)| *m == mac)
-}
-
-/// The contract's 12-byte `backends` value: address (network order), MAC, two pad bytes.
-pub fn backend_value(i: usize) -> [u8; 12] {
-    let (ip, mac) = BACKENDS[i];
-    let mut v = [0u8; 12];
-    v[..4].copy_from_slice(&ip.octets());
-    v[4..10].copy_from_slice(&mac.octets());
-    v
+/// What the harness writes before any frame is sent: the contract's 12-byte `backends` values
+/// (address in network order, MAC, two pad bytes) and, for `lb_redirect`, each backend's link
+/// in `tx_ports`.
+pub fn fills(redirect: bool) -> Vec<Fill> {
+    let mut fills = Vec::new();
+    for (i, (ip, mac)) in BACKENDS.iter().enumerate() {
+        let mut value = vec![0u8; 12];
+        value[..4].copy_from_slice(&ip.octets());
+        value[4..10].copy_from_slice(&mac.octets());
+        fills.push(Fill::Array {
+            map: "backends",
+            index: i as u32,
+            value,
+        });
+    }
+    if redirect {
+        for (i, link) in LB_LINKS.iter().enumerate() {
+            fills.push(Fill::Devmap {
+                map: "tx_ports",
+                index: i as u32,
+                ns: LB_NS,
+                ifname: link,
+            });
+        }
+    }
+    fills
 }
