@@ -63,16 +63,30 @@ pub enum Error {
         others: String,
     },
 
-    /// A program the lab needs is missing from the object.
+    /// A program the lab needs is missing from the object or pin directory. The fix depends on
+    /// where programs come from, so callers append
+    /// [`ProgramSource::supply_hint`](crate::object::ProgramSource::supply_hint).
     #[error(
-        "program `{name}` not found; the object has: {available}. Name the function exactly \
-         `{name}` (the lab's README lists the required names)."
+        "program `{name}` not found; the programs given are: {}.",
+        if available.is_empty() { "none" } else { available.as_str() }
     )]
     ProgramNotFound {
         /// The program the lab asked for.
         name: String,
         /// The XDP programs the object does hold.
         available: String,
+    },
+
+    /// A program the student loaded themselves cannot be found where they said it is (a
+    /// program id, an interface).
+    #[error("{what}: {reason}. {fix}")]
+    NotLoaded {
+        /// Where the user said the program is (`program id 42`, `interface eth0`).
+        what: String,
+        /// What is wrong there.
+        reason: String,
+        /// How to find or load the program.
+        fix: String,
     },
 
     /// The kernel verifier rejected the program.
@@ -93,10 +107,58 @@ pub enum Error {
         insns: Option<u64>,
     },
 
+    /// The verifier gave up on `program` at one of its limits (instruction count, complexity,
+    /// loops) rather than finding an unsafe access.
+    #[error(
+        "the kernel verifier gave up on `{program}`: {limit}{}. The verifier walks every path \
+         through the program and stops at one million instructions; {fix} The end of its log:\n{log}",
+        insns.map(|n| format!(" (after {n} instructions)")).unwrap_or_default()
+    )]
+    VerifierLimit {
+        /// The program that failed to load.
+        program: String,
+        /// Which limit, in words.
+        limit: String,
+        /// What to change.
+        fix: &'static str,
+        /// The trimmed verifier log.
+        log: String,
+        /// The instruction count the verifier reached, when its log says.
+        insns: Option<u64>,
+    },
+
+    /// Two of a student's objects define the same program, so which one is meant is unclear.
+    #[error(
+        "program `{program}` is defined in both `{first}` and `{second}`. Hand in each program \
+         once: remove it from one of the objects."
+    )]
+    DuplicateProgram {
+        /// The program's name.
+        program: String,
+        /// The first object defining it.
+        first: PathBuf,
+        /// The second object defining it.
+        second: PathBuf,
+    },
+
+    /// The run panicked outside the loader's own boundary (a harness bug that a submission
+    /// triggered); graded as `crash`, never as an environment fault.
+    #[error(
+        "the run crashed: {0}. The submission made the harness fail; report it to the course \
+         staff with the object attached."
+    )]
+    Crashed(String),
+
+    /// A path handed in could not be used (missing, not a regular file, too large).
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
+
     /// A map the lab needs is missing.
     #[error(
-        "map `{name}` not found; the program uses: {available}. The lab's contract requires a \
-         map named `{name}` ({expected})."
+        "map `{name}` not found: {available}The lab's contract requires a map named `{name}` \
+         ({expected}). Name it in C by the variable declared in SEC(\".maps\"), in aya-ebpf by \
+         the `#[map]` static (or `#[map(name = \"{name}\")]`), in the Clojure library with \
+         `:map-name \"{name}\"` when creating it; or pin it next to the program as `{name}`."
     )]
     MapMissing {
         /// The map the lab looked for.
@@ -121,6 +183,11 @@ pub enum Error {
         found: String,
     },
 
+    /// The command line asked for something that does not exist (a lab, check or program) or
+    /// for a combination that selects nothing; the message lists the valid values.
+    #[error("{0}")]
+    Usage(String),
+
     /// The harness or kernel misbehaved; never the student's fault.
     #[error(
         "environment fault: {0}. This is not a problem with the program under test; run \
@@ -135,15 +202,33 @@ impl Error {
         Error::Environment(what.to_string())
     }
 
+    /// Shorthand for an [`Error::Usage`] built from anything printable.
+    pub fn usage(what: impl std::fmt::Display) -> Self {
+        Error::Usage(what.to_string())
+    }
+
     /// The failure class, as used in reports and grading.
     pub fn class(&self) -> FailureClass {
         match self {
             Error::Unreadable { .. } | Error::NotElf { .. } | Error::BadObject { .. } => {
                 FailureClass::BadObject
             }
-            Error::NoXdpProgram { .. } | Error::ProgramNotFound { .. } => FailureClass::NoProgram,
-            Error::Verifier { .. } => FailureClass::Verifier,
+            Error::NoXdpProgram { .. }
+            | Error::ProgramNotFound { .. }
+            | Error::NotLoaded { .. }
+            | Error::DuplicateProgram { .. } => FailureClass::NoProgram,
+            Error::Verifier { .. } | Error::VerifierLimit { .. } => FailureClass::Verifier,
+            Error::Crashed(_) => FailureClass::Crash,
+            // What users hand in: a student's files are the submission's fault; a grader's
+            // rubric or folders are usage mistakes.
+            Error::Input(e) => match e.kind() {
+                crate::input::PathKind::Object
+                | crate::input::PathKind::PinnedFile
+                | crate::input::PathKind::Pins => FailureClass::BadObject,
+                _ => FailureClass::Usage,
+            },
             Error::MapMissing { .. } | Error::MapLayout { .. } => FailureClass::MapLayout,
+            Error::Usage(_) => FailureClass::Usage,
             Error::NotRoot | Error::Environment(_) => FailureClass::Environment,
         }
     }
@@ -165,6 +250,12 @@ pub enum FailureClass {
     Behaviour,
     /// The harness or kernel misbehaved; never charged to the student.
     Environment,
+    /// The command line named something that does not exist; nothing was judged.
+    Usage,
+    /// The submission ran past its time limit and was stopped (graded 0, with partial output).
+    Timeout,
+    /// The submission made the grading run crash (graded 0, with partial output).
+    Crash,
 }
 
 /// Shorthand for results whose error is [`Error`].

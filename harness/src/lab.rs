@@ -3,8 +3,11 @@
 use crate::{
     check::Check,
     error::{Error, FailureClass, Result},
+    kernel::{self, Helper},
+    map_role::MapBinding,
     object::{ProgramSource, XdpObject},
-    report::{CheckResult, Report, Status},
+    report::{CheckResult, ReferenceUnavailable, Report, Status},
+    source::foreign,
     target::{self, Mode, Target},
     topology::TopologySpec,
 };
@@ -24,6 +27,17 @@ pub struct Part {
     /// Fills the maps the contract says the harness fills (backends, redirect ports), on every
     /// fresh load before the checks run.
     pub setup: Option<Setup>,
+    /// The BPF helpers the part's programs must call; where the kernel lacks one, every check
+    /// of the part is "not run" rather than judged.
+    pub requires: &'static [Helper],
+}
+
+impl Part {
+    /// The same part, requiring the kernel to offer `helpers` (see [`Part::requires`]).
+    pub fn requires(mut self, helpers: &'static [Helper]) -> Self {
+        self.requires = helpers;
+        self
+    }
 }
 
 /// A part's set-up step; see [`Part::setup`].
@@ -70,11 +84,17 @@ pub struct RunOptions {
 impl Lab {
     /// The reference solution as an object.
     pub fn reference_object(&self) -> XdpObject {
+        self.try_reference()
+            .expect("the reference solution is a valid XDP object")
+    }
+
+    /// The reference solution as an object, or why it is not one (an empty object when the
+    /// eBPF build was skipped).
+    pub fn try_reference(&self) -> Result<XdpObject> {
         XdpObject::from_bytes(
             format!("reference solution of lab {}", self.id),
             (self.reference)(),
         )
-        .expect("the reference solution is a valid XDP object")
     }
 
     /// Every check id of the lab.
@@ -85,44 +105,78 @@ impl Lab {
             .collect()
     }
 
-    /// Runs the lab's checks against `object` and collects every result; one failure never
-    /// hides another. A check that the reference solution also fails in this mode is reported
-    /// as an environment fault, never as the student's failure.
-    pub fn run(&self, object: &dyn ProgramSource, opts: &RunOptions) -> Result<Report> {
-        if let Some(id) = &opts.check
-            && !self.check_ids().contains(&id.as_str())
-        {
-            return Err(Error::env(format!(
-                "lab {} has no check `{id}`; its checks are: {}",
-                self.id,
-                self.check_ids().join(", ")
-            )));
-        }
+    /// Fails with [`Error::Usage`], listing the valid values, when `opts` names a check or
+    /// program the lab does not have, or a check and a program that select nothing together.
+    pub fn validate(&self, opts: &RunOptions) -> Result<()> {
+        let programs: Vec<_> = self.parts.iter().map(|p| p.program).collect();
         if let Some(p) = &opts.program
-            && !self.parts.iter().any(|part| part.program == p)
+            && !programs.contains(&p.as_str())
         {
-            let names: Vec<_> = self.parts.iter().map(|p| p.program).collect();
-            return Err(Error::env(format!(
-                "lab {} has no program `{p}`; its programs are: {}",
+            return Err(Error::usage(format!(
+                "lab {} has no program `{p}`; its programs are: {}. `xdplab list` shows every \
+                 lab's programs and checks.",
                 self.id,
-                names.join(", ")
+                programs.join(", ")
             )));
         }
-        let results = if opts.mode == Mode::Auto {
+        let Some(id) = &opts.check else {
+            return Ok(());
+        };
+        let Some(part) = self
+            .parts
+            .iter()
+            .find(|p| p.checks.iter().any(|c| &c.id == id))
+        else {
+            return Err(Error::usage(format!(
+                "lab {} has no check `{id}`; its checks are:\n  {}\n`xdplab list` shows them \
+                 with their descriptions.",
+                self.id,
+                self.check_ids().join("\n  ")
+            )));
+        };
+        if let Some(p) = &opts.program
+            && p != part.program
+        {
+            return Err(Error::usage(format!(
+                "check `{id}` belongs to program `{}`, not `{p}`, so `--program {p} --check \
+                 {id}` selects nothing; give only one of them, or `--program {}`.",
+                part.program, part.program
+            )));
+        }
+        Ok(())
+    }
+
+    /// Runs the lab's checks against `object` and collects every result; one failure never
+    /// hides another. A failure is blamed on the environment only when the reference solution
+    /// ran that check in the same mode and failed it too; when the reference could not run, the
+    /// program is judged against the contract alone and the report says so. Checks of a part
+    /// whose kernel helpers are missing are "not run".
+    pub fn run(&self, object: &dyn ProgramSource, opts: &RunOptions) -> Result<Report> {
+        self.validate(opts)?;
+        let mut maps = Vec::new();
+        let judged = if opts.mode == Mode::Auto {
             // Everything test-run can judge there; the rest on a real path.
-            let mut fast = self.run_in(object, opts, Mode::TestRun, &|_| true)?;
-            let real = self.run_in(object, opts, Mode::Native, &|c| c.needs_veth)?;
-            for r in fast.iter_mut().filter(|r| r.status == Status::Skip) {
-                if let Some(done) = real.iter().find(|x| x.id == r.id) {
+            let mut fast = self.run_in(object, opts, Mode::TestRun, &|_| true, &mut maps)?;
+            let real = self.run_in(object, opts, Mode::Native, &|c| c.needs_veth, &mut maps)?;
+            for r in fast.results.iter_mut().filter(|r| r.status == Status::Skip) {
+                if let Some(done) = real.results.iter().find(|x| x.id == r.id) {
                     *r = done.clone();
                 }
             }
+            fast.reference_unavailable
+                .extend(real.reference_unavailable);
             fast
         } else {
-            self.run_in(object, opts, opts.mode, &|_| true)?
+            self.run_in(object, opts, opts.mode, &|_| true, &mut maps)?
         };
-        let mut report = Report::new(self.id, opts.mode, &object.origin(), results);
+        let mut report = Report::new(self.id, opts.mode, &object.origin(), judged.results);
         report.seed = opts.seed;
+        report.reference_unavailable = judged.reference_unavailable;
+        for m in maps {
+            if !report.maps.contains(&m) {
+                report.maps.push(m);
+            }
+        }
         Ok(report)
     }
 
@@ -134,9 +188,10 @@ impl Lab {
         opts: &RunOptions,
         mode: Mode,
         filter: &dyn Fn(&Check) -> bool,
-    ) -> Result<Vec<CheckResult>> {
-        let mut results = Vec::new();
-        let mut reference: Option<XdpObject> = None;
+        maps: &mut Vec<MapBinding>,
+    ) -> Result<Judged> {
+        let mut judged = Judged::default();
+        let mut reference: Option<Result<XdpObject>> = None;
         for part in self.selected_parts(opts) {
             let checks: Vec<&Check> = part
                 .checks
@@ -146,20 +201,39 @@ impl Lab {
             if checks.is_empty() {
                 continue;
             }
-            let mut part_results = run_part(part, &checks, object, mode)?;
-            if part_results
-                .iter()
-                .any(|r| r.status == Status::Fail(FailureClass::Behaviour))
-            {
-                let reference = reference.get_or_insert_with(|| self.reference_object());
-                if ProgramSource::origin(reference) != object.origin() {
-                    let theirs = run_part(part, &checks, reference, mode)?;
-                    blame_environment(&mut part_results, &theirs);
+            let missing = kernel::missing(part.requires);
+            if !missing.is_empty() {
+                let reason = kernel::lacks(&missing);
+                judged
+                    .results
+                    .extend(checks.iter().map(|c| CheckResult::not_run(c, &reason)));
+                continue;
+            }
+            let mut part_results = run_part(part, &checks, object, mode, maps)?;
+            let behaviour = Status::Fail(FailureClass::Behaviour);
+            if part_results.iter().any(|r| r.status == behaviour) {
+                let reference = reference.get_or_insert_with(|| self.try_reference());
+                let unconfirmed = match reference {
+                    // The reference itself: nothing to compare with.
+                    Ok(r) if ProgramSource::origin(r) == object.origin() => None,
+                    Ok(r) => match run_part(part, &checks, r, mode, &mut Vec::new()) {
+                        Ok(theirs) => blame_environment(&mut part_results, &theirs),
+                        Err(e) => Some(e.to_string()),
+                    },
+                    Err(e) => Some(e.to_string()),
+                };
+                if let Some(reason) = unconfirmed {
+                    judge_alone(&mut part_results, &reason);
+                    judged.reference_unavailable.push(ReferenceUnavailable {
+                        part: part.program.to_owned(),
+                        mode,
+                        reason,
+                    });
                 }
             }
-            results.extend(part_results);
+            judged.results.extend(part_results);
         }
-        Ok(results)
+        Ok(judged)
     }
 
     fn selected_parts<'a>(&'a self, opts: &'a RunOptions) -> impl Iterator<Item = &'a Part> {
@@ -173,26 +247,70 @@ impl Lab {
     }
 }
 
-/// Runs one part on a fresh load. Problems that stop the whole part (missing program, verifier
-/// rejection, wrong map) fail each of its checks with that class; environment problems abort.
+/// The results of one mode's run, and the parts the reference solution could not vouch for.
+#[derive(Default)]
+struct Judged {
+    results: Vec<CheckResult>,
+    reference_unavailable: Vec<ReferenceUnavailable>,
+}
+
+/// Runs one part on a fresh load. Checks that need a real path are skipped in test-run mode
+/// before anything loads. Problems that stop the whole part (missing program, verifier
+/// rejection, wrong map) fail each of its other checks with that class; environment problems
+/// abort.
 fn run_part(
     part: &Part,
     checks: &[&Check],
     object: &dyn ProgramSource,
     mode: Mode,
+    maps: &mut Vec<MapBinding>,
+) -> Result<Vec<CheckResult>> {
+    let skipped = |c: &Check| c.needs_veth && mode == Mode::TestRun;
+    let runnable: Vec<&Check> = checks.iter().copied().filter(|c| !skipped(c)).collect();
+    let mut ran = if runnable.is_empty() {
+        Vec::new()
+    } else {
+        load_and_judge(part, &runnable, object, mode, maps)?
+    }
+    .into_iter();
+    Ok(checks
+        .iter()
+        .map(|c| match skipped(c) {
+            true => CheckResult::skipped(c),
+            false => ran.next().expect("one result per runnable check"),
+        })
+        .collect())
+}
+
+/// Loads the part's program from `object` and judges `checks` on it, in order.
+fn load_and_judge(
+    part: &Part,
+    checks: &[&Check],
+    object: &dyn ProgramSource,
+    mode: Mode,
+    maps: &mut Vec<MapBinding>,
 ) -> Result<Vec<CheckResult>> {
     let fail_all = |e: Error| -> Result<Vec<CheckResult>> {
         if e.class() == FailureClass::Environment {
             return Err(e);
         }
-        Ok(checks.iter().map(|c| CheckResult::error(c, &e)).collect())
+        let message = match e {
+            Error::ProgramNotFound { .. } => format!("{e} {}", object.supply_hint(part.program)),
+            _ => e.to_string(),
+        };
+        Ok(checks
+            .iter()
+            .map(|c| CheckResult::failed(c, e.class(), message.clone()))
+            .collect())
     };
     let mut target = match target::open(object, part.program, mode, &part.topology) {
         Ok(t) => t,
         Err(e) => return fail_all(e),
     };
+    // A missing or mis-declared map fails only the checks that read it.
     if let Some(map) = part.counters
         && let Err(e) = target.program().maps().counters(map)
+        && e.class() != FailureClass::MapLayout
     {
         return fail_all(e);
     }
@@ -203,36 +321,370 @@ fn run_part(
     }
     let mut results = Vec::new();
     for check in checks {
-        if check.needs_veth && mode == Mode::TestRun {
-            results.push(CheckResult::skipped(check));
-            continue;
-        }
+        let runs = foreign::runs_before(target.as_mut(), check);
         let result = match check.judge(target.as_mut()) {
             Ok((judgement, traffic)) => CheckResult::judge(check, judgement, traffic),
             Err(e) if e.class() == FailureClass::Environment => return Err(e),
             Err(e) => CheckResult::error(check, &e),
         };
-        results.push(result);
+        results.push(foreign::judge_runs(target.as_mut(), check, runs, result));
     }
+    maps.extend(target.program().map_bindings().iter().cloned());
     Ok(results)
 }
 
-/// Re-labels failures that the reference solution shares as environment faults.
-fn blame_environment(results: &mut [CheckResult], reference: &[CheckResult]) {
+/// Re-labels as environment faults the behaviour failures that the reference solution also
+/// failed, having actually run the check. Returns why the reference could not vouch for the
+/// other failures when it did not run their checks (it could not load, or a check of its
+/// stopped on an error); those failures stay the program's.
+fn blame_environment(results: &mut [CheckResult], reference: &[CheckResult]) -> Option<String> {
+    let mut unconfirmed = None;
     for r in results
         .iter_mut()
         .filter(|r| r.status == Status::Fail(FailureClass::Behaviour))
     {
-        if reference
-            .iter()
-            .any(|x| x.id == r.id && x.status != Status::Pass)
-        {
-            r.status = Status::Fail(FailureClass::Environment);
-            r.message = format!(
-                "the reference solution fails this check in this mode too, so the harness or \
-                 kernel is at fault, not the program:\n{}",
-                r.message
-            );
+        match reference.iter().find(|x| x.id == r.id) {
+            Some(x) if x.status == Status::Fail(FailureClass::Behaviour) => {
+                r.status = Status::Fail(FailureClass::Environment);
+                r.message = format!(
+                    "the reference solution fails this check in this mode too, so the harness \
+                     or kernel is at fault, not the program:\n{}",
+                    r.message
+                );
+            }
+            Some(x) if x.status == Status::Pass => {}
+            Some(x) => {
+                unconfirmed.get_or_insert_with(|| x.message.clone());
+            }
+            None => {
+                unconfirmed.get_or_insert_with(|| "it did not run this check".to_owned());
+            }
         }
+    }
+    unconfirmed
+}
+
+/// Marks the behaviour failures that no reference run confirmed: they stay the program's, and
+/// say that the reference could not run here.
+fn judge_alone(results: &mut [CheckResult], reason: &str) {
+    let first = reason.lines().next().unwrap_or("");
+    for r in results
+        .iter_mut()
+        .filter(|r| r.status == Status::Fail(FailureClass::Behaviour))
+        .filter(|r| {
+            !r.message
+                .starts_with("the reference solution could not run here")
+        })
+    {
+        r.message = format!(
+            "the reference solution could not run here: {first}\nso this failure is judged \
+             against the contract alone:\n{}",
+            r.message
+        );
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use traffic::{FrameBuilder, Tag};
+
+    use super::*;
+    use crate::{
+        check::Probe,
+        grade::Rubric,
+        topology::{CLIENT_MAC, DUT_MAC},
+        verdict::Verdict,
+    };
+
+    /// The harness's XDP_PASS program plays the program under test: it passes everything.
+    const PROGRAM: &str = "xdplab_pass";
+
+    fn frame(tag: u16) -> Vec<u8> {
+        FrameBuilder::ethernet(CLIENT_MAC, DUT_MAC)
+            .ipv4([192, 0, 2, 1].into(), [192, 0, 2, 2].into())
+            .udp(40000, 9)
+            .payload(b"xdplab")
+            .tag(Tag(tag))
+            .build()
+    }
+
+    /// A check the pass program fails (it wants the frame dropped) or passes.
+    fn check(name: &str, verdict: Verdict) -> Check {
+        Check::new("0.0", PROGRAM, name, format!("the frame gets {verdict}")).probe(Probe::new(
+            "udp",
+            frame(1),
+            verdict,
+        ))
+    }
+
+    fn lab(reference: fn() -> &'static [u8], checks: Vec<Check>) -> Lab {
+        Lab {
+            id: "0.0",
+            title: "blame test",
+            reference,
+            parts: vec![Part {
+                program: PROGRAM,
+                counters: None,
+                checks,
+                topology: TopologySpec::pair(),
+                setup: None,
+                requires: &[],
+            }],
+            environment: None,
+        }
+    }
+
+    /// An object whose `xdplab_pass` the verifier rejects (it reads the packet without a
+    /// bounds check), as a kernel rejects a reference it cannot verify; built once per process.
+    pub(crate) fn rejected() -> &'static [u8] {
+        static OBJECT: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+        OBJECT.get_or_init(|| {
+            let dir = std::env::temp_dir().join(format!("xdplab-rejected-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let src = dir.join("rejected.c");
+            std::fs::write(
+                &src,
+                "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n\
+                 SEC(\"xdp\") int xdplab_pass(struct xdp_md *ctx) {\n\
+                 return *(volatile char *)(long)ctx->data ? XDP_PASS : XDP_DROP; }\n\
+                 char LICENSE[] SEC(\"license\") = \"GPL\";\n",
+            )
+            .unwrap();
+            let object = crate::clang::compile(&src, &[], &dir).expect("clang builds it");
+            let bytes = std::fs::read(object).unwrap();
+            std::fs::remove_dir_all(&dir).unwrap();
+            bytes
+        })
+    }
+
+    fn student() -> XdpObject {
+        XdpObject::from_bytes("student.o", reference::harness_pass()).unwrap()
+    }
+
+    fn run(lab: &Lab, object: &XdpObject) -> Report {
+        let opts = RunOptions {
+            mode: Mode::TestRun,
+            ..Default::default()
+        };
+        lab.run(object, &opts).expect("the run happens")
+    }
+
+    fn result(status: Status, id: &str) -> CheckResult {
+        let c = check(id, Verdict::Drop);
+        let mut r = CheckResult::failed(&c, FailureClass::Behaviour, format!("{id} differs"));
+        r.status = status;
+        r.passed = status == Status::Pass;
+        r
+    }
+
+    #[test]
+    fn only_failures_the_reference_ran_and_failed_are_blamed_on_the_environment() {
+        let behaviour = Status::Fail(FailureClass::Behaviour);
+        let mut ours: Vec<CheckResult> = ["a", "b", "c"]
+            .iter()
+            .map(|id| result(behaviour, &format!("0.0/{PROGRAM}/{id}")))
+            .collect();
+        let mut theirs = vec![
+            result(behaviour, &format!("0.0/{PROGRAM}/a")),
+            result(Status::Pass, &format!("0.0/{PROGRAM}/b")),
+            result(
+                Status::Fail(FailureClass::Verifier),
+                &format!("0.0/{PROGRAM}/c"),
+            ),
+        ];
+        theirs[2].message = "the kernel verifier rejected it".into();
+        let unconfirmed = blame_environment(&mut ours, &theirs);
+        assert_eq!(ours[0].status, Status::Fail(FailureClass::Environment));
+        assert_eq!(
+            ours[1].status, behaviour,
+            "the reference passed: the program's fault"
+        );
+        assert_eq!(
+            ours[2].status, behaviour,
+            "the reference never ran it: not blamed"
+        );
+        assert_eq!(
+            unconfirmed.as_deref(),
+            Some("the kernel verifier rejected it")
+        );
+    }
+
+    #[test]
+    fn a_reference_that_did_not_load_excuses_nothing() {
+        let behaviour = Status::Fail(FailureClass::Behaviour);
+        let mut ours = vec![result(behaviour, "0.0/p/a")];
+        let theirs = vec![result(Status::Fail(FailureClass::NoProgram), "0.0/p/a")];
+        let reason = blame_environment(&mut ours, &theirs).expect("unconfirmed");
+        judge_alone(&mut ours, &reason);
+        assert_eq!(ours[0].status, behaviour);
+        assert!(
+            ours[0]
+                .message
+                .starts_with("the reference solution could not run here: 0.0/p/a differs"),
+            "{}",
+            ours[0].message
+        );
+    }
+
+    /// Needs no root: the program is missing before anything reaches the kernel.
+    #[test]
+    fn a_missing_program_leaves_unscored_checks_unscored_and_veth_checks_skipped() {
+        let checks = vec![
+            Check::new("0.0", "absent", "scored", "scored"),
+            Check::new("0.0", "absent", "info", "info").unscored(),
+            Check::new("0.0", "absent", "veth", "veth").needs_veth(),
+        ];
+        let mut lab = lab(reference::harness_pass, checks);
+        lab.parts[0].program = "absent";
+        let report = run(&lab, &student());
+        let statuses: Vec<Status> = report.checks.iter().map(|c| c.status).collect();
+        assert_eq!(
+            statuses,
+            [
+                Status::Fail(FailureClass::NoProgram),
+                Status::Info,
+                Status::Skip
+            ]
+        );
+        assert!(
+            report.checks[0]
+                .message
+                .contains("Name the function exactly `absent`"),
+            "{}",
+            report.checks[0].message
+        );
+        let t = &report.totals;
+        assert_eq!(
+            (t.failed, t.info, t.skipped),
+            (1, 1, 1),
+            "{}",
+            report.to_text()
+        );
+    }
+
+    #[test]
+    fn a_failure_the_reference_cannot_run_is_charged_to_the_program() {
+        // The lab 7.1 reference has no `xdplab_pass`: it cannot run this part at all.
+        let lab = lab(reference::lab_7_1, vec![check("planted", Verdict::Drop)]);
+        let report = run(&lab, &student());
+        let c = &report.checks[0];
+        assert_eq!(
+            c.status,
+            Status::Fail(FailureClass::Behaviour),
+            "{}",
+            report.to_text()
+        );
+        assert!(
+            c.message
+                .contains("the reference solution could not run here")
+        );
+        assert_eq!(report.reference_unavailable.len(), 1);
+        assert!(
+            report.reference_unavailable[0]
+                .reason
+                .contains("program `xdplab_pass` not found"),
+            "{:?}",
+            report.reference_unavailable
+        );
+        assert!(
+            report
+                .to_text()
+                .contains("judged against the contract alone")
+        );
+        let score = Rubric::default_for(&lab).score(&report);
+        assert_eq!((score.points, score.max), (0.0, 10.0));
+    }
+
+    #[test]
+    fn a_failure_against_a_rejected_reference_is_charged_to_the_program() {
+        let lab = lab(rejected, vec![check("planted", Verdict::Drop)]);
+        let report = run(&lab, &student());
+        assert_eq!(
+            report.checks[0].status,
+            Status::Fail(FailureClass::Behaviour),
+            "{}",
+            report.to_text()
+        );
+        let reason = &report.reference_unavailable[0].reason;
+        assert!(
+            reason.contains("the kernel verifier rejected `xdplab_pass`"),
+            "{reason}"
+        );
+        assert!(
+            report.checks[0]
+                .message
+                .starts_with("the reference solution could not run here: the kernel verifier"),
+            "{}",
+            report.checks[0].message
+        );
+    }
+
+    #[test]
+    fn a_failure_the_reference_shares_is_the_environments() {
+        let lab = lab(
+            reference::harness_pass,
+            vec![check("planted", Verdict::Drop)],
+        );
+        let report = run(&lab, &student());
+        assert_eq!(
+            report.checks[0].status,
+            Status::Fail(FailureClass::Environment),
+            "{}",
+            report.to_text()
+        );
+        assert!(report.reference_unavailable.is_empty());
+        let score = Rubric::default_for(&lab).score(&report);
+        assert_eq!(
+            (score.points, score.max),
+            (0.0, 0.0),
+            "no points either way"
+        );
+    }
+
+    #[test]
+    fn checks_needing_a_helper_the_kernel_lacks_are_not_run_and_carry_no_points() {
+        // A helper XDP programs may never call stands in for one the kernel lacks.
+        const SOCK_OPS_ONLY: &[Helper] = &[Helper {
+            name: "bpf_sock_ops_cb_flags_set",
+            id: aya::sys::BpfHelper::BPF_FUNC_sock_ops_cb_flags_set,
+        }];
+        let mut lab = lab(
+            reference::harness_pass,
+            vec![
+                check("passes", Verdict::Pass),
+                check("fails", Verdict::Drop),
+            ],
+        );
+        lab.parts.push(Part {
+            program: PROGRAM,
+            ..lab.parts[0].clone()
+        });
+        lab.parts[1].requires = SOCK_OPS_ONLY;
+        for c in &mut lab.parts[1].checks {
+            c.id =
+                c.id.replace("passes", "other-passes")
+                    .replace("fails", "other-fails");
+        }
+        let report = run(&lab, &student());
+        let not_run: Vec<&CheckResult> = report
+            .checks
+            .iter()
+            .filter(|c| c.status == Status::NotRun)
+            .collect();
+        assert_eq!(not_run.len(), 2, "{}", report.to_text());
+        assert_eq!(
+            not_run[0].message,
+            "not run: the kernel lacks bpf_sock_ops_cb_flags_set"
+        );
+        assert_eq!(report.totals.not_run, 2);
+        assert_eq!(report.exit_code(), 2);
+        assert!(!report.all_passed());
+        assert!(report.to_text().starts_with(&format!(
+            "lab 0.0 · mode test-run · object student.o\nNOT RUN  2 check(s) of {PROGRAM}"
+        )));
+        // The rubric's two parts are both `xdplab_pass`; only the checks decide.
+        let score = Rubric::default_for(&lab).score(&report);
+        let possible: Vec<f64> = score.tests.iter().map(|t| t.max).collect();
+        assert_eq!(possible, [5.0, 0.0, 0.0, 0.0], "{:?}", score.tests);
     }
 }

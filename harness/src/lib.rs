@@ -2,7 +2,9 @@
 //! namespaces (or through BPF_PROG_TEST_RUN), and judges what happened against a lab's checks.
 //!
 //! - [`object`]: read an ELF, list its XDP programs, load fresh copies.
-//! - [`maps`]: read and write maps by the names a contract gives.
+//! - [`input`]: bounded reads of what users hand in; [`signals`]: clean exits on SIGINT/SIGTERM.
+//! - [`maps`]: read and write maps by the names a contract gives; [`map_role`]: or by role.
+//! - [`source`]: programs a student loaded themselves (pinned, by id, attached).
 //! - [`netns`] and [`topology`]: namespaces and veths, and the sweep for leftovers.
 //! - [`target`]: the three modes a frame can reach a program in.
 //! - [`check`], [`flood`], [`delivery`], [`lab`], [`report`]: what a lab is made of and what a
@@ -20,7 +22,10 @@ mod ethtool;
 pub mod fill;
 pub mod flood;
 pub mod grade;
+pub mod input;
+pub mod kernel;
 pub mod lab;
+pub mod map_role;
 pub mod maps;
 pub mod netconf;
 pub mod netns;
@@ -28,6 +33,8 @@ pub mod object;
 pub mod report;
 pub mod service;
 pub mod settle;
+pub mod signals;
+pub mod source;
 pub mod table;
 pub mod target;
 pub mod tcp;

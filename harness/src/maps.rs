@@ -4,8 +4,12 @@ use aya::maps::{Array, DevMap, HashMap, Map, MapData, MapError, PerCpuArray};
 
 use crate::{
     error::{Error, Result},
+    map_role::Role,
     object::LoadedProgram,
 };
+
+/// The most entries a counter map may have; contracts use a handful.
+pub const MAX_COUNTERS: u32 = 4096;
 
 /// The maps of one freshly loaded object, looked up by the names the lab's contract gives.
 pub struct Maps<'a> {
@@ -17,31 +21,35 @@ impl<'a> Maps<'a> {
         Self { program }
     }
 
-    fn available(&self) -> String {
-        let names = self.program.map_names();
-        if names.is_empty() {
-            "no maps".into()
-        } else {
-            names.join(", ")
-        }
-    }
-
-    fn get(&mut self, name: &str, expected: &str) -> Result<&mut Map> {
+    /// The map called `name`, or else the one map that fits `role` (see [`crate::map_role`]).
+    fn get(&mut self, name: &str, expected: &str, role: Role) -> Result<&mut Map> {
         if self.program.map_mut(name).is_none() {
-            return Err(Error::MapMissing {
-                name: name.into(),
-                expected: expected.into(),
-                available: self.available(),
-            });
+            crate::map_role::bind(self.program, name, expected, &role)?;
         }
-        Ok(self.program.map_mut(name).expect("checked above"))
+        Ok(self.program.map_mut(name).expect("named or bound above"))
     }
 
     /// Reads a u32 → u64 counter map (ARRAY, or PERCPU_ARRAY summed over CPUs), every entry.
+    /// A map with more than [`MAX_COUNTERS`] entries is refused before any is read: each entry
+    /// costs a syscall, and no contract needs that many counters.
     pub fn counters(&mut self, name: &str) -> Result<Vec<u64>> {
         const EXPECTED: &str = "an ARRAY or PERCPU_ARRAY with u32 keys and u64 values";
         let layout = |e: MapError| layout_error(name, EXPECTED, e);
-        let map = &*self.get(name, EXPECTED)?;
+        let map = &*self.get(
+            name,
+            EXPECTED,
+            role(&["an ARRAY", "a PERCPU_ARRAY"], Some(8)),
+        )?;
+        if let Map::Array(data) | Map::PerCpuArray(data) = map {
+            let entries = data.info().map_err(Error::env)?.max_entries();
+            if entries > MAX_COUNTERS {
+                return Err(Error::MapLayout {
+                    name: name.into(),
+                    expected: format!("{EXPECTED}, at most {MAX_COUNTERS} entries"),
+                    found: format!("{entries} entries"),
+                });
+            }
+        }
         match map {
             Map::Array(_) => {
                 let array = Array::<&MapData, u64>::try_from(map).map_err(layout)?;
@@ -63,7 +71,8 @@ impl<'a> Maps<'a> {
     /// `value.len()` bytes.
     pub fn hash_insert(&mut self, name: &str, key: u32, value: &[u8]) -> Result<()> {
         const EXPECTED: &str = "a HASH or LRU_HASH with u32 keys";
-        let map = self.get(name, EXPECTED)?;
+        let size = Some(value.len() as u32);
+        let map = self.get(name, EXPECTED, role(&["a HASH", "an LRU_HASH"], size))?;
         if !matches!(map, Map::HashMap(_) | Map::LruHashMap(_)) {
             return Err(wrong_kind(name, EXPECTED, map));
         }
@@ -87,7 +96,7 @@ impl<'a> Maps<'a> {
     /// Sets `index → ifindex` in a DEVMAP (redirect targets).
     pub fn devmap_set(&mut self, name: &str, index: u32, ifindex: u32) -> Result<()> {
         const EXPECTED: &str = "a DEVMAP";
-        let map = self.get(name, EXPECTED)?;
+        let map = self.get(name, EXPECTED, role(&["a DEVMAP"], None))?;
         if !matches!(map, Map::DevMap(_)) {
             return Err(wrong_kind(name, EXPECTED, map));
         }
@@ -99,7 +108,8 @@ impl<'a> Maps<'a> {
     /// Writes raw bytes at `index` of an ARRAY map (for example a backend table).
     pub fn array_set(&mut self, name: &str, index: u32, value: &[u8]) -> Result<()> {
         const EXPECTED: &str = "an ARRAY";
-        let map = self.get(name, EXPECTED)?;
+        let size = Some(value.len() as u32);
+        let map = self.get(name, EXPECTED, role(&["an ARRAY"], size))?;
         if !matches!(map, Map::Array(_)) {
             return Err(wrong_kind(name, EXPECTED, map));
         }
@@ -124,10 +134,8 @@ impl<'a> Maps<'a> {
     /// program keeps but not the map.
     pub fn hash_maps(&mut self) -> Result<Vec<HashMapSummary>> {
         let mut out = Vec::new();
-        for name in self.program.map_names() {
-            let Some(map) = self.program.map_mut(&name) else {
-                continue;
-            };
+        // By position, not name: maps a loader created without names all share the name "".
+        for (name, map) in self.program.maps_in_order() {
             let data = match &*map {
                 Map::HashMap(d)
                 | Map::LruHashMap(d)
@@ -152,7 +160,7 @@ impl<'a> Maps<'a> {
     /// Removes `key` from a HASH or LRU_HASH map with u32 keys; a missing key is not an error.
     pub fn hash_remove(&mut self, name: &str, key: u32) -> Result<()> {
         const EXPECTED: &str = "a HASH or LRU_HASH with u32 keys";
-        let map = self.get(name, EXPECTED)?;
+        let map = self.get(name, EXPECTED, role(&["a HASH", "an LRU_HASH"], None))?;
         let data = match &*map {
             Map::HashMap(d) | Map::LruHashMap(d) => d,
             other => return Err(wrong_kind(name, EXPECTED, other)),
@@ -259,13 +267,16 @@ fn wrong_kind(name: &str, expected: &str, found: &Map) -> Error {
 }
 
 fn layout_error(name: &str, expected: &str, e: MapError) -> Error {
+    // aya names the harness's type size `size` and the map's own size `expected`.
     let found = match e {
-        MapError::InvalidKeySize { size, expected } => {
-            format!("{size}-byte keys where {expected} were expected")
-        }
-        MapError::InvalidValueSize { size, expected } => {
-            format!("{size}-byte values where {expected} were expected")
-        }
+        MapError::InvalidKeySize {
+            size: ours,
+            expected: theirs,
+        } => format!("{theirs}-byte keys where {ours}-byte ones were expected"),
+        MapError::InvalidValueSize {
+            size: ours,
+            expected: theirs,
+        } => format!("{theirs}-byte values where {ours}-byte ones were expected"),
         e => e.to_string(),
     };
     Error::MapLayout {
@@ -275,8 +286,17 @@ fn layout_error(name: &str, expected: &str, e: MapError) -> Error {
     }
 }
 
+/// A role with u32 keys (every contract map has them).
+fn role(kinds: &'static [&'static str], value_size: Option<u32>) -> Role {
+    Role {
+        kinds,
+        key_size: Some(4),
+        value_size,
+    }
+}
+
 /// A short name for a map's type, as the kernel's docs spell it.
-fn map_kind(map: &Map) -> &'static str {
+pub(crate) fn map_kind(map: &Map) -> &'static str {
     match map {
         Map::Array(_) => "an ARRAY",
         Map::PerCpuArray(_) => "a PERCPU_ARRAY",
@@ -290,5 +310,28 @@ fn map_kind(map: &Map) -> &'static str {
         Map::PerfEventArray(_) => "a PERF_EVENT_ARRAY",
         Map::LpmTrie(_) => "an LPM_TRIE",
         _ => "another map type",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_messages_name_what_was_found_and_what_was_expected() {
+        // aya: `size` is the harness's value type, `expected` the map's own value size.
+        let e = layout_error(
+            "stats",
+            "u64 values",
+            MapError::InvalidValueSize {
+                size: 8,
+                expected: 4,
+            },
+        );
+        let text = e.to_string();
+        assert!(
+            text.contains("4-byte values where 8-byte ones were expected"),
+            "{text}"
+        );
     }
 }

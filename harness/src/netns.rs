@@ -36,6 +36,7 @@ pub struct Namespace {
 impl Namespace {
     /// Creates a fresh namespace whose name carries this process's pid and `role`.
     pub fn create(role: &str) -> Result<Self> {
+        let _creating = crate::signals::creating();
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let name = format!("{PREFIX}{}-{n}-{role}", std::process::id());
         let ns = NetNs::new(&name)
@@ -113,6 +114,17 @@ pub struct Swept {
 /// Removes namespaces and pins left by xdplab processes that no longer run (a SIGKILL skips
 /// every Drop). Namespaces of live processes, including parallel tests, are left alone.
 pub fn sweep() -> Swept {
+    sweep_where(|pid| !Path::new(&format!("/proc/{pid}")).exists())
+}
+
+/// Removes this process's own namespaces and pins (an interrupted run, on its way out).
+pub fn sweep_own() -> Swept {
+    let me = std::process::id();
+    sweep_where(|pid| pid == me)
+}
+
+/// Removes the namespaces and pins whose owner pid `remove` selects.
+fn sweep_where(remove: impl Fn(u32) -> bool) -> Swept {
     let mut swept = Swept::default();
     for (dir, out) in [
         (NETNS_DIR, &mut swept.namespaces),
@@ -126,7 +138,7 @@ pub fn sweep() -> Swept {
             let Some(pid) = owner_pid(&name) else {
                 continue;
             };
-            if Path::new(&format!("/proc/{pid}")).exists() {
+            if !remove(pid) {
                 continue;
             }
             let removed = if dir == NETNS_DIR {

@@ -20,6 +20,9 @@ pub enum Status {
     Info,
     /// Not run in this mode (it needs a real path).
     Skip,
+    /// Could not run at all on this machine (the kernel lacks a helper the part needs): neither
+    /// passed nor failed, and out of both the points earned and the points possible.
+    NotRun,
 }
 
 /// The result of one check.
@@ -34,7 +37,8 @@ pub struct CheckResult {
     /// How it ended.
     #[serde(flatten)]
     pub status: Status,
-    /// Whether it passed (false for failures; true for passes and unscored checks).
+    /// Whether it passed (false for failures and checks not run; true for passes, unscored and
+    /// skipped checks).
     pub passed: bool,
     /// Empty on a pass; otherwise the diff or the error, readable as is.
     pub message: String,
@@ -94,18 +98,66 @@ impl CheckResult {
         Self::failed(check, e.class(), e.to_string())
     }
 
-    /// A check that failed for `class`, with `message` as the reason.
+    /// A check that failed for `class`, with `message` as the reason. An unscored check stays
+    /// unscored: it reports the reason as information and never counts as a failure.
     pub fn failed(check: &Check, class: FailureClass, message: String) -> Self {
+        let (status, message) = if check.scored {
+            (Status::Fail(class), message)
+        } else {
+            (
+                Status::Info,
+                format!("not scored; it could not run:\n{}", indent(&message)),
+            )
+        };
         Self {
             id: check.id.clone(),
             part: check.part.clone(),
             description: check.description.clone(),
-            status: Status::Fail(class),
-            passed: false,
+            passed: status == Status::Info,
+            status,
             message,
             actual: String::new(),
             traffic: Vec::new(),
         }
+    }
+
+    /// A check that cannot run on this machine at all, with `reason` (`not run: the kernel
+    /// lacks ...`).
+    pub fn not_run(check: &Check, reason: &str) -> Self {
+        Self {
+            id: check.id.clone(),
+            part: check.part.clone(),
+            description: check.description.clone(),
+            status: Status::NotRun,
+            passed: false,
+            message: reason.to_owned(),
+            actual: String::new(),
+            traffic: Vec::new(),
+        }
+    }
+}
+
+/// A part whose failures the reference solution could not confirm or excuse, because it could
+/// not run here: the part was judged against the contract alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferenceUnavailable {
+    /// The program (part).
+    pub part: String,
+    /// The mode the reference was tried in.
+    pub mode: Mode,
+    /// Why it could not run (its load error, or what stopped it).
+    pub reason: String,
+}
+
+impl std::fmt::Display for ReferenceUnavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the reference solution could not run here ({}, {} mode): {}",
+            self.part,
+            self.mode,
+            self.reason.lines().next().unwrap_or("")
+        )
     }
 }
 
@@ -128,6 +180,18 @@ pub fn diff(expected: &str, actual: &str) -> String {
     out
 }
 
+/// The four-letter mark of a status in text reports.
+pub fn mark(status: Status) -> &'static str {
+    match status {
+        Status::Pass => "PASS",
+        Status::Info => "INFO",
+        Status::Skip => "SKIP",
+        Status::NotRun => "NRUN",
+        Status::Fail(FailureClass::Environment) => "ENV ",
+        Status::Fail(_) => "FAIL",
+    }
+}
+
 fn indent(s: &str) -> String {
     s.lines().map(|l| format!("    {l}\n")).collect()
 }
@@ -143,8 +207,11 @@ pub struct Totals {
     pub environment: usize,
     /// Unscored checks.
     pub info: usize,
-    /// Checks this mode cannot run.
+    /// Checks the chosen mode does not run (they need a real path: use native or generic).
     pub skipped: usize,
+    /// Checks that could not run on this machine at all (the kernel lacks a helper).
+    #[serde(default)]
+    pub not_run: usize,
 }
 
 /// Everything one run of a lab found.
@@ -163,6 +230,13 @@ pub struct Report {
     /// The seed that varied the frames (0: the canonical ones).
     #[serde(default)]
     pub seed: u64,
+    /// Parts whose failures were judged without the reference solution, which could not run.
+    #[serde(default)]
+    pub reference_unavailable: Vec<ReferenceUnavailable>,
+    /// Maps that stood in for the contract's maps without having their names (found by
+    /// layout, or by a map pin).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub maps: Vec<crate::map_role::MapBinding>,
 }
 
 impl Report {
@@ -174,6 +248,7 @@ impl Report {
                 Status::Pass => totals.passed += 1,
                 Status::Info => totals.info += 1,
                 Status::Skip => totals.skipped += 1,
+                Status::NotRun => totals.not_run += 1,
                 Status::Fail(FailureClass::Environment) => totals.environment += 1,
                 Status::Fail(_) => totals.failed += 1,
             }
@@ -185,17 +260,20 @@ impl Report {
             checks,
             totals,
             seed: 0,
+            reference_unavailable: Vec::new(),
+            maps: Vec::new(),
         }
     }
 
-    /// True when no check failed for any reason.
+    /// True when every check that should run here ran and none failed for any reason.
     pub fn all_passed(&self) -> bool {
-        self.totals.failed == 0 && self.totals.environment == 0
+        self.totals.failed == 0 && self.totals.environment == 0 && self.totals.not_run == 0
     }
 
-    /// The process exit code the CLI uses: 0 all passed, 1 a check failed, 2 environment.
+    /// The process exit code the CLI uses: 0 all passed, 1 a check failed, 2 environment (a
+    /// fault, or checks this machine cannot run).
     pub fn exit_code(&self) -> i32 {
-        if self.totals.environment > 0 {
+        if self.totals.environment > 0 || self.totals.not_run > 0 {
             2
         } else if self.totals.failed > 0 {
             1
@@ -210,24 +288,62 @@ impl Report {
             "lab {} · mode {} · object {}\n",
             self.lab, self.mode, self.object
         );
+        let caveats = self.caveats();
+        out.push_str(&caveats);
+        for m in &self.maps {
+            out.push_str(&format!("{}\n", m.line()));
+        }
         for c in &self.checks {
-            let mark = match c.status {
-                Status::Pass => "PASS",
-                Status::Info => "INFO",
-                Status::Skip => "SKIP",
-                Status::Fail(FailureClass::Environment) => "ENV ",
-                Status::Fail(_) => "FAIL",
-            };
-            out.push_str(&format!("{mark} {:<48} {}\n", c.id, c.description));
+            out.push_str(&format!(
+                "{} {:<48} {}\n",
+                mark(c.status),
+                c.id,
+                c.description
+            ));
             if !c.message.is_empty() {
                 out.push_str(&indent(&c.message));
             }
         }
         let t = &self.totals;
         out.push_str(&format!(
-            "{} passed, {} failed, {} environment faults, {} not scored, {} skipped\n",
-            t.passed, t.failed, t.environment, t.info, t.skipped
+            "{} passed, {} failed, {} environment faults, {} not run, {} not scored, {} skipped\n",
+            t.passed, t.failed, t.environment, t.not_run, t.info, t.skipped
         ));
+        // Repeated under the totals: a long report's first lines scroll away.
+        out.push_str(&caveats);
+        out
+    }
+
+    /// What limits this report's verdicts, one line each: checks that could not run here, and
+    /// parts judged without the reference solution. Empty when nothing does.
+    pub fn caveats(&self) -> String {
+        let mut out = String::new();
+        let mut reasons: Vec<(&str, Vec<&str>)> = Vec::new();
+        for c in self.checks.iter().filter(|c| c.status == Status::NotRun) {
+            match reasons.iter_mut().find(|(r, _)| *r == c.message) {
+                Some((_, parts)) if parts.contains(&c.part.as_str()) => {}
+                Some((_, parts)) => parts.push(&c.part),
+                None => reasons.push((&c.message, vec![&c.part])),
+            }
+        }
+        for (reason, parts) in reasons {
+            let n = self
+                .checks
+                .iter()
+                .filter(|c| c.status == Status::NotRun && c.message == reason)
+                .count();
+            out.push_str(&format!(
+                "NOT RUN  {n} check(s) of {} ({reason}); they are neither passed nor failed, and \
+                 no points either way\n",
+                parts.join(", ")
+            ));
+        }
+        for r in &self.reference_unavailable {
+            out.push_str(&format!(
+                "NOTE     {r}; failures of {} are judged against the contract alone\n",
+                r.part
+            ));
+        }
         out
     }
 
@@ -268,4 +384,72 @@ pub fn write_pcaps(dir: &std::path::Path, report: &Report) -> crate::Result<usiz
         }
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(id: &str, status: Status, message: &str) -> CheckResult {
+        let check = Check::new("0.0", "p", id, id);
+        let mut r = CheckResult::not_run(&check, message);
+        r.passed = matches!(status, Status::Pass | Status::Info | Status::Skip);
+        r.status = status;
+        r
+    }
+
+    #[test]
+    fn totals_count_each_status_once_and_not_run_is_never_a_pass() {
+        let report = Report::new(
+            "0.0",
+            Mode::Auto,
+            "o.o",
+            vec![
+                result("a", Status::Pass, ""),
+                result("b", Status::Fail(FailureClass::Behaviour), "diff"),
+                result("c", Status::Fail(FailureClass::Environment), "env"),
+                result("d", Status::Info, "info"),
+                result("e", Status::Skip, "skip"),
+                result("f", Status::NotRun, "not run: the kernel lacks bpf_x"),
+                result("g", Status::NotRun, "not run: the kernel lacks bpf_x"),
+            ],
+        );
+        let t = &report.totals;
+        assert_eq!(
+            (
+                t.passed,
+                t.failed,
+                t.environment,
+                t.info,
+                t.skipped,
+                t.not_run
+            ),
+            (1, 1, 1, 1, 1, 2)
+        );
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        assert_eq!(json["totals"]["not_run"], 2);
+        assert_eq!(json["checks"][5]["status"], "not-run");
+        assert_eq!(json["checks"][5]["passed"], false);
+        assert_eq!(
+            report.caveats(),
+            "NOT RUN  2 check(s) of p (not run: the kernel lacks bpf_x); they are neither \
+             passed nor failed, and no points either way\n"
+        );
+        let only_not_run = Report::new("0.0", Mode::Auto, "o.o", report.checks[5..].to_vec());
+        assert!(!only_not_run.all_passed());
+        assert_eq!(only_not_run.exit_code(), 2);
+    }
+
+    #[test]
+    fn an_unscored_check_that_cannot_run_stays_unscored() {
+        let check = Check::new("0.0", "p", "i", "i").unscored();
+        let r = CheckResult::failed(
+            &check,
+            FailureClass::MapLayout,
+            "map `stats` not found".into(),
+        );
+        assert_eq!(r.status, Status::Info);
+        assert!(r.passed);
+        assert!(r.message.contains("map `stats` not found"));
+    }
 }

@@ -95,6 +95,11 @@ pub trait Target {
     fn veth(&mut self) -> Option<&mut VethTarget> {
         None
     }
+    /// How many barrier frames (see [`crate::settle`]) the harness has sent so far: they run
+    /// the program too, which matters when its run count is compared with the frames sent.
+    fn barriers_sent(&self) -> u64 {
+        0
+    }
 }
 
 /// Creates a target: loads a fresh copy of `program` from `object` and, in the veth modes,
@@ -154,7 +159,7 @@ impl Target for TestRunTarget {
 
 /// Keeps the kernel's per-program run statistics on for the life of the process; the run count
 /// is how the veth target knows the program has seen every frame.
-fn run_stats() -> Result<()> {
+pub(crate) fn run_stats() -> Result<()> {
     static STATS: OnceLock<std::result::Result<OwnedFd, String>> = OnceLock::new();
     STATS
         .get_or_init(|| aya::sys::enable_stats(aya::sys::Stats::RunTime).map_err(|e| e.to_string()))
@@ -559,6 +564,10 @@ impl Target for VethTarget {
 
     fn veth(&mut self) -> Option<&mut VethTarget> {
         Some(self)
+    }
+
+    fn barriers_sent(&self) -> u64 {
+        self.barriers
     }
 
     fn fire(&mut self, frames: &[Vec<u8>]) -> Result<Shot> {

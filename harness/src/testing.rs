@@ -5,6 +5,8 @@ use std::{collections::BTreeSet, path::Path};
 
 use crate::{FailureClass, Lab, Mode, Report, RunOptions, XdpObject, clang, object::ProgramSource};
 
+pub mod student_loader;
+
 /// The object the reference tests judge: the one named by `XDPLAB_OBJECT`, else the lab's
 /// reference solution.
 pub fn object_under_test(lab: &Lab) -> XdpObject {

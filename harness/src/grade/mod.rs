@@ -1,10 +1,13 @@
 //! Grading a class: finding submissions, judging each in its own process with a time limit,
 //! scoring with a rubric and writing the reports.
 //!
-//! Each submission runs as a child `xdplab run ... --format json`, so a submission that crashes,
-//! hangs or exhausts something takes only its own process down; its namespaces are swept when
-//! it is killed.
+//! Each submission runs in a child (`xdplab grade-child`, fed one [`ChildRequest`]), so a
+//! submission that crashes, hangs or exhausts something takes only its own process down; its
+//! namespaces are swept when it is killed. The parent only lists names ([`discover()`]); every
+//! file a student handed in is opened by the child, under the time limit.
 
+pub mod child;
+pub mod discover;
 pub mod output;
 pub mod rubric;
 
@@ -19,72 +22,83 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     error::{Error, FailureClass, Result},
+    input::{self, InputError, PathKind},
     lab::Lab,
     report::{CheckResult, Report},
     target::Mode,
 };
+pub use child::{ChildRequest, ChildSource, RawPath};
+pub use discover::{Discovery, Skipped, Submission, discover};
 pub use rubric::{Rubric, Score};
 
 /// Name of a file in a student's folder that holds the bpffs path of their pinned programs.
 pub const PINNED_FILE: &str = "pinned";
 
-/// One student's submission: their objects, or the bpffs path of programs they pinned.
-#[derive(Debug, Clone, Serialize)]
-pub struct Submission {
-    /// The student, from the folder or file name.
-    pub student: String,
-    /// Their object files (every file in their folder, sorted).
-    pub objects: Vec<PathBuf>,
-    /// Programs they loaded and pinned themselves, when their folder has a `pinned` file.
-    pub pinned: Option<PathBuf>,
+/// The most a grading child may print on each of its outputs; the rest is discarded.
+const CHILD_OUTPUT_LIMIT: u64 = 16 << 20;
+
+/// Creates the output folder and checks it lies outside the submissions folder (and the other
+/// way round), so reports are never read as submissions and never overwrite one.
+pub fn prepare_out(submissions: &Path, out: &Path) -> Result<()> {
+    input::require_dir(submissions, PathKind::Submissions)?;
+    let subs = submissions
+        .canonicalize()
+        .map_err(|source| InputError::Unreadable {
+            kind: PathKind::Submissions,
+            path: submissions.to_owned(),
+            source,
+        })?;
+    // Compared before anything is created, so a refused --out leaves no folder behind.
+    let outc = resolved(out).map_err(|source| InputError::Unreadable {
+        kind: PathKind::Out,
+        path: out.to_owned(),
+        source,
+    })?;
+    if outc.starts_with(&subs) || subs.starts_with(&outc) {
+        return Err(InputError::Overlap {
+            out: out.to_owned(),
+            submissions: submissions.to_owned(),
+        }
+        .into());
+    }
+    std::fs::create_dir_all(out).map_err(|source| InputError::Unreadable {
+        kind: PathKind::Out,
+        path: out.to_owned(),
+        source,
+    })?;
+    Ok(())
 }
 
-/// Finds the submissions in `dir`: each sub-folder is a student holding one or more objects
-/// (`submissions/alice/lab-7-1.o`), and each file directly in `dir` is a student's single
-/// object (`submissions/bob.o`). Sorted by student.
-pub fn discover(dir: &Path) -> Result<Vec<Submission>> {
-    let unreadable = |source| Error::Unreadable {
-        path: dir.to_owned(),
-        source,
-    };
-    let mut subs = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(unreadable)?.flatten() {
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') {
-            continue;
-        }
-        if path.is_dir() {
-            let mut objects = Vec::new();
-            let mut pinned = None;
-            for f in std::fs::read_dir(&path).map_err(unreadable)?.flatten() {
-                if f.file_name() == PINNED_FILE {
-                    let text = std::fs::read_to_string(f.path()).unwrap_or_default();
-                    pinned = Some(PathBuf::from(text.trim()));
-                } else if f.path().is_file() {
-                    objects.push(f.path());
-                }
+/// `path` with links resolved as far as it exists, and the rest appended as given.
+fn resolved(path: &Path) -> std::io::Result<PathBuf> {
+    let absolute = std::path::absolute(path)?;
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
             }
-            objects.sort();
-            subs.push(Submission {
-                student: name,
-                objects,
-                pinned,
-            });
-        } else if path.is_file() {
-            let student = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or(name);
-            subs.push(Submission {
-                student,
-                objects: vec![path],
-                pinned: None,
-            });
+            _ => break,
         }
     }
-    subs.sort_by(|a, b| a.student.cmp(&b.student));
-    Ok(subs)
+    let mut out = existing.canonicalize()?;
+    out.extend(rest.iter().rev());
+    Ok(out)
+}
+
+/// Writes `<out>/skipped.csv`: every entry of the class folder that was not graded, and why.
+pub fn write_skipped(out: &Path, skipped: &[Skipped]) -> Result<()> {
+    let path = out.join("skipped.csv");
+    let err = |e: csv::Error| Error::env(format!("cannot write {}: {e}", path.display()));
+    let mut w = csv::Writer::from_path(&path).map_err(err)?;
+    w.write_record(["entry", "reason"]).map_err(err)?;
+    for s in skipped {
+        w.write_record([&s.entry, &s.reason]).map_err(err)?;
+    }
+    w.flush()
+        .map_err(|e| Error::env(format!("cannot write {}: {e}", path.display())))
 }
 
 /// How to grade.
@@ -143,61 +157,36 @@ pub struct Graded {
 
 /// Grades one submission in its own process.
 pub fn grade_one(lab: &Lab, rubric: &Rubric, sub: &Submission, opts: &GradeOptions) -> Graded {
-    let mut args: Vec<String> = vec!["run".into(), lab.id.into()];
-    let mut source_args: Vec<String> = Vec::new();
-    match &sub.pinned {
-        Some(p) => source_args.extend(["--pinned".into(), p.display().to_string()]),
-        None => {
-            for o in &sub.objects {
-                source_args.extend(["--object".into(), o.display().to_string()]);
-            }
-        }
-    }
-    args.extend(source_args.iter().cloned());
-    args.extend([
-        "--mode".into(),
-        "auto".into(),
-        "--format".into(),
-        "json".into(),
-    ]);
-    args.extend(["--seed".into(), opts.seed.to_string()]);
-    let (report, ungraded) = if sub.objects.is_empty() && sub.pinned.is_none() {
-        let e = RunError {
-            class: FailureClass::BadObject,
-            message: "the submission folder is empty".into(),
-        };
-        (failed_report(lab, &e, opts.seed), Some(e))
-    } else {
-        match run_child(&opts.exe, &args, opts.timeout) {
+    let source = match &sub.pinned {
+        Some(p) => ChildSource::PinnedFile(RawPath::from(p.as_path())),
+        None => ChildSource::Objects(
+            sub.objects
+                .iter()
+                .map(|o| RawPath::from(o.as_path()))
+                .collect(),
+        ),
+    };
+    let request = ChildRequest {
+        lab: lab.id.into(),
+        seed: opts.seed,
+        source,
+    };
+    let (report, ungraded) = match &sub.problem {
+        Some(e) => (failed_report(lab, e, opts.seed), Some(e.clone())),
+        None => match run_child(&opts.exe, &request, opts.timeout) {
             Ok(Ok(report)) => (report, None),
-            Ok(Err(e)) => (failed_report(lab, &e, opts.seed), Some(e)),
-            Err(e) => {
-                let e = RunError {
-                    class: FailureClass::Environment,
-                    message: e.to_string(),
-                };
-                (failed_report(lab, &e, opts.seed), Some(e))
-            }
-        }
+            Ok(Err(e)) | Err(e) => (failed_report(lab, &e, opts.seed), Some(e)),
+        },
     };
     let score = rubric.score(&report);
-    let replay = score
-        .failed()
-        .map(|t| {
-            let cmd = format!(
-                "xdplab run {} {} --check {}{}",
-                lab.id,
-                source_args.join(" "),
-                t.id,
-                if opts.seed != 0 {
-                    format!(" --seed {}", opts.seed)
-                } else {
-                    String::new()
-                }
-            );
-            (t.id.clone(), cmd)
-        })
-        .collect();
+    // A submission that never ran (a collision, an empty folder) has nothing to replay.
+    let replay = match &sub.problem {
+        Some(_) => Vec::new(),
+        None => score
+            .failed()
+            .map(|t| (t.id.clone(), replay_command(&request, &t.id)))
+            .collect(),
+    };
     Graded {
         submission: sub.clone(),
         report,
@@ -207,61 +196,152 @@ pub fn grade_one(lab: &Lab, rubric: &Rubric, sub: &Submission, opts: &GradeOptio
     }
 }
 
-/// Runs a child `xdplab run` and reads its JSON: a report, or the reason there is none.
+/// The command that replays one check of a submission locally, quoted for a POSIX shell.
+pub fn replay_command(request: &ChildRequest, check: &str) -> String {
+    let mut cmd = format!("xdplab run {}", shell_quote(request.lab.as_bytes()));
+    match &request.source {
+        ChildSource::Objects(paths) => {
+            for p in paths {
+                cmd.push_str(" --object ");
+                cmd.push_str(&shell_quote(
+                    &p.path().into_os_string().into_encoded_bytes(),
+                ));
+            }
+        }
+        ChildSource::PinnedFile(file) => {
+            let file = shell_quote(&file.path().into_os_string().into_encoded_bytes());
+            cmd.push_str(&format!(" --pinned \"$(cat {file})\""));
+        }
+    }
+    cmd.push_str(&format!(" --check {}", shell_quote(check.as_bytes())));
+    if request.seed != 0 {
+        cmd.push_str(&format!(" --seed {}", request.seed));
+    }
+    cmd
+}
+
+/// Quotes bytes for a POSIX shell: plain words as they are, text in single quotes, and names
+/// that are not UTF-8 in bash's `$'\xNN'` form. Hand-written because it is a few lines and
+/// the common crates only take UTF-8.
+fn shell_quote(bytes: &[u8]) -> String {
+    let plain = |b: &u8| b.is_ascii_alphanumeric() || b"/._-+:,=@%".contains(b);
+    if !bytes.is_empty() && bytes.iter().all(plain) {
+        return String::from_utf8_lossy(bytes).into_owned();
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => format!("'{}'", text.replace('\'', "'\\''")),
+        Err(_) => {
+            let escaped: String = bytes.iter().map(|b| format!("\\x{b:02x}")).collect();
+            format!("$'{escaped}'")
+        }
+    }
+}
+
+/// Runs a grading child and reads its JSON: a report, or the reason there is none. A child
+/// that runs out of time is `timeout`, one that dies without a document is `crash`, both with
+/// the end of what it printed.
 fn run_child(
     exe: &Path,
-    args: &[String],
+    request: &ChildRequest,
     timeout: Duration,
-) -> Result<std::result::Result<Report, RunError>> {
+) -> Result<std::result::Result<Report, RunError>, RunError> {
+    let env_error = |message: String| RunError {
+        class: FailureClass::Environment,
+        message,
+    };
     let start = Instant::now();
     let mut child = Command::new(exe)
-        .args(args)
-        .stdin(Stdio::null())
+        .arg(CHILD_COMMAND)
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| Error::env(format!("cannot start {}: {e}", exe.display())))?;
-    let mut stdout = child.stdout.take().expect("piped");
-    let mut stderr = child.stderr.take().expect("piped");
-    // Read both pipes on threads so a chatty child never blocks on a full pipe.
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
+        .map_err(|e| env_error(format!("cannot start {}: {e}", exe.display())))?;
+    let _tracked = crate::signals::track_child(child.id());
+    let request = serde_json::to_vec(request).expect("serialises");
+    let mut stdin = child.stdin.take().expect("piped");
+    // A request is small; a child that does not read it has died, which the wait below sees.
+    let _ = std::io::Write::write_all(&mut stdin, &request);
+    drop(stdin);
+    let stdout = child.stdout.take().expect("piped");
+    let stderr = child.stderr.take().expect("piped");
+    // Read both pipes on threads so a chatty child never blocks on a full pipe; keep at most
+    // the limit of each and discard the rest.
+    let out = std::thread::spawn(move || bounded_read(stdout));
+    let err = std::thread::spawn(move || bounded_read(stderr));
+    let mut timed_out = false;
     let status = loop {
         // The deadline is checked first, so a limit of 0 always stops the child.
         if start.elapsed() >= timeout {
             let _ = child.kill();
-            let _ = child.wait();
-            crate::netns::sweep();
-            return Err(Error::env(format!(
-                "grading this submission took longer than {} s and was stopped",
-                timeout.as_secs()
-            )));
+            timed_out = true;
+            break child.wait().ok();
         }
-        if let Some(status) = child.try_wait().map_err(Error::env)? {
-            break status;
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(env_error(format!("waiting for the grading child: {e}"))),
         }
-        std::thread::sleep(Duration::from_millis(20));
     };
+    if timed_out {
+        crate::netns::sweep();
+    }
     let out = out.join().unwrap_or_default();
     let err = err.join().unwrap_or_default();
-    if let Ok(report) = serde_json::from_str::<Report>(&out) {
-        return Ok(Ok(report));
+    if !timed_out {
+        if let Ok(report) = serde_json::from_str::<Report>(&out) {
+            return Ok(Ok(report));
+        }
+        if let Ok(doc) = serde_json::from_str::<RunErrorDocument>(&out) {
+            return Ok(Err(doc.error));
+        }
     }
-    if let Ok(doc) = serde_json::from_str::<RunErrorDocument>(&out) {
-        return Ok(Err(doc.error));
-    }
-    Err(Error::env(format!(
-        "the grading run ended with {status} and no report: {}",
-        err.trim()
-    )))
+    let tail = tail(&err, 20);
+    let partial = if tail.is_empty() {
+        String::from(" It printed nothing.")
+    } else {
+        format!(" The end of what it printed:\n{tail}")
+    };
+    Ok(Err(if timed_out {
+        RunError {
+            class: FailureClass::Timeout,
+            message: format!(
+                "grading this submission took longer than {} s and was stopped; a program that \
+                 loops or stalls the verifier does this.{partial}",
+                timeout.as_secs()
+            ),
+        }
+    } else {
+        let how = status.map_or_else(|| "an unknown status".into(), |s| s.to_string());
+        RunError {
+            class: FailureClass::Crash,
+            message: format!(
+                "the grading run for this submission crashed ({how}) before it could report.{partial}"
+            ),
+        }
+    }))
+}
+
+/// The name of the CLI's hidden command that runs [`child::serve`].
+pub const CHILD_COMMAND: &str = "grade-child";
+
+fn bounded_read(pipe: impl Read) -> String {
+    let mut bytes = Vec::new();
+    let mut pipe = pipe;
+    let _ = (&mut pipe).take(CHILD_OUTPUT_LIMIT).read_to_end(&mut bytes);
+    // Drain the rest so the child never blocks on a full pipe.
+    let _ = std::io::copy(&mut pipe, &mut std::io::sink());
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The last `n` lines of `text`, indented.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A report in which every check failed for the same reason.
@@ -275,4 +355,119 @@ fn failed_report(lab: &Lab, e: &RunError, seed: u64) -> Report {
     let mut report = Report::new(lab.id, Mode::Auto, "", checks);
     report.seed = seed;
     report
+}
+
+/// A lab with one part, `p`, and no checks: enough for rubric and grading tests.
+#[cfg(test)]
+pub(crate) fn test_lab() -> Lab {
+    Lab {
+        id: "0.0",
+        title: "test",
+        reference: || &[],
+        parts: vec![crate::lab::Part {
+            program: "p",
+            counters: None,
+            requires: &[],
+            checks: Vec::new(),
+            topology: crate::topology::TopologySpec {
+                namespaces: Vec::new(),
+                links: Vec::new(),
+                xdp: ("", ""),
+                watch: Vec::new(),
+                config: Vec::new(),
+            },
+            setup: None,
+        }],
+        environment: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replay_commands_are_quoted() {
+        let req = ChildRequest {
+            lab: "7.1".into(),
+            seed: 3,
+            source: ChildSource::Objects(vec![RawPath::from(Path::new("class/it's me.o"))]),
+        };
+        assert_eq!(
+            replay_command(&req, "7.1/firewall/icmp-dropped"),
+            "xdplab run 7.1 --object 'class/it'\\''s me.o' --check 7.1/firewall/icmp-dropped --seed 3"
+        );
+        assert_eq!(shell_quote(b"a\xffb"), "$'\\x61\\xff\\x62'");
+        let pinned = ChildRequest {
+            lab: "7.1".into(),
+            seed: 0,
+            source: ChildSource::PinnedFile(RawPath::from(Path::new("class/frank/pinned"))),
+        };
+        assert_eq!(
+            replay_command(&pinned, "x"),
+            "xdplab run 7.1 --pinned \"$(cat class/frank/pinned)\" --check x"
+        );
+    }
+
+    /// A stand-in for the `xdplab` binary: a script that behaves as a broken child would.
+    fn fake_child(name: &str, script: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = std::env::temp_dir().join(format!("xdplab-child-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let exe = dir.join("xdplab");
+        std::fs::write(&exe, format!("#!/bin/sh\n{script}\n")).unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        exe
+    }
+
+    fn graded_by(exe: PathBuf, timeout: Duration) -> Graded {
+        let lab = test_lab();
+        let sub = Submission {
+            student: "mallory".into(),
+            objects: vec![PathBuf::from("mallory.o")],
+            pinned: None,
+            problem: None,
+        };
+        let opts = GradeOptions {
+            exe,
+            seed: 0,
+            timeout,
+        };
+        grade_one(&lab, &Rubric::default_for(&lab), &sub, &opts)
+    }
+
+    #[test]
+    fn a_crashing_child_is_a_crash_with_its_last_words() {
+        let exe = fake_child("crash", "echo 'loading mallory.o' >&2; kill -SEGV $$");
+        let e = graded_by(exe, Duration::from_secs(10)).ungraded.unwrap();
+        assert_eq!(e.class, FailureClass::Crash, "{}", e.message);
+        assert!(e.message.contains("loading mallory.o"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_child_past_its_time_is_a_timeout_with_its_last_words() {
+        let exe = fake_child("slow", "echo 'still verifying' >&2; exec sleep 30");
+        let start = Instant::now();
+        let e = graded_by(exe, Duration::from_millis(300)).ungraded.unwrap();
+        assert!(start.elapsed() < Duration::from_secs(5));
+        assert_eq!(e.class, FailureClass::Timeout, "{}", e.message);
+        assert!(e.message.contains("still verifying"), "{}", e.message);
+    }
+
+    #[test]
+    fn out_may_not_lie_inside_the_submissions() {
+        let base = std::env::temp_dir().join(format!("xdplab-out-{}", std::process::id()));
+        let subs = base.join("class");
+        std::fs::create_dir_all(&subs).unwrap();
+        for out in [subs.clone(), subs.join("results/new"), base.clone()] {
+            let e = prepare_out(&subs, &out).unwrap_err();
+            assert!(e.to_string().contains("inside"), "{e}");
+        }
+        assert!(
+            !subs.join("results").exists(),
+            "a refused --out is not created"
+        );
+        prepare_out(&subs, &base.join("results")).unwrap();
+        std::fs::remove_dir_all(base).unwrap();
+    }
 }

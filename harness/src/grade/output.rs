@@ -21,9 +21,10 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e| Error::env(format!("cannot write {}: {e}", path.display()))
 }
 
-/// Writes `<out>/<student>/` with `report.txt`, `report.json`, `junit.xml` and `results.json`.
+/// Writes `<out>/students/<student>/` with `report.txt`, `report.json`, `junit.xml` and
+/// `results.json`; under `students/`, no student's name can meet a class-level file.
 pub fn write_student(out: &Path, g: &Graded) -> Result<()> {
-    let dir = out.join(&g.submission.student);
+    let dir = out.join("students").join(&g.submission.student);
     fs::create_dir_all(&dir).map_err(io(&dir))?;
     let files = [
         ("report.txt", text(g)),
@@ -52,16 +53,32 @@ pub fn text(g: &Graded) -> String {
             e.message
         ));
     }
+    out.push_str(&g.report.caveats());
+    for m in &g.report.maps {
+        out.push_str(&format!("{}\n", m.line()));
+    }
     for part in &s.parts {
+        let unverified = s
+            .tests
+            .iter()
+            .filter(|t| t.part == part.program && t.max == 0.0 && t.status != Status::Pass)
+            .count();
         out.push_str(&format!(
-            "\n{}: {:.2} / {:.2}\n",
-            part.program, part.points, part.max
+            "\n{}: {:.2} / {:.2}{}\n",
+            part.program,
+            part.points,
+            part.max,
+            if unverified > 0 {
+                format!(" ({unverified} check(s) not verified here carry no points either way)")
+            } else {
+                String::new()
+            }
         ));
         let mut previous = "";
         for t in s.tests.iter().filter(|t| t.part == part.program) {
             out.push_str(&format!(
                 "  {} {} ({:.2}/{:.2})\n",
-                mark(t.status),
+                crate::report::mark(t.status),
                 t.id,
                 t.points,
                 t.max
@@ -89,16 +106,6 @@ pub fn text(g: &Graded) -> String {
     out
 }
 
-fn mark(status: Status) -> &'static str {
-    match status {
-        Status::Pass => "PASS",
-        Status::Skip => "SKIP",
-        Status::Info => "INFO",
-        Status::Fail(crate::FailureClass::Environment) => "ENV ",
-        Status::Fail(_) => "FAIL",
-    }
-}
-
 fn class_name(class: crate::FailureClass) -> String {
     serde_json::to_value(class)
         .ok()
@@ -116,9 +123,12 @@ pub fn student_json(g: &Graded) -> String {
         points: f64,
         max: f64,
         ungraded: &'a Option<super::RunError>,
+        reference_unavailable: &'a [crate::report::ReferenceUnavailable],
         parts: Vec<serde_json::Value>,
         checks: &'a [super::rubric::TestScore],
         replay: Vec<&'a str>,
+        #[serde(skip_serializing_if = "<[_]>::is_empty")]
+        maps: &'a [crate::map_role::MapBinding],
     }
     let doc = Doc {
         student: &g.submission.student,
@@ -127,6 +137,7 @@ pub fn student_json(g: &Graded) -> String {
         points: round(g.score.points),
         max: round(g.score.max),
         ungraded: &g.ungraded,
+        reference_unavailable: &g.report.reference_unavailable,
         parts: g
             .score
             .parts
@@ -135,6 +146,7 @@ pub fn student_json(g: &Graded) -> String {
             .collect(),
         checks: &g.score.tests,
         replay: g.replay.iter().map(|(_, c)| c.as_str()).collect(),
+        maps: &g.report.maps,
     };
     serde_json::to_string_pretty(&doc).expect("serialises")
 }
@@ -150,7 +162,13 @@ pub fn junit(g: &Graded) -> Result<String> {
         for t in g.score.tests.iter().filter(|t| t.part == part.program) {
             let status = match t.status {
                 Status::Pass => TestCaseStatus::success(),
-                Status::Skip | Status::Info => TestCaseStatus::skipped(),
+                Status::Skip | Status::Info | Status::NotRun => {
+                    let mut s = TestCaseStatus::skipped();
+                    if !t.message.is_empty() {
+                        s.set_message(t.message.clone());
+                    }
+                    s
+                }
                 Status::Fail(class) => {
                     let kind = if class == crate::FailureClass::Behaviour {
                         NonSuccessKind::Failure
@@ -175,30 +193,49 @@ pub fn junit(g: &Graded) -> Result<String> {
 }
 
 /// Gradescope's `results.json`: the score and one test per graded check, so the harness can
-/// drive a Gradescope autograder unchanged.
+/// drive a Gradescope autograder unchanged. Each part's `max_score` values add up exactly to
+/// the part's points possible (rounding to cents is spread over its checks); a check not
+/// verified here has a `max_score` of 0 and says why.
 pub fn gradescope(g: &Graded) -> String {
+    let mut cents = vec![0i64; g.score.tests.len()];
+    for part in &g.score.parts {
+        let idx: Vec<usize> = (0..g.score.tests.len())
+            .filter(|&i| g.score.tests[i].part == part.program)
+            .collect();
+        let shares: Vec<f64> = idx.iter().map(|&i| g.score.tests[i].max).collect();
+        let total = (part.max * 100.0).round() as i64;
+        for (i, c) in idx.into_iter().zip(distribute(total, &shares)) {
+            cents[i] = c;
+        }
+    }
     let tests: Vec<serde_json::Value> = g
         .score
         .tests
         .iter()
-        .map(|t| {
+        .zip(cents)
+        .map(|(t, max)| {
             let output = match t.status {
                 Status::Pass => t.description.clone(),
                 _ => format!("{}\n{}", t.description, t.message),
             };
+            let max = max as f64 / 100.0;
             serde_json::json!({
                 "name": t.id,
-                "score": round(t.points),
-                "max_score": round(t.max),
+                "score": if t.status == Status::Pass { max } else { 0.0 },
+                "max_score": max,
                 "output": output,
                 "visibility": "visible",
             })
         })
         .collect();
-    let output = match &g.ungraded {
+    let mut output = match &g.ungraded {
         Some(e) => format!("Could not be graded: {}", e.message),
         None => format!("{:.2} / {:.2} points", g.score.points, g.score.max),
     };
+    let caveats = g.report.caveats();
+    if !caveats.is_empty() {
+        output = format!("{output}\n{}", caveats.trim_end());
+    }
     serde_json::to_string_pretty(&serde_json::json!({
         "score": round(g.score.points),
         "output": output,
@@ -206,6 +243,27 @@ pub fn gradescope(g: &Graded) -> String {
         "tests": tests,
     }))
     .expect("serialises")
+}
+
+/// Splits `total` cents over `shares` in proportion, each rounded down, then the cents left
+/// over to the largest remainders (ties to the first): the parts add up exactly to `total`.
+fn distribute(total: i64, shares: &[f64]) -> Vec<i64> {
+    let sum: f64 = shares.iter().sum();
+    if sum <= 0.0 {
+        return vec![0; shares.len()];
+    }
+    let exact: Vec<f64> = shares.iter().map(|s| total as f64 * s / sum).collect();
+    let mut out: Vec<i64> = exact.iter().map(|x| x.floor() as i64).collect();
+    let mut order: Vec<usize> = (0..shares.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (ra, rb) = (exact[a] - exact[a].floor(), exact[b] - exact[b].floor());
+        rb.total_cmp(&ra).then(a.cmp(&b))
+    });
+    let left = total - out.iter().sum::<i64>();
+    for &i in order.iter().cycle().take(left.max(0) as usize) {
+        out[i] += 1;
+    }
+    out
 }
 
 /// Writes the class summary `<out>/summary.csv`: student, points, max, failure class if the
@@ -222,6 +280,8 @@ pub fn write_class(out: &Path, graded: &[Graded]) -> Result<()> {
         "ungraded",
         "reason",
         "failed_checks",
+        "not_run",
+        "notes",
     ])
     .map_err(csv_err)?;
     for g in graded {
@@ -239,6 +299,13 @@ pub fn write_class(out: &Path, graded: &[Graded]) -> Result<()> {
                 .map(|e| e.message.as_str())
                 .unwrap_or(""),
             &failed.join(" "),
+            &not_run_summary(g),
+            &g.report
+                .reference_unavailable
+                .iter()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+                .join("; "),
         ])
         .map_err(csv_err)?;
     }
@@ -266,6 +333,12 @@ pub fn class_table(graded: &[Graded]) -> String {
             }
             None => failure_summary(g),
         };
+        let not_run = not_run_summary(g);
+        let detail = if not_run.is_empty() {
+            detail
+        } else {
+            format!("{detail}; NOT RUN {not_run}")
+        };
         out.push_str(&format!(
             "{:<width$}  {:>15}  {detail}\n",
             g.submission.student,
@@ -273,6 +346,23 @@ pub fn class_table(graded: &[Graded]) -> String {
         ));
     }
     out
+}
+
+/// The checks not run, counted per reason: `5 (not run: the kernel lacks ...)`; empty when
+/// every check ran.
+fn not_run_summary(g: &Graded) -> String {
+    let mut reasons: Vec<(&str, usize)> = Vec::new();
+    for t in g.score.not_run() {
+        match reasons.iter_mut().find(|(r, _)| *r == t.message) {
+            Some((_, n)) => *n += 1,
+            None => reasons.push((&t.message, 1)),
+        }
+    }
+    reasons
+        .iter()
+        .map(|(r, n)| format!("{n} ({r})"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Failed behaviour checks by id; checks that failed for another reason (a verifier rejection,
@@ -295,5 +385,147 @@ fn failure_summary(g: &Graded) -> String {
         "-".into()
     } else {
         items.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        check::Check,
+        grade::{Graded, Rubric, Submission},
+        lab::{Lab, Part},
+        report::{CheckResult, Report},
+        target::Mode,
+        topology::TopologySpec,
+    };
+
+    fn lab() -> Lab {
+        let part = |program: &'static str, n: usize| Part {
+            program,
+            counters: None,
+            checks: (0..n)
+                .map(|i| Check::new("0.0", program, &format!("c{i}"), "a check"))
+                .collect(),
+            topology: TopologySpec::pair(),
+            setup: None,
+            requires: &[],
+        };
+        Lab {
+            id: "0.0",
+            title: "output test",
+            reference: reference::harness_pass,
+            parts: vec![part("twelve", 12), part("seven", 7), part("three", 3)],
+            environment: None,
+        }
+    }
+
+    /// Every check passes but the first, and the part `three` is not run.
+    fn graded() -> Graded {
+        let lab = lab();
+        let checks = lab
+            .parts
+            .iter()
+            .flat_map(|p| &p.checks)
+            .enumerate()
+            .map(|(i, c)| {
+                if c.part == "three" {
+                    CheckResult::not_run(c, "not run: the kernel lacks bpf_x")
+                } else if i == 0 {
+                    CheckResult::failed(c, crate::FailureClass::Behaviour, "diff".into())
+                } else {
+                    let mut r = CheckResult::not_run(c, "");
+                    r.status = Status::Pass;
+                    r.passed = true;
+                    r
+                }
+            })
+            .collect();
+        let report = Report::new("0.0", Mode::Auto, "s.o", checks);
+        Graded {
+            submission: Submission {
+                student: "sam".into(),
+                objects: vec![],
+                pinned: None,
+                problem: None,
+            },
+            score: Rubric::default_for(&lab).score(&report),
+            report,
+            ungraded: None,
+            replay: vec![],
+        }
+    }
+
+    #[test]
+    fn distribute_adds_up_exactly() {
+        assert_eq!(distribute(1000, &[1.0; 3]), [334, 333, 333]);
+        assert_eq!(distribute(1000, &[1.0; 12]).iter().sum::<i64>(), 1000);
+        assert_eq!(distribute(500, &[0.0, 0.0]), [0, 0]);
+        assert_eq!(distribute(1000, &[4.0, 1.0, 0.0]), [800, 200, 0]);
+    }
+
+    #[test]
+    fn gradescope_max_scores_add_up_to_each_parts_points() {
+        let g = graded();
+        let doc: serde_json::Value = serde_json::from_str(&gradescope(&g)).unwrap();
+        let tests = doc["tests"].as_array().unwrap();
+        let cents = |prefix: &str| -> i64 {
+            tests
+                .iter()
+                .filter(|t| t["name"].as_str().unwrap().starts_with(prefix))
+                .map(|t| (t["max_score"].as_f64().unwrap() * 100.0).round() as i64)
+                .sum()
+        };
+        assert_eq!(cents("0.0/twelve/"), 1000);
+        assert_eq!(cents("0.0/seven/"), 1000);
+        assert_eq!(
+            cents("0.0/three/"),
+            0,
+            "not run: out of the points possible"
+        );
+        assert_eq!(doc["score"].as_f64().unwrap(), 19.17);
+        assert!(
+            doc["output"]
+                .as_str()
+                .unwrap()
+                .contains("NOT RUN  3 check(s) of three")
+        );
+    }
+
+    #[test]
+    fn not_run_is_shown_in_every_output_and_never_scored() {
+        let g = graded();
+        assert_eq!((g.score.max, g.score.parts[2].max), (20.0, 0.0));
+        let text = text(&g);
+        assert!(
+            text.starts_with("sam · lab 0.0 · seed 0 · 19.17 / 20.00 points\nNOT RUN"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  NRUN 0.0/three/c0 (0.00/0.00)\n      not run: the kernel lacks bpf_x"),
+            "{text}"
+        );
+        let xml = junit(&g).unwrap();
+        assert_eq!(
+            xml.matches("<skipped message=\"not run: the kernel lacks bpf_x\"")
+                .count(),
+            3,
+            "{xml}"
+        );
+        let table = class_table(std::slice::from_ref(&g));
+        assert!(
+            table.contains("0.0/twelve/c0; NOT RUN 3 (not run: the kernel lacks bpf_x)"),
+            "{table}"
+        );
+        let dir = std::env::temp_dir().join(format!("xdplab-output-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        write_class(&dir, &[g]).unwrap();
+        let csv = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(
+            csv,
+            "student,points,max,ungraded,reason,failed_checks,not_run,notes\n\
+             sam,19.17,20.00,,,0.0/twelve/c0,3 (not run: the kernel lacks bpf_x),\n"
+        );
     }
 }

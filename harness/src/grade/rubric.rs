@@ -13,6 +13,22 @@ use crate::{
 /// Points for a part when the rubric file does not say.
 pub const DEFAULT_PART_POINTS: f64 = 10.0;
 
+/// The largest points or weight a rubric may give; anything above is a typo.
+pub const MAX_RUBRIC_VALUE: f64 = 1000.0;
+
+/// Checks a rubric number: finite, positive and at most [`MAX_RUBRIC_VALUE`] (NaN, infinite or
+/// negative values would give nonsense scores). Drop a check with `drop = true` instead of 0.
+fn sane(what: &str, name: &str, value: f64) -> Result<f64> {
+    if value.is_finite() && value > 0.0 && value <= MAX_RUBRIC_VALUE {
+        Ok(value)
+    } else {
+        Err(Error::env(format!(
+            "the rubric gives the {what} `{name}` the value {value}; points and weights must be \
+             numbers above 0 and at most {MAX_RUBRIC_VALUE} (leave a check out with `drop = true`)"
+        )))
+    }
+}
+
 /// A lab's rubric: every scored check with a weight, grouped by part. A part's points are
 /// shared among its checks in proportion to their weights (partial credit per part).
 #[derive(Debug, Clone, Serialize)]
@@ -110,18 +126,18 @@ impl Rubric {
     /// ids are errors that list the valid ones.
     pub fn from_toml(lab: &Lab, text: &str) -> Result<Self> {
         let file: RubricFile = toml::from_str(text)
-            .map_err(|e| Error::env(format!("the rubric file is not valid: {e}")))?;
+            .map_err(|e| Error::usage(format!("the rubric file is not valid: {e}")))?;
         let mut rubric = Self::default_for(lab);
         for (program, o) in &file.parts {
             let part = rubric.parts.iter_mut().find(|p| &p.program == program).ok_or_else(|| {
                 let names: Vec<&str> = lab.parts.iter().map(|p| p.program).collect();
-                Error::env(format!(
+                Error::usage(format!(
                     "the rubric names part `{program}`, which lab {} does not have; its parts are: {}",
                     lab.id,
                     names.join(", ")
                 ))
             })?;
-            part.points = o.points;
+            part.points = sane("points of part", program, o.points)?;
         }
         for (id, o) in &file.checks {
             let Some(part) = rubric
@@ -134,7 +150,7 @@ impl Rubric {
                     .iter()
                     .flat_map(|p| p.checks.iter().map(|c| c.id.as_str()))
                     .collect();
-                return Err(Error::env(format!(
+                return Err(Error::usage(format!(
                     "the rubric names check `{id}`, which lab {} does not grade; the valid ids \
                      are:\n  {}",
                     lab.id,
@@ -151,7 +167,7 @@ impl Rubric {
                 .find(|c| &c.id == id)
                 .expect("found above");
             if let Some(w) = o.weight {
-                check.weight = w;
+                check.weight = sane("weight of check", id, w)?;
             }
             check.hidden = o.hidden;
         }
@@ -163,39 +179,39 @@ impl Rubric {
         self.parts.iter().map(|p| p.points).sum()
     }
 
-    /// Scores a report. Environment faults are never charged: those checks leave the part's
-    /// denominator, and the score says so.
+    /// Scores a report. Only verified checks carry points: a check that passed or failed
+    /// counts its share of the part's points in both the points earned and the points
+    /// possible; a check that was not verified (an environment fault, a check this machine
+    /// cannot run, one missing from the report) counts in neither, so it is never charged and
+    /// never turned into marks.
     pub fn score(&self, report: &Report) -> Score {
         let mut parts = Vec::new();
         let mut tests = Vec::new();
         for part in &self.parts {
             let total_weight: f64 = part.checks.iter().map(|c| c.weight).sum();
-            let mut earned = 0.0;
-            let mut counted = 0.0;
+            let (mut earned, mut possible) = (0.0, 0.0);
             for c in &part.checks {
                 let result = report.checks.iter().find(|r| r.id == c.id);
                 let status = result
                     .map(|r| r.status)
                     .unwrap_or(Status::Fail(FailureClass::Environment));
-                let max = if total_weight > 0.0 {
+                let share = if total_weight > 0.0 {
                     part.points * c.weight / total_weight
                 } else {
                     0.0
                 };
-                let points = match status {
-                    Status::Pass => max,
-                    _ => 0.0,
-                };
-                if status != Status::Fail(FailureClass::Environment) && status != Status::Skip {
-                    counted += c.weight;
-                    if status == Status::Pass {
-                        earned += c.weight;
-                    }
-                }
+                let max = if verified(status) { share } else { 0.0 };
+                let points = if status == Status::Pass { share } else { 0.0 };
+                possible += max;
+                earned += points;
                 let message = match (status, c.hidden) {
                     (Status::Pass, _) => String::new(),
-                    (_, true) => "failed (hidden check: the frames are not shown)".into(),
-                    _ => result.map(|r| r.message.clone()).unwrap_or_default(),
+                    (Status::Fail(_), true) => {
+                        "failed (hidden check: the frames are not shown)".into()
+                    }
+                    _ => result.map(|r| r.message.clone()).unwrap_or_else(|| {
+                        "the report has no result for this check (an environment fault)".into()
+                    }),
                 };
                 tests.push(TestScore {
                     id: c.id.clone(),
@@ -208,23 +224,27 @@ impl Rubric {
                     message,
                 });
             }
-            let points = if counted > 0.0 {
-                part.points * earned / counted
-            } else {
-                0.0
-            };
             parts.push(PartScore {
                 program: part.program.clone(),
-                points,
-                max: part.points,
+                points: earned,
+                max: possible,
             });
         }
         Score {
             points: parts.iter().map(|p| p.points).sum(),
-            max: self.max_points(),
+            max: parts.iter().map(|p| p.max).sum(),
             parts,
             tests,
         }
+    }
+}
+
+/// Whether a check with `status` was verified here, so that it carries points either way.
+fn verified(status: Status) -> bool {
+    match status {
+        Status::Pass => true,
+        Status::Fail(class) => class != FailureClass::Environment,
+        Status::Info | Status::Skip | Status::NotRun => false,
     }
 }
 
@@ -233,7 +253,7 @@ impl Rubric {
 pub struct Score {
     /// Points earned.
     pub points: f64,
-    /// Points possible.
+    /// Points possible: the shares of the checks that were verified.
     pub max: f64,
     /// Per part.
     pub parts: Vec<PartScore>,
@@ -246,7 +266,12 @@ impl Score {
     pub fn failed(&self) -> impl Iterator<Item = &TestScore> {
         self.tests
             .iter()
-            .filter(|t| t.status != Status::Pass && t.status != Status::Skip)
+            .filter(|t| matches!(t.status, Status::Fail(_)))
+    }
+
+    /// The graded checks that could not run on the grading machine.
+    pub fn not_run(&self) -> impl Iterator<Item = &TestScore> {
+        self.tests.iter().filter(|t| t.status == Status::NotRun)
     }
 
     /// True when an environment fault kept a check from being graded.
@@ -264,7 +289,7 @@ pub struct PartScore {
     pub program: String,
     /// Earned.
     pub points: f64,
-    /// Possible.
+    /// Possible: the rubric's points for the part, less the shares of checks not verified.
     pub max: f64,
 }
 
@@ -284,8 +309,31 @@ pub struct TestScore {
     pub hidden: bool,
     /// Points earned (its full share on a pass).
     pub points: f64,
-    /// Its share of the part's points.
+    /// Its share of the part's points when it was verified; 0 when it was not (not run,
+    /// environment fault).
     pub max: f64,
     /// The diff or error; only "failed" for hidden checks.
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lab() -> Lab {
+        crate::grade::test_lab()
+    }
+
+    #[test]
+    fn rubric_numbers_must_be_finite_positive_and_bounded() {
+        for bad in ["nan", "inf", "-10", "0", "1e9"] {
+            let e = Rubric::from_toml(&lab(), &format!("[parts.p]\npoints = {bad}\n")).unwrap_err();
+            assert!(
+                e.to_string().contains("must be numbers above 0"),
+                "{bad}: {e}"
+            );
+        }
+        let r = Rubric::from_toml(&lab(), "[parts.p]\npoints = 20\n").unwrap();
+        assert_eq!(r.max_points(), 20.0);
+    }
 }

@@ -60,6 +60,7 @@ fn part(program: &'static str, checks: Vec<Check>) -> Part {
         checks,
         topology: TopologySpec::pair(),
         setup: None,
+        requires: &[],
     }
 }
 

@@ -53,7 +53,10 @@ pub fn lab(seed: u64) -> Lab {
             part("rate_limiter", rate::checks(), TopologySpec::pair()),
             part("syn_guard", guard::syn_checks(), TopologySpec::pair()),
             part("ddos_guard", guard::ddos_checks(), TopologySpec::pair()),
-            part("syn_cookie", cookie::checks(), cookie::topology()),
+            part("syn_cookie", cookie::checks(), cookie::topology()).requires(&[
+                harness::kernel::Helper::TCP_RAW_GEN_SYNCOOKIE_IPV4,
+                harness::kernel::Helper::TCP_RAW_CHECK_SYNCOOKIE_IPV4,
+            ]),
         ],
         environment: Some(cookie::topology),
     }
@@ -66,6 +69,7 @@ fn part(program: &'static str, checks: Vec<harness::Check>, topology: TopologySp
         checks,
         topology,
         setup: None,
+        requires: &[],
     }
 }
 fn eth() -> FrameBuilder {

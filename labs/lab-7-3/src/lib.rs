@@ -88,5 +88,6 @@ fn part(program: &'static str, checks: Vec<harness::Check>, dsr: bool) -> Part {
         checks,
         topology: net::spec(dsr),
         setup: Some(fill::setup(net::fills(program == "lb_redirect"))),
+        requires: &[],
     }
 }

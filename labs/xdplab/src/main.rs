@@ -13,8 +13,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use harness::{
     Error, FailureClass, Lab, Mode, Report, RunOptions, Status, XdpObject, doctor,
     grade::{self, GradeOptions, Rubric, RunErrorDocument, output},
+    input::{self, PathKind},
     netns,
     object::{ObjectSet, PinnedPrograms, ProgramSource},
+    source::{AttachedProgram, ProgramIds},
 };
 
 // `fn labs(seed) -> Vec<Lab>`: every lab crate this package depends on (see build.rs).
@@ -37,8 +39,9 @@ enum Command {
     Bench {
         /// The lab, for example 7.1.
         lab: String,
-        /// Full runs per mode.
-        #[arg(long, default_value_t = 5)]
+        /// Full runs per mode (1 to 1000).
+        #[arg(long, default_value_t = 5,
+              value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000))]
         runs: usize,
         /// The XDP ELF object to measure (the reference solution by default).
         #[arg(long)]
@@ -53,6 +56,9 @@ enum Command {
     Clean,
     /// Check root, kernel BPF/XDP/BTF support and leftovers.
     Doctor,
+    /// Grade one submission as `grade` asks (reads its request on standard input).
+    #[command(name = "grade-child", hide = true)]
+    GradeChild,
 }
 
 #[derive(Subcommand)]
@@ -77,6 +83,16 @@ struct RunArgs {
     /// the programs, or one pin.
     #[arg(long)]
     pinned: Option<PathBuf>,
+    /// Check a program loaded in the kernel, as `bpftool prog show` lists it: NAME=ID
+    /// (repeatable), or ID with --program NAME.
+    #[arg(long = "prog-id", value_name = "NAME=ID", conflicts_with_all = ["object", "pinned"])]
+    prog_id: Vec<String>,
+    /// Check the XDP program attached to this interface now; it stays attached there.
+    #[arg(long, value_name = "IFACE", conflicts_with_all = ["object", "pinned", "prog_id"])]
+    attached: Option<String>,
+    /// The network namespace of the --attached interface (as `ip netns` names it).
+    #[arg(long, value_name = "NS", requires = "attached")]
+    netns: Option<String>,
     /// Run only this program's checks.
     #[arg(long)]
     program: Option<String>,
@@ -146,10 +162,25 @@ enum Format {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = harness::signals::install() {
+        eprintln!("xdplab: {e}");
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
+        Command::GradeChild => {
+            return ExitCode::from(grade::child::serve(|id, seed| {
+                labs(seed).into_iter().find(|l| l.id == id)
+            }));
+        }
         Command::Run(args) => {
             let json = args.format == Format::Json;
-            return match run(args) {
+            // A panic past the loader's own boundary still ends in one document.
+            let outcome = std::panic::catch_unwind(|| run(args)).unwrap_or_else(|panic| {
+                Err(Error::Crashed(
+                    harness::object::panic_detail(panic.as_ref()).to_owned(),
+                ))
+            });
+            return match outcome {
                 Ok(code) => ExitCode::from(code),
                 Err(e) => {
                     if json {
@@ -173,19 +204,23 @@ fn main() -> ExitCode {
         }
         Command::Clean => clean(),
         Command::Doctor => {
-            let findings = doctor::diagnose();
+            let findings = doctor::diagnose(&labs(0));
             for f in &findings {
-                println!(
-                    "{} {:<12} {}",
-                    if f.ok { "ok " } else { "BAD" },
-                    f.what,
-                    f.detail
-                );
+                let mark = match f.level {
+                    doctor::Level::Ok => "ok  ",
+                    doctor::Level::Warn => "warn",
+                    doctor::Level::Bad => "BAD ",
+                };
+                let mut lines = f.detail.lines();
+                println!("{mark} {:<44} {}", f.what, lines.next().unwrap_or(""));
+                for line in lines {
+                    println!("       {line}");
+                }
             }
-            return if findings.iter().all(|f| f.ok) {
-                ExitCode::SUCCESS
-            } else {
+            return if findings.iter().any(|f| f.level == doctor::Level::Bad) {
                 ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
             };
         }
     };
@@ -204,8 +239,9 @@ fn find_lab(lab_id: &str, seed: u64) -> Result<Lab, Error> {
         .find(|l| l.id == lab_id)
         .ok_or_else(|| {
             let ids: Vec<_> = labs(0).iter().map(|l| l.id).collect();
-            Error::env(format!(
-                "there is no lab `{lab_id}`; the labs are {}",
+            Error::usage(format!(
+                "there is no lab `{lab_id}`; the labs are {}. `xdplab list` shows their programs \
+                 and checks.",
                 ids.join(", ")
             ))
         })
@@ -213,28 +249,54 @@ fn find_lab(lab_id: &str, seed: u64) -> Result<Lab, Error> {
 
 fn run(args: RunArgs) -> Result<u8, Error> {
     let lab = find_lab(&args.lab, args.seed)?;
+    let mut opts = RunOptions {
+        mode: args.mode.into(),
+        program: args.program.clone(),
+        check: args.check,
+        seed: args.seed,
+    };
+    lab.validate(&opts)?;
     doctor::require_root()?;
     netns::sweep();
+    let program = args.program.as_deref();
     let source: Box<dyn ProgramSource> = match (args.pinned, args.object.as_slice()) {
+        _ if !args.prog_id.is_empty() => Box::new(ProgramIds::open(
+            args.prog_id
+                .iter()
+                .map(|arg| ProgramIds::parse_arg(arg, program))
+                .collect::<Result<_, _>>()?,
+        )?),
+        _ if args.attached.is_some() => Box::new(AttachedProgram::open(
+            args.attached.as_deref().unwrap_or_default(),
+            args.netns.as_deref(),
+            program,
+        )?),
         (Some(pins), _) => Box::new(PinnedPrograms::open(pins)?),
         (None, []) => Box::new(lab.reference_object()),
         (None, [one]) => Box::new(XdpObject::from_path(one)?),
         (None, many) => Box::new(ObjectSet::from_paths(many)?),
     };
-    if let Some(p) = &args.program
+    if let Some(p) = &opts.program
         && !source.programs().contains(p)
     {
+        // The error's message ends with what was found; the source's hint on how to supply the
+        // program follows it (the error's own period closes the hint).
+        let hint = source.supply_hint(p);
         return Err(Error::ProgramNotFound {
             name: p.clone(),
-            available: source.programs().join(", "),
+            available: format!(
+                "{}. {}",
+                source.programs().join(", "),
+                hint.trim_end_matches('.')
+            ),
         });
     }
-    let opts = RunOptions {
-        mode: args.mode.into(),
-        program: args.program,
-        check: args.check,
-        seed: args.seed,
-    };
+    // One program loaded by the student (attached, or one --prog-id): judge only its part.
+    let loaded = args.attached.is_some() || !args.prog_id.is_empty();
+    if let ([one], true, None) = (source.programs().as_slice(), loaded, &opts.program) {
+        opts.program = Some(one.clone());
+        lab.validate(&opts)?;
+    }
     let report = lab.run(source.as_ref(), &opts)?;
     match args.format {
         Format::Text => print!("{}", report.to_text()),
@@ -243,12 +305,16 @@ fn run(args: RunArgs) -> Result<u8, Error> {
     if let Some(dir) = &args.pcap {
         write_pcaps(dir, &report)?;
     }
-    // A verifier rejection means the run could not happen for that program: exit 2, with the
-    // log already in the report.
-    let rejected = report
-        .checks
-        .iter()
-        .any(|c| c.status == Status::Fail(FailureClass::Verifier));
+    // A load or map failure (bad object, verifier rejection, wrong map) means the run could not
+    // happen for that program: exit 2, with the reason already in the report.
+    let rejected = report.checks.iter().any(|c| {
+        matches!(
+            c.status,
+            Status::Fail(
+                FailureClass::Verifier | FailureClass::BadObject | FailureClass::MapLayout
+            )
+        )
+    });
     Ok(if rejected {
         2
     } else {
@@ -265,24 +331,23 @@ fn write_pcaps(dir: &Path, report: &Report) -> Result<(), Error> {
 fn grade(args: GradeArgs) -> Result<(), Error> {
     let lab = find_lab(&args.lab, args.seed)?;
     let rubric = match &args.rubric {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| Error::Unreadable {
-                path: path.clone(),
-                source,
-            })?;
-            Rubric::from_toml(&lab, &text)?
-        }
+        Some(path) => Rubric::from_toml(&lab, &input::read_text(path, PathKind::Rubric)?)?,
         None => Rubric::default_for(&lab),
     };
     doctor::require_root()?;
     netns::sweep();
-    let subs = grade::discover(&args.submissions)?;
+    grade::prepare_out(&args.submissions, &args.out)?;
+    let found = grade::discover(&args.submissions)?;
+    let subs = found.submissions;
+    grade::write_skipped(&args.out, &found.skipped)?;
+    for s in &found.skipped {
+        eprintln!("xdplab: skipped {}: {}", s.entry, s.reason);
+    }
     let opts = GradeOptions {
         exe: std::env::current_exe().map_err(Error::env)?,
         seed: args.seed,
         timeout: Duration::from_secs(args.timeout),
     };
-    std::fs::create_dir_all(&args.out).map_err(Error::env)?;
     let bar = indicatif::ProgressBar::new(subs.len() as u64).with_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}").expect("template"),
     );
@@ -387,7 +452,12 @@ fn list() {
     for lab in labs(0) {
         println!("lab {} ({})", lab.id, lab.title);
         for part in &lab.parts {
-            println!("  program {}", part.program);
+            let needs: Vec<&str> = part.requires.iter().map(|h| h.name).collect();
+            if needs.is_empty() {
+                println!("  program {}", part.program);
+            } else {
+                println!("  program {} (needs {})", part.program, needs.join(", "));
+            }
             for c in &part.checks {
                 println!("    {:<48} {}", c.id, c.description);
             }

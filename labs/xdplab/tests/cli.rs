@@ -92,16 +92,50 @@ fn wrong_program_name_exits_2_and_lists_what_is_there() {
     let (code, _, err) = xdplab(&["run", "7.1", "--object", &path, "--program", "ip_filter"]);
     assert_eq!(code, 2);
     assert!(
-        err.contains("program `ip_filter` not found; the object has: ipfilter"),
+        err.contains(
+            "program `ip_filter` not found; the programs given are: ipfilter. Name the \
+             function exactly `ip_filter`"
+        ),
         "{err}"
     );
     // Without --program the missing parts are reported as failed checks: exit 1.
     let (code, out, _) = xdplab(&["run", "7.1", "--object", &path, "--mode", "test-run"]);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("program `port_filter` not found; the object has: ipfilter"),
+        out.contains("program `port_filter` not found; the programs given are: ipfilter."),
         "{out}"
     );
+    // Unscored checks stay unscored: only the 30 scored checks fail.
+    let (_, out, _) = xdplab(&[
+        "run", "7.1", "--object", &path, "--mode", "test-run", "--format", "json",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let scored = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] != "info")
+        .count();
+    assert_eq!(report["totals"]["failed"], scored, "{out}");
+    assert!(report["totals"]["info"].as_u64().unwrap() > 0, "{out}");
+}
+
+/// A pin directory that lacks a program says where to pin it.
+#[test]
+fn missing_pin_names_where_to_pin_it() {
+    let pins = harness::object::PinDir::create().unwrap();
+    let mut ebpf = aya::Ebpf::load(reference::harness_pass()).unwrap();
+    let p: &mut aya::programs::Xdp = ebpf.program_mut("xdplab_pass").unwrap().try_into().unwrap();
+    p.load().unwrap();
+    p.pin(pins.path().join("xdplab_pass")).unwrap();
+    let dir = pins.path().display().to_string();
+    let fix = format!("pin it at {dir}/syn_guard");
+    let (code, _, err) = xdplab(&["run", "7.2", "--pinned", &dir, "--program", "syn_guard"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&fix), "{err}");
+    let (code, out, _) = xdplab(&["run", "7.2", "--pinned", &dir, "--mode", "test-run"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(&fix), "{out}");
 }
 
 #[test]
@@ -116,17 +150,74 @@ fn not_root_exits_2() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("xdplab needs root"));
 }
 
+/// Unknown labs, checks and programs, and filters that select nothing, are usage errors that
+/// list the valid values; never an environment fault.
 #[test]
-fn unknown_lab_and_check_exit_2() {
-    let (code, _, err) = xdplab(&["run", "9.9"]);
-    assert_eq!(code, 2);
+fn usage_errors_exit_2_with_class_usage_and_the_valid_values() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["run", "9.9"],
+            "there is no lab `9.9`; the labs are 7.1, 7.2, 7.3",
+        ),
+        (
+            &["run", "7.1", "--check", "7.1/nope"],
+            "lab 7.1 has no check `7.1/nope`; its checks are:\n  7.1/ip_filter/",
+        ),
+        (
+            &["run", "7.2", "--program", "nope"],
+            "its programs are: rate_limiter, syn_guard, ddos_guard, syn_cookie",
+        ),
+        (
+            &[
+                "run",
+                "7.1",
+                "--program",
+                "ip_filter",
+                "--check",
+                "7.1/firewall/icmp-dropped",
+            ],
+            "belongs to program `firewall`, not `ip_filter`",
+        ),
+    ];
+    for (args, message) in cases {
+        let (code, _, err) = xdplab(args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(message), "{args:?}: {err}");
+        assert!(!err.contains("environment fault"), "{err}");
+        let mut json = args.to_vec();
+        json.extend(["--format", "json"]);
+        let (code, out, _) = xdplab(&json);
+        assert_eq!(code, 2);
+        let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(doc["error"]["class"], "usage", "{out}");
+    }
+}
+
+/// The doctor names the running kernel and loads every lab part's reference program.
+#[test]
+fn doctor_checks_the_kernel_and_every_reference() {
+    let (_, out, err) = xdplab(&["doctor"]);
+    // Leftovers are left out: a parallel test kills a run on purpose.
     assert!(
-        err.contains("there is no lab `9.9`; the labs are 7.1"),
-        "{err}"
+        !out.lines()
+            .any(|l| l.starts_with("BAD") && !l.contains("leftovers")),
+        "{out}{err}"
     );
-    let (code, _, err) = xdplab(&["run", "7.1", "--check", "7.1/nope"]);
-    assert_eq!(code, 2);
-    assert!(err.contains("has no check `7.1/nope`"), "{err}");
+    assert!(out.contains("tested: 6.1, 6.12, 6.18"), "{out}");
+    for line in [
+        "helper bpf_tcp_raw_gen_syncookie_ipv4",
+        "helper bpf_tcp_raw_check_syncookie_ipv4",
+        "reference 7.2/syn_cookie",
+        "reference 7.3/lb_dsr",
+        "veth XDP native",
+        "veth XDP generic",
+    ] {
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with("ok ") && l.contains(line)),
+            "{line}:\n{out}"
+        );
+    }
 }
 
 /// A run killed with SIGKILL skips every Drop; `xdplab clean` must remove what it left, and

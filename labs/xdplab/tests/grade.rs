@@ -153,7 +153,7 @@ fn grades_a_class() {
         ("judy", 0.0, &[("no-program", 30)]),
     ];
     for (student, points, failures) in expect {
-        let report = json(&out.join(student).join("report.json"));
+        let report = json(&out.join("students").join(student).join("report.json"));
         assert_eq!(
             report["points"].as_f64().unwrap(),
             *points,
@@ -167,15 +167,15 @@ fn grades_a_class() {
             "class table lists {student}:\n{stdout}"
         );
     }
-    let judy = json(&out.join("judy/report.json"));
+    let judy = json(&out.join("students/judy/report.json"));
     let message = judy["checks"][0]["message"].as_str().unwrap();
     assert!(
-        message.contains("program `ip_filter` not found; the object has: ipfilter"),
+        message.contains("program `ip_filter` not found; the programs given are: ipfilter."),
         "{message}"
     );
-    let dave = std::fs::read_to_string(out.join("dave/report.txt")).unwrap();
+    let dave = std::fs::read_to_string(out.join("students/dave/report.txt")).unwrap();
     assert!(dave.contains("invalid access to packet"), "{dave}");
-    let bob = std::fs::read_to_string(out.join("bob/report.txt")).unwrap();
+    let bob = std::fs::read_to_string(out.join("students/bob/report.txt")).unwrap();
     assert!(
         bob.contains("xdplab run 7.1 --object"),
         "replay command:\n{bob}"
@@ -193,7 +193,7 @@ fn grades_a_class() {
     );
 
     // JUnit XML: well-formed, one testcase per graded check, failures where the score says.
-    let xml = std::fs::read_to_string(out.join("bob/junit.xml")).unwrap();
+    let xml = std::fs::read_to_string(out.join("students/bob/junit.xml")).unwrap();
     let mut reader = quick_xml::Reader::from_str(&xml);
     let (mut cases, mut failures) = (0, 0);
     loop {
@@ -212,7 +212,7 @@ fn grades_a_class() {
     assert_eq!((cases, failures), (30, 1));
 
     // Gradescope results.json: the fields its autograder reads.
-    let gs = json(&out.join("heidi/results.json"));
+    let gs = json(&out.join("students/heidi/results.json"));
     assert_eq!(gs["score"].as_f64().unwrap(), 28.0);
     let tests = gs["tests"].as_array().unwrap();
     assert_eq!(tests.len(), 30);
@@ -222,6 +222,15 @@ fn grades_a_class() {
     }
     let total: f64 = tests.iter().map(|t| t["score"].as_f64().unwrap()).sum();
     assert!((total - 28.0).abs() < 0.05, "{total}");
+    // Each part's max_score values add up to its 10 points exactly, to the cent.
+    for part in ["ip_filter", "port_filter", "firewall"] {
+        let cents: i64 = tests
+            .iter()
+            .filter(|t| t["name"].as_str().unwrap().contains(&format!("/{part}/")))
+            .map(|t| (t["max_score"].as_f64().unwrap() * 100.0).round() as i64)
+            .sum();
+        assert_eq!(cents, 1000, "{part}");
+    }
 
     // Grading the same folder again gives identical files.
     let again = tmp("results-again");
@@ -229,8 +238,8 @@ fn grades_a_class() {
     for student in expect.iter().map(|e| e.0) {
         for file in ["report.txt", "report.json", "junit.xml", "results.json"] {
             assert_eq!(
-                std::fs::read_to_string(out.join(student).join(file)).unwrap(),
-                std::fs::read_to_string(again.join(student).join(file)).unwrap(),
+                std::fs::read_to_string(out.join("students").join(student).join(file)).unwrap(),
+                std::fs::read_to_string(again.join("students").join(student).join(file)).unwrap(),
                 "{student}/{file} differs between two gradings"
             );
         }
@@ -243,11 +252,11 @@ fn another_seed_catches_hard_coded_traffic() {
     let out = tmp("seeded");
     let (code, _, stderr) = grade(&corpus.dir, &out, &["--seed", "7"]);
     assert_eq!(code, 0, "{stderr}");
-    let ivan = json(&out.join("ivan/report.json"));
+    let ivan = json(&out.join("students/ivan/report.json"));
     assert!(ivan["points"].as_f64().unwrap() < 30.0, "{ivan}");
     for student in ["alice", "erin", "frank"] {
         assert_eq!(
-            json(&out.join(student).join("report.json"))["points"]
+            json(&out.join("students").join(student).join("report.json"))["points"]
                 .as_f64()
                 .unwrap(),
             30.0,
@@ -269,14 +278,14 @@ fn rubric_overrides_weights_and_hides_checks() {
     let out = tmp("rubric-results");
     let (code, _, stderr) = grade(&corpus.dir, &out, &["--rubric", rubric.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
-    let bob = json(&out.join("bob/report.json"));
+    let bob = json(&out.join("students/bob/report.json"));
     // firewall: 11 checks left, weights 10 x 1 + 4; bob misses the weight-4 one.
     assert_eq!(bob["max"].as_f64().unwrap(), 40.0);
     assert!(
         (bob["points"].as_f64().unwrap() - (20.0 + 20.0 * 10.0 / 14.0)).abs() < 0.01,
         "{bob}"
     );
-    let text = std::fs::read_to_string(out.join("bob/report.txt")).unwrap();
+    let text = std::fs::read_to_string(out.join("students/bob/report.txt")).unwrap();
     assert!(text.contains("hidden check"), "{text}");
     assert!(
         !text.contains("icmp-from-10.0.0.1"),
@@ -296,8 +305,8 @@ fn rubric_overrides_weights_and_hides_checks() {
     );
 }
 
-/// A submission over its time limit is stopped, reported as an environment fault (never the
-/// student's), and leaves nothing behind.
+/// A submission over its time limit is stopped and reported as `timeout` (the student's: the
+/// reference always finishes), and leaves nothing behind.
 #[test]
 fn time_limit_stops_a_submission() {
     let sub = tmp("slow");
@@ -305,8 +314,8 @@ fn time_limit_stops_a_submission() {
     let out = tmp("slow-results");
     let (code, stdout, stderr) = grade(&sub, &out, &["--timeout", "0"]);
     assert_eq!(code, 0, "{stderr}");
-    let erin = json(&out.join("erin/report.json"));
-    assert_eq!(erin["ungraded"]["class"], "environment", "{erin}");
+    let erin = json(&out.join("students/erin/report.json"));
+    assert_eq!(erin["ungraded"]["class"], "timeout", "{erin}");
     assert!(
         erin["ungraded"]["message"]
             .as_str()
@@ -314,5 +323,5 @@ fn time_limit_stops_a_submission() {
             .contains("longer than 0 s"),
         "{erin}"
     );
-    assert!(stdout.contains("NOT GRADED (environment)"), "{stdout}");
+    assert!(stdout.contains("NOT GRADED (timeout)"), "{stdout}");
 }

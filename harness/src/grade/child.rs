@@ -1,0 +1,178 @@
+//! The grading child: one submission judged in its own time-limited process. The parent sends
+//! a [`ChildRequest`] on the child's standard input and reads a report (or a
+//! [`RunErrorDocument`]) from its standard output; both sides use these types, so the two can
+//! never disagree about arguments.
+
+use std::{
+    ffi::OsStr,
+    io::{Read, Write},
+    os::unix::ffi::OsStrExt,
+    path::{Path, PathBuf},
+};
+
+use serde::{Deserialize, Serialize};
+
+use super::RunErrorDocument;
+use crate::{
+    error::{Error, Result},
+    input::{self, PathKind},
+    lab::{Lab, RunOptions},
+    object::{ObjectSet, PinnedPrograms, ProgramSource},
+    target::Mode,
+};
+
+/// A path as raw bytes, so non-UTF-8 file names survive the trip through JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RawPath(Vec<u8>);
+
+impl From<&Path> for RawPath {
+    fn from(p: &Path) -> Self {
+        Self(p.as_os_str().as_bytes().to_vec())
+    }
+}
+
+impl RawPath {
+    /// The path on this machine.
+    pub fn path(&self) -> PathBuf {
+        PathBuf::from(OsStr::from_bytes(&self.0))
+    }
+}
+
+/// Where a submission's programs come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChildSource {
+    /// Object files (one or more).
+    Objects(Vec<RawPath>),
+    /// A `pinned` file holding the bpffs path of the student's pinned programs; read by the
+    /// child, never by the parent.
+    PinnedFile(RawPath),
+}
+
+/// Everything a grading child needs to judge one submission.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChildRequest {
+    /// The lab id (`7.1`).
+    pub lab: String,
+    /// The seed that varies frames.
+    pub seed: u64,
+    /// The submission's programs.
+    pub source: ChildSource,
+}
+
+/// The largest request a child reads (a request lists a few paths).
+const REQUEST_LIMIT: u64 = 1 << 20;
+
+/// Runs the child side: reads a [`ChildRequest`] from standard input, judges the submission in
+/// `auto` mode and prints exactly one JSON document, a report or a [`RunErrorDocument`].
+/// `find_lab` maps a lab id and seed to the lab. Returns the process's exit code.
+pub fn serve(find_lab: impl Fn(&str, u64) -> Option<Lab>) -> u8 {
+    let result = read_request().and_then(|req| {
+        // A panic still ends in one document, classed `crash`.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| judge(&req, &find_lab)))
+            .unwrap_or_else(|panic| {
+                Err(Error::Crashed(
+                    crate::object::panic_detail(panic.as_ref()).to_owned(),
+                ))
+            })
+    });
+    let doc = match result {
+        Ok(report) => report.to_json(),
+        Err(e) => serde_json::to_string(&RunErrorDocument::from(&e)).expect("serialises"),
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{doc}");
+    let _ = out.flush();
+    0
+}
+
+fn read_request() -> Result<ChildRequest> {
+    let mut text = String::new();
+    std::io::stdin()
+        .take(REQUEST_LIMIT)
+        .read_to_string(&mut text)
+        .map_err(|e| Error::env(format!("reading the grading request: {e}")))?;
+    serde_json::from_str(&text)
+        .map_err(|e| Error::env(format!("the grading request is not valid: {e}")))
+}
+
+fn judge(req: &ChildRequest, find_lab: &dyn Fn(&str, u64) -> Option<Lab>) -> Result<crate::Report> {
+    let lab = find_lab(&req.lab, req.seed)
+        .ok_or_else(|| Error::env(format!("the grading child knows no lab `{}`", req.lab)))?;
+    crate::doctor::require_root()?;
+    let source = open_source(&req.source)?;
+    let opts = RunOptions {
+        mode: Mode::Auto,
+        program: None,
+        check: None,
+        seed: req.seed,
+    };
+    lab.run(source.as_ref(), &opts)
+}
+
+/// Opens a submission's programs with bounded reads.
+pub fn open_source(source: &ChildSource) -> Result<Box<dyn ProgramSource>> {
+    match source {
+        ChildSource::Objects(paths) => {
+            let paths: Vec<PathBuf> = paths.iter().map(RawPath::path).collect();
+            Ok(Box::new(ObjectSet::from_paths(&paths)?))
+        }
+        ChildSource::PinnedFile(file) => {
+            let file = file.path();
+            let text = input::read_text(&file, PathKind::PinnedFile)?;
+            let pins = text.trim();
+            if pins.is_empty() {
+                return Err(Error::BadObject {
+                    path: file,
+                    reason: "the `pinned` file is empty; it must hold the bpffs path of the \
+                             pinned programs, for example /sys/fs/bpf/alice"
+                        .into(),
+                });
+            }
+            Ok(Box::new(PinnedPrograms::open(pins)?))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::FailureClass;
+
+    #[test]
+    fn requests_round_trip_with_non_utf8_paths() {
+        let req = ChildRequest {
+            lab: "7.1".into(),
+            seed: 7,
+            source: ChildSource::Objects(vec![RawPath::from(Path::new(OsStr::from_bytes(
+                b"/class/b\xffb.o",
+            )))]),
+        };
+        let json = serde_json::to_string(&req).unwrap();
+        let back: ChildRequest = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, req);
+        let ChildSource::Objects(paths) = back.source else {
+            panic!("objects")
+        };
+        assert_eq!(paths[0].path().as_os_str().as_bytes(), b"/class/b\xffb.o");
+    }
+
+    #[test]
+    fn an_empty_pinned_file_is_the_students_fault() {
+        let dir = std::env::temp_dir().join(format!("xdplab-child-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("pinned");
+        std::fs::write(&file, "\n").unwrap();
+        let e = open_source(&ChildSource::PinnedFile(RawPath::from(file.as_path())))
+            .err()
+            .unwrap();
+        assert_eq!(e.class(), FailureClass::BadObject, "{e}");
+        std::fs::write(&file, "/etc").unwrap();
+        let e = open_source(&ChildSource::PinnedFile(RawPath::from(file.as_path())))
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("not on a bpffs"), "{e}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,303 @@
+//! Reading files a user or a student hands in, with bounded work: only regular files, never
+//! more than a stated size, and never a blocking open (a FIFO or a device is refused before a
+//! byte is read).
+
+use std::{
+    fmt,
+    fs::File,
+    io::Read,
+    os::unix::fs::{FileTypeExt, OpenOptionsExt},
+    path::{Path, PathBuf},
+};
+
+/// The largest object file read: real XDP objects are a few hundred KiB at most.
+pub const OBJECT_LIMIT: u64 = 64 << 20;
+/// The largest text file read (a rubric, a `pinned` file).
+pub const TEXT_LIMIT: u64 = 1 << 20;
+
+/// What kind of path a user gave, so messages can name it ("the rubric", "the object").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathKind {
+    /// An XDP ELF object (`--object`, a submission's file).
+    Object,
+    /// A submission's `pinned` file naming a bpffs path.
+    PinnedFile,
+    /// A bpffs directory of pinned programs (`--pinned`).
+    Pins,
+    /// An instructor's rubric (`--rubric`).
+    Rubric,
+    /// The folder of submissions given to `grade`.
+    Submissions,
+    /// The folder reports are written to (`--out`).
+    Out,
+}
+
+impl fmt::Display for PathKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PathKind::Object => "object",
+            PathKind::PinnedFile => "`pinned` file",
+            PathKind::Pins => "pinned programs' path",
+            PathKind::Rubric => "rubric",
+            PathKind::Submissions => "submissions folder",
+            PathKind::Out => "output folder",
+        })
+    }
+}
+
+impl PathKind {
+    /// What the user should do about a path of this kind that cannot be used.
+    fn fix(self) -> &'static str {
+        match self {
+            PathKind::Object => {
+                "Pass a compiled object: `clang -O2 -g -target bpf -c prog.c -o prog.o`."
+            }
+            PathKind::PinnedFile => {
+                "The file must hold one bpffs path, for example /sys/fs/bpf/alice."
+            }
+            PathKind::Pins => {
+                "Pass the bpffs directory the programs were pinned in, for example /sys/fs/bpf/alice."
+            }
+            PathKind::Rubric => "Pass a TOML rubric file (see the README's Rubric section).",
+            PathKind::Submissions => {
+                "Pass the folder holding one folder or object file per student."
+            }
+            PathKind::Out => "Pass a folder outside the submissions folder.",
+        }
+    }
+}
+
+/// Why a handed-in path could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// It does not exist or cannot be opened.
+    #[error("cannot read the {kind} `{}`: {source}. Check the path. {}", path.display(), kind.fix())]
+    Unreadable {
+        /// What the path was meant to be.
+        kind: PathKind,
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// It is a FIFO, a device, a socket or a folder where a regular file was needed (or the
+    /// other way round).
+    #[error("the {kind} `{}` is {found}, not {wanted}; it was not read. {}", path.display(), kind.fix())]
+    WrongType {
+        /// What the path was meant to be.
+        kind: PathKind,
+        /// The path.
+        path: PathBuf,
+        /// What it is ("a FIFO").
+        found: &'static str,
+        /// What it must be ("a regular file").
+        wanted: &'static str,
+    },
+    /// It is larger than anything of its kind should be.
+    #[error("the {kind} `{}` is larger than the limit of {} MiB, so it was not read. {}", path.display(), limit >> 20, kind.fix())]
+    TooLarge {
+        /// What the path was meant to be.
+        kind: PathKind,
+        /// The path.
+        path: PathBuf,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The output folder and the submissions folder overlap.
+    #[error(
+        "the output folder `{}` and the submissions folder `{}` lie inside one another, so \
+         reports would be read as submissions (or overwrite one). Pass an --out folder outside \
+         the submissions folder, for example `results/` next to it.",
+        out.display(), submissions.display()
+    )]
+    Overlap {
+        /// The output folder.
+        out: PathBuf,
+        /// The submissions folder.
+        submissions: PathBuf,
+    },
+    /// It is text that is not UTF-8.
+    #[error("the {kind} `{}` is not UTF-8 text. {}", path.display(), kind.fix())]
+    NotText {
+        /// What the path was meant to be.
+        kind: PathKind,
+        /// The path.
+        path: PathBuf,
+    },
+}
+
+impl InputError {
+    /// The kind of path the error is about.
+    pub fn kind(&self) -> PathKind {
+        match self {
+            InputError::Unreadable { kind, .. }
+            | InputError::WrongType { kind, .. }
+            | InputError::TooLarge { kind, .. }
+            | InputError::NotText { kind, .. } => *kind,
+            InputError::Overlap { .. } => PathKind::Out,
+        }
+    }
+}
+
+/// A file type in words, for messages.
+pub fn describe(ft: std::fs::FileType) -> &'static str {
+    if ft.is_file() {
+        "a regular file"
+    } else if ft.is_dir() {
+        "a folder"
+    } else if ft.is_fifo() {
+        "a FIFO"
+    } else if ft.is_char_device() {
+        "a character device"
+    } else if ft.is_block_device() {
+        "a block device"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_symlink() {
+        "a symbolic link"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Reads a regular file of at most `limit` bytes. Anything else is refused before it is opened;
+/// the file is then opened non-blocking and checked again on the descriptor, so a FIFO or a
+/// device swapped in between cannot block or stream forever.
+pub fn read_bounded(path: &Path, kind: PathKind, limit: u64) -> Result<Vec<u8>, InputError> {
+    let unreadable = |source| InputError::Unreadable {
+        kind,
+        path: path.to_owned(),
+        source,
+    };
+    let wrong_type = |ft| InputError::WrongType {
+        kind,
+        path: path.to_owned(),
+        found: describe(ft),
+        wanted: "a regular file",
+    };
+    // stat first: opening some devices has effects of its own (a watchdog starts counting).
+    let meta = std::fs::metadata(path).map_err(unreadable)?;
+    if !meta.file_type().is_file() {
+        return Err(wrong_type(meta.file_type()));
+    }
+    let file = File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(unreadable)?;
+    let meta = file.metadata().map_err(unreadable)?;
+    if !meta.file_type().is_file() {
+        return Err(wrong_type(meta.file_type()));
+    }
+    if meta.len() > limit {
+        return Err(InputError::TooLarge {
+            kind,
+            path: path.to_owned(),
+            limit,
+        });
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    // The file may grow while it is read; never take more than the limit.
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > limit {
+        return Err(InputError::TooLarge {
+            kind,
+            path: path.to_owned(),
+            limit,
+        });
+    }
+    Ok(bytes)
+}
+
+/// Reads a small UTF-8 text file (a rubric, a `pinned` file) with [`read_bounded`].
+pub fn read_text(path: &Path, kind: PathKind) -> Result<String, InputError> {
+    let bytes = read_bounded(path, kind, TEXT_LIMIT)?;
+    String::from_utf8(bytes).map_err(|_| InputError::NotText {
+        kind,
+        path: path.to_owned(),
+    })
+}
+
+/// Checks that `path` is a folder (following links), without opening anything in it.
+pub fn require_dir(path: &Path, kind: PathKind) -> Result<(), InputError> {
+    let meta = std::fs::metadata(path).map_err(|source| InputError::Unreadable {
+        kind,
+        path: path.to_owned(),
+        source,
+    })?;
+    if meta.is_dir() {
+        Ok(())
+    } else {
+        Err(InputError::WrongType {
+            kind,
+            path: path.to_owned(),
+            found: describe(meta.file_type()),
+            wanted: "a folder",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("xdplab-input-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_blocking() {
+        let dir = tmp("fifo");
+        let fifo = dir.join("obj.o");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = read_bounded(&fifo, PathKind::Object, OBJECT_LIMIT).unwrap_err();
+        assert!(
+            e.to_string().contains("is a FIFO, not a regular file"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn devices_and_folders_are_refused() {
+        let e = read_bounded(Path::new("/dev/zero"), PathKind::Object, OBJECT_LIMIT).unwrap_err();
+        assert!(e.to_string().contains("a character device"), "{e}");
+        let e = read_text(Path::new("/etc"), PathKind::Rubric).unwrap_err();
+        assert!(
+            e.to_string().starts_with("the rubric `/etc` is a folder"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_limit_is_named_and_held() {
+        let dir = tmp("large");
+        let big = dir.join("big.o");
+        std::fs::write(&big, vec![0u8; 2 << 20]).unwrap();
+        let e = read_bounded(&big, PathKind::Object, 1 << 20).unwrap_err();
+        assert!(e.to_string().contains("limit of 1 MiB"), "{e}");
+        assert_eq!(
+            read_bounded(&big, PathKind::Object, 2 << 20).unwrap().len(),
+            2 << 20
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_missing_path_names_its_kind() {
+        let e = read_text(Path::new("/nonexistent/rubric.toml"), PathKind::Rubric).unwrap_err();
+        assert!(e.to_string().starts_with("cannot read the rubric"), "{e}");
+        let e = require_dir(Path::new("/nonexistent"), PathKind::Submissions).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("cannot read the submissions folder"),
+            "{e}"
+        );
+    }
+}

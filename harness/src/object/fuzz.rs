@@ -1,0 +1,89 @@
+//! Seeded mutation testing of object loading: byte-mutated objects (the reference solutions
+//! and a clang-built C object) must end in an `Ok` or an error, never in a panic that escapes,
+//! within a bounded time. The count of panics caught at the loader boundary is printed, per
+//! 1,000 mutated objects.
+
+use std::{
+    path::Path,
+    time::{Duration, Instant},
+};
+
+use super::XdpObject;
+use crate::error::Error;
+
+/// Mutated objects per run of the normal suite.
+const MUTANTS: usize = 1000;
+/// Stop early past this, whatever is left (the run reports how many it did).
+const BUDGET: Duration = Duration::from_secs(20);
+
+/// The objects to mutate: every reference solution and the lab 7.1 C program.
+fn seeds() -> Vec<Vec<u8>> {
+    let mut seeds: Vec<Vec<u8>> = [
+        reference::lab_7_1(),
+        reference::lab_7_2(),
+        reference::lab_7_3(),
+    ]
+    .into_iter()
+    .filter(|o| !o.is_empty())
+    .map(<[u8]>::to_vec)
+    .collect();
+    let c = Path::new(env!("CARGO_MANIFEST_DIR")).join("../labs/lab-7-1/tests/programs/filter.c");
+    let out = std::env::temp_dir().join(format!("xdplab-fuzz-{}", std::process::id()));
+    std::fs::create_dir_all(&out).unwrap();
+    let object = crate::clang::compile(&c, &[], &out).expect("clang builds the C program");
+    seeds.push(std::fs::read(object).unwrap());
+    std::fs::remove_dir_all(out).unwrap();
+    seeds
+}
+
+/// One mutation: a few random bytes changed, a run of bytes overwritten, or a truncation.
+fn mutate(rng: &mut fastrand::Rng, seed: &[u8]) -> Vec<u8> {
+    let mut bytes = seed.to_vec();
+    match rng.u8(0..10) {
+        0 => bytes.truncate(rng.usize(4..bytes.len())),
+        1 => {
+            let at = rng.usize(4..bytes.len());
+            let len = rng.usize(1..64).min(bytes.len() - at);
+            rng.fill(&mut bytes[at..at + len]);
+        }
+        _ => {
+            for _ in 0..rng.usize(1..9) {
+                let at = rng.usize(4..bytes.len());
+                bytes[at] = rng.u8(..);
+            }
+        }
+    }
+    bytes
+}
+
+#[test]
+fn mutated_objects_never_panic() {
+    crate::doctor::require_root().expect("loading needs root");
+    let seeds = seeds();
+    let mut rng = fastrand::Rng::with_seed(0x7d1a_b5ee_d000_0001);
+    let start = Instant::now();
+    let (mut done, mut caught, mut loaded, mut refused) = (0, 0, 0, 0);
+    while done < MUTANTS && start.elapsed() < BUDGET {
+        let seed = &seeds[done % seeds.len()];
+        let bytes = mutate(&mut rng, seed);
+        let outcome = XdpObject::from_bytes(format!("mutant-{done}.o"), bytes).and_then(|o| {
+            let name = o.programs()[0].clone();
+            o.load(Some(&name)).map(drop)
+        });
+        match outcome {
+            Ok(()) => loaded += 1,
+            Err(Error::BadObject { reason, .. }) if reason.starts_with("the loader crashed") => {
+                caught += 1
+            }
+            Err(_) => refused += 1,
+        }
+        done += 1;
+    }
+    println!(
+        "{done} mutated objects in {:.1} s: {loaded} loaded, {refused} refused with an error, \
+         {caught} loader panics caught ({:.1} per 1,000)",
+        start.elapsed().as_secs_f64(),
+        caught as f64 * 1000.0 / done as f64
+    );
+    assert!(done >= 200, "only {done} mutants in the time budget");
+}

@@ -1,0 +1,189 @@
+//! A program loaded in the kernel: attaching it, running it through BPF_PROG_TEST_RUN, and
+//! reaching its maps.
+
+use std::{fmt, os::fd::AsFd};
+
+use aya::{
+    Ebpf,
+    maps::Map,
+    programs::{
+        TestRun, TestRunOptions, Xdp,
+        xdp::{XdpLinkId, XdpMode},
+    },
+};
+
+use crate::{
+    map_role::MapBinding,
+    error::{Error, Result},
+    maps::Maps,
+    verdict::Verdict,
+};
+
+/// How an XDP program is attached to a veth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachMode {
+    /// In the veth driver (XDP_FLAGS_DRV_MODE).
+    Native,
+    /// In the generic network stack (XDP_FLAGS_SKB_MODE).
+    Generic,
+}
+
+impl From<AttachMode> for XdpMode {
+    fn from(m: AttachMode) -> Self {
+        match m {
+            AttachMode::Native => XdpMode::Driver,
+            AttachMode::Generic => XdpMode::Skb,
+        }
+    }
+}
+
+/// One XDP program loaded in the kernel, with the maps of its (fresh) object.
+///
+/// Dropping it detaches the program and frees the maps; aya attaches through bpf links, which
+/// the kernel also releases when the process dies.
+pub struct LoadedProgram {
+    pub(super) name: String,
+    pub(super) inner: Inner,
+    /// Contract map names bound to maps found by role or pin (see [`crate::map_role`]).
+    pub(super) bindings: Vec<MapBinding>,
+}
+
+// One value per loaded program: the size difference between the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum Inner {
+    /// Loaded by the harness from an object: it owns the object's maps.
+    Object(Ebpf),
+    /// Loaded by the student (pinned, by id, attached): maps come from the program's own map
+    /// references and map pins.
+    Pinned { xdp: Xdp, maps: Vec<(String, Map)> },
+}
+
+impl fmt::Debug for LoadedProgram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoadedProgram")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl LoadedProgram {
+    /// The program's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn xdp(&mut self) -> &mut Xdp {
+        match &mut self.inner {
+            Inner::Object(ebpf) => ebpf
+                .program_mut(&self.name)
+                .and_then(|p| p.try_into().ok())
+                .expect("loaded as XDP"),
+            Inner::Pinned { xdp, .. } => xdp,
+        }
+    }
+
+    /// The map called `name`, or bound to that name, if the program has one.
+    pub(crate) fn map_mut(&mut self, name: &str) -> Option<&mut Map> {
+        if let Some(i) = self
+            .bindings
+            .iter()
+            .find(|b| b.contract == name)
+            .map(|b| b.index)
+        {
+            return self.maps_in_order().into_iter().nth(i).map(|(_, m)| m);
+        }
+        match &mut self.inner {
+            Inner::Object(ebpf) => ebpf.map_mut(name),
+            Inner::Pinned { maps, .. } => maps.iter_mut().find(|(n, _)| n == name).map(|(_, m)| m),
+        }
+    }
+
+    /// Every map (internal `.rodata`-style ones left out), in a stable order.
+    pub(crate) fn maps_in_order(&mut self) -> Vec<(String, &mut Map)> {
+        let mut maps: Vec<(String, &mut Map)> = match &mut self.inner {
+            Inner::Object(ebpf) => ebpf.maps_mut().map(|(n, m)| (n.to_owned(), m)).collect(),
+            Inner::Pinned { maps, .. } => maps.iter_mut().map(|(n, m)| (n.clone(), m)).collect(),
+        };
+        maps.retain(|(n, _)| !n.starts_with('.'));
+        maps
+    }
+
+    /// The program's maps as the kernel describes them, for role lookups and listings.
+    pub(crate) fn map_summaries(&mut self) -> Vec<crate::map_role::MapSummary> {
+        let adopted = self.adopted();
+        self.maps_in_order()
+            .iter()
+            .enumerate()
+            .map(|(i, (n, m))| crate::map_role::MapSummary::of(i, n, m, adopted))
+            .collect()
+    }
+
+    /// Makes a contract name refer to the map the binding names.
+    pub(crate) fn bind_map(&mut self, binding: MapBinding) {
+        self.bindings.retain(|b| b.contract != binding.contract);
+        self.bindings.push(binding);
+    }
+
+    /// Whether someone else loaded the program (pinned, by id, attached): it may run on other
+    /// traffic too, and its state is theirs.
+    pub fn adopted(&self) -> bool {
+        matches!(self.inner, Inner::Pinned { .. })
+    }
+
+    /// The maps that stood in for contract maps without having their names.
+    pub fn map_bindings(&self) -> &[MapBinding] {
+        &self.bindings
+    }
+
+    /// A program someone else loaded, with the maps found for it; see [`crate::source`].
+    pub(crate) fn from_kernel(name: String, xdp: Xdp, maps: Vec<(String, Map)>) -> Self {
+        Self {
+            name,
+            inner: Inner::Pinned { xdp, maps },
+            bindings: Vec::new(),
+        }
+    }
+
+    /// Attaches the program to `ifindex`; call it from a thread inside the interface's namespace.
+    pub fn attach(&mut self, ifindex: u32, mode: AttachMode) -> Result<XdpLinkId> {
+        self.xdp().attach(ifindex, mode.into()).map_err(|e| {
+            Error::env(format!(
+                "attaching XDP in {mode:?} mode to ifindex {ifindex} failed: {e}"
+            ))
+        })
+    }
+
+    /// How many times the kernel has run the program (counted only while BPF run statistics are
+    /// on, as the veth targets keep them).
+    pub fn run_count(&mut self) -> Result<u64> {
+        let xdp = self.xdp();
+        let info = xdp.info().map_err(Error::env)?;
+        Ok(info.run_count())
+    }
+
+    /// Runs the program once on `frame` through BPF_PROG_TEST_RUN: exact verdict and output.
+    pub fn test_run(&mut self, frame: &[u8]) -> Result<(Verdict, Vec<u8>)> {
+        let mut out = vec![0u8; frame.len() + 4096];
+        let xdp = self.xdp();
+        let result = xdp
+            .test_run(TestRunOptions {
+                data_in: Some(frame),
+                data_out: Some(&mut out),
+                ..Default::default()
+            })
+            .map_err(|e| Error::env(format!("BPF_PROG_TEST_RUN failed: {e}")))?;
+        out.truncate(result.data_size_out as usize);
+        Ok((Verdict::from_code(result.return_value), out))
+    }
+
+    /// The maps of this copy of the object, by name.
+    pub fn maps(&mut self) -> Maps<'_> {
+        Maps::new(self)
+    }
+
+    /// The raw fd of the program, for callers that pin or inspect it.
+    pub fn fd(&mut self) -> Result<std::os::fd::OwnedFd> {
+        let fd = self.xdp().fd().map_err(Error::env)?;
+        fd.as_fd().try_clone_to_owned().map_err(Error::env)
+    }
+}

@@ -1,0 +1,359 @@
+//! XDP objects: reading an ELF file, finding its programs, and loading fresh copies of them.
+//!
+//! - this module: ELF sources ([`XdpObject`], [`ObjectSet`]) and the [`ProgramSource`] they share;
+//! - `loaded`: a program in the kernel ([`LoadedProgram`]);
+//! - `pins`: programs pinned by a student ([`PinnedPrograms`]), and the harness's own pin
+//!   directories ([`PinDir`]);
+//! - `verifier`: what the verifier said, trimmed ([`trim_verifier_log`]).
+//!
+//! Nothing a student hands in can panic the harness: aya is called behind a `catch_unwind`, and a
+//! panic inside it becomes a `bad-object` error naming the file.
+
+#[cfg(test)]
+mod fuzz;
+mod loaded;
+mod pins;
+mod verifier;
+
+use std::{
+    fmt,
+    panic::{AssertUnwindSafe, catch_unwind},
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use aya::{EbpfError, EbpfLoader, VerifierLogLevel, programs::Xdp};
+
+use crate::{
+    error::{Error, Result},
+    input::{self, PathKind},
+};
+use loaded::Inner;
+pub use loaded::{AttachMode, LoadedProgram};
+pub(crate) use pins::PIN_DIR;
+pub use crate::source::pinned::PinnedPrograms;
+pub use pins::{PinDir, ensure_bpffs};
+pub use verifier::trim_verifier_log;
+
+/// The most kernel memory one map of a handed-in object may ask for (key and value bytes
+/// times entries); the labs' maps need a few MiB at most.
+pub const MAP_BYTES_LIMIT: u64 = 64 << 20;
+
+/// A rejected program is loaded again with a verbose log only if the verifier walked at most
+/// this many instructions (a few MiB of log).
+const VERBOSE_LOG_MAX_INSNS: u64 = 20_000;
+
+/// Runs `f`, turning a panic inside it (aya has panicked on malformed ELF sections and on
+/// non-UTF-8 BTF logs) into a `bad-object` error for `origin`.
+fn no_panic<T>(origin: &Path, what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        Err(Error::BadObject {
+            path: origin.to_owned(),
+            reason: format!(
+                "the loader crashed while {what} it ({})",
+                panic_detail(panic.as_ref())
+            ),
+        })
+    })
+}
+
+/// The message a caught panic carried, for error messages.
+pub fn panic_detail(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("no detail")
+}
+
+/// An XDP ELF object: its bytes, where they came from, and the XDP programs it declares.
+///
+/// The object is only parsed here; every [`XdpObject::load`] creates fresh maps and a fresh
+/// program in the kernel, so one part's state never leaks into another's.
+#[derive(Clone)]
+pub struct XdpObject {
+    origin: PathBuf,
+    bytes: Arc<[u8]>,
+    programs: Vec<String>,
+}
+
+impl fmt::Debug for XdpObject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("XdpObject")
+            .field("origin", &self.origin)
+            .field("programs", &self.programs)
+            .finish()
+    }
+}
+
+impl XdpObject {
+    /// Reads and checks an object file given by a user.
+    pub fn from_path(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let bytes = input::read_bounded(path, PathKind::Object, input::OBJECT_LIMIT)?;
+        Self::from_bytes(path, bytes)
+    }
+
+    /// Checks an object held in memory; `origin` names it in messages.
+    pub fn from_bytes(origin: impl AsRef<Path>, bytes: impl Into<Arc<[u8]>>) -> Result<Self> {
+        let origin = origin.as_ref().to_owned();
+        let bytes: Arc<[u8]> = bytes.into();
+        if !bytes.starts_with(b"\x7fELF") {
+            let magic = bytes
+                .iter()
+                .take(4)
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>();
+            return Err(Error::NotElf {
+                path: origin,
+                magic: if magic.is_empty() {
+                    "nothing: it is empty".into()
+                } else {
+                    magic.join(" ")
+                },
+            });
+        }
+        let parsed = no_panic(&origin, "parsing", || {
+            aya_obj::Object::parse(&bytes).map_err(|e| Error::BadObject {
+                path: origin.clone(),
+                reason: e.to_string(),
+            })
+        })?;
+        let mut programs = Vec::new();
+        let mut others = Vec::new();
+        for (name, program) in &parsed.programs {
+            match program.section {
+                aya_obj::ProgramSection::Xdp { .. } => programs.push(name.clone()),
+                _ => others.push(name.clone()),
+            }
+        }
+        programs.sort();
+        others.sort();
+        if programs.is_empty() {
+            return Err(Error::NoXdpProgram {
+                path: origin,
+                others: if others.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (it has {}, which are not XDP)", others.join(", "))
+                },
+            });
+        }
+        for (name, map) in &parsed.maps {
+            let entry = u64::from(map.key_size()) + u64::from(map.value_size());
+            let bytes = u64::from(map.max_entries()).saturating_mul(entry.max(1));
+            if bytes > MAP_BYTES_LIMIT {
+                return Err(Error::MapLayout {
+                    name: name.clone(),
+                    expected: format!("at most {} MiB of entries", MAP_BYTES_LIMIT >> 20),
+                    found: format!("{} entries of {entry} bytes", map.max_entries()),
+                });
+            }
+        }
+        Ok(Self {
+            origin,
+            bytes,
+            programs,
+        })
+    }
+
+    /// Where the object came from, for messages and reports.
+    pub fn origin(&self) -> &Path {
+        &self.origin
+    }
+
+    /// The XDP programs the object declares, sorted by name.
+    pub fn programs(&self) -> &[String] {
+        &self.programs
+    }
+
+    /// Picks a program: the one named, or the only one when no name is given.
+    pub fn resolve(&self, name: Option<&str>) -> Result<String> {
+        match name {
+            Some(name) if self.programs.iter().any(|p| p == name) => Ok(name.to_owned()),
+            None if self.programs.len() == 1 => Ok(self.programs[0].clone()),
+            _ => Err(Error::ProgramNotFound {
+                name: name.unwrap_or("<unnamed>").to_owned(),
+                available: self.programs.join(", "),
+            }),
+        }
+    }
+
+    /// Loads a fresh copy of the object (new maps) and loads `program` into the kernel.
+    ///
+    /// The first load asks the verifier for its statistics and error lines only, so a program
+    /// at the verifier's limits is walked once (a verbose log of a million instructions would
+    /// overflow every buffer, and aya would retry ten times). Only a plain rejection is loaded
+    /// again with the verbose log that shows the offending instructions.
+    pub fn load(&self, program: Option<&str>) -> Result<LoadedProgram> {
+        let name = self.resolve(program)?;
+        no_panic(&self.origin, "loading", || {
+            match self.load_with(&name, VerifierLogLevel::STATS) {
+                // A limit (`VerifierLimit`) or a long walk is not repeated: the verbose log of
+                // a long walk overflows aya's buffer, and aya retries with ten times the size.
+                Err(e @ Error::Verifier { insns, .. })
+                    if insns.is_none_or(|n| n <= VERBOSE_LOG_MAX_INSNS) =>
+                {
+                    match self.load_with(&name, VerifierLogLevel::DEBUG | VerifierLogLevel::STATS) {
+                        // The verbose log can only add to a rejection; keep the first if the
+                        // second load behaves differently.
+                        Err(verbose @ Error::Verifier { .. }) => Err(verbose),
+                        _ => Err(e),
+                    }
+                }
+                other => other,
+            }
+        })
+    }
+
+    fn load_with(&self, name: &str, level: VerifierLogLevel) -> Result<LoadedProgram> {
+        let mut ebpf = EbpfLoader::new()
+            .verifier_log_level(level)
+            .load(&self.bytes)
+            .map_err(|e| Error::BadObject {
+                path: self.origin.clone(),
+                reason: match e {
+                    EbpfError::MapError(e) => format!("a map could not be created: {e}"),
+                    e => e.to_string(),
+                },
+            })?;
+        let not_xdp = || Error::BadObject {
+            path: self.origin.clone(),
+            reason: format!("`{name}` is not an XDP program once loaded"),
+        };
+        let xdp: &mut Xdp = ebpf
+            .program_mut(name)
+            .ok_or_else(not_xdp)?
+            .try_into()
+            .map_err(|_| not_xdp())?;
+        xdp.load().map_err(|e| verifier::load_error(name, e))?;
+        Ok(LoadedProgram {
+            name: name.to_owned(),
+            inner: Inner::Object(ebpf),
+            bindings: Vec::new(),
+        })
+    }
+}
+
+/// Where a lab's programs come from: one object, several objects, or programs a student loaded
+/// and pinned themselves. Each [`ProgramSource::load`] gives a fresh copy where the source
+/// allows it (objects); pinned programs keep their state between parts.
+pub trait ProgramSource {
+    /// A name for reports and messages (a path, or several).
+    fn origin(&self) -> String;
+    /// The XDP programs on offer, sorted.
+    fn programs(&self) -> Vec<String>;
+    /// Loads `program`, failing with [`Error::ProgramNotFound`] when the source lacks it.
+    fn load(&self, program: &str) -> Result<LoadedProgram>;
+    /// How to supply `program` when this source lacks it: the sentence that follows
+    /// [`Error::ProgramNotFound`] in reports.
+    fn supply_hint(&self, program: &str) -> String {
+        format!(
+            "Name the function exactly `{program}` (`SEC(\"xdp\") int {program}(struct xdp_md *ctx)` \
+             in C, `#[xdp] fn {program}` in aya-ebpf); the lab's README lists the required names."
+        )
+    }
+}
+
+impl ProgramSource for XdpObject {
+    fn origin(&self) -> String {
+        self.origin.display().to_string()
+    }
+
+    fn programs(&self) -> Vec<String> {
+        self.programs.clone()
+    }
+
+    fn load(&self, program: &str) -> Result<LoadedProgram> {
+        XdpObject::load(self, Some(program))
+    }
+}
+
+/// Several objects handed in together (one per program, or any mix); each program may be
+/// defined in only one of them.
+#[derive(Debug, Clone)]
+pub struct ObjectSet {
+    objects: Vec<XdpObject>,
+}
+
+impl ObjectSet {
+    /// Reads every object; fails on the first unusable one (not ELF, no XDP program, ...).
+    pub fn from_paths<P: AsRef<Path>>(paths: &[P]) -> Result<Self> {
+        let objects = paths
+            .iter()
+            .map(XdpObject::from_path)
+            .collect::<Result<Vec<_>>>()?;
+        if objects.is_empty() {
+            return Err(Error::env("no object given"));
+        }
+        for (i, later) in objects.iter().enumerate() {
+            for earlier in &objects[..i] {
+                if let Some(p) = later.programs.iter().find(|p| earlier.programs.contains(p)) {
+                    return Err(Error::DuplicateProgram {
+                        program: p.clone(),
+                        first: earlier.origin.clone(),
+                        second: later.origin.clone(),
+                    });
+                }
+            }
+        }
+        Ok(Self { objects })
+    }
+}
+
+impl ProgramSource for ObjectSet {
+    fn origin(&self) -> String {
+        let paths: Vec<String> = self
+            .objects
+            .iter()
+            .map(|o| o.origin.display().to_string())
+            .collect();
+        paths.join(", ")
+    }
+
+    fn programs(&self) -> Vec<String> {
+        let mut all: Vec<String> = self
+            .objects
+            .iter()
+            .flat_map(|o| o.programs.clone())
+            .collect();
+        all.sort();
+        all
+    }
+
+    fn load(&self, program: &str) -> Result<LoadedProgram> {
+        match self
+            .objects
+            .iter()
+            .find(|o| o.programs.iter().any(|p| p == program))
+        {
+            Some(object) => object.load(Some(program)),
+            None => Err(Error::ProgramNotFound {
+                name: program.into(),
+                available: self.programs().join(", "),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_program_in_two_objects_names_both() {
+        let dir = std::env::temp_dir().join(format!("xdplab-dup-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (a, b) = (dir.join("a.o"), dir.join("b.o"));
+        std::fs::write(&a, reference::lab_7_1()).unwrap();
+        std::fs::write(&b, reference::lab_7_1()).unwrap();
+        let e = ObjectSet::from_paths(&[&a, &b]).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("a.o`") && text.contains("b.o`"), "{text}");
+        assert!(
+            text.starts_with("program `firewall` is defined in both"),
+            "{text}"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,81 @@
+//! Taking over a program someone else loaded: its maps, found through the program's own map
+//! references, and map pins that name them for the contract.
+
+use std::path::{Path, PathBuf};
+
+use aya::{
+    maps::{Map, MapData},
+    programs::Xdp,
+};
+
+use crate::{
+    error::{Error, Result},
+    map_role::{MapBinding, MapSummary},
+    object::LoadedProgram,
+};
+
+/// Wraps a loaded XDP program as the harness's [`LoadedProgram`] named `name`.
+///
+/// Its maps are those the kernel says it references, under their kernel names (empty for a map
+/// created without a name). Each of `map_pins` (contract name, pin path) is a map pinned under
+/// the contract's name; it wins over the program's own names, and the report says so.
+pub fn adopt(name: &str, xdp: Xdp, map_pins: &[(String, PathBuf)]) -> Result<LoadedProgram> {
+    // The run count tells apart the harness's frames from the program's other traffic, also
+    // in test-run mode.
+    crate::target::run_stats()?;
+    let ids = xdp
+        .info()
+        .and_then(|i| i.map_ids())
+        .map_err(Error::env)?
+        .unwrap_or_default();
+    let mut maps = Vec::new();
+    let mut pinned = Vec::new();
+    for (contract, pin) in map_pins {
+        let data = MapData::from_pin(pin).map_err(|e| Error::BadObject {
+            path: pin.clone(),
+            reason: format!("not a pinned map: {e}"),
+        })?;
+        let id = data.info().map_err(Error::env)?.id();
+        pinned.push((contract.clone(), pin.clone()));
+        maps.push((contract.clone(), id, map(data, pin)?));
+    }
+    for id in ids {
+        if maps.iter().any(|(_, pinned_id, _)| *pinned_id == id) {
+            continue; // already here under its pin's name
+        }
+        let data = MapData::from_id(id).map_err(Error::env)?;
+        let name = data
+            .info()
+            .ok()
+            .and_then(|i| i.name_as_str().map(str::to_owned))
+            .unwrap_or_default();
+        maps.push((name, id, Map::from_map_data(data).map_err(Error::env)?));
+    }
+    let maps: Vec<(String, Map)> = maps.into_iter().map(|(n, _, m)| (n, m)).collect();
+    let mut program = LoadedProgram::from_kernel(name.to_owned(), xdp, maps);
+    let summaries = program.map_summaries();
+    for (contract, pin) in pinned {
+        let Some(summary) = summaries.iter().find(|s| s.name == contract) else {
+            continue;
+        };
+        program.bind_map(pin_binding(name, &contract, &pin, summary));
+    }
+    Ok(program)
+}
+
+fn map(data: MapData, pin: &Path) -> Result<Map> {
+    Map::from_map_data(data).map_err(|e| Error::BadObject {
+        path: pin.to_owned(),
+        reason: format!("a map of a type the harness cannot read: {e}"),
+    })
+}
+
+fn pin_binding(program: &str, contract: &str, pin: &Path, summary: &MapSummary) -> MapBinding {
+    MapBinding {
+        program: program.to_owned(),
+        contract: contract.to_owned(),
+        used: format!("{} pinned at {}", summary.describe(), pin.display()),
+        found: "pin".into(),
+        index: summary.index,
+    }
+}

@@ -1,0 +1,151 @@
+//! The XDP program attached to an interface now, as the course's `attach-xdp`, `ip link set
+//! ... xdp` or any other loader left it. It stays attached there: the harness attaches the
+//! same program to its own veth as well.
+
+use futures::TryStreamExt as _;
+use rtnetlink::packet_route::link::{LinkAttribute, LinkXdp};
+
+use crate::{
+    error::{Error, Result},
+    object::{LoadedProgram, ProgramSource},
+    source::{adopt::adopt, prog_id::xdp_by_id},
+    topology::netlink,
+};
+
+/// The program attached to `iface` (in namespace `netns`, or the harness's own), under the
+/// contract's program name.
+#[derive(Debug, Clone)]
+pub struct AttachedProgram {
+    iface: String,
+    netns: Option<String>,
+    id: u32,
+    name: String,
+}
+
+impl AttachedProgram {
+    /// Finds the program attached to `iface`. It is judged as `program`, or under its kernel
+    /// name when no name is given.
+    pub fn open(iface: &str, netns: Option<&str>, program: Option<&str>) -> Result<Self> {
+        let what = match netns {
+            Some(ns) => format!("interface {iface} in namespace {ns}"),
+            None => format!("interface {iface}"),
+        };
+        let id = attached_id(iface, netns, &what)?;
+        let name = match program {
+            Some(p) => p.to_owned(),
+            None => kernel_name(id).ok_or_else(|| Error::NotLoaded {
+                what: what.clone(),
+                reason: format!("the program attached there (id {id}) has no name"),
+                fix: "Say which of the lab's programs it is with `--program NAME`.".into(),
+            })?,
+        };
+        Ok(Self {
+            iface: iface.to_owned(),
+            netns: netns.map(str::to_owned),
+            id,
+            name,
+        })
+    }
+
+    /// The kernel id of the attached program.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+}
+
+/// The id of the XDP program attached to `iface`, read from the link's IFLA_XDP attributes.
+fn attached_id(iface: &str, netns: Option<&str>, what: &str) -> Result<u32> {
+    let query = || {
+        netlink(|h| async move {
+            let mut links = h.link().get().match_name(iface.to_owned()).execute();
+            let Some(link) = links.try_next().await.ok().flatten() else {
+                return Ok(None);
+            };
+            let id = link.attributes.iter().find_map(|a| match a {
+                LinkAttribute::Xdp(xdp) => xdp.iter().find_map(|x| match x {
+                    LinkXdp::ProgId(id) | LinkXdp::DrvProgId(id) | LinkXdp::SkbProgId(id) => {
+                        Some(*id)
+                    }
+                    _ => None,
+                }),
+                _ => None,
+            });
+            Ok(Some(id))
+        })
+    };
+    let found = match netns {
+        None => std::thread::scope(|s| s.spawn(query).join().expect("netlink query")),
+        Some(ns) => {
+            let handle = netns_rs::NetNs::get(ns).map_err(|e| Error::NotLoaded {
+                what: what.to_owned(),
+                reason: format!("there is no network namespace {ns} ({e})"),
+                fix: "`ip netns list` shows the namespaces; leave out --netns for the \
+                      host's."
+                    .into(),
+            })?;
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    handle
+                        .enter()
+                        .map_err(|e| Error::env(format!("cannot enter namespace {ns}: {e}")))?;
+                    query()
+                })
+                .join()
+                .expect("netlink query")
+            })
+        }
+    }?;
+    match found {
+        None => Err(Error::NotLoaded {
+            what: what.to_owned(),
+            reason: "there is no such interface".into(),
+            fix: "`ip link` lists the interfaces (`ip -n NS link` in a namespace; pass \
+                  --netns NS for an interface there)."
+                .into(),
+        }),
+        Some(None) | Some(Some(0)) => Err(Error::NotLoaded {
+            what: what.to_owned(),
+            reason: "no XDP program is attached to it".into(),
+            fix: "Attach it first (the Clojure library's `attach-xdp`, or `ip link set dev \
+                  IFACE xdp obj prog.o sec xdp`), or pass --pinned or --prog-id instead."
+                .into(),
+        }),
+        Some(Some(id)) => Ok(id),
+    }
+}
+
+fn kernel_name(id: u32) -> Option<String> {
+    aya::programs::loaded_programs()
+        .filter_map(|p| p.ok())
+        .find(|p| p.id() == id)
+        .and_then(|p| p.name_as_str().map(str::to_owned))
+        .filter(|n| !n.is_empty())
+}
+
+impl ProgramSource for AttachedProgram {
+    fn origin(&self) -> String {
+        match &self.netns {
+            Some(ns) => format!("program {} attached to {ns}/{}", self.id, self.iface),
+            None => format!("program {} attached to {}", self.id, self.iface),
+        }
+    }
+
+    fn programs(&self) -> Vec<String> {
+        vec![self.name.clone()]
+    }
+
+    fn load(&self, program: &str) -> Result<LoadedProgram> {
+        if program != self.name {
+            return Err(Error::ProgramNotFound {
+                name: program.into(),
+                available: format!(
+                    "{} (attached to {}; pass --program NAME to judge it as another of the \
+                     lab's programs)",
+                    self.name, self.iface
+                ),
+            });
+        }
+        let xdp = xdp_by_id(self.id, program, &self.origin())?;
+        adopt(program, xdp, &[])
+    }
+}
