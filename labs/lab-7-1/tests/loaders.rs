@@ -269,7 +269,7 @@ fn a_map_pin_names_the_unnamed_map() {
 /// add up say so and are not charged to the program.
 #[test]
 fn other_traffic_on_the_students_interface_is_not_charged() {
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     let student = Student::load((lab_7_1::lab(0).reference)());
     let source = student.attached_source("ip_filter");
     let (_, network) = student
@@ -288,31 +288,47 @@ fn other_traffic_on_the_students_interface_is_not_charged() {
     let mut frame = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x88, 0xb5];
     frame.resize(60, 0);
     let stop = AtomicBool::new(false);
-    let report = std::thread::scope(|s| {
+    let sent = AtomicUsize::new(0);
+    let behaviour = harness::FailureClass::Behaviour;
+    let not_judged = |r: &Report| {
+        r.checks
+            .iter()
+            .any(|c| c.message.starts_with("not judged: the check sent"))
+    };
+    let reports = std::thread::scope(|s| {
         s.spawn(|| {
             while !stop.load(Ordering::Relaxed) {
                 socket.send(&frame).unwrap();
-                std::thread::sleep(std::time::Duration::from_micros(300));
+                sent.fetch_add(1, Ordering::Relaxed);
+                std::thread::sleep(std::time::Duration::from_micros(100));
             }
         });
-        let report = run(&source, Mode::Native, Some("ip_filter"));
+        // The other traffic flows before the first check starts.
+        while sent.load(Ordering::Relaxed) < 10 {
+            std::thread::yield_now();
+        }
+        // A run is a few milliseconds: the other traffic may miss every check of one (about
+        // one run in twenty on a busy machine); a third run that all miss is one in 8000.
+        let mut reports = Vec::new();
+        while reports.len() < 3 && !reports.iter().any(not_judged) {
+            reports.push(run(&source, Mode::Native, Some("ip_filter")));
+        }
         stop.store(true, Ordering::Relaxed);
-        report
+        reports
     });
-    let behaviour = harness::FailureClass::Behaviour;
+    for report in &reports {
+        assert!(
+            report
+                .checks
+                .iter()
+                .all(|c| c.status != Status::Fail(behaviour)),
+            "{}",
+            report.to_text()
+        );
+    }
+    let report = reports.last().unwrap();
     assert!(
-        report
-            .checks
-            .iter()
-            .all(|c| c.status != Status::Fail(behaviour)),
-        "{}",
-        report.to_text()
-    );
-    assert!(
-        report
-            .checks
-            .iter()
-            .any(|c| c.message.starts_with("not judged: the check sent")),
+        not_judged(report),
         "{}",
         report.to_text()
     );
