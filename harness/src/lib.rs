@@ -8,7 +8,8 @@
 //! - [`netns`] and [`topology`]: namespaces and veths, and the sweep for leftovers.
 //! - [`target`]: the three modes a frame can reach a program in.
 //! - [`check`], [`flood`], [`delivery`], [`lab`], [`report`]: what a lab is made of and what a
-//!   run reports; [`table`] and [`counters`]: how every check is judged.
+//!   run reports; [`table`] and [`counters`]: how every check is judged; [`vary`]: the
+//!   values a contract leaves free, varied inside checks and by seed.
 
 pub mod arrival;
 pub mod bench;
@@ -40,6 +41,7 @@ pub mod target;
 pub mod tcp;
 pub mod testing;
 pub mod topology;
+pub mod vary;
 pub mod verdict;
 
 pub use check::{Body, Check, Probe};
