@@ -166,6 +166,13 @@ fn hash_on_destination() {
     );
 }
 
+/// A hash over the source and the ports: one source's packets, sent with varied ports,
+/// reach different backends.
+#[test]
+fn hash_over_the_ports() {
+    flagged_ids("BUG_HASH_PORTS", Mode::TestRun, &[(HASH, "affinity")]);
+}
+
 #[test]
 fn source_rewritten_instead_of_destination() {
     flagged_ids(
