@@ -42,12 +42,7 @@ impl<T: Clone> Cycle<T> {
 
 /// Canonical payloads: lengths 6, 0, 33 and 1, so a program that reads a fixed length or
 /// assumes a payload is caught.
-const PAYLOADS: [&[u8]; 4] = [
-    b"xdplab",
-    b"",
-    b"the contract never reads payloads",
-    b"x",
-];
+const PAYLOADS: [&[u8]; 4] = [b"xdplab", b"", b"the contract never reads payloads", b"x"];
 
 /// Where a lab's free values come from: canonical cycles (seed 0) or a seeded generator.
 #[derive(Debug)]
@@ -82,10 +77,12 @@ impl Vary {
 
     /// A port from 1024 up that is none of `taken` (canonical: the next of `cycle`).
     pub fn port(&self, cycle: &Cycle<u16>, taken: &[u16]) -> u16 {
-        self.pick(cycle, |rng| loop {
-            let p = rng.u16(1024..);
-            if !taken.contains(&p) {
-                break p;
+        self.pick(cycle, |rng| {
+            loop {
+                let p = rng.u16(1024..);
+                if !taken.contains(&p) {
+                    break p;
+                }
             }
         })
     }
@@ -122,7 +119,9 @@ mod tests {
         let draw = |seed| {
             let v = Vary::new(seed);
             let ports = Cycle::new([1]);
-            (0..200).map(|_| v.port(&ports, &[1024, 1025])).collect::<Vec<u16>>()
+            (0..200)
+                .map(|_| v.port(&ports, &[1024, 1025]))
+                .collect::<Vec<u16>>()
         };
         let a = draw(7);
         assert_eq!(a, draw(7));

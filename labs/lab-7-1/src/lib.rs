@@ -292,7 +292,12 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
             "1.0.0.10 and 100.1.168.192 (byte-swapped blocked addresses) pass",
         )
         .probes([
-            probe("from-1.0.0.10", f.tcp(SWAPPED_A, f.sport(), f.port()), Pass, 1),
+            probe(
+                "from-1.0.0.10",
+                f.tcp(SWAPPED_A, f.sport(), f.port()),
+                Pass,
+                1,
+            ),
             probe(
                 "from-100.1.168.192",
                 f.tcp(Ipv4Addr::new(100, 1, 168, 192), f.sport(), f.port()),
@@ -325,7 +330,8 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
         .probes([
             probe(
                 "ihl-6-from-10.0.0.1",
-                f.tcp(BLOCKED_A, f.sport(), f.port()).ip_options(&[1, 1, 1, 1]),
+                f.tcp(BLOCKED_A, f.sport(), f.port())
+                    .ip_options(&[1, 1, 1, 1]),
                 Drop,
                 0,
             ),
@@ -337,7 +343,8 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
             ),
             probe(
                 "ihl-6-from-a-clean-source",
-                f.tcp(f.src(), f.sport(), f.port()).ip_options(&[1, 1, 1, 1]),
+                f.tcp(f.src(), f.sport(), f.port())
+                    .ip_options(&[1, 1, 1, 1]),
                 Pass,
                 1,
             ),
@@ -402,16 +409,26 @@ fn port_filter(f: &Frames) -> Vec<Check> {
             "tcp-blocked-ports",
             "TCP to ports 22, 23 and 3389 is dropped into stats[0]",
         )
-        .probes(
-            blocked.map(|p| probe(&format!("tcp-dport-{p}"), f.tcp(f.src(), f.sport(), p), Drop, 0)),
-        ),
+        .probes(blocked.map(|p| {
+            probe(
+                &format!("tcp-dport-{p}"),
+                f.tcp(f.src(), f.sport(), p),
+                Drop,
+                0,
+            )
+        })),
         c(
             "udp-blocked-ports",
             "UDP to ports 22, 23 and 3389 is dropped too",
         )
-        .probes(
-            blocked.map(|p| probe(&format!("udp-dport-{p}"), f.udp(f.src(), f.sport(), p), Drop, 0)),
-        ),
+        .probes(blocked.map(|p| {
+            probe(
+                &format!("udp-dport-{p}"),
+                f.udp(f.src(), f.sport(), p),
+                Drop,
+                0,
+            )
+        })),
         c("other-ports-pass", "neighbouring ports pass into stats[1]").probes([
             probe("tcp-dport-21", f.tcp(f.src(), f.sport(), 21), Pass, 1),
             probe("tcp-dport-24", f.tcp(f.src(), f.sport(), 24), Pass, 1),
@@ -468,7 +485,8 @@ fn port_filter(f: &Frames) -> Vec<Check> {
             ),
             probe(
                 "ihl-15-decoy-23-dport-53",
-                f.udp(f.src(), f.sport(), 53).ip_options(&decoy_options(10, 23)),
+                f.udp(f.src(), f.sport(), 53)
+                    .ip_options(&decoy_options(10, 23)),
                 Pass,
                 1,
             ),
@@ -510,7 +528,12 @@ fn port_filter(f: &Frames) -> Vec<Check> {
         )
         .probes([
             probe("ihl-4-dport-22-decoy-22", f.ihl_4(true, 22, 22), Pass, 1),
-            probe("ihl-4-udp-decoy-3389", f.ihl_4(false, f.port(), 3389), Pass, 1),
+            probe(
+                "ihl-4-udp-decoy-3389",
+                f.ihl_4(false, f.port(), 3389),
+                Pass,
+                1,
+            ),
         ]),
         c("non-ipv4-pass", "IPv6 TCP to port 22 and ARP pass").probes([
             probe("ipv6-tcp-dport-22", f.ipv6_tcp(22), Pass, 1),
@@ -545,7 +568,12 @@ fn firewall(f: &Frames) -> Vec<Check> {
                 Drop,
                 1,
             ),
-            probe("udp-from-10.0.0.1", f.udp(BLOCKED_A, f.sport(), 53), Drop, 1),
+            probe(
+                "udp-from-10.0.0.1",
+                f.udp(BLOCKED_A, f.sport(), 53),
+                Drop,
+                1,
+            ),
         ]),
         c(
             "blocked-ports",
@@ -591,7 +619,12 @@ fn firewall(f: &Frames) -> Vec<Check> {
             "1.0.0.10 and ports 5632 and 20480 (byte-swapped 22, 80) pass",
         )
         .probes([
-            probe("from-1.0.0.10", f.tcp(SWAPPED_A, f.sport(), f.port()), Pass, 3),
+            probe(
+                "from-1.0.0.10",
+                f.tcp(SWAPPED_A, f.sport(), f.port()),
+                Pass,
+                3,
+            ),
             probe("tcp-dport-5632", f.tcp(f.src(), f.sport(), 5632), Pass, 3),
             probe("udp-dport-20480", f.udp(f.src(), f.sport(), 20480), Pass, 3),
         ]),
@@ -629,7 +662,8 @@ fn firewall(f: &Frames) -> Vec<Check> {
             ),
             probe(
                 "ihl-15-decoy-22-dport-53",
-                f.udp(f.src(), f.sport(), 53).ip_options(&decoy_options(10, 22)),
+                f.udp(f.src(), f.sport(), 53)
+                    .ip_options(&decoy_options(10, 22)),
                 Pass,
                 3,
             ),

@@ -327,9 +327,5 @@ fn other_traffic_on_the_students_interface_is_not_charged() {
         );
     }
     let report = reports.last().unwrap();
-    assert!(
-        not_judged(report),
-        "{}",
-        report.to_text()
-    );
+    assert!(not_judged(report), "{}", report.to_text());
 }

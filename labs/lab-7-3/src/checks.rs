@@ -331,19 +331,31 @@ pub fn non_vip(part: &'static str, f: &Free) -> Check {
         ),
         (
             "vip-cut-33-ipv4".into(),
-            eth().ipv4(CLIENT_IP, VIP).tcp(sport(), dport()).truncate(33),
+            eth()
+                .ipv4(CLIENT_IP, VIP)
+                .tcp(sport(), dport())
+                .truncate(33),
         ),
         (
             "vip-cut-34-no-l4".into(),
-            eth().ipv4(CLIENT_IP, VIP).tcp(sport(), dport()).truncate(34),
+            eth()
+                .ipv4(CLIENT_IP, VIP)
+                .tcp(sport(), dport())
+                .truncate(34),
         ),
         (
             "vip-cut-53-tcp-19".into(),
-            eth().ipv4(CLIENT_IP, VIP).tcp(sport(), dport()).truncate(53),
+            eth()
+                .ipv4(CLIENT_IP, VIP)
+                .tcp(sport(), dport())
+                .truncate(53),
         ),
         (
             "vip-cut-41-udp-7".into(),
-            eth().ipv4(CLIENT_IP, VIP).udp(sport(), dport()).truncate(41),
+            eth()
+                .ipv4(CLIENT_IP, VIP)
+                .udp(sport(), dport())
+                .truncate(41),
         ),
     ];
     Check::new(

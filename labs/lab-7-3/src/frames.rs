@@ -139,7 +139,8 @@ impl Free {
     /// A source address outside the lab's 10.0.0.0/16 (whose stations the backends would
     /// answer on the wire), other than the VIP.
     pub fn src(&self) -> Ipv4Addr {
-        self.vary.pick(&self.srcs, |rng| outside_lab(|| rng.u32(..)))
+        self.vary
+            .pick(&self.srcs, |rng| outside_lab(|| rng.u32(..)))
     }
 
     /// `canonical` under seed 0; under a seed, a value drawn by `draw`.
