@@ -162,8 +162,9 @@ fn hashed(parcels: Vec<Parcel>, expect: Expect, counts: Vec<Count>) -> Delivery 
 }
 
 /// Repeated packets from one source always reach the same backend, whatever their ports,
-/// protocol and payload (a hash over the ports sends them to different ones).
-pub fn affinity(f: &Free) -> Check {
+/// protocol and payload (a hash over the ports sends them to different ones). `part` is
+/// `lb_hash` or `lb_dsr`, rewriting as `rewrite` says.
+pub fn affinity(part: &'static str, rewrite: Rewrite, f: &Free) -> Check {
     const SOURCES: [Ipv4Addr; 6] = [
         Ipv4Addr::new(172, 16, 0, 1),
         Ipv4Addr::new(172, 16, 0, 2),
@@ -189,12 +190,20 @@ pub fn affinity(f: &Free) -> Check {
         .collect();
     Check::new(
         ID,
-        "lb_hash",
+        part,
         "affinity",
         "6 sources, 5 packets each (interleaved; ports, protocol and payload varied): each \
          source always reaches the same backend",
     )
-    .delivery(hashed(parcels, Expect::Affinity, Vec::new()))
+    .delivery(delivery_as(
+        rewrite,
+        parcels,
+        Expect::Affinity,
+        Vec::new(),
+        Observe::Output {
+            verdict: Verdict::Tx,
+        },
+    ))
 }
 
 /// 300 consecutive source addresses: from 172.16.0.0 under seed 0, from a random /24 of

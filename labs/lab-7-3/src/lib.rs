@@ -47,7 +47,7 @@ pub fn lab(seed: u64) -> Lab {
                 "lb_hash",
                 vec![
                     checks::rewritten_headers("lb_hash", Verdict::Tx, Rewrite::Nat, &f),
-                    checks::affinity(&f),
+                    checks::affinity("lb_hash", Rewrite::Nat, &f),
                     checks::spread(
                         "spread-consecutive",
                         &format!("in a row ({} to {})", consecutive[0], consecutive[299]),
@@ -80,6 +80,7 @@ pub fn lab(seed: u64) -> Lab {
                 "lb_dsr",
                 vec![
                     checks::rewritten_headers("lb_dsr", Verdict::Tx, Rewrite::Dsr, &f),
+                    checks::affinity("lb_dsr", Rewrite::Dsr, &f),
                     checks::dsr_tcp(),
                     checks::non_vip("lb_dsr", &f),
                 ],
