@@ -40,6 +40,9 @@ impl<T: Clone> Cycle<T> {
     }
 }
 
+/// Canonical source ports, all ephemeral (32768 and up) as a client's are.
+pub const CLIENT_PORTS: [u16; 5] = [40000, 51515, 33333, 60001, 45678];
+
 /// Canonical payloads: lengths 6, 0, 33 and 1, so a program that reads a fixed length or
 /// assumes a payload is caught.
 const PAYLOADS: [&[u8]; 4] = [b"xdplab", b"", b"the contract never reads payloads", b"x"];
@@ -65,6 +68,15 @@ impl Vary {
         match self.rng.borrow_mut().as_mut() {
             Some(rng) => draw(rng),
             None => cycle.next(),
+        }
+    }
+
+    /// `canonical` under seed 0, else one drawn by `draw`: a value fixed for a whole check or
+    /// part, such as the network its sources come from.
+    pub fn fixed<T>(&self, canonical: T, draw: impl FnOnce(&mut Rng) -> T) -> T {
+        match self.rng.borrow_mut().as_mut() {
+            Some(rng) => draw(rng),
+            None => canonical,
         }
     }
 
@@ -105,6 +117,7 @@ mod tests {
         let ports = Cycle::new([1, 2, 3]);
         let got: Vec<u16> = (0..5).map(|_| v.port(&ports, &[])).collect();
         assert_eq!(got, [1, 2, 3, 1, 2]);
+        assert_eq!(v.fixed(5u8, |rng| rng.u8(6..)), 5);
         let payloads: Vec<Vec<u8>> = (0..5).map(|_| v.payload()).collect();
         assert_eq!(payloads[0], b"xdplab");
         assert_eq!(payloads[1], b"");

@@ -15,7 +15,7 @@ use harness::{
     Check, Lab, Part, Probe,
     Verdict::{Drop, Pass},
     topology::{CLIENT_MAC, DUT_MAC, TopologySpec},
-    vary::{Cycle, Vary},
+    vary::{CLIENT_PORTS, Cycle, Vary},
 };
 use traffic::{FrameBuilder, Tag};
 
@@ -98,7 +98,7 @@ impl Frames {
                 Ipv4Addr::new(172, 31, 200, 1),
                 Ipv4Addr::new(198, 51, 100, 77),
             ]),
-            sports: Cycle::new([40000, 51515, 33333, 60001, 45678]),
+            sports: Cycle::new(CLIENT_PORTS),
             ports: Cycle::new([8080, 443, 9000]),
         }
     }
@@ -125,7 +125,7 @@ impl Frames {
     /// transport header at 14 + IHL*4 for an IHL of 4 finds the destination port.
     fn dst_reading_as(&self, port: u16) -> Ipv4Addr {
         let [hi, lo] = port.to_be_bytes();
-        let net = self.vary.pick(&Cycle::new([0u8]), |rng| rng.u8(1..255));
+        let net = self.vary.fixed(0, |rng| rng.u8(1..255));
         Ipv4Addr::new(10, net, hi, lo)
     }
 

@@ -19,7 +19,7 @@ use std::net::Ipv4Addr;
 use harness::{
     Expect, Lab, Part, Verdict, Volley,
     topology::{CLIENT_MAC, DUT_MAC, TopologySpec},
-    vary::{Cycle, Vary},
+    vary::{CLIENT_PORTS, Cycle, Vary},
 };
 use traffic::FrameBuilder;
 
@@ -96,14 +96,14 @@ impl Free {
                 Ipv4Addr::new(203, 0, 113, 77),
                 Ipv4Addr::new(203, 0, 113, 200),
             ]),
-            sports: Cycle::new([40000, 51515, 33333, 60001, 45678]),
+            sports: Cycle::new(CLIENT_PORTS),
             dports: Cycle::new([80, 443, 8080, 53]),
         }
     }
 
     /// The third byte of a part's sources: `canonical` under seed 0, else drawn.
     fn net(&self, canonical: u8) -> u8 {
-        self.vary.pick(&Cycle::new([canonical]), |rng| rng.u8(..))
+        self.vary.fixed(canonical, |rng| rng.u8(..))
     }
 
     /// A destination (never an address of the lab's own network, so no stack answers).

@@ -4,7 +4,7 @@ use std::net::Ipv4Addr;
 
 use harness::{
     delivery::Parcel,
-    vary::{Cycle, Rng, Vary},
+    vary::{CLIENT_PORTS, Cycle, Rng, Vary},
 };
 use traffic::{FrameBuilder, MacAddr, Tag};
 
@@ -110,7 +110,7 @@ impl Free {
     pub fn new(seed: u64) -> Self {
         Self {
             vary: Vary::new(seed),
-            sports: Cycle::new([40000, 51515, 33333, 60001, 45678]),
+            sports: Cycle::new(CLIENT_PORTS),
             dports: Cycle::new([UDP_PORT, TCP_PORT, 53, 443, 8080]),
             srcs: Cycle::new([
                 CLIENT_IP,
@@ -144,8 +144,8 @@ impl Free {
     }
 
     /// `canonical` under seed 0; under a seed, a value drawn by `draw`.
-    pub fn pick<T: Clone>(&self, canonical: T, draw: impl FnOnce(&mut Rng) -> T) -> T {
-        self.vary.pick(&Cycle::new([canonical]), draw)
+    pub fn pick<T>(&self, canonical: T, draw: impl FnOnce(&mut Rng) -> T) -> T {
+        self.vary.fixed(canonical, draw)
     }
 
     /// Shuffles `items` under a seed (where the contract fixes no order).
