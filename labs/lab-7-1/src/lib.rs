@@ -151,6 +151,12 @@ impl Frames {
             .icmp_echo(7, 1)
             .payload(&self.vary.payload())
     }
+    /// GRE (protocol 47): IPv4 that is neither TCP, UDP nor ICMP.
+    fn gre(&self, src: Ipv4Addr) -> FrameBuilder {
+        self.ip(src, self.dst())
+            .ip_protocol(47)
+            .payload(&self.vary.payload())
+    }
     fn arp(&self, sender: Ipv4Addr) -> FrameBuilder {
         self.eth().arp_request(sender, self.dst())
     }
@@ -228,7 +234,7 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
     vec![
         c(
             "blocked-10.0.0.1",
-            "TCP, UDP and ICMP from 10.0.0.1 are dropped into stats[0]",
+            "TCP, UDP, ICMP and GRE from 10.0.0.1 are dropped into stats[0]",
         )
         .probes([
             probe(
@@ -244,6 +250,7 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
                 0,
             ),
             probe("icmp-from-10.0.0.1", f.icmp(BLOCKED_A), Drop, 0),
+            probe("gre-from-10.0.0.1", f.gre(BLOCKED_A), Drop, 0),
         ]),
         c(
             "blocked-192.168.1.100",
@@ -559,7 +566,7 @@ fn firewall(f: &Frames) -> Vec<Check> {
         )),
         c(
             "blocked-source",
-            "TCP and UDP from 10.0.0.1 are dropped into stats[1]",
+            "TCP, UDP and GRE from 10.0.0.1 are dropped into stats[1]",
         )
         .probes([
             probe(
@@ -574,6 +581,7 @@ fn firewall(f: &Frames) -> Vec<Check> {
                 Drop,
                 1,
             ),
+            probe("gre-from-10.0.0.1", f.gre(BLOCKED_A), Drop, 1),
         ]),
         c(
             "blocked-ports",
