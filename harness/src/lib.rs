@@ -10,7 +10,8 @@
 //!   that tell the veth modes when a batch is decided; [`tcp`]: a real TCP connection across a
 //!   topology.
 //! - [`check`], [`flood`], [`delivery`], [`lab`], [`report`]: what a lab is made of and what a
-//!   run reports; [`table`] and [`counters`]: how every check is judged.
+//!   run reports; [`table`] and [`counters`]: how every check is judged; [`vary`]: the
+//!   values a contract leaves free, varied inside checks and by seed.
 //! - [`arrival`], [`fill`], [`service`]: what deliveries and exchanges need on a real path
 //!   (where frames arrive, map entries the harness writes, a real TCP request and reply).
 
@@ -44,6 +45,7 @@ pub mod target;
 pub mod tcp;
 pub mod testing;
 pub mod topology;
+pub mod vary;
 pub mod verdict;
 
 pub use check::{Body, Check, Probe};

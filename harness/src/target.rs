@@ -550,6 +550,39 @@ impl VethTarget {
     }
 }
 
+impl VethTarget {
+    /// What one barrier adds to counter map `map`: a non-IPv4 frame's share of the counters,
+    /// the same for every barrier under a contract that passes them. A program the student
+    /// attached to an interface of their own may run on that traffic meanwhile, which would
+    /// count into the measurement: then it is repeated until the program ran on the barrier
+    /// alone.
+    fn barrier_footprint(&mut self, map: &str) -> Result<Vec<u64>> {
+        const TRIES: usize = 50;
+        for _ in 0..TRIES {
+            let adopted = self.program.adopted();
+            let runs = if adopted {
+                Some(self.program.run_count()?)
+            } else {
+                None
+            };
+            let before = self.program.maps().counters(map)?;
+            self.send_and_watch(&[], &mut |vt| vt.drain_all().map(drop))?;
+            let after = self.program.maps().counters(map)?;
+            let alone = match runs {
+                Some(runs) => self.program.run_count()? == runs + 1,
+                None => true,
+            };
+            if alone {
+                return Ok(crate::counters::deltas(&before, &after));
+            }
+        }
+        Err(Error::env(format!(
+            "could not measure what a barrier frame adds to `{map}`: in {TRIES} tries the \
+             program always also ran on other traffic (an interface it is attached to)"
+        )))
+    }
+}
+
 impl Target for VethTarget {
     fn mode(&self) -> Mode {
         match self.mode {
@@ -581,23 +614,7 @@ impl Target for VethTarget {
 
     fn counters(&mut self, map: &str) -> Result<Vec<u64>> {
         if !self.footprints.contains_key(map) {
-            // What one barrier adds: a non-IPv4 frame's share of the counters, the same for
-            // every barrier under a contract that passes them.
-            // Measured while nothing else runs the program: a program the student attached to
-            // a busy interface of theirs also runs on that traffic, which would skew every
-            // later delta. A few tries find a quiet moment; the last one stands otherwise (and
-            // the foreign-run check then says why counters are off).
-            let mut footprint = Vec::new();
-            for _ in 0..FOOTPRINT_TRIES {
-                let (runs, barriers) = (self.program.run_count()?, self.barriers);
-                let before = self.program.maps().counters(map)?;
-                self.send_and_watch(&[], &mut |vt| vt.drain_all().map(drop))?;
-                let after = self.program.maps().counters(map)?;
-                footprint = crate::counters::deltas(&before, &after);
-                if self.program.run_count()? - runs == self.barriers - barriers {
-                    break;
-                }
-            }
+            let footprint = self.barrier_footprint(map)?;
             self.footprints.insert(map.to_owned(), footprint);
         }
         let raw = self.program.maps().counters(map)?;
@@ -612,10 +629,6 @@ impl Target for VethTarget {
             .collect())
     }
 }
-
-/// How often [`VethTarget`] tries to measure the barriers' share of a counter map with no other
-/// run of the program in between.
-const FOOTPRINT_TRIES: usize = 8;
 
 fn at(ns: &str, ifname: &str) -> String {
     format!("{ns}/{ifname}")

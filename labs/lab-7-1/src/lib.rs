@@ -2,20 +2,20 @@
 //!
 //! Each check is a list of frames and the verdict and counter bucket the contract gives each.
 //! Frames come from the client (02:00:00:00:00:01) to the program's interface
-//! (02:00:00:00:00:02); unless a check says otherwise they travel 10.0.0.2 → 10.0.0.9, port
-//! 40000 → 8080, which no rule matches. A non-zero seed varies what the contract leaves free
-//! (those addresses and ports, payloads, the order of frames within a check), so a program that
-//! matched the exact frames instead of the rules fails.
+//! (02:00:00:00:00:02). What a check's rule does not look at differs from frame to frame: a
+//! source rule sees its source with other destinations, ports and payloads, a port rule its
+//! port from other sources. Under seed 0 those values go round fixed lists (sources 10.0.0.2,
+//! 172.16.0.7, ..., destinations 10.0.0.9, ..., source ports 40000, ..., ports 8080, ...); a
+//! non-zero seed draws them at random and shuffles the frames of each check, so a program
+//! that matched the exact frames instead of the rules fails.
 
-use std::{
-    cell::{Cell, RefCell},
-    net::Ipv4Addr,
-};
+use std::{cell::Cell, net::Ipv4Addr};
 
 use harness::{
     Check, Lab, Part, Probe,
     Verdict::{Drop, Pass},
     topology::{CLIENT_MAC, DUT_MAC, TopologySpec},
+    vary::{CLIENT_PORTS, Cycle, Vary},
 };
 use traffic::{FrameBuilder, Tag};
 
@@ -37,11 +37,9 @@ pub fn lab(seed: u64) -> Lab {
         part("port_filter", port_filter(&f)),
         part("firewall", firewall(&f)),
     ];
-    if let Some(rng) = f.rng.borrow_mut().as_mut() {
-        for check in parts.iter_mut().flat_map(|p| p.checks.iter_mut()) {
-            if let Some(probes) = check.probes_mut() {
-                rng.shuffle(probes);
-            }
+    for check in parts.iter_mut().flat_map(|p| p.checks.iter_mut()) {
+        if let Some(probes) = check.probes_mut() {
+            f.vary.shuffle(probes);
         }
     }
     Lab {
@@ -64,54 +62,71 @@ fn part(program: &'static str, checks: Vec<Check>) -> Part {
     }
 }
 
+/// Ports no rule of any program matches, byte-swapped look-alikes included; seeded draws avoid
+/// them (draws start at 1024, above 22, 23 and 80).
+const RULE_PORTS: [u16; 5] = [3389, 5632, 5888, 15629, 20480];
+
 /// Hands out tagged frame builders, so every frame can be matched to its outcome, with the
-/// values no rule looks at drawn from the seed.
+/// fields a check's rule does not look at varied from frame to frame ([`Vary`]).
 struct Frames {
+    vary: Vary,
     next: Cell<u16>,
-    rng: RefCell<Option<fastrand::Rng>>,
-    /// A source no rule matches.
-    src: Ipv4Addr,
-    /// The destination of every frame that is not about destinations.
-    dst: Ipv4Addr,
-    /// A source port no rule matches.
-    sport: u16,
-    /// A destination port no rule matches.
-    port: u16,
+    /// Sources no rule matches.
+    srcs: Cycle<Ipv4Addr>,
+    /// Destinations of the frames that are not about destinations.
+    dsts: Cycle<Ipv4Addr>,
+    /// Source ports (all ephemeral, as a client's are).
+    sports: Cycle<u16>,
+    /// Destination ports no rule matches.
+    ports: Cycle<u16>,
 }
 
 impl Frames {
     fn new(seed: u64) -> Self {
-        let mut f = Frames {
+        Frames {
+            vary: Vary::new(seed),
             next: Cell::new(0),
-            rng: RefCell::new(None),
-            src: Ipv4Addr::new(10, 0, 0, 2),
-            dst: Ipv4Addr::new(10, 0, 0, 9),
-            sport: 40000,
-            port: 8080,
-        };
-        if seed != 0 {
-            let mut rng = fastrand::Rng::with_seed(seed);
-            let free_port = |rng: &mut fastrand::Rng| loop {
-                let p = rng.u16(1024..);
-                if ![3389, 5632, 5888, 15629, 20480].contains(&p) {
-                    break p;
-                }
-            };
-            f.src = Ipv4Addr::new(172, rng.u8(16..32), rng.u8(..), rng.u8(1..255));
-            f.dst = Ipv4Addr::new(10, rng.u8(1..255), rng.u8(..), rng.u8(1..255));
-            f.sport = free_port(&mut rng);
-            f.port = free_port(&mut rng);
-            *f.rng.get_mut() = Some(rng);
+            srcs: Cycle::new([
+                Ipv4Addr::new(10, 0, 0, 2),
+                Ipv4Addr::new(172, 16, 0, 7),
+                Ipv4Addr::new(192, 168, 1, 10),
+                Ipv4Addr::new(203, 0, 113, 5),
+            ]),
+            dsts: Cycle::new([
+                Ipv4Addr::new(10, 0, 0, 9),
+                Ipv4Addr::new(10, 0, 7, 3),
+                Ipv4Addr::new(172, 31, 200, 1),
+                Ipv4Addr::new(198, 51, 100, 77),
+            ]),
+            sports: Cycle::new(CLIENT_PORTS),
+            ports: Cycle::new([8080, 443, 9000]),
         }
-        f
     }
 
-    /// The payload: fixed by default, random bytes of random length under a seed.
-    fn payload(&self) -> Vec<u8> {
-        match self.rng.borrow_mut().as_mut() {
-            None => b"xdplab".to_vec(),
-            Some(rng) => (0..rng.usize(1..48)).map(|_| rng.u8(..)).collect(),
-        }
+    /// A source no rule matches.
+    fn src(&self) -> Ipv4Addr {
+        self.vary.pick(&self.srcs, |rng| {
+            Ipv4Addr::new(172, rng.u8(16..32), rng.u8(..), rng.u8(1..255))
+        })
+    }
+    fn dst(&self) -> Ipv4Addr {
+        self.vary.pick(&self.dsts, |rng| {
+            Ipv4Addr::new(10, rng.u8(1..255), rng.u8(..), rng.u8(1..255))
+        })
+    }
+    fn sport(&self) -> u16 {
+        self.vary.port(&self.sports, &RULE_PORTS)
+    }
+    /// A destination port no rule matches.
+    fn port(&self) -> u16 {
+        self.vary.port(&self.ports, &RULE_PORTS)
+    }
+    /// A destination whose last two bytes read as `port`: where a parser that takes the
+    /// transport header at 14 + IHL*4 for an IHL of 4 finds the destination port.
+    fn dst_reading_as(&self, port: u16) -> Ipv4Addr {
+        let [hi, lo] = port.to_be_bytes();
+        let net = self.vary.fixed(0, |rng| rng.u8(1..255));
+        Ipv4Addr::new(10, net, hi, lo)
     }
 
     fn eth(&self) -> FrameBuilder {
@@ -122,34 +137,51 @@ impl Frames {
         self.eth().ipv4(src, dst)
     }
     fn tcp(&self, src: Ipv4Addr, sport: u16, dport: u16) -> FrameBuilder {
-        self.ip(src, self.dst)
+        self.ip(src, self.dst())
             .tcp(sport, dport)
-            .payload(&self.payload())
+            .payload(&self.vary.payload())
     }
     fn udp(&self, src: Ipv4Addr, sport: u16, dport: u16) -> FrameBuilder {
-        self.ip(src, self.dst)
+        self.ip(src, self.dst())
             .udp(sport, dport)
-            .payload(&self.payload())
+            .payload(&self.vary.payload())
     }
     fn icmp(&self, src: Ipv4Addr) -> FrameBuilder {
-        self.ip(src, self.dst)
+        self.ip(src, self.dst())
             .icmp_echo(7, 1)
-            .payload(&self.payload())
+            .payload(&self.vary.payload())
+    }
+    /// GRE (protocol 47): IPv4 that is neither TCP, UDP nor ICMP.
+    fn gre(&self, src: Ipv4Addr) -> FrameBuilder {
+        self.ip(src, self.dst())
+            .ip_protocol(47)
+            .payload(&self.vary.payload())
     }
     fn arp(&self, sender: Ipv4Addr) -> FrameBuilder {
-        self.eth().arp_request(sender, self.dst)
+        self.eth().arp_request(sender, self.dst())
     }
     fn ipv6_tcp(&self, dport: u16) -> FrameBuilder {
         self.eth()
             .ipv6("fd00::2".parse().unwrap(), "fd00::9".parse().unwrap())
-            .tcp(self.sport, dport)
+            .tcp(self.sport(), dport)
     }
     fn vlan_tcp(&self, src: Ipv4Addr, dport: u16) -> FrameBuilder {
         self.eth()
             .vlan(100)
-            .ipv4(src, self.dst)
-            .tcp(self.sport, dport)
-            .payload(&self.payload())
+            .ipv4(src, self.dst())
+            .tcp(self.sport(), dport)
+            .payload(&self.vary.payload())
+    }
+    /// TCP (else UDP) to `dport` with an IHL of 4, whose destination address reads as port
+    /// `decoy` to a parser that takes an IHL of 4 at its word.
+    fn ihl_4(&self, tcp: bool, dport: u16, decoy: u16) -> FrameBuilder {
+        let b = self.ip(self.src(), self.dst_reading_as(decoy));
+        let b = if tcp {
+            b.tcp(self.sport(), dport)
+        } else {
+            b.udp(self.sport(), dport)
+        };
+        b.payload(&self.vary.payload()).ihl(4)
     }
 }
 
@@ -182,7 +214,7 @@ fn truncations(f: &Frames, src: Ipv4Addr, dport: u16, keep: usize) -> Vec<(Strin
         .map(|(len, name)| {
             (
                 format!("cut-{len}-{name}"),
-                f.tcp(src, f.sport, dport).truncate(len),
+                f.tcp(src, f.sport(), dport).truncate(len),
             )
         })
         .collect();
@@ -191,7 +223,7 @@ fn truncations(f: &Frames, src: Ipv4Addr, dport: u16, keep: usize) -> Vec<(Strin
     for l4 in lens {
         out.push((
             format!("cut-{}-transport-{l4}-bytes", L4 + l4),
-            f.tcp(src, f.sport, dport).truncate(L4 + l4),
+            f.tcp(src, f.sport(), dport).truncate(L4 + l4),
         ));
     }
     out
@@ -202,22 +234,23 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
     vec![
         c(
             "blocked-10.0.0.1",
-            "TCP, UDP and ICMP from 10.0.0.1 are dropped into stats[0]",
+            "TCP, UDP, ICMP and GRE from 10.0.0.1 are dropped into stats[0]",
         )
         .probes([
             probe(
                 "tcp-from-10.0.0.1",
-                f.tcp(BLOCKED_A, f.sport, f.port),
+                f.tcp(BLOCKED_A, f.sport(), f.port()),
                 Drop,
                 0,
             ),
             probe(
                 "udp-from-10.0.0.1",
-                f.udp(BLOCKED_A, f.sport, f.port),
+                f.udp(BLOCKED_A, f.sport(), f.port()),
                 Drop,
                 0,
             ),
             probe("icmp-from-10.0.0.1", f.icmp(BLOCKED_A), Drop, 0),
+            probe("gre-from-10.0.0.1", f.gre(BLOCKED_A), Drop, 0),
         ]),
         c(
             "blocked-192.168.1.100",
@@ -226,13 +259,13 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
         .probes([
             probe(
                 "tcp-from-192.168.1.100",
-                f.tcp(BLOCKED_B, f.sport, f.port),
+                f.tcp(BLOCKED_B, f.sport(), f.port()),
                 Drop,
                 0,
             ),
             probe(
                 "udp-from-192.168.1.100",
-                f.udp(BLOCKED_B, f.sport, f.port),
+                f.udp(BLOCKED_B, f.sport(), f.port()),
                 Drop,
                 0,
             ),
@@ -244,19 +277,19 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
         .probes([
             probe(
                 "from-a-clean-source",
-                f.tcp(f.src, f.sport, f.port),
+                f.tcp(f.src(), f.sport(), f.port()),
                 Pass,
                 1,
             ),
             probe(
                 "from-10.0.0.10",
-                f.tcp(Ipv4Addr::new(10, 0, 0, 10), f.sport, f.port),
+                f.tcp(Ipv4Addr::new(10, 0, 0, 10), f.sport(), f.port()),
                 Pass,
                 1,
             ),
             probe(
                 "from-192.168.1.101",
-                f.udp(Ipv4Addr::new(192, 168, 1, 101), f.sport, 53),
+                f.udp(Ipv4Addr::new(192, 168, 1, 101), f.sport(), 53),
                 Pass,
                 1,
             ),
@@ -266,10 +299,15 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
             "1.0.0.10 and 100.1.168.192 (byte-swapped blocked addresses) pass",
         )
         .probes([
-            probe("from-1.0.0.10", f.tcp(SWAPPED_A, f.sport, f.port), Pass, 1),
+            probe(
+                "from-1.0.0.10",
+                f.tcp(SWAPPED_A, f.sport(), f.port()),
+                Pass,
+                1,
+            ),
             probe(
                 "from-100.1.168.192",
-                f.tcp(Ipv4Addr::new(100, 1, 168, 192), f.sport, f.port),
+                f.tcp(Ipv4Addr::new(100, 1, 168, 192), f.sport(), f.port()),
                 Pass,
                 1,
             ),
@@ -281,13 +319,13 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
         .probes([
             probe(
                 "to-10.0.0.1",
-                f.ip(f.src, BLOCKED_A).tcp(f.sport, f.port),
+                f.ip(f.src(), BLOCKED_A).tcp(f.sport(), f.port()),
                 Pass,
                 1,
             ),
             probe(
                 "to-192.168.1.100",
-                f.ip(f.src, BLOCKED_B).udp(f.sport, 53),
+                f.ip(f.src(), BLOCKED_B).udp(f.sport(), 53),
                 Pass,
                 1,
             ),
@@ -299,19 +337,21 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
         .probes([
             probe(
                 "ihl-6-from-10.0.0.1",
-                f.tcp(BLOCKED_A, f.sport, f.port).ip_options(&[1, 1, 1, 1]),
+                f.tcp(BLOCKED_A, f.sport(), f.port())
+                    .ip_options(&[1, 1, 1, 1]),
                 Drop,
                 0,
             ),
             probe(
                 "ihl-15-from-192.168.1.100",
-                f.udp(BLOCKED_B, f.sport, 53).ip_options(&[1; 40]),
+                f.udp(BLOCKED_B, f.sport(), 53).ip_options(&[1; 40]),
                 Drop,
                 0,
             ),
             probe(
                 "ihl-6-from-a-clean-source",
-                f.tcp(f.src, f.sport, f.port).ip_options(&[1, 1, 1, 1]),
+                f.tcp(f.src(), f.sport(), f.port())
+                    .ip_options(&[1, 1, 1, 1]),
                 Pass,
                 1,
             ),
@@ -322,7 +362,7 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
         )
         .probes([
             probe("arp-from-10.0.0.1", f.arp(BLOCKED_A), Pass, 1),
-            probe("ipv6-tcp", f.ipv6_tcp(f.port), Pass, 1),
+            probe("ipv6-tcp", f.ipv6_tcp(f.port()), Pass, 1),
         ]),
         c(
             "truncated-pass",
@@ -331,25 +371,25 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
         .probes([
             probe(
                 "cut-14-ethernet-only",
-                f.tcp(BLOCKED_A, f.sport, f.port).truncate(14),
+                f.tcp(BLOCKED_A, f.sport(), f.port()).truncate(14),
                 Pass,
                 1,
             ),
             probe(
                 "cut-24-half-ipv4",
-                f.tcp(BLOCKED_A, f.sport, f.port).truncate(24),
+                f.tcp(BLOCKED_A, f.sport(), f.port()).truncate(24),
                 Pass,
                 1,
             ),
             probe(
                 "cut-33-ipv4-minus-1",
-                f.tcp(BLOCKED_A, f.sport, f.port).truncate(33),
+                f.tcp(BLOCKED_A, f.sport(), f.port()).truncate(33),
                 Pass,
                 1,
             ),
             probe(
                 "cut-34-ipv4-complete",
-                f.tcp(BLOCKED_A, f.sport, f.port).truncate(L4),
+                f.tcp(BLOCKED_A, f.sport(), f.port()).truncate(L4),
                 Drop,
                 0,
             ),
@@ -361,7 +401,7 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
         .unscored()
         .probe(probe(
             "vlan-100-from-10.0.0.1",
-            f.vlan_tcp(BLOCKED_A, f.port),
+            f.vlan_tcp(BLOCKED_A, f.port()),
             Pass,
             1,
         )),
@@ -376,22 +416,32 @@ fn port_filter(f: &Frames) -> Vec<Check> {
             "tcp-blocked-ports",
             "TCP to ports 22, 23 and 3389 is dropped into stats[0]",
         )
-        .probes(
-            blocked.map(|p| probe(&format!("tcp-dport-{p}"), f.tcp(f.src, f.sport, p), Drop, 0)),
-        ),
+        .probes(blocked.map(|p| {
+            probe(
+                &format!("tcp-dport-{p}"),
+                f.tcp(f.src(), f.sport(), p),
+                Drop,
+                0,
+            )
+        })),
         c(
             "udp-blocked-ports",
             "UDP to ports 22, 23 and 3389 is dropped too",
         )
-        .probes(
-            blocked.map(|p| probe(&format!("udp-dport-{p}"), f.udp(f.src, f.sport, p), Drop, 0)),
-        ),
+        .probes(blocked.map(|p| {
+            probe(
+                &format!("udp-dport-{p}"),
+                f.udp(f.src(), f.sport(), p),
+                Drop,
+                0,
+            )
+        })),
         c("other-ports-pass", "neighbouring ports pass into stats[1]").probes([
-            probe("tcp-dport-21", f.tcp(f.src, f.sport, 21), Pass, 1),
-            probe("tcp-dport-24", f.tcp(f.src, f.sport, 24), Pass, 1),
-            probe("tcp-dport-2222", f.tcp(f.src, f.sport, 2222), Pass, 1),
-            probe("tcp-dport-3390", f.tcp(f.src, f.sport, 3390), Pass, 1),
-            probe("udp-dport-53", f.udp(f.src, f.sport, 53), Pass, 1),
+            probe("tcp-dport-21", f.tcp(f.src(), f.sport(), 21), Pass, 1),
+            probe("tcp-dport-24", f.tcp(f.src(), f.sport(), 24), Pass, 1),
+            probe("tcp-dport-2222", f.tcp(f.src(), f.sport(), 2222), Pass, 1),
+            probe("tcp-dport-3390", f.tcp(f.src(), f.sport(), 3390), Pass, 1),
+            probe("udp-dport-53", f.udp(f.src(), f.sport(), 53), Pass, 1),
         ]),
         c(
             "byte-swapped-ports",
@@ -401,7 +451,7 @@ fn port_filter(f: &Frames) -> Vec<Check> {
             let swapped = p.swap_bytes();
             probe(
                 &format!("tcp-dport-{swapped}"),
-                f.tcp(f.src, f.sport, swapped),
+                f.tcp(f.src(), f.sport(), swapped),
                 Pass,
                 1,
             )
@@ -411,8 +461,8 @@ fn port_filter(f: &Frames) -> Vec<Check> {
             "port 22 or 3389 as source port, not destination, passes",
         )
         .probes([
-            probe("tcp-sport-22", f.tcp(f.src, 22, f.port), Pass, 1),
-            probe("udp-sport-3389", f.udp(f.src, 3389, 53), Pass, 1),
+            probe("tcp-sport-22", f.tcp(f.src(), 22, f.port()), Pass, 1),
+            probe("udp-sport-3389", f.udp(f.src(), 3389, 53), Pass, 1),
         ]),
         c(
             "ip-options",
@@ -421,28 +471,29 @@ fn port_filter(f: &Frames) -> Vec<Check> {
         .probes([
             probe(
                 "ihl-6-dport-22",
-                f.tcp(f.src, f.sport, 22)
-                    .ip_options(&decoy_options(1, f.port)),
+                f.tcp(f.src(), f.sport(), 22)
+                    .ip_options(&decoy_options(1, f.port())),
                 Drop,
                 0,
             ),
             probe(
                 "ihl-6-decoy-22-dport-clean",
-                f.tcp(f.src, f.sport, f.port)
+                f.tcp(f.src(), f.sport(), f.port())
                     .ip_options(&decoy_options(1, 22)),
                 Pass,
                 1,
             ),
             probe(
                 "ihl-15-udp-dport-3389",
-                f.udp(f.src, f.sport, 3389)
+                f.udp(f.src(), f.sport(), 3389)
                     .ip_options(&decoy_options(10, 53)),
                 Drop,
                 0,
             ),
             probe(
                 "ihl-15-decoy-23-dport-53",
-                f.udp(f.src, f.sport, 53).ip_options(&decoy_options(10, 23)),
+                f.udp(f.src(), f.sport(), 53)
+                    .ip_options(&decoy_options(10, 23)),
                 Pass,
                 1,
             ),
@@ -452,10 +503,10 @@ fn port_filter(f: &Frames) -> Vec<Check> {
             "ICMP and GRE pass, even with 22 where ports would be",
         )
         .probes([
-            probe("icmp", f.icmp(f.src), Pass, 1),
+            probe("icmp", f.icmp(f.src()), Pass, 1),
             probe(
                 "gre-with-port-22-bytes",
-                f.ip(f.src, f.dst)
+                f.ip(f.src(), f.dst())
                     .ip_protocol(47)
                     .payload(&[0, 22, 0, 22, 0, 0, 0, 0]),
                 Pass,
@@ -467,36 +518,40 @@ fn port_filter(f: &Frames) -> Vec<Check> {
             "TCP to port 22 cut before 8 transport bytes passes; 8 bytes suffice",
         )
         .probes(
-            truncations(f, f.src, 22, 8)
+            truncations(f, f.src(), 22, 8)
                 .into_iter()
                 .map(|(n, b)| probe(&n, b, Pass, 1)),
         )
         .probe(probe(
             "cut-42-transport-8-bytes",
-            f.tcp(f.src, f.sport, 22).truncate(L4 + 8),
+            f.tcp(f.src(), f.sport(), 22).truncate(L4 + 8),
             Drop,
             0,
         )),
         c(
             "ihl-below-5",
-            "an IHL of 4 means no transport header: port 22 passes",
+            "an IHL of 4 means no transport header: port 22 passes, and so does a destination \
+             address whose last bytes read as 22 or 3389 at 14 + IHL*4",
         )
-        .probe(probe(
-            "ihl-4-dport-22",
-            f.tcp(f.src, f.sport, 22).ihl(4),
-            Pass,
-            1,
-        )),
+        .probes([
+            probe("ihl-4-dport-22-decoy-22", f.ihl_4(true, 22, 22), Pass, 1),
+            probe(
+                "ihl-4-udp-decoy-3389",
+                f.ihl_4(false, f.port(), 3389),
+                Pass,
+                1,
+            ),
+        ]),
         c("non-ipv4-pass", "IPv6 TCP to port 22 and ARP pass").probes([
             probe("ipv6-tcp-dport-22", f.ipv6_tcp(22), Pass, 1),
-            probe("arp", f.arp(f.src), Pass, 1),
+            probe("arp", f.arp(f.src()), Pass, 1),
         ]),
         c(
             "vlan-tagged",
             "802.1Q-tagged TCP to port 22 (outside the contract: not scored)",
         )
         .unscored()
-        .probe(probe("vlan-100-dport-22", f.vlan_tcp(f.src, 22), Pass, 1)),
+        .probe(probe("vlan-100-dport-22", f.vlan_tcp(f.src(), 22), Pass, 1)),
     ]
 }
 
@@ -505,42 +560,48 @@ fn firewall(f: &Frames) -> Vec<Check> {
     vec![
         c("icmp-dropped", "ICMP is dropped into stats[0]").probe(probe(
             "icmp-from-a-clean-source",
-            f.icmp(f.src),
+            f.icmp(f.src()),
             Drop,
             0,
         )),
         c(
             "blocked-source",
-            "TCP and UDP from 10.0.0.1 are dropped into stats[1]",
+            "TCP, UDP and GRE from 10.0.0.1 are dropped into stats[1]",
         )
         .probes([
             probe(
                 "tcp-from-10.0.0.1",
-                f.tcp(BLOCKED_A, f.sport, f.port),
+                f.tcp(BLOCKED_A, f.sport(), f.port()),
                 Drop,
                 1,
             ),
-            probe("udp-from-10.0.0.1", f.udp(BLOCKED_A, f.sport, 53), Drop, 1),
+            probe(
+                "udp-from-10.0.0.1",
+                f.udp(BLOCKED_A, f.sport(), 53),
+                Drop,
+                1,
+            ),
+            probe("gre-from-10.0.0.1", f.gre(BLOCKED_A), Drop, 1),
         ]),
         c(
             "blocked-ports",
             "TCP and UDP to ports 22 and 80 are dropped into stats[2]",
         )
         .probes([
-            probe("tcp-dport-22", f.tcp(f.src, f.sport, 22), Drop, 2),
-            probe("tcp-dport-80", f.tcp(f.src, f.sport, 80), Drop, 2),
-            probe("udp-dport-22", f.udp(f.src, f.sport, 22), Drop, 2),
-            probe("udp-dport-80", f.udp(f.src, f.sport, 80), Drop, 2),
+            probe("tcp-dport-22", f.tcp(f.src(), f.sport(), 22), Drop, 2),
+            probe("tcp-dport-80", f.tcp(f.src(), f.sport(), 80), Drop, 2),
+            probe("udp-dport-22", f.udp(f.src(), f.sport(), 22), Drop, 2),
+            probe("udp-dport-80", f.udp(f.src(), f.sport(), 80), Drop, 2),
         ]),
         c(
             "others-pass",
             "everything else passes into stats[3], including ports 23 and 3389",
         )
         .probes([
-            probe("tcp-dport-443", f.tcp(f.src, f.sport, 443), Pass, 3),
-            probe("tcp-dport-23", f.tcp(f.src, f.sport, 23), Pass, 3),
-            probe("tcp-dport-3389", f.tcp(f.src, f.sport, 3389), Pass, 3),
-            probe("udp-dport-53", f.udp(f.src, f.sport, 53), Pass, 3),
+            probe("tcp-dport-443", f.tcp(f.src(), f.sport(), 443), Pass, 3),
+            probe("tcp-dport-23", f.tcp(f.src(), f.sport(), 23), Pass, 3),
+            probe("tcp-dport-3389", f.tcp(f.src(), f.sport(), 3389), Pass, 3),
+            probe("udp-dport-53", f.udp(f.src(), f.sport(), 53), Pass, 3),
         ]),
         c(
             "first-match-wins",
@@ -550,13 +611,13 @@ fn firewall(f: &Frames) -> Vec<Check> {
             probe("icmp-from-10.0.0.1", f.icmp(BLOCKED_A), Drop, 0),
             probe(
                 "tcp-from-10.0.0.1-dport-22",
-                f.tcp(BLOCKED_A, f.sport, 22),
+                f.tcp(BLOCKED_A, f.sport(), 22),
                 Drop,
                 1,
             ),
             probe(
                 "udp-from-10.0.0.1-dport-80",
-                f.udp(BLOCKED_A, f.sport, 80),
+                f.udp(BLOCKED_A, f.sport(), 80),
                 Drop,
                 1,
             ),
@@ -566,45 +627,51 @@ fn firewall(f: &Frames) -> Vec<Check> {
             "1.0.0.10 and ports 5632 and 20480 (byte-swapped 22, 80) pass",
         )
         .probes([
-            probe("from-1.0.0.10", f.tcp(SWAPPED_A, f.sport, f.port), Pass, 3),
-            probe("tcp-dport-5632", f.tcp(f.src, f.sport, 5632), Pass, 3),
-            probe("udp-dport-20480", f.udp(f.src, f.sport, 20480), Pass, 3),
+            probe(
+                "from-1.0.0.10",
+                f.tcp(SWAPPED_A, f.sport(), f.port()),
+                Pass,
+                3,
+            ),
+            probe("tcp-dport-5632", f.tcp(f.src(), f.sport(), 5632), Pass, 3),
+            probe("udp-dport-20480", f.udp(f.src(), f.sport(), 20480), Pass, 3),
         ]),
         c("blocked-as-destination", "10.0.0.1 as destination passes").probe(probe(
             "to-10.0.0.1",
-            f.ip(f.src, BLOCKED_A).tcp(f.sport, f.port),
+            f.ip(f.src(), BLOCKED_A).tcp(f.sport(), f.port()),
             Pass,
             3,
         )),
         c("source-port-ignored", "port 80 or 22 as source port passes").probes([
-            probe("tcp-sport-80", f.tcp(f.src, 80, f.port), Pass, 3),
-            probe("udp-sport-22", f.udp(f.src, 22, 53), Pass, 3),
+            probe("tcp-sport-80", f.tcp(f.src(), 80, f.port()), Pass, 3),
+            probe("udp-sport-22", f.udp(f.src(), 22, 53), Pass, 3),
         ]),
         c("ip-options", "rules see past IPv4 options (IHL 6 and 15)").probes([
             probe(
                 "ihl-6-dport-80",
-                f.tcp(f.src, f.sport, 80)
-                    .ip_options(&decoy_options(1, f.port)),
+                f.tcp(f.src(), f.sport(), 80)
+                    .ip_options(&decoy_options(1, f.port())),
                 Drop,
                 2,
             ),
             probe(
                 "ihl-6-decoy-80-dport-clean",
-                f.tcp(f.src, f.sport, f.port)
+                f.tcp(f.src(), f.sport(), f.port())
                     .ip_options(&decoy_options(1, 80)),
                 Pass,
                 3,
             ),
             probe(
                 "ihl-15-from-10.0.0.1",
-                f.udp(BLOCKED_A, f.sport, 53)
+                f.udp(BLOCKED_A, f.sport(), 53)
                     .ip_options(&decoy_options(10, 53)),
                 Drop,
                 1,
             ),
             probe(
                 "ihl-15-decoy-22-dport-53",
-                f.udp(f.src, f.sport, 53).ip_options(&decoy_options(10, 22)),
+                f.udp(f.src(), f.sport(), 53)
+                    .ip_options(&decoy_options(10, 22)),
                 Pass,
                 3,
             ),
@@ -614,26 +681,25 @@ fn firewall(f: &Frames) -> Vec<Check> {
             "port rule needs 4 transport bytes; shorter frames pass into stats[3]",
         )
         .probes(
-            truncations(f, f.src, 22, 4)
+            truncations(f, f.src(), 22, 4)
                 .into_iter()
                 .map(|(n, b)| probe(&n, b, Pass, 3)),
         )
         .probe(probe(
             "cut-38-transport-4-bytes",
-            f.tcp(f.src, f.sport, 22).truncate(L4 + 4),
+            f.tcp(f.src(), f.sport(), 22).truncate(L4 + 4),
             Drop,
             2,
         )),
         c(
             "ihl-below-5",
-            "an IHL of 4 means no transport header: port 80 passes",
+            "an IHL of 4 means no transport header: port 80 passes, and so does a destination \
+             address whose last bytes read as 80 or 22 at 14 + IHL*4",
         )
-        .probe(probe(
-            "ihl-4-dport-80",
-            f.tcp(f.src, f.sport, 80).ihl(4),
-            Pass,
-            3,
-        )),
+        .probes([
+            probe("ihl-4-dport-80-decoy-80", f.ihl_4(true, 80, 80), Pass, 3),
+            probe("ihl-4-udp-decoy-22", f.ihl_4(false, f.port(), 22), Pass, 3),
+        ]),
         c(
             "non-ipv4-pass",
             "ARP from 10.0.0.1 and IPv6 to port 22 pass into stats[3]",
@@ -647,6 +713,6 @@ fn firewall(f: &Frames) -> Vec<Check> {
             "802.1Q-tagged TCP to port 22 (outside the contract: not scored)",
         )
         .unscored()
-        .probe(probe("vlan-100-dport-22", f.vlan_tcp(f.src, 22), Pass, 3)),
+        .probe(probe("vlan-100-dport-22", f.vlan_tcp(f.src(), 22), Pass, 3)),
     ]
 }

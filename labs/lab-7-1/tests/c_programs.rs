@@ -124,6 +124,33 @@ fn transport_header_at_fixed_offset() {
     );
 }
 
+/// IHL 4 taken at its word: the "ports" are the destination address's last two bytes, which
+/// the ihl-below-5 frames set to a blocked port.
+#[test]
+fn ihl_below_5_parsed_literally() {
+    flagged(
+        "BUG_IHL_LITERAL",
+        Mode::TestRun,
+        &["7.1/firewall/ihl-below-5", "7.1/port_filter/ihl-below-5"],
+    );
+}
+
+/// A program that matched the canonical frames (their source ports are all ephemeral)
+/// passes seed 0 and is caught by a seed that draws lower source ports.
+#[test]
+fn hard_coded_traffic_needs_a_seed() {
+    let object = build(&["BUG_HARDCODED"]);
+    let canonical = run(&object, Mode::TestRun);
+    assert!(canonical.all_passed(), "{}", canonical.to_text());
+    let seeded = testing::run(&lab_7_1::lab(7), &object, Mode::TestRun, None);
+    let failed = failed(&seeded, FailureClass::Behaviour);
+    assert!(
+        failed.iter().all(|id| id.starts_with("7.1/port_filter/")) && !failed.is_empty(),
+        "{}",
+        seeded.to_text()
+    );
+}
+
 #[test]
 fn source_port_instead_of_destination() {
     flagged(

@@ -18,9 +18,8 @@ use harness::{
 use traffic::{FrameBuilder, decode, decode::TcpOpt};
 
 use crate::{
-    DPORT, DST, ID, STATS, eth,
+    Free, ID, STATS, eth,
     flags::{ACK, FIN, PSH, RST, SYN},
-    udp,
 };
 
 /// Addresses of the real handshake (the crafted frames use other, non-local ones, so neither
@@ -44,8 +43,14 @@ pub(crate) fn topology() -> TopologySpec {
     spec
 }
 
-fn src(n: u8) -> Ipv4Addr {
-    Ipv4Addr::new(198, 51, 100, n)
+/// Where the crafted frames' sources come from: 198.51.100.0/24 under seed 0.
+#[derive(Clone, Copy)]
+struct Sources(u8);
+
+impl Sources {
+    fn src(self, n: u8) -> Ipv4Addr {
+        Ipv4Addr::new(198, 51, self.0, n)
+    }
 }
 
 /// The MSS a cookie encodes for a SYN offering `mss`: the largest table entry not above it.
@@ -59,23 +64,31 @@ fn cookie_mss(mss: Option<u16>) -> u16 {
         .unwrap_or(MSS_TABLE[0])
 }
 
-/// A SYN as the checks send it: from `src:sport` with sequence number `seq` and TCP options.
+/// A SYN as the checks send it: from `src:sport` to `dst:dport` with sequence number `seq`
+/// and TCP options.
 #[derive(Clone)]
 struct Syn {
     name: &'static str,
     src: Ipv4Addr,
     sport: u16,
+    dst: Ipv4Addr,
+    dport: u16,
     seq: u32,
     options: Vec<u8>,
     mss: Option<u16>,
 }
 
 impl Syn {
-    fn new(name: &'static str, src: Ipv4Addr, sport: u16) -> Self {
+    /// A SYN from `src` with the ports, destination and sequence number the contract leaves
+    /// free taken from `f`.
+    fn new(f: &Free, name: &'static str, src: Ipv4Addr) -> Self {
+        let sport = f.sport();
         Self {
             name,
             src,
             sport,
+            dst: f.dst(),
+            dport: f.dport(),
             seq: 1000 + u32::from(sport),
             options: Vec::new(),
             mss: None,
@@ -102,8 +115,8 @@ impl Syn {
     /// No payload and no tag: the SYN-ACK is built from it, and a trailer would only be cut.
     fn frame(&self) -> FrameBuilder {
         eth()
-            .ipv4(self.src, DST)
-            .tcp(self.sport, DPORT)
+            .ipv4(self.src, self.dst)
+            .tcp(self.sport, self.dport)
             .tcp_flags(SYN)
             .seq(self.seq)
             .tcp_options(&self.options)
@@ -112,47 +125,53 @@ impl Syn {
     /// A bare ACK answering a SYN-ACK whose sequence number was `cookie`.
     fn ack(&self, cookie: u32) -> FrameBuilder {
         eth()
-            .ipv4(self.src, DST)
-            .tcp(self.sport, DPORT)
+            .ipv4(self.src, self.dst)
+            .tcp(self.sport, self.dport)
             .tcp_flags(ACK)
             .seq(self.seq.wrapping_add(1))
             .ack(cookie.wrapping_add(1))
     }
 }
 
-fn syns(base: u8) -> Vec<Syn> {
+fn syns(f: &Free, s: Sources, base: u8) -> Vec<Syn> {
     vec![
-        Syn::new("syn, linux options, mss 1460", src(base), 40001).linux_options(1460),
-        Syn::new("syn, mss 1400", src(base + 1), 40002).mss_only(1400),
-        Syn::new("syn, no options", src(base + 2), 40003),
+        Syn::new(f, "syn, linux options, mss 1460", s.src(base)).linux_options(1460),
+        Syn::new(f, "syn, mss 1400", s.src(base + 1)).mss_only(1400),
+        Syn::new(f, "syn, no options", s.src(base + 2)),
     ]
 }
 
-pub(crate) fn checks() -> Vec<Check> {
+pub(crate) fn checks(f: &Free) -> Vec<Check> {
     let c = |name: &str, desc: &str| Check::new(ID, "syn_cookie", name, desc);
+    let s = Sources(f.net(100));
+    let (rewritten, summed) = (syns(f, s, 1), syns(f, s, 4));
+    let handshaken = Syn::new(f, "", s.src(10)).linux_options(1460);
+    let forged_syn = Syn::new(f, "", s.src(20)).linux_options(1460);
+    let other_src = s.src(21);
     vec![
         c(
             "syn-ack-rewrite",
             "SYNs are answered with XDP_TX SYN-ACKs: swapped, ack = seq + 1, MSS option, 58 bytes",
         )
-        .custom(rewrite),
-        c("syn-ack-checksums", "the SYN-ACKs' IPv4 and TCP checksums are valid").custom(checksums),
+        .custom(move |t| rewrite(t, &rewritten)),
+        c("syn-ack-checksums", "the SYN-ACKs' IPv4 and TCP checksums are valid")
+            .custom(move |t| checksums(t, &summed)),
         c(
             "cookie-handshake",
             "an ACK returning the SYN-ACK's cookie passes into stats[1]",
         )
-        .custom(handshake),
+        .custom(move |t| handshake(t, &handshaken)),
         c(
             "forged-acks-dropped",
             "ACKs with a wrong, stale or misplaced cookie are dropped into stats[2]",
         )
-        .custom(forged),
+        .custom(move |t| forged(t, &forged_syn, other_src)),
         c(
             "other-traffic-passes",
             "non-bare ACKs, SYN-ACKs, RSTs, UDP, SYNs with IPv4 options, cut or non-IPv4 frames pass",
         )
         .counting(STATS)
-        .probes(others()),
+        .probes(others(f, s)),
         c(
             "real-client",
             "a real TCP client's SYN is answered by XDP; its ACK reaches the server, which accepts",
@@ -263,11 +282,12 @@ fn expected_lines(syn: &Syn) -> Vec<String> {
     vec![
         format!("eth {DUT_MAC} > {CLIENT_MAC}"),
         format!(
-            "ipv4 {DST} > {}, ihl 5, total length 44, protocol 6",
-            syn.src
+            "ipv4 {} > {}, ihl 5, total length 44, protocol 6",
+            syn.dst, syn.src
         ),
         format!(
-            "tcp {DPORT} > {}, flags SYN|ACK, ack {}, data offset 6",
+            "tcp {} > {}, flags SYN|ACK, ack {}, data offset 6",
+            syn.dport,
             syn.sport,
             syn.seq.wrapping_add(1)
         ),
@@ -276,9 +296,9 @@ fn expected_lines(syn: &Syn) -> Vec<String> {
     ]
 }
 
-fn rewrite(t: &mut dyn Target) -> Result<Judgement> {
+fn rewrite(t: &mut dyn Target, syns: &[Syn]) -> Result<Judgement> {
     let mut table = Table::default();
-    for syn in syns(1) {
+    for syn in syns {
         let out = t.exchange(&syn.frame().build())?;
         let name = format!(
             "{} from {}:{} seq {}",
@@ -289,7 +309,7 @@ fn rewrite(t: &mut dyn Target) -> Result<Judgement> {
             Some(d) => synack_lines(&d, out.bytes.as_ref().map_or(0, Vec::len)),
             None => Vec::new(),
         };
-        let expected = expected_lines(&syn);
+        let expected = expected_lines(syn);
         for i in 0..expected.len().max(actual.len()) {
             table.row(
                 "",
@@ -301,9 +321,9 @@ fn rewrite(t: &mut dyn Target) -> Result<Judgement> {
     Ok(table.judge())
 }
 
-fn checksums(t: &mut dyn Target) -> Result<Judgement> {
+fn checksums(t: &mut dyn Target, syns: &[Syn]) -> Result<Judgement> {
     let mut table = Table::default();
-    for syn in syns(4) {
+    for syn in syns {
         let frame = syn.frame().build();
         let out = t.exchange(&frame)?;
         let got = match answer(&out, &frame) {
@@ -340,11 +360,10 @@ fn cookie_of(t: &mut dyn Target, table: &mut Table, syn: &Syn) -> Result<Option<
     Ok(cookie)
 }
 
-fn handshake(t: &mut dyn Target) -> Result<Judgement> {
+fn handshake(t: &mut dyn Target, syn: &Syn) -> Result<Judgement> {
     let mut table = Table::default();
-    let syn = Syn::new("", src(10), 40010).linux_options(1460);
     let ((), d) = counters::across(t, STATS, |t| {
-        if let Some(cookie) = cookie_of(t, &mut table, &syn)? {
+        if let Some(cookie) = cookie_of(t, &mut table, syn)? {
             let out = t.exchange(&syn.ack(cookie).build())?;
             table.row(
                 &format!("ack, seq {}, ack = cookie + 1", syn.seq + 1),
@@ -358,20 +377,21 @@ fn handshake(t: &mut dyn Target) -> Result<Judgement> {
     Ok(table.judge())
 }
 
-fn forged(t: &mut dyn Target) -> Result<Judgement> {
+fn forged(t: &mut dyn Target, syn: &Syn, stranger: Ipv4Addr) -> Result<Judgement> {
     let mut table = Table::default();
-    let ((), d) = counters::across(t, STATS, |t| forged_acks(t, &mut table))?;
+    let ((), d) = counters::across(t, STATS, |t| forged_acks(t, &mut table, syn, stranger))?;
     stats_rows(&mut table, &[(0, 1), (2, 6)], &d);
     Ok(table.judge())
 }
 
-fn forged_acks(t: &mut dyn Target, table: &mut Table) -> Result<()> {
-    let syn = Syn::new("", src(20), 40020).linux_options(1460);
-    if let Some(cookie) = cookie_of(t, table, &syn)? {
+fn forged_acks(t: &mut dyn Target, table: &mut Table, syn: &Syn, stranger: Ipv4Addr) -> Result<()> {
+    if let Some(cookie) = cookie_of(t, table, syn)? {
         let mut other_port = syn.clone();
-        other_port.sport += 1;
+        other_port.sport = syn.sport.wrapping_add(1);
+        let mut other_dport = syn.clone();
+        other_dport.dport = syn.dport.wrapping_add(1);
         let mut other_src = syn.clone();
-        other_src.src = src(21);
+        other_src.src = stranger;
         // The kernel's check tolerates a cookie off by a little (the low bits carry the MSS
         // index, and a neighbouring index is valid too), so wrong values are off by 0x1000.
         let mut other_seq = syn.clone();
@@ -388,7 +408,7 @@ fn forged_acks(t: &mut dyn Target, table: &mut Table) -> Result<()> {
             ("right cookie, other source address", other_src.ack(cookie)),
             (
                 "right cookie, other destination port",
-                syn.ack(cookie).tcp(syn.sport, DPORT + 1),
+                other_dport.ack(cookie),
             ),
             (
                 "right cookie, seq = the SYN's + 0x1001",
@@ -405,9 +425,9 @@ fn forged_acks(t: &mut dyn Target, table: &mut Table) -> Result<()> {
 
 /// Frames the program must pass untouched, counting nothing (untagged: bare TCP segments
 /// must stay bare, so each is told apart by its bytes).
-fn others() -> Vec<Probe> {
-    let s = src(30);
-    let wrong = Syn::new("", s, 40030);
+fn others(f: &Free, sources: Sources) -> Vec<Probe> {
+    let s = sources.src(30);
+    let wrong = Syn::new(f, "", s);
     let bad_ack = |flags: u8| wrong.ack(0x1234_5678).tcp_flags(flags);
     let probes: Vec<(&str, FrameBuilder)> = vec![
         (
@@ -418,7 +438,7 @@ fn others() -> Vec<Probe> {
         ("fin|ack, wrong cookie", bad_ack(FIN | ACK)),
         ("syn-ack", bad_ack(SYN | ACK)),
         ("rst", bad_ack(RST)),
-        ("udp", udp(s)),
+        ("udp", f.udp(s)),
         (
             "syn with ipv4 options (ihl 6)",
             wrong.frame().ip_options(&[1, 1, 1, 1]),
@@ -429,17 +449,19 @@ fn others() -> Vec<Probe> {
         ),
         (
             "syn with data offset 10, cut at 24 tcp bytes",
-            Syn::new("", s, 40031)
+            Syn::new(f, "", s)
                 .linux_options(1460)
                 .frame()
                 .truncate(14 + 20 + 24),
         ),
-        ("syn with ihl 4", wrong.frame().ihl(4)),
+        // A parser taking the transport header at 14 + IHL*4 reads the ack number's first
+        // bytes as data offset 5 and flags SYN.
+        ("syn with ihl 4", wrong.frame().ack(0x5002_0000).ihl(4)),
         (
             "ipv6 syn",
             eth()
                 .ipv6("fd00::1".parse().unwrap(), "fd00::9".parse().unwrap())
-                .tcp(40032, DPORT),
+                .tcp(f.sport(), f.dport()),
         ),
         ("arp", crate::arp(0)),
     ];

@@ -7,7 +7,8 @@
 //! a part share one loaded program and its per-source state.
 //!
 //! Frames go from the client (02:00:00:00:00:01) to the program's interface
-//! (02:00:00:00:00:02), to 203.0.113.1.
+//! (02:00:00:00:00:02), to addresses in 203.0.113.0/24. Every rule is keyed on the source
+//! address, so everything else varies from frame to frame ([`Free`]).
 
 mod cookie;
 mod guard;
@@ -18,6 +19,7 @@ use std::net::Ipv4Addr;
 use harness::{
     Expect, Lab, Part, Verdict, Volley,
     topology::{CLIENT_MAC, DUT_MAC, TopologySpec},
+    vary::{CLIENT_PORTS, Cycle, Vary},
 };
 use traffic::FrameBuilder;
 
@@ -26,10 +28,6 @@ pub const ID: &str = "7.2";
 
 /// The counter map every lab 7.2 program has.
 const STATS: &str = "stats";
-/// Where every crafted frame goes.
-const DST: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
-const SPORT: u16 = 40000;
-const DPORT: u16 = 80;
 
 /// TCP flag bits, as on the wire.
 mod flags {
@@ -42,18 +40,19 @@ mod flags {
     pub const CWR: u8 = 0x80;
 }
 
-/// The lab with all its parts. Its frames do not vary with `seed` yet.
+/// The lab with all its parts, the fields no rule reads varied by `seed` (0: the canonical
+/// frames).
 pub fn lab(seed: u64) -> Lab {
-    let _ = seed;
+    let f = Free::new(seed);
     Lab {
         id: ID,
         title: "DDoS mitigation",
         reference: reference::lab_7_2,
         parts: vec![
-            part("rate_limiter", rate::checks(), TopologySpec::pair()),
-            part("syn_guard", guard::syn_checks(), TopologySpec::pair()),
-            part("ddos_guard", guard::ddos_checks(), TopologySpec::pair()),
-            part("syn_cookie", cookie::checks(), cookie::topology()).requires(&[
+            part("rate_limiter", rate::checks(&f), TopologySpec::pair()),
+            part("syn_guard", guard::syn_checks(&f), TopologySpec::pair()),
+            part("ddos_guard", guard::ddos_checks(&f), TopologySpec::pair()),
+            part("syn_cookie", cookie::checks(&f), cookie::topology()).requires(&[
                 harness::kernel::Helper::TCP_RAW_GEN_SYNCOOKIE_IPV4,
                 harness::kernel::Helper::TCP_RAW_CHECK_SYNCOOKIE_IPV4,
             ]),
@@ -72,49 +71,109 @@ fn part(program: &'static str, checks: Vec<harness::Check>, topology: TopologySp
         requires: &[],
     }
 }
+
 fn eth() -> FrameBuilder {
     FrameBuilder::ethernet(CLIENT_MAC, DUT_MAC)
 }
 
-fn udp(src: Ipv4Addr) -> FrameBuilder {
-    eth().ipv4(src, DST).udp(SPORT, 9).payload(b"xdplab")
+/// The fields no rule of this lab reads, different from frame to frame: every rule is keyed
+/// on the source address, so a source's frames go to varied destinations and ports with
+/// varied payloads. Under seed 0 they go round fixed lists; a seed draws them (and the /24
+/// each part's sources come from) at random.
+pub(crate) struct Free {
+    vary: Vary,
+    dsts: Cycle<Ipv4Addr>,
+    sports: Cycle<u16>,
+    dports: Cycle<u16>,
 }
 
-fn tcp(src: Ipv4Addr, flags: u8) -> FrameBuilder {
-    eth()
-        .ipv4(src, DST)
-        .tcp(SPORT, DPORT)
-        .tcp_flags(flags)
-        .payload(b"xdplab")
-}
+impl Free {
+    fn new(seed: u64) -> Self {
+        Self {
+            vary: Vary::new(seed),
+            dsts: Cycle::new([
+                Ipv4Addr::new(203, 0, 113, 1),
+                Ipv4Addr::new(203, 0, 113, 77),
+                Ipv4Addr::new(203, 0, 113, 200),
+            ]),
+            sports: Cycle::new(CLIENT_PORTS),
+            dports: Cycle::new([80, 443, 8080, 53]),
+        }
+    }
 
-fn syn(src: Ipv4Addr) -> FrameBuilder {
-    tcp(src, flags::SYN)
+    /// The third byte of a part's sources: `canonical` under seed 0, else drawn.
+    fn net(&self, canonical: u8) -> u8 {
+        self.vary.fixed(canonical, |rng| rng.u8(..))
+    }
+
+    /// A destination (never an address of the lab's own network, so no stack answers).
+    fn dst(&self) -> Ipv4Addr {
+        self.vary
+            .pick(&self.dsts, |rng| Ipv4Addr::new(203, 0, 113, rng.u8(1..255)))
+    }
+    fn sport(&self) -> u16 {
+        self.vary.port(&self.sports, &[])
+    }
+    fn dport(&self) -> u16 {
+        self.vary.pick(&self.dports, |rng| rng.u16(1..))
+    }
+
+    fn udp(&self, src: Ipv4Addr) -> FrameBuilder {
+        eth()
+            .ipv4(src, self.dst())
+            .udp(self.sport(), self.dport())
+            .payload(&self.vary.payload())
+    }
+
+    fn tcp(&self, src: Ipv4Addr, flags: u8) -> FrameBuilder {
+        eth()
+            .ipv4(src, self.dst())
+            .tcp(self.sport(), self.dport())
+            .tcp_flags(flags)
+            .payload(&self.vary.payload())
+    }
+
+    fn syn(&self, src: Ipv4Addr) -> FrameBuilder {
+        self.tcp(src, flags::SYN)
+    }
+
+    /// IPv4 packet `i` of a flood that is not about SYNs: UDP, a TCP ACK and ICMP in turn,
+    /// each of which costs a token.
+    fn packet(&self, src: Ipv4Addr, i: usize) -> FrameBuilder {
+        match i % 3 {
+            0 => self.udp(src),
+            1 => self.tcp(src, flags::ACK),
+            _ => eth()
+                .ipv4(src, self.dst())
+                .icmp_echo(7, i as u16)
+                .payload(&self.vary.payload()),
+        }
+    }
+
+    fn ipv6(&self) -> FrameBuilder {
+        eth()
+            .ipv6("fd00::1".parse().unwrap(), "fd00::9".parse().unwrap())
+            .udp(self.sport(), self.dport())
+            .payload(&self.vary.payload())
+    }
+
+    /// Adds groups of `n` ARP, IPv6 and IPv4-cut-inside-its-header frames (from `cut_src`),
+    /// all of which must pass: none of them is IPv4 in the contract's sense.
+    fn non_ipv4_groups(&self, volley: Volley, n: usize, cut_src: Ipv4Addr) -> Volley {
+        volley
+            .group("arp", n, arp, Expect::All(Verdict::Pass))
+            .group("ipv6", n, |_| self.ipv6(), Expect::All(Verdict::Pass))
+            .group(
+                format!("ipv4 from {cut_src} cut at 24 bytes"),
+                n,
+                |_| self.udp(cut_src).truncate(24),
+                Expect::All(Verdict::Pass),
+            )
+    }
 }
 
 /// An ARP request whose sender address makes frame `i` unique (ARP carries no tag).
 fn arp(i: usize) -> FrameBuilder {
     let sender = Ipv4Addr::new(10, 200, (i >> 8) as u8, i as u8);
-    eth().arp_request(sender, DST)
-}
-
-fn ipv6() -> FrameBuilder {
-    eth()
-        .ipv6("fd00::1".parse().unwrap(), "fd00::9".parse().unwrap())
-        .udp(SPORT, 9)
-        .payload(b"xdplab")
-}
-
-/// Adds groups of `n` ARP, IPv6 and IPv4-cut-inside-its-header frames (from `cut_src`), all of
-/// which must pass: none of them is IPv4 in the contract's sense.
-fn non_ipv4_groups(volley: Volley, n: usize, cut_src: Ipv4Addr) -> Volley {
-    volley
-        .group("arp", n, arp, Expect::All(Verdict::Pass))
-        .group("ipv6", n, |_| ipv6(), Expect::All(Verdict::Pass))
-        .group(
-            format!("ipv4 from {cut_src} cut at 24 bytes"),
-            n,
-            move |_| udp(cut_src).truncate(24),
-            Expect::All(Verdict::Pass),
-        )
+    eth().arp_request(sender, Ipv4Addr::new(203, 0, 113, 1))
 }

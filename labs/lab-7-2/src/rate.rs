@@ -13,14 +13,10 @@ use harness::{
     Want::{Dropped, Exact, Passed},
 };
 
-use crate::{ID, STATS, non_ipv4_groups, udp};
+use crate::{Free, ID, STATS};
 
 const CAPACITY: u64 = 1000;
 const SLACK: u64 = 50;
-
-fn src(n: u8) -> Ipv4Addr {
-    Ipv4Addr::new(198, 18, 1, n)
-}
 
 /// What a full bucket passes of a flood: its capacity, plus the refill while the flood lasted.
 fn bucket() -> Expect {
@@ -42,7 +38,9 @@ fn check(name: &str, description: &str) -> Check {
     Check::new(ID, "rate_limiter", name, description)
 }
 
-pub(crate) fn checks() -> Vec<Check> {
+pub(crate) fn checks(f: &Free) -> Vec<Check> {
+    let net = f.net(1);
+    let src = |n| Ipv4Addr::new(198, 18, net, n);
     let (a, b, c) = (src(1), src(2), src(3));
     let refilled = src(4);
     let new: Vec<Ipv4Addr> = (0..5).map(|i| src(10 + i)).collect();
@@ -56,14 +54,14 @@ pub(crate) fn checks() -> Vec<Check> {
             "burst-1500",
             "1500 packets from one source within T ms: 1000 to 1000+T+50 pass",
         )
-        .flood(Flood::new(STATS).volley(counted(
-            Volley::new(format!("1500 UDP packets from {a}")).group(
-                format!("udp from {a}"),
-                1500,
-                move |_| udp(a),
-                bucket(),
-            ),
-        ))),
+        .flood(
+            Flood::new(STATS).volley(counted(
+                Volley::new(format!(
+                    "1500 packets from {a} (UDP, TCP, ICMP; to varied addresses and ports)"
+                ))
+                .group(format!("from {a}"), 1500, |i| f.packet(a, i), bucket()),
+            )),
+        ),
         check(
             "second-source-untouched",
             "while one source is limited, another one's 200 packets all pass",
@@ -71,11 +69,11 @@ pub(crate) fn checks() -> Vec<Check> {
         .flood(
             Flood::new(STATS).volley(counted(
                 Volley::new(format!("1200 packets from {b}, then 200 from {c}"))
-                    .group(format!("udp from {b}"), 1200, move |_| udp(b), bucket())
+                    .group(format!("from {b}"), 1200, |i| f.packet(b, i), bucket())
                     .group(
-                        format!("udp from {c}"),
+                        format!("from {c}"),
                         200,
-                        move |_| udp(c),
+                        |i| f.packet(c, i),
                         Expect::All(Pass),
                     ),
             )),
@@ -90,14 +88,14 @@ pub(crate) fn checks() -> Vec<Check> {
                     Volley::new(format!("first burst: 1200 packets from {refilled}")).group(
                         "first burst",
                         1200,
-                        move |_| udp(refilled),
+                        |i| f.packet(refilled, i),
                         bucket(),
                     ),
                 ))
                 .volley(counted(
                     Volley::new(format!("second burst: 1200 packets from {refilled}"))
                         .after(Pause::Quiet(Duration::from_millis(1100)))
-                        .group("second burst", 1200, move |_| udp(refilled), bucket()),
+                        .group("second burst", 1200, |i| f.packet(refilled, i), bucket()),
                 )),
         ),
         check(
@@ -106,7 +104,8 @@ pub(crate) fn checks() -> Vec<Check> {
         )
         .flood(
             Flood::new(STATS).volley(
-                non_ipv4_groups(Volley::new("3300 frames"), 1100, src(5)).counter(0, Exact(0)),
+                f.non_ipv4_groups(Volley::new("3300 frames"), 1100, src(5))
+                    .counter(0, Exact(0)),
             ),
         ),
         check(
@@ -116,7 +115,7 @@ pub(crate) fn checks() -> Vec<Check> {
         .flood(
             Flood::new(STATS).volley(
                 Volley::new(format!("one packet each from {listed}"))
-                    .group("packets", 5, move |i| udp(new[i]), Expect::All(Pass))
+                    .group("packets", 5, |i| f.packet(new[i], i), Expect::All(Pass))
                     // The maps that can hold per-source state: HASH or LRU_HASH (plain or
                     // per-CPU) with 4-byte keys, except the blocklist the harness fills.
                     .adds_entries("maps with 4-byte keys", 5, |m| {

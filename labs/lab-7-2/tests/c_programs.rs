@@ -23,6 +23,16 @@ fn flagged(define: &str, mode: Mode, program: Option<&str>, expected: &[&str]) {
     testing::assert_flagged(&run(&build(&[define]), mode, program), define, expected);
 }
 
+/// Every syn_guard check: a window that never limits, or limits one SYN early, fails them all.
+const SYN_GUARD: [&str; 6] = [
+    "syn_guard/syn-flood-300",
+    "syn_guard/synack-ack-pass",
+    "syn_guard/other-source-passes",
+    "syn_guard/new-window-after-1s",
+    "syn_guard/cut-syns-not-counted",
+    "syn_guard/ip-options-and-protocol",
+];
+
 #[test]
 fn correct_c_program_passes_native() {
     let report = run(&build(&[]), Mode::Native, None);
@@ -87,6 +97,29 @@ fn one_global_bucket() {
     );
 }
 
+/// A bucket per destination: one source's flood, spread over several destinations, is never
+/// limited.
+#[test]
+fn bucket_per_destination() {
+    flagged(
+        "BUG_RATE_KEY_DST",
+        Mode::TestRun,
+        None,
+        &[
+            "rate_limiter/burst-1500",
+            "rate_limiter/second-source-untouched",
+            "rate_limiter/refill-after-quiet",
+            "rate_limiter/state-map-entries",
+        ],
+    );
+}
+
+/// A SYN window per source and destination port: a flood to several ports is never limited.
+#[test]
+fn syn_window_per_port() {
+    flagged("BUG_SYN_KEY_PORT", Mode::TestRun, None, &SYN_GUARD);
+}
+
 #[test]
 fn syn_acks_counted_as_syns() {
     flagged(
@@ -113,15 +146,7 @@ fn off_by_one_at_the_threshold() {
         "BUG_SYN_OFF_BY_ONE",
         Mode::TestRun,
         None,
-        &[
-            "syn_guard/syn-flood-300",
-            "syn_guard/synack-ack-pass",
-            "syn_guard/other-source-passes",
-            "syn_guard/new-window-after-1s",
-            "syn_guard/cut-syns-not-counted",
-            "syn_guard/ip-options-and-protocol",
-            "ddos_guard/syn-window",
-        ],
+        &[SYN_GUARD.as_slice(), &["ddos_guard/syn-window"]].concat(),
     );
 }
 
@@ -185,7 +210,14 @@ fn ack_set_to_seq() {
         "BUG_ACK_EQUALS_SEQ",
         Mode::TestRun,
         None,
-        &["syn_cookie/syn-ack-rewrite"],
+        // A SYN-ACK that does not acknowledge the SYN answers nothing: no checksum or cookie
+        // check credits it.
+        &[
+            "syn_cookie/syn-ack-rewrite",
+            "syn_cookie/syn-ack-checksums",
+            "syn_cookie/cookie-handshake",
+            "syn_cookie/forged-acks-dropped",
+        ],
     );
 }
 
@@ -196,7 +228,13 @@ fn ack_set_to_seq_generic() {
         "BUG_ACK_EQUALS_SEQ",
         Mode::Generic,
         Some("syn_cookie"),
-        &["syn_cookie/syn-ack-rewrite", "syn_cookie/real-client"],
+        &[
+            "syn_cookie/syn-ack-rewrite",
+            "syn_cookie/syn-ack-checksums",
+            "syn_cookie/cookie-handshake",
+            "syn_cookie/forged-acks-dropped",
+            "syn_cookie/real-client",
+        ],
     );
 }
 

@@ -18,7 +18,7 @@ use traffic::{FrameBuilder, Tag, decode};
 
 use crate::{
     ID,
-    frames::{Rewrite, Spec, TCP_PORT, UDP_PORT},
+    frames::{Free, Rewrite, Spec, TCP_PORT, UDP_PORT, outside_lab},
     net::{
         BACKEND_LINK, BACKEND_NS, BACKENDS, CLIENT, CLIENT_IP, LB_MAC, SWITCH_LB_PORT, SWITCH_NS,
         VIP, backends,
@@ -59,15 +59,29 @@ fn delivery_as(
 }
 
 /// Snapshots of rewritten TCP and UDP headers, checksums judged per layer.
-pub fn rewritten_headers(part: &'static str, verdict: Verdict, rewrite: Rewrite) -> Check {
-    let mut ihl6 = Spec::tcp("tcp-ihl-6", 2, 40001);
+pub fn rewritten_headers(
+    part: &'static str,
+    verdict: Verdict,
+    rewrite: Rewrite,
+    f: &Free,
+) -> Check {
+    let spec = |name: &str, tag, tcp| Spec {
+        dport: f.dport(),
+        payload: f.payload(),
+        ..if tcp {
+            Spec::tcp(name, tag, f.sport())
+        } else {
+            Spec::udp(name, tag, CLIENT_IP, f.sport())
+        }
+    };
+    let mut ihl6 = spec("tcp-ihl-6", 2, true);
     ihl6.options = vec![1, 1, 1, 1];
-    let mut no_csum = Spec::udp("udp-no-checksum", 4, CLIENT_IP, 40003);
+    let mut no_csum = spec("udp-no-checksum", 4, false);
     no_csum.udp_no_checksum = true;
     let specs = [
-        Spec::tcp("tcp-syn", 1, 40000),
+        spec("tcp-syn", 1, true),
         ihl6,
-        Spec::udp("udp", 3, CLIENT_IP, 40002),
+        spec("udp", 3, false),
         no_csum,
     ];
     let what = match rewrite {
@@ -90,15 +104,30 @@ pub fn rewritten_headers(part: &'static str, verdict: Verdict, rewrite: Rewrite)
 }
 
 /// Thirty VIP packets: exactly ten per backend, every three consecutive ones cover all three.
-pub fn round_robin(part: &'static str, verdict: Verdict) -> Check {
-    let parcels = (0..30u16)
-        .map(|k| datagram(format!("udp-{k}"), k + 1, CLIENT_IP, 41000 + k))
-        .collect();
+/// They come as ten flows of three packets each (one source, protocol and pair of ports), so
+/// a program that picks the backend from any field of the packet sends a flow's three to one
+/// backend and fails.
+pub fn round_robin(part: &'static str, verdict: Verdict, f: &Free) -> Check {
+    let mut parcels = Vec::new();
+    for flow in 0..10 {
+        let first = f.spec("", 0, f.src(), flow);
+        for k in 3 * flow..3 * flow + 3 {
+            let proto = if first.tcp { "tcp" } else { "udp" };
+            let spec = Spec {
+                name: format!("{proto}-{k}"),
+                tag: k as u16 + 1,
+                payload: f.payload(),
+                ..first.clone()
+            };
+            parcels.push(Parcel::new(spec.name.clone(), spec.frame()));
+        }
+    }
     Check::new(
         ID,
         part,
         "round-robin",
-        "30 VIP packets: 10 per backend, each 3 in a row reach all 3 (starting anywhere)",
+        "30 VIP packets, 10 flows of 3: 10 per backend, each 3 in a row reach all 3 (starting \
+         anywhere)",
     )
     .delivery(delivery(
         parcels,
@@ -108,17 +137,15 @@ pub fn round_robin(part: &'static str, verdict: Verdict) -> Check {
     ))
 }
 
-/// A UDP datagram to the VIP.
-fn datagram(name: String, tag: u16, src: Ipv4Addr, sport: u16) -> Parcel {
-    Parcel::new(name, Spec::udp("", tag, src, sport).frame())
-}
-
-/// One VIP datagram per source, in order.
-fn from_sources(sources: &[Ipv4Addr]) -> Vec<Parcel> {
+/// One VIP packet per source, in order, TCP and UDP in turn, with free ports and payloads.
+fn from_sources(sources: &[Ipv4Addr], f: &Free) -> Vec<Parcel> {
     sources
         .iter()
         .enumerate()
-        .map(|(k, src)| datagram(format!("from-{src}"), k as u16 + 1, *src, 42000))
+        .map(|(k, src)| {
+            let spec = f.spec(format!("from-{src}"), k as u16 + 1, *src, k);
+            Parcel::new(spec.name.clone(), spec.frame())
+        })
         .collect()
 }
 
@@ -134,8 +161,10 @@ fn hashed(parcels: Vec<Parcel>, expect: Expect, counts: Vec<Count>) -> Delivery 
     )
 }
 
-/// Repeated packets from one source always reach the same backend.
-pub fn affinity() -> Check {
+/// Repeated packets from one source always reach the same backend, whatever their ports,
+/// protocol and payload (a hash over the ports sends them to different ones). `part` is
+/// `lb_hash` or `lb_dsr`, rewriting as `rewrite` says.
+pub fn affinity(part: &'static str, rewrite: Rewrite, f: &Free) -> Check {
     const SOURCES: [Ipv4Addr; 6] = [
         Ipv4Addr::new(172, 16, 0, 1),
         Ipv4Addr::new(172, 16, 0, 2),
@@ -145,40 +174,66 @@ pub fn affinity() -> Check {
         Ipv4Addr::new(100, 64, 1, 1),
     ];
     const ROUNDS: usize = 5;
-    let sources: Vec<Ipv4Addr> = (0..ROUNDS).flat_map(|_| SOURCES).collect();
-    let parcels = from_sources(&sources)
+    let mut distinct = Vec::new();
+    for canonical in SOURCES {
+        let src = f.pick(canonical, |rng| outside_lab(|| rng.u32(..)));
+        if !distinct.contains(&src) {
+            distinct.push(src);
+        }
+    }
+    let mut sources: Vec<Ipv4Addr> = (0..ROUNDS).flat_map(|_| distinct.clone()).collect();
+    f.shuffle(&mut sources);
+    let parcels = from_sources(&sources, f)
         .into_iter()
         .zip(&sources)
         .map(|(p, src)| p.in_group(src.to_string()))
         .collect();
     Check::new(
         ID,
-        "lb_hash",
+        part,
         "affinity",
-        "6 sources, 5 packets each (interleaved): each source always reaches the same backend",
+        "6 sources, 5 packets each (interleaved; ports, protocol and payload varied): each \
+         source always reaches the same backend",
     )
-    .delivery(hashed(parcels, Expect::Affinity, Vec::new()))
+    .delivery(delivery_as(
+        rewrite,
+        parcels,
+        Expect::Affinity,
+        Vec::new(),
+        Observe::Output {
+            verdict: Verdict::Tx,
+        },
+    ))
 }
 
-/// 300 consecutive source addresses from 172.16.0.0.
-pub fn consecutive_sources() -> Vec<Ipv4Addr> {
+/// 300 consecutive source addresses: from 172.16.0.0 under seed 0, from a random /24 of
+/// 172.16.0.0/12 under a seed.
+pub fn consecutive_sources(f: &Free) -> Vec<Ipv4Addr> {
+    let first = f.pick(Ipv4Addr::new(172, 16, 0, 0), |rng| {
+        Ipv4Addr::new(172, rng.u8(16..32), rng.u8(..254), 0)
+    });
     (0..300u32)
-        .map(|i| Ipv4Addr::from(u32::from(Ipv4Addr::new(172, 16, 0, 0)) + i))
+        .map(|i| Ipv4Addr::from(u32::from(first) + i))
         .collect()
 }
 
-/// 300 source addresses spread over the whole IPv4 space (golden-ratio steps), leaving out
-/// the lab's own 10.0.0.0/16, which the backends would try to answer on the wire.
-pub fn scattered_sources() -> Vec<Ipv4Addr> {
-    (1u32..)
-        .map(|i| Ipv4Addr::from(i.wrapping_mul(0x9e37_79b9)))
-        .filter(|a| !matches!(a.octets(), [10, 0, ..]))
-        .take(300)
+/// 300 source addresses spread over the whole IPv4 space (golden-ratio steps from a start
+/// the seed moves), leaving out the lab's own 10.0.0.0/16, which the backends would try to
+/// answer on the wire.
+pub fn scattered_sources(f: &Free) -> Vec<Ipv4Addr> {
+    let mut i = f.pick(0u32, |rng| rng.u32(..));
+    (0..300)
+        .map(|_| {
+            outside_lab(|| {
+                i = i.wrapping_add(1);
+                i.wrapping_mul(0x9e37_79b9)
+            })
+        })
         .collect()
 }
 
-/// Over 300 sources, every backend gets at least 20% of them.
-pub fn spread(name: &str, what: &str, sources: fn() -> Vec<Ipv4Addr>) -> Check {
+/// Over 300 sources (`what` they are), every backend gets at least 20% of them.
+pub fn spread(name: &str, what: &str, sources: &[Ipv4Addr], f: &Free) -> Check {
     Check::new(
         ID,
         "lb_hash",
@@ -186,20 +241,19 @@ pub fn spread(name: &str, what: &str, sources: fn() -> Vec<Ipv4Addr>) -> Check {
         format!("300 sources {what}: every backend gets at least 20% of them"),
     )
     .delivery(hashed(
-        from_sources(&sources()),
+        from_sources(sources, f),
         Expect::Spread { percent: 20 },
         Vec::new(),
     ))
 }
 
 /// Reports the chi-square figure of both source sets (not scored).
-pub fn chi_square_report() -> Check {
-    let (consecutive, scattered) = (consecutive_sources(), scattered_sources());
+pub fn chi_square_report(consecutive: &[Ipv4Addr], scattered: &[Ipv4Addr], f: &Free) -> Check {
     let sets = vec![
         ("consecutive".to_owned(), consecutive.len()),
         ("scattered".to_owned(), scattered.len()),
     ];
-    let sources: Vec<Ipv4Addr> = consecutive.into_iter().chain(scattered).collect();
+    let sources: Vec<Ipv4Addr> = consecutive.iter().chain(scattered).copied().collect();
     Check::new(
         ID,
         "lb_hash",
@@ -208,15 +262,16 @@ pub fn chi_square_report() -> Check {
     )
     .unscored()
     .delivery(hashed(
-        from_sources(&sources),
+        from_sources(&sources, f),
         Expect::Report { sets },
         Vec::new(),
     ))
 }
 
 /// `stats[0]` counts balanced packets and `backend_stats[i]` those sent to backend i.
-pub fn backend_stats() -> Check {
-    let sources: Vec<Ipv4Addr> = (1..=30).map(|i| Ipv4Addr::new(172, 16, 9, i)).collect();
+pub fn backend_stats(f: &Free) -> Check {
+    let net = f.pick(9, |rng| rng.u8(..));
+    let sources: Vec<Ipv4Addr> = (1..=30).map(|i| Ipv4Addr::new(172, 16, net, i)).collect();
     Check::new(
         ID,
         "lb_hash",
@@ -224,7 +279,7 @@ pub fn backend_stats() -> Check {
         "30 VIP packets from 30 sources: stats[0] +30, backend_stats[i] + those sent to backend i",
     )
     .delivery(hashed(
-        from_sources(&sources),
+        from_sources(&sources, f),
         Expect::Counted,
         vec![
             BALANCED,
@@ -236,59 +291,80 @@ pub fn backend_stats() -> Check {
 }
 
 /// Traffic the contract does not balance passes byte for byte and is not counted.
-pub fn non_vip(part: &'static str) -> Check {
+pub fn non_vip(part: &'static str, f: &Free) -> Check {
     let mut tag = 100u16;
     let mut eth = || {
         tag += 1;
         FrameBuilder::ethernet(CLIENT, LB_MAC).tag(Tag(tag))
     };
-    let other = Ipv4Addr::new(10, 0, 0, 9);
+    let other = f.pick(Ipv4Addr::new(10, 0, 0, 9), |rng| {
+        outside_lab(|| rng.u32(..))
+    });
+    let (sport, dport) = (|| f.sport(), || f.dport());
     let swapped = Ipv4Addr::new(100, 1, 168, 192);
     let probes = vec![
         (
-            "tcp-to-10.0.0.9",
-            eth().ipv4(CLIENT_IP, other).tcp(40000, 80),
+            format!("tcp-to-{other}"),
+            eth().ipv4(CLIENT_IP, other).tcp(sport(), TCP_PORT),
         ),
         (
-            "udp-to-10.0.0.9",
-            eth().ipv4(CLIENT_IP, other).udp(40000, 7000),
+            format!("udp-to-{other}"),
+            eth().ipv4(CLIENT_IP, other).udp(sport(), UDP_PORT),
         ),
-        ("tcp-from-vip", eth().ipv4(VIP, other).tcp(80, 40000)),
         (
-            "tcp-to-100.1.168.192",
-            eth().ipv4(CLIENT_IP, swapped).tcp(40000, 80),
+            "tcp-from-vip".into(),
+            eth().ipv4(VIP, other).tcp(TCP_PORT, sport()),
         ),
-        ("icmp-to-vip", eth().ipv4(CLIENT_IP, VIP).icmp_echo(7, 1)),
         (
-            "gre-to-vip",
+            "tcp-to-100.1.168.192".into(),
+            eth().ipv4(CLIENT_IP, swapped).tcp(sport(), dport()),
+        ),
+        (
+            "icmp-to-vip".into(),
+            eth().ipv4(CLIENT_IP, VIP).icmp_echo(7, 1),
+        ),
+        (
+            "gre-to-vip".into(),
             eth().ipv4(CLIENT_IP, VIP).ip_protocol(47).payload(&[0; 8]),
         ),
-        ("arp-for-vip", eth().arp_request(CLIENT_IP, VIP)),
+        ("arp-for-vip".into(), eth().arp_request(CLIENT_IP, VIP)),
         (
-            "ipv6-tcp",
+            "ipv6-tcp".into(),
             eth()
                 .ipv6("fd00::2".parse().unwrap(), "fd00::100".parse().unwrap())
-                .tcp(40000, 80),
+                .tcp(sport(), dport()),
         ),
         (
-            "vip-tcp-ihl-4",
-            eth().ipv4(CLIENT_IP, VIP).tcp(40000, 80).ihl(4),
+            "vip-tcp-ihl-4".into(),
+            eth().ipv4(CLIENT_IP, VIP).tcp(sport(), dport()).ihl(4),
         ),
         (
-            "vip-cut-33-ipv4",
-            eth().ipv4(CLIENT_IP, VIP).tcp(40000, 80).truncate(33),
+            "vip-cut-33-ipv4".into(),
+            eth()
+                .ipv4(CLIENT_IP, VIP)
+                .tcp(sport(), dport())
+                .truncate(33),
         ),
         (
-            "vip-cut-34-no-l4",
-            eth().ipv4(CLIENT_IP, VIP).tcp(40000, 80).truncate(34),
+            "vip-cut-34-no-l4".into(),
+            eth()
+                .ipv4(CLIENT_IP, VIP)
+                .tcp(sport(), dport())
+                .truncate(34),
         ),
         (
-            "vip-cut-53-tcp-19",
-            eth().ipv4(CLIENT_IP, VIP).tcp(40000, 80).truncate(53),
+            "vip-cut-53-tcp-19".into(),
+            eth()
+                .ipv4(CLIENT_IP, VIP)
+                .tcp(sport(), dport())
+                .truncate(53),
         ),
         (
-            "vip-cut-41-udp-7",
-            eth().ipv4(CLIENT_IP, VIP).udp(40000, 7000).truncate(41),
+            "vip-cut-41-udp-7".into(),
+            eth()
+                .ipv4(CLIENT_IP, VIP)
+                .udp(sport(), dport())
+                .truncate(41),
         ),
     ];
     Check::new(
@@ -301,20 +377,20 @@ pub fn non_vip(part: &'static str) -> Check {
     .probes(
         probes
             .into_iter()
-            .map(|(name, b)| Probe::new(name, b.payload_or_keep().build(), Verdict::Pass)),
+            .map(|(name, b)| Probe::new(name, b.payload_or_keep(f).build(), Verdict::Pass)),
     )
 }
 
-/// A `payload` that keeps frames without one (ARP) unchanged: non-VIP probes carry a payload
-/// so their tag trailer survives, except where the builder has no payload area.
+/// A free payload that keeps frames without one (ARP) unchanged: non-VIP probes carry a
+/// payload, except where the builder has no payload area.
 trait PayloadOrKeep {
-    fn payload_or_keep(self) -> Self;
+    fn payload_or_keep(self, f: &Free) -> Self;
 }
 
 impl PayloadOrKeep for FrameBuilder {
-    fn payload_or_keep(self) -> Self {
+    fn payload_or_keep(self, f: &Free) -> Self {
         if self.layout().payload.is_some() {
-            self.payload(b"xdplab")
+            self.payload(&f.payload())
         } else {
             self
         }
@@ -332,7 +408,7 @@ pub enum Path {
 
 /// Each frame arrives at its round-robin backend (seen there) and its stack accepts it (its
 /// UDP socket gets the datagram, so the checksums are right).
-pub fn delivered(part: &'static str, path: Path) -> Check {
+pub fn delivered(part: &'static str, path: Path, f: &Free) -> Check {
     let (name, desc, link, elsewhere) = match path {
         Path::Switch => (
             "delivered",
@@ -349,8 +425,15 @@ pub fn delivered(part: &'static str, path: Path) -> Check {
             vec![(SWITCH_NS, SWITCH_LB_PORT)],
         ),
     };
+    // From the client, whose address the backends can route to; to the port they listen on.
     let parcels = (0..6u16)
-        .map(|k| datagram(format!("udp-{k}"), k + 1, CLIENT_IP, 43000 + k))
+        .map(|k| {
+            let spec = Spec {
+                payload: f.payload(),
+                ..Spec::udp(format!("udp-{k}"), k + 1, CLIENT_IP, f.sport())
+            };
+            Parcel::new(spec.name.clone(), spec.frame())
+        })
         .collect();
     Check::new(ID, part, name, desc).delivery(delivery(
         parcels,

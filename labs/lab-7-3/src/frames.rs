@@ -2,7 +2,10 @@
 
 use std::net::Ipv4Addr;
 
-use harness::delivery::Parcel;
+use harness::{
+    delivery::Parcel,
+    vary::{CLIENT_PORTS, Cycle, Rng, Vary},
+};
 use traffic::{FrameBuilder, MacAddr, Tag};
 
 use crate::net::{BACKENDS, CLIENT, CLIENT_IP, LB_MAC, VIP};
@@ -32,6 +35,8 @@ pub struct Spec {
     pub udp_no_checksum: bool,
     /// The tag.
     pub tag: u16,
+    /// The payload (the tag's trailer follows it).
+    pub payload: Vec<u8>,
 }
 
 impl Spec {
@@ -46,6 +51,7 @@ impl Spec {
             options: Vec::new(),
             udp_no_checksum: false,
             tag,
+            payload: b"xdplab lb".to_vec(),
         }
     }
 
@@ -71,7 +77,7 @@ impl Spec {
         } else {
             b.udp(self.sport, self.dport)
         };
-        b = b.payload(b"xdplab lb");
+        b = b.payload(&self.payload);
         let layout = b.layout();
         let mut frame = b.build();
         if self.udp_no_checksum
@@ -85,6 +91,86 @@ impl Spec {
     /// The frame as the client sends it: to the VIP, at the load balancer's MAC.
     pub fn frame(&self) -> Vec<u8> {
         self.build_for(CLIENT, LB_MAC, VIP)
+    }
+}
+
+/// The fields no rule of this lab reads, different from frame to frame: ports, protocol and
+/// payload everywhere, and the source wherever the rule is not about it (round robin). Under
+/// seed 0 they go round fixed lists; a seed draws them, and the source sets, at random.
+#[derive(Debug)]
+pub struct Free {
+    vary: Vary,
+    sports: Cycle<u16>,
+    dports: Cycle<u16>,
+    srcs: Cycle<Ipv4Addr>,
+}
+
+impl Free {
+    /// The canonical values for seed 0, seeded draws for any other.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            vary: Vary::new(seed),
+            sports: Cycle::new(CLIENT_PORTS),
+            dports: Cycle::new([UDP_PORT, TCP_PORT, 53, 443, 8080]),
+            srcs: Cycle::new([
+                CLIENT_IP,
+                Ipv4Addr::new(172, 16, 5, 5),
+                Ipv4Addr::new(198, 51, 100, 20),
+                Ipv4Addr::new(203, 0, 113, 9),
+            ]),
+        }
+    }
+
+    /// A client's source port.
+    pub fn sport(&self) -> u16 {
+        self.vary.port(&self.sports, &[])
+    }
+
+    /// A destination port on the VIP.
+    pub fn dport(&self) -> u16 {
+        self.vary.pick(&self.dports, |rng| rng.u16(1..))
+    }
+
+    /// A payload.
+    pub fn payload(&self) -> Vec<u8> {
+        self.vary.payload()
+    }
+
+    /// A source address outside the lab's 10.0.0.0/16 (whose stations the backends would
+    /// answer on the wire), other than the VIP.
+    pub fn src(&self) -> Ipv4Addr {
+        self.vary
+            .pick(&self.srcs, |rng| outside_lab(|| rng.u32(..)))
+    }
+
+    /// `canonical` under seed 0; under a seed, a value drawn by `draw`.
+    pub fn pick<T>(&self, canonical: T, draw: impl FnOnce(&mut Rng) -> T) -> T {
+        self.vary.fixed(canonical, draw)
+    }
+
+    /// Shuffles `items` under a seed (where the contract fixes no order).
+    pub fn shuffle<T>(&self, items: &mut [T]) {
+        self.vary.shuffle(items);
+    }
+
+    /// A TCP (odd `k`) or UDP (even `k`) frame from `src` with free ports and payload.
+    pub fn spec(&self, name: impl Into<String>, tag: u16, src: Ipv4Addr, k: usize) -> Spec {
+        Spec {
+            tcp: k % 2 == 1,
+            dport: self.dport(),
+            payload: self.payload(),
+            ..Spec::udp(name, tag, src, self.sport())
+        }
+    }
+}
+
+/// The first address `next` gives that lies outside 10.0.0.0/16 and is not the VIP.
+pub fn outside_lab(mut next: impl FnMut() -> u32) -> Ipv4Addr {
+    loop {
+        let a = Ipv4Addr::from(next());
+        if !matches!(a.octets(), [10, 0, ..]) && a != VIP {
+            break a;
+        }
     }
 }
 

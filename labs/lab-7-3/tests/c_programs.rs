@@ -103,7 +103,7 @@ fn udp_zero_checksum_updated() {
 #[test]
 fn destination_mac_not_rewritten_test_run() {
     let mut checks = nat_headers(Mode::TestRun);
-    checks.push((DSR, "rewritten-headers"));
+    checks.extend([(DSR, "rewritten-headers"), (DSR, "affinity")]);
     flagged_ids("BUG_NO_DST_MAC", Mode::TestRun, &checks);
 }
 
@@ -112,7 +112,11 @@ fn destination_mac_not_rewritten_test_run() {
 #[test]
 fn destination_mac_not_rewritten_native() {
     let mut checks = nat_headers(Mode::Native);
-    checks.extend([(DSR, "rewritten-headers"), (DSR, "tcp-handshake")]);
+    checks.extend([
+        (DSR, "rewritten-headers"),
+        (DSR, "affinity"),
+        (DSR, "tcp-handshake"),
+    ]);
     flagged_ids("BUG_NO_DST_MAC", Mode::Native, &checks);
 }
 
@@ -130,6 +134,7 @@ fn pass_instead_of_tx() {
             (HASH, "spread-scattered"),
             (HASH, "backend-stats"),
             (DSR, "rewritten-headers"),
+            (DSR, "affinity"),
         ],
     );
 }
@@ -163,6 +168,17 @@ fn hash_on_destination() {
         "BUG_HASH_DST",
         Mode::TestRun,
         &[(HASH, "spread-consecutive"), (HASH, "spread-scattered")],
+    );
+}
+
+/// A hash over the source and the ports: one source's packets, sent with varied ports,
+/// reach different backends.
+#[test]
+fn hash_over_the_ports() {
+    flagged_ids(
+        "BUG_HASH_PORTS",
+        Mode::TestRun,
+        &[(HASH, "affinity"), (DSR, "affinity")],
     );
 }
 

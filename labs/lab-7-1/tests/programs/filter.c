@@ -16,6 +16,9 @@
  *   BUG_FIXED_IHL        transport header assumed at    port_filter, firewall: TCP to 22 with
  *                        14 + 20 whatever the IHL       IHL 6 passes; IHL 4 (no transport header)
  *                                                       to 22 is dropped
+ *   BUG_IHL_LITERAL      transport header taken at      port_filter, firewall: IHL 4 to 10.0.0.22
+ *                        14 + IHL*4 even for IHL < 5    is dropped (its "ports" are the low bytes
+ *                                                       of the destination address)
  *   BUG_SOURCE_PORT      port_filter checks the source  port_filter: source 22 to 1234 dropped,
  *                        port                           1234 to 22 passes
  *   BUG_TCP_ONLY         port_filter ignores UDP        port_filter: UDP to 23 passes
@@ -31,9 +34,10 @@
  *                        or IPv4 header is incomplete   than 34 bytes returns ABORTED
  *   BUG_NO_BOUNDS_CHECK  port_filter reads the ports    the verifier rejects port_filter at load
  *                        without checking data_end      time ("invalid access to packet")
- *   BUG_HARDCODED        port_filter matches the        passes with the default frames; fails
- *                        harness's source port 40000    once `--seed` varies the source port
- *                        instead of the rule
+ *   BUG_HARDCODED        port_filter applies its rule   passes with the default frames, whose
+ *                        only to ephemeral source       source ports are all ephemeral; fails
+ *                        ports (32768 and up), as the   once `--seed` draws source ports below
+ *                        harness's default frames use   32768
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -106,8 +110,10 @@ static __always_inline struct ports *transport(struct xdp_md *ctx, struct iphdr 
 #ifdef BUG_FIXED_IHL
 	l4 = (void *)(ip + 1);
 #else
+#ifndef BUG_IHL_LITERAL
 	if (ip->ihl < 5)
 		return NULL;
+#endif
 	l4 = (void *)ip + ip->ihl * 4;
 #endif
 	if (l4 + len > end)
@@ -165,7 +171,7 @@ int port_filter(struct xdp_md *ctx)
 	__u16 port = bpf_ntohs(l4->dest);
 #endif
 #ifdef BUG_HARDCODED
-	if (l4->source != bpf_htons(40000))
+	if (bpf_ntohs(l4->source) < 32768)
 		return count(1, XDP_PASS);
 #endif
 	if (port == 22 || port == 23 || port == 3389)

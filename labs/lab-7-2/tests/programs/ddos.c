@@ -13,6 +13,8 @@
  *   BUG_NO_REFILL            the token bucket never refills
  *   BUG_CAPACITY_X10         the bucket holds 10000 tokens, not 1000
  *   BUG_GLOBAL_BUCKET        one bucket for every source (key 0)
+ *   BUG_RATE_KEY_DST         rate_limiter keeps a bucket per destination, not per source
+ *   BUG_SYN_KEY_PORT         syn_guard keeps a window per source and destination port
  *   BUG_SYNACK_AS_SYN        SYN-ACKs count as SYNs (only the SYN bit is tested)
  *   BUG_WINDOW_NEVER_RESETS  a source's SYN window never ends
  *   BUG_SYN_OFF_BY_ONE       99 SYNs per window pass, not 100 (>= where > was meant)
@@ -185,7 +187,11 @@ int rate_limiter(struct xdp_md *ctx)
 
 	if (!ip)
 		return count(1, XDP_PASS);
+#ifdef BUG_RATE_KEY_DST
+	if (!take_token(&rl_buckets, ip->daddr))
+#else
 	if (!take_token(&rl_buckets, ip->saddr))
+#endif
 		return count(0, XDP_DROP);
 	return count(1, XDP_PASS);
 }
@@ -199,7 +205,11 @@ int syn_guard(struct xdp_md *ctx)
 	if (!ip)
 		return count(1, XDP_PASS);
 	tcp = parse_tcp(ctx, ip);
+#ifdef BUG_SYN_KEY_PORT
+	if (tcp && is_syn(tcp) && !syn_allowed(&sg_windows, ip->saddr ^ tcp->dest))
+#else
 	if (tcp && is_syn(tcp) && !syn_allowed(&sg_windows, ip->saddr))
+#endif
 		return count(0, XDP_DROP);
 	return count(1, XDP_PASS);
 }

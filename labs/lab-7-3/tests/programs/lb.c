@@ -16,6 +16,7 @@
  *   BUG_PASS             XDP_PASS instead of XDP_TX (the rewritten frame goes up the LB's stack)
  *   BUG_ALWAYS_0         round robin always picks backend 0
  *   BUG_HASH_DST         lb_hash and lb_dsr hash the destination address, not the source
+ *   BUG_HASH_PORTS       lb_hash and lb_dsr hash the source address and both ports
  *   BUG_REWRITE_SRC      the source address is rewritten instead of the destination
  *   BUG_BALANCE_ALL      every TCP/UDP packet is balanced, not only those to the VIP
  *   BUG_DSR_KEEP_SRC_MAC lb_dsr leaves the source MAC as the client's
@@ -76,6 +77,7 @@ struct {
 struct pkt {
 	struct ethhdr *eth;
 	struct iphdr *ip;
+	__u32 *ports; /* source and destination port, as one word */
 	__sum16 *l4_check;
 	int udp;
 };
@@ -116,6 +118,7 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 	}
 	p->eth = eth;
 	p->ip = ip;
+	p->ports = l4;
 	return 1;
 }
 
@@ -161,12 +164,14 @@ static __always_inline __u32 round_robin(void)
 #endif
 }
 
-static __always_inline __u32 hash(struct iphdr *ip)
+static __always_inline __u32 hash(struct pkt *p)
 {
-#ifdef BUG_HASH_DST
-	__u32 h = bpf_ntohl(ip->daddr);
+#if defined(BUG_HASH_DST)
+	__u32 h = bpf_ntohl(p->ip->daddr);
+#elif defined(BUG_HASH_PORTS)
+	__u32 h = bpf_ntohl(p->ip->saddr) ^ *p->ports;
 #else
-	__u32 h = bpf_ntohl(ip->saddr);
+	__u32 h = bpf_ntohl(p->ip->saddr);
 #endif
 	h ^= h >> 16;
 	h *= 0x85ebca6b;
@@ -236,7 +241,7 @@ int lb_hash(struct xdp_md *ctx)
 {
 	struct pkt p;
 
-	if (!parse(ctx, &p) || !rewrite(&p, hash(p.ip)))
+	if (!parse(ctx, &p) || !rewrite(&p, hash(&p)))
 		return XDP_PASS;
 	return BALANCED;
 }
@@ -264,7 +269,7 @@ int lb_dsr(struct xdp_md *ctx)
 
 	if (!parse(ctx, &p))
 		return XDP_PASS;
-	i = hash(p.ip);
+	i = hash(&p);
 	b = bpf_map_lookup_elem(&backends, &i);
 	if (!b)
 		return XDP_PASS;
