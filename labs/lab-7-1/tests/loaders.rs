@@ -309,13 +309,16 @@ fn other_traffic_on_the_students_interface_is_not_charged() {
         report.to_text()
     );
     // Whether a check overlapped the other traffic depends on scheduling; every one that did
-    // and failed says so (the message itself is unit-tested in harness::source::foreign).
+    // and failed, or whose counters could not be measured, says so and costs nothing.
     assert!(
         report
             .checks
             .iter()
             .filter(|c| matches!(c.status, Status::Fail(_)))
-            .all(|c| c.message.starts_with("not judged: the check sent")),
+            .all(
+                |c| c.status == Status::Fail(harness::FailureClass::Environment)
+                    && c.message.contains("also ran on other traffic")
+            ),
         "{}",
         report.to_text()
     );
