@@ -43,6 +43,12 @@ class-page-screenshot PNG="docs/class-page.png": setup
 test: setup
     cargo nextest run --workspace --exclude xdplab-programs
 
+# Formatting, clippy and rustdoc, warnings denied (CI runs it; the eBPF crate builds for BPF only).
+lint: setup
+    cargo fmt --all --check
+    cargo clippy --workspace --exclude xdplab-programs --all-targets -- -D warnings
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --exclude xdplab-programs --no-deps
+
 # Remove namespaces and pins left behind by killed runs.
 clean: build
     {{xdplab}} clean

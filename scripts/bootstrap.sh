@@ -50,6 +50,13 @@ if ! just --version >/dev/null 2>&1; then
     say "installing just (PyPI rust-just)"
     if python3 -m pip --version >/dev/null 2>&1; then
         python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore rust-just
+        # pip puts it in Python's scripts folder, which may not be on PATH (pyenv needs a
+        # rehash for its shims): link it next to cargo's binaries, which are.
+        scripts=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+        if [ -x "$scripts/just" ]; then
+            mkdir -p "${CARGO_HOME:-$HOME/.cargo}/bin"
+            ln -sf "$scripts/just" "${CARGO_HOME:-$HOME/.cargo}/bin/just"
+        fi
         hash -r
     fi
     just --version >/dev/null 2>&1 || cargo +"$toolchain" install just --locked
