@@ -5,7 +5,9 @@
 #
 #   scripts/kernel-vm.sh setup                      install qemu-system-x86 and virtme-ng
 #   scripts/kernel-vm.sh kernel SERIES              unpack the newest kernel of SERIES, print its vmlinuz
-#   scripts/kernel-vm.sh run SERIES DIR CMD...      boot it, run CMD with DIR writable; exit with CMD's status
+#   scripts/kernel-vm.sh run SERIES DIR [--overlay D]... CMD...
+#                                                   boot it, run CMD with DIR writable (and each D
+#                                                   writable in a throw-away layer); exit with CMD's status
 #
 # SERIES is `6.1` (bookworm's default kernel) or `6.12` (bookworm-security). Kernels are cached
 # under ${XDG_CACHE_HOME:-$HOME/.cache}/xdplab/kernels/. Facts behind the choices are in the
@@ -87,11 +89,20 @@ kernel() {
     printf '%s\n' "$vmlinuz"
 }
 
-# Boots SERIES with DIR shared read-write and runs CMD in it. There is no udev here, so
-# virtme-ng cannot return the command's exit status: the guest writes it to DIR/.vm-status.
+# Boots SERIES with DIR shared read-write and runs CMD in it, in the current directory. The
+# rest of the host's file system is read-only in the guest; each `--overlay D` makes D writable
+# there with the writes kept in guest memory. There is no udev here, so virtme-ng cannot return
+# the command's exit status: the guest writes it to DIR/.vm-status.
 run() {
     local series=$1 dir=$2
     shift 2
+    local overlays=()
+    while [ "${1:-}" = --overlay ]; do
+        [ $# -ge 2 ] || die "--overlay needs a directory"
+        mkdir -p "$2"
+        overlays+=(--overlay-rwdir "$(cd "$2" && pwd)")
+        shift 2
+    done
     [ $# -gt 0 ] || die "run needs a command"
     setup
     local vmlinuz
@@ -99,17 +110,18 @@ run() {
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
     rm -f "$dir/.vm-status"
-    local cmd
+    local cmd script="$dir/.vm-command.sh"
     printf -v cmd '%q ' "$@"
-    # No network device: traffic stays in namespaces inside the VM. /dev/kvm here cannot run a
-    # stock kernel (it hangs at boot), hence --disable-kvm.
-    local script="$dir/.vm-command.sh"
     printf '#!/bin/bash\ncd %q\n%s\necho $? > %q\n' "$PWD" "$cmd" "$dir/.vm-status" >"$script"
     chmod +x "$script"
-    timeout "${XDPLAB_VM_TIMEOUT:-1200}" vng --disable-kvm --run "$vmlinuz" --cpus 2 --memory 4G \
-        --rwdir "$dir" --exec "$script" </dev/null ||
-        say "the VM exited with status $? (the command's own status is what counts)"
-    [ -s "$dir/.vm-status" ] || die "the VM ended without the command's exit status (boot failure or timeout); see the console output above"
+    # No network device: traffic stays in namespaces inside the VM. /dev/kvm here cannot run a
+    # stock kernel (it hangs at boot), hence --disable-kvm. The timeout is a last resort against
+    # a hung guest; the command is expected to bound its own steps.
+    local status=0
+    timeout "${XDPLAB_VM_TIMEOUT:-1800}" vng --disable-kvm --run "$vmlinuz" --cpus 2 --memory 4G \
+        --rwdir "$dir" "${overlays[@]}" --exec "$script" </dev/null || status=$?
+    [ -s "$dir/.vm-status" ] ||
+        die "the VM (vng exit status $status) ended without the command's exit status: it did not boot, or was killed after ${XDPLAB_VM_TIMEOUT:-1800} s; the console output is above"
     return "$(cat "$dir/.vm-status")"
 }
 
