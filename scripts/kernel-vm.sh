@@ -66,7 +66,8 @@ package_of() {
 kernel() {
     local series=$1 pkg dir
     mkdir -p "$cache"
-    # A cached kernel of the series is used as is: no apt look-up when one is present.
+    # A cached kernel of the series is used as is, so runs stay on one kernel build and need no
+    # apt look-up; removing its directory from the cache picks up a newer one.
     dir=$(find "$cache" -maxdepth 1 -type d -name "linux-image-$series[.-]*" -printf '%f\n' |
         sort -V | tail -n1)
     if [ -z "$dir" ] || [ ! -f "$cache/$dir/.complete" ]; then
@@ -117,11 +118,15 @@ run() {
     # No network device: traffic stays in namespaces inside the VM. /dev/kvm here cannot run a
     # stock kernel (it hangs at boot), hence --disable-kvm. The timeout is a last resort against
     # a hung guest; the command is expected to bound its own steps.
-    local status=0
+    # The console goes to a file: qemu reopens its standard output, which truncates a log file
+    # that the caller's output is redirected to.
+    local status=0 console="$dir/.vm-console.log"
     timeout "${XDPLAB_VM_TIMEOUT:-1800}" vng --disable-kvm --run "$vmlinuz" --cpus 2 --memory 4G \
-        --rwdir "$dir" "${overlays[@]}" --exec "$script" </dev/null || status=$?
-    [ -s "$dir/.vm-status" ] ||
-        die "the VM (vng exit status $status) ended without the command's exit status: it did not boot, or was killed after ${XDPLAB_VM_TIMEOUT:-1800} s; the console output is above"
+        --rwdir "$dir" "${overlays[@]}" --exec "$script" </dev/null >"$console" 2>&1 || status=$?
+    if [ ! -s "$dir/.vm-status" ]; then
+        tail -n 30 "$console" >&2
+        die "the VM (vng exit status $status) ended without the command's exit status: it did not boot, or was killed after ${XDPLAB_VM_TIMEOUT:-1800} s; the end of its console ($console) is above"
+    fi
     return "$(cat "$dir/.vm-status")"
 }
 
