@@ -118,8 +118,8 @@ run() {
     # No network device: traffic stays in namespaces inside the VM. /dev/kvm here cannot run a
     # stock kernel (it hangs at boot), hence --disable-kvm. The timeout is a last resort against
     # a hung guest; the command is expected to bound its own steps.
-    # The console goes to a file: qemu reopens its standard output, which truncates a log file
-    # that the caller's output is redirected to.
+    # The console goes to a file of its own: streamed into a log file that the caller redirects
+    # to, it left that log with its earlier lines replaced by NUL bytes.
     local status=0 console="$dir/.vm-console.log"
     timeout "${XDPLAB_VM_TIMEOUT:-1800}" vng --disable-kvm --run "$vmlinuz" --cpus 2 --memory 4G \
         --rwdir "$dir" "${overlays[@]}" --exec "$script" </dev/null >"$console" 2>&1 || status=$?
