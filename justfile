@@ -56,3 +56,7 @@ clean: build
 # Check root, kernel support and leftovers.
 doctor: build
     {{xdplab}} doctor
+
+# Debian's kernel VERSION (6.1, 6.12) in a VM: every lab, mode and wrong C program; a table.
+test-kernel VERSION: setup
+    scripts/test-kernel.sh {{VERSION}}

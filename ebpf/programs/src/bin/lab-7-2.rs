@@ -303,16 +303,19 @@ fn syn_ack(ctx: &XdpContext) -> Option<u32> {
     let fixed: *mut [u8; TCP_HDR_LEN] = bytes_mut(ctx, L4)?;
     // SAFETY: in bounds, checked by `bytes_mut`.
     let doff = unsafe { (*fixed)[12] } >> 4;
-    // The helper reads `tcp_len` bytes of header. It gets a copy on the stack: a buffer of fixed
-    // size is what the verifier can check a variable length against (`doff * 4` is at most 60
-    // by construction, which the verifier follows). Byte by byte, because bpf_xdp_load_bytes
-    // wants a length the verifier can prove nonzero, and the compiler folds such proofs away.
-    let tcp_len = usize::from(doff) * 4;
-    if tcp_len < TCP_HDR_LEN {
-        return None;
-    }
+    // The helper reads `tcp_len` bytes of header, a length the verifier must prove to be at
+    // least 1 and at most the buffer. A check `doff >= 5` would let the compiler compute
+    // `doff * 4` as `(byte >> 2) & 60`, whose lower bound older verifiers (Debian's 6.1) lose
+    // ("invalid zero-sized read"). So the length is built so that its last step is `+ 20`: the
+    // verifier sees [20, 80] whatever the compiler does, and the buffer has 80 bytes. It equals
+    // `doff * 4` for every valid doff (5..=15); for doff < 5 it is 64..=80, which the helper
+    // rejects (it wants `tcp_len == doff * 4`), so such a SYN passes, as the contract says.
+    let tcp_len = TCP_HDR_LEN + usize::from(doff.wrapping_sub(5) & 0xf) * 4;
+    // The helper gets a copy on the stack: a buffer of fixed size is what the verifier can check
+    // a variable length against. Byte by byte, because bpf_xdp_load_bytes wants a length the
+    // verifier can prove nonzero, and the compiler folds such proofs away.
     let frame = Frame::new(ctx);
-    let mut th = [0u8; 60];
+    let mut th = [0u8; TCP_HDR_LEN + 15 * 4];
     let mut i = 0;
     while i < th.len() && i < tcp_len {
         // A SYN whose options are cut short is truncated: it passes.

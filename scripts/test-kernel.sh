@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# The kernel matrix: `just test-kernel VERSION` (VERSION is 6.1 or 6.12, Debian 12's kernels).
+#
+# Builds on the host, then runs the same set twice: on the host kernel, and inside Debian's
+# kernel of that series booted in a VM (scripts/kernel-vm.sh). The set is every lab in every
+# mode against the reference solution (`xdplab run LAB --mode M --format json`) plus the labs'
+# `c_programs` tests: C programs with one deliberate mistake each, every test asserting that
+# exactly the right checks flag its program. Results land in target/kernel-matrix/VERSION/{host,vm}
+# (the VM writes through a shared directory) and the host prints the table kernel x lab x mode.
+# Exit status 1 when any reference check failed or was not verified, or any wrong-program test
+# failed, on either kernel; 2 when the matrix could not run.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+say() { printf 'test-kernel: %s\n' "$*" >&2; }
+die() { say "$*"; exit 2; }
+
+labs=(7.1 7.2 7.3)
+modes=(native generic test-run)
+# The wrong programs: the labs' c_programs test binaries, built once on the host.
+packages=(-p xdplab-lab-7-1 -p xdplab-lab-7-2 -p xdplab-lab-7-3)
+filter='binary(c_programs)'
+
+# Runs the set on the running kernel, one file per result in OUT. Each step is bounded, so a
+# hang shows up as a failed step rather than a lost VM. META holds the build's nextest metadata,
+# CCACHE the compiler cache of the C programs.
+run_set() {
+    local out=$1 meta=$2 cache=$3
+    mkdir -p "$out"
+    uname -r >"$out/kernel"
+    local lab mode t0 rc
+    for lab in "${labs[@]}"; do
+        for mode in "${modes[@]}"; do
+            t0=$(date +%s)
+            rc=0
+            timeout 600 target/release/xdplab run "$lab" --mode "$mode" --format json \
+                >"$out/ref-$lab-$mode.json" 2>"$out/ref-$lab-$mode.err" || rc=$?
+            echo "$rc" >"$out/ref-$lab-$mode.rc"
+            echo $(($(date +%s) - t0)) >"$out/ref-$lab-$mode.secs"
+        done
+    done
+    t0=$(date +%s)
+    rc=0
+    CCACHE_DIR="$cache" ccache --zero-stats >/dev/null
+    # The tests compile their C programs with clang, which takes 7 s a file under emulation.
+    # ccache hands back the object that clang made for the same input on the host run, so the
+    # guest spends its time on the kernel, not on the compiler. ccache hashes the locale
+    # variables, which differ between host and guest: they are fixed here.
+    # Reusing the host's build means no cargo here; libtest-json gives one event per test.
+    PATH="/usr/lib/ccache:$PATH" CCACHE_DIR="$cache" NEXTEST_EXPERIMENTAL_LIBTEST_JSON=1 \
+        LANG=C LC_ALL=C LC_CTYPE=C LC_MESSAGES=C \
+        timeout 1200 cargo-nextest nextest run \
+        --binaries-metadata "$meta/binaries-metadata.json" \
+        --cargo-metadata "$meta/cargo-metadata.json" \
+        -E "$filter" --message-format libtest-json --no-fail-fast \
+        >"$out/wrong-programs.jsonl" 2>"$out/wrong-programs.err" || rc=$?
+    echo "$rc" >"$out/wrong-programs.rc"
+    echo $(($(date +%s) - t0)) >"$out/wrong-programs.secs"
+    CCACHE_DIR="$cache" ccache --print-stats >"$out/ccache-stats" 2>&1 || true
+}
+
+# Prints the table for the result directories given, and exits 1 if anything failed.
+report() {
+    python3 - "${labs[*]}" "${modes[*]}" "$@" <<'EOF'
+import json, os, sys
+labs, modes, dirs = sys.argv[1].split(), sys.argv[2].split(), sys.argv[3:]
+bad = []
+
+def read(d, name, default=""):
+    try:
+        with open(os.path.join(d, name)) as f:
+            return f.read().strip()
+    except OSError:
+        return default
+
+print(f"\nreference solution: checks per kernel, lab and mode (secs: wall time of the run)")
+print(f"{'kernel':<26} {'lab':<4} {'mode':<9} {'passed':>6} {'failed':>6} {'env':>4} {'not-run':>7} {'info':>4} {'secs':>5}")
+for d in dirs:
+    kernel = read(d, "kernel", os.path.basename(d) + " (did not report)")
+    for lab in labs:
+        for mode in modes:
+            stem = f"ref-{lab}-{mode}"
+            secs = read(d, stem + ".secs", "?")
+            try:
+                checks = json.loads(read(d, stem + ".json"))["checks"]
+            except (ValueError, KeyError):
+                lines = read(d, stem + ".err").splitlines()
+                why = lines[-1] if lines else f"exit status {read(d, stem + '.rc', '?')}"
+                print(f"{kernel:<26} {lab:<4} {mode:<9} did not run: {why}")
+                bad.append(f"{kernel} {lab} {mode}: the run did not happen: {why}")
+                continue
+            n = dict.fromkeys(["passed", "failed", "env", "not-run", "info"], 0)
+            for c in checks:
+                status, cls = c.get("status"), c.get("class")
+                if status == "pass":
+                    n["passed"] += 1
+                elif status == "info":
+                    n["info"] += 1
+                elif status == "fail":
+                    n["env" if cls == "environment" else "failed"] += 1
+                    # The first line of the diff that shows what the program did, if any.
+                    lines = (c.get("message") or "").strip().splitlines()
+                    lines = [l for l in lines if l.startswith("+") and not l.startswith("+++")] or lines
+                    bad.append(f"{kernel} {mode} {c['id']} ({cls}): {lines[0].strip() if lines else ''}")
+                else:  # skipped in this mode, or not run because the kernel lacks something
+                    n["not-run"] += 1
+            print(f"{kernel:<26} {lab:<4} {mode:<9} {n['passed']:>6} {n['failed']:>6} {n['env']:>4} {n['not-run']:>7} {n['info']:>4} {secs:>5}")
+
+print(f"\nwrong programs: c_programs tests per kernel and lab")
+for d in dirs:
+    kernel = read(d, "kernel", os.path.basename(d))
+    tests = {}
+    for line in read(d, "wrong-programs.jsonl").splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if event.get("type") == "test" and event.get("event") in ("ok", "failed"):
+            tests[event["name"]] = event["event"]
+    for lab in labs:
+        crate = "xdplab-lab-" + lab.replace(".", "-") + "::"
+        mine = {k.split("$", 1)[-1]: v for k, v in tests.items() if k.startswith(crate)}
+        failed = sorted(k for k, v in mine.items() if v == "failed")
+        ok = len(mine) - len(failed)
+        print(f"{kernel:<26} {lab:<4} {ok:>3} passed {len(failed):>3} failed" + (f": {', '.join(failed)}" if failed else ""))
+        bad += [f"{kernel} {lab}: wrong-program test {t} failed" for t in failed]
+    rc = read(d, "wrong-programs.rc")
+    if not tests or (rc != "0" and "failed" not in tests.values()):
+        bad.append(f"{kernel}: the wrong-program tests did not complete (exit status {rc or 'none'}); see {d}/wrong-programs.err")
+    print(f"{kernel:<26} ({read(d, 'wrong-programs.secs', '?')} s)")
+
+if bad:
+    print(f"\n{len(bad)} problem(s):")
+    for b in bad:
+        print("  " + b)
+    sys.exit(1)
+print("\neverything passed")
+EOF
+}
+
+if [ "${1:-}" = --in-vm ]; then
+    # The guest's PATH is minimal; the host passes the directory of cargo-nextest.
+    export PATH="$5:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    run_set "$2" "$3" "$4"
+    exit 0
+fi
+[ $# -eq 1 ] || die "usage: $0 VERSION   (VERSION: 6.1 or 6.12)"
+series=$1
+case "$series" in 6.1 | 6.12) ;; *) die "unknown kernel series '$series': use 6.1 or 6.12" ;; esac
+[ "$(id -u)" -eq 0 ] || die "must run as root"
+if ! command -v ccache >/dev/null 2>&1; then
+    say "installing ccache"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ccache >/dev/null
+fi
+
+start=$(date +%s)
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+meta=$root/target/kernel-matrix/$series
+# Shared by both series, outside the directory the VM writes to.
+cache=$root/target/kernel-matrix/ccache
+rm -rf "$meta/host" "$meta/vm"
+mkdir -p "$meta" "$cache"
+say "building xdplab and the c_programs tests on the host"
+cargo build --release --bin xdplab
+# Release test binaries: the debug ones are 100 MB each and handle frames many times slower
+# under emulation.
+cargo nextest list --cargo-profile release "${packages[@]}" -E "$filter" --list-type binaries-only \
+    --message-format json >"$meta/binaries-metadata.json"
+cargo metadata --format-version 1 --all-features --no-deps >"$meta/cargo-metadata.json"
+
+say "running the set on the host kernel ($(uname -r))"
+run_set "$meta/host" "$meta" "$cache"
+
+say "booting Debian's $series kernel (software emulation: several minutes)"
+# target/tmp takes the C objects the tests compile (their CARGO_TARGET_TMPDIR); the ccache
+# directory takes the guest's cache bookkeeping. Both writes stay in the guest.
+# The CPU time qemu used is printed too: on this shared 2-core machine it says more about how
+# long an idle machine takes than the wall time does.
+status=0
+TIMEFORMAT="test-kernel: the VM took %0R s wall, %0U s user + %0S s system CPU time"
+time scripts/kernel-vm.sh run "$series" "$meta" --overlay "$root/target/tmp" --overlay "$cache" \
+    bash "$root/scripts/test-kernel.sh" --in-vm "$meta/vm" "$meta" "$cache" \
+    "$(dirname "$(command -v cargo-nextest)")" || status=$?
+[ "$status" -eq 0 ] || die "the run inside the VM failed (status $status)"
+report "$meta/host" "$meta/vm" || status=$?
+say "kernel $series: $(($(date +%s) - start)) s in all"
+exit "$status"
