@@ -131,6 +131,14 @@ pub enum Bound {
         /// As in [`Bound::Refill`].
         slack: u64,
     },
+    /// `base − k`, k being how many frames of the previous volley's last group passed: what is
+    /// left of `base` after those k, as the program's own verdicts show it, whatever the time.
+    /// When k reaches `base` the bound says nothing, so the check is not verified on this run
+    /// (an environment fault, never a pass).
+    LessPreviousPassed {
+        /// The amount before the previous volley's passes.
+        base: u64,
+    },
 }
 
 /// What a counter index must have moved by in a volley.
@@ -183,6 +191,8 @@ impl Flood {
         let mut first_start: Option<Instant> = None;
         // (started, decided, elapsed) of the previous volley.
         let mut previous: Option<(Instant, Instant, Duration)> = None;
+        // How many frames of the previous volley's last group passed.
+        let mut previous_passed: Option<u64> = None;
         for volley in &self.volleys {
             if let (Some(pause), Some((started, decided, _))) = (volley.pause, previous) {
                 table.input(pause.wait(started, decided));
@@ -212,6 +222,10 @@ impl Flood {
                 )));
             }
             let prev_elapsed = previous.map(|(_, _, e)| e);
+            let prev = Previous {
+                elapsed: prev_elapsed,
+                last_group_passed: previous_passed,
+            };
             previous = Some((started, decided, shot.elapsed));
 
             let verdicts: Vec<Verdict> = shot.outcomes.iter().map(|o| o.verdict).collect();
@@ -223,7 +237,8 @@ impl Flood {
             for g in &volley.groups {
                 let got = &verdicts[at..at + g.frames.len()];
                 at += g.frames.len();
-                g.row(&mut table, got, shot.elapsed, prev_elapsed);
+                g.row(&mut table, got, shot.elapsed, prev)?;
+                previous_passed = Some(got.iter().filter(|v| **v == Verdict::Pass).count() as u64);
             }
             let passed = verdicts.iter().filter(|v| **v == Verdict::Pass).count() as u64;
             let want: BTreeMap<u32, Shown> = volley
@@ -422,7 +437,7 @@ impl Entries {
 }
 
 impl Group {
-    fn row(&self, table: &mut Table, got: &[Verdict], t: Duration, prev: Option<Duration>) {
+    fn row(&self, table: &mut Table, got: &[Verdict], t: Duration, prev: Previous) -> Result<()> {
         match &self.expect {
             Expect::All(v) => {
                 table.verdicts(&self.name, &vec![*v; self.frames.len()], got);
@@ -436,10 +451,34 @@ impl Group {
             }
             Expect::Passes { lo, hi } => {
                 let passed = got.iter().filter(|v| **v == Verdict::Pass).count() as u64;
-                table.passed_in(&self.name, lo.value(t, prev), hi.value(t, prev), passed);
+                let lo_value = lo.value(t, prev);
+                // Unless the earlier volleys already show the program wrong (then that stands).
+                let judged = table.judge();
+                if let (Bound::LessPreviousPassed { base }, Some(k)) = (lo, prev.last_group_passed)
+                    && k >= *base
+                    && judged.expected == judged.actual
+                {
+                    return Err(Error::env(format!(
+                        "{k} frames of the previous volley passed, so the contract's {base} \
+                         leaves no lower bound for `{}` and nothing would be verified; the \
+                         machine delivered the flood too slowly",
+                        self.name
+                    )));
+                }
+                table.passed_in(&self.name, lo_value, hi.value(t, prev), passed);
             }
         }
+        Ok(())
     }
+}
+
+/// What a volley's expectations may depend on from the volley before it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Previous {
+    /// Its elapsed time.
+    elapsed: Option<Duration>,
+    /// How many frames of its last group passed.
+    last_group_passed: Option<u64>,
 }
 
 impl Bound {
@@ -448,13 +487,16 @@ impl Bound {
         Bound::Refill { base, slack }
     }
 
-    fn value(self, t: Duration, prev: Option<Duration>) -> Shown {
+    fn value(self, t: Duration, prev: Previous) -> Shown {
         match self {
             Bound::Fixed(n) => Shown::fixed(n),
             Bound::Refill { base, slack } => Shown::measured(base + ms_ceil(t) + slack),
             Bound::LessPreviousRefill { base, slack } => {
-                let took = prev.map_or(0, ms_ceil) + slack;
+                let took = prev.elapsed.map_or(0, ms_ceil) + slack;
                 Shown::measured(base.saturating_sub(took))
+            }
+            Bound::LessPreviousPassed { base } => {
+                Shown::measured(base.saturating_sub(prev.last_group_passed.unwrap_or(0)))
             }
         }
     }

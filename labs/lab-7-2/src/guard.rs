@@ -362,19 +362,18 @@ pub(crate) fn ddos_checks(f: &Free) -> Vec<Check> {
 }
 
 /// 1000 UDP packets empty the bucket, so the 100 SYNs right behind them are rate-limited, bar
-/// the k ≤ T+50 that find a refilled token; being at most 100, those k all fit in the window,
-/// so no SYN is dropped as a flood. 200 ms later the bucket holds enough for 100 more SYNs,
-/// and the window has seen only those k: at least 100 − (T+50) of them pass. A program that
-/// counts rate-limited SYNs in the window has used up the 100 already and drops them all;
-/// that shows only while 100 − (T+50) > 0, so the first volley must be decided within 50 ms
-/// (a few ms on an idle machine); a slower one verifies nothing and is reported as an
-/// environment fault for this check, never as a pass.
+/// the k that find a refilled token (k ≤ T+50; the verdicts show k itself). Being at most 100,
+/// those k all fit in the window, so no SYN is dropped as a flood. 200 ms later the bucket holds
+/// enough for 100 more SYNs, and the window has seen only those k: at least 100 − k of them pass.
+/// A program that counts rate-limited SYNs in the window has used up the 100 already and drops
+/// them all. The bound comes from the program's own verdicts, not from the time the flood took,
+/// so a slow machine (a VM) still verifies it; only if all 100 found a token (k = 100) is there
+/// nothing to verify, which is reported as an environment fault for this check, never a pass.
 fn rate_then_window(f: &Free, s: Ipv4Addr) -> Flood {
     Flood::new(STATS)
         .within(Window::Whole(WINDOW_BUDGET))
         .volley(
             Volley::new(format!("from {s}: 1000 UDP then 100 SYNs"))
-                .decided_within(Duration::from_millis(50))
                 .group("udp", 1000, |_| f.udp(s), Expect::All(Pass))
                 .group(
                     "syn (a token each only by refill)",
@@ -398,10 +397,7 @@ fn rate_then_window(f: &Free, s: Ipv4Addr) -> Flood {
                     100,
                     |_| f.syn(s),
                     Expect::Passes {
-                        lo: Bound::LessPreviousRefill {
-                            base: 100,
-                            slack: 50,
-                        },
+                        lo: Bound::LessPreviousPassed { base: 100 },
                         hi: Bound::Fixed(100),
                     },
                 )
