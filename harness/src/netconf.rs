@@ -193,11 +193,11 @@ async fn index_of(h: &rtnetlink::Handle, name: &str) -> Result<u32, rtnetlink::E
 /// filling a DEVMAP of the program under test.
 pub fn run_in_named<T: Send>(name: &str, f: impl FnOnce() -> T + Send) -> Result<T> {
     let ns = netns_rs::NetNs::get(name)
-        .map_err(|e| Error::env(format!("cannot open network namespace {name}: {e}")))?;
+        .map_err(|e| Error::op(format!("cannot open network namespace {name}"), e))?;
     std::thread::scope(|s| {
         s.spawn(|| {
             ns.enter()
-                .map_err(|e| Error::env(format!("cannot enter namespace {name}: {e}")))?;
+                .map_err(|e| Error::op(format!("cannot enter namespace {name}"), e))?;
             Ok(f())
         })
         .join()

@@ -238,13 +238,12 @@ where
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(Error::env)?;
+        .map_err(Error::during("starting the netlink runtime"))?;
     rt.block_on(async {
-        let (conn, handle, _) = rtnetlink::new_connection().map_err(Error::env)?;
+        let (conn, handle, _) =
+            rtnetlink::new_connection().map_err(Error::during("opening a netlink socket"))?;
         tokio::spawn(conn);
-        f(handle)
-            .await
-            .map_err(|e| Error::env(format!("netlink: {e}")))
+        f(handle).await.map_err(|e| Error::op("netlink", e))
     })
 }
 

@@ -13,8 +13,8 @@ use aya::{
 };
 
 use crate::{
-    map_role::MapBinding,
     error::{Error, Result},
+    map_role::MapBinding,
     maps::Maps,
     verdict::Verdict,
 };
@@ -147,9 +147,10 @@ impl LoadedProgram {
     /// Attaches the program to `ifindex`; call it from a thread inside the interface's namespace.
     pub fn attach(&mut self, ifindex: u32, mode: AttachMode) -> Result<XdpLinkId> {
         self.xdp().attach(ifindex, mode.into()).map_err(|e| {
-            Error::env(format!(
-                "attaching XDP in {mode:?} mode to ifindex {ifindex} failed: {e}"
-            ))
+            Error::op(
+                format!("attaching XDP in {mode:?} mode to ifindex {ifindex} failed"),
+                e,
+            )
         })
     }
 
@@ -157,7 +158,9 @@ impl LoadedProgram {
     /// on, as the veth targets keep them).
     pub fn run_count(&mut self) -> Result<u64> {
         let xdp = self.xdp();
-        let info = xdp.info().map_err(Error::env)?;
+        let info = xdp
+            .info()
+            .map_err(Error::during("reading the program's run count"))?;
         Ok(info.run_count())
     }
 
@@ -171,7 +174,7 @@ impl LoadedProgram {
                 data_out: Some(&mut out),
                 ..Default::default()
             })
-            .map_err(|e| Error::env(format!("BPF_PROG_TEST_RUN failed: {e}")))?;
+            .map_err(|e| Error::op("BPF_PROG_TEST_RUN failed", e))?;
         out.truncate(result.data_size_out as usize);
         Ok((Verdict::from_code(result.return_value), out))
     }
@@ -188,7 +191,7 @@ impl LoadedProgram {
                 repeat,
                 ..Default::default()
             })
-            .map_err(|e| Error::env(format!("BPF_PROG_TEST_RUN failed: {e}")))?;
+            .map_err(|e| Error::op("BPF_PROG_TEST_RUN failed", e))?;
         Ok(result.duration)
     }
 
@@ -199,7 +202,12 @@ impl LoadedProgram {
 
     /// The raw fd of the program, for callers that pin or inspect it.
     pub fn fd(&mut self) -> Result<std::os::fd::OwnedFd> {
-        let fd = self.xdp().fd().map_err(Error::env)?;
-        fd.as_fd().try_clone_to_owned().map_err(Error::env)
+        let fd = self
+            .xdp()
+            .fd()
+            .map_err(Error::during("getting the program's fd"))?;
+        fd.as_fd()
+            .try_clone_to_owned()
+            .map_err(Error::during("duplicating the program's fd"))
     }
 }

@@ -87,7 +87,7 @@ fn attached_id(iface: &str, netns: Option<&str>, what: &str) -> Result<u32> {
                 s.spawn(|| {
                     handle
                         .enter()
-                        .map_err(|e| Error::env(format!("cannot enter namespace {ns}: {e}")))?;
+                        .map_err(|e| Error::op(format!("cannot enter namespace {ns}"), e))?;
                     query()
                 })
                 .join()

@@ -438,7 +438,7 @@ fn grade(args: GradeArgs) -> Result<(), Error> {
         subs = shard.select(subs);
     }
     let opts = GradeOptions {
-        exe: std::env::current_exe().map_err(Error::env)?,
+        exe: std::env::current_exe().map_err(Error::during("finding the xdplab executable"))?,
         seed: args.seed,
         timeout: Duration::from_secs(args.timeout),
         // A rubric that scores speed needs the figures.
