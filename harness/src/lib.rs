@@ -32,6 +32,7 @@ pub mod lab;
 pub mod map_role;
 pub mod maps;
 pub mod netconf;
+mod netlink;
 pub mod netns;
 pub mod object;
 pub mod report;

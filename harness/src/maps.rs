@@ -4,7 +4,7 @@ use aya::maps::{Array, DevMap, HashMap, Map, MapData, MapError, PerCpuArray};
 
 use crate::{
     error::{Error, Result},
-    map_role::Role,
+    map_role::{Role, map_kind},
     object::LoadedProgram,
 };
 
@@ -16,15 +16,19 @@ pub struct Maps<'a> {
     program: &'a mut LoadedProgram,
 }
 
-impl<'a> Maps<'a> {
-    pub(crate) fn new(program: &'a mut LoadedProgram) -> Self {
-        Self { program }
+// Here rather than in `object`, so that the loaded-program handle does not depend on this module.
+impl LoadedProgram {
+    /// The maps of this copy of the object, by name.
+    pub fn maps(&mut self) -> Maps<'_> {
+        Maps { program: self }
     }
+}
 
+impl Maps<'_> {
     /// The map called `name`, or else the one map that fits `role` (see [`crate::map_role`]).
     fn get(&mut self, name: &str, expected: &str, role: Role) -> Result<&mut Map> {
         if self.program.map_mut(name).is_none() {
-            crate::map_role::bind(self.program, name, expected, &role)?;
+            self.program.bind_by_role(name, expected, &role)?;
         }
         Ok(self.program.map_mut(name).expect("named or bound above"))
     }
@@ -310,24 +314,6 @@ fn role(kinds: &'static [&'static str], value_size: Option<u32>) -> Role {
         kinds,
         key_size: Some(4),
         value_size,
-    }
-}
-
-/// A short name for a map's type, as the kernel's docs spell it.
-pub(crate) fn map_kind(map: &Map) -> &'static str {
-    match map {
-        Map::Array(_) => "an ARRAY",
-        Map::PerCpuArray(_) => "a PERCPU_ARRAY",
-        Map::HashMap(_) => "a HASH",
-        Map::LruHashMap(_) => "an LRU_HASH",
-        Map::PerCpuHashMap(_) => "a PERCPU_HASH",
-        Map::PerCpuLruHashMap(_) => "a PERCPU_LRU_HASH",
-        Map::DevMap(_) => "a DEVMAP",
-        Map::DevMapHash(_) => "a DEVMAP_HASH",
-        Map::RingBuf(_) => "a RINGBUF",
-        Map::PerfEventArray(_) => "a PERF_EVENT_ARRAY",
-        Map::LpmTrie(_) => "an LPM_TRIE",
-        _ => "another map type",
     }
 }
 

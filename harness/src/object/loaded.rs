@@ -14,8 +14,7 @@ use aya::{
 
 use crate::{
     error::{Error, Result},
-    map_role::MapBinding,
-    maps::Maps,
+    map_role::{MapBinding, MapSummary, Role, missing},
     verdict::Verdict,
 };
 
@@ -109,13 +108,49 @@ impl LoadedProgram {
     }
 
     /// The program's maps as the kernel describes them, for role lookups and listings.
-    pub(crate) fn map_summaries(&mut self) -> Vec<crate::map_role::MapSummary> {
+    pub(crate) fn map_summaries(&mut self) -> Vec<MapSummary> {
         let adopted = self.adopted();
         self.maps_in_order()
             .iter()
             .enumerate()
-            .map(|(i, (n, m))| crate::map_role::MapSummary::of(i, n, m, adopted))
+            .map(|(i, (n, m))| MapSummary::of(i, n, m, adopted))
             .collect()
+    }
+
+    /// Binds `name` to the one map that fits `role`, when no map has that name; records the
+    /// binding so reports can say which map was used.
+    pub(crate) fn bind_by_role(&mut self, name: &str, expected: &str, role: &Role) -> Result<()> {
+        let maps = self.map_summaries();
+        let fitting: Vec<&MapSummary> = maps.iter().filter(|m| m.fits(role)).collect();
+        match fitting.as_slice() {
+            [one] => {
+                let binding = MapBinding {
+                    program: self.name().to_owned(),
+                    contract: name.to_owned(),
+                    used: one.describe(),
+                    found: "by-layout".into(),
+                    index: one.index,
+                };
+                self.bind_map(binding);
+                Ok(())
+            }
+            [] => Err(missing(
+                name,
+                expected,
+                "no map it uses fits that role",
+                &maps,
+            )),
+            several => Err(missing(
+                name,
+                expected,
+                &format!(
+                    "{} of the maps it uses fit that role, so the harness cannot tell which is \
+                     meant",
+                    several.len()
+                ),
+                &maps,
+            )),
+        }
     }
 
     /// Makes a contract name refer to the map the binding names.
@@ -193,11 +228,6 @@ impl LoadedProgram {
             })
             .map_err(|e| Error::op("BPF_PROG_TEST_RUN failed", e))?;
         Ok(result.duration)
-    }
-
-    /// The maps of this copy of the object, by name.
-    pub fn maps(&mut self) -> Maps<'_> {
-        Maps::new(self)
     }
 
     /// The raw fd of the program, for callers that pin or inspect it.

@@ -161,7 +161,7 @@ pub fn attach_netlink(prog: BorrowedFd<'_>, ifindex: u32, flags: u32) -> Result<
         packet_route::link::{LinkAttribute, LinkXdp},
     };
     let fd = prog.as_raw_fd();
-    crate::topology::netlink(|h| async move {
+    crate::netlink::with_handle(|h| async move {
         let mut msg = LinkUnspec::new_with_index(ifindex).build();
         msg.attributes.push(LinkAttribute::Xdp(vec![
             LinkXdp::Fd(fd),
