@@ -43,6 +43,7 @@ pub mod source;
 pub mod table;
 pub mod target;
 pub mod tcp;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod topology;
 pub mod verdict;
