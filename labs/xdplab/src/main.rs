@@ -493,7 +493,7 @@ fn bench(args: BenchArgs) -> Result<(), Error> {
         [] => (args.runs, lab.reference_object()),
         [one] => (args.runs, XdpObject::from_path(one)?),
         _ => {
-            return Err(Error::env(
+            return Err(Error::usage(
                 "--modes times one object; pass a single --object".to_owned(),
             ));
         }
