@@ -13,7 +13,7 @@ use crate::error::Error;
 /// What a contract's map must look like: the accessor that reads or writes it decides.
 #[derive(Debug, Clone, Copy)]
 pub struct Role {
-    /// The kinds that fit, as [`map_kind`] names them ("an ARRAY").
+    /// The kinds that fit, as `map_kind` names them ("an ARRAY").
     pub kinds: &'static [&'static str],
     /// The key size in bytes, when the role fixes it.
     pub key_size: Option<u32>,
@@ -59,7 +59,7 @@ pub(crate) struct MapSummary {
     pub index: usize,
     /// The name the map goes by here: the kernel's or object's, a pin's, or empty.
     pub name: String,
-    /// Its kind, as [`map_kind`] names it.
+    /// Its kind, as `map_kind` names it.
     pub kind: &'static str,
     /// The kernel id, shown only for maps the student created.
     pub id: Option<u32>,
