@@ -74,7 +74,7 @@ impl Watchers {
                 .ns(backend.ns)?
                 .run(|| UdpSocket::bind(addr))?
                 .and_then(|s| s.set_nonblocking(true).map(|()| s))
-                .map_err(|e| Error::env(format!("UDP socket in {}: {e}", backend.ns)))?;
+                .map_err(|e| Error::op(format!("UDP socket in {}", backend.ns), e))?;
             sockets.push(udp);
         }
         for (ns, ifname) in &arrival.elsewhere {
@@ -127,7 +127,7 @@ impl Watchers {
                         }
                     }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                    Err(e) => return Err(Error::env(format!("UDP receive: {e}"))),
+                    Err(e) => return Err(Error::op("UDP receive", e)),
                 }
             }
         }
@@ -197,7 +197,7 @@ pub fn throughput(vt: &mut VethTarget, frames: &[Vec<u8>], ns: &[&str]) -> Resul
     let burst = vt
         .sender()
         .send_burst(frames)
-        .map_err(|e| Error::env(format!("sending a burst: {e}")))?;
+        .map_err(|e| Error::op("sending a burst", e))?;
     let ran_in = loop {
         let ran = Target::program(vt).run_count()? - runs;
         if ran >= frames.len() as u64 {
@@ -234,7 +234,7 @@ pub fn udp_datagrams(vt: &VethTarget, ns: &str) -> Result<u64> {
         .topology()
         .ns(ns)?
         .run(|| std::fs::read_to_string("/proc/thread-self/net/snmp"))?
-        .map_err(|e| Error::env(format!("reading the UDP counters of {ns}: {e}")))?;
+        .map_err(|e| Error::op(format!("reading the UDP counters of {ns}"), e))?;
     let mut lines = snmp.lines().filter(|l| l.starts_with("Udp:"));
     let (Some(names), Some(values)) = (lines.next(), lines.next()) else {
         return Err(Error::env(format!(

@@ -267,7 +267,7 @@ fn veth_rate(target: &mut dyn Target, mix: &[Vec<u8>], n: usize) -> Result<f64> 
     let sent = veth
         .sender()
         .send_burst(&burst)
-        .map_err(|e| crate::Error::env(format!("sending a burst: {e}")))?
+        .map_err(|e| crate::Error::op("sending a burst", e))?
         .sent as u64;
     let (mut seen, mut last) = (0, start.elapsed());
     // The kernel may drop a few frames before XDP (a full queue): stop once the count has not

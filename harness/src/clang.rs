@@ -30,9 +30,10 @@ pub fn compile(source: &Path, defines: &[&str], out_dir: &Path) -> Result<PathBu
     }
     cmd.arg("-c").arg(source).arg("-o").arg(&out);
     let output = cmd.output().map_err(|e| {
-        Error::env(format!(
-            "cannot run clang ({e}); run scripts/bootstrap.sh to install it"
-        ))
+        Error::op(
+            "cannot run clang (run scripts/bootstrap.sh to install it)",
+            e,
+        )
     })?;
     if !output.status.success() {
         return Err(Error::env(format!(

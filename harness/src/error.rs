@@ -188,18 +188,52 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
-    /// The harness or kernel misbehaved; never the student's fault.
+    /// The harness or kernel misbehaved; never the student's fault. Like aya's `SyscallError`,
+    /// it names the operation that failed and keeps the error underneath it, so
+    /// [`std::error::Error::source`] reaches the original cause.
     #[error(
-        "environment fault: {0}. This is not a problem with the program under test; run \
-         `xdplab doctor` and `xdplab clean`, then try again."
+        "environment fault: {operation}{}. This is not a problem with the program under test; run \
+         `xdplab doctor` and `xdplab clean`, then try again.",
+        source.as_ref().map(|e| format!(": {e}")).unwrap_or_default()
     )]
-    Environment(String),
+    Environment {
+        /// What the harness was doing (`reading map `stats``, `creating namespace x`).
+        operation: String,
+        /// The error underneath, when there is one.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
 }
 
 impl Error {
-    /// Shorthand for an [`Error::Environment`] built from anything printable.
+    /// An [`Error::Environment`] for a fault that has no underlying error (a topology without
+    /// the namespace asked for, a socket that saw nothing).
     pub fn env(what: impl std::fmt::Display) -> Self {
-        Error::Environment(what.to_string())
+        Error::Environment {
+            operation: what.to_string(),
+            source: None,
+        }
+    }
+
+    /// An [`Error::Environment`] for `operation` failing with `source`, which it keeps as its
+    /// [`std::error::Error::source`].
+    pub fn op(
+        operation: impl std::fmt::Display,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Error::Environment {
+            operation: operation.to_string(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// A `map_err` adapter: `.map_err(Error::during("reading /proc/mounts"))` builds
+    /// [`Error::op`] from the error it is given.
+    pub fn during<E: Into<Box<dyn std::error::Error + Send + Sync>>>(
+        operation: impl std::fmt::Display,
+    ) -> impl FnOnce(E) -> Self {
+        let operation = operation.to_string();
+        move |e| Error::op(operation, e)
     }
 
     /// Shorthand for an [`Error::Usage`] built from anything printable.
@@ -229,7 +263,7 @@ impl Error {
             },
             Error::MapMissing { .. } | Error::MapLayout { .. } => FailureClass::MapLayout,
             Error::Usage(_) => FailureClass::Usage,
-            Error::NotRoot | Error::Environment(_) => FailureClass::Environment,
+            Error::NotRoot | Error::Environment { .. } => FailureClass::Environment,
         }
     }
 }
@@ -260,3 +294,47 @@ pub enum FailureClass {
 
 /// Shorthand for results whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_environment_error_names_the_operation_and_keeps_its_cause() {
+        let io = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let e = Error::op("reading map `stats`", io);
+        let text = e.to_string();
+        assert!(
+            text.starts_with("environment fault: reading map `stats`: "),
+            "{text}"
+        );
+        assert!(text.contains("xdplab doctor"), "{text}");
+        let source = std::error::Error::source(&e).expect("the cause is kept");
+        let io = source
+            .downcast_ref::<std::io::Error>()
+            .expect("as the original type");
+        assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+        assert_eq!(e.class(), FailureClass::Environment);
+    }
+
+    #[test]
+    fn an_environment_error_without_a_cause_reads_as_one_sentence() {
+        let e = Error::env("topology has no namespace `client`");
+        assert!(std::error::Error::source(&e).is_none());
+        assert!(
+            e.to_string()
+                .starts_with("environment fault: topology has no namespace `client`. This is not"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn during_adapts_map_err() {
+        let r: std::result::Result<(), std::io::Error> = Err(std::io::Error::other("disk on fire"));
+        let e = r.map_err(Error::during("creating /tmp/x")).unwrap_err();
+        assert!(
+            e.to_string().contains("creating /tmp/x: disk on fire"),
+            "{e}"
+        );
+    }
+}

@@ -37,7 +37,7 @@ struct IfReq {
 /// Turns the offloads in [`OFF`] off on `ifname`, in the calling thread's namespace. Features
 /// the driver does not know are skipped.
 pub fn disable_offloads(ifname: &str) -> Result<()> {
-    let err = |what: &str, e: io::Error| Error::env(format!("ethtool {what} on {ifname}: {e}"));
+    let err = |what: &str, e: io::Error| Error::op(format!("ethtool {what} on {ifname}"), e);
     let sock = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if sock < 0 {
         return Err(err("socket", io::Error::last_os_error()));

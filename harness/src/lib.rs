@@ -33,6 +33,7 @@ pub mod lab;
 pub mod map_role;
 pub mod maps;
 pub mod netconf;
+mod netlink;
 pub mod netns;
 pub mod object;
 pub mod report;
@@ -43,6 +44,7 @@ pub mod source;
 pub mod table;
 pub mod target;
 pub mod tcp;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod topology;
 pub mod vary;

@@ -8,12 +8,12 @@
 use aya::maps::{Map, MapData};
 use serde::{Deserialize, Serialize};
 
-use crate::{error::Error, maps::map_kind, object::LoadedProgram};
+use crate::error::Error;
 
 /// What a contract's map must look like: the accessor that reads or writes it decides.
 #[derive(Debug, Clone, Copy)]
 pub struct Role {
-    /// The kinds that fit, as [`map_kind`] names them ("an ARRAY").
+    /// The kinds that fit, as `map_kind` names them ("an ARRAY").
     pub kinds: &'static [&'static str],
     /// The key size in bytes, when the role fixes it.
     pub key_size: Option<u32>,
@@ -59,7 +59,7 @@ pub(crate) struct MapSummary {
     pub index: usize,
     /// The name the map goes by here: the kernel's or object's, a pin's, or empty.
     pub name: String,
-    /// Its kind, as [`map_kind`] names it.
+    /// Its kind, as `map_kind` names it.
     pub kind: &'static str,
     /// The kernel id, shown only for maps the student created.
     pub id: Option<u32>,
@@ -87,7 +87,7 @@ impl MapSummary {
         }
     }
 
-    fn fits(&self, role: &Role) -> bool {
+    pub(crate) fn fits(&self, role: &Role) -> bool {
         role.kinds.contains(&self.kind)
             && role.key_size.is_none_or(|k| self.key_size == Some(k))
             && role.value_size.is_none_or(|v| self.value_size == Some(v))
@@ -137,47 +137,7 @@ fn data(map: &Map) -> Option<&MapData> {
     }
 }
 
-/// Binds `name` to the one map of `program` that fits `role`, when no map has that name;
-/// records the binding on the program so reports can say which map was used.
-pub(crate) fn bind(
-    program: &mut LoadedProgram,
-    name: &str,
-    expected: &str,
-    role: &Role,
-) -> Result<(), Error> {
-    let maps = program.map_summaries();
-    let fitting: Vec<&MapSummary> = maps.iter().filter(|m| m.fits(role)).collect();
-    match fitting.as_slice() {
-        [one] => {
-            let binding = MapBinding {
-                program: program.name().to_owned(),
-                contract: name.to_owned(),
-                used: one.describe(),
-                found: "by-layout".into(),
-                index: one.index,
-            };
-            program.bind_map(binding);
-            Ok(())
-        }
-        [] => Err(missing(
-            name,
-            expected,
-            "no map it uses fits that role",
-            &maps,
-        )),
-        several => Err(missing(
-            name,
-            expected,
-            &format!(
-                "{} of the maps it uses fit that role, so the harness cannot tell which is meant",
-                several.len()
-            ),
-            &maps,
-        )),
-    }
-}
-
-fn missing(name: &str, expected: &str, why: &str, maps: &[MapSummary]) -> Error {
+pub(crate) fn missing(name: &str, expected: &str, why: &str, maps: &[MapSummary]) -> Error {
     let listing = if maps.is_empty() {
         "it uses no maps. ".to_owned()
     } else {
@@ -189,6 +149,24 @@ fn missing(name: &str, expected: &str, why: &str, maps: &[MapSummary]) -> Error 
         name: name.into(),
         expected: expected.into(),
         available: format!("no map the program uses is named `{name}`, and {why}; {listing}"),
+    }
+}
+
+/// A short name for a map's type, as the kernel's docs spell it.
+pub(crate) fn map_kind(map: &Map) -> &'static str {
+    match map {
+        Map::Array(_) => "an ARRAY",
+        Map::PerCpuArray(_) => "a PERCPU_ARRAY",
+        Map::HashMap(_) => "a HASH",
+        Map::LruHashMap(_) => "an LRU_HASH",
+        Map::PerCpuHashMap(_) => "a PERCPU_HASH",
+        Map::PerCpuLruHashMap(_) => "a PERCPU_LRU_HASH",
+        Map::DevMap(_) => "a DEVMAP",
+        Map::DevMapHash(_) => "a DEVMAP_HASH",
+        Map::RingBuf(_) => "a RINGBUF",
+        Map::PerfEventArray(_) => "a PERF_EVENT_ARRAY",
+        Map::LpmTrie(_) => "an LPM_TRIE",
+        _ => "another map type",
     }
 }
 

@@ -4,7 +4,7 @@ use aya::maps::{Array, DevMap, HashMap, Map, MapData, MapError, PerCpuArray};
 
 use crate::{
     error::{Error, Result},
-    map_role::Role,
+    map_role::{Role, map_kind},
     object::LoadedProgram,
 };
 
@@ -16,15 +16,19 @@ pub struct Maps<'a> {
     program: &'a mut LoadedProgram,
 }
 
-impl<'a> Maps<'a> {
-    pub(crate) fn new(program: &'a mut LoadedProgram) -> Self {
-        Self { program }
+// Here rather than in `object`, so that the loaded-program handle does not depend on this module.
+impl LoadedProgram {
+    /// The maps of this copy of the object, by name.
+    pub fn maps(&mut self) -> Maps<'_> {
+        Maps { program: self }
     }
+}
 
+impl Maps<'_> {
     /// The map called `name`, or else the one map that fits `role` (see [`crate::map_role`]).
     fn get(&mut self, name: &str, expected: &str, role: Role) -> Result<&mut Map> {
         if self.program.map_mut(name).is_none() {
-            crate::map_role::bind(self.program, name, expected, &role)?;
+            self.program.bind_by_role(name, expected, &role)?;
         }
         Ok(self.program.map_mut(name).expect("named or bound above"))
     }
@@ -41,7 +45,10 @@ impl<'a> Maps<'a> {
             role(&["an ARRAY", "a PERCPU_ARRAY"], Some(8)),
         )?;
         if let Map::Array(data) | Map::PerCpuArray(data) = map {
-            let entries = data.info().map_err(Error::env)?.max_entries();
+            let entries = data
+                .info()
+                .map_err(Error::during(format!("reading the size of map `{name}`")))?
+                .max_entries();
             if entries > MAX_COUNTERS {
                 return Err(Error::MapLayout {
                     name: name.into(),
@@ -54,13 +61,19 @@ impl<'a> Maps<'a> {
             Map::Array(_) => {
                 let array = Array::<&MapData, u64>::try_from(map).map_err(layout)?;
                 (0..array.len())
-                    .map(|i| array.get(&i, 0).map_err(Error::env))
+                    .map(|i| array.get(&i, 0).map_err(|e| read_error(name, e)))
                     .collect()
             }
             Map::PerCpuArray(_) => {
                 let array = PerCpuArray::<&MapData, u64>::try_from(map).map_err(layout)?;
                 (0..array.len())
-                    .map(|i| Ok(array.get(&i, 0).map_err(Error::env)?.iter().sum()))
+                    .map(|i| {
+                        Ok(array
+                            .get(&i, 0)
+                            .map_err(|e| read_error(name, e))?
+                            .iter()
+                            .sum())
+                    })
                     .collect()
             }
             other => Err(wrong_kind(name, EXPECTED, other)),
@@ -84,7 +97,8 @@ impl<'a> Maps<'a> {
                         let mut m = HashMap::<&mut MapData, u32, [u8; $n]>::try_from(map)
                             .map_err(|e| layout_error(name, EXPECTED, e))?;
                         let value = <[u8; $n]>::try_from(value).expect("sized");
-                        m.insert(&key, &value, 0).map_err(Error::env)
+                        m.insert(&key, &value, 0)
+                            .map_err(Error::during(format!("writing map `{name}`")))
                     })*
                     n => Err(Error::env(format!("unsupported value size {n} for map `{name}`"))),
                 }
@@ -102,7 +116,8 @@ impl<'a> Maps<'a> {
         }
         let mut m =
             DevMap::<&mut MapData>::try_from(map).map_err(|e| layout_error(name, EXPECTED, e))?;
-        m.set(index, ifindex, None, 0).map_err(Error::env)
+        m.set(index, ifindex, None, 0)
+            .map_err(Error::during(format!("writing map `{name}`")))
     }
 
     /// Writes raw bytes at `index` of an ARRAY map (for example a backend table).
@@ -120,7 +135,7 @@ impl<'a> Maps<'a> {
                         let mut a = Array::<&mut MapData, [u8; $n]>::try_from(map)
                             .map_err(|e| layout_error(name, EXPECTED, e))?;
                         a.set(index, &<[u8; $n]>::try_from(value).expect("sized"), 0)
-                            .map_err(Error::env)
+                            .map_err(Error::during(format!("writing map `{name}`")))
                     })*
                     n => Err(Error::env(format!("unsupported value size {n} for map `{name}`"))),
                 }
@@ -143,7 +158,9 @@ impl<'a> Maps<'a> {
                 | Map::PerCpuLruHashMap(d) => d,
                 _ => continue,
             };
-            let info = data.info().map_err(Error::env)?;
+            let info = data
+                .info()
+                .map_err(Error::during(format!("reading the layout of map `{name}`")))?;
             let key_size = info.key_size() as usize;
             out.push(HashMapSummary {
                 kind: map_kind(map),
@@ -174,7 +191,7 @@ impl<'a> Maps<'a> {
         ) {
             Ok(()) => Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
-            Err(e) => Err(Error::env(format!("deleting from map `{name}`: {e}"))),
+            Err(e) => Err(Error::op(format!("deleting from map `{name}`"), e)),
         }
     }
 }
@@ -253,7 +270,7 @@ fn count_keys(data: &MapData, key_size: usize) -> Result<usize> {
                 key = Some(next.clone());
             }
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(n),
-            Err(e) => return Err(Error::env(format!("walking a map's keys: {e}"))),
+            Err(e) => return Err(Error::op("walking a map's keys", e)),
         }
     }
 }
@@ -264,6 +281,11 @@ fn wrong_kind(name: &str, expected: &str, found: &Map) -> Error {
         expected: expected.into(),
         found: map_kind(found).into(),
     }
+}
+
+/// A failed read of map `name`, keeping aya's error as the cause.
+fn read_error(name: &str, e: MapError) -> Error {
+    Error::op(format!("reading map `{name}`"), e)
 }
 
 fn layout_error(name: &str, expected: &str, e: MapError) -> Error {
@@ -292,24 +314,6 @@ fn role(kinds: &'static [&'static str], value_size: Option<u32>) -> Role {
         kinds,
         key_size: Some(4),
         value_size,
-    }
-}
-
-/// A short name for a map's type, as the kernel's docs spell it.
-pub(crate) fn map_kind(map: &Map) -> &'static str {
-    match map {
-        Map::Array(_) => "an ARRAY",
-        Map::PerCpuArray(_) => "a PERCPU_ARRAY",
-        Map::HashMap(_) => "a HASH",
-        Map::LruHashMap(_) => "an LRU_HASH",
-        Map::PerCpuHashMap(_) => "a PERCPU_HASH",
-        Map::PerCpuLruHashMap(_) => "a PERCPU_LRU_HASH",
-        Map::DevMap(_) => "a DEVMAP",
-        Map::DevMapHash(_) => "a DEVMAP_HASH",
-        Map::RingBuf(_) => "a RINGBUF",
-        Map::PerfEventArray(_) => "a PERF_EVENT_ARRAY",
-        Map::LpmTrie(_) => "an LPM_TRIE",
-        _ => "another map type",
     }
 }
 

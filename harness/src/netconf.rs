@@ -7,7 +7,6 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use futures::TryStreamExt as _;
 use rtnetlink::{
     LinkBridge, LinkBridgePort, LinkUnspec, RouteMessageBuilder,
     packet_route::{neighbour::NeighbourState, route::RouteScope},
@@ -17,10 +16,10 @@ use traffic::MacAddr;
 use crate::{
     error::{Error, Result},
     ethtool,
-    topology::{Topology, netlink},
+    netlink::{index_of, with_handle},
 };
 
-/// One wiring step of a [`crate::topology::TopologySpec`], applied in order once every veth is
+/// One wiring step of a topology's spec (`TopologySpec::config`), applied in order once every veth is
 /// up.
 #[derive(Debug, Clone)]
 pub enum NetConfig {
@@ -71,79 +70,52 @@ pub enum NetConfig {
     },
 }
 
-/// Applies one step to a live topology.
-pub(crate) fn apply(topo: &Topology, step: &NetConfig) -> Result<()> {
-    match step {
-        NetConfig::Bridge { ns, name, ports } => {
-            if name.len() > 15 {
-                return Err(Error::env(format!(
-                    "bridge name `{name}` is longer than 15 bytes"
-                )));
-            }
-            let mut members = Vec::new();
-            for port in ports {
-                let iface = topo.iface(ns, port)?;
-                members.push((iface.ifindex, topo.ifaces()[iface.peer].mac));
-            }
-            topo.ns(ns)?.run(|| bridge(name, &members))?
-        }
-        NetConfig::Address {
-            ns,
-            ifname,
-            addr,
-            prefix,
-        } => topo.ns(ns)?.run(|| {
-            netlink(|h| async move {
-                let index = index_of(&h, ifname).await?;
-                h.address()
-                    .add(index, IpAddr::V4(*addr), *prefix)
-                    .execute()
-                    .await?;
-                h.link()
-                    .set(LinkUnspec::new_with_index(index).up().build())
-                    .execute()
-                    .await
-            })
-        })?,
-        NetConfig::Route {
-            ns,
-            ifname,
-            dst,
-            prefix,
-        } => topo.ns(ns)?.run(|| {
-            netlink(|h| async move {
-                let index = index_of(&h, ifname).await?;
-                let route = RouteMessageBuilder::<Ipv4Addr>::new()
-                    .destination_prefix(*dst, *prefix)
-                    .output_interface(index)
-                    .scope(RouteScope::Link)
-                    .build();
-                h.route().add(route).execute().await
-            })
-        })?,
-        NetConfig::Neighbour {
-            ns,
-            ifname,
-            ip,
-            mac,
-        } => topo.ns(ns)?.run(|| {
-            netlink(|h| async move {
-                let index = index_of(&h, ifname).await?;
-                h.neighbours()
-                    .add(index, IpAddr::V4(*ip))
-                    .link_layer_address(&mac.octets())
-                    .state(NeighbourState::Permanent)
-                    .execute()
-                    .await
-            })
-        })?,
-    }
+/// Runs inside the interface's namespace: gives `ifname` the address `addr/prefix` and brings it
+/// up.
+pub(crate) fn address(ifname: &str, addr: Ipv4Addr, prefix: u8) -> Result<()> {
+    with_handle(|h| async move {
+        let index = index_of(&h, ifname).await?;
+        h.address()
+            .add(index, IpAddr::V4(addr), prefix)
+            .execute()
+            .await?;
+        h.link()
+            .set(LinkUnspec::new_with_index(index).up().build())
+            .execute()
+            .await
+    })
+}
+
+/// Runs inside the interface's namespace: routes `dst/prefix` on-link through `ifname`.
+pub(crate) fn route(ifname: &str, dst: Ipv4Addr, prefix: u8) -> Result<()> {
+    with_handle(|h| async move {
+        let index = index_of(&h, ifname).await?;
+        let route = RouteMessageBuilder::<Ipv4Addr>::new()
+            .destination_prefix(dst, prefix)
+            .output_interface(index)
+            .scope(RouteScope::Link)
+            .build();
+        h.route().add(route).execute().await
+    })
+}
+
+/// Runs inside the interface's namespace: a permanent neighbour entry `ip -> mac` on `ifname`.
+pub(crate) fn neighbour(ifname: &str, ip: Ipv4Addr, mac: MacAddr) -> Result<()> {
+    with_handle(|h| async move {
+        let index = index_of(&h, ifname).await?;
+        h.neighbours()
+            .add(index, IpAddr::V4(ip))
+            .link_layer_address(&mac.octets())
+            .state(NeighbourState::Permanent)
+            .execute()
+            .await
+    })
 }
 
 /// Runs inside the bridge's namespace: creates it, enslaves the ports with learning and unicast
 /// flooding off, and adds a static FDB entry for the station behind each port.
-fn bridge(name: &str, members: &[(u32, MacAddr)]) -> Result<()> {
-    netlink(|h| async move {
+pub(crate) fn bridge(name: &str, members: &[(u32, MacAddr)]) -> Result<()> {
+    with_handle(|h| async move {
         h.link()
             .add(LinkBridge::new(name).build())
             .execute()
@@ -179,25 +151,16 @@ fn bridge(name: &str, members: &[(u32, MacAddr)]) -> Result<()> {
     ethtool::disable_offloads(name)
 }
 
-async fn index_of(h: &rtnetlink::Handle, name: &str) -> Result<u32, rtnetlink::Error> {
-    let mut links = h.link().get().match_name(name.to_owned()).execute();
-    let link = links
-        .try_next()
-        .await?
-        .ok_or(rtnetlink::Error::RequestFailed)?;
-    Ok(link.header.index)
-}
-
 /// Runs `f` on a short-lived thread inside the named namespace (as `ip netns` names it), for
-/// work that needs both a namespace and something a [`Topology`] borrow would lock, such as
+/// work that needs both a namespace and something a `Topology` borrow would lock, such as
 /// filling a DEVMAP of the program under test.
 pub fn run_in_named<T: Send>(name: &str, f: impl FnOnce() -> T + Send) -> Result<T> {
     let ns = netns_rs::NetNs::get(name)
-        .map_err(|e| Error::env(format!("cannot open network namespace {name}: {e}")))?;
+        .map_err(|e| Error::op(format!("cannot open network namespace {name}"), e))?;
     std::thread::scope(|s| {
         s.spawn(|| {
             ns.enter()
-                .map_err(|e| Error::env(format!("cannot enter namespace {name}: {e}")))?;
+                .map_err(|e| Error::op(format!("cannot enter namespace {name}"), e))?;
             Ok(f())
         })
         .join()

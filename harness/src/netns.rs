@@ -40,7 +40,7 @@ impl Namespace {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let name = format!("{PREFIX}{}-{n}-{role}", std::process::id());
         let ns = NetNs::new(&name)
-            .map_err(|e| Error::env(format!("cannot create network namespace {name}: {e}")))?;
+            .map_err(|e| Error::op(format!("cannot create network namespace {name}"), e))?;
         Ok(Self { name, ns: Some(ns) })
     }
 
@@ -54,7 +54,7 @@ impl Namespace {
             )));
         }
         let ns = NetNs::new(&name)
-            .map_err(|e| Error::env(format!("cannot create network namespace {name}: {e}")))?;
+            .map_err(|e| Error::op(format!("cannot create network namespace {name}"), e))?;
         Ok(Self { name, ns: Some(ns) })
     }
 
@@ -82,9 +82,8 @@ impl Namespace {
         let ns = self.ns.as_ref().expect("namespace is alive");
         std::thread::scope(|s| {
             s.spawn(|| {
-                ns.enter().map_err(|e| {
-                    Error::env(format!("cannot enter namespace {}: {e}", self.name))
-                })?;
+                ns.enter()
+                    .map_err(|e| Error::op(format!("cannot enter namespace {}", self.name), e))?;
                 Ok(f())
             })
             .join()

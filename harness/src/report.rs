@@ -372,17 +372,19 @@ impl Report {
 /// reproducible.
 pub fn write_pcaps(dir: &std::path::Path, report: &Report) -> crate::Result<usize> {
     use pcap_file::pcap::{PcapPacket, PcapWriter};
-    std::fs::create_dir_all(dir).map_err(Error::env)?;
+    std::fs::create_dir_all(dir).map_err(Error::during(format!("creating {}", dir.display())))?;
     let mut written = 0;
     for c in report.checks.iter().filter(|c| !c.traffic.is_empty()) {
         for (suffix, sent) in [("sent", true), ("observed", false)] {
             let path = dir.join(format!("{}.{suffix}.pcap", c.id.replace('/', "_")));
-            let file = std::fs::File::create(&path).map_err(Error::env)?;
-            let mut w = PcapWriter::new(file).map_err(Error::env)?;
+            let file = std::fs::File::create(&path)
+                .map_err(Error::during(format!("creating {}", path.display())))?;
+            let mut w = PcapWriter::new(file)
+                .map_err(Error::during(format!("writing {}", path.display())))?;
             for (i, f) in c.traffic.iter().filter(|f| f.sent == sent).enumerate() {
                 let ts = std::time::Duration::from_millis(i as u64);
                 w.write_packet(&PcapPacket::new(ts, f.bytes.len() as u32, &f.bytes))
-                    .map_err(Error::env)?;
+                    .map_err(Error::during(format!("writing {}", path.display())))?;
             }
             written += 1;
         }

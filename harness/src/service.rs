@@ -69,14 +69,14 @@ impl Service {
                 .ns(ns)?
                 .run(|| TcpListener::bind(self.addr))?
                 .and_then(|l| l.set_nonblocking(true).map(|()| l))
-                .map_err(|e| Error::env(format!("TCP listener in {ns}: {e}")))?;
+                .map_err(|e| Error::op(format!("TCP listener in {ns}"), e))?;
             listeners.push(l);
         }
         let client_if = topo.iface(self.client, self.client_link)?.ifindex;
         let mut capture = topo
             .ns(self.client)?
             .run(|| PacketSocket::open(client_if))?
-            .map_err(|e| Error::env(format!("packet socket in {}: {e}", self.client)))?;
+            .map_err(|e| Error::op(format!("packet socket in {}", self.client), e))?;
         let (client, server) = std::thread::scope(|s| {
             let client = s.spawn(|| topo.ns(self.client)?.run(|| self.connect()));
             let server = self.serve(&listeners, &client);
@@ -88,7 +88,10 @@ impl Service {
         Ok(Served {
             client: client?,
             server: server?,
-            client_saw: capture.drain().map_err(Error::env)?,
+            client_saw: capture.drain().map_err(Error::during(format!(
+                "reading the capture in {}",
+                self.client
+            )))?,
         })
     }
 
@@ -128,7 +131,7 @@ impl Service {
                         return Ok(Some((i, io().map_err(|e| e.kind()))));
                     }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-                    Err(e) => return Err(Error::env(format!("accept: {e}"))),
+                    Err(e) => return Err(Error::op("accept", e)),
                 }
             }
             if client.is_finished() || Instant::now() > deadline {

@@ -43,7 +43,7 @@ fn children() -> std::sync::MutexGuard<'static, Vec<u32>> {
 /// Installs the handlers; call it once, early in `main`. Tests need not call it.
 pub fn install() -> Result<()> {
     let mut signals = Signals::new([SIGINT, SIGTERM])
-        .map_err(|e| Error::env(format!("cannot install signal handlers: {e}")))?;
+        .map_err(|e| Error::op("cannot install signal handlers", e))?;
     std::thread::Builder::new()
         .name("xdplab-signals".into())
         .spawn(move || {
@@ -51,7 +51,7 @@ pub fn install() -> Result<()> {
                 interrupted(signal);
             }
         })
-        .map_err(|e| Error::env(format!("cannot start the signal thread: {e}")))?;
+        .map_err(|e| Error::op("cannot start the signal thread", e))?;
     Ok(())
 }
 

@@ -160,12 +160,13 @@ impl Target for TestRunTarget {
 /// Keeps the kernel's per-program run statistics on for the life of the process; the run count
 /// is how the veth target knows the program has seen every frame.
 pub(crate) fn run_stats() -> Result<()> {
+    // Cached as text: the first failure is the answer for the process, and aya's error is not Clone.
     static STATS: OnceLock<std::result::Result<OwnedFd, String>> = OnceLock::new();
     STATS
         .get_or_init(|| aya::sys::enable_stats(aya::sys::Stats::RunTime).map_err(|e| e.to_string()))
         .as_ref()
         .map(|_| ())
-        .map_err(|e| Error::env(format!("cannot enable BPF run statistics: {e}")))
+        .map_err(|e| Error::op("cannot enable BPF run statistics", e.as_str()))
 }
 
 /// One socket of a veth target: where it sits and the MAC frames from it carry.
@@ -303,9 +304,9 @@ impl VethTarget {
     /// overflow.
     pub fn set_capture_buffers(&mut self, bytes: usize) -> Result<()> {
         for s in &mut self.sockets {
-            s.socket.set_receive_buffer(bytes).map_err(|e| {
-                Error::env(format!("receive buffer of the capture on {}: {e}", s.at))
-            })?;
+            s.socket
+                .set_receive_buffer(bytes)
+                .map_err(|e| Error::op(format!("receive buffer of the capture on {}", s.at), e))?;
         }
         Ok(())
     }
@@ -316,7 +317,11 @@ impl VethTarget {
         let mut seen = Vec::new();
         for p in &self.paths {
             let s = &mut self.sockets[p.watch];
-            for frame in s.socket.drain().map_err(Error::env)? {
+            for frame in s
+                .socket
+                .drain()
+                .map_err(Error::during(format!("reading the capture on {}", s.at)))?
+            {
                 match settle::sentinel_nonce(&frame) {
                     Some(nonce) => self.sentinels.push((nonce, p.watch)),
                     None => seen.push((p.means, s.at.clone(), frame)),
@@ -333,7 +338,8 @@ impl VethTarget {
 
     fn wait_for_frames(&self) -> Result<()> {
         let all: Vec<&PacketSocket> = self.sockets.iter().map(|s| &s.socket).collect();
-        PacketSocket::wait_any(&all, settle::POLL_SLICE).map_err(Error::env)?;
+        PacketSocket::wait_any(&all, settle::POLL_SLICE)
+            .map_err(Error::during("waiting on the captures"))?;
         Ok(())
     }
 
@@ -354,7 +360,10 @@ impl VethTarget {
         self.drain_all()?;
         self.sentinels.clear();
         for s in &mut self.sockets {
-            s.socket.take_stats().map_err(Error::env)?;
+            s.socket.take_stats().map_err(Error::during(format!(
+                "reading the drop count of the capture on {}",
+                s.at
+            )))?;
         }
         let before = self.program.run_count()?;
         let nonce = self.nonce();
@@ -364,7 +373,7 @@ impl VethTarget {
             self.sockets[SENDER]
                 .socket
                 .send_burst(chunk)
-                .map_err(|e| Error::env(format!("sending a burst: {e}")))?;
+                .map_err(|e| Error::op("sending a burst", e))?;
             poll(self)?;
         }
         self.send_barrier(SENDER, &barrier)?;
@@ -489,7 +498,7 @@ impl VethTarget {
         self.sockets[from]
             .socket
             .send(frame)
-            .map_err(|e| Error::env(format!("sending a barrier frame: {e}")))
+            .map_err(|e| Error::op("sending a barrier frame", e))
     }
 
     /// Sends `frames` and matches what came out to them by tag or bytes (with `any`, the first
@@ -536,7 +545,10 @@ impl VethTarget {
     /// read as dropped by the program.
     fn check_captures(&mut self) -> Result<()> {
         for s in &mut self.sockets {
-            let stats = s.socket.take_stats().map_err(Error::env)?;
+            let stats = s.socket.take_stats().map_err(Error::during(format!(
+                "reading the drop count of the capture on {}",
+                s.at
+            )))?;
             if stats.dropped > 0 {
                 return Err(Error::env(format!(
                     "the capture on {} lost {} frames (its receive buffer was full), so what \
@@ -645,7 +657,7 @@ fn open_socket(sockets: &mut Vec<Socket>, topology: &Topology, iface: &Iface) ->
     let socket = topology
         .ns(iface.ns)?
         .run(|| PacketSocket::open(iface.ifindex))?
-        .map_err(|e| Error::env(format!("packet socket in {}: {e}", iface.ns)))?;
+        .map_err(|e| Error::op(format!("packet socket in {}", iface.ns), e))?;
     sockets.push(Socket {
         at: at(iface.ns, iface.ifname),
         mac: iface.mac,

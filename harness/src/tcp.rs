@@ -55,8 +55,10 @@ pub fn connect(target: &mut dyn Target, c: &Connection) -> Result<Exchanged> {
     let listener = topo
         .ns(c.server_ns)?
         .run(move || listen(port, prime))?
-        .map_err(|e| Error::env(format!("server in the {} namespace: {e}", c.server_ns)))?;
-    listener.set_nonblocking(true).map_err(Error::env)?;
+        .map_err(|e| Error::op(format!("server in the {} namespace", c.server_ns), e))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(Error::during("making the TCP listener non-blocking"))?;
     let server = SocketAddr::V4(c.server);
     let client = topo
         .ns(c.client_ns)?
@@ -71,7 +73,9 @@ pub fn connect(target: &mut dyn Target, c: &Connection) -> Result<Exchanged> {
             });
         }
     };
-    client.write_all(&c.payload).map_err(Error::env)?;
+    client
+        .write_all(&c.payload)
+        .map_err(Error::during("sending the TCP payload"))?;
     let (mut stream, peer) = match accept(&listener) {
         Ok(x) => x,
         Err(e) => {
@@ -88,7 +92,7 @@ pub fn connect(target: &mut dyn Target, c: &Connection) -> Result<Exchanged> {
     };
     stream
         .set_read_timeout(Some(STEP_TIMEOUT))
-        .map_err(Error::env)?;
+        .map_err(Error::during("setting the TCP read timeout"))?;
     let mut buf = vec![0u8; c.payload.len()];
     let read = stream
         .read_exact(&mut buf)

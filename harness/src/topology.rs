@@ -18,6 +18,8 @@ use traffic::MacAddr;
 use crate::{
     error::{Error, Result},
     ethtool,
+    netconf::{self, NetConfig},
+    netlink::with_handle,
     netns::Namespace,
 };
 
@@ -68,7 +70,7 @@ pub struct TopologySpec {
     pub watch: Vec<Watch>,
     /// Wiring beyond the veths (bridges, extra addresses, routes, neighbours), applied in order
     /// after every link is up.
-    pub config: Vec<crate::netconf::NetConfig>,
+    pub config: Vec<NetConfig>,
 }
 
 /// An interface where frames leaving the program show up, and what seeing one there means.
@@ -126,6 +128,45 @@ pub struct Topology {
 }
 
 impl Topology {
+    /// Applies one wiring step, each in the namespace it names.
+    fn apply(&self, step: &NetConfig) -> Result<()> {
+        match step {
+            NetConfig::Bridge { ns, name, ports } => {
+                if name.len() > 15 {
+                    return Err(Error::env(format!(
+                        "bridge name `{name}` is longer than 15 bytes"
+                    )));
+                }
+                let mut members = Vec::new();
+                for port in ports {
+                    let iface = self.iface(ns, port)?;
+                    members.push((iface.ifindex, self.ifaces()[iface.peer].mac));
+                }
+                self.ns(ns)?.run(|| netconf::bridge(name, &members))?
+            }
+            NetConfig::Address {
+                ns,
+                ifname,
+                addr,
+                prefix,
+            } => self
+                .ns(ns)?
+                .run(|| netconf::address(ifname, *addr, *prefix))?,
+            NetConfig::Route {
+                ns,
+                ifname,
+                dst,
+                prefix,
+            } => self.ns(ns)?.run(|| netconf::route(ifname, *dst, *prefix))?,
+            NetConfig::Neighbour {
+                ns,
+                ifname,
+                ip,
+                mac,
+            } => self.ns(ns)?.run(|| netconf::neighbour(ifname, *ip, *mac))?,
+        }
+    }
+
     /// Creates the namespaces and veths of `spec`, addressed and up, with IPv6
     /// autoconfiguration off and the offloads that hide checksums or VLAN tags off.
     pub fn create(spec: &TopologySpec) -> Result<Self> {
@@ -174,7 +215,7 @@ impl Topology {
             let ns_b = topo.ns(b.ns)?;
             let ns_b_fd = ns_b.fd().as_raw_fd();
             topo.ns(a.ns)?
-                .run(|| netlink(|h| add_veth(h, a, b, ns_b_fd)))??;
+                .run(|| with_handle(|h| add_veth(h, a, b, ns_b_fd)))??;
             let ia = topo.ifaces.len();
             for (i, end) in [a, b].into_iter().enumerate() {
                 let ifindex = topo.ns(end.ns)?.run(|| configure(end))??;
@@ -193,7 +234,7 @@ impl Topology {
             topo.ns(iface.ns)?.run(|| wait_until_up(iface.ifindex))??;
         }
         for step in &spec.config {
-            crate::netconf::apply(&topo, step)?;
+            topo.apply(step)?;
         }
         Ok(topo)
     }
@@ -229,25 +270,6 @@ impl Topology {
     }
 }
 
-/// Runs `f` with an rtnetlink handle bound to the calling thread's namespace.
-pub(crate) fn netlink<F, Fut, T>(f: F) -> Result<T>
-where
-    F: FnOnce(rtnetlink::Handle) -> Fut,
-    Fut: std::future::Future<Output = Result<T, rtnetlink::Error>>,
-{
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::env)?;
-    rt.block_on(async {
-        let (conn, handle, _) = rtnetlink::new_connection().map_err(Error::env)?;
-        tokio::spawn(conn);
-        f(handle)
-            .await
-            .map_err(|e| Error::env(format!("netlink: {e}")))
-    })
-}
-
 async fn add_veth(
     h: rtnetlink::Handle,
     a: &End,
@@ -271,7 +293,7 @@ fn wait_until_up(ifindex: u32) -> Result<()> {
     use rtnetlink::packet_route::link::{LinkAttribute, State};
     const DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
     let start = std::time::Instant::now();
-    netlink(|h| async move {
+    with_handle(|h| async move {
         loop {
             let mut links = h.link().get().match_index(ifindex).execute();
             let link = links
@@ -302,7 +324,7 @@ fn wait_until_up(ifindex: u32) -> Result<()> {
 /// Runs inside the end's namespace: offloads off, address, up. Returns the ifindex.
 fn configure(end: &End) -> Result<u32> {
     ethtool::disable_offloads(end.ifname)?;
-    netlink(|h| async move {
+    with_handle(|h| async move {
         let mut links = h.link().get().match_name(end.ifname.to_owned()).execute();
         let link = links
             .try_next()

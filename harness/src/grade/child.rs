@@ -96,9 +96,8 @@ fn read_request() -> Result<ChildRequest> {
     std::io::stdin()
         .take(REQUEST_LIMIT)
         .read_to_string(&mut text)
-        .map_err(|e| Error::env(format!("reading the grading request: {e}")))?;
-    serde_json::from_str(&text)
-        .map_err(|e| Error::env(format!("the grading request is not valid: {e}")))
+        .map_err(|e| Error::op("reading the grading request", e))?;
+    serde_json::from_str(&text).map_err(|e| Error::op("parsing the grading request", e))
 }
 
 fn judge(req: &ChildRequest, find_lab: &dyn Fn(&str, u64) -> Option<Lab>) -> Result<crate::Report> {

@@ -55,7 +55,8 @@ pub enum MergeError {
 /// Writes every student's files and the class-level files (`summary.csv`, `index.html`,
 /// `graded.json`) into `out`. `graded` must be sorted by student.
 pub fn write(out: &Path, info: ClassInfo, graded: &[Graded], skipped: &[Skipped]) -> Result<()> {
-    fs::create_dir_all(out).map_err(|e| Error::env(format!("{}: {e}", out.display())))?;
+    fs::create_dir_all(out)
+        .map_err(|e| Error::op(format!("cannot create {}", out.display()), e))?;
     for g in graded {
         output::write_student(out, g)?;
         write_file(
@@ -86,8 +87,7 @@ struct ClassFile {
 }
 
 fn write_file(path: &Path, content: &str) -> Result<()> {
-    fs::write(path, content)
-        .map_err(|e| Error::env(format!("cannot write {}: {e}", path.display())))
+    fs::write(path, content).map_err(|e| Error::op(format!("cannot write {}", path.display()), e))
 }
 
 /// Puts the results of several shards' folders together into `out`, rebuilding every file, and

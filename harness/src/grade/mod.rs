@@ -96,14 +96,14 @@ fn resolved(path: &Path) -> std::io::Result<PathBuf> {
 /// Writes `<out>/skipped.csv`: every entry of the class folder that was not graded, and why.
 pub fn write_skipped(out: &Path, skipped: &[Skipped]) -> Result<()> {
     let path = out.join("skipped.csv");
-    let err = |e: csv::Error| Error::env(format!("cannot write {}: {e}", path.display()));
+    let err = |e: csv::Error| Error::op(format!("cannot write {}", path.display()), e);
     let mut w = csv::Writer::from_path(&path).map_err(err)?;
     w.write_record(["entry", "reason"]).map_err(err)?;
     for s in skipped {
         w.write_record([&s.entry, &s.reason]).map_err(err)?;
     }
     w.flush()
-        .map_err(|e| Error::env(format!("cannot write {}: {e}", path.display())))
+        .map_err(|e| Error::op(format!("cannot write {}", path.display()), e))
 }
 
 /// How to grade.

@@ -18,7 +18,7 @@ fn round(x: f64) -> f64 {
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |e| Error::env(format!("cannot write {}: {e}", path.display()))
+    move |e| Error::op(format!("cannot write {}", path.display()), e)
 }
 
 /// The folder that holds class-level files never holds a student's: theirs are under this.
@@ -204,7 +204,7 @@ pub fn junit(g: &Graded) -> Result<String> {
     }
     report
         .to_string()
-        .map_err(|e| Error::env(format!("JUnit XML: {e}")))
+        .map_err(|e| Error::op("writing the JUnit XML", e))
 }
 
 /// Gradescope's `results.json`: the score and one test per graded check, so the harness can
@@ -286,8 +286,8 @@ fn distribute(total: i64, shares: &[f64]) -> Vec<i64> {
 pub fn write_class(out: &Path, graded: &[Graded]) -> Result<()> {
     let path = out.join("summary.csv");
     let mut w = csv::Writer::from_path(&path)
-        .map_err(|e| Error::env(format!("{}: {e}", path.display())))?;
-    let csv_err = |e: csv::Error| Error::env(format!("{}: {e}", path.display()));
+        .map_err(|e| Error::op(format!("cannot write {}", path.display()), e))?;
+    let csv_err = |e: csv::Error| Error::op(format!("cannot write {}", path.display()), e);
     w.write_record([
         "student",
         "points",

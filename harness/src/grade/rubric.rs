@@ -22,7 +22,8 @@ fn sane(what: &str, name: &str, value: f64) -> Result<f64> {
     if value.is_finite() && value > 0.0 && value <= MAX_RUBRIC_VALUE {
         Ok(value)
     } else {
-        Err(Error::env(format!(
+        // The grader's rubric file, not the machine, is wrong.
+        Err(Error::usage(format!(
             "the rubric gives the {what} `{name}` the value {value}; points and weights must be \
              numbers above 0 and at most {MAX_RUBRIC_VALUE} (leave a check out with `drop = true`)"
         )))
@@ -343,8 +344,121 @@ mod tests {
                 e.to_string().contains("must be numbers above 0"),
                 "{bad}: {e}"
             );
+            assert_eq!(e.class(), FailureClass::Usage, "{bad}");
         }
         let r = Rubric::from_toml(&lab(), "[parts.p]\npoints = 20\n").unwrap();
         assert_eq!(r.max_points(), 20.0);
+    }
+
+    #[test]
+    fn unknown_parts_and_checks_are_usage_errors_that_list_the_valid_names() {
+        let e = Rubric::from_toml(&lab(), "[parts.q]\npoints = 5\n").unwrap_err();
+        assert_eq!(e.class(), FailureClass::Usage);
+        assert!(e.to_string().contains("its parts are: p"), "{e}");
+        let e = Rubric::from_toml(&lab(), "[checks.\"0.0/p/x\"]\nweight = 2\n").unwrap_err();
+        assert_eq!(e.class(), FailureClass::Usage);
+        assert!(e.to_string().contains("does not grade"), "{e}");
+        let e = Rubric::from_toml(&lab(), "[parts.p]\npoints = 5\nbonus = 1\n").unwrap_err();
+        assert_eq!(e.class(), FailureClass::Usage);
+    }
+
+    fn result(id: &str, status: Status) -> crate::report::CheckResult {
+        crate::report::CheckResult {
+            id: id.into(),
+            part: "p".into(),
+            description: format!("{id} holds"),
+            status,
+            passed: status == Status::Pass,
+            message: if status == Status::Pass {
+                String::new()
+            } else {
+                format!("{id}: diff")
+            },
+            actual: String::new(),
+            traffic: Vec::new(),
+        }
+    }
+
+    /// One part worth 20 points over five checks of weight 1 (2 points each), and a sixth
+    /// of weight 5 that is hidden.
+    fn rubric() -> Rubric {
+        let check = |id: &str, weight, hidden| CheckRubric {
+            id: id.into(),
+            weight,
+            hidden,
+        };
+        Rubric {
+            parts: vec![PartRubric {
+                program: "p".into(),
+                points: 20.0,
+                checks: vec![
+                    check("pass", 1.0, false),
+                    check("wrong", 1.0, false),
+                    check("env", 1.0, false),
+                    check("not-run", 1.0, false),
+                    check("missing", 1.0, false),
+                    check("secret", 5.0, true),
+                ],
+            }],
+            perf: None,
+        }
+    }
+
+    #[test]
+    fn only_verified_checks_carry_points_and_unverified_ones_are_never_charged() {
+        let report = Report::new(
+            "0.0",
+            crate::Mode::TestRun,
+            "x.o",
+            vec![
+                result("pass", Status::Pass),
+                result("wrong", Status::Fail(FailureClass::Behaviour)),
+                result("env", Status::Fail(FailureClass::Environment)),
+                result("not-run", Status::NotRun),
+                result("secret", Status::Fail(FailureClass::Behaviour)),
+            ],
+        );
+        let score = rubric().score(&report);
+        // Shares: 2 points per weight-1 check, 10 for the hidden one.
+        let by_id = |id: &str| score.tests.iter().find(|t| t.id == id).unwrap();
+        assert_eq!((by_id("pass").points, by_id("pass").max), (2.0, 2.0));
+        assert_eq!((by_id("wrong").points, by_id("wrong").max), (0.0, 2.0));
+        for unverified in ["env", "not-run", "missing"] {
+            assert_eq!(by_id(unverified).max, 0.0, "{unverified}");
+            assert_eq!(by_id(unverified).points, 0.0, "{unverified}");
+        }
+        assert_eq!((score.points, score.max), (2.0, 14.0));
+        assert_eq!((score.parts[0].points, score.parts[0].max), (2.0, 14.0));
+        assert!(score.has_environment_fault());
+        let not_run: Vec<&str> = score.not_run().map(|t| t.id.as_str()).collect();
+        assert_eq!(not_run, ["not-run"]);
+        let failed: Vec<&str> = score.failed().map(|t| t.id.as_str()).collect();
+        assert_eq!(failed, ["wrong", "env", "missing", "secret"]);
+        assert!(
+            by_id("missing")
+                .message
+                .contains("no result for this check")
+        );
+        // A hidden check says only that it failed, never the frames.
+        assert_eq!(
+            by_id("secret").message,
+            "failed (hidden check: the frames are not shown)"
+        );
+        assert_eq!(by_id("wrong").message, "wrong: diff");
+    }
+
+    #[test]
+    fn a_clean_run_scores_the_whole_part() {
+        let ids = ["pass", "wrong", "env", "not-run", "missing", "secret"];
+        let report = Report::new(
+            "0.0",
+            crate::Mode::TestRun,
+            "x.o",
+            ids.iter().map(|id| result(id, Status::Pass)).collect(),
+        );
+        let score = rubric().score(&report);
+        assert_eq!((score.points, score.max), (20.0, 20.0));
+        assert!(!score.has_environment_fault());
+        assert_eq!(score.failed().count(), 0);
     }
 }

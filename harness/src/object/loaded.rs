@@ -13,9 +13,8 @@ use aya::{
 };
 
 use crate::{
-    map_role::MapBinding,
     error::{Error, Result},
-    maps::Maps,
+    map_role::{MapBinding, MapSummary, Role, missing},
     verdict::Verdict,
 };
 
@@ -109,13 +108,49 @@ impl LoadedProgram {
     }
 
     /// The program's maps as the kernel describes them, for role lookups and listings.
-    pub(crate) fn map_summaries(&mut self) -> Vec<crate::map_role::MapSummary> {
+    pub(crate) fn map_summaries(&mut self) -> Vec<MapSummary> {
         let adopted = self.adopted();
         self.maps_in_order()
             .iter()
             .enumerate()
-            .map(|(i, (n, m))| crate::map_role::MapSummary::of(i, n, m, adopted))
+            .map(|(i, (n, m))| MapSummary::of(i, n, m, adopted))
             .collect()
+    }
+
+    /// Binds `name` to the one map that fits `role`, when no map has that name; records the
+    /// binding so reports can say which map was used.
+    pub(crate) fn bind_by_role(&mut self, name: &str, expected: &str, role: &Role) -> Result<()> {
+        let maps = self.map_summaries();
+        let fitting: Vec<&MapSummary> = maps.iter().filter(|m| m.fits(role)).collect();
+        match fitting.as_slice() {
+            [one] => {
+                let binding = MapBinding {
+                    program: self.name().to_owned(),
+                    contract: name.to_owned(),
+                    used: one.describe(),
+                    found: "by-layout".into(),
+                    index: one.index,
+                };
+                self.bind_map(binding);
+                Ok(())
+            }
+            [] => Err(missing(
+                name,
+                expected,
+                "no map it uses fits that role",
+                &maps,
+            )),
+            several => Err(missing(
+                name,
+                expected,
+                &format!(
+                    "{} of the maps it uses fit that role, so the harness cannot tell which is \
+                     meant",
+                    several.len()
+                ),
+                &maps,
+            )),
+        }
     }
 
     /// Makes a contract name refer to the map the binding names.
@@ -147,9 +182,10 @@ impl LoadedProgram {
     /// Attaches the program to `ifindex`; call it from a thread inside the interface's namespace.
     pub fn attach(&mut self, ifindex: u32, mode: AttachMode) -> Result<XdpLinkId> {
         self.xdp().attach(ifindex, mode.into()).map_err(|e| {
-            Error::env(format!(
-                "attaching XDP in {mode:?} mode to ifindex {ifindex} failed: {e}"
-            ))
+            Error::op(
+                format!("attaching XDP in {mode:?} mode to ifindex {ifindex} failed"),
+                e,
+            )
         })
     }
 
@@ -157,7 +193,9 @@ impl LoadedProgram {
     /// on, as the veth targets keep them).
     pub fn run_count(&mut self) -> Result<u64> {
         let xdp = self.xdp();
-        let info = xdp.info().map_err(Error::env)?;
+        let info = xdp
+            .info()
+            .map_err(Error::during("reading the program's run count"))?;
         Ok(info.run_count())
     }
 
@@ -171,7 +209,7 @@ impl LoadedProgram {
                 data_out: Some(&mut out),
                 ..Default::default()
             })
-            .map_err(|e| Error::env(format!("BPF_PROG_TEST_RUN failed: {e}")))?;
+            .map_err(|e| Error::op("BPF_PROG_TEST_RUN failed", e))?;
         out.truncate(result.data_size_out as usize);
         Ok((Verdict::from_code(result.return_value), out))
     }
@@ -188,18 +226,18 @@ impl LoadedProgram {
                 repeat,
                 ..Default::default()
             })
-            .map_err(|e| Error::env(format!("BPF_PROG_TEST_RUN failed: {e}")))?;
+            .map_err(|e| Error::op("BPF_PROG_TEST_RUN failed", e))?;
         Ok(result.duration)
-    }
-
-    /// The maps of this copy of the object, by name.
-    pub fn maps(&mut self) -> Maps<'_> {
-        Maps::new(self)
     }
 
     /// The raw fd of the program, for callers that pin or inspect it.
     pub fn fd(&mut self) -> Result<std::os::fd::OwnedFd> {
-        let fd = self.xdp().fd().map_err(Error::env)?;
-        fd.as_fd().try_clone_to_owned().map_err(Error::env)
+        let fd = self
+            .xdp()
+            .fd()
+            .map_err(Error::during("getting the program's fd"))?;
+        fd.as_fd()
+            .try_clone_to_owned()
+            .map_err(Error::during("duplicating the program's fd"))
     }
 }

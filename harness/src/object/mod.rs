@@ -24,6 +24,7 @@ use std::{
 
 use aya::{EbpfError, EbpfLoader, VerifierLogLevel, programs::Xdp};
 
+pub use crate::source::pinned::PinnedPrograms;
 use crate::{
     error::{Error, Result},
     input::{self, PathKind},
@@ -31,7 +32,6 @@ use crate::{
 use loaded::Inner;
 pub use loaded::{AttachMode, LoadedProgram};
 pub(crate) use pins::PIN_DIR;
-pub use crate::source::pinned::PinnedPrograms;
 pub use pins::{PinDir, ensure_bpffs};
 pub use verifier::trim_verifier_log;
 

@@ -9,7 +9,8 @@ pub(crate) const PIN_DIR: &str = "/sys/fs/bpf";
 
 /// Mounts a bpffs on /sys/fs/bpf unless one is there (a fresh machine of this kind has none).
 pub fn ensure_bpffs() -> Result<()> {
-    let mounts = std::fs::read_to_string("/proc/mounts").map_err(Error::env)?;
+    let mounts =
+        std::fs::read_to_string("/proc/mounts").map_err(Error::during("reading /proc/mounts"))?;
     if mounts
         .lines()
         .any(|l| l.split_whitespace().nth(1) == Some(PIN_DIR))
@@ -26,10 +27,10 @@ pub fn ensure_bpffs() -> Result<()> {
         )
     };
     if rc != 0 {
-        return Err(Error::env(format!(
-            "cannot mount a bpffs on {PIN_DIR}: {}",
-            std::io::Error::last_os_error()
-        )));
+        return Err(Error::op(
+            format!("cannot mount a bpffs on {PIN_DIR}"),
+            std::io::Error::last_os_error(),
+        ));
     }
     Ok(())
 }
@@ -50,7 +51,8 @@ impl PinDir {
         let _creating = crate::signals::creating();
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let path = Path::new(PIN_DIR).join(format!("xdplab-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&path).map_err(Error::env)?;
+        std::fs::create_dir_all(&path)
+            .map_err(Error::during(format!("creating {}", path.display())))?;
         Ok(Self { path })
     }
 

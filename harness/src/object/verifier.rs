@@ -47,7 +47,7 @@ pub(crate) fn load_error(program: &str, e: ProgramError) -> Error {
             io_error,
             verifier_log,
         } => classify(program, &io_error, &verifier_log.to_string()),
-        e => Error::env(format!("loading `{program}` failed: {e}")),
+        e => Error::op(format!("loading `{program}` failed"), e),
     }
 }
 

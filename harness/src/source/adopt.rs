@@ -26,7 +26,9 @@ pub fn adopt(name: &str, xdp: Xdp, map_pins: &[(String, PathBuf)]) -> Result<Loa
     let ids = xdp
         .info()
         .and_then(|i| i.map_ids())
-        .map_err(Error::env)?
+        .map_err(Error::during(format!(
+            "reading the map ids of program `{name}`"
+        )))?
         .unwrap_or_default();
     let mut maps = Vec::new();
     let mut pinned = Vec::new();
@@ -35,7 +37,13 @@ pub fn adopt(name: &str, xdp: Xdp, map_pins: &[(String, PathBuf)]) -> Result<Loa
             path: pin.clone(),
             reason: format!("not a pinned map: {e}"),
         })?;
-        let id = data.info().map_err(Error::env)?.id();
+        let id = data
+            .info()
+            .map_err(Error::during(format!(
+                "reading the id of the map pinned at {}",
+                pin.display()
+            )))?
+            .id();
         pinned.push((contract.clone(), pin.clone()));
         maps.push((contract.clone(), id, map(data, pin)?));
     }
@@ -43,13 +51,17 @@ pub fn adopt(name: &str, xdp: Xdp, map_pins: &[(String, PathBuf)]) -> Result<Loa
         if maps.iter().any(|(_, pinned_id, _)| *pinned_id == id) {
             continue; // already here under its pin's name
         }
-        let data = MapData::from_id(id).map_err(Error::env)?;
+        let data = MapData::from_id(id).map_err(Error::during(format!("opening map id {id}")))?;
         let name = data
             .info()
             .ok()
             .and_then(|i| i.name_as_str().map(str::to_owned))
             .unwrap_or_default();
-        maps.push((name, id, Map::from_map_data(data).map_err(Error::env)?));
+        maps.push((
+            name,
+            id,
+            Map::from_map_data(data).map_err(Error::during(format!("using map id {id}")))?,
+        ));
     }
     let maps: Vec<(String, Map)> = maps.into_iter().map(|(n, _, m)| (n, m)).collect();
     let mut program = LoadedProgram::from_kernel(name.to_owned(), xdp, maps);

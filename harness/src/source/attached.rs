@@ -7,9 +7,9 @@ use rtnetlink::packet_route::link::{LinkAttribute, LinkXdp};
 
 use crate::{
     error::{Error, Result},
+    netlink::with_handle,
     object::{LoadedProgram, ProgramSource},
     source::{adopt::adopt, prog_id::xdp_by_id},
-    topology::netlink,
 };
 
 /// The program attached to `iface` (in namespace `netns`, or the harness's own), under the
@@ -56,7 +56,7 @@ impl AttachedProgram {
 /// The id of the XDP program attached to `iface`, read from the link's IFLA_XDP attributes.
 fn attached_id(iface: &str, netns: Option<&str>, what: &str) -> Result<u32> {
     let query = || {
-        netlink(|h| async move {
+        with_handle(|h| async move {
             let mut links = h.link().get().match_name(iface.to_owned()).execute();
             let Some(link) = links.try_next().await.ok().flatten() else {
                 return Ok(None);
@@ -87,7 +87,7 @@ fn attached_id(iface: &str, netns: Option<&str>, what: &str) -> Result<u32> {
                 s.spawn(|| {
                     handle
                         .enter()
-                        .map_err(|e| Error::env(format!("cannot enter namespace {ns}: {e}")))?;
+                        .map_err(|e| Error::op(format!("cannot enter namespace {ns}"), e))?;
                     query()
                 })
                 .join()

@@ -69,7 +69,7 @@ pub(crate) fn xdp_by_id(id: u32, name: &str, what: &str) -> Result<Xdp> {
         aya::programs::ProgramError::UnexpectedProgramType => not_loaded(format!(
             "program {id} is not an XDP program (type {kind:?})"
         )),
-        e => Error::env(format!("taking over program {id}: {e}")),
+        e => Error::op(format!("taking over program {id}"), e),
     })
 }
 

@@ -161,7 +161,7 @@ pub fn attach_netlink(prog: BorrowedFd<'_>, ifindex: u32, flags: u32) -> Result<
         packet_route::link::{LinkAttribute, LinkXdp},
     };
     let fd = prog.as_raw_fd();
-    crate::topology::netlink(|h| async move {
+    crate::netlink::with_handle(|h| async move {
         let mut msg = LinkUnspec::new_with_index(ifindex).build();
         msg.attributes.push(LinkAttribute::Xdp(vec![
             LinkXdp::Fd(fd),
@@ -183,7 +183,7 @@ impl StudentPrograms {
     /// every XDP program's instructions to them and loads each with BPF_PROG_LOAD, named after
     /// the program.
     pub fn load(elf: &[u8], name_maps: bool) -> Result<Self> {
-        let mut obj = aya_obj::Object::parse(elf).map_err(Error::env)?;
+        let mut obj = aya_obj::Object::parse(elf).map_err(Error::during("parsing the object"))?;
         let mut maps = Vec::new();
         for (name, map) in &obj.maps {
             let fd = create_map(
@@ -193,7 +193,7 @@ impl StudentPrograms {
                 map.max_entries(),
                 name_maps.then_some(name.as_str()),
             )
-            .map_err(|e| Error::env(format!("creating map {name}: {e}")))?;
+            .map_err(|e| Error::op(format!("creating map {name}"), e))?;
             maps.push((name.clone(), fd));
         }
         let text_sections: HashSet<usize> = obj.functions.keys().map(|(s, _)| *s).collect();
@@ -203,8 +203,9 @@ impl StudentPrograms {
                 .map(|(n, fd)| (n.as_str(), fd.as_raw_fd(), &defs[n])),
             &text_sections,
         )
-        .map_err(Error::env)?;
-        obj.relocate_calls(&text_sections).map_err(Error::env)?;
+        .map_err(Error::during("relocating maps"))?;
+        obj.relocate_calls(&text_sections)
+            .map_err(Error::during("relocating calls"))?;
         let mut programs = Vec::new();
         let mut names: Vec<&String> = obj.programs.keys().collect();
         names.sort();
@@ -215,7 +216,7 @@ impl StudentPrograms {
             }
             let insns = &obj.functions[&program.function_key()].instructions;
             let fd = load_xdp(insns, Some(name))
-                .map_err(|e| Error::env(format!("BPF_PROG_LOAD of {name}: {e}")))?;
+                .map_err(|e| Error::op(format!("BPF_PROG_LOAD of {name}"), e))?;
             programs.push((name.clone(), fd));
         }
         Ok(Self { programs, maps })
@@ -247,13 +248,14 @@ impl StudentPrograms {
             .iter()
             .find(|(n, _)| n == name)
             .unwrap_or_else(|| panic!("no map {name}"));
-        pin(fd.as_fd(), path).map_err(Error::env)
+        pin(fd.as_fd(), path).map_err(Error::during(format!("pinning at {}", path.display())))
     }
 
     /// Pins every program at `dir/<name>`.
     pub fn pin_all(&self, dir: &Path) -> Result<()> {
         for (name, fd) in &self.programs {
-            pin(fd.as_fd(), &dir.join(name)).map_err(Error::env)?;
+            pin(fd.as_fd(), &dir.join(name))
+                .map_err(Error::during(format!("pinning map {name}")))?;
         }
         Ok(())
     }

@@ -458,7 +458,7 @@ fn grade(args: GradeArgs) -> Result<(), Error> {
         subs = shard.select(subs);
     }
     let opts = GradeOptions {
-        exe: std::env::current_exe().map_err(Error::env)?,
+        exe: std::env::current_exe().map_err(Error::during("finding the xdplab executable"))?,
         seed: args.seed,
         timeout: Duration::from_secs(args.timeout),
         // A rubric that scores speed needs the figures.
@@ -513,7 +513,7 @@ fn bench(args: BenchArgs) -> Result<(), Error> {
         [] => (args.runs, lab.reference_object()),
         [one] => (args.runs, XdpObject::from_path(one)?),
         _ => {
-            return Err(Error::env(
+            return Err(Error::usage(
                 "--modes times one object; pass a single --object".to_owned(),
             ));
         }

@@ -158,7 +158,10 @@ fn class_page_shows_the_class() {
             students.contains(&format!("href=\"students/{s}/report.html\"")),
             "{s}"
         );
-        assert!(out.join("students").join(s).join("report.html").is_file(), "{s}");
+        assert!(
+            out.join("students").join(s).join("report.html").is_file(),
+            "{s}"
+        );
     }
     let ben = dump_dom(&out.join("students/ben/report.html"));
     assert!(ben.contains("29.17 / 30.00 points"), "{ben}");

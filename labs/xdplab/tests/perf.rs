@@ -126,8 +126,10 @@ fn rubric_scores_speed_against_the_reference() {
         rubric.to_str().unwrap(),
     ]);
     let report = |s: &str| -> Value {
-        serde_json::from_str(&std::fs::read_to_string(out.join("students").join(s).join("report.json")).unwrap())
-            .unwrap()
+        serde_json::from_str(
+            &std::fs::read_to_string(out.join("students").join(s).join("report.json")).unwrap(),
+        )
+        .unwrap()
     };
     let part = |r: &Value| {
         r["parts"]
