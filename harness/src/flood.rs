@@ -524,15 +524,21 @@ mod tests {
     fn bounds_follow_the_measured_time() {
         let t = Duration::from_micros(12_300);
         assert_eq!(
-            Bound::refill(1000, 50).value(t, None),
+            Bound::refill(1000, 50).value(t, Previous::default()),
             Shown::measured(1063)
         );
-        let prev = Some(Duration::from_millis(20));
+        let prev = Previous {
+            elapsed: Some(Duration::from_millis(20)),
+            last_group_passed: Some(37),
+        };
         let lo = Bound::LessPreviousRefill {
             base: 100,
             slack: 50,
         };
         assert_eq!(lo.value(t, prev), Shown::measured(30));
         assert_eq!(Bound::Fixed(7).value(t, prev), Shown::fixed(7));
+        // Read from the verdicts, not the clock: the same whatever the previous volley took.
+        let left = Bound::LessPreviousPassed { base: 100 };
+        assert_eq!(left.value(t, prev), Shown::measured(63));
     }
 }
