@@ -84,11 +84,7 @@ impl Watchers {
     }
 
     /// The interfaces to capture on, as (namespace role, name).
-    fn interfaces<'a>(
-        &self,
-        backends: &'a [Backend],
-        arrival: &'a Arrival,
-    ) -> Vec<(&'a str, &'a str)> {
+    fn interfaces<'a>(backends: &'a [Backend], arrival: &'a Arrival) -> Vec<(&'a str, &'a str)> {
         let mut all: Vec<(&str, &str)> = backends
             .iter()
             .flat_map(|b| arrival.watch.iter().map(|ifname| (b.ns, *ifname)))
@@ -148,7 +144,7 @@ pub fn observe(
         return Err(Error::env("observing arrival needs a veth topology"));
     };
     let mut watchers = Watchers::open(vt, backends, arrival)?;
-    let interfaces = watchers.interfaces(backends, arrival);
+    let interfaces = Watchers::interfaces(backends, arrival);
     let tags: Vec<_> = frames.iter().map(|f| find_tag(f)).collect();
     let slot = |bytes: &[u8]| {
         let tag = find_tag(bytes)?;

@@ -46,7 +46,7 @@ pub fn lab_run(lab: &Lab, object: &XdpObject, mode: Mode, runs: usize) -> Result
         .iter()
         .flat_map(|p| &p.checks)
         .filter(|c| !(c.needs_veth && mode == Mode::TestRun))
-        .map(|c| c.frame_count())
+        .map(super::check::Check::frame_count)
         .sum();
     let median = times[times.len() / 2];
     Ok(ModeFigures {
@@ -208,7 +208,7 @@ impl Target for Recorder<'_> {
 }
 
 /// The lab's own frame mix for `part`: the distinct frames its test-run checks send to the
-/// reference solution, evenly thinned to at most [`MIX_CAP`].
+/// reference solution, evenly thinned to at most `MIX_CAP` (32).
 pub fn frame_mix(lab: &Lab, part: &Part) -> Result<Vec<Vec<u8>>> {
     let reference = lab.reference_object();
     let mut target = crate::target::open(&reference, part.program, Mode::TestRun, &part.topology)?;
@@ -272,7 +272,7 @@ fn veth_rate(target: &mut dyn Target, mix: &[Vec<u8>], n: usize) -> Result<f64> 
     let (mut seen, mut last) = (0, start.elapsed());
     // The kernel may drop a few frames before XDP (a full queue): stop once the count has not
     // moved for a while rather than wait for frames that will never come.
-    while seen < sent && start.elapsed() - last < Duration::from_millis(200) {
+    while seen < sent && start.elapsed().checked_sub(last).unwrap() < Duration::from_millis(200) {
         let now = target.program().run_count()? - before;
         if now != seen {
             (seen, last) = (now, start.elapsed());

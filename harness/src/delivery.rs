@@ -493,7 +493,7 @@ impl Delivery {
                 ),
             ));
             let mut places: Vec<&str> = seen.at[i].iter().map(|s| s.at.as_str()).collect();
-            places.sort();
+            places.sort_unstable();
             places.dedup();
             let mut cell = if places.is_empty() {
                 "nowhere".to_owned()
@@ -501,7 +501,7 @@ impl Delivery {
                 places.join(", ")
             };
             let mut by = seen.accepted[i].clone();
-            by.sort();
+            by.sort_unstable();
             by.dedup();
             if by.is_empty() {
                 cell.push_str(", not accepted");
@@ -588,7 +588,7 @@ fn cell(verdict: Verdict, shown: Option<String>) -> String {
 fn rotation(went: &[Option<usize>], n: usize) -> Vec<usize> {
     let first: Vec<usize> = went.iter().take(n).flatten().copied().collect();
     let mut distinct = first.clone();
-    distinct.sort();
+    distinct.sort_unstable();
     distinct.dedup();
     if first.len() == n && distinct.len() == n {
         return first;

@@ -40,7 +40,9 @@ impl Helper {
     /// no BPF), which says nothing about the helper.
     pub fn available(&self) -> Result<bool, String> {
         static CACHE: Mutex<Vec<(BpfHelper, Result<bool, String>)>> = Mutex::new(Vec::new());
-        let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cache = CACHE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some((_, known)) = cache.iter().find(|(id, _)| *id == self.id) {
             return known.clone();
         }
@@ -72,8 +74,7 @@ pub const TESTED: [(u32, u32); 3] = [(6, 1), (6, 12), (6, 18)];
 /// The running kernel's release string (`6.1.0-25-amd64`), from uname.
 pub fn release() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|_| "unknown".into())
+        .map_or_else(|_| "unknown".into(), |s| s.trim().to_owned())
 }
 
 /// The major and minor version of a release string (`6.12.48+deb13-amd64` gives (6, 12)).

@@ -275,9 +275,12 @@ fn run_part(
     .into_iter();
     Ok(checks
         .iter()
-        .map(|c| match skipped(c) {
-            true => CheckResult::skipped(c),
-            false => ran.next().expect("one result per runnable check"),
+        .map(|c| {
+            if skipped(c) {
+                CheckResult::skipped(c)
+            } else {
+                ran.next().expect("one result per runnable check")
+            }
         })
         .collect())
 }
@@ -639,7 +642,7 @@ pub(crate) mod tests {
             "{}",
             report.to_text()
         );
-        assert!(report.reference_unavailable.is_empty());
+        assert_eq!(report.reference_unavailable.len(), 0);
         let score = Rubric::default_for(&lab).score(&report);
         assert_eq!(
             (score.points, score.max),

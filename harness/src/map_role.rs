@@ -80,10 +80,13 @@ impl MapSummary {
             index,
             name: name.to_owned(),
             kind: map_kind(map),
-            id: info.as_ref().map(|i| i.id()).filter(|_| with_id),
-            key_size: info.as_ref().map(|i| i.key_size()),
-            value_size: info.as_ref().map(|i| i.value_size()),
-            max_entries: info.as_ref().map(|i| i.max_entries()),
+            id: info
+                .as_ref()
+                .map(aya::maps::MapInfo::id)
+                .filter(|_| with_id),
+            key_size: info.as_ref().map(aya::maps::MapInfo::key_size),
+            value_size: info.as_ref().map(aya::maps::MapInfo::value_size),
+            max_entries: info.as_ref().map(aya::maps::MapInfo::max_entries),
         }
     }
 

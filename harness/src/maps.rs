@@ -151,12 +151,12 @@ impl Maps<'_> {
         let mut out = Vec::new();
         // By position, not name: maps a loader created without names all share the name "".
         for (name, map) in self.program.maps_in_order() {
-            let data = match &*map {
-                Map::HashMap(d)
-                | Map::LruHashMap(d)
-                | Map::PerCpuHashMap(d)
-                | Map::PerCpuLruHashMap(d) => d,
-                _ => continue,
+            let (Map::HashMap(data)
+            | Map::LruHashMap(data)
+            | Map::PerCpuHashMap(data)
+            | Map::PerCpuLruHashMap(data)) = &*map
+            else {
+                continue;
             };
             let info = data
                 .info()
@@ -246,7 +246,7 @@ fn map_syscall(
         libc::syscall(
             libc::SYS_bpf,
             cmd,
-            &attr as *const MapElemAttr,
+            &raw const attr,
             size_of::<MapElemAttr>(),
         )
     };
@@ -263,7 +263,7 @@ fn count_keys(data: &MapData, key_size: usize) -> Result<usize> {
     let mut next = vec![0u8; key_size];
     let mut n = 0;
     loop {
-        let from = key.as_ref().map_or(std::ptr::null(), |k| k.as_ptr());
+        let from = key.as_ref().map_or(std::ptr::null(), std::vec::Vec::as_ptr);
         match map_syscall(data, BPF_MAP_GET_NEXT_KEY, from, next.as_mut_ptr()) {
             Ok(()) => {
                 n += 1;

@@ -143,7 +143,7 @@ fn sweep_where(remove: impl Fn(u32) -> bool) -> Swept {
             let removed = if dir == NETNS_DIR {
                 // A run killed between creating the mount point and mounting the namespace
                 // leaves a plain file; unmounting that fails, so remove the file either way.
-                let _ = NetNs::get(&name).and_then(|ns| ns.remove());
+                let _ = NetNs::get(&name).and_then(netns_rs::NetNs::remove);
                 fs::remove_file(entry.path()).is_ok() || !entry.path().exists()
             } else {
                 fs::remove_dir_all(entry.path())
@@ -167,7 +167,7 @@ pub fn remove_environment() -> Vec<String> {
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with(ENV_PREFIX) {
-            let _ = NetNs::get(&name).and_then(|ns| ns.remove());
+            let _ = NetNs::get(&name).and_then(netns_rs::NetNs::remove);
             let _ = fs::remove_file(entry.path());
             removed.push(name);
         }

@@ -279,10 +279,8 @@ impl Report {
     pub fn exit_code(&self) -> i32 {
         if self.totals.environment > 0 || self.totals.not_run > 0 {
             2
-        } else if self.totals.failed > 0 {
-            1
         } else {
-            0
+            i32::from(self.totals.failed > 0)
         }
     }
 

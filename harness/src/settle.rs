@@ -81,7 +81,7 @@ impl PinnedCpu {
         let mut previous: libc::cpu_set_t = unsafe { std::mem::zeroed() };
         let size = std::mem::size_of::<libc::cpu_set_t>();
         // SAFETY: `previous` has room for `size` bytes; 0 is the calling thread.
-        if unsafe { libc::sched_getaffinity(0, size, &mut previous) } != 0 {
+        if unsafe { libc::sched_getaffinity(0, size, &raw mut previous) } != 0 {
             return Self { previous: None };
         }
         // SAFETY: plain syscall wrapper.
@@ -93,7 +93,7 @@ impl PinnedCpu {
         let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
         unsafe { libc::CPU_SET(cpu as usize, &mut one) };
         // SAFETY: `one` is a valid set of `size` bytes.
-        if unsafe { libc::sched_setaffinity(0, size, &one) } != 0 {
+        if unsafe { libc::sched_setaffinity(0, size, &raw const one) } != 0 {
             return Self { previous: None };
         }
         Self {
@@ -136,7 +136,7 @@ mod tests {
         let read = || {
             // SAFETY: as in PinnedCpu::here.
             let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-            assert_eq!(unsafe { libc::sched_getaffinity(0, size, &mut set) }, 0);
+            assert_eq!(unsafe { libc::sched_getaffinity(0, size, &raw mut set) }, 0);
             // SAFETY: `set` is a valid set.
             unsafe { libc::CPU_COUNT(&set) }
         };

@@ -37,7 +37,9 @@ pub fn hold_if_interrupted() {
 static CHILDREN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 
 fn children() -> std::sync::MutexGuard<'static, Vec<u32>> {
-    CHILDREN.lock().unwrap_or_else(|e| e.into_inner())
+    CHILDREN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Installs the handlers; call it once, early in `main`. Tests need not call it.
@@ -57,7 +59,9 @@ pub fn install() -> Result<()> {
 
 /// Held while creating something [`interrupted`] must find; see [`CREATION`].
 pub(crate) fn creating() -> RwLockReadGuard<'static, ()> {
-    CREATION.read().unwrap_or_else(|e| e.into_inner())
+    CREATION
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Marks `pid` as a running grading child until the returned guard is dropped.
@@ -78,7 +82,11 @@ impl Drop for ChildGuard {
 fn interrupted(signal: i32) -> ! {
     INTERRUPTED.store(true, Ordering::SeqCst);
     // Never released: the process ends below.
-    std::mem::forget(CREATION.write().unwrap_or_else(|e| e.into_inner()));
+    std::mem::forget(
+        CREATION
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
     let pids = children().clone();
     // Signal them all first, so they clean up side by side; then wait for each.
     for &pid in &pids {
@@ -102,7 +110,7 @@ fn stop(pid: libc::pid_t, signal: i32) {
     while Instant::now() < deadline {
         let mut status = 0;
         // A result other than 0 means it was reaped (here, or by the grading loop).
-        if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } != 0 {
+        if unsafe { libc::waitpid(pid, &raw mut status, libc::WNOHANG) } != 0 {
             return;
         }
         std::thread::sleep(Duration::from_millis(10));

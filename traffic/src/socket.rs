@@ -91,9 +91,8 @@ impl PacketSocket {
         };
         // From here pnet owns the fd: it closes it itself when `channel` fails.
         // Its receiver goes unused: capture needs recvmsg() (see `capture`).
-        let tx = match linux::channel(&interface, config)? {
-            Channel::Ethernet(tx, _rx) => tx,
-            _ => return Err(io::Error::other("pnet returned a non-Ethernet channel")),
+        let Channel::Ethernet(tx, _rx) = linux::channel(&interface, config)? else {
+            return Err(io::Error::other("pnet returned a non-Ethernet channel"));
         };
         let buf = vec![0; READ_BUFFER];
         let socket = PacketSocket {

@@ -104,7 +104,7 @@ pub fn discover(dir: &Path) -> Result<Discovery> {
     // Student → the entries that name them, each with what it holds.
     let mut by_student: BTreeMap<String, Vec<(String, Submission)>> = BTreeMap::new();
     let mut entries: Vec<_> = fs::read_dir(dir).map_err(unreadable)?.flatten().collect();
-    entries.sort_by_key(|e| e.file_name());
+    entries.sort_by_key(std::fs::DirEntry::file_name);
     for entry in entries {
         let name = entry.file_name();
         let shown = display_name(&name);
@@ -223,6 +223,10 @@ fn lossy_paths<S: serde::Serializer>(paths: &[PathBuf], s: S) -> Result<S::Ok, S
     s.collect_seq(paths.iter().map(|p| display_name(p.as_os_str())))
 }
 
+#[allow(
+    clippy::ref_option,
+    reason = "serde's serialize_with passes the field by reference"
+)]
 fn lossy_path<S: serde::Serializer>(path: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
     match path {
         Some(p) => s.serialize_some(&display_name(p.as_os_str())),

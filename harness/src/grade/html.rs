@@ -99,18 +99,17 @@ fn check_failures<'a>(graded: &[&'a Graded]) -> Vec<CheckFailures<'a>> {
     let mut rows: Vec<CheckFailures> = Vec::new();
     for g in graded {
         for t in &g.score.tests {
-            let i = match rows.iter().position(|r| r.id == t.id) {
-                Some(i) => i,
-                None => {
-                    rows.push(CheckFailures {
-                        id: &t.id,
-                        part: &t.part,
-                        description: &t.description,
-                        failed: 0,
-                        environment: 0,
-                    });
-                    rows.len() - 1
-                }
+            let i = if let Some(i) = rows.iter().position(|r| r.id == t.id) {
+                i
+            } else {
+                rows.push(CheckFailures {
+                    id: &t.id,
+                    part: &t.part,
+                    description: &t.description,
+                    failed: 0,
+                    environment: 0,
+                });
+                rows.len() - 1
             };
             match t.status {
                 Status::Fail(crate::FailureClass::Environment) => rows[i].environment += 1,

@@ -238,12 +238,11 @@ fn shell_quote(bytes: &[u8]) -> String {
     if !bytes.is_empty() && bytes.iter().all(plain) {
         return String::from_utf8_lossy(bytes).into_owned();
     }
-    match std::str::from_utf8(bytes) {
-        Ok(text) => format!("'{}'", text.replace('\'', "'\\''")),
-        Err(_) => {
-            let escaped: String = bytes.iter().map(|b| format!("\\x{b:02x}")).collect();
-            format!("$'{escaped}'")
-        }
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    } else {
+        let escaped: String = bytes.iter().map(|b| format!("\\x{b:02x}")).collect();
+        format!("$'{escaped}'")
     }
 }
 

@@ -309,16 +309,13 @@ pub fn write_class(out: &Path, graded: &[Graded]) -> Result<()> {
                 .as_ref()
                 .map(|e| class_name(e.class))
                 .unwrap_or_default(),
-            g.ungraded
-                .as_ref()
-                .map(|e| e.message.as_str())
-                .unwrap_or(""),
+            g.ungraded.as_ref().map_or("", |e| e.message.as_str()),
             &failed.join(" "),
             &not_run_summary(g),
             &g.report
                 .reference_unavailable
                 .iter()
-                .map(|r| r.to_string())
+                .map(std::string::ToString::to_string)
                 .collect::<Vec<_>>()
                 .join("; "),
         ])

@@ -199,9 +199,7 @@ impl Rubric {
             let (mut earned, mut possible) = (0.0, 0.0);
             for c in &part.checks {
                 let result = report.checks.iter().find(|r| r.id == c.id);
-                let status = result
-                    .map(|r| r.status)
-                    .unwrap_or(Status::Fail(FailureClass::Environment));
+                let status = result.map_or(Status::Fail(FailureClass::Environment), |r| r.status);
                 let share = if total_weight > 0.0 {
                     part.points * c.weight / total_weight
                 } else {
@@ -216,9 +214,10 @@ impl Rubric {
                     (Status::Fail(_), true) => {
                         "failed (hidden check: the frames are not shown)".into()
                     }
-                    _ => result.map(|r| r.message.clone()).unwrap_or_else(|| {
-                        "the report has no result for this check (an environment fault)".into()
-                    }),
+                    _ => result.map_or_else(
+                        || "the report has no result for this check (an environment fault)".into(),
+                        |r| r.message.clone(),
+                    ),
                 };
                 tests.push(TestScore {
                     id: c.id.clone(),

@@ -3,18 +3,13 @@
 //! within a bounded time. The count of panics caught at the loader boundary is printed, per
 //! 1,000 mutated objects.
 
-use std::{
-    path::Path,
-    time::{Duration, Instant},
-};
+use std::{path::Path, time::Instant};
 
 use super::XdpObject;
 use crate::error::Error;
 
 /// Mutated objects per run of the normal suite.
 const MUTANTS: usize = 1000;
-/// Stop early past this, whatever is left (the run reports how many it did).
-const BUDGET: Duration = Duration::from_secs(20);
 
 /// The objects to mutate: every reference solution and the lab 7.1 C program.
 fn seeds() -> Vec<Vec<u8>> {
@@ -62,8 +57,9 @@ fn mutated_objects_never_panic() {
     let seeds = seeds();
     let mut rng = fastrand::Rng::with_seed(0x7d1a_b5ee_d000_0001);
     let start = Instant::now();
-    let (mut done, mut caught, mut loaded, mut refused) = (0, 0, 0, 0);
-    while done < MUTANTS && start.elapsed() < BUDGET {
+    let (mut done, mut caught, mut loaded, mut refused) = (0usize, 0usize, 0usize, 0usize);
+    // A fixed number, not a time budget: the same mutants on every machine (3-4 s for all on 2 cores).
+    while done < MUTANTS {
         let seed = &seeds[done % seeds.len()];
         let bytes = mutate(&mut rng, seed);
         let outcome = XdpObject::from_bytes(format!("mutant-{done}.o"), bytes).and_then(|o| {
@@ -73,7 +69,7 @@ fn mutated_objects_never_panic() {
         match outcome {
             Ok(()) => loaded += 1,
             Err(Error::BadObject { reason, .. }) if reason.starts_with("the loader crashed") => {
-                caught += 1
+                caught += 1;
             }
             Err(_) => refused += 1,
         }
@@ -85,5 +81,4 @@ fn mutated_objects_never_panic() {
         start.elapsed().as_secs_f64(),
         caught as f64 * 1000.0 / done as f64
     );
-    assert!(done >= 200, "only {done} mutants in the time budget");
 }

@@ -103,7 +103,7 @@ fn attached_id(iface: &str, netns: Option<&str>, what: &str) -> Result<u32> {
                   --netns NS for an interface there)."
                 .into(),
         }),
-        Some(None) | Some(Some(0)) => Err(Error::NotLoaded {
+        Some(None | Some(0)) => Err(Error::NotLoaded {
             what: what.to_owned(),
             reason: "no XDP program is attached to it".into(),
             fix: "Attach it first (the Clojure library's `attach-xdp`, or `ip link set dev \
@@ -116,7 +116,7 @@ fn attached_id(iface: &str, netns: Option<&str>, what: &str) -> Result<u32> {
 
 fn kernel_name(id: u32) -> Option<String> {
     aya::programs::loaded_programs()
-        .filter_map(|p| p.ok())
+        .filter_map(std::result::Result::ok)
         .find(|p| p.id() == id)
         .and_then(|p| p.name_as_str().map(str::to_owned))
         .filter(|n| !n.is_empty())

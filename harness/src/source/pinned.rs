@@ -95,8 +95,8 @@ fn on_bpffs(path: &Path) -> bool {
     };
     // SAFETY: `c` is a valid C string and `st` a properly sized out-parameter.
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::statfs(c.as_ptr(), &mut st) };
-    rc == 0 && st.f_type as i64 == BPF_FS_MAGIC
+    let rc = unsafe { libc::statfs(c.as_ptr(), &raw mut st) };
+    rc == 0 && st.f_type == BPF_FS_MAGIC
 }
 
 #[derive(Debug, PartialEq)]
@@ -126,7 +126,7 @@ fn pin_kind(path: &Path) -> Option<PinKind> {
         libc::syscall(
             libc::SYS_bpf,
             BPF_OBJ_GET,
-            &attr as *const ObjGetAttr,
+            &raw const attr,
             size_of::<ObjGetAttr>(),
         )
     };

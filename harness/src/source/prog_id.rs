@@ -56,7 +56,7 @@ pub(crate) fn xdp_by_id(id: u32, name: &str, what: &str) -> Result<Xdp> {
             .into(),
     };
     let info: ProgramInfo = loaded_programs()
-        .filter_map(|p| p.ok())
+        .filter_map(std::result::Result::ok)
         .find(|p| p.id() == id)
         .ok_or_else(|| not_loaded(format!("no loaded program has id {id}")))?;
     let kind = info.program_type();

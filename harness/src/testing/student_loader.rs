@@ -74,7 +74,14 @@ struct InfoAttr {
 fn bpf<T>(cmd: libc::c_long, attr: &T) -> std::io::Result<i64> {
     // SAFETY: `attr` is a valid prefix of `union bpf_attr` for `cmd`; every pointer in it
     // refers to memory that outlives the call.
-    let rc = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr as *const T, size_of::<T>()) };
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd,
+            std::ptr::from_ref::<T>(attr),
+            size_of::<T>(),
+        )
+    };
     if rc < 0 {
         Err(std::io::Error::last_os_error())
     } else {
@@ -232,8 +239,7 @@ impl StudentPrograms {
         self.programs
             .iter()
             .find(|(n, _)| n == name)
-            .map(|(_, fd)| fd.as_fd())
-            .unwrap_or_else(|| panic!("no program {name}"))
+            .map_or_else(|| panic!("no program {name}"), |(_, fd)| fd.as_fd())
     }
 
     /// The kernel id of program `name`, as `bpftool prog show` lists it.

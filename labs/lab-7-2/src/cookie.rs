@@ -354,7 +354,10 @@ fn cookie_of(t: &mut dyn Target, table: &mut Table, syn: &Syn) -> Result<Option<
         "TX, a SYN-ACK with a cookie",
         match cookie {
             Some(_) => "TX, a SYN-ACK with a cookie".to_string(),
-            None => format!("{}, no SYN-ACK answering it to take a cookie from", out.verdict),
+            None => format!(
+                "{}, no SYN-ACK answering it to take a cookie from",
+                out.verdict
+            ),
         },
     );
     Ok(cookie)

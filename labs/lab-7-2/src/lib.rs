@@ -8,7 +8,7 @@
 //!
 //! Frames go from the client (02:00:00:00:00:01) to the program's interface
 //! (02:00:00:00:00:02), to addresses in 203.0.113.0/24. Every rule is keyed on the source
-//! address, so everything else varies from frame to frame ([`Free`]).
+//! address, so everything else varies from frame to frame (`Free`).
 
 mod cookie;
 mod guard;

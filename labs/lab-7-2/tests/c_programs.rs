@@ -149,7 +149,10 @@ fn off_by_one_at_the_threshold() {
         // rate-drops-skip-syn-window's bound, 100 − k, is exact: 99 per window fall short of it.
         &[
             SYN_GUARD.as_slice(),
-            &["ddos_guard/syn-window", "ddos_guard/rate-drops-skip-syn-window"],
+            &[
+                "ddos_guard/syn-window",
+                "ddos_guard/rate-drops-skip-syn-window",
+            ],
         ]
         .concat(),
     );

@@ -39,7 +39,7 @@ fn reference_passes_with_exit_0_and_json_is_stable() {
     assert_eq!(report["lab"], "7.1");
     assert_eq!(report["mode"], "test-run");
     let checks = report["checks"].as_array().unwrap();
-    assert!(!checks.is_empty());
+    assert_ne!(checks.len(), 0);
     for c in checks {
         for key in ["id", "part", "description", "status", "passed", "message"] {
             assert!(c.get(key).is_some(), "check lacks {key}: {c}");
@@ -302,7 +302,10 @@ fn an_unwritable_pcap_folder_is_refused_up_front() {
     assert_eq!(doc["error"]["class"], "usage", "{out}");
     // The class says it came from the up-front check: a failure after the run would be an
     // environment fault, printed after a report.
-    assert!(doc["error"]["message"].as_str().unwrap().contains(&dir), "{out}");
+    assert!(
+        doc["error"]["message"].as_str().unwrap().contains(&dir),
+        "{out}"
+    );
     assert!(!doc.to_string().contains("\"checks\""), "{out}");
 }
 

@@ -162,5 +162,5 @@ fn rubric_scores_speed_against_the_reference() {
         !text.contains("--check 7.1/perf/"),
         "speed is not a check to replay: {text}"
     );
-    assert!(fast["perf"]["programs"].as_array().unwrap().len() == 3);
+    assert_eq!(fast["perf"]["programs"].as_array().unwrap().len(), 3);
 }

@@ -264,7 +264,7 @@ mod tests {
             ),
             "{text}"
         );
-        assert!(lines[2].ends_with(")"), "{text}");
+        assert!(lines[2].ends_with(')'), "{text}");
         assert_eq!(lines[3], "udp truncated: 2 of 8 bytes");
         assert_eq!(lines.len(), 4);
     }

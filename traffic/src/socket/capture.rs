@@ -35,7 +35,7 @@ pub(super) fn recv_frame(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<Vec<u8>
     msg.msg_iov = &raw mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = mem::size_of::<ControlBuf>() as _;
+    msg.msg_controllen = mem::size_of::<ControlBuf>();
     let len = loop {
         // SAFETY: `msg` points at `iov` (into `buf`) and `control`, which outlive the call.
         let n = unsafe { libc::recvmsg(fd, &raw mut msg, 0) };
@@ -44,7 +44,7 @@ pub(super) fn recv_frame(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<Vec<u8>
         }
         let err = io::Error::last_os_error();
         match err.kind() {
-            io::ErrorKind::Interrupted => continue,
+            io::ErrorKind::Interrupted => {}
             io::ErrorKind::WouldBlock => return Ok(None),
             _ => return Err(err),
         }

@@ -51,7 +51,7 @@ pub(super) fn binding(fd: RawFd) -> io::Result<(u32, u16)> {
     let mut addr: libc::sockaddr_ll = unsafe { mem::zeroed() };
     let mut len = mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
     // SAFETY: `addr` has room for `len` bytes, which getsockname updates.
-    cvt(unsafe { libc::getsockname(fd, (&raw mut addr).cast(), &mut len) })?;
+    cvt(unsafe { libc::getsockname(fd, (&raw mut addr).cast(), &raw mut len) })?;
     Ok((addr.sll_ifindex as u32, u16::from_be(addr.sll_protocol)))
 }
 
@@ -73,7 +73,7 @@ pub(super) fn take_stats(fd: RawFd) -> io::Result<libc::tpacket_stats> {
             libc::SOL_PACKET,
             libc::PACKET_STATISTICS,
             (&raw mut stats).cast(),
-            &mut len,
+            &raw mut len,
         )
     })?;
     Ok(stats)
