@@ -59,3 +59,20 @@ pub fn assert_flagged(report: &Report, what: &str, expected: &[&str]) {
         report.to_text()
     );
 }
+
+/// Asserts that the reference solution passes `lab` built with seeds 1, 7 and 4242 in test-run
+/// mode, and that those seeds really change the first part's frames (a seed that changed
+/// nothing would let hard-coded programs through).
+pub fn assert_seeds_vary_and_pass(lab: fn(u64) -> Lab) {
+    let canonical = lab(0);
+    for seed in [1, 7, 4242] {
+        let seeded = lab(seed);
+        let report = run(&seeded, &object_under_test(&seeded), Mode::TestRun, None);
+        assert!(report.all_passed(), "seed {seed}\n{}", report.to_text());
+        assert_ne!(
+            format!("{:?}", seeded.parts[0].checks),
+            format!("{:?}", canonical.parts[0].checks),
+            "seed {seed} sends the canonical frames"
+        );
+    }
+}

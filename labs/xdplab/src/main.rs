@@ -371,12 +371,8 @@ fn run(args: RunArgs) -> Result<u8, Error> {
     }
     let mut report = lab.run(source.as_ref(), &opts)?;
     if args.perf {
-        let opts = harness::bench::PerfOptions {
-            runs: 3,
-            repeat: 200,
-            veth_frames: 0,
-        };
-        report.perf = Some(harness::bench::perf(&lab, source.as_ref(), opts)?);
+        let quick = harness::bench::PerfOptions::quick();
+        report.perf = Some(harness::bench::perf(&lab, source.as_ref(), quick)?);
     }
     // Before the report, so that a failure to write them is the one document JSON prints.
     if let Some(dir) = &args.pcap {
