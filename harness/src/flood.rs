@@ -465,6 +465,22 @@ impl Group {
                         self.name
                     )));
                 }
+                // A bound from the clock that lets the whole group through tells a limiting
+                // program from one that limits nothing only if something was limited.
+                let sent = self.frames.len() as u64;
+                if let Bound::Refill { base, slack } = hi
+                    && base + ms_ceil(t) + slack >= sent
+                    && passed == sent
+                    && judged.expected == judged.actual
+                {
+                    return Err(Error::env(format!(
+                        "`{}` took {} ms, long enough for the contract's bucket to refill and \
+                         pass all {sent} frames, so passing them all verifies nothing; the \
+                         machine delivered the flood too slowly",
+                        self.name,
+                        ms_ceil(t)
+                    )));
+                }
                 table.passed_in(&self.name, lo_value, hi.value(t, prev), passed);
             }
         }

@@ -512,7 +512,14 @@ fn real_client(t: &mut dyn Target) -> Result<Judgement> {
             }),
         );
     }
-    // One SYN-ACK, one accepted cookie; the data segment is not a bare ACK.
-    stats_rows(&mut table, &[(0, 1), (1, 1)], &d);
+    // One SYN-ACK, one accepted cookie; the data segment is not a bare ACK. stats[2] is
+    // reported, not judged: the ACK a client sends for the server's FIN is a bare ACK with no
+    // cookie, which the contract drops there, and whether the teardown falls inside the count
+    // depends on scheduling (it does on a slow VM).
+    let want = [(0, Shown::fixed(1)), (1, Shown::fixed(1))]
+        .into_iter()
+        .chain(d.get(2).map(|&n| (2, Shown::measured(n))))
+        .collect();
+    table.counters(STATS, Some(3), &want, &d);
     Ok(table.judge())
 }
