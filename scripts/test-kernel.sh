@@ -65,6 +65,7 @@ report() {
     python3 - "${labs[*]}" "${modes[*]}" "$@" <<'EOF'
 import json, os, sys
 labs, modes, dirs = sys.argv[1].split(), sys.argv[2].split(), sys.argv[3:]
+unverified = []
 bad = []
 
 def read(d, name, default=""):
@@ -102,7 +103,14 @@ for d in dirs:
                     # The first line of the diff that shows what the program did, if any.
                     lines = (c.get("message") or "").strip().splitlines()
                     lines = [l for l in lines if l.startswith("+") and not l.startswith("+++")] or lines
-                    bad.append(f"{kernel} {mode} {c['id']} ({cls}): {lines[0].strip() if lines else ''}")
+                    line = f"{kernel} {mode} {c['id']} ({cls}): {lines[0].strip() if lines else ''}"
+                    # The VM runs in software emulation, 5-10x slower than the host (BPF_PROG_TEST_RUN
+                    # calls about 250x): a check whose contract clock it cannot keep up with says
+                    # "not verified". That is listed, not failed; the host must verify everything.
+                    if d.endswith("/vm") and (c.get("message") or "").startswith("not verified on this run"):
+                        unverified.append(line)
+                    else:
+                        bad.append(line)
                 else:  # skipped in this mode, or not run because the kernel lacks something
                     n["not-run"] += 1
             print(f"{kernel:<26} {lab:<4} {mode:<9} {n['passed']:>6} {n['failed']:>6} {n['env']:>4} {n['not-run']:>7} {n['info']:>4} {secs:>5}")
@@ -130,6 +138,10 @@ for d in dirs:
         bad.append(f"{kernel}: the wrong-program tests did not complete (exit status {rc or 'none'}); see {d}/wrong-programs.err")
     print(f"{kernel:<26} ({read(d, 'wrong-programs.secs', '?')} s)")
 
+if unverified:
+    print(f"\nnot verified in the VM (too slow for the contract's clock; verified on the host):")
+    for u in unverified:
+        print("  " + u)
 if bad:
     print(f"\n{len(bad)} problem(s):")
     for b in bad:
