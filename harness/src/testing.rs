@@ -104,3 +104,30 @@ pub fn assert_seeds_vary_and_pass(lab: fn(u64) -> Lab) {
         );
     }
 }
+
+/// Asserts that nothing in the report is charged: every check passed, except checks the machine
+/// could not verify (a VM too slow for a contract's clock says "not verified on this run"),
+/// which are neither a pass nor a charge. At least one check must have passed.
+pub fn assert_nothing_charged(report: &Report) {
+    let charged: Vec<&str> = report
+        .checks
+        .iter()
+        .filter(|c| !c.passed)
+        .filter(|c| {
+            !(c.status == crate::Status::Fail(FailureClass::Environment)
+                && c.message.starts_with("not verified on this run"))
+        })
+        .map(|c| c.id.as_str())
+        .collect();
+    assert!(
+        charged.is_empty(),
+        "charged: {charged:?}\n{}",
+        report.to_text()
+    );
+    assert_ne!(
+        report.totals.passed,
+        0,
+        "nothing passed\n{}",
+        report.to_text()
+    );
+}
