@@ -21,6 +21,14 @@ pub fn compile(source: &Path, defines: &[&str], out_dir: &Path) -> Result<PathBu
         name.push_str(&d.to_lowercase());
     }
     let out = out_dir.join(format!("{name}.o"));
+    // Tests build the same program side by side: each writes its own file and renames it into
+    // place, so a reader never sees the object missing or half written (ccache, for one,
+    // removes the output before it copies its cached object there).
+    let tmp = out_dir.join(format!(
+        "{name}.o.{}-{:?}.tmp",
+        std::process::id(),
+        std::thread::current().id()
+    ));
     let mut cmd = Command::new("clang");
     cmd.args(["-O2", "-g", "-target", "bpf", "-Wall"]);
     // Debian keeps asm/types.h under the multiarch directory.
@@ -28,7 +36,7 @@ pub fn compile(source: &Path, defines: &[&str], out_dir: &Path) -> Result<PathBu
     for d in defines {
         cmd.arg(format!("-D{d}"));
     }
-    cmd.arg("-c").arg(source).arg("-o").arg(&out);
+    cmd.arg("-c").arg(source).arg("-o").arg(&tmp);
     let output = cmd.output().map_err(|e| {
         Error::op(
             "cannot run clang (run scripts/bootstrap.sh to install it)",
@@ -42,5 +50,6 @@ pub fn compile(source: &Path, defines: &[&str], out_dir: &Path) -> Result<PathBu
             String::from_utf8_lossy(&output.stderr)
         )));
     }
+    std::fs::rename(&tmp, &out).map_err(|e| Error::op(format!("moving {}", tmp.display()), e))?;
     Ok(out)
 }
