@@ -119,14 +119,29 @@ run() {
     # stock kernel (it hangs at boot), hence --disable-kvm. The timeout is a last resort against
     # a hung guest; the command is expected to bound its own steps.
     # The console goes to a file of its own: streamed into a log file that the caller redirects
-    # to, it left that log with its earlier lines replaced by NUL bytes.
-    local status=0 console="$dir/.vm-console.log"
-    timeout "${XDPLAB_VM_TIMEOUT:-1800}" vng --disable-kvm --run "$vmlinuz" --cpus 2 --memory 4G \
-        --rwdir "$dir" "${overlays[@]}" --exec "$script" </dev/null >"$console" 2>&1 || status=$?
-    if [ ! -s "$dir/.vm-status" ]; then
-        tail -n 30 "$console" >&2
-        die "the VM (vng exit status $status) ended without the command's exit status: it did not boot, or was killed after ${XDPLAB_VM_TIMEOUT:-1800} s; the end of its console ($console) is above"
-    fi
+    # to, it left that log with its earlier lines replaced by NUL bytes. --verbose puts the
+    # guest kernel's messages in it, so a panic or an oops is there to read.
+    local status=0 attempt console="$dir/.vm-console.log"
+    for attempt in 1 2; do
+        status=0
+        timeout "${XDPLAB_VM_TIMEOUT:-1800}" vng --disable-kvm --verbose --run "$vmlinuz" \
+            --cpus 2 --memory 4G --rwdir "$dir" "${overlays[@]}" --exec "$script" \
+            </dev/null >"$console" 2>&1 || status=$?
+        [ ! -s "$dir/.vm-status" ] || break
+        say "the VM (vng exit status $status) ended without the command's exit status; the end of its console ($console):"
+        tr -d '\000' <"$console" | tail -n 40 >&2
+        say "what the command had written to $dir by then:"
+        find "$dir" -newer "$script" -type f ! -name '.vm-console*' -printf '  %TT %P\n' 2>/dev/null | sort | tail -n 15 >&2
+        # A guest kernel fault is a finding, never retried. Anything else (qemu or virtme-ng
+        # giving up under emulation: seen once in CI, about when the work should have ended) gets
+        # one more boot, and says so.
+        if grep -aqE 'Kernel panic|BUG:|Oops|general protection fault|Call Trace' "$console"; then
+            die "the guest kernel faulted (see its console above); not retried"
+        fi
+        [ "$attempt" -eq 2 ] && die "the VM ended without the command's exit status twice: it did not boot, or was killed after ${XDPLAB_VM_TIMEOUT:-1800} s"
+        say "booting it once more"
+        cp "$console" "$dir/.vm-console.1.log"
+    done
     return "$(cat "$dir/.vm-status")"
 }
 
