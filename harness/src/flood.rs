@@ -35,7 +35,7 @@ pub struct Flood {
 }
 
 /// A time limit the contract's clock imposes on a flood: exceeded, the machine was too slow to
-/// judge the contract, which is an environment fault, not the program's.
+/// judge the contract: the check is unverified on this run, never charged to the program.
 #[derive(Debug, Clone, Copy)]
 pub enum Window {
     /// Each volley, from its first send until the program decided its last frame.
@@ -133,8 +133,8 @@ pub enum Bound {
     },
     /// `base − k`, k being how many frames of the previous volley's last group passed: what is
     /// left of `base` after those k, as the program's own verdicts show it, whatever the time.
-    /// When k reaches `base` the bound says nothing, so the check is not verified on this run
-    /// (an environment fault, never a pass).
+    /// When k reaches `base` the bound says nothing, so the check is unverified on this run
+    /// (never a pass).
     LessPreviousPassed {
         /// The amount before the previous volley's passes.
         base: u64,

@@ -328,13 +328,11 @@ fn load_and_judge(
         let result = match check.judge(target.as_mut()) {
             Ok((judgement, traffic)) => CheckResult::judge(check, judgement, traffic),
             // The machine could not judge this check (a contract's time window missed, a
-            // capture that lost frames): it is not verified, so it earns and costs nothing, and
-            // the part's other checks still run.
-            Err(e) if e.class() == FailureClass::Environment => CheckResult::failed(
-                check,
-                FailureClass::Environment,
-                format!("not verified on this run: {e}"),
-            ),
+            // capture that lost frames): it earns and costs nothing, and the part's other
+            // checks still run.
+            Err(e) if e.class() == FailureClass::Environment => {
+                CheckResult::unverified(check, e.to_string())
+            }
             Err(e) => CheckResult::error(check, &e),
         };
         results.push(foreign::judge_runs(target.as_mut(), check, runs, result));

@@ -23,6 +23,28 @@ pub enum Status {
     /// Could not run at all on this machine (the kernel lacks a helper the part needs): neither
     /// passed nor failed, and out of both the points earned and the points possible.
     NotRun,
+    /// Ran, but this run could not judge the program by it: the contract's time window was
+    /// missed, a capture lost frames, or other traffic ran the program meanwhile. Like an
+    /// environment fault it carries no points either way; unlike one, nothing is known to be
+    /// broken, and another run may verify it.
+    Unverified,
+}
+
+impl Status {
+    /// Whether the check was judged here, so that it carries its points either way: a pass, or
+    /// a failure charged to the program (not an environment fault, nor anything unverified).
+    pub fn is_verified(self) -> bool {
+        match self {
+            Status::Pass => true,
+            Status::Fail(class) => class != FailureClass::Environment,
+            Status::Info | Status::Skip | Status::NotRun | Status::Unverified => false,
+        }
+    }
+
+    /// Whether the check counts against the program: a failure the program is to blame for.
+    pub fn is_charged(self) -> bool {
+        matches!(self, Status::Fail(class) if class != FailureClass::Environment)
+    }
 }
 
 /// The result of one check.
@@ -121,6 +143,22 @@ impl CheckResult {
         }
     }
 
+    /// A check this run could not judge, with `reason` (a missed time window, lost frames).
+    /// An unscored check stays unscored.
+    pub fn unverified(check: &Check, reason: String) -> Self {
+        let mut r = Self::failed(check, FailureClass::Environment, String::new());
+        if r.status == Status::Info {
+            r.message = format!(
+                "not scored; it could not be judged on this run:\n{}",
+                indent(&reason)
+            );
+        } else {
+            r.status = Status::Unverified;
+            r.message = format!("not verified on this run: {reason}");
+        }
+        r
+    }
+
     /// A check that cannot run on this machine at all, with `reason` (`not run: the kernel
     /// lacks ...`).
     pub fn not_run(check: &Check, reason: &str) -> Self {
@@ -187,6 +225,7 @@ pub fn mark(status: Status) -> &'static str {
         Status::Info => "INFO",
         Status::Skip => "SKIP",
         Status::NotRun => "NRUN",
+        Status::Unverified => "UNVR",
         Status::Fail(FailureClass::Environment) => "ENV ",
         Status::Fail(_) => "FAIL",
     }
@@ -212,6 +251,9 @@ pub struct Totals {
     /// Checks that could not run on this machine at all (the kernel lacks a helper).
     #[serde(default)]
     pub not_run: usize,
+    /// Checks that ran but that this run could not judge (a missed time window, lost frames).
+    #[serde(default)]
+    pub unverified: usize,
 }
 
 /// Everything one run of a lab found.
@@ -252,6 +294,7 @@ impl Report {
                 Status::Info => totals.info += 1,
                 Status::Skip => totals.skipped += 1,
                 Status::NotRun => totals.not_run += 1,
+                Status::Unverified => totals.unverified += 1,
                 Status::Fail(FailureClass::Environment) => totals.environment += 1,
                 Status::Fail(_) => totals.failed += 1,
             }
@@ -271,13 +314,15 @@ impl Report {
 
     /// True when every check that should run here ran and none failed for any reason.
     pub fn all_passed(&self) -> bool {
-        self.totals.failed == 0 && self.totals.environment == 0 && self.totals.not_run == 0
+        let t = &self.totals;
+        t.failed == 0 && t.environment == 0 && t.not_run == 0 && t.unverified == 0
     }
 
     /// The process exit code the CLI uses: 0 all passed, 1 a check failed, 2 environment (a
-    /// fault, or checks this machine cannot run).
+    /// fault, checks this machine cannot run, or checks this run could not judge).
     pub fn exit_code(&self) -> i32 {
-        if self.totals.environment > 0 || self.totals.not_run > 0 {
+        let t = &self.totals;
+        if t.environment > 0 || t.not_run > 0 || t.unverified > 0 {
             2
         } else {
             i32::from(self.totals.failed > 0)
@@ -308,8 +353,8 @@ impl Report {
         }
         let t = &self.totals;
         out.push_str(&format!(
-            "{} passed, {} failed, {} environment faults, {} not run, {} not scored, {} skipped\n",
-            t.passed, t.failed, t.environment, t.not_run, t.info, t.skipped
+            "{} passed, {} failed, {} environment faults, {} not verified, {} not run, {} not scored, {} skipped\n",
+            t.passed, t.failed, t.environment, t.unverified, t.not_run, t.info, t.skipped
         ));
         // Repeated under the totals: a long report's first lines scroll away.
         out.push_str(&caveats);

@@ -46,9 +46,9 @@ pub fn assert_flagged(report: &Report, what: &str, expected: &[&str]) {
             .collect()
     };
     let behaviour = with(crate::Status::Fail(FailureClass::Behaviour));
-    // A check the machine could not verify (a VM too slow for a contract's clock) is neither
-    // a pass nor a charge: it may stand in for an expected one, never add to them.
-    let unverified = with(crate::Status::Fail(FailureClass::Environment));
+    // A check this run could not judge (a VM too slow for a contract's clock) is neither a
+    // pass nor a charge: it may stand in for an expected one, never add to them.
+    let unverified = with(crate::Status::Unverified);
     let expected: BTreeSet<&str> = expected
         .iter()
         .map(|id| id.strip_prefix(&prefix).unwrap_or(id))
@@ -60,7 +60,7 @@ pub fn assert_flagged(report: &Report, what: &str, expected: &[&str]) {
         .filter(|c| {
             !matches!(
                 c.status,
-                crate::Status::Fail(FailureClass::Behaviour | FailureClass::Environment)
+                crate::Status::Fail(FailureClass::Behaviour) | crate::Status::Unverified
             )
         })
         .map(|c| c.id.as_str())
@@ -105,18 +105,14 @@ pub fn assert_seeds_vary_and_pass(lab: fn(u64) -> Lab) {
     }
 }
 
-/// Asserts that nothing in the report is charged: every check passed, except checks the machine
-/// could not verify (a VM too slow for a contract's clock says "not verified on this run"),
-/// which are neither a pass nor a charge. At least one check must have passed.
+/// Asserts that nothing in the report failed: every check passed, except checks this run could
+/// not judge (a VM too slow for a contract's clock), which are neither a pass nor a charge. At
+/// least one check must have passed.
 pub fn assert_nothing_charged(report: &Report) {
     let charged: Vec<&str> = report
         .checks
         .iter()
-        .filter(|c| !c.passed)
-        .filter(|c| {
-            !(c.status == crate::Status::Fail(FailureClass::Environment)
-                && c.message.starts_with("not verified on this run"))
-        })
+        .filter(|c| !c.passed && c.status != crate::Status::Unverified)
         .map(|c| c.id.as_str())
         .collect();
     assert!(

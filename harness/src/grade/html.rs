@@ -112,7 +112,9 @@ fn check_failures<'a>(graded: &[&'a Graded]) -> Vec<CheckFailures<'a>> {
                 rows.len() - 1
             };
             match t.status {
-                Status::Fail(crate::FailureClass::Environment) => rows[i].environment += 1,
+                Status::Fail(crate::FailureClass::Environment) | Status::Unverified => {
+                    rows[i].environment += 1;
+                }
                 Status::Fail(_) => rows[i].failed += 1,
                 _ => {}
             }
@@ -302,7 +304,7 @@ pub fn class_page(info: ClassInfo, graded: &[Graded]) -> String {
                     caption { "Graded checks, most failed first" }
                     thead { tr {
                         th scope="col" { "check" } th scope="col" { "failed" }
-                        th scope="col" { "share" } th scope="col" { "environment faults" }
+                        th scope="col" { "share" } th scope="col" { "not verified (environment)" }
                         th scope="col" { "what it shows when it passes" }
                     } }
                     tbody {
@@ -393,6 +395,7 @@ fn status_text(status: Status) -> &'static str {
         Status::Info => "info",
         Status::NotRun => "not run",
         Status::Fail(crate::FailureClass::Environment) => "environment fault",
+        Status::Unverified => "not verified",
         Status::Fail(_) => "fail",
     }
 }

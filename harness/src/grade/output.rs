@@ -184,6 +184,13 @@ pub fn junit(g: &Graded) -> Result<String> {
                     }
                     s
                 }
+                // Ran, but this run could not judge it: an error of the run, not a failure.
+                Status::Unverified => {
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+                    s.set_type("unverified");
+                    s.set_description(t.message.clone());
+                    s
+                }
                 Status::Fail(class) => {
                     let kind = if class == crate::FailureClass::Behaviour {
                         NonSuccessKind::Failure
@@ -386,6 +393,12 @@ fn failure_summary(g: &Graded) -> String {
             Status::Fail(crate::FailureClass::Behaviour) => items.push(t.id.clone()),
             Status::Fail(class) => {
                 let label = format!("{} ({})", t.part, class_name(class));
+                if !items.contains(&label) {
+                    items.push(label);
+                }
+            }
+            Status::Unverified => {
+                let label = format!("{} (unverified)", t.part);
                 if !items.contains(&label) {
                     items.push(label);
                 }

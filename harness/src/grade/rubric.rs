@@ -205,7 +205,7 @@ impl Rubric {
                 } else {
                     0.0
                 };
-                let max = if verified(status) { share } else { 0.0 };
+                let max = if status.is_verified() { share } else { 0.0 };
                 let points = if status == Status::Pass { share } else { 0.0 };
                 possible += max;
                 earned += points;
@@ -250,15 +250,6 @@ impl Rubric {
     }
 }
 
-/// Whether a check with `status` was verified here, so that it carries points either way.
-fn verified(status: Status) -> bool {
-    match status {
-        Status::Pass => true,
-        Status::Fail(class) => class != FailureClass::Environment,
-        Status::Info | Status::Skip | Status::NotRun => false,
-    }
-}
-
 /// What a submission scored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Score {
@@ -273,11 +264,12 @@ pub struct Score {
 }
 
 impl Score {
-    /// The graded checks that failed (environment faults included, flagged by their status).
+    /// The graded checks that failed (environment faults and unverified checks included,
+    /// flagged by their status).
     pub fn failed(&self) -> impl Iterator<Item = &TestScore> {
         self.tests
             .iter()
-            .filter(|t| matches!(t.status, Status::Fail(_)))
+            .filter(|t| matches!(t.status, Status::Fail(_) | Status::Unverified))
     }
 
     /// The graded checks that could not run on the grading machine.
@@ -285,11 +277,15 @@ impl Score {
         self.tests.iter().filter(|t| t.status == Status::NotRun)
     }
 
-    /// True when an environment fault kept a check from being graded.
+    /// True when an environment fault, or a run that could not judge a check, kept a check
+    /// from being graded.
     pub fn has_environment_fault(&self) -> bool {
-        self.tests
-            .iter()
-            .any(|t| t.status == Status::Fail(FailureClass::Environment))
+        self.tests.iter().any(|t| {
+            matches!(
+                t.status,
+                Status::Fail(FailureClass::Environment) | Status::Unverified
+            )
+        })
     }
 }
 
@@ -378,7 +374,7 @@ mod tests {
         }
     }
 
-    /// One part worth 20 points over five checks of weight 1 (2 points each), and a sixth
+    /// One part worth 22 points over six checks of weight 1 (2 points each), and a seventh
     /// of weight 5 that is hidden.
     fn rubric() -> Rubric {
         let check = |id: &str, weight, hidden| CheckRubric {
@@ -389,11 +385,12 @@ mod tests {
         Rubric {
             parts: vec![PartRubric {
                 program: "p".into(),
-                points: 20.0,
+                points: 22.0,
                 checks: vec![
                     check("pass", 1.0, false),
                     check("wrong", 1.0, false),
                     check("env", 1.0, false),
+                    check("unverified", 1.0, false),
                     check("not-run", 1.0, false),
                     check("missing", 1.0, false),
                     check("secret", 5.0, true),
@@ -413,6 +410,7 @@ mod tests {
                 result("pass", Status::Pass),
                 result("wrong", Status::Fail(FailureClass::Behaviour)),
                 result("env", Status::Fail(FailureClass::Environment)),
+                result("unverified", Status::Unverified),
                 result("not-run", Status::NotRun),
                 result("secret", Status::Fail(FailureClass::Behaviour)),
             ],
@@ -422,7 +420,7 @@ mod tests {
         let by_id = |id: &str| score.tests.iter().find(|t| t.id == id).unwrap();
         assert_eq!((by_id("pass").points, by_id("pass").max), (2.0, 2.0));
         assert_eq!((by_id("wrong").points, by_id("wrong").max), (0.0, 2.0));
-        for unverified in ["env", "not-run", "missing"] {
+        for unverified in ["env", "unverified", "not-run", "missing"] {
             assert_eq!(by_id(unverified).max, 0.0, "{unverified}");
             assert_eq!(by_id(unverified).points, 0.0, "{unverified}");
         }
@@ -432,7 +430,7 @@ mod tests {
         let not_run: Vec<&str> = score.not_run().map(|t| t.id.as_str()).collect();
         assert_eq!(not_run, ["not-run"]);
         let failed: Vec<&str> = score.failed().map(|t| t.id.as_str()).collect();
-        assert_eq!(failed, ["wrong", "env", "missing", "secret"]);
+        assert_eq!(failed, ["wrong", "env", "unverified", "missing", "secret"]);
         assert!(
             by_id("missing")
                 .message
@@ -448,7 +446,15 @@ mod tests {
 
     #[test]
     fn a_clean_run_scores_the_whole_part() {
-        let ids = ["pass", "wrong", "env", "not-run", "missing", "secret"];
+        let ids = [
+            "pass",
+            "wrong",
+            "env",
+            "unverified",
+            "not-run",
+            "missing",
+            "secret",
+        ];
         let report = Report::new(
             "0.0",
             crate::Mode::TestRun,
@@ -456,7 +462,7 @@ mod tests {
             ids.iter().map(|id| result(id, Status::Pass)).collect(),
         );
         let score = rubric().score(&report);
-        assert_eq!((score.points, score.max), (20.0, 20.0));
+        assert_eq!((score.points, score.max), (22.0, 22.0));
         assert!(!score.has_environment_fault());
         assert_eq!(score.failed().count(), 0);
     }

@@ -47,12 +47,20 @@ const VERBOSE_LOG_MAX_INSNS: u64 = 20_000;
 /// non-UTF-8 BTF logs) into a `bad-object` error for `origin`.
 fn no_panic<T>(origin: &Path, what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let detail = panic_detail(panic.as_ref());
+        // aya 0.16 unwraps the verifier's log as UTF-8; the log quotes the object's BTF, whose
+        // source lines are raw bytes. Refusing such objects up front would also refuse ones
+        // that load fine, so the crash is caught and explained instead.
+        let hint = if detail.contains("Utf8Error") {
+            ": the verifier's log quoted text that is not UTF-8, from the object's debug \
+             information (a source file saved in another encoding); save the source as UTF-8 \
+             and build it again"
+        } else {
+            ""
+        };
         Err(Error::BadObject {
             path: origin.to_owned(),
-            reason: format!(
-                "the loader crashed while {what} it ({})",
-                panic_detail(panic.as_ref())
-            ),
+            reason: format!("the loader crashed while {what} it ({detail}){hint}"),
         })
     })
 }
@@ -64,6 +72,44 @@ pub fn panic_detail(payload: &(dyn std::any::Any + Send)) -> &str {
         .map(String::as_str)
         .or_else(|| payload.downcast_ref::<&str>().copied())
         .unwrap_or("no detail")
+}
+
+/// Refuses a function symbol that reaches outside its section. aya-obj 0.6.0 slices the section
+/// by a function's offset and size without checking them (`parse_program` and
+/// `parse_text_section` in its obj.rs) and panics on a damaged object; checked here first, the
+/// message names the function. An ELF file `object` cannot read is left to aya's own error.
+fn check_function_bounds(origin: &Path, bytes: &[u8]) -> Result<()> {
+    use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
+    let Ok(file) = object::File::parse(bytes) else {
+        return Ok(());
+    };
+    for symbol in file.symbols().filter(|s| s.kind() == SymbolKind::Text) {
+        let Some(section) = symbol
+            .section_index()
+            .and_then(|i| file.section_by_index(i).ok())
+        else {
+            continue;
+        };
+        let len = section.data().map_or(0, <[u8]>::len) as u64;
+        let start = symbol.address().checked_sub(section.address());
+        if start
+            .and_then(|s| s.checked_add(symbol.size()))
+            .is_none_or(|end| end > len)
+        {
+            return Err(Error::BadObject {
+                path: origin.to_owned(),
+                reason: format!(
+                    "function `{}` (at {:#x}, {} bytes) reaches outside its section `{}` ({len} \
+                     bytes): the file is damaged; build it again",
+                    symbol.name().unwrap_or("?"),
+                    symbol.address(),
+                    symbol.size(),
+                    section.name().unwrap_or("?"),
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// An XDP ELF object: its bytes, where they came from, and the XDP programs it declares.
@@ -113,6 +159,7 @@ impl XdpObject {
                 },
             });
         }
+        check_function_bounds(&origin, &bytes)?;
         let parsed = no_panic(&origin, "parsing", || {
             aya_obj::Object::parse(&bytes).map_err(|e| Error::BadObject {
                 path: origin.clone(),
@@ -355,5 +402,61 @@ mod tests {
             "{text}"
         );
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A function whose size runs past its section (a panic inside aya-obj 0.6.0) is refused
+    /// as a damaged object naming the function.
+    #[test]
+    fn a_function_reaching_outside_its_section_is_refused_by_name() {
+        use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
+        let mut bytes = reference::lab_7_1().to_vec();
+        let file = object::File::parse(&*bytes).unwrap();
+        let symbol = file
+            .symbols()
+            .find(|s| s.kind() == SymbolKind::Text && s.name() == Ok("firewall"))
+            .unwrap();
+        let (symtab, _) = file
+            .section_by_name(".symtab")
+            .unwrap()
+            .file_range()
+            .unwrap();
+        // An ELF64 symbol is 24 bytes; its size is the last 8.
+        let at = usize::try_from(symtab).unwrap() + symbol.index().0 * 24 + 16;
+        drop(file);
+        bytes[at..at + 8].copy_from_slice(&0x10_0000u64.to_le_bytes());
+        let e = XdpObject::from_bytes("damaged.o", bytes).unwrap_err();
+        assert!(matches!(e, Error::BadObject { .. }), "{e}");
+        assert!(
+            e.to_string().contains("function `firewall`")
+                && e.to_string().contains("reaches outside its section"),
+            "{e}"
+        );
+    }
+
+    /// A rejected program whose source is not UTF-8 crashes aya 0.16 (it unwraps the
+    /// verifier's log, which quotes the source line): a `bad-object` that says what to do.
+    #[test]
+    fn a_rejected_program_with_a_latin1_source_says_to_save_it_as_utf8() {
+        crate::doctor::require_root().expect("loading needs root");
+        let dir = std::env::temp_dir().join(format!("xdplab-latin1-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let source = dir.join("latin1.c");
+        let mut text = b"#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n\
+            SEC(\"xdp\") int firewall(struct xdp_md *ctx) {\n\
+            unsigned char *p = (void *)(long)ctx->data;\n\
+            return p[0] ? XDP_DROP : XDP_PASS; /* caf"
+            .to_vec();
+        text.extend(b"\xe9: no bounds check */\n}\nchar _license[] SEC(\"license\") = \"GPL\";\n");
+        std::fs::write(&source, text).unwrap();
+        let object = crate::clang::compile(&source, &[], &dir).expect("clang builds it");
+        let e = XdpObject::from_path(&object)
+            .and_then(|o| o.load(Some("firewall")).map(drop))
+            .unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let text = e.to_string();
+        assert!(
+            matches!(e, Error::BadObject { .. }) && text.contains("save the source as UTF-8"),
+            "{text}"
+        );
     }
 }

@@ -50,7 +50,7 @@ pub fn judge_runs(
     let sent = check.frame_count() as u64 + (target.barriers_sent() - barriers_before);
     let ran = after.saturating_sub(before);
     if ran > sent {
-        result.status = Status::Fail(FailureClass::Environment);
+        result.status = Status::Unverified;
         result.message = foreign_message(sent, ran, &result.message);
     }
     result

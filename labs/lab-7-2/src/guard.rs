@@ -18,7 +18,7 @@ use crate::{
     flags::{ACK, CWR, ECE, PSH, RST, SYN},
 };
 
-/// Floods that must fit in one SYN window are rejected (as an environment fault) when they take
+/// Floods that must fit in one SYN window are not judged (the check is unverified) when they take
 /// longer than this: the window is 1 s, and the checks need room to spare.
 const WINDOW_BUDGET: Duration = Duration::from_millis(900);
 
@@ -368,7 +368,7 @@ pub(crate) fn ddos_checks(f: &Free) -> Vec<Check> {
 /// A program that counts rate-limited SYNs in the window has used up the 100 already and drops
 /// them all. The bound comes from the program's own verdicts, not from the time the flood took,
 /// so a slow machine (a VM) still verifies it; only if all 100 found a token (k = 100) is there
-/// nothing to verify, which is reported as an environment fault for this check, never a pass.
+/// nothing to verify, which makes this check unverified on this run, never a pass.
 fn rate_then_window(f: &Free, s: Ipv4Addr) -> Flood {
     Flood::new(STATS)
         .within(Window::Whole(WINDOW_BUDGET))
