@@ -7,9 +7,13 @@ xdplab := "target/release/xdplab"
 default:
     @just --list
 
-# Install the toolchain, bpf-linker, cargo-nextest, just and clang if missing.
+# Install the toolchain, bpf-linker, cargo-nextest and just if missing.
 setup:
     @scripts/bootstrap.sh
+
+# setup, plus what the test suite needs: clang, the libbpf headers and chromium.
+setup-test:
+    @scripts/bootstrap.sh --test
 
 # Build the CLI (and, through ebpf/build.rs, the reference XDP programs).
 build: setup
@@ -36,11 +40,11 @@ grade LAB DIR OUT *ARGS: build
     {{xdplab}} grade {{LAB}} {{join(invocation_directory(), DIR)}} --out {{join(invocation_directory(), OUT)}} {{ARGS}}
 
 # Write a screenshot of a graded class's page (the browser test's class) to PNG.
-class-page-screenshot PNG="docs/class-page.png": setup
+class-page-screenshot PNG="docs/class-page.png": setup-test
     XDPLAB_SCREENSHOT={{join(invocation_directory(), PNG)}} cargo nextest run -p xdplab --test class_page
 
 # Run the whole test suite (as root).
-test: setup
+test: setup-test
     cargo nextest run --workspace --exclude xdplab-programs
 
 # Formatting, clippy and rustdoc, warnings denied (CI runs it; the eBPF crate builds for BPF only).
@@ -58,5 +62,5 @@ doctor: build
     {{xdplab}} doctor
 
 # Debian's kernel VERSION (6.1, 6.12) in a VM: every lab, mode and wrong C program; a table.
-test-kernel VERSION: setup
+test-kernel VERSION: setup-test
     scripts/test-kernel.sh {{VERSION}}

@@ -69,6 +69,9 @@ trust_host_cas() {
     cp -L /etc/ssl/certs/ca-certificates.crt "$1/etc/ssl/certs/ca-certificates.crt"
 }
 
+# Busy CPU time of the whole machine so far, in clock ticks (user nice system irq softirq steal).
+cpu_busy() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+
 unmount_all() {
     local r=$1 m
     for m in $(mounts_under "$r"); do umount "$m" 2>/dev/null || umount -l "$m" || true; done
@@ -102,7 +105,8 @@ prepare() {
 # prepare, second half, inside a private mount namespace.
 prepare_chroot() {
     local dir=$1 base=$1/base
-    trap "unmount_all $base" EXIT # expanded now: locals are gone when the trap runs
+    # shellcheck disable=SC2064 # expanded now: locals are gone when the trap runs
+    trap "unmount_all $base" EXIT
     trap 'exit 130' INT; trap 'exit 143' TERM; trap 'exit 129' HUP
     mount_system "$base"
     rm -f "$base/etc/apt/sources.list"
@@ -130,9 +134,8 @@ EOF
         "${packages[@]}" >/dev/null
     chroot "$base" "${chroot_env[@]}" apt-get clean
     trust_host_cas "$base" # installing ca-certificates rewrote the bundle
-    # The kind's python3 is pyenv's CPython, whose pip installs as root. Debian's refuses
-    # (PEP 668, "externally-managed-environment"); drop its marker to behave like the kind.
-    rm -f "$base"/usr/lib/python3*/EXTERNALLY-MANAGED
+    # Debian's python3 keeps its PEP 668 marker (plain `pip install` is refused): bootstrap.sh
+    # must work on stock Debian too, not only on the kind's pyenv Python.
 
     # rustup: the host's own binary (this kind's version) when there is one, else the release.
     say "installing rustup with Rust $rust (minimal profile)"
@@ -171,7 +174,8 @@ measure_inside() {
     local merged=$run/merged
     rm -rf --one-file-system "$run"
     mkdir -p "$run/upper" "$run/work" "$merged"
-    trap "unmount_all $merged" EXIT # expanded now: locals are gone when the trap runs
+    # shellcheck disable=SC2064 # expanded now: locals are gone when the trap runs
+    trap "unmount_all $merged" EXIT
     trap 'exit 130' INT; trap 'exit 143' TERM; trap 'exit 129' HUP
     mount -t overlay overlay -o "lowerdir=$base,upperdir=$run/upper,workdir=$run/work" "$merged"
     mount_system "$merged"
@@ -186,20 +190,23 @@ measure_inside() {
 
     # Each step timed by bash's `time` (wall, then user and sys of it and all its children);
     # `|| exit` keeps the README's `&&`.
+    # shellcheck disable=SC2016 # expanded by the chroot's bash
     local runner='
         cd /root/xdplab
         TIMEFORMAT="%R %U %S"
         step() { local out=$1; shift; { time "$@" 2>&3 3>&-; } 3>&2 2>"$out"; }
         step /tmp/measure.bootstrap scripts/bootstrap.sh || exit $?
         step /tmp/measure.lab just lab-7-1'
-    local load_start load_end started rc
+    local load_start load_end started rc busy_start busy_end
     load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+    busy_start=$(cpu_busy)
     started=$(date -u +%FT%TZ)
     say "$started: running 'scripts/bootstrap.sh && just lab-7-1' in the chroot (load $load_start)"
     set +e
     chroot "$merged" "${chroot_env[@]}" bash -c "$runner" 2>&1 9>&- | tee "$run/measure.log"
     rc=${PIPESTATUS[0]}
     set -e
+    busy_end=$(cpu_busy)
     load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
     local b=(- - -) l=(- - -)
@@ -213,14 +220,18 @@ measure_inside() {
         echo "== time from a fresh machine to the first lab run =="
         echo "xdplab $commit, started $started, kernel $(uname -r), $(nproc) cores"
         echo "load average at start: $load_start   at end: $load_end"
-        awk -v b="${b[*]}" -v l="${l[*]}" -v rc="$rc" 'BEGIN {
+        awk -v b="${b[*]}" -v l="${l[*]}" -v rc="$rc" -v busy="$((busy_end - busy_start))" \
+            -v hz="$(getconf CLK_TCK)" -v cores="$(nproc)" 'BEGIN {
             split(b, B, " "); split(l, L, " ")
             if (B[1] != "-") printf "scripts/bootstrap.sh  %7.1f s wall   user %.1f s  sys %.1f s\n", B[1], B[2], B[3]
             if (L[1] != "-") printf "just lab-7-1          %7.1f s wall   user %.1f s  sys %.1f s\n", L[1], L[2], L[3]
             if (B[1] != "-" && L[1] != "-") {
                 t = B[1] + L[1]; r = int(t + 0.5)
                 printf "total                 %7.1f s wall (%d min %02d s; target under 4 min)\n", t, int(r / 60), r % 60
-                printf "CPU, user+sys         %7.1f s\n", B[2] + B[3] + L[2] + L[3]
+                cpu = B[2] + B[3] + L[2] + L[3]
+                printf "CPU, user+sys         %7.1f s\n", cpu
+                # The load average lags; this says how much of the machine others took meanwhile.
+                printf "CPU of other work     %7.1f s meanwhile (%.0f%% of %d cores)\n", busy / hz - cpu, 100 * (busy / hz - cpu) / (t * cores), cores
             }
             printf "exit status %d%s\n", rc, rc == 0 ? " (bootstrap ok, every lab check passed)" : " (FAILED: see the log)"
         }'
