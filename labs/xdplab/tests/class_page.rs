@@ -1,5 +1,5 @@
 //! The class page opened in a real headless browser (Debian's chromium, installed by
-//! scripts/bootstrap.sh): what it shows after the browser has parsed and laid it out.
+//! `scripts/bootstrap.sh --test`): what it shows after the browser has parsed and laid it out.
 //!
 //! With `XDPLAB_SCREENSHOT=PATH` set, the test also writes a screenshot of the page there
 //! (`just class-page-screenshot`).
