@@ -453,10 +453,10 @@ impl Group {
                 let passed = got.iter().filter(|v| **v == Verdict::Pass).count() as u64;
                 let lo_value = lo.value(t, prev);
                 // Unless the earlier volleys already show the program wrong (then that stands).
-                let judged = table.judge();
+                let so_far_right = table.matches();
                 if let (Bound::LessPreviousPassed { base }, Some(k)) = (lo, prev.last_group_passed)
                     && k >= *base
-                    && judged.expected == judged.actual
+                    && so_far_right
                 {
                     return Err(Error::env(format!(
                         "{k} frames of the previous volley passed, so the contract's {base} \
@@ -471,7 +471,7 @@ impl Group {
                 if let Bound::Refill { base, slack } = hi
                     && base + ms_ceil(t) + slack >= sent
                     && passed == sent
-                    && judged.expected == judged.actual
+                    && so_far_right
                 {
                     return Err(Error::env(format!(
                         "`{}` took {} ms, long enough for the contract's bucket to refill and \

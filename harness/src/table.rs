@@ -108,6 +108,11 @@ impl Table {
         self
     }
 
+    /// Whether everything so far is as the contract expects.
+    pub fn matches(&self) -> bool {
+        self.expected == self.actual
+    }
+
     /// The judgement: a pass when both tables are equal.
     pub fn judge(&self) -> Judgement {
         Judgement {
