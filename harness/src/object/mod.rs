@@ -43,26 +43,76 @@ pub const MAP_BYTES_LIMIT: u64 = 64 << 20;
 /// this many instructions (a few MiB of log).
 const VERBOSE_LOG_MAX_INSNS: u64 = 20_000;
 
+/// Panics `no_panic` caught, for the mutation test's count.
+#[cfg(test)]
+static PANICS_CAUGHT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// Runs `f`, turning a panic inside it (aya has panicked on malformed ELF sections and on
-/// non-UTF-8 BTF logs) into a `bad-object` error for `origin`.
+/// non-UTF-8 logs) into a `bad-object` error for `origin`.
 fn no_panic<T>(origin: &Path, what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+    let outcome = quietly(|| catch_unwind(AssertUnwindSafe(f)));
+    outcome.unwrap_or_else(|panic| {
+        #[cfg(test)]
+        PANICS_CAUGHT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let detail = panic_detail(panic.as_ref());
-        // aya 0.16 unwraps the verifier's log as UTF-8; the log quotes the object's BTF, whose
-        // source lines are raw bytes. Refusing such objects up front would also refuse ones
-        // that load fine, so the crash is caught and explained instead.
-        let hint = if detail.contains("Utf8Error") {
-            ": the verifier's log quoted text that is not UTF-8, from the object's debug \
-             information (a source file saved in another encoding); save the source as UTF-8 \
-             and build it again"
-        } else {
-            ""
+        let reason = match non_utf8_log(detail) {
+            Some(log) => format!(
+                "the kernel refused it while {what} it, and aya 0.16 crashed reading the \
+                 kernel's log, which quotes text from the object's BTF (a name, or a source \
+                 line saved in another encoding than UTF-8); save the sources as UTF-8 and \
+                 build it again. The log ends:\n{}",
+                verifier::trim_verifier_log(&log).0
+            ),
+            None => format!(
+                "the loader crashed while {what} it ({})",
+                detail.chars().take(300).collect::<String>()
+            ),
         };
         Err(Error::BadObject {
             path: origin.to_owned(),
-            reason: format!("the loader crashed while {what} it ({detail}){hint}"),
+            reason,
         })
     })
+}
+
+thread_local! {
+    /// Set while this thread runs aya behind `no_panic`: its panics are caught and reported.
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with the panic hook silent on this thread, so a panic inside aya prints nothing
+/// raw (its message can hold a whole kernel log as numbers); `no_panic` reports it instead.
+/// The hook is installed once and defers to the previous one everywhere else.
+fn quietly<T>(f: impl FnOnce() -> T) -> T {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    let was = QUIET.with(|q| q.replace(true));
+    let out = f();
+    QUIET.with(|q| q.set(was));
+    out
+}
+
+/// The log aya 0.16 panicked on when the kernel's log held bytes that are not UTF-8: its
+/// `unwrap` prints them as `FromUtf8Error { bytes: [..], .. }`, the only place they survive.
+fn non_utf8_log(detail: &str) -> Option<String> {
+    let list = detail
+        .split_once("FromUtf8Error { bytes: [")?
+        .1
+        .split_once(']')?
+        .0;
+    let bytes: Vec<u8> = list
+        .split(", ")
+        .map(str::parse)
+        .collect::<std::result::Result<_, _>>()
+        .ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// The message a caught panic carried, for error messages.
@@ -273,7 +323,15 @@ impl XdpObject {
             .ok_or_else(not_xdp)?
             .try_into()
             .map_err(|_| not_xdp())?;
-        xdp.load().map_err(|e| verifier::load_error(name, e))?;
+        // A panic here is aya 0.16 unwrapping a verifier log that is not UTF-8: with the log
+        // recovered, it is the rejection it stands for. Any other panic goes on to `no_panic`.
+        match quietly(|| catch_unwind(AssertUnwindSafe(|| xdp.load()))) {
+            Ok(loaded) => loaded.map_err(|e| verifier::load_error(name, e))?,
+            Err(panic) => match non_utf8_log(panic_detail(panic.as_ref())) {
+                Some(log) => return Err(verifier::unreadable_log_error(name, &log)),
+                None => std::panic::resume_unwind(panic),
+            },
+        }
         Ok(LoadedProgram {
             name: name.to_owned(),
             inner: Inner::Object(ebpf),
@@ -434,9 +492,10 @@ mod tests {
     }
 
     /// A rejected program whose source is not UTF-8 crashes aya 0.16 (it unwraps the
-    /// verifier's log, which quotes the source line): a `bad-object` that says what to do.
+    /// verifier's log, which quotes the source line): still the verifier rejection it is, with
+    /// the log and what to do.
     #[test]
-    fn a_rejected_program_with_a_latin1_source_says_to_save_it_as_utf8() {
+    fn a_rejected_program_with_a_latin1_source_is_a_verifier_rejection() {
         crate::doctor::require_root().expect("loading needs root");
         let dir = std::env::temp_dir().join(format!("xdplab-latin1-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -455,8 +514,15 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         let text = e.to_string();
         assert!(
-            matches!(e, Error::BadObject { .. }) && text.contains("save the source as UTF-8"),
+            matches!(e, Error::Verifier { .. })
+                && text.contains("saving the source as UTF-8")
+                && text.contains("caf\u{fffd}")
+                && text.contains("invalid access to packet"),
             "{text}"
+        );
+        assert!(
+            text.len() < 4000,
+            "the message quotes the log's end only: {text}"
         );
     }
 }

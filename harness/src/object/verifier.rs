@@ -51,6 +51,17 @@ pub(crate) fn load_error(program: &str, e: ProgramError) -> Error {
     }
 }
 
+/// The rejection of a program whose verifier log aya 0.16 could not read: the log held bytes
+/// that are not UTF-8 (it quotes the source lines in the object's BTF), so aya panicked and the
+/// errno was lost. `log` is the log recovered from that panic, read lossily.
+pub(crate) fn unreadable_log_error(program: &str, log: &str) -> Error {
+    let errno = std::io::Error::other(
+        "its log quotes source text that is not UTF-8, which aya 0.16 cannot read; saving \
+         the source as UTF-8 avoids that",
+    );
+    classify(program, &errno, log)
+}
+
 /// A rejection with its errno and full log: a verifier limit or an unsafe access.
 fn classify(program: &str, errno: &std::io::Error, full: &str) -> Error {
     let (log, insns) = trim_verifier_log(full);
