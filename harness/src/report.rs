@@ -385,6 +385,20 @@ impl Report {
                 parts.join(", ")
             ));
         }
+        let unverified: Vec<&str> = self
+            .checks
+            .iter()
+            .filter(|c| c.status == Status::Unverified)
+            .map(|c| c.id.as_str())
+            .collect();
+        if !unverified.is_empty() {
+            out.push_str(&format!(
+                "NOTE     {} check(s) could not be judged on this run ({}); no points either \
+                 way: run again, on a quieter machine\n",
+                unverified.len(),
+                unverified.join(", ")
+            ));
+        }
         for r in &self.reference_unavailable {
             out.push_str(&format!(
                 "NOTE     {r}; failures of {} are judged against the contract alone\n",
@@ -461,6 +475,11 @@ mod tests {
                 result("e", Status::Skip, "skip"),
                 result("f", Status::NotRun, "not run: the kernel lacks bpf_x"),
                 result("g", Status::NotRun, "not run: the kernel lacks bpf_x"),
+                result(
+                    "h",
+                    Status::Unverified,
+                    "not verified on this run: too slow",
+                ),
             ],
         );
         let t = &report.totals;
@@ -471,22 +490,34 @@ mod tests {
                 t.environment,
                 t.info,
                 t.skipped,
-                t.not_run
+                t.not_run,
+                t.unverified
             ),
-            (1, 1, 1, 1, 1, 2)
+            (1, 1, 1, 1, 1, 2, 1)
         );
         let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
         assert_eq!(json["totals"]["not_run"], 2);
         assert_eq!(json["checks"][5]["status"], "not-run");
         assert_eq!(json["checks"][5]["passed"], false);
+        assert_eq!(json["totals"]["unverified"], 1);
+        assert_eq!(json["checks"][7]["status"], "unverified");
         assert_eq!(
             report.caveats(),
             "NOT RUN  2 check(s) of p (not run: the kernel lacks bpf_x); they are neither \
-             passed nor failed, and no points either way\n"
+             passed nor failed, and no points either way\n\
+             NOTE     1 check(s) could not be judged on this run (0.0/p/h); no points either \
+             way: run again, on a quieter machine\n"
         );
-        let only_not_run = Report::new("0.0", Mode::Auto, "o.o", report.checks[5..].to_vec());
-        assert!(!only_not_run.all_passed());
-        assert_eq!(only_not_run.exit_code(), 2);
+        for tail in [5, 7] {
+            let alone = Report::new("0.0", Mode::Auto, "o.o", report.checks[tail..].to_vec());
+            assert!(!alone.all_passed());
+            assert_eq!(alone.exit_code(), 2);
+        }
+        let is = |s: Status| (s.is_verified(), s.is_charged());
+        assert_eq!(is(Status::Unverified), (false, false));
+        assert_eq!(is(Status::Fail(FailureClass::Environment)), (false, false));
+        assert_eq!(is(Status::Fail(FailureClass::Behaviour)), (true, true));
+        assert_eq!(is(Status::Pass), (true, false));
     }
 
     #[test]
