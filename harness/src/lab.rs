@@ -331,7 +331,7 @@ fn load_and_judge(
             // capture that lost frames): it earns and costs nothing, and the part's other
             // checks still run.
             Err(e) if e.class() == FailureClass::Environment => {
-                CheckResult::unverified(check, e.to_string())
+                CheckResult::unverified(check, unverified_reason(&e))
             }
             Err(e) => CheckResult::error(check, &e),
         };
@@ -339,6 +339,22 @@ fn load_and_judge(
     }
     maps.extend(target.program().map_bindings().iter().cloned());
     Ok(results)
+}
+
+/// Why a check could not be judged, from the environment error that stopped it: what went
+/// wrong and what to do, without the advice for a broken machine (`doctor`, `clean`) that the
+/// error's own message gives.
+fn unverified_reason(e: &Error) -> String {
+    match e {
+        Error::Environment { operation, source } => format!(
+            "{operation}{}. Run it again; on a quieter machine it is verified",
+            source
+                .as_ref()
+                .map(|s| format!(": {s}"))
+                .unwrap_or_default()
+        ),
+        e => e.to_string(),
+    }
 }
 
 /// Re-labels as environment faults the behaviour failures that the reference solution also
@@ -483,6 +499,19 @@ pub(crate) mod tests {
         r.status = status;
         r.passed = status == Status::Pass;
         r
+    }
+
+    #[test]
+    fn an_unjudged_check_says_what_happened_and_to_run_it_again() {
+        let check = Check::new("0.0", PROGRAM, "c", "c");
+        let e = Error::env("`flood` took 900 ms, past the contract's window");
+        let r = CheckResult::unverified(&check, unverified_reason(&e));
+        assert_eq!(r.status, Status::Unverified);
+        assert_eq!(
+            r.message,
+            "not verified on this run: `flood` took 900 ms, past the contract's window. Run it \
+             again; on a quieter machine it is verified"
+        );
     }
 
     #[test]
