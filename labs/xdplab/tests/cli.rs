@@ -2,17 +2,8 @@
 
 use std::{path::Path, process::Command};
 
-fn xdplab(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_xdplab"))
-        .args(args)
-        .output()
-        .expect("xdplab runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::run as xdplab;
 
 fn tmp(name: &str) -> String {
     Path::new(env!("CARGO_TARGET_TMPDIR"))

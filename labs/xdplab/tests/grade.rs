@@ -5,22 +5,12 @@
 
 use std::{
     collections::BTreeMap,
+    ffi::OsStr,
     path::{Path, PathBuf},
-    process::Command,
 };
 
-const FILTER_C: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../lab-7-1/tests/programs/filter.c"
-);
-
-fn tmp(name: &str) -> PathBuf {
-    let dir =
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("grade-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+mod common;
+use common::{FILTER_C, fresh_dir as tmp};
 
 fn filter(defines: &[&str], out: &Path) -> PathBuf {
     harness::clang::compile(Path::new(FILTER_C), defines, out).unwrap()
@@ -102,19 +92,10 @@ fn corpus() -> Corpus {
 }
 
 fn grade(sub: &Path, out: &Path, extra: &[&str]) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_xdplab"))
-        .args(["grade", "7.1"])
-        .arg(sub)
-        .arg("--out")
-        .arg(out)
-        .args(extra)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap(),
-        String::from_utf8_lossy(&o.stdout).into(),
-        String::from_utf8_lossy(&o.stderr).into(),
-    )
+    let mut args = vec![OsStr::new("grade"), OsStr::new("7.1"), sub.as_os_str()];
+    args.extend([OsStr::new("--out"), out.as_os_str()]);
+    args.extend(extra.iter().map(OsStr::new));
+    common::run(&args)
 }
 
 fn json(path: &Path) -> serde_json::Value {

@@ -11,21 +11,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-const FILTER_C: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../lab-7-1/tests/programs/filter.c"
-);
+mod common;
+use common::{FILTER_C, fresh_dir as tmp};
 
 /// Address space the grader may use: far below what reading /dev/zero or a huge map would take.
 const MEMORY_LIMIT: &str = "--as=2147483648";
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("hostile-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn compile(source: &str, name: &str, build: &Path) -> PathBuf {
     let c = build.join(format!("{name}.c"));

@@ -8,15 +8,13 @@ use harness::{
     topology::{Topology, TopologySpec},
 };
 
+mod common;
+
+/// Runs `xdplab` with `args`, whose standard output must be a JSON report.
 fn xdplab(args: &[&str]) -> (i32, serde_json::Value, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_xdplab"))
-        .args(args)
-        .output()
-        .expect("xdplab runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let (code, stdout, stderr) = common::run(args);
     let json = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}{stderr}"));
-    (out.status.code().unwrap_or(-1), json, stderr)
+    (code, json, stderr)
 }
 
 /// Every check ran and passed, and the unnamed map is reported as found by its layout.

@@ -6,7 +6,8 @@ use std::{
     process::Command,
 };
 
-const FILTER_C: &str = concat!(
+/// Lab 7.1's correct C program; `-D BUG_...` defines turn it into the wrong ones.
+pub const FILTER_C: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../lab-7-1/tests/programs/filter.c"
 );
@@ -44,16 +45,23 @@ pub fn class(name: &str) -> PathBuf {
     subs
 }
 
-/// Runs `xdplab` with `args`, requires success, and returns its standard output.
-pub fn xdplab(args: &[&str]) -> String {
+/// Runs `xdplab` with `args` and returns its exit code (-1 when a signal ended it), standard
+/// output and standard error.
+pub fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_xdplab"))
         .args(args)
         .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "xdplab {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+        .expect("xdplab runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs `xdplab` with `args`, requires success, and returns its standard output.
+pub fn xdplab(args: &[&str]) -> String {
+    let (code, stdout, stderr) = run(args);
+    assert_eq!(code, 0, "xdplab {args:?}: {stderr}");
+    stdout
 }
