@@ -141,6 +141,40 @@ pub enum Error {
         second: PathBuf,
     },
 
+    /// The program is not one an interface runs: another program type, or an XDP program built
+    /// for a devmap or cpumap (`SEC("xdp/devmap")`), which neither an interface nor
+    /// BPF_PROG_TEST_RUN accepts. The program's own failure, never an excuse.
+    #[error(
+        "`{program}` is {found}, so it cannot run on an interface and none of its checks can \
+         pass. The lab needs an interface XDP program: put it in `SEC(\"xdp\")` (C), \
+         `#[xdp]` without a map argument (aya-ebpf), or load it as an XDP program with no \
+         expected attach type (the Clojure library's default)."
+    )]
+    ProgramType {
+        /// The program.
+        program: String,
+        /// What it is instead, in words.
+        found: String,
+    },
+
+    /// The program spends so long in the kernel per frame that a check cannot be judged in the
+    /// time the contract allows; charged to the program (class `timeout`), never excused as a
+    /// slow machine.
+    #[error(
+        "`{program}` is too slow: it took {} per frame in the kernel, {budget}. Per-frame loops \
+         (`bpf_loop`, long bounded loops) do this: keep the work per frame to a few hundred \
+         instructions (the reference takes well under a microsecond).",
+        fmt_duration(*per_frame)
+    )]
+    TooSlow {
+        /// The program.
+        program: String,
+        /// Its kernel time per frame.
+        per_frame: std::time::Duration,
+        /// Which limit that breaks, as a clause ("more than the 1 ms a frame may take").
+        budget: String,
+    },
+
     /// The run panicked outside the loader's own boundary (a harness bug that a submission
     /// triggered); graded as `crash`, never as an environment fault.
     #[error(
@@ -250,7 +284,9 @@ impl Error {
             Error::NoXdpProgram { .. }
             | Error::ProgramNotFound { .. }
             | Error::NotLoaded { .. }
-            | Error::DuplicateProgram { .. } => FailureClass::NoProgram,
+            | Error::DuplicateProgram { .. }
+            | Error::ProgramType { .. } => FailureClass::NoProgram,
+            Error::TooSlow { .. } => FailureClass::Timeout,
             Error::Verifier { .. } | Error::VerifierLimit { .. } => FailureClass::Verifier,
             Error::Crashed(_) => FailureClass::Crash,
             // What users hand in: a student's files are the submission's fault; a grader's
@@ -265,6 +301,20 @@ impl Error {
             Error::Usage(_) => FailureClass::Usage,
             Error::NotRoot | Error::Environment { .. } => FailureClass::Environment,
         }
+    }
+}
+
+/// A duration in the unit that reads best: `850 ns`, `12.5 µs`, `3.2 ms`.
+pub fn fmt_duration(d: std::time::Duration) -> String {
+    let ns = d.as_nanos();
+    if ns < 1_000 {
+        format!("{ns} ns")
+    } else if ns < 1_000_000 {
+        format!("{:.1} µs", ns as f64 / 1e3)
+    } else if ns < 1_000_000_000 {
+        format!("{:.1} ms", ns as f64 / 1e6)
+    } else {
+        format!("{:.2} s", ns as f64 / 1e9)
     }
 }
 

@@ -17,6 +17,7 @@ use std::{
 use traffic::{FrameBuilder, Tag};
 
 use crate::{
+    budget::KernelTime,
     check::{Frame, Judgement},
     counters,
     error::{Error, Result},
@@ -193,6 +194,10 @@ impl Flood {
         let mut previous: Option<(Instant, Instant, Duration)> = None;
         // How many frames of the previous volley's last group passed.
         let mut previous_passed: Option<u64> = None;
+        let program = target.program().name().to_owned();
+        // The volleys' own time (pauses left out) and the program's share of it, for telling
+        // a program that ran out the clock from a slow machine.
+        let (mut busy, mut spent) = (Duration::ZERO, KernelTime::default());
         for volley in &self.volleys {
             if let (Some(pause), Some((started, decided, _))) = (volley.pause, previous) {
                 table.input(pause.wait(started, decided));
@@ -211,15 +216,28 @@ impl Flood {
             first_start.get_or_insert(started);
             let (shot, deltas) = counters::across(target, self.counters, |t| t.fire(&frames))?;
             let decided = Instant::now();
-            self.check_window(shot.elapsed, first_start.unwrap_or(started))?;
+            let kernel = shot.kernel.unwrap_or_default();
+            busy += shot.elapsed;
+            spent = KernelTime {
+                runs: spent.runs + kernel.runs,
+                time: spent.time + kernel.time,
+            };
+            // Who ran out a clock: this volley's share, or the whole flood's so far.
+            let this_volley = |e: Error| kernel.blame(&program, shot.elapsed, e);
+            let so_far = |e: Error| spent.blame(&program, busy, e);
+            self.check_window(shot.elapsed, first_start.unwrap_or(started))
+                .map_err(|e| match self.window {
+                    Some(Window::Whole(_)) => so_far(e),
+                    _ => this_volley(e),
+                })?;
             if let Some(limit) = volley.limit
                 && shot.elapsed > limit
             {
-                return Err(Error::env(format!(
+                return Err(this_volley(Error::env(format!(
                     "a volley that must be decided within {limit:?} for the contract to say what \
                      happens took {:?}; the machine is too loaded to judge it",
                     shot.elapsed
-                )));
+                ))));
             }
             let prev_elapsed = previous.map(|(_, _, e)| e);
             let prev = Previous {
@@ -237,7 +255,8 @@ impl Flood {
             for g in &volley.groups {
                 let got = &verdicts[at..at + g.frames.len()];
                 at += g.frames.len();
-                g.row(&mut table, got, shot.elapsed, prev)?;
+                g.row(&mut table, got, shot.elapsed, prev)
+                    .map_err(&this_volley)?;
                 previous_passed = Some(got.iter().filter(|v| **v == Verdict::Pass).count() as u64);
             }
             let passed = verdicts.iter().filter(|v| **v == Verdict::Pass).count() as u64;

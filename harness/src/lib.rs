@@ -12,11 +12,13 @@
 //! - [`check`], [`flood`], [`delivery`], [`lab`], [`report`]: what a lab is made of and what a
 //!   run reports; [`table`] and [`counters`]: how every check is judged; [`vary`]: the
 //!   values a contract leaves free, varied inside checks and by seed.
+//! - [`budget`]: how long a program may take per frame, and who missed a clock.
 //! - [`arrival`], [`fill`], [`service`]: what deliveries and exchanges need on a real path
 //!   (where frames arrive, map entries the harness writes, a real TCP request and reply).
 
 pub mod arrival;
 pub mod bench;
+pub mod budget;
 pub mod check;
 pub mod clang;
 pub mod counters;

@@ -12,6 +12,7 @@ use std::{
 use traffic::{MacAddr, PacketSocket, find_tag};
 
 use crate::{
+    budget::KernelTime,
     error::{Error, Result},
     object::{AttachMode, LoadedProgram, ProgramSource, XdpObject},
     settle::{self, PinnedCpu},
@@ -64,6 +65,9 @@ pub struct Shot {
     /// Set when the outcomes were settled by a timeout rather than by the barrier frames
     /// (see [`crate::settle`]): says which barrier was lost.
     pub note: Option<String>,
+    /// The program's own time in the kernel meanwhile, when measured: it tells a program that
+    /// ran out a check's clock from a slow machine (see [`crate::budget`]).
+    pub kernel: Option<KernelTime>,
 }
 
 /// A loaded program ready to receive frames in one [`Mode`].
@@ -134,19 +138,36 @@ impl Target for TestRunTarget {
 
     fn fire(&mut self, frames: &[Vec<u8>]) -> Result<Shot> {
         let start = Instant::now();
+        let mut kernel = KernelTime::default();
         let outcomes = frames
             .iter()
-            .map(|f| self.exchange(f))
+            .map(|f| self.run(f, &mut kernel))
             .collect::<Result<Vec<_>>>()?;
+        // The batch's mean: one frame's time can include an interrupt taken mid-run.
+        kernel.within_budget(self.program.name())?;
         Ok(Shot {
             outcomes,
             elapsed: start.elapsed(),
             note: None,
+            kernel: Some(kernel),
         })
     }
 
     fn exchange(&mut self, frame: &[u8]) -> Result<Outcome> {
-        let (verdict, out) = self.program.test_run(frame)?;
+        let mut kernel = KernelTime::default();
+        let outcome = self.run(frame, &mut kernel)?;
+        kernel.within_budget(self.program.name())?;
+        Ok(outcome)
+    }
+}
+
+impl TestRunTarget {
+    /// Runs one frame, adding the kernel's time for it to `kernel` (which the caller holds to
+    /// the per-frame budget).
+    fn run(&mut self, frame: &[u8], kernel: &mut KernelTime) -> Result<Outcome> {
+        let (verdict, out, took) = self.program.test_run_timed(frame)?;
+        kernel.add(took);
+        kernel.within_budget_so_far(self.program.name())?;
         let bytes =
             matches!(verdict, Verdict::Pass | Verdict::Tx | Verdict::Redirect).then_some(out);
         Ok(Outcome {
@@ -216,6 +237,8 @@ pub struct Settled {
     pub elapsed: Duration,
     /// Set when a barrier was lost and a timeout settled the batch instead; says which.
     pub note: Option<String>,
+    /// The program's own time in the kernel over the batch (its barrier included).
+    pub kernel: KernelTime,
 }
 
 impl VethTarget {
@@ -365,7 +388,8 @@ impl VethTarget {
                 s.at
             )))?;
         }
-        let before = self.program.run_count()?;
+        let kernel_before = self.program.kernel_time()?;
+        let before = kernel_before.runs;
         let nonce = self.nonce();
         let barrier = settle::sentinel(self.sockets[SENDER].mac, self.sockets[DUT].mac, nonce);
         let start = Instant::now();
@@ -389,11 +413,13 @@ impl VethTarget {
             match ran_all_at {
                 None if ran > frames.len() as u64 => ran_all_at = Some(Instant::now()),
                 None if start.elapsed() > settle::RUN_DEADLINE => {
-                    return Err(Error::env(format!(
+                    let kernel = self.program.kernel_time()?.since(kernel_before);
+                    let e = Error::env(format!(
                         "the program ran on {ran} of {} frames within {:?}",
                         frames.len() + 1,
                         settle::RUN_DEADLINE
-                    )));
+                    ));
+                    return Err(kernel.blame(self.program.name(), start.elapsed(), e));
                 }
                 Some(at) if at.elapsed() > settle::SENTINEL_GRACE => {
                     note = Some(format!(
@@ -444,8 +470,14 @@ impl VethTarget {
                 self.wait_for_frames()?;
             }
         }
+        let kernel = self.program.kernel_time()?.since(kernel_before);
+        kernel.within_budget(self.program.name())?;
         self.check_captures()?;
-        Ok(Settled { elapsed, note })
+        Ok(Settled {
+            elapsed,
+            note,
+            kernel,
+        })
     }
 
     /// [`VethTarget::send_and_watch`], also watching the interfaces `beyond` (namespace role,
@@ -538,6 +570,7 @@ impl VethTarget {
             outcomes,
             elapsed: settled.elapsed,
             note: settled.note,
+            kernel: Some(settled.kernel),
         })
     }
 

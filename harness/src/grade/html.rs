@@ -172,7 +172,11 @@ fn page(title: &str, body: Markup) -> String {
 /// The class page: score histogram, per-part averages, checks by how many failed them (linked to
 /// the contract's text), students who could not be graded and why, and every student's report.
 pub fn class_page(info: ClassInfo, graded: &[Graded]) -> String {
-    let judged: Vec<&Graded> = graded.iter().filter(|g| g.ungraded.is_none()).collect();
+    // An incomplete score is no grade: it stays out of the class's figures.
+    let judged: Vec<&Graded> = graded
+        .iter()
+        .filter(|g| g.ungraded.is_none() && !g.score.incomplete)
+        .collect();
     let not_graded: Vec<&Graded> = graded.iter().filter(|g| g.ungraded.is_some()).collect();
     let mut bins = [0usize; 10];
     for g in &judged {
@@ -246,7 +250,13 @@ pub fn class_page(info: ClassInfo, graded: &[Graded]) -> String {
             h1 { (title) }
             p {
                 (graded.len()) " submissions: " (judged.len()) " graded, "
-                (not_graded.len()) " could not be graded. Mean score of those graded: "
+                (not_graded.len()) " could not be graded"
+                @let incomplete = graded.iter().filter(|g| g.score.incomplete).count();
+                @if incomplete > 0 {
+                    ", " strong { (incomplete) " incomplete" }
+                    " (some check could not be verified on two runs: grade them again)"
+                }
+                ". Mean score of those graded: "
                 (format!("{mean:.2}"))
                 @if let Some(g) = graded.first() { " / " (format!("{:.2}", g.score.max)) }
                 " points."
@@ -357,7 +367,10 @@ pub fn class_page(info: ClassInfo, graded: &[Graded]) -> String {
                         @for g in graded {
                             tr {
                                 td { (g.submission.student) }
-                                td.n { (format!("{:.2}", g.score.points)) }
+                                td.n {
+                                    @if g.score.incomplete { strong { "incomplete" } }
+                                    @else { (format!("{:.2}", g.score.points)) }
+                                }
                                 td.n { (format!("{:.2}", g.score.max)) }
                                 td.n {
                                     @if g.ungraded.is_some() { "not graded" }

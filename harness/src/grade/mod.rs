@@ -29,7 +29,7 @@ use crate::{
     error::{Error, FailureClass, Result},
     input::{self, InputError, PathKind},
     lab::Lab,
-    report::{CheckResult, Report},
+    report::{CheckResult, Report, Status},
     target::Mode,
 };
 pub use child::{ChildRequest, ChildSource, RawPath};
@@ -182,7 +182,7 @@ pub fn grade_one(lab: &Lab, rubric: &Rubric, sub: &Submission, opts: &GradeOptio
     let (report, ungraded) = match &sub.problem {
         Some(e) => (failed_report(lab, e, opts.seed), Some(e.clone())),
         None => match run_child(&opts.exe, &request, opts.timeout) {
-            Ok(Ok(report)) => (report, None),
+            Ok(Ok(report)) => (retry_unverified(report, &opts.exe, &request, opts.timeout), None),
             Ok(Err(e)) | Err(e) => (failed_report(lab, &e, opts.seed), Some(e)),
         },
     };
@@ -204,6 +204,45 @@ pub fn grade_one(lab: &Lab, rubric: &Rubric, sub: &Submission, opts: &GradeOptio
         score,
         replay,
     }
+}
+
+/// Runs the submission once more when some of its checks could not be verified (a contract's
+/// clock missed on a loaded machine, a capture that lost frames), and takes the second run's
+/// result for each of those checks that it did verify. What stays unverified makes the score
+/// incomplete ([`Score::incomplete`]): never a score over a smaller maximum.
+fn retry_unverified(
+    mut report: Report,
+    exe: &Path,
+    request: &ChildRequest,
+    timeout: Duration,
+) -> Report {
+    let unverified = |r: &Report| r.checks.iter().any(|c| c.status == Status::Unverified);
+    if !unverified(&report) {
+        return report;
+    }
+    let Ok(Ok(second)) = run_child(exe, request, timeout) else {
+        return report;
+    };
+    for check in report
+        .checks
+        .iter_mut()
+        .filter(|c| c.status == Status::Unverified)
+    {
+        if let Some(again) = second
+            .checks
+            .iter()
+            .find(|c| c.id == check.id && c.status != Status::Unverified)
+        {
+            *check = again.clone();
+            check.message = format!(
+                "(judged on the grader's second run: the first could not verify it)\n{}",
+                check.message
+            )
+            .trim_end()
+            .to_owned();
+        }
+    }
+    report
 }
 
 /// The command that replays one check of a submission locally, quoted for a POSIX shell.

@@ -61,6 +61,9 @@ pub fn text(g: &Graded) -> String {
             e.message
         ));
     }
+    if let Some(line) = incomplete_line(g) {
+        out.push_str(&format!("{line}\n"));
+    }
     out.push_str(&g.report.caveats());
     for m in &g.report.maps {
         out.push_str(&format!("{}\n", m.line()));
@@ -116,6 +119,23 @@ pub fn text(g: &Graded) -> String {
         }
     }
     out
+}
+
+/// Says why a score is not final, when some check stayed unverified after the retry.
+fn incomplete_line(g: &Graded) -> Option<String> {
+    let n = g
+        .score
+        .tests
+        .iter()
+        .filter(|t| t.status == Status::Unverified)
+        .count();
+    g.score.incomplete.then(|| {
+        format!(
+            "INCOMPLETE: {n} check(s) could not be verified on the grading machine, on either of \
+             two runs, so these points are not a final score. The grader must grade this \
+             submission again on a quieter machine."
+        )
+    })
 }
 
 pub(super) fn class_name(class: crate::FailureClass) -> String {
@@ -254,6 +274,9 @@ pub fn gradescope(g: &Graded) -> String {
         Some(e) => format!("Could not be graded: {}", e.message),
         None => format!("{:.2} / {:.2} points", g.score.points, g.score.max),
     };
+    if let Some(line) = incomplete_line(g) {
+        output = format!("{line}\n{output}");
+    }
     let caveats = g.report.caveats();
     if !caveats.is_empty() {
         output = format!("{output}\n{}", caveats.trim_end());
@@ -304,13 +327,26 @@ pub fn write_class(out: &Path, graded: &[Graded]) -> Result<()> {
         "failed_checks",
         "not_run",
         "notes",
+        "incomplete",
     ])
     .map_err(csv_err)?;
     for g in graded {
         let failed: Vec<&str> = g.score.failed().map(|t| t.id.as_str()).collect();
+        // An incomplete score is no grade: its points cell stays empty for gradebook imports.
+        let points = if g.score.incomplete {
+            String::new()
+        } else {
+            format!("{:.2}", g.score.points)
+        };
+        let unverified = g
+            .score
+            .tests
+            .iter()
+            .filter(|t| t.status == Status::Unverified)
+            .count();
         w.write_record([
             g.submission.student.as_str(),
-            &format!("{:.2}", g.score.points),
+            &points,
             &format!("{:.2}", g.score.max),
             &g.ungraded
                 .as_ref()
@@ -325,6 +361,11 @@ pub fn write_class(out: &Path, graded: &[Graded]) -> Result<()> {
                 .map(std::string::ToString::to_string)
                 .collect::<Vec<_>>()
                 .join("; "),
+            &if g.score.incomplete {
+                format!("{unverified} unverified")
+            } else {
+                String::new()
+            },
         ])
         .map_err(csv_err)?;
     }
@@ -358,10 +399,14 @@ pub fn class_table(graded: &[Graded]) -> String {
         } else {
             format!("{detail}; NOT RUN {not_run}")
         };
+        let points = if g.score.incomplete {
+            format!("INCOMPLETE / {:.2}", g.score.max)
+        } else {
+            format!("{:.2} / {:.2}", g.score.points, g.score.max)
+        };
         out.push_str(&format!(
             "{:<width$}  {:>15}  {detail}\n",
-            g.submission.student,
-            format!("{:.2} / {:.2}", g.score.points, g.score.max)
+            g.submission.student, points
         ));
     }
     out

@@ -186,11 +186,13 @@ impl Rubric {
             + self.perf.as_ref().map_or(0.0, |r| r.points)
     }
 
-    /// Scores a report. Only verified checks carry points: a check that passed or failed
-    /// counts its share of the part's points in both the points earned and the points
-    /// possible; a check that was not verified (an environment fault, a check this machine
-    /// cannot run, one missing from the report) counts in neither, so it is never charged and
-    /// never turned into marks.
+    /// Scores a report. A check that passed or failed counts its share of the part's points
+    /// in both the points earned and the points possible. A check the harness could not judge
+    /// for reasons that hold for the whole class (an environment fault the reference shares,
+    /// a check this kernel cannot run, one missing from the report) counts in neither. A check
+    /// this run could not verify (`unverified`) keeps its share in the points possible, so a
+    /// maximum never shrinks for one student, and makes the score
+    /// [incomplete](Score::incomplete): no final score until it is graded again.
     pub fn score(&self, report: &Report) -> Score {
         let mut parts = Vec::new();
         let mut tests = Vec::new();
@@ -205,7 +207,11 @@ impl Rubric {
                 } else {
                     0.0
                 };
-                let max = if status.is_verified() { share } else { 0.0 };
+                let max = if status.is_verified() || status == Status::Unverified {
+                    share
+                } else {
+                    0.0
+                };
                 let points = if status == Status::Pass { share } else { 0.0 };
                 possible += max;
                 earned += points;
@@ -244,6 +250,7 @@ impl Rubric {
         Score {
             points: parts.iter().map(|p| p.points).sum(),
             max: parts.iter().map(|p| p.max).sum(),
+            incomplete: tests.iter().any(|t| t.status == Status::Unverified),
             parts,
             tests,
         }
@@ -255,8 +262,14 @@ impl Rubric {
 pub struct Score {
     /// Points earned.
     pub points: f64,
-    /// Points possible: the shares of the checks that were verified.
+    /// Points possible: the shares of the checks that were verified or that this run could
+    /// not verify.
     pub max: f64,
+    /// Some check could not be verified on this run (after the grader's retry): `points` is
+    /// what the verified checks earned, not a final score, and the submission must be graded
+    /// again.
+    #[serde(default)]
+    pub incomplete: bool,
     /// Per part.
     pub parts: Vec<PartScore>,
     /// Per graded check.
@@ -296,7 +309,8 @@ pub struct PartScore {
     pub program: String,
     /// Earned.
     pub points: f64,
-    /// Possible: the rubric's points for the part, less the shares of checks not verified.
+    /// Possible: the rubric's points for the part, less the shares of checks not judged for
+    /// the whole class (not run, environment faults).
     pub max: f64,
 }
 
@@ -316,7 +330,7 @@ pub struct TestScore {
     pub hidden: bool,
     /// Points earned (its full share on a pass).
     pub points: f64,
-    /// Its share of the part's points when it was verified; 0 when it was not (not run,
+    /// Its share of the part's points; 0 when it was not judged for the whole class (not run,
     /// environment fault).
     pub max: f64,
     /// The diff or error; only "failed" for hidden checks.

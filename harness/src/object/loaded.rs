@@ -199,8 +199,29 @@ impl LoadedProgram {
         Ok(info.run_count())
     }
 
+    /// The program's run count and total run time so far (counted only while BPF run
+    /// statistics are on, as the veth targets keep them).
+    pub fn kernel_time(&mut self) -> Result<crate::budget::KernelTime> {
+        let info = self
+            .xdp()
+            .info()
+            .map_err(Error::during("reading the program's run statistics"))?;
+        Ok(crate::budget::KernelTime {
+            runs: info.run_count(),
+            time: info.run_time(),
+        })
+    }
+
     /// Runs the program once on `frame` through BPF_PROG_TEST_RUN: exact verdict and output.
     pub fn test_run(&mut self, frame: &[u8]) -> Result<(Verdict, Vec<u8>)> {
+        self.test_run_timed(frame).map(|(v, out, _)| (v, out))
+    }
+
+    /// [`LoadedProgram::test_run`], with the kernel's time for the run.
+    pub fn test_run_timed(
+        &mut self,
+        frame: &[u8],
+    ) -> Result<(Verdict, Vec<u8>, std::time::Duration)> {
         let mut out = vec![0u8; frame.len() + 4096];
         let xdp = self.xdp();
         let result = xdp
@@ -211,7 +232,11 @@ impl LoadedProgram {
             })
             .map_err(|e| Error::op("BPF_PROG_TEST_RUN failed", e))?;
         out.truncate(result.data_size_out as usize);
-        Ok((Verdict::from_code(result.return_value), out))
+        Ok((
+            Verdict::from_code(result.return_value),
+            out,
+            result.duration,
+        ))
     }
 
     /// Runs the program `repeat` times on `frame` through BPF_PROG_TEST_RUN and returns the

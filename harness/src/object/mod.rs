@@ -171,6 +171,9 @@ pub struct XdpObject {
     origin: PathBuf,
     bytes: Arc<[u8]>,
     programs: Vec<String>,
+    /// Programs among `programs` built for a devmap or cpumap, with their section: an interface
+    /// cannot run them, so loading one is the program's failure.
+    map_only: Vec<(String, &'static str)>,
 }
 
 impl fmt::Debug for XdpObject {
@@ -218,9 +221,18 @@ impl XdpObject {
         })?;
         let mut programs = Vec::new();
         let mut others = Vec::new();
+        let mut map_only = Vec::new();
         for (name, program) in &parsed.programs {
+            use aya_obj::programs::XdpAttachType;
             match program.section {
-                aya_obj::ProgramSection::Xdp { .. } => programs.push(name.clone()),
+                aya_obj::ProgramSection::Xdp { attach_type, .. } => {
+                    programs.push(name.clone());
+                    match attach_type {
+                        XdpAttachType::Interface => {}
+                        XdpAttachType::DevMap => map_only.push((name.clone(), "xdp/devmap")),
+                        XdpAttachType::CpuMap => map_only.push((name.clone(), "xdp/cpumap")),
+                    }
+                }
                 _ => others.push(name.clone()),
             }
         }
@@ -251,6 +263,7 @@ impl XdpObject {
             origin,
             bytes,
             programs,
+            map_only,
         })
     }
 
@@ -264,8 +277,24 @@ impl XdpObject {
         &self.programs
     }
 
-    /// Picks a program: the one named, or the only one when no name is given.
+    /// Picks a program: the one named, or the only one when no name is given. A program built
+    /// for a devmap or cpumap is refused here, before the kernel would refuse to attach or
+    /// test-run it (an error the harness would otherwise have to excuse).
     pub fn resolve(&self, name: Option<&str>) -> Result<String> {
+        let name = self.pick(name)?;
+        if let Some((_, section)) = self.map_only.iter().find(|(n, _)| *n == name) {
+            return Err(Error::ProgramType {
+                program: name,
+                found: format!(
+                    "an XDP program for a {} (section `{section}`)",
+                    section.trim_start_matches("xdp/")
+                ),
+            });
+        }
+        Ok(name)
+    }
+
+    fn pick(&self, name: Option<&str>) -> Result<String> {
         match name {
             Some(name) if self.programs.iter().any(|p| p == name) => Ok(name.to_owned()),
             None if self.programs.len() == 1 => Ok(self.programs[0].clone()),

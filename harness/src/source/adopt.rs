@@ -19,10 +19,11 @@ use crate::{
 /// Its maps are those the kernel says it references, under their kernel names (empty for a map
 /// created without a name). Each of `map_pins` (contract name, pin path) is a map pinned under
 /// the contract's name; it wins over the program's own names, and the report says so.
-pub fn adopt(name: &str, xdp: Xdp, map_pins: &[(String, PathBuf)]) -> Result<LoadedProgram> {
+pub fn adopt(name: &str, mut xdp: Xdp, map_pins: &[(String, PathBuf)]) -> Result<LoadedProgram> {
     // The run count tells apart the harness's frames from the program's other traffic, also
     // in test-run mode.
     crate::target::run_stats()?;
+    require_interface_xdp(name, &mut xdp)?;
     let ids = xdp
         .info()
         .and_then(|i| i.map_ids())
@@ -73,6 +74,48 @@ pub fn adopt(name: &str, xdp: Xdp, map_pins: &[(String, PathBuf)]) -> Result<Loa
         program.bind_map(pin_binding(name, &contract, &pin, summary));
     }
     Ok(program)
+}
+
+/// Refuses a program that an interface cannot run: another program type (aya takes any pinned
+/// program as XDP), or an XDP program loaded for a devmap or cpumap. The kernel's program info
+/// does not report the expected attach type, but BPF_PROG_TEST_RUN refuses such a program with
+/// EINVAL, which an interface program never gets for a plain 60-byte frame. That probe frame
+/// (an EtherType no contract mentions, so it passes) runs the program once before any check;
+/// checks compare counters before and after their own frames, so it moves none of theirs.
+fn require_interface_xdp(name: &str, xdp: &mut Xdp) -> Result<()> {
+    use aya::programs::{TestRun as _, TestRunOptions};
+    use aya_obj::generated::bpf_prog_type;
+    let kind = xdp
+        .info()
+        .map_err(Error::during(format!("reading the type of program `{name}`")))?
+        .program_type();
+    let wrong = |found: String| Error::ProgramType {
+        program: name.to_owned(),
+        found,
+    };
+    if kind != bpf_prog_type::BPF_PROG_TYPE_XDP {
+        return Err(wrong(format!("not an XDP program (the kernel lists it as {kind:?})")));
+    }
+    let mut frame = [0u8; 60];
+    frame[..6].fill(0xff);
+    frame[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x01]);
+    frame[12..14].copy_from_slice(&0x88b5u16.to_be_bytes());
+    let mut out = [0u8; 60 + 4096];
+    match xdp.test_run(TestRunOptions {
+        data_in: Some(&frame),
+        data_out: Some(&mut out),
+        ..Default::default()
+    }) {
+        Err(aya::programs::ProgramError::SyscallError(e))
+            if e.io_error.raw_os_error() == Some(libc::EINVAL) =>
+        {
+            Err(wrong(
+                "an XDP program loaded for a devmap or cpumap (its expected attach type)".into(),
+            ))
+        }
+        // Any other failure is the harness's to report where the checks run the program.
+        _ => Ok(()),
+    }
 }
 
 fn map(data: MapData, pin: &Path) -> Result<Map> {
