@@ -55,6 +55,8 @@ struct ProgLoadAttr {
     kern_version: u32,
     prog_flags: u32,
     prog_name: [u8; 16],
+    prog_ifindex: u32,
+    expected_attach_type: u32,
 }
 
 #[repr(C)]
@@ -123,13 +125,25 @@ pub fn create_map(
 
 /// Loads raw instructions as an XDP program, as `load-program` with `:prog-type :xdp` does.
 pub fn load_xdp(insns: &[bpf_insn], name: Option<&str>) -> std::io::Result<OwnedFd> {
+    load_program(BPF_PROG_TYPE_XDP, 0, insns, name)
+}
+
+/// Loads raw instructions as a program of any type (`BPF_PROG_TYPE_*`) with an expected
+/// attach type (`BPF_*`; 0 for none), for the programs a student may pin by mistake.
+pub fn load_program(
+    prog_type: u32,
+    expected_attach_type: u32,
+    insns: &[bpf_insn],
+    name: Option<&str>,
+) -> std::io::Result<OwnedFd> {
     let license = c"GPL";
     let attr = ProgLoadAttr {
-        prog_type: BPF_PROG_TYPE_XDP,
+        prog_type,
         insn_cnt: insns.len() as u32,
         insns: insns.as_ptr() as u64,
         license: license.as_ptr() as u64,
         prog_name: name.map(name16).unwrap_or_default(),
+        expected_attach_type,
         ..Default::default()
     };
     bpf(BPF_PROG_LOAD, &attr).map(owned)

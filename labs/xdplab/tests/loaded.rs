@@ -156,3 +156,55 @@ fn grading_a_pinned_file_uses_its_map_pins() {
         "{text}"
     );
 }
+
+/// A pinned program an interface cannot run is the program's failure in every mode, never an
+/// environment fault or an unverified check: a socket filter (aya would take any pin as XDP)
+/// and an XDP program loaded for a devmap (BPF_PROG_TEST_RUN and attaching both refuse it).
+#[test]
+fn pinned_programs_an_interface_cannot_run_fail_as_the_programs() {
+    use harness::testing::student_loader::{load_program, pin};
+    // r0 = 2 (XDP_PASS, or "keep 2 bytes" for a socket filter); exit. 8 bytes each: opcode,
+    // registers, offset, immediate.
+    let insns: Vec<aya_obj::generated::bpf_insn> = [
+        [0xb7u8, 0, 0, 0, 2, 0, 0, 0],
+        [0x95, 0, 0, 0, 0, 0, 0, 0],
+    ]
+    .iter()
+    // SAFETY: bpf_insn is the kernel's 8-byte instruction, plain bytes with no invalid values.
+    .map(|b| unsafe { std::mem::transmute::<[u8; 8], aya_obj::generated::bpf_insn>(*b) })
+    .collect();
+    use aya_obj::generated::{bpf_attach_type, bpf_prog_type};
+    const SOCKET_FILTER: u32 = bpf_prog_type::BPF_PROG_TYPE_SOCKET_FILTER as u32;
+    const XDP: u32 = bpf_prog_type::BPF_PROG_TYPE_XDP as u32;
+    const BPF_XDP_DEVMAP: u32 = bpf_attach_type::BPF_XDP_DEVMAP as u32;
+    for (kind, expected_attach, found) in [
+        (SOCKET_FILTER, 0, "not an XDP program"),
+        (XDP, BPF_XDP_DEVMAP, "loaded for a devmap or cpumap"),
+    ] {
+        let fd = load_program(kind, expected_attach, &insns, Some("ip_filter")).unwrap();
+        let pins = harness::object::PinDir::create().unwrap();
+        pin(std::os::fd::AsFd::as_fd(&fd), &pins.path().join("ip_filter")).unwrap();
+        for mode in ["test-run", "native"] {
+            let (code, report, err) = xdplab(&[
+                "run",
+                "7.1",
+                "--pinned",
+                &pins.path().display().to_string(),
+                "--program",
+                "ip_filter",
+                "--mode",
+                mode,
+                "--format",
+                "json",
+            ]);
+            let checks = report["checks"].as_array().unwrap();
+            assert!(!checks.is_empty(), "{report}{err}");
+            for c in checks.iter().filter(|c| c["status"] != "info") {
+                assert_eq!(c["status"], "fail", "{c}");
+                assert_eq!(c["class"], "no-program", "{c}");
+                assert!(c["message"].as_str().unwrap().contains(found), "{c}");
+            }
+            assert_eq!(code, 1, "{err}");
+        }
+    }
+}
