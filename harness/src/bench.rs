@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use crate::{
+    budget::KernelTime,
     error::Result,
     lab::{Lab, Part, RunOptions, Setup},
     object::{ProgramSource, XdpObject},
@@ -165,6 +166,8 @@ pub struct PerfOptions {
     pub repeat: u32,
     /// Frames in each native-mode veth burst; 0 skips the veth measurement.
     pub veth_frames: usize,
+    /// The whole measurement's time limit: past it, no new run starts.
+    pub time_limit: Duration,
 }
 
 impl PerfOptions {
@@ -175,6 +178,7 @@ impl PerfOptions {
             runs: 3,
             repeat: 200,
             veth_frames: 0,
+            time_limit: Duration::from_secs(60),
         }
     }
 }
@@ -185,6 +189,7 @@ impl Default for PerfOptions {
             runs: 5,
             repeat: 1000,
             veth_frames: 5000,
+            time_limit: Duration::from_secs(300),
         }
     }
 }
@@ -267,6 +272,17 @@ fn ns_per_frame(p: &mut crate::object::LoadedProgram, mix: &[Vec<u8>], repeat: u
     Ok(total / mix.len().max(1) as f64)
 }
 
+/// One run of each frame of the mix, stopped as soon as the program is over the per-frame
+/// budget (see [`crate::budget`]).
+fn within_budget(p: &mut crate::object::LoadedProgram, mix: &[Vec<u8>]) -> Result<()> {
+    let mut spent = KernelTime::default();
+    for f in mix {
+        spent.add(p.time_run(f, 1)?);
+        spent.within_budget_so_far(p.name())?;
+    }
+    spent.within_budget(p.name())
+}
+
 /// Frames per second `target`'s program takes from a burst of `n` frames of the mix on its
 /// veth: from the first send until the program's run count shows it saw the last frame.
 fn veth_rate(target: &mut dyn Target, mix: &[Vec<u8>], n: usize) -> Result<f64> {
@@ -300,11 +316,16 @@ fn veth_rate(target: &mut dyn Target, mix: &[Vec<u8>], n: usize) -> Result<f64> 
 pub fn perf(lab: &Lab, source: &dyn ProgramSource, opts: PerfOptions) -> Result<Perf> {
     let reference = lab.reference_object();
     let runs = opts.runs.max(1);
+    let started = Instant::now();
     let mut programs = Vec::new();
     for part in &lab.parts {
         let mix = frame_mix(lab, part)?;
         let mut theirs = match ready(source, part, Mode::TestRun) {
-            Ok(t) => Ok(t),
+            // One pass over the mix first: a program over the per-frame budget would take
+            // `repeat` times as long per run, so it is reported, not measured.
+            Ok(mut t) => within_budget(t.program(), &mix)
+                .map(|()| t)
+                .map_err(|e| e.to_string()),
             Err(e) if e.class() == crate::FailureClass::Environment => return Err(e),
             Err(e) => Err(e.to_string()),
         };
@@ -312,6 +333,13 @@ pub fn perf(lab: &Lab, source: &dyn ProgramSource, opts: PerfOptions) -> Result<
         let mut floor = floor_program()?;
         let (mut mine, mut r, mut fl) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..runs {
+            if started.elapsed() > opts.time_limit {
+                return Err(crate::Error::usage(format!(
+                    "the measurement passed its time limit of {} s before it was done; measure \
+                     fewer runs (--runs) or repeats (--repeat), or allow more (--timeout)",
+                    opts.time_limit.as_secs()
+                )));
+            }
             if let Ok(t) = &mut theirs {
                 mine.push(ns_per_frame(t.program(), &mix, opts.repeat)?);
             }

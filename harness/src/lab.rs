@@ -323,7 +323,18 @@ fn load_and_judge(
         return fail_all(e);
     }
     let mut results = Vec::new();
+    // A program over the per-frame budget would be as slow on every check: the rest of the
+    // part fails with the same reason instead of spending seconds per check on it.
+    let mut over_budget: Option<String> = None;
     for check in checks {
+        if let Some(message) = &over_budget {
+            results.push(CheckResult::failed(
+                check,
+                FailureClass::Timeout,
+                message.clone(),
+            ));
+            continue;
+        }
         let runs = foreign::runs_before(target.as_mut(), check);
         let result = match check.judge(target.as_mut()) {
             Ok((judgement, traffic)) => CheckResult::judge(check, judgement, traffic),
@@ -332,6 +343,10 @@ fn load_and_judge(
             // checks still run.
             Err(e) if e.class() == FailureClass::Environment => {
                 CheckResult::unverified(check, unverified_reason(&e))
+            }
+            Err(e @ Error::TooSlow { per_frame, .. }) if per_frame > crate::budget::FRAME_BUDGET => {
+                over_budget = Some(e.to_string());
+                CheckResult::error(check, &e)
             }
             Err(e) => CheckResult::error(check, &e),
         };

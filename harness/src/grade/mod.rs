@@ -314,16 +314,20 @@ fn run_child(
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
     // Read both pipes on threads so a chatty child never blocks on a full pipe; keep at most
-    // the limit of each and discard the rest.
-    let out = std::thread::spawn(move || bounded_read(stdout));
-    let err = std::thread::spawn(move || bounded_read(stderr));
+    // the limit of each and discard the rest. The buffers are shared so a child that cannot
+    // be reaped in time still shows what it printed.
+    let (out, err) = (Captured::default(), Captured::default());
+    let readers = [
+        out.read_from(stdout, "xdplab-child-stdout"),
+        err.read_from(stderr, "xdplab-child-stderr"),
+    ];
     let mut timed_out = false;
     let status = loop {
         // The deadline is checked first, so a limit of 0 always stops the child.
         if start.elapsed() >= timeout {
             let _ = child.kill();
             timed_out = true;
-            break child.wait().ok();
+            break reap_within(&mut child, KILL_GRACE);
         }
         match child.try_wait() {
             Ok(Some(status)) => break Some(status),
@@ -331,11 +335,21 @@ fn run_child(
             Err(e) => return Err(env_error(format!("waiting for the grading child: {e}"))),
         }
     };
-    if timed_out {
-        crate::netns::sweep();
+    let stuck = timed_out && status.is_none();
+    if stuck {
+        // SIGKILL takes effect only when the child leaves the kernel, and a program can keep it
+        // there far past its limit (one BPF_PROG_TEST_RUN of nested `bpf_loop`s). Its grade is
+        // decided now; a reaper waits for it and sweeps its namespaces once it is gone.
+        stragglers::adopt(child);
+    } else {
+        for reader in readers {
+            let _ = reader.join();
+        }
+        if timed_out {
+            crate::netns::sweep();
+        }
     }
-    let out = out.join().unwrap_or_default();
-    let err = err.join().unwrap_or_default();
+    let (out, err) = (out.text(), err.text());
     if !timed_out {
         if let Ok(report) = serde_json::from_str::<Report>(&out) {
             return Ok(Ok(report));
@@ -370,16 +384,154 @@ fn run_child(
     }))
 }
 
+/// How long a killed child may take to exit before its grade is decided without it.
+pub const KILL_GRACE: Duration = Duration::from_secs(2);
+
+/// Waits up to `grace` for a killed child to exit; `None` if it is still running.
+fn reap_within(child: &mut std::process::Child, grace: Duration) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Err(_) => return None,
+            Ok(None) if start.elapsed() >= grace => return None,
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
+/// What a child printed on one pipe, at most [`CHILD_OUTPUT_LIMIT`] bytes of it.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Captured {
+    /// Reads `pipe` into the buffer on a thread of its own until the pipe closes.
+    fn read_from(
+        &self,
+        mut pipe: impl Read + Send + 'static,
+        name: &str,
+    ) -> std::thread::JoinHandle<()> {
+        let buffer = self.clone();
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                let mut chunk = [0u8; 8192];
+                while let Ok(n @ 1..) = pipe.read(&mut chunk) {
+                    let mut bytes = buffer.lock();
+                    let room = (CHILD_OUTPUT_LIMIT as usize).saturating_sub(bytes.len());
+                    // Past the limit the rest is drained, so the child never blocks on a
+                    // full pipe.
+                    bytes.extend_from_slice(&chunk[..n.min(room)]);
+                }
+            })
+            .expect("a reader thread starts")
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<u8>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.lock()).into_owned()
+    }
+}
+
+/// Grading children killed at their time limit that had not exited within [`KILL_GRACE`]:
+/// each is waited for on a thread of its own, and its namespaces are swept once it is gone.
+pub mod stragglers {
+    use std::{
+        process::Child,
+        sync::{Condvar, Mutex},
+        time::{Duration, Instant},
+    };
+
+    /// The pids of the killed children not yet gone.
+    static LEFT: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+    static GONE: Condvar = Condvar::new();
+
+    fn left() -> std::sync::MutexGuard<'static, Vec<u32>> {
+        LEFT.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Waits for `child` (already sent SIGKILL) on a thread, then sweeps.
+    pub(super) fn adopt(mut child: Child) {
+        let pid = child.id();
+        left().push(pid);
+        let reaper = std::thread::Builder::new()
+            .name(format!("xdplab-reap-{pid}"))
+            .spawn(move || {
+                let _ = child.wait();
+                crate::netns::sweep();
+                left().retain(|p| *p != pid);
+                GONE.notify_all();
+            });
+        if reaper.is_err() {
+            left().retain(|p| *p != pid);
+        }
+    }
+
+    /// Waits up to `limit` for the killed children still inside the kernel, then hands each
+    /// one left to a detached `xdplab` ([`REAP_COMMAND`](super::REAP_COMMAND)) that outlives
+    /// this process, waits for the child to be gone and sweeps its namespaces. Returns how many
+    /// were handed over.
+    pub fn hand_off(exe: &std::path::Path, limit: Duration) -> usize {
+        let deadline = Instant::now() + limit;
+        let mut n = left();
+        while !n.is_empty() {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            n = GONE
+                .wait_timeout(n, deadline - now)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+        for pid in n.iter() {
+            use std::os::unix::process::CommandExt as _;
+            let _ = std::process::Command::new(exe)
+                .args([super::REAP_COMMAND, &pid.to_string()])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                // Its own session: a Ctrl-C aimed at the grader does not stop the clean-up.
+                .process_group(0)
+                .spawn();
+        }
+        n.len()
+    }
+}
+
 /// The name of the CLI's hidden command that runs [`child::serve`].
 pub const CHILD_COMMAND: &str = "grade-child";
 
-fn bounded_read(pipe: impl Read) -> String {
-    let mut bytes = Vec::new();
-    let mut pipe = pipe;
-    let _ = (&mut pipe).take(CHILD_OUTPUT_LIMIT).read_to_end(&mut bytes);
-    // Drain the rest so the child never blocks on a full pipe.
-    let _ = std::io::copy(&mut pipe, &mut std::io::sink());
-    String::from_utf8_lossy(&bytes).into_owned()
+/// The name of the CLI's hidden command that runs [`reap`].
+pub const REAP_COMMAND: &str = "grade-reap";
+
+/// Waits until process `pid` (a grading child killed at its limit) is gone, then sweeps the
+/// namespaces it left. The wait is on a pidfd, an event, not a poll; the sweep then needs the
+/// process reaped too (its /proc entry stays until its new parent, init, collects it), which
+/// takes a moment, checked every few milliseconds for at most a second.
+pub fn reap(pid: u32) -> Result<()> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if fd >= 0 {
+        let mut poll = libc::pollfd {
+            fd: fd as i32,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd; -1 waits until the process exits.
+        unsafe { libc::poll(&raw mut poll, 1, -1) };
+        // SAFETY: the fd was opened above and is closed once.
+        unsafe { libc::close(fd as i32) };
+    }
+    let start = Instant::now();
+    while Path::new(&format!("/proc/{pid}")).exists() && start.elapsed() < Duration::from_secs(1) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    crate::netns::sweep();
+    Ok(())
 }
 
 /// The last `n` lines of `text`, indented.

@@ -49,6 +49,12 @@ enum Command {
     /// Grade one submission as `grade` asks (reads its request on standard input).
     #[command(name = "grade-child", hide = true)]
     GradeChild,
+    /// Wait for a grading child killed at its limit to be gone, then sweep what it left.
+    #[command(name = "grade-reap", hide = true)]
+    GradeReap {
+        /// The child's pid.
+        pid: u32,
+    },
 }
 
 #[derive(Subcommand)]
@@ -88,6 +94,10 @@ struct BenchArgs {
     /// Also time full lab runs per mode and the set-up steps (the README's figures).
     #[arg(long)]
     modes: bool,
+    /// Time limit for the measurement, in seconds (1 to 86400); past it no new run starts.
+    #[arg(long, default_value_t = 300,
+          value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(1..=86_400))]
+    timeout: u64,
 }
 
 #[derive(Args)]
@@ -224,6 +234,7 @@ fn main() -> ExitCode {
                 labs(seed).into_iter().find(|l| l.id == id)
             }));
         }
+        Command::GradeReap { pid } => grade::reap(pid),
         Command::Run(args) => {
             let json = args.format == Format::Json;
             // A panic past the loader's own boundary still ends in one document.
@@ -470,6 +481,14 @@ fn grade(args: GradeArgs) -> Result<(), Error> {
     bar.finish_and_clear();
     // Children stopped by a SIGINT/SIGTERM are no grades: write nothing, let the signal exit.
     harness::signals::hold_if_interrupted();
+    let stuck = grade::stragglers::hand_off(&opts.exe, Duration::ZERO);
+    if stuck > 0 {
+        eprintln!(
+            "xdplab: {stuck} grading child(ren) killed at the time limit are still inside the \
+             kernel (a program running far past its limit); a background xdplab removes their \
+             namespaces once they are gone"
+        );
+    }
     let info = grade::class::ClassInfo {
         lab: lab.id,
         contract: contract(lab.id),
@@ -493,6 +512,7 @@ fn bench(args: BenchArgs) -> Result<(), Error> {
         runs: args.runs,
         repeat: args.repeat,
         veth_frames: args.veth_frames,
+        time_limit: Duration::from_secs(args.timeout),
     };
     let perf = harness::bench::perf(&lab, source.as_ref(), opts)?;
     match args.format {
