@@ -18,7 +18,14 @@ pub fn compile(source: &Path, defines: &[&str], out_dir: &Path) -> Result<PathBu
     let mut name = stem.to_owned();
     for d in defines {
         name.push('-');
-        name.push_str(&d.to_lowercase());
+        // A define may carry a string (`XDP_SECTION="xdp/devmap"`): keep the name one file name.
+        name.extend(d.to_lowercase().chars().map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '=' {
+                c
+            } else {
+                '_'
+            }
+        }));
     }
     let out = out_dir.join(format!("{name}.o"));
     // Tests build the same program side by side: each writes its own file and renames it into

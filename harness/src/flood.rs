@@ -195,9 +195,9 @@ impl Flood {
         // How many frames of the previous volley's last group passed.
         let mut previous_passed: Option<u64> = None;
         let program = target.program().name().to_owned();
-        // The volleys' own time (pauses left out) and the program's share of it, for telling
-        // a program that ran out the clock from a slow machine.
-        let (mut busy, mut spent) = (Duration::ZERO, KernelTime::default());
+        // The program's own time in the kernel, over the flood so far and the previous volley:
+        // what tells a program that ran out the contract's clock from a slow machine.
+        let (mut spent, mut previous_kernel) = (KernelTime::default(), KernelTime::default());
         for volley in &self.volleys {
             if let (Some(pause), Some((started, decided, _))) = (volley.pause, previous) {
                 table.input(pause.wait(started, decided));
@@ -217,27 +217,34 @@ impl Flood {
             let (shot, deltas) = counters::across(target, self.counters, |t| t.fire(&frames))?;
             let decided = Instant::now();
             let kernel = shot.kernel.unwrap_or_default();
-            busy += shot.elapsed;
             spent = KernelTime {
                 runs: spent.runs + kernel.runs,
                 time: spent.time + kernel.time,
             };
-            // Who ran out a clock: this volley's share, or the whole flood's so far.
-            let this_volley = |e: Error| kernel.blame(&program, shot.elapsed, e);
-            let so_far = |e: Error| spent.blame(&program, busy, e);
+            let blame = Blame {
+                program: &program,
+                volley: kernel,
+                previous: previous_kernel,
+            };
+            previous_kernel = kernel;
             self.check_window(shot.elapsed, first_start.unwrap_or(started))
                 .map_err(|e| match self.window {
-                    Some(Window::Whole(_)) => so_far(e),
-                    _ => this_volley(e),
+                    Some(Window::Whole(limit)) => spent.blame(&program, |t| t <= limit, e),
+                    Some(Window::EachVolley(limit)) => kernel.blame(&program, |t| t <= limit, e),
+                    None => e,
                 })?;
             if let Some(limit) = volley.limit
                 && shot.elapsed > limit
             {
-                return Err(this_volley(Error::env(format!(
-                    "a volley that must be decided within {limit:?} for the contract to say what \
-                     happens took {:?}; the machine is too loaded to judge it",
-                    shot.elapsed
-                ))));
+                return Err(kernel.blame(
+                    &program,
+                    |t| t <= limit,
+                    Error::env(format!(
+                        "a volley that must be decided within {limit:?} for the contract to say \
+                         what happens took {:?}; the machine is too loaded to judge it",
+                        shot.elapsed
+                    )),
+                ));
             }
             let prev_elapsed = previous.map(|(_, _, e)| e);
             let prev = Previous {
@@ -255,8 +262,7 @@ impl Flood {
             for g in &volley.groups {
                 let got = &verdicts[at..at + g.frames.len()];
                 at += g.frames.len();
-                g.row(&mut table, got, shot.elapsed, prev)
-                    .map_err(&this_volley)?;
+                g.row(&mut table, got, shot.elapsed, prev, &blame)?;
                 previous_passed = Some(got.iter().filter(|v| **v == Verdict::Pass).count() as u64);
             }
             let passed = verdicts.iter().filter(|v| **v == Verdict::Pass).count() as u64;
@@ -456,7 +462,14 @@ impl Entries {
 }
 
 impl Group {
-    fn row(&self, table: &mut Table, got: &[Verdict], t: Duration, prev: Previous) -> Result<()> {
+    fn row(
+        &self,
+        table: &mut Table,
+        got: &[Verdict],
+        t: Duration,
+        prev: Previous,
+        blame: &Blame,
+    ) -> Result<()> {
         match &self.expect {
             Expect::All(v) => {
                 table.verdicts(&self.name, &vec![*v; self.frames.len()], got);
@@ -477,12 +490,17 @@ impl Group {
                     && k >= *base
                     && so_far_right
                 {
-                    return Err(Error::env(format!(
-                        "{k} frames of the previous volley passed, so the contract's {base} \
-                         leaves no lower bound for `{}` and nothing would be verified; the \
-                         machine delivered the flood too slowly",
-                        self.name
-                    )));
+                    // The previous volley's refill (1 token a ms) gave those k tokens.
+                    return Err(blame.previous.blame(
+                        blame.program,
+                        |t| ms_ceil(t) < *base,
+                        Error::env(format!(
+                            "{k} frames of the previous volley passed, so the contract's {base} \
+                             leaves no lower bound for `{}` and nothing would be verified; the \
+                             machine delivered the flood too slowly",
+                            self.name
+                        )),
+                    ));
                 }
                 // A bound from the clock that lets the whole group through tells a limiting
                 // program from one that limits nothing only if something was limited.
@@ -492,19 +510,31 @@ impl Group {
                     && passed == sent
                     && so_far_right
                 {
-                    return Err(Error::env(format!(
-                        "`{}` took {} ms, long enough for the contract's bucket to refill and \
-                         pass all {sent} frames, so passing them all verifies nothing; the \
-                         machine delivered the flood too slowly",
-                        self.name,
-                        ms_ceil(t)
-                    )));
+                    return Err(blame.volley.blame(
+                        blame.program,
+                        |t| base + ms_ceil(t) + slack < sent,
+                        Error::env(format!(
+                            "`{}` took {} ms, long enough for the contract's bucket to refill \
+                             and pass all {sent} frames, so passing them all verifies nothing; \
+                             the machine delivered the flood too slowly",
+                            self.name,
+                            ms_ceil(t)
+                        )),
+                    ));
                 }
                 table.passed_in(&self.name, lo_value, hi.value(t, prev), passed);
             }
         }
         Ok(())
     }
+}
+
+/// The program's own time in the kernel, in this volley and the one before, for deciding who
+/// ran out the contract's clock (see [`crate::budget`]).
+struct Blame<'a> {
+    program: &'a str,
+    volley: KernelTime,
+    previous: KernelTime,
 }
 
 /// What a volley's expectations may depend on from the volley before it.

@@ -419,7 +419,11 @@ impl VethTarget {
                         frames.len() + 1,
                         settle::RUN_DEADLINE
                     ));
-                    return Err(kernel.blame(self.program.name(), start.elapsed(), e));
+                    return Err(kernel.blame(
+                        self.program.name(),
+                        |t| t <= settle::RUN_DEADLINE,
+                        e,
+                    ));
                 }
                 Some(at) if at.elapsed() > settle::SENTINEL_GRACE => {
                     note = Some(format!(
