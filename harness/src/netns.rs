@@ -11,6 +11,7 @@
 //! slave copies), so a lock taken on the namespace would be invisible to it, and one on the bare
 //! file leaves a window between creating the file and locking it. The name is there, complete,
 //! from the moment the entry exists, wherever the directory is seen from.
+
 use std::{
     fs,
     os::fd::{AsFd, BorrowedFd},
