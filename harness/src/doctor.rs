@@ -287,29 +287,35 @@ fn references(lab: &Lab) -> Vec<Finding> {
 }
 
 fn leftovers() -> Finding {
-    let dead: Vec<String> = netns::leftovers()
-        .into_iter()
-        .filter(|n| {
-            let pid = n
-                .trim_start_matches(netns::PREFIX)
-                .split('-')
-                .next()
-                .unwrap_or("");
-            !Path::new(&format!("/proc/{pid}")).exists()
-        })
-        .collect();
-    Finding::check(
-        "leftovers",
-        dead.is_empty(),
-        if dead.is_empty() {
-            "no namespaces left by killed runs".into()
-        } else {
+    let found = netns::survey();
+    let dead: Vec<String> = found.namespaces.into_iter().chain(found.pins).collect();
+    if !dead.is_empty() {
+        return Finding::check(
+            "leftovers",
+            false,
             format!(
-                "{} namespace(s) left by killed runs ({}); run `xdplab clean`",
+                "{} namespace(s) and pin(s) left by killed runs ({}); run `xdplab clean`",
                 dead.len(),
                 dead.join(", ")
-            )
-        },
+            ),
+        );
+    }
+    if found.left_alone.is_empty() {
+        return Finding::check("leftovers", true, "no namespaces left by killed runs");
+    }
+    // Not a fault here: another PID namespace's runs, which may well be going.
+    let lines: Vec<String> = found
+        .left_alone
+        .iter()
+        .map(|l| format!("{}: {}", l.name, l.reason))
+        .collect();
+    Finding::new(
+        "leftovers",
+        Level::Warn,
+        format!(
+            "none left by killed runs that this process can see; left alone:\n{}",
+            lines.join("\n")
+        ),
     )
 }
 

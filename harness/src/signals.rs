@@ -1,7 +1,9 @@
-//! Clean exits on SIGINT and SIGTERM: an interrupted run stops its grading child, removes its
-//! own namespaces (and with them its veths and XDP attachments) and pins, then exits with the
-//! usual 130 or 143. A SIGKILL cannot be caught; the next run's sweep and `xdplab clean` remove
-//! what it leaves.
+//! Clean exits on the signals that end a run: SIGINT (Ctrl-C), SIGTERM (`timeout`, CI runners),
+//! SIGHUP (a closed terminal or SSH session), SIGALRM (a caller's alarm) and SIGXCPU (a CPU
+//! time limit, `ulimit -t`). An interrupted run stops its grading child, removes its own
+//! namespaces (and with them its veths and XDP attachments) and pins, then exits with 128 plus
+//! the signal's number (130, 143, 129, 142, 152). A SIGKILL cannot be caught; the next run's
+//! sweep and `xdplab clean` remove what it leaves.
 
 use std::{
     sync::{
@@ -12,7 +14,7 @@ use std::{
 };
 
 use signal_hook::{
-    consts::{SIGINT, SIGTERM},
+    consts::{SIGALRM, SIGHUP, SIGINT, SIGTERM, SIGXCPU},
     iterator::Signals,
 };
 
@@ -21,7 +23,7 @@ use crate::error::{Error, Result};
 /// Held (shared) while a namespace or pin directory is being created and named, and taken
 /// for good by the signal thread, so nothing new appears while it cleans up.
 static CREATION: RwLock<()> = RwLock::new(());
-/// Set once a SIGINT or SIGTERM arrived: the signal thread is cleaning up and will exit.
+/// Set once one of [`HANDLED`] arrived: the signal thread is cleaning up and will exit.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// Blocks for good if the run was interrupted, so that the signal thread's clean-up ends the
@@ -42,10 +44,14 @@ fn children() -> std::sync::MutexGuard<'static, Vec<u32>> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// The signals that end a run cleanly. Each one's default action would end the process
+/// without a Drop, leaving its namespaces behind.
+pub const HANDLED: [i32; 5] = [SIGINT, SIGTERM, SIGHUP, SIGALRM, SIGXCPU];
+
 /// Installs the handlers; call it once, early in `main`. Tests need not call it.
 pub fn install() -> Result<()> {
-    let mut signals = Signals::new([SIGINT, SIGTERM])
-        .map_err(|e| Error::op("cannot install signal handlers", e))?;
+    let mut signals =
+        Signals::new(HANDLED).map_err(|e| Error::op("cannot install signal handlers", e))?;
     std::thread::Builder::new()
         .name("xdplab-signals".into())
         .spawn(move || {

@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-/// Where pins made by the harness live (bpffs root; names start with `xdplab-<pid>-`).
+/// Where pins made by the harness live (bpffs root; names start with
+/// [`crate::netns::own_prefix`], `xdplab-<pid>_<pidns>-`).
 pub(crate) const PIN_DIR: &str = "/sys/fs/bpf";
 
 /// Mounts a bpffs on /sys/fs/bpf unless one is there (a fresh machine of this kind has none).
@@ -35,7 +36,7 @@ pub fn ensure_bpffs() -> Result<()> {
     Ok(())
 }
 
-/// A directory on the bpffs owned by this process (`/sys/fs/bpf/xdplab-<pid>-<n>`), removed
+/// A directory on the bpffs owned by this process (`/sys/fs/bpf/xdplab-<pid>_<pidns>-<n>`), removed
 /// with everything pinned in it when dropped; `xdplab clean` removes those of killed runs.
 #[derive(Debug)]
 pub struct PinDir {
@@ -50,7 +51,8 @@ impl PinDir {
         ensure_bpffs()?;
         let _creating = crate::signals::creating();
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = Path::new(PIN_DIR).join(format!("xdplab-{}-{n}", std::process::id()));
+        // No dots: bpffs reserves names with a dot.
+        let path = Path::new(PIN_DIR).join(format!("{}{n}", crate::netns::own_prefix()));
         std::fs::create_dir_all(&path)
             .map_err(Error::during(format!("creating {}", path.display())))?;
         Ok(Self { path })

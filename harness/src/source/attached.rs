@@ -26,6 +26,9 @@ impl AttachedProgram {
     /// Finds the program attached to `iface`. It is judged as `program`, or under its kernel
     /// name when no name is given.
     pub fn open(iface: &str, netns: Option<&str>, program: Option<&str>) -> Result<Self> {
+        if let Some(ns) = netns {
+            check_netns_name(ns)?;
+        }
         let what = match netns {
             Some(ns) => format!("interface {iface} in namespace {ns}"),
             None => format!("interface {iface}"),
@@ -51,6 +54,29 @@ impl AttachedProgram {
     pub fn id(&self) -> u32 {
         self.id
     }
+}
+
+/// Refuses a `--netns` that cannot name a namespace: `ip netns` keeps them as files in
+/// /run/netns, so the name is one file name there (and never a path out of it).
+fn check_netns_name(ns: &str) -> Result<()> {
+    let reason = if ns.is_empty() {
+        "is empty"
+    } else if ns == "." || ns == ".." {
+        "is not a name but a directory"
+    } else if ns.contains('/') {
+        "contains `/`"
+    } else if ns.contains('\0') {
+        "contains a NUL byte"
+    } else if ns.len() > 255 {
+        "is longer than 255 bytes"
+    } else {
+        return Ok(());
+    };
+    Err(Error::usage(format!(
+        "--netns {ns:?} {reason}: it takes the name of a network namespace as `ip netns list` \
+         shows it (`--netns lab`, not a path); leave --netns out for an interface of the host's \
+         namespace."
+    )))
 }
 
 /// The id of the XDP program attached to `iface`, read from the link's IFLA_XDP attributes.
@@ -147,5 +173,34 @@ impl ProgramSource for AttachedProgram {
         }
         let xdp = xdp_by_id(self.id, program, &self.origin())?;
         adopt(program, xdp, &[])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn netns_names_are_file_names_in_run_netns() {
+        for ok in ["lab", "xdplab-env-client", "a.b", &"n".repeat(255)] {
+            assert!(check_netns_name(ok).is_ok(), "{ok}");
+        }
+        for (bad, reason) in [
+            ("", "is empty"),
+            (".", "directory"),
+            ("..", "directory"),
+            ("../../x", "contains `/`"),
+            ("a\0b", "NUL"),
+            (&"n".repeat(256), "255 bytes"),
+        ] {
+            let e = check_netns_name(bad).unwrap_err();
+            assert_eq!(e.class(), crate::FailureClass::Usage, "{bad}");
+            let message = e.to_string();
+            assert!(message.contains(reason), "{message}");
+            assert!(message.contains("ip netns list"), "{message}");
+        }
+        // Refused before anything is looked up.
+        let e = AttachedProgram::open("eth0", Some(""), None).unwrap_err();
+        assert_eq!(e.class(), crate::FailureClass::Usage);
     }
 }

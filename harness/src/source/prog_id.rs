@@ -19,6 +19,15 @@ impl ProgramIds {
     /// The programs `name → id`, each checked now to be a loaded XDP program (so a wrong id
     /// stops the run with the reason, instead of failing every check).
     pub fn open(ids: Vec<(String, u32)>) -> Result<Self> {
+        for (i, (name, id)) in ids.iter().enumerate() {
+            if let Some((_, other)) = ids[..i].iter().find(|(n, _)| n == name) {
+                return Err(Error::usage(format!(
+                    "--prog-id names program {name} twice (ids {other} and {id}): each of the \
+                     lab's programs takes one id. Keep one `--prog-id {name}=ID`, the id \
+                     `bpftool prog show` lists for it."
+                )));
+            }
+        }
         for (name, id) in &ids {
             xdp_by_id(*id, name, &format!("program id {id}"))?;
         }
@@ -120,5 +129,19 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("the id is not a number"), "{e}");
+    }
+
+    /// Refused before any id is looked up, so no kernel program is needed.
+    #[test]
+    fn a_program_named_twice_is_a_usage_error() {
+        let twice = vec![
+            ("ip_filter".to_owned(), 1),
+            ("port_filter".to_owned(), 2),
+            ("ip_filter".to_owned(), 1),
+        ];
+        let e = ProgramIds::open(twice).unwrap_err();
+        assert_eq!(e.class(), crate::FailureClass::Usage);
+        let e = e.to_string();
+        assert!(e.contains("names program ip_filter twice"), "{e}");
     }
 }

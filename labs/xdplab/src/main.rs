@@ -19,6 +19,36 @@ use harness::{
     source::{AttachedProgram, ProgramIds},
 };
 
+// Every print of this file goes through `write_stdout`: these shadow the standard macros, so
+// no print path (nor one added later) can panic on a closed or full standard output.
+macro_rules! print {
+    ($($arg:tt)*) => { write_stdout(::std::format_args!($($arg)*)) };
+}
+macro_rules! println {
+    ($($arg:tt)*) => { write_stdout(::std::format_args!("{}\n", ::std::format_args!($($arg)*))) };
+}
+
+/// Writes to standard output. A reader that went away (`xdplab list | head`) ends the program
+/// quietly with 0, as ripgrep does; any other failure (`> /dev/full`, a full disk) with one
+/// line and 2. The exit skips every Drop, so this process's namespaces and pins go first.
+fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout.write_fmt(args).and_then(|()| stdout.flush());
+    drop(stdout);
+    if let Err(e) = written {
+        netns::sweep_own();
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "xdplab: cannot write to standard output: {e}"
+        );
+        std::process::exit(2);
+    }
+}
+
 // `fn labs(seed) -> Vec<Lab>`: every lab crate this package depends on (see build.rs).
 include!(concat!(env!("OUT_DIR"), "/labs.rs"));
 
@@ -246,6 +276,8 @@ fn main() -> ExitCode {
             return match outcome {
                 Ok(code) => ExitCode::from(code),
                 Err(e) => {
+                    // First: a failed print of the document below ends the process.
+                    eprintln!("xdplab: {e}");
                     if json {
                         // Graders read this instead of a report.
                         println!(
@@ -253,7 +285,6 @@ fn main() -> ExitCode {
                             serde_json::to_string(&RunErrorDocument::from(&e)).unwrap()
                         );
                     }
-                    eprintln!("xdplab: {e}");
                     ExitCode::from(2)
                 }
             };
@@ -635,6 +666,12 @@ fn clean() -> Result<(), Error> {
     );
     for n in swept.namespaces.iter().chain(&swept.pins) {
         println!("  {n}");
+    }
+    if !swept.left_alone.is_empty() {
+        println!("left {} alone:", swept.left_alone.len());
+        for l in &swept.left_alone {
+            println!("  {}: {}", l.name, l.reason);
+        }
     }
     Ok(())
 }

@@ -220,7 +220,7 @@ fn killed_run_is_cleaned_up() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let prefix = format!("xdplab-{}-", child.id());
+    let prefix = harness::netns::owner_prefix(child.id());
     let ours = || {
         harness::netns::leftovers()
             .into_iter()

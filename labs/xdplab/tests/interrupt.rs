@@ -1,5 +1,6 @@
 //! Interrupted runs clean up: SIGINT and SIGTERM at different points of a run (after its first,
-//! second, ... namespace appeared) leave no namespace and no pin, and the run exits 130 or 143.
+//! second, ... namespace appeared), and SIGHUP, SIGALRM and SIGXCPU, leave no namespace and no
+//! pin, and the run exits 128 plus the signal's number (130, 143, 129, 142, 152).
 //! The normal suite interrupts a few runs and one grading; the ignored test interrupts 50 runs
 //! and prints the leak count (`cargo nextest run -p xdplab --run-ignored only -E
 //! 'test(fifty)' --no-capture`).
@@ -11,9 +12,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// Names under `dir` owned by `pid` (`xdplab-<pid>-...`).
+/// Names under `dir` owned by `pid` (`xdplab-<pid>_<pidns>-...`).
 fn owned(dir: &str, pid: u32) -> BTreeSet<String> {
-    let prefix = format!("xdplab-{pid}-");
+    let prefix = harness::netns::owner_prefix(pid);
     std::fs::read_dir(dir)
         .map(|d| {
             d.flatten()
@@ -96,6 +97,18 @@ fn interrupted_runs_leave_nothing() {
         "only {interrupted} of 4 runs were interrupted"
     );
     assert!(leaks.is_empty(), "left behind: {leaks:?}");
+}
+
+/// SIGHUP (a closed terminal), SIGALRM (a caller's alarm) and SIGXCPU (a CPU time limit) end
+/// a run as SIGTERM does: nothing left behind, exit 128 plus the signal's number.
+#[test]
+fn hangup_alarm_and_cpu_limit_clean_up_like_sigterm() {
+    for signal in [libc::SIGHUP, libc::SIGALRM, libc::SIGXCPU] {
+        // At its first namespace a run has most of its checks ahead: the signal ends it.
+        let (ended, leaks) = interrupt_run(signal, 1);
+        assert!(ended, "signal {signal} did not end the run");
+        assert!(leaks.is_empty(), "signal {signal} left behind: {leaks:?}");
+    }
 }
 
 #[test]
