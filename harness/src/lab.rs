@@ -344,7 +344,9 @@ fn load_and_judge(
             Err(e) if e.class() == FailureClass::Environment => {
                 CheckResult::unverified(check, unverified_reason(&e))
             }
-            Err(e @ Error::TooSlow { per_frame, .. }) if per_frame > crate::budget::FRAME_BUDGET => {
+            Err(e @ Error::TooSlow { per_frame, .. })
+                if per_frame > crate::budget::FRAME_BUDGET =>
+            {
                 over_budget = Some(e.to_string());
                 CheckResult::error(check, &e)
             }

@@ -182,7 +182,10 @@ pub fn grade_one(lab: &Lab, rubric: &Rubric, sub: &Submission, opts: &GradeOptio
     let (report, ungraded) = match &sub.problem {
         Some(e) => (failed_report(lab, e, opts.seed), Some(e.clone())),
         None => match run_child(&opts.exe, &request, opts.timeout) {
-            Ok(Ok(report)) => (retry_unverified(report, &opts.exe, &request, opts.timeout), None),
+            Ok(Ok(report)) => (
+                retry_unverified(report, &opts.exe, &request, opts.timeout),
+                None,
+            ),
             Ok(Err(e)) | Err(e) => (failed_report(lab, &e, opts.seed), Some(e)),
         },
     };
@@ -388,7 +391,10 @@ fn run_child(
 pub const KILL_GRACE: Duration = Duration::from_secs(2);
 
 /// Waits up to `grace` for a killed child to exit; `None` if it is still running.
-fn reap_within(child: &mut std::process::Child, grace: Duration) -> Option<std::process::ExitStatus> {
+fn reap_within(
+    child: &mut std::process::Child,
+    grace: Duration,
+) -> Option<std::process::ExitStatus> {
     let start = Instant::now();
     loop {
         match child.try_wait() {
@@ -428,7 +434,9 @@ impl Captured {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<u8>> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn text(&self) -> String {
@@ -450,7 +458,8 @@ pub mod stragglers {
     static GONE: Condvar = Condvar::new();
 
     fn left() -> std::sync::MutexGuard<'static, Vec<u32>> {
-        LEFT.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        LEFT.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Waits for `child` (already sent SIGKILL) on a thread, then sweeps.

@@ -154,6 +154,9 @@ pub fn student_json(g: &Graded) -> String {
         seed: u64,
         points: f64,
         max: f64,
+        /// Some check stayed unverified: `points` is no final score.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        incomplete: bool,
         ungraded: &'a Option<super::RunError>,
         reference_unavailable: &'a [crate::report::ReferenceUnavailable],
         parts: Vec<serde_json::Value>,
@@ -170,6 +173,7 @@ pub fn student_json(g: &Graded) -> String {
         seed: g.report.seed,
         points: round(g.score.points),
         max: round(g.score.max),
+        incomplete: g.score.incomplete,
         ungraded: &g.ungraded,
         reference_unavailable: &g.report.reference_unavailable,
         parts: g
@@ -594,8 +598,8 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(
             csv,
-            "student,points,max,ungraded,reason,failed_checks,not_run,notes\n\
-             sam,19.17,20.00,,,0.0/twelve/c0,3 (not run: the kernel lacks bpf_x),\n"
+            "student,points,max,ungraded,reason,failed_checks,not_run,notes,incomplete\n\
+             sam,19.17,20.00,,,0.0/twelve/c0,3 (not run: the kernel lacks bpf_x),,\n"
         );
     }
 }

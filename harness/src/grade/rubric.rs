@@ -415,7 +415,7 @@ mod tests {
     }
 
     #[test]
-    fn only_verified_checks_carry_points_and_unverified_ones_are_never_charged() {
+    fn only_class_wide_excuses_shrink_the_maximum_and_unverified_makes_it_incomplete() {
         let report = Report::new(
             "0.0",
             crate::Mode::TestRun,
@@ -434,12 +434,18 @@ mod tests {
         let by_id = |id: &str| score.tests.iter().find(|t| t.id == id).unwrap();
         assert_eq!((by_id("pass").points, by_id("pass").max), (2.0, 2.0));
         assert_eq!((by_id("wrong").points, by_id("wrong").max), (0.0, 2.0));
-        for unverified in ["env", "unverified", "not-run", "missing"] {
-            assert_eq!(by_id(unverified).max, 0.0, "{unverified}");
-            assert_eq!(by_id(unverified).points, 0.0, "{unverified}");
+        for excused in ["env", "not-run", "missing"] {
+            assert_eq!(by_id(excused).max, 0.0, "{excused}");
+            assert_eq!(by_id(excused).points, 0.0, "{excused}");
         }
-        assert_eq!((score.points, score.max), (2.0, 14.0));
-        assert_eq!((score.parts[0].points, score.parts[0].max), (2.0, 14.0));
+        // This run's own miss keeps its share in the maximum: no final score, no smaller one.
+        assert_eq!(
+            (by_id("unverified").points, by_id("unverified").max),
+            (0.0, 2.0)
+        );
+        assert!(score.incomplete);
+        assert_eq!((score.points, score.max), (2.0, 16.0));
+        assert_eq!((score.parts[0].points, score.parts[0].max), (2.0, 16.0));
         assert!(score.has_environment_fault());
         let not_run: Vec<&str> = score.not_run().map(|t| t.id.as_str()).collect();
         assert_eq!(not_run, ["not-run"]);

@@ -87,14 +87,18 @@ fn require_interface_xdp(name: &str, xdp: &mut Xdp) -> Result<()> {
     use aya_obj::generated::bpf_prog_type;
     let kind = xdp
         .info()
-        .map_err(Error::during(format!("reading the type of program `{name}`")))?
+        .map_err(Error::during(format!(
+            "reading the type of program `{name}`"
+        )))?
         .program_type();
     let wrong = |found: String| Error::ProgramType {
         program: name.to_owned(),
         found,
     };
     if kind != bpf_prog_type::BPF_PROG_TYPE_XDP {
-        return Err(wrong(format!("not an XDP program (the kernel lists it as {kind:?})")));
+        return Err(wrong(format!(
+            "not an XDP program (the kernel lists it as {kind:?})"
+        )));
     }
     let mut frame = [0u8; 60];
     frame[..6].fill(0xff);

@@ -165,14 +165,12 @@ fn pinned_programs_an_interface_cannot_run_fail_as_the_programs() {
     use harness::testing::student_loader::{load_program, pin};
     // r0 = 2 (XDP_PASS, or "keep 2 bytes" for a socket filter); exit. 8 bytes each: opcode,
     // registers, offset, immediate.
-    let insns: Vec<aya_obj::generated::bpf_insn> = [
-        [0xb7u8, 0, 0, 0, 2, 0, 0, 0],
-        [0x95, 0, 0, 0, 0, 0, 0, 0],
-    ]
-    .iter()
-    // SAFETY: bpf_insn is the kernel's 8-byte instruction, plain bytes with no invalid values.
-    .map(|b| unsafe { std::mem::transmute::<[u8; 8], aya_obj::generated::bpf_insn>(*b) })
-    .collect();
+    let insns: Vec<aya_obj::generated::bpf_insn> =
+        [[0xb7u8, 0, 0, 0, 2, 0, 0, 0], [0x95, 0, 0, 0, 0, 0, 0, 0]]
+            .iter()
+            // SAFETY: bpf_insn is the kernel's 8-byte instruction, plain bytes with no invalid values.
+            .map(|b| unsafe { std::mem::transmute::<[u8; 8], aya_obj::generated::bpf_insn>(*b) })
+            .collect();
     use aya_obj::generated::{bpf_attach_type, bpf_prog_type};
     const SOCKET_FILTER: u32 = bpf_prog_type::BPF_PROG_TYPE_SOCKET_FILTER as u32;
     const XDP: u32 = bpf_prog_type::BPF_PROG_TYPE_XDP as u32;
@@ -183,7 +181,11 @@ fn pinned_programs_an_interface_cannot_run_fail_as_the_programs() {
     ] {
         let fd = load_program(kind, expected_attach, &insns, Some("ip_filter")).unwrap();
         let pins = harness::object::PinDir::create().unwrap();
-        pin(std::os::fd::AsFd::as_fd(&fd), &pins.path().join("ip_filter")).unwrap();
+        pin(
+            std::os::fd::AsFd::as_fd(&fd),
+            &pins.path().join("ip_filter"),
+        )
+        .unwrap();
         for mode in ["test-run", "native"] {
             let (code, report, err) = xdplab(&[
                 "run",
