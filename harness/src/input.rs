@@ -405,13 +405,19 @@ mod tests {
         );
     }
 
+    /// A scratch folder holding a file `secret` with `text`.
+    fn secret(name: &str, text: &str) -> (PathBuf, PathBuf) {
+        let dir = tmp(name);
+        let secret = dir.join("secret");
+        std::fs::write(&secret, text).unwrap();
+        (dir, secret)
+    }
+
     /// A submission's link is refused by name, whatever it points at; a user's own link is
     /// followed, but what it points at is never quotable.
     #[test]
     fn links_are_refused_in_submissions_and_never_quoted() {
-        let dir = tmp("links");
-        let secret = dir.join("secret");
-        std::fs::write(&secret, "SECRET-IN-A-PRIVATE-FILE").unwrap();
+        let (dir, secret) = secret("links", "SECRET-IN-A-PRIVATE-FILE");
         let link = dir.join("lab.o");
         std::os::unix::fs::symlink(&secret, &link).unwrap();
         let e = read_bounded(&link, PathKind::Object, OBJECT_LIMIT, Links::Refuse).unwrap_err();
@@ -438,9 +444,7 @@ mod tests {
     /// text file with a second link is not read at all.
     #[test]
     fn a_hard_linked_file_is_not_quotable() {
-        let dir = tmp("hardlink");
-        let secret = dir.join("secret");
-        std::fs::write(&secret, "/sys/fs/bpf/SECRET").unwrap();
+        let (dir, secret) = secret("hardlink", "/sys/fs/bpf/SECRET");
         let pinned = dir.join("pinned");
         std::fs::hard_link(&secret, &pinned).unwrap();
         let read = read_bounded(&pinned, PathKind::Object, OBJECT_LIMIT, Links::Refuse).unwrap();

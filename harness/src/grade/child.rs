@@ -202,6 +202,14 @@ mod tests {
         assert_eq!(paths[0].path().as_os_str().as_bytes(), b"/class/b\xffb.o");
     }
 
+    /// An empty scratch folder for one test.
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("xdplab-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
     fn pinned_error(file: &Path) -> Error {
         open_source(&ChildSource::PinnedFile(RawPath::from(file)))
             .err()
@@ -210,8 +218,7 @@ mod tests {
 
     #[test]
     fn an_empty_pinned_file_is_the_students_fault() {
-        let dir = std::env::temp_dir().join(format!("xdplab-child-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("child");
         let file = dir.join("pinned");
         std::fs::write(&file, "").unwrap();
         let e = pinned_error(&file);
@@ -240,8 +247,7 @@ mod tests {
     /// behind them, and the message quotes nothing from the target.
     #[test]
     fn the_child_follows_no_link() {
-        let dir = std::env::temp_dir().join(format!("xdplab-child-links-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("child-links");
         let secret = dir.join("secret");
         std::fs::write(&secret, "/sys/fs/bpf/SECRET-MARKER").unwrap();
         let pinned = dir.join("pinned");
