@@ -1,12 +1,13 @@
 //! Reading files a user or a student hands in, with bounded work: only regular files, never
 //! more than a stated size, and never a blocking open (a FIFO or a device is refused before a
-//! byte is read).
+//! byte is read). A student's files are opened without following links ([`Links::Refuse`]),
+//! and only the bytes of a file that is the path's own may be quoted ([`Bounded::quotable`]).
 
 use std::{
     fmt,
     fs::File,
     io::Read,
-    os::unix::fs::{FileTypeExt, OpenOptionsExt},
+    os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt},
     path::{Path, PathBuf},
 };
 
@@ -14,6 +15,30 @@ use std::{
 pub const OBJECT_LIMIT: u64 = 64 << 20;
 /// The largest text file read (a rubric, a `pinned` file).
 pub const TEXT_LIMIT: u64 = 1 << 20;
+
+/// Whether the last component of a path may be a symbolic link.
+///
+/// A user's own paths on the command line (`--object`, `--rubric`) are followed: the user can
+/// read what they point at anyway. Whatever a student hands in is refused when it is a link,
+/// so a link to `/proc/self/environ` or a private file is never opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Links {
+    /// Follow a link (a path the user gave on the command line).
+    Follow,
+    /// Refuse a link without opening it (a file in a submission): `O_NOFOLLOW`.
+    Refuse,
+}
+
+/// A file read by [`read_bounded`].
+#[derive(Debug)]
+pub struct Bounded {
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+    /// Whether the bytes may be quoted in a message: only when the path names the file itself,
+    /// not a link to it, and nothing else links to it (one hard link). A file reached through
+    /// a link, or hard-linked from elsewhere, may be someone else's.
+    pub quotable: bool,
+}
 
 /// What kind of path a user gave, so messages can name it ("the rubric", "the object").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +78,8 @@ impl PathKind {
                 "Pass a compiled object: `clang -O2 -g -target bpf -c prog.c -o prog.o`."
             }
             PathKind::PinnedFile => {
-                "The file must hold one bpffs path, for example /sys/fs/bpf/alice."
+                "The file must hold one line, the bpffs folder where the programs are pinned, for \
+                 example /sys/fs/bpf/alice (`echo /sys/fs/bpf/alice > pinned`)."
             }
             PathKind::Pins => {
                 "Pass the bpffs directory the programs were pinned in, for example /sys/fs/bpf/alice."
@@ -92,6 +118,31 @@ pub enum InputError {
         found: &'static str,
         /// What it must be ("a regular file").
         wanted: &'static str,
+    },
+    /// It is a symbolic link in a submission, which is never followed. The message names the
+    /// link only: where it points is not read.
+    #[error(
+        "`{}` is a symbolic link; links in a submission are not followed, so nothing behind it \
+         was read. Hand in the file or folder itself, not a link to it (`cp -rL` copies what \
+         links point to).",
+        path.display()
+    )]
+    Link {
+        /// What the path was meant to be.
+        kind: PathKind,
+        /// The link, as the submission names it.
+        path: PathBuf,
+    },
+    /// Its contents cannot be what its kind needs (an empty `pinned` file); `problem` is
+    /// written by xdplab and quotes nothing from the file.
+    #[error("the {kind} `{}` {problem}. {}", path.display(), kind.fix())]
+    Content {
+        /// What the path was meant to be.
+        kind: PathKind,
+        /// The path.
+        path: PathBuf,
+        /// What is wrong, in xdplab's words ("is empty").
+        problem: String,
     },
     /// It is larger than anything of its kind should be.
     #[error("the {kind} `{}` is larger than the limit of {} MiB, so it was not read. {}", path.display(), limit >> 20, kind.fix())]
@@ -133,6 +184,8 @@ impl InputError {
             InputError::Unreadable { kind, .. }
             | InputError::WrongType { kind, .. }
             | InputError::TooLarge { kind, .. }
+            | InputError::Link { kind, .. }
+            | InputError::Content { kind, .. }
             | InputError::NotText { kind, .. } => *kind,
             InputError::Overlap { .. } => PathKind::Out,
         }
@@ -162,8 +215,14 @@ pub fn describe(ft: std::fs::FileType) -> &'static str {
 
 /// Reads a regular file of at most `limit` bytes. Anything else is refused before it is opened;
 /// the file is then opened non-blocking and checked again on the descriptor, so a FIFO or a
-/// device swapped in between cannot block or stream forever.
-pub fn read_bounded(path: &Path, kind: PathKind, limit: u64) -> Result<Vec<u8>, InputError> {
+/// device swapped in between cannot block or stream forever. With [`Links::Refuse`] a link is
+/// refused unopened, and `O_NOFOLLOW` keeps a link swapped in later from being followed.
+pub fn read_bounded(
+    path: &Path,
+    kind: PathKind,
+    limit: u64,
+    links: Links,
+) -> Result<Bounded, InputError> {
     let unreadable = |source| InputError::Unreadable {
         kind,
         path: path.to_owned(),
@@ -175,16 +234,34 @@ pub fn read_bounded(path: &Path, kind: PathKind, limit: u64) -> Result<Vec<u8>, 
         found: describe(ft),
         wanted: "a regular file",
     };
+    let link = || InputError::Link {
+        kind,
+        path: path.to_owned(),
+    };
     // stat first: opening some devices has effects of its own (a watchdog starts counting).
-    let meta = std::fs::metadata(path).map_err(unreadable)?;
+    let own = std::fs::symlink_metadata(path).map_err(unreadable)?;
+    let via_link = own.file_type().is_symlink();
+    let meta = match (via_link, links) {
+        (false, _) => own,
+        (true, Links::Refuse) => return Err(link()),
+        (true, Links::Follow) => std::fs::metadata(path).map_err(unreadable)?,
+    };
     if !meta.file_type().is_file() {
         return Err(wrong_type(meta.file_type()));
     }
+    let nofollow = match links {
+        Links::Follow => 0,
+        Links::Refuse => libc::O_NOFOLLOW,
+    };
     let file = File::options()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | nofollow)
         .open(path)
-        .map_err(unreadable)?;
+        .map_err(|e| match e.raw_os_error() {
+            // O_NOFOLLOW met a link swapped in after the stat.
+            Some(libc::ELOOP) if links == Links::Refuse => link(),
+            _ => unreadable(e),
+        })?;
     let meta = file.metadata().map_err(unreadable)?;
     if !meta.file_type().is_file() {
         return Err(wrong_type(meta.file_type()));
@@ -208,12 +285,25 @@ pub fn read_bounded(path: &Path, kind: PathKind, limit: u64) -> Result<Vec<u8>, 
             limit,
         });
     }
-    Ok(bytes)
+    Ok(Bounded {
+        bytes,
+        quotable: !via_link && meta.nlink() == 1,
+    })
 }
 
-/// Reads a small UTF-8 text file (a rubric, a `pinned` file) with [`read_bounded`].
-pub fn read_text(path: &Path, kind: PathKind) -> Result<String, InputError> {
-    let bytes = read_bounded(path, kind, TEXT_LIMIT)?;
+/// Reads a small UTF-8 text file (a rubric, a `pinned` file) with [`read_bounded`]. With
+/// [`Links::Refuse`] (a submission's file) a file that is not quotable is refused too: its text
+/// would end up in messages.
+pub fn read_text(path: &Path, kind: PathKind, links: Links) -> Result<String, InputError> {
+    let Bounded { bytes, quotable } = read_bounded(path, kind, TEXT_LIMIT, links)?;
+    if links == Links::Refuse && !quotable {
+        return Err(InputError::Content {
+            kind,
+            path: path.to_owned(),
+            problem: "has more than one hard link, so it may be another file's; it was not read"
+                .into(),
+        });
+    }
     String::from_utf8(bytes).map_err(|_| InputError::NotText {
         kind,
         path: path.to_owned(),
@@ -256,7 +346,7 @@ mod tests {
         let fifo = dir.join("obj.o");
         let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-        let e = read_bounded(&fifo, PathKind::Object, OBJECT_LIMIT).unwrap_err();
+        let e = read_bounded(&fifo, PathKind::Object, OBJECT_LIMIT, Links::Refuse).unwrap_err();
         assert!(
             e.to_string().contains("is a FIFO, not a regular file"),
             "{e}"
@@ -266,9 +356,15 @@ mod tests {
 
     #[test]
     fn devices_and_folders_are_refused() {
-        let e = read_bounded(Path::new("/dev/zero"), PathKind::Object, OBJECT_LIMIT).unwrap_err();
+        let e = read_bounded(
+            Path::new("/dev/zero"),
+            PathKind::Object,
+            OBJECT_LIMIT,
+            Links::Follow,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("a character device"), "{e}");
-        let e = read_text(Path::new("/etc"), PathKind::Rubric).unwrap_err();
+        let e = read_text(Path::new("/etc"), PathKind::Rubric, Links::Follow).unwrap_err();
         assert!(
             e.to_string().starts_with("the rubric `/etc` is a folder"),
             "{e}"
@@ -280,10 +376,13 @@ mod tests {
         let dir = tmp("large");
         let big = dir.join("big.o");
         std::fs::write(&big, vec![0u8; 2 << 20]).unwrap();
-        let e = read_bounded(&big, PathKind::Object, 1 << 20).unwrap_err();
+        let e = read_bounded(&big, PathKind::Object, 1 << 20, Links::Refuse).unwrap_err();
         assert!(e.to_string().contains("limit of 1 MiB"), "{e}");
         assert_eq!(
-            read_bounded(&big, PathKind::Object, 2 << 20).unwrap().len(),
+            read_bounded(&big, PathKind::Object, 2 << 20, Links::Refuse)
+                .unwrap()
+                .bytes
+                .len(),
             2 << 20
         );
         std::fs::remove_dir_all(dir).unwrap();
@@ -291,7 +390,12 @@ mod tests {
 
     #[test]
     fn a_missing_path_names_its_kind() {
-        let e = read_text(Path::new("/nonexistent/rubric.toml"), PathKind::Rubric).unwrap_err();
+        let e = read_text(
+            Path::new("/nonexistent/rubric.toml"),
+            PathKind::Rubric,
+            Links::Follow,
+        )
+        .unwrap_err();
         assert!(e.to_string().starts_with("cannot read the rubric"), "{e}");
         let e = require_dir(Path::new("/nonexistent"), PathKind::Submissions).unwrap_err();
         assert!(
@@ -299,5 +403,56 @@ mod tests {
                 .starts_with("cannot read the submissions folder"),
             "{e}"
         );
+    }
+
+    /// A scratch folder holding a file `secret` with `text`.
+    fn secret(name: &str, text: &str) -> (PathBuf, PathBuf) {
+        let dir = tmp(name);
+        let secret = dir.join("secret");
+        std::fs::write(&secret, text).unwrap();
+        (dir, secret)
+    }
+
+    /// A submission's link is refused by name, whatever it points at; a user's own link is
+    /// followed, but what it points at is never quotable.
+    #[test]
+    fn links_are_refused_in_submissions_and_never_quoted() {
+        let (dir, secret) = secret("links", "SECRET-IN-A-PRIVATE-FILE");
+        let link = dir.join("lab.o");
+        std::os::unix::fs::symlink(&secret, &link).unwrap();
+        let e = read_bounded(&link, PathKind::Object, OBJECT_LIMIT, Links::Refuse).unwrap_err();
+        let text = e.to_string();
+        assert!(matches!(e, InputError::Link { .. }), "{text}");
+        assert!(text.contains("lab.o` is a symbolic link"), "{text}");
+        assert!(!text.contains("secret"), "the target is not named: {text}");
+        let e = read_text(&link, PathKind::PinnedFile, Links::Refuse).unwrap_err();
+        assert!(matches!(e, InputError::Link { .. }), "{e}");
+        let followed = read_bounded(&link, PathKind::Object, OBJECT_LIMIT, Links::Follow).unwrap();
+        assert_eq!(followed.bytes, b"SECRET-IN-A-PRIVATE-FILE");
+        assert!(!followed.quotable);
+        let own = read_bounded(&secret, PathKind::Object, OBJECT_LIMIT, Links::Refuse).unwrap();
+        assert!(own.quotable);
+        // A link to a folder or a device is a link too, not what it points at.
+        let dev = dir.join("zero.o");
+        std::os::unix::fs::symlink("/dev/zero", &dev).unwrap();
+        let e = read_bounded(&dev, PathKind::Object, OBJECT_LIMIT, Links::Refuse).unwrap_err();
+        assert!(matches!(e, InputError::Link { .. }), "{e}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A hard link reads like the file it is, but its bytes are not quotable, and a submission's
+    /// text file with a second link is not read at all.
+    #[test]
+    fn a_hard_linked_file_is_not_quotable() {
+        let (dir, secret) = secret("hardlink", "/sys/fs/bpf/SECRET");
+        let pinned = dir.join("pinned");
+        std::fs::hard_link(&secret, &pinned).unwrap();
+        let read = read_bounded(&pinned, PathKind::Object, OBJECT_LIMIT, Links::Refuse).unwrap();
+        assert!(!read.quotable);
+        let e = read_text(&pinned, PathKind::PinnedFile, Links::Refuse).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("more than one hard link"), "{text}");
+        assert!(!text.contains("SECRET"), "{text}");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

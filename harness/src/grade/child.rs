@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::RunErrorDocument;
 use crate::{
     error::{Error, Result},
-    input::{self, PathKind},
+    input::{self, InputError, Links, PathKind},
     lab::{Lab, RunOptions},
     object::{ObjectSet, PinnedPrograms, ProgramSource},
     target::Mode,
@@ -119,28 +119,63 @@ fn judge(req: &ChildRequest, find_lab: &dyn Fn(&str, u64) -> Option<Lab>) -> Res
     Ok(report)
 }
 
-/// Opens a submission's programs with bounded reads.
+/// The longest bpffs path a `pinned` file may hold (PATH_MAX).
+const PINS_PATH_LIMIT: usize = 4096;
+
+/// Opens a submission's programs with bounded reads. Nothing is followed: each file is opened
+/// with `O_NOFOLLOW` ([`Links::Refuse`]), so a link in a submission is a `bad-object` naming
+/// the link, and what it points at is never read or quoted.
 pub fn open_source(source: &ChildSource) -> Result<Box<dyn ProgramSource>> {
     match source {
         ChildSource::Objects(paths) => {
             let paths: Vec<PathBuf> = paths.iter().map(RawPath::path).collect();
-            Ok(Box::new(ObjectSet::from_paths(&paths)?))
+            Ok(Box::new(ObjectSet::open(&paths, Links::Refuse)?))
         }
         ChildSource::PinnedFile(file) => {
             let file = file.path();
-            let text = input::read_text(&file, PathKind::PinnedFile)?;
-            let pins = text.trim();
-            if pins.is_empty() {
-                return Err(Error::BadObject {
-                    path: file,
-                    reason: "the `pinned` file is empty; it must hold the bpffs path of the \
-                             pinned programs, for example /sys/fs/bpf/alice"
-                        .into(),
-                });
-            }
+            let pins = pins_path(&file)?;
             Ok(Box::new(PinnedPrograms::open(pins)?))
         }
     }
+}
+
+/// The bpffs path a `pinned` file holds: one absolute path on one line. What is wrong with it
+/// is said in xdplab's words; the file's text is only quoted (as the pins' path) once it is
+/// one plausible path.
+fn pins_path(file: &Path) -> Result<String> {
+    let text = input::read_text(file, PathKind::PinnedFile, Links::Refuse)?;
+    let problem = |problem: String| {
+        Error::from(InputError::Content {
+            kind: PathKind::PinnedFile,
+            path: file.to_owned(),
+            problem,
+        })
+    };
+    let pins = text.trim();
+    if pins.is_empty() {
+        let what = if text.is_empty() {
+            "is empty"
+        } else {
+            "holds only white space"
+        };
+        return Err(problem(what.into()));
+    }
+    if pins.lines().count() > 1 {
+        return Err(problem(format!(
+            "holds {} lines, not one path",
+            pins.lines().count()
+        )));
+    }
+    if pins.len() > PINS_PATH_LIMIT || pins.chars().any(char::is_control) {
+        return Err(problem(format!(
+            "holds {} bytes that are not one path",
+            pins.len()
+        )));
+    }
+    if !pins.starts_with('/') {
+        return Err(problem("does not hold an absolute path".into()));
+    }
+    Ok(pins.to_owned())
 }
 
 #[cfg(test)]
@@ -167,21 +202,70 @@ mod tests {
         assert_eq!(paths[0].path().as_os_str().as_bytes(), b"/class/b\xffb.o");
     }
 
+    /// An empty scratch folder for one test.
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("xdplab-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn pinned_error(file: &Path) -> Error {
+        open_source(&ChildSource::PinnedFile(RawPath::from(file)))
+            .err()
+            .unwrap()
+    }
+
     #[test]
     fn an_empty_pinned_file_is_the_students_fault() {
-        let dir = std::env::temp_dir().join(format!("xdplab-child-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("child");
         let file = dir.join("pinned");
-        std::fs::write(&file, "\n").unwrap();
-        let e = open_source(&ChildSource::PinnedFile(RawPath::from(file.as_path())))
-            .err()
-            .unwrap();
+        std::fs::write(&file, "").unwrap();
+        let e = pinned_error(&file);
         assert_eq!(e.class(), FailureClass::BadObject, "{e}");
+        let text = e.to_string();
+        assert!(text.contains("pinned` is empty."), "{text}");
+        assert!(text.contains("for example /sys/fs/bpf/alice"), "{text}");
+        assert!(!text.contains("ELF"), "not blamed on an object: {text}");
+        for (content, says) in [
+            ("\n \n", "holds only white space"),
+            ("/sys/fs/bpf/a\n/sys/fs/bpf/b\n", "holds 2 lines"),
+            ("sys/fs/bpf/a", "does not hold an absolute path"),
+        ] {
+            std::fs::write(&file, content).unwrap();
+            let e = pinned_error(&file);
+            assert!(e.to_string().contains(says), "{content:?}: {e}");
+            assert_eq!(e.class(), FailureClass::BadObject, "{e}");
+        }
         std::fs::write(&file, "/etc").unwrap();
-        let e = open_source(&ChildSource::PinnedFile(RawPath::from(file.as_path())))
+        let e = pinned_error(&file);
+        assert!(e.to_string().contains("not on a bpffs"), "{e}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A submission's links are refused by name, never followed: the child opens nothing
+    /// behind them, and the message quotes nothing from the target.
+    #[test]
+    fn the_child_follows_no_link() {
+        let dir = scratch("child-links");
+        let secret = dir.join("secret");
+        std::fs::write(&secret, "/sys/fs/bpf/SECRET-MARKER").unwrap();
+        let pinned = dir.join("pinned");
+        std::os::unix::fs::symlink("/proc/self/environ", &pinned).unwrap();
+        let object = dir.join("lab.o");
+        std::os::unix::fs::symlink(&secret, &object).unwrap();
+        let e = pinned_error(&pinned);
+        assert!(e.to_string().contains("pinned` is a symbolic link"), "{e}");
+        assert_eq!(e.class(), FailureClass::BadObject);
+        let e = open_source(&ChildSource::Objects(vec![RawPath::from(object.as_path())]))
             .err()
             .unwrap();
-        assert!(e.to_string().contains("not on a bpffs"), "{e}");
+        let text = e.to_string();
+        assert!(text.contains("lab.o` is a symbolic link"), "{text}");
+        assert!(
+            !text.contains("SECRET") && !text.contains("2f 73 79 73"),
+            "{text}"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

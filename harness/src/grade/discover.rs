@@ -1,6 +1,7 @@
 //! Finding the submissions in a class folder by listing names only: nothing a student handed in
 //! is opened here (the time-limited child does that), so a FIFO, a device or a huge file cannot
-//! stall the grader.
+//! stall the grader. No link is followed: a symbolic link anywhere in the class (a student's
+//! folder, an object, a `pinned` file) makes that student's row a `bad-object` naming the link.
 
 use std::{
     collections::BTreeMap,
@@ -56,16 +57,42 @@ pub struct Discovery {
     pub skipped: Vec<Skipped>,
 }
 
-/// A file name as text that never merges two names: valid UTF-8 as is, other bytes as `\xNN`.
+/// A file name as text that never merges two names: valid UTF-8 as is, except that a backslash
+/// is written `\\`, and bytes that are not UTF-8 as `\xNN`. Every `\` in the result starts one
+/// of those two escapes, so the name can be read back: two names never share a text.
 pub fn display_name(name: &OsStr) -> String {
     let mut out = String::new();
     for chunk in name.as_bytes().utf8_chunks() {
-        out.push_str(chunk.valid());
+        out.push_str(&chunk.valid().replace('\\', "\\\\"));
         for b in chunk.invalid() {
             out.push_str(&format!("\\x{b:02x}"));
         }
     }
     out
+}
+
+/// The row of a submission that is, or holds, a symbolic link: `links` are the links as the
+/// class names them (`alice`, `bob/pinned`). Where they point is never read.
+fn links_problem(links: &[String]) -> RunError {
+    let first = InputError::Link {
+        kind: PathKind::Object,
+        path: PathBuf::from(&links[0]),
+    };
+    let others = match links.len() {
+        1 => String::new(),
+        n => format!(
+            " The other links: {}.",
+            links[1..n]
+                .iter()
+                .map(|l| format!("`{l}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    RunError {
+        class: FailureClass::BadObject,
+        message: format!("{first}{others}"),
+    }
 }
 
 /// The longest student name kept whole; reports go into a folder of that name, and file names
@@ -116,12 +143,20 @@ pub fn discover(dir: &Path) -> Result<Discovery> {
             continue;
         }
         let path = entry.path();
-        // stat, never open: follows links without reading what they point at.
-        let is_dir = fs::metadata(&path).is_ok_and(|m| m.is_dir());
+        // The entry's own type (lstat, or the directory listing's): a link is not followed.
+        let file_type = entry.file_type().ok();
+        let is_dir = file_type.is_some_and(|t| t.is_dir());
+        let stem = Path::new(&name).file_stem().unwrap_or(&name);
         let submission = if is_dir {
             student_folder(&path, &student_name(&name), &mut found.skipped)
+        } else if file_type.is_some_and(|t| t.is_symlink()) {
+            Submission {
+                student: student_name(stem),
+                objects: Vec::new(),
+                pinned: None,
+                problem: Some(links_problem(std::slice::from_ref(&shown))),
+            }
         } else {
-            let stem = Path::new(&name).file_stem().unwrap_or(&name);
             Submission {
                 student: student_name(stem),
                 objects: vec![path],
@@ -178,6 +213,7 @@ fn student_folder(path: &Path, student: &str, skipped: &mut Vec<Skipped>) -> Sub
         }
     };
     let mut count = 0;
+    let mut links = Vec::new();
     for f in entries.flatten() {
         count += 1;
         if count > MAX_FILES_PER_STUDENT {
@@ -193,12 +229,15 @@ fn student_folder(path: &Path, student: &str, skipped: &mut Vec<Skipped>) -> Sub
         }
         let name = f.file_name();
         let entry = format!("{student}/{}", display_name(&name));
+        let file_type = f.file_type();
         if name.as_bytes().starts_with(b".") {
             skipped.push(Skipped {
                 entry,
                 reason: "hidden (its name starts with a dot)".into(),
             });
-        } else if fs::metadata(f.path()).is_ok_and(|m| m.is_dir()) {
+        } else if file_type.as_ref().is_ok_and(fs::FileType::is_symlink) {
+            links.push(entry);
+        } else if file_type.as_ref().is_ok_and(fs::FileType::is_dir) {
             skipped.push(Skipped {
                 entry,
                 reason: "a folder inside a student's folder is not read".into(),
@@ -210,7 +249,13 @@ fn student_folder(path: &Path, student: &str, skipped: &mut Vec<Skipped>) -> Sub
         }
     }
     sub.objects.sort();
-    if sub.objects.is_empty() && sub.pinned.is_none() {
+    if !links.is_empty() {
+        // Nothing of a submission that holds a link is graded.
+        links.sort();
+        sub.objects.clear();
+        sub.pinned = None;
+        sub.problem = Some(links_problem(&links));
+    } else if sub.objects.is_empty() && sub.pinned.is_none() {
         sub.problem = Some(RunError {
             class: FailureClass::BadObject,
             message: "the submission folder is empty".into(),
@@ -254,6 +299,109 @@ mod tests {
             display_name(OsStr::from_bytes(b"\xfe")),
             display_name(OsStr::from_bytes(b"\xff"))
         );
+    }
+
+    /// Reads a [`display_name`] back to the raw bytes: possible only because every name has one
+    /// text.
+    fn undo(shown: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut rest = shown;
+        while let Some(at) = rest.find('\\') {
+            out.extend(&rest.as_bytes()[..at]);
+            let esc = &rest[at..];
+            if let Some(after) = esc.strip_prefix("\\\\") {
+                out.push(b'\\');
+                rest = after;
+            } else {
+                let hex = esc
+                    .strip_prefix("\\x")
+                    .expect("a backslash starts an escape");
+                out.push(u8::from_str_radix(&hex[..2], 16).unwrap());
+                rest = &hex[2..];
+            }
+        }
+        out.extend(rest.as_bytes());
+        out
+    }
+
+    /// A file literally named `x\xff.o` and one whose name holds the byte 0xff used to share a
+    /// name (and knock each other out as a collision).
+    #[test]
+    fn a_literal_escape_and_the_byte_it_spells_stay_distinct() {
+        let literal = display_name(OsStr::from_bytes(b"x\\xff.o"));
+        let byte = display_name(OsStr::from_bytes(b"x\xff.o"));
+        assert_eq!(literal, "x\\\\xff.o");
+        assert_eq!(byte, "x\\xff.o");
+        assert_ne!(literal, byte);
+        assert_eq!(display_name(OsStr::new("a\\b")), "a\\\\b");
+    }
+
+    /// Random names of bytes that escaping cares about (backslashes, `x`, hex digits, invalid
+    /// and multi-byte UTF-8) always read back to themselves, so no two share a text.
+    #[test]
+    fn display_names_read_back_to_the_raw_bytes() {
+        const ALPHABET: &[u8] = b"\\xXf0a.\xff\xfe\xc3\xa9\xe2\x82";
+        let mut rng = fastrand::Rng::with_seed(16);
+        let mut seen = std::collections::HashMap::new();
+        for _ in 0..20_000 {
+            let len = rng.usize(0..12);
+            let raw: Vec<u8> = (0..len)
+                .map(|_| ALPHABET[rng.usize(..ALPHABET.len())])
+                .collect();
+            let shown = display_name(OsStr::from_bytes(&raw));
+            assert_eq!(undo(&shown), raw, "{shown:?}");
+            if let Some(other) = seen.insert(shown.clone(), raw.clone()) {
+                assert_eq!(other, raw, "two names share {shown:?}");
+            }
+        }
+    }
+
+    /// Links are never followed: a student folder, an object or a `pinned` file that is a link
+    /// is that student's `bad-object` row naming the link, and nothing behind it is listed.
+    #[test]
+    fn links_are_rows_naming_the_link() {
+        use std::os::unix::fs::symlink;
+        let dir = class("links");
+        symlink("/etc", dir.join("alice")).unwrap();
+        symlink("/proc/self/environ", dir.join("bob.o")).unwrap();
+        fs::create_dir_all(dir.join("carol")).unwrap();
+        symlink("/proc/self/environ", dir.join("carol/pinned")).unwrap();
+        fs::create_dir_all(dir.join("dave")).unwrap();
+        fs::write(dir.join("dave/lab.o"), "x").unwrap();
+        symlink("/etc", dir.join("dave/sub")).unwrap();
+        symlink("/etc/passwd", dir.join("dave/b.o")).unwrap();
+        let found = discover(&dir).unwrap();
+        let rows: Vec<(&str, &str)> = found
+            .submissions
+            .iter()
+            .map(|s| {
+                assert!(s.objects.is_empty() && s.pinned.is_none(), "{s:?}");
+                let p = s.problem.as_ref().unwrap();
+                assert_eq!(p.class, FailureClass::BadObject);
+                (s.student.as_str(), p.message.as_str())
+            })
+            .collect();
+        assert_eq!(rows.len(), 4, "{rows:?}");
+        for ((student, message), link) in
+            rows.iter()
+                .zip(["alice", "bob.o", "carol/pinned", "dave/b.o"])
+        {
+            assert!(
+                message.starts_with(&format!("`{link}` is a symbolic link")),
+                "{student}: {message}"
+            );
+            assert!(
+                !message.contains("/etc") && !message.contains("environ"),
+                "{message}"
+            );
+        }
+        assert!(
+            rows[3].1.contains("The other links: `dave/sub`."),
+            "{}",
+            rows[3].1
+        );
+        assert!(found.skipped.is_empty(), "{:?}", found.skipped);
+        fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -27,7 +27,7 @@ use aya::{EbpfError, EbpfLoader, VerifierLogLevel, programs::Xdp};
 pub use crate::source::pinned::PinnedPrograms;
 use crate::{
     error::{Error, Result},
-    input::{self, PathKind},
+    input::{self, Links, PathKind},
 };
 use loaded::Inner;
 pub use loaded::{AttachMode, LoadedProgram};
@@ -162,6 +162,23 @@ fn check_function_bounds(origin: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// What a file that is not ELF starts with, for [`Error::NotElf`]: its first bytes in hex when
+/// they are the file's own, else only its size.
+fn magic(bytes: &[u8], quotable: bool) -> String {
+    if bytes.is_empty() {
+        "nothing: it is empty".into()
+    } else if quotable {
+        let hex: Vec<String> = bytes.iter().take(4).map(|b| format!("{b:02x}")).collect();
+        hex.join(" ")
+    } else {
+        format!(
+            "bytes that are not shown: the {}-byte file is reached through a link or has more \
+             than one hard link",
+            bytes.len()
+        )
+    }
+}
+
 /// An XDP ELF object: its bytes, where they came from, and the XDP programs it declares.
 ///
 /// The object is only parsed here; every [`XdpObject::load`] creates fresh maps and a fresh
@@ -186,30 +203,32 @@ impl fmt::Debug for XdpObject {
 }
 
 impl XdpObject {
-    /// Reads and checks an object file given by a user.
+    /// Reads and checks an object file given by a user on the command line: a link is
+    /// followed (it is the user's own path), but what it points at is never quoted.
     pub fn from_path(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open(path, Links::Follow)
+    }
+
+    /// Reads and checks an object file; `links` says whether a link is followed
+    /// ([`Links::Refuse`] for a submission's file).
+    pub fn open(path: impl AsRef<Path>, links: Links) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = input::read_bounded(path, PathKind::Object, input::OBJECT_LIMIT)?;
-        Self::from_bytes(path, bytes)
+        let read = input::read_bounded(path, PathKind::Object, input::OBJECT_LIMIT, links)?;
+        Self::checked(path, read.bytes.into(), read.quotable)
     }
 
     /// Checks an object held in memory; `origin` names it in messages.
     pub fn from_bytes(origin: impl AsRef<Path>, bytes: impl Into<Arc<[u8]>>) -> Result<Self> {
-        let origin = origin.as_ref().to_owned();
-        let bytes: Arc<[u8]> = bytes.into();
+        Self::checked(origin.as_ref(), bytes.into(), true)
+    }
+
+    /// Checks an object's bytes; the first ones are quoted in a message only if `quotable`.
+    fn checked(origin: &Path, bytes: Arc<[u8]>, quotable: bool) -> Result<Self> {
+        let origin = origin.to_owned();
         if !bytes.starts_with(b"\x7fELF") {
-            let magic = bytes
-                .iter()
-                .take(4)
-                .map(|b| format!("{b:02x}"))
-                .collect::<Vec<_>>();
             return Err(Error::NotElf {
                 path: origin,
-                magic: if magic.is_empty() {
-                    "nothing: it is empty".into()
-                } else {
-                    magic.join(" ")
-                },
+                magic: magic(&bytes, quotable),
             });
         }
         check_function_bounds(&origin, &bytes)?;
@@ -411,11 +430,17 @@ pub struct ObjectSet {
 }
 
 impl ObjectSet {
-    /// Reads every object; fails on the first unusable one (not ELF, no XDP program, ...).
+    /// Reads every object given by a user (links followed, as [`XdpObject::from_path`]);
+    /// fails on the first unusable one (not ELF, no XDP program, ...).
     pub fn from_paths<P: AsRef<Path>>(paths: &[P]) -> Result<Self> {
+        Self::open(paths, Links::Follow)
+    }
+
+    /// Reads every object, following links or not as `links` says ([`XdpObject::open`]).
+    pub fn open<P: AsRef<Path>>(paths: &[P], links: Links) -> Result<Self> {
         let objects = paths
             .iter()
-            .map(XdpObject::from_path)
+            .map(|p| XdpObject::open(p, links))
             .collect::<Result<Vec<_>>>()?;
         if objects.is_empty() {
             return Err(Error::env("no object given"));

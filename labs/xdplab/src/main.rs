@@ -481,7 +481,10 @@ fn grade(args: GradeArgs) -> Result<(), Error> {
     );
     let lab = find_lab(&lab_id, args.seed)?;
     let rubric = match &args.rubric {
-        Some(path) => Rubric::from_toml(&lab, &input::read_text(path, PathKind::Rubric)?)?,
+        Some(path) => Rubric::from_toml(
+            &lab,
+            &input::read_text(path, PathKind::Rubric, input::Links::Follow)?,
+        )?,
         None => Rubric::default_for(&lab),
     };
     doctor::require_root()?;

@@ -14,6 +14,27 @@ use std::{
 mod common;
 use common::{FILTER_C, fresh_dir as tmp};
 
+/// A secret in the grader's environment: `/proc/self/environ` would show it.
+const ENV_MARKER: &str = "ENVMARK-5d81c0e2-grader-environment";
+/// A secret in a private (0600) file outside the class.
+const FILE_MARKER: &str = "FILEMARK-a93b77f4-private-file";
+/// A secret in an `/etc/shadow`-like file outside the class.
+const SHADOW_MARKER: &str = "SHADOWMARK-0c4e19d2-hash";
+/// The students whose entries are (or hold) symbolic links, and the link each row must name.
+const LINKS: &[(&str, &str)] = &[
+    ("pin-env", "pin-env/pinned"),
+    ("pin-private", "pin-private/pinned"),
+    ("pin-shadow", "pin-shadow/pinned"),
+    ("obj-env", "obj-env.o"),
+    ("obj-private", "obj-private/lab-7-1.o"),
+    ("obj-shadow", "obj-shadow.o"),
+    ("dir-proc", "dir-proc"),
+    ("dir-etc", "dir-etc"),
+    ("dir-secrets", "dir-secrets"),
+    ("zero", "zero.o"),
+    ("mallory", "mallory/pinned"),
+];
+
 /// Address space the grader may use: far below what reading /dev/zero or a huge map would take.
 const MEMORY_LIMIT: &str = "--as=2147483648";
 
@@ -47,10 +68,57 @@ fn wide_stats(build: &Path) -> PathBuf {
     )
 }
 
+/// Private files outside the class, which the class links to: a 0600 file and an
+/// `/etc/shadow`-like one, each holding its marker.
+fn secrets() -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tmp("secrets");
+    let private = dir.join("private");
+    std::fs::write(&private, format!("{FILE_MARKER}\n")).unwrap();
+    let shadow = dir.join("shadow");
+    std::fs::write(
+        &shadow,
+        format!("root:$6${SHADOW_MARKER}:19000:0:99999:7:::\n"),
+    )
+    .unwrap();
+    for f in [&private, &shadow] {
+        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    dir
+}
+
+/// Links to what the grader may read and the class may not: `/proc/self/environ` and the
+/// private files, as `pinned` files, as objects and as student folders; and hard links to the
+/// private files (read like files, but never quoted).
+fn links(sub: &Path, secrets: &Path) {
+    use std::os::unix::fs::symlink;
+    let private = secrets.join("private");
+    let shadow = secrets.join("shadow");
+    for (dir, to) in [
+        ("pin-env", Path::new("/proc/self/environ")),
+        ("pin-private", &private),
+        ("pin-shadow", &shadow),
+    ] {
+        std::fs::create_dir_all(sub.join(dir)).unwrap();
+        symlink(to, sub.join(dir).join("pinned")).unwrap();
+    }
+    symlink("/proc/self/environ", sub.join("obj-env.o")).unwrap();
+    std::fs::create_dir_all(sub.join("obj-private")).unwrap();
+    symlink(&private, sub.join("obj-private/lab-7-1.o")).unwrap();
+    symlink(&shadow, sub.join("obj-shadow.o")).unwrap();
+    symlink("/proc/self", sub.join("dir-proc")).unwrap();
+    symlink("/etc", sub.join("dir-etc")).unwrap();
+    symlink(secrets, sub.join("dir-secrets")).unwrap();
+    std::fs::hard_link(&private, sub.join("hard.o")).unwrap();
+    std::fs::create_dir_all(sub.join("hard-pin")).unwrap();
+    std::fs::hard_link(&shadow, sub.join("hard-pin/pinned")).unwrap();
+}
+
 /// Builds the class; returns its folder.
 fn class() -> PathBuf {
     let build = tmp("build");
     let sub = tmp("class");
+    links(&sub, &secrets());
     let good = harness::clang::compile(Path::new(FILTER_C), &[], &build).unwrap();
     let put = |rel: &[u8], from: &Path| {
         let to = sub.join(OsStr::from_bytes(rel));
@@ -110,6 +178,7 @@ fn grade(sub: &Path, out: &Path) -> (i32, String, String, Duration) {
         .arg(MEMORY_LIMIT)
         .arg("--")
         .arg(env!("CARGO_BIN_EXE_xdplab"))
+        .env("XDPLAB_TEST_SECRET", ENV_MARKER)
         .args(["grade", "7.1"])
         .arg(sub)
         .arg("--out")
@@ -149,6 +218,7 @@ fn a_hostile_class_is_graded_within_limits() {
     let out = tmp("out");
     let (code, stdout, stderr, took) = grade(&sub, &out);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
+    nothing_leaked(&out, &stdout, &stderr);
     assert!(took < Duration::from_secs(120), "grading took {took:?}");
     let rows = summary(&out);
     let long: Vec<&String> = rows
@@ -162,26 +232,25 @@ fn a_hostile_class_is_graded_within_limits() {
         .filter(|k| !long.contains(k))
         .map(String::as_str)
         .collect();
-    assert_eq!(
-        students,
-        [
-            "alice",
-            "bob",
-            "d\\xfeve",
-            "d\\xffve",
-            "eve",
-            "fifo",
-            "mallory",
-            "oscar",
-            "peggy",
-            "students",
-            "summary.csv",
-            "trudy",
-            "victor",
-            "zero"
-        ],
-        "{stdout}"
-    );
+    let mut expected = vec![
+        "alice",
+        "bob",
+        "d\\xfeve",
+        "d\\xffve",
+        "eve",
+        "fifo",
+        "hard",
+        "hard-pin",
+        "oscar",
+        "peggy",
+        "students",
+        "summary.csv",
+        "trudy",
+        "victor",
+    ];
+    expected.extend(LINKS.iter().map(|(student, _)| *student));
+    expected.sort_unstable();
+    assert_eq!(students, expected, "{stdout}");
     // Good work keeps full marks, whatever its name.
     for good in ["alice", "d\\xfeve", "d\\xffve", "students", "summary.csv"] {
         assert_eq!(rows[good].0, 30.0, "{good}: {:?}", rows[good]);
@@ -201,10 +270,11 @@ fn a_hostile_class_is_graded_within_limits() {
     // What is not an object is named for what it is, never blamed on the environment.
     let expect = [
         ("fifo", "bad-object", "is a FIFO"),
-        ("zero", "bad-object", "is a character device"),
         ("eve", "bad-object", "is a FIFO"),
-        ("mallory", "bad-object", "is a character device"),
         ("peggy", "bad-object", "not on a bpffs"),
+        // Hard links are read as the files they are, but never quoted.
+        ("hard", "bad-object", "bytes that are not shown"),
+        ("hard-pin", "bad-object", "more than one hard link"),
         ("oscar", "map-layout", "100000000 entries"),
     ];
     for (student, class, words) in expect {
@@ -217,6 +287,19 @@ fn a_hostile_class_is_graded_within_limits() {
         victor.contains("map `stats` has the wrong layout: 100000 entries"),
         "{victor}"
     );
+    // Every link is its student's bad-object row naming the link, never what it points at.
+    for (student, link) in LINKS {
+        let (points, got, reason) = &rows[*student];
+        assert_eq!(
+            (*points, got.as_str()),
+            (0.0, "bad-object"),
+            "{student}: {reason}"
+        );
+        assert!(
+            reason.starts_with(&format!("`{link}` is a symbolic link")),
+            "{student}: {reason}"
+        );
+    }
     // The verifier's limit fails the part's checks with its own message.
     let trudy = std::fs::read_to_string(out.join("students/trudy/report.json")).unwrap();
     let trudy: serde_json::Value = serde_json::from_str(&trudy).unwrap();
@@ -247,6 +330,45 @@ fn a_hostile_class_is_graded_within_limits() {
         !sub.join("results/students").exists(),
         "nothing was graded into the class"
     );
+}
+
+/// Asserts that no secret the class links to appears in any file under `out` (read as bytes)
+/// or on the grader's terminal: not the markers, nor the private files' first bytes in hex.
+fn nothing_leaked(out: &Path, stdout: &str, stderr: &str) {
+    let hex = |text: &str| {
+        let bytes: Vec<String> = text.bytes().take(4).map(|b| format!("{b:02x}")).collect();
+        bytes.join(" ")
+    };
+    let secrets = [
+        ENV_MARKER.to_owned(),
+        FILE_MARKER.to_owned(),
+        SHADOW_MARKER.to_owned(),
+        hex(FILE_MARKER),
+        hex("root:"),
+    ];
+    let mut files = vec![out.to_owned()];
+    let mut read = 0;
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        read += 1;
+        for secret in &secrets {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "`{secret}` leaked into {}",
+                path.display()
+            );
+        }
+    }
+    assert!(read > 10, "the reports were read ({read} files)");
+    for line in stdout.lines().chain(stderr.lines()) {
+        for secret in &secrets {
+            assert!(!line.contains(secret.as_str()), "`{secret}` leaked: {line}");
+        }
+    }
 }
 
 /// A load or map failure is a run that could not happen: exit 2, not 1.
