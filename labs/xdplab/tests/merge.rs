@@ -5,6 +5,7 @@
 //! graded.
 
 use std::{
+    ffi::OsStr,
     fs::File,
     path::{Path, PathBuf},
     process::Command,
@@ -20,7 +21,7 @@ const SPIN_C: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/programs/spin.c
 
 /// Runs `xdplab` under `timeout(1)`, so a run that hangs (on a FIFO, say) ends as exit 124
 /// instead of hanging the suite; returns the exit code and standard error.
-fn bounded<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (i32, String) {
+fn bounded<S: AsRef<OsStr>>(args: &[S]) -> (i32, String) {
     let out = Command::new("timeout")
         .args(["--kill-after=5", "60", env!("CARGO_BIN_EXE_xdplab")])
         .args(args)
@@ -30,6 +31,22 @@ fn bounded<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (i32, String) {
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// The arguments of `xdplab grade 7.1 SUBS --out OUT EXTRA...`.
+fn grade_args<'a>(subs: &'a Path, out: &'a Path, extra: &[&'a str]) -> Vec<&'a OsStr> {
+    let mut args: Vec<&OsStr> = vec!["grade".as_ref(), "7.1".as_ref(), subs.as_os_str()];
+    args.extend(["--out".as_ref(), out.as_os_str()]);
+    args.extend(extra.iter().map(|e| OsStr::new(*e)));
+    args
+}
+
+/// The arguments of `xdplab grade merge FOLDERS... --out OUT`.
+fn merge_args<'a>(folders: &[&'a Path], out: &'a Path) -> Vec<&'a OsStr> {
+    let mut args: Vec<&OsStr> = vec!["grade".as_ref(), "merge".as_ref()];
+    args.extend(folders.iter().map(|f| f.as_os_str()));
+    args.extend(["--out".as_ref(), out.as_os_str()]);
+    args
 }
 
 /// Two students with the reference solution, graded as shards 1/2 and 2/2 (seed 0), and
@@ -53,17 +70,11 @@ fn shards(name: &str) -> Shards {
     }
     let grade = |shard: &str, seed: &str| {
         let out = fresh_dir(&format!("{name}-{}-{seed}", shard.replace('/', "of")));
-        let (code, stderr) = bounded(&[
-            "grade".as_ref(),
-            "7.1".as_ref(),
-            subs.as_os_str(),
-            "--out".as_ref(),
-            out.as_os_str(),
-            "--shard".as_ref(),
-            shard.as_ref(),
-            "--seed".as_ref(),
-            seed.as_ref(),
-        ]);
+        let (code, stderr) = bounded(&grade_args(
+            &subs,
+            &out,
+            &["--shard", shard, "--seed", seed],
+        ));
         assert_eq!(code, 0, "grading shard {shard}: {stderr}");
         out
     };
@@ -199,10 +210,7 @@ const CASES: &[Case] = &[
 
 /// `grade merge FOLDERS... --out OUT` under a time limit.
 fn merge(folders: &[&Path], out: &Path) -> (i32, String) {
-    let mut args: Vec<&std::ffi::OsStr> = vec!["grade".as_ref(), "merge".as_ref()];
-    args.extend(folders.iter().map(|f| f.as_os_str()));
-    args.extend(["--out".as_ref(), out.as_os_str()]);
-    bounded(&args)
+    bounded(&merge_args(folders, out))
 }
 
 #[test]
@@ -291,13 +299,7 @@ fn a_second_run_into_a_locked_out_fails_at_once() {
         "the output folder `{}` is in use by another `xdplab grade` or `grade merge`",
         out.display()
     );
-    let (code, stderr) = bounded(&[
-        "grade".as_ref(),
-        "7.1".as_ref(),
-        shards.subs.as_os_str(),
-        "--out".as_ref(),
-        out.as_os_str(),
-    ]);
+    let (code, stderr) = bounded(&grade_args(&shards.subs, &out, &[]));
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains(&in_use), "{stderr}");
     let (code, stderr) = merge(&[&shards.one, &shards.two], &out);
@@ -325,7 +327,7 @@ fn slow_class() -> PathBuf {
 
 /// Runs `xdplab ARGS...` in a mount namespace of its own after `mount -t FS -o OPTIONS none
 /// DIR`, so the mount vanishes with the process, whatever happens to the test.
-fn with_mount(fs: &str, options: &str, dir: &Path, args: &[&std::ffi::OsStr]) -> (i32, String) {
+fn with_mount(fs: &str, options: &str, dir: &Path, args: &[&OsStr]) -> (i32, String) {
     let out = Command::new("timeout")
         .args([
             "--kill-after=5",
@@ -369,15 +371,7 @@ fn a_bpffs_or_read_only_out_is_refused_before_grading() {
     ] {
         let dir = fresh_dir("mount-point");
         let out = dir.join(out);
-        let grade = [
-            "grade".as_ref(),
-            "7.1".as_ref(),
-            subs.as_os_str(),
-            "--out".as_ref(),
-            out.as_os_str(),
-            "--timeout".as_ref(),
-            "60".as_ref(),
-        ];
+        let grade = grade_args(&subs, &out, &["--timeout", "60"]);
         let start = Instant::now();
         let (code, stderr) = with_mount(fs, options, &dir, &grade);
         assert_eq!(code, 2, "{fs} {options}: {stderr}");
@@ -387,14 +381,7 @@ fn a_bpffs_or_read_only_out_is_refused_before_grading() {
             "{fs} {options}: refused only after {:?}",
             start.elapsed()
         );
-        let merge = [
-            "grade".as_ref(),
-            "merge".as_ref(),
-            shards.one.as_os_str(),
-            shards.two.as_os_str(),
-            "--out".as_ref(),
-            out.as_os_str(),
-        ];
+        let merge = merge_args(&[&shards.one, &shards.two], &out);
         let (code, stderr) = with_mount(fs, options, &dir, &merge);
         assert_eq!(code, 2, "merge {fs} {options}: {stderr}");
         assert!(stderr.contains(expect), "merge {fs} {options}: {stderr}");
@@ -424,15 +411,8 @@ fn a_senseless_perf_number_in_a_rubric_is_refused_before_grading() {
         .unwrap();
         let out = dir.join("out");
         let start = Instant::now();
-        let (code, stderr) = bounded(&[
-            "grade".as_ref(),
-            "7.1".as_ref(),
-            subs.as_os_str(),
-            "--out".as_ref(),
-            out.as_os_str(),
-            "--rubric".as_ref(),
-            rubric.as_os_str(),
-        ]);
+        let rubric = rubric.to_str().unwrap();
+        let (code, stderr) = bounded(&grade_args(&subs, &out, &["--rubric", rubric]));
         assert_eq!(code, 2, "{field} = {value}: {stderr}");
         assert!(
             stderr.contains(&format!("the rubric's `[perf] {field}` is ")),
