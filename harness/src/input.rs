@@ -329,6 +329,74 @@ pub fn require_dir(path: &Path, kind: PathKind) -> Result<(), InputError> {
     }
 }
 
+/// [`read_bounded`] for a file that must not be a link (a shard's `graded.json`, which comes
+/// from a CI artifact): a symbolic link is refused, not followed, by `O_NOFOLLOW` on the open
+/// itself, so a link swapped in after the first check is refused too.
+pub fn read_bounded_no_follow(
+    path: &Path,
+    kind: PathKind,
+    limit: u64,
+) -> Result<Vec<u8>, InputError> {
+    let unreadable = |source| InputError::Unreadable {
+        kind,
+        path: path.to_owned(),
+        source,
+    };
+    let wrong_type = |found| InputError::WrongType {
+        kind,
+        path: path.to_owned(),
+        found,
+        wanted: "a regular file",
+    };
+    let meta = std::fs::symlink_metadata(path).map_err(unreadable)?;
+    if !meta.file_type().is_file() {
+        return Err(wrong_type(describe(meta.file_type())));
+    }
+    let file = File::options()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => wrong_type("a symbolic link"),
+            _ => unreadable(e),
+        })?;
+    let meta = file.metadata().map_err(unreadable)?;
+    if !meta.file_type().is_file() {
+        return Err(wrong_type(describe(meta.file_type())));
+    }
+    let too_large = || InputError::TooLarge {
+        kind,
+        path: path.to_owned(),
+        limit,
+    };
+    if meta.len() > limit {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+/// `f_type` of a bpffs in statfs(2).
+const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+
+/// Whether `path` lies on a bpffs, which holds pins and nothing else.
+pub fn on_bpffs(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt as _;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: `c` is a valid C string and `st` a properly sized out-parameter.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::statfs(c.as_ptr(), &raw mut st) };
+    rc == 0 && st.f_type == BPF_FS_MAGIC
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

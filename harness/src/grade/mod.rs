@@ -43,8 +43,10 @@ pub const PINNED_FILE: &str = "pinned";
 const CHILD_OUTPUT_LIMIT: u64 = 16 << 20;
 
 /// Creates the output folder and checks it lies outside the submissions folder (and the other
-/// way round), so reports are never read as submissions and never overwrite one.
-pub fn prepare_out(submissions: &Path, out: &Path) -> Result<()> {
+/// way round), so reports are never read as submissions and never overwrite one; then claims
+/// it ([`class::claim_out`]: writable, not a bpffs, locked until the returned lock is dropped),
+/// all before any grading starts.
+pub fn prepare_out(submissions: &Path, out: &Path) -> Result<class::OutLock> {
     input::require_dir(submissions, PathKind::Submissions)?;
     let subs = submissions
         .canonicalize()
@@ -66,12 +68,7 @@ pub fn prepare_out(submissions: &Path, out: &Path) -> Result<()> {
         }
         .into());
     }
-    std::fs::create_dir_all(out).map_err(|source| InputError::Unreadable {
-        kind: PathKind::Out,
-        path: out.to_owned(),
-        source,
-    })?;
-    Ok(())
+    class::claim_out(out)
 }
 
 /// `path` with links resolved as far as it exists, and the rest appended as given.
@@ -148,6 +145,7 @@ impl From<&Error> for RunErrorDocument {
 
 /// One graded submission.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Graded {
     /// The submission.
     pub submission: Submission,

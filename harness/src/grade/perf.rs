@@ -9,10 +9,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::rubric::{PartScore, TestScore};
+use super::rubric::{MAX_RUBRIC_VALUE, PartScore, TestScore};
 use crate::{
     bench::Perf,
-    error::FailureClass,
+    error::{Error, FailureClass, Result},
     report::{Report, Status},
 };
 
@@ -35,6 +35,31 @@ fn default_points() -> f64 {
 }
 
 impl PerfRule {
+    /// The rule as a rubric file gives it, checked: `max_ratio` and `points` finite, above 0 and
+    /// at most [`MAX_RUBRIC_VALUE`] (a NaN, zero or negative ratio would fail every program).
+    pub fn checked(self) -> Result<Self> {
+        let refuse = |field: &str, value: f64, meaning: &str| {
+            // The grader's rubric file, not the machine, is wrong.
+            Err(Error::usage(format!(
+                "the rubric's `[perf] {field}` is {value}; it must be a number above 0 and at \
+                 most {MAX_RUBRIC_VALUE}: {meaning}"
+            )))
+        };
+        let sane = |v: f64| v.is_finite() && v > 0.0 && v <= MAX_RUBRIC_VALUE;
+        if !sane(self.max_ratio) {
+            return refuse(
+                "max_ratio",
+                self.max_ratio,
+                "how many times the reference solution's median ns per frame a program may \
+                 take (3.0 allows three times as slow)",
+            );
+        }
+        if !sane(self.points) {
+            return refuse("points", self.points, "what the perf part is worth");
+        }
+        Ok(self)
+    }
+
     /// Scores the report's performance figures: one check per program measured. A program
     /// with no figure fails with the reason; with no figures at all, the part counts as an
     /// environment fault (nothing measured, nothing charged).
@@ -118,6 +143,35 @@ mod tests {
             veth: None,
             error: ratio.is_none().then(|| "program `b` not found".into()),
         }
+    }
+
+    #[test]
+    fn perf_numbers_must_be_finite_positive_and_bounded() {
+        let lab = crate::grade::test_lab();
+        for (field, bad) in [
+            ("max_ratio", "nan"),
+            ("max_ratio", "0"),
+            ("max_ratio", "-3"),
+            ("max_ratio", "inf"),
+            ("max_ratio", "1e9"),
+            ("points", "nan"),
+            ("points", "0"),
+        ] {
+            let toml = if field == "points" {
+                format!("[perf]\nmax_ratio = 3.0\npoints = {bad}\n")
+            } else {
+                format!("[perf]\nmax_ratio = {bad}\n")
+            };
+            let e = crate::grade::Rubric::from_toml(&lab, &toml).unwrap_err();
+            assert_eq!(e.class(), FailureClass::Usage, "{toml}");
+            assert!(
+                e.to_string()
+                    .starts_with(&format!("the rubric's `[perf] {field}` is ")),
+                "{toml}: {e}"
+            );
+        }
+        let r = crate::grade::Rubric::from_toml(&lab, "[perf]\nmax_ratio = 0.5\n").unwrap();
+        assert_eq!(r.perf.unwrap().max_ratio, 0.5);
     }
 
     #[test]

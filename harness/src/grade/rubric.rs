@@ -133,7 +133,7 @@ impl Rubric {
         let file: RubricFile = toml::from_str(text)
             .map_err(|e| Error::usage(format!("the rubric file is not valid: {e}")))?;
         let mut rubric = Self::default_for(lab);
-        rubric.perf = file.perf;
+        rubric.perf = file.perf.map(super::perf::PerfRule::checked).transpose()?;
         for (program, o) in &file.parts {
             let part = rubric.parts.iter_mut().find(|p| &p.program == program).ok_or_else(|| {
                 let names: Vec<&str> = lab.parts.iter().map(|p| p.program).collect();

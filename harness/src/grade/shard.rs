@@ -3,12 +3,16 @@
 
 use std::{fmt, str::FromStr};
 
+use serde::{Deserialize, Serialize};
+
 use super::Submission;
 
 /// Shard `index` of `count` (1-based, `2/3`): every `count`-th student of the sorted class,
 /// starting with the `index`-th. The same folder always splits the same way, and each student
-/// lands in exactly one shard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// lands in exactly one shard. Written `K/N` in a results folder's `graded.json`, so `grade
+/// merge` can tell which shares it was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Shard {
     /// Which share, from 1 to `count`.
     pub index: usize,
@@ -59,7 +63,25 @@ impl fmt::Display for Shard {
     }
 }
 
+impl TryFrom<String> for Shard {
+    type Error = ShardError;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<Shard> for String {
+    fn from(s: Shard) -> Self {
+        s.to_string()
+    }
+}
+
 impl Shard {
+    /// The whole class in one share: what a grading without `--shard` is, and what a merge
+    /// makes, so either can be merged again (alone) like any shard.
+    pub const WHOLE: Shard = Shard { index: 1, count: 1 };
+
     /// This shard's students out of the whole class, sorted as `discover` sorts them.
     pub fn select(self, mut subs: Vec<Submission>) -> Vec<Submission> {
         subs.sort_by(|a, b| a.student.cmp(&b.student));

@@ -9,7 +9,7 @@ use aya::programs::Xdp;
 
 use crate::{
     error::{Error, Result},
-    input::{InputError, PathKind},
+    input::{InputError, PathKind, on_bpffs},
     object::{LoadedProgram, ProgramSource},
     source::adopt::adopt,
 };
@@ -84,21 +84,6 @@ impl PinnedPrograms {
 /// The most pins a directory of pinned programs may hold: a lab has a handful of programs
 /// and maps.
 const MAX_PINS: usize = 64;
-/// `f_type` of a bpffs in statfs(2).
-const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
-
-/// Whether `path` lies on a bpffs (pins exist nowhere else).
-fn on_bpffs(path: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt as _;
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: `c` is a valid C string and `st` a properly sized out-parameter.
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::statfs(c.as_ptr(), &raw mut st) };
-    rc == 0 && st.f_type == BPF_FS_MAGIC
-}
-
 #[derive(Debug, PartialEq)]
 enum PinKind {
     Program,

@@ -293,7 +293,7 @@ fn main() -> ExitCode {
             merge: Some(GradeCommand::Merge { shards, out }),
             ..
         }) => {
-            return match grade::class::merge(&shards, &out, contract) {
+            return match grade::class::merge(&shards, &out, lab_contract) {
                 Ok(graded) => {
                     print!("{}", output::class_table(&graded));
                     println!("merged {} shard(s) into {}", shards.len(), out.display());
@@ -463,13 +463,14 @@ fn write_pcaps(dir: &Path, report: &Report) -> Result<(), Error> {
     Ok(())
 }
 
-/// Each lab's contract, its README, quoted next to each check on the class page.
-fn contract(lab_id: &str) -> &'static str {
+/// Each lab's contract, its README, quoted next to each check on the class page; `None` for an
+/// id that is no lab (`grade merge` refuses a shard naming one).
+fn lab_contract(lab_id: &str) -> Option<&'static str> {
     match lab_id {
-        "7.1" => include_str!("../../lab-7-1/README.md"),
-        "7.2" => include_str!("../../lab-7-2/README.md"),
-        "7.3" => include_str!("../../lab-7-3/README.md"),
-        _ => "",
+        "7.1" => Some(include_str!("../../lab-7-1/README.md")),
+        "7.2" => Some(include_str!("../../lab-7-2/README.md")),
+        "7.3" => Some(include_str!("../../lab-7-3/README.md")),
+        _ => None,
     }
 }
 
@@ -489,7 +490,8 @@ fn grade(args: GradeArgs) -> Result<(), Error> {
     };
     doctor::require_root()?;
     netns::sweep();
-    grade::prepare_out(&submissions, &out)?;
+    // Held until the reports are written: a second grade into `out` fails at once.
+    let _out_lock = grade::prepare_out(&submissions, &out)?;
     let found = grade::discover(&submissions)?;
     let mut subs = found.submissions;
     for s in &found.skipped {
@@ -525,7 +527,9 @@ fn grade(args: GradeArgs) -> Result<(), Error> {
     }
     let info = grade::class::ClassInfo {
         lab: lab.id,
-        contract: contract(lab.id),
+        contract: lab_contract(lab.id).unwrap_or_default(),
+        seed: args.seed,
+        shard: args.shard.unwrap_or(grade::shard::Shard::WHOLE),
     };
     grade::class::write(&out, info, &graded, &found.skipped)?;
     print!("{}", output::class_table(&graded));

@@ -21,6 +21,24 @@ pub fn fresh_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// Every file under `dir` (hidden ones too), by relative path, with its bytes, sorted.
+pub fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                let rel = e.path().strip_prefix(dir).unwrap().to_owned();
+                out.push((rel, std::fs::read(e.path()).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// A lab 7.1 class of eight: correct C, two with the rule-order bug, one that filters only TCP,
 /// the reference solution, another correct one, `gus`, who handed in an uncompiled file, and
 /// `hal`, whose port_filter the verifier rejects.
