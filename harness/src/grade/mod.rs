@@ -235,12 +235,8 @@ fn retry_unverified(
             .find(|c| c.id == check.id && c.status != Status::Unverified)
         {
             *check = again.clone();
-            check.message = format!(
-                "(judged on the grader's second run: the first could not verify it)\n{}",
-                check.message
-            )
-            .trim_end()
-            .to_owned();
+            let note = "(judged on the grader's second run: the first could not verify it)";
+            check.message = format!("{note}\n{}", check.message.trim_end());
         }
     }
     report
