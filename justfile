@@ -46,6 +46,7 @@ class-page-screenshot PNG="docs/class-page.png": setup-test
 # Run the whole test suite (as root).
 test: setup-test
     cargo nextest run --workspace --exclude xdplab-programs
+    cargo nextest run -p xdplab-programs --lib
 
 # Formatting, clippy and rustdoc, warnings denied (CI runs it; the eBPF crate builds for BPF only).
 lint: setup

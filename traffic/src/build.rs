@@ -51,6 +51,8 @@ pub struct FrameBuilder {
     tag: Tag,
     bad_l4_checksum: bool,
     truncate: Option<usize>,
+    /// Ethernet padding: (the frame's minimum length, the fill bytes repeated).
+    pad: Option<(usize, Vec<u8>)>,
 }
 
 /// Where each layer starts in a built frame (before any [`FrameBuilder::truncate`]).
@@ -81,6 +83,12 @@ struct IpSettings {
     ttl: u8,
     ihl: Option<u8>,
     bad_checksum: bool,
+    /// The version nibble, when not 4.
+    version: Option<u8>,
+    /// More-fragments flag and fragment offset (8-byte units).
+    fragment: Option<(bool, u16)>,
+    /// The IPv4 datagram's length (header included), when shorter than what was built.
+    datagram_len: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -116,6 +124,9 @@ impl FrameBuilder {
                 ttl: 64,
                 ihl: None,
                 bad_checksum: false,
+                version: None,
+                fragment: None,
+                datagram_len: None,
             },
             transport: Transport::None,
             tcp: TcpSettings {
@@ -129,6 +140,7 @@ impl FrameBuilder {
             tag: Tag::NONE,
             bad_l4_checksum: false,
             truncate: None,
+            pad: None,
         }
     }
 
@@ -287,6 +299,50 @@ impl FrameBuilder {
         self
     }
 
+    /// Writes `version` into the IPv4 version nibble (the frame stays IPv4 otherwise).
+    ///
+    /// # Panics
+    /// If `version` does not fit in 4 bits.
+    pub fn ip_version(mut self, version: u8) -> Self {
+        assert!(version < 16, "version {version} does not fit in 4 bits");
+        self.ip.version = Some(version);
+        self
+    }
+
+    /// Makes the IPv4 packet a fragment: the more-fragments flag and the offset, in 8-byte
+    /// units, of its data in the original datagram. The header checksum covers both.
+    ///
+    /// # Panics
+    /// If `offset` does not fit in 13 bits.
+    pub fn fragment(mut self, more: bool, offset: u16) -> Self {
+        assert!(
+            offset < 1 << 13,
+            "fragment offset {offset} does not fit in 13 bits"
+        );
+        self.ip.fragment = Some((more, offset));
+        self
+    }
+
+    /// Ends the IPv4 datagram after `len` bytes (its header included): the frame is cut there
+    /// and the total length and header checksum say so, as a sender of a short datagram would
+    /// write them. The transport checksum still covers what was built.
+    pub fn ip_datagram_len(mut self, len: usize) -> Self {
+        self.ip.datagram_len = Some(len);
+        self
+    }
+
+    /// Pads the finished frame to at least `min_len` bytes with `fill` repeated, as a NIC pads
+    /// a short frame to Ethernet's 60 bytes: bytes past the end of the IPv4 datagram that
+    /// belong to no layer.
+    ///
+    /// # Panics
+    /// If `fill` is empty.
+    pub fn pad(mut self, min_len: usize, fill: &[u8]) -> Self {
+        assert!(!fill.is_empty(), "padding needs fill bytes");
+        self.pad = Some((min_len, fill.to_vec()));
+        self
+    }
+
     /// Cuts the finished frame to at most `len` bytes (checksums and lengths still describe the
     /// whole frame).
     pub fn truncate(mut self, len: usize) -> Self {
@@ -372,10 +428,33 @@ impl FrameBuilder {
             }
             Net::Arp { sender, target } => self.write_arp(l3, sender, target),
         }
+        if let (Some(len), Net::Ipv4 { .. }) = (self.ip.datagram_len, self.net) {
+            frame.truncate(layout.l3 + len);
+            self.rewrite_ipv4_len(&mut frame[layout.l3..]);
+        }
         if let Some(len) = self.truncate {
             frame.truncate(len);
         }
+        if let Some((min, fill)) = &self.pad {
+            let need = min.saturating_sub(frame.len());
+            frame.extend(fill.iter().cycle().take(need));
+        }
         frame
+    }
+
+    /// After [`FrameBuilder::ip_datagram_len`]: the total length of the (shortened) packet in
+    /// `packet`, and the header checksum again.
+    fn rewrite_ipv4_len(&self, packet: &mut [u8]) {
+        let len = u16::try_from(packet.len()).expect("IPv4 packet longer than 65535 bytes");
+        let Some(mut ip) = MutableIpv4Packet::new(packet) else {
+            return;
+        };
+        ip.set_total_length(len);
+        let mut csum = ipv4::checksum(&ip.to_immutable());
+        if self.ip.bad_checksum {
+            csum = checksum::corrupt(csum);
+        }
+        ip.set_checksum(csum);
     }
 
     fn net_ethertype(&self) -> EtherType {
@@ -430,6 +509,14 @@ impl FrameBuilder {
         ip.set_destination(dst);
         if let Some(ihl) = self.ip.ihl {
             ip.set_header_length(ihl);
+        }
+        if let Some(version) = self.ip.version {
+            ip.set_version(version);
+        }
+        if let Some((more, offset)) = self.ip.fragment {
+            // Flags: bit 0 of the three is "more fragments".
+            ip.set_flags(u8::from(more));
+            ip.set_fragment_offset(offset);
         }
         let mut csum = ipv4::checksum(&ip.to_immutable());
         if self.ip.bad_checksum {
@@ -727,6 +814,40 @@ mod tests {
         );
         assert_eq!(&b.build()[12..14], &[0x88, 0xb5]);
         assert_eq!(&eth().ethertype(0x1234).build()[12..14], &[0x12, 0x34]);
+    }
+
+    #[test]
+    fn fragments_versions_short_datagrams_and_padding() {
+        use pnet::packet::ipv4::Ipv4Packet;
+        let f = eth()
+            .ipv4(IP_A, IP_B)
+            .udp(1, 22)
+            .tag(Tag(5))
+            .fragment(true, 185)
+            .ip_version(6)
+            .build();
+        let ip = Ipv4Packet::new(&f[14..]).unwrap();
+        assert_eq!((ip.get_flags(), ip.get_fragment_offset()), (1, 185));
+        assert_eq!(ip.get_version(), 6);
+        assert_eq!(
+            ip.get_checksum(),
+            ipv4::checksum(&ip),
+            "the checksum covers both"
+        );
+        // A datagram of 26 bytes (6 of its UDP header) padded to 60 bytes with "22"s.
+        let f = eth()
+            .ipv4(IP_A, IP_B)
+            .udp(1, 53)
+            .tag(Tag(6))
+            .ip_datagram_len(26)
+            .pad(60, &[0, 22])
+            .build();
+        assert_eq!(f.len(), 60);
+        let ip = Ipv4Packet::new(&f[14..]).unwrap();
+        assert_eq!(ip.get_total_length(), 26);
+        assert_eq!(ip.get_checksum(), ipv4::checksum(&ip));
+        assert_eq!(&f[40..44], &[0, 22, 0, 22], "padding after the datagram");
+        assert_eq!(find_tag(&f), Some(Tag(6)), "the IPv4 id still tags it");
     }
 
     #[test]

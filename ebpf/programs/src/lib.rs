@@ -123,11 +123,26 @@ impl Ipv4Hdr {
         let ihl = self.ihl();
         (ihl >= 5).then(|| ETH_HDR_LEN + usize::from(ihl) * 4)
     }
+
+    /// Where this fragment's data sits in its datagram, in 8-byte units: 0 for the first (or
+    /// only) fragment, the one that carries the transport header.
+    #[inline(always)]
+    pub fn fragment_offset(&self) -> u16 {
+        u16::from_be_bytes(self.frag_off) & 0x1fff
+    }
+
+    /// The IPv4 total length: the datagram ends there, whatever follows it in the frame
+    /// (Ethernet pads short frames to 60 bytes).
+    #[inline(always)]
+    pub fn total_len(&self) -> usize {
+        usize::from(u16::from_be_bytes(self.total_len))
+    }
 }
 
 /// The IPv4 header of an untagged Ethernet II frame: EtherType 0x0800 at offset 12 and all 20
 /// header bytes present. `None` for anything else (other EtherTypes, VLAN tags, truncated frames).
-/// Version, lengths and checksum are not looked at.
+/// Version and checksum are not looked at; [`tcp_udp_ports`] looks at the lengths and the
+/// fragment offset.
 #[inline(always)]
 pub fn ipv4<'a>(frame: &Frame<'a>) -> Option<&'a Ipv4Hdr> {
     let ethertype: &[u8; 2] = frame.get(12)?;
@@ -144,16 +159,22 @@ pub struct Ports {
     pub dst: u16,
 }
 
-/// The ports of a TCP or UDP packet whose transport header has at least its first `N` bytes in
-/// the frame (`N >= 4`; both headers start with source then destination port). `None` for other
-/// protocols, for IHL below 5 and when fewer than `N` bytes follow the IPv4 header and options.
+/// The ports of a TCP or UDP packet whose transport header has at least its first `N` bytes
+/// present (`N >= 4`; both headers start with source then destination port): in the frame and
+/// inside the IPv4 total length. `None` for other protocols, for IHL below 5, for a fragment
+/// other than the first (its data continues another fragment's) and when fewer than `N` bytes
+/// follow the IPv4 header and options.
 #[inline(always)]
 pub fn tcp_udp_ports<const N: usize>(frame: &Frame<'_>, ip: &Ipv4Hdr) -> Option<Ports> {
     const { assert!(N >= 4, "the ports are the first 4 bytes") };
-    if !matches!(ip.protocol, IPPROTO_TCP | IPPROTO_UDP) {
+    if !matches!(ip.protocol, IPPROTO_TCP | IPPROTO_UDP) || ip.fragment_offset() != 0 {
         return None;
     }
-    let header: &[u8; N] = frame.get(ip.transport_offset()?)?;
+    let at = ip.transport_offset()?;
+    if at - ETH_HDR_LEN + N > ip.total_len() {
+        return None;
+    }
+    let header: &[u8; N] = frame.get(at)?;
     Some(Ports {
         src: u16::from_be_bytes([header[0], header[1]]),
         dst: u16::from_be_bytes([header[2], header[3]]),
@@ -169,7 +190,9 @@ mod tests {
         let mut f = vec![0u8; 12];
         f.extend(ethertype.to_be_bytes());
         let mut ip = vec![0u8; 20 + options * 4];
+        let total = (ip.len() + 8) as u16;
         ip[0] = 0x40 | ihl;
+        ip[2..4].copy_from_slice(&total.to_be_bytes());
         ip[9] = protocol;
         ip[12..16].copy_from_slice(&[10, 0, 0, 1]);
         ip[16..20].copy_from_slice(&[192, 168, 1, 100]);
@@ -215,6 +238,19 @@ mod tests {
                 assert_eq!(ports_of(end + 4, false), ports);
                 assert_eq!(ports_of(end + 3, false), None);
             }
+        }
+        // The total length ends the datagram; a later fragment has no transport header.
+        let mut padded = frame(ETH_P_IP, 5, IPPROTO_UDP, 0);
+        padded[16..18].copy_from_slice(&26u16.to_be_bytes()); // 6 bytes of UDP header
+        let fr = Frame::from_bytes(&padded);
+        assert_eq!(tcp_udp_ports::<8>(&fr, ipv4(&fr).unwrap()), None);
+        assert_eq!(tcp_udp_ports::<4>(&fr, ipv4(&fr).unwrap()), ports);
+        for (flags_offset, first) in [(0x2000u16, true), (0x2001, false), (0x0001, false)] {
+            let mut f = frame(ETH_P_IP, 5, IPPROTO_TCP, 0);
+            f[20..22].copy_from_slice(&flags_offset.to_be_bytes());
+            let fr = Frame::from_bytes(&f);
+            let got = tcp_udp_ports::<8>(&fr, ipv4(&fr).unwrap());
+            assert_eq!(got.is_some(), first, "flags and offset {flags_offset:#06x}");
         }
         let icmp = frame(ETH_P_IP, 5, IPPROTO_ICMP, 0);
         let fr = Frame::from_bytes(&icmp);

@@ -185,6 +185,50 @@ impl Frames {
     }
 }
 
+/// The Ethernet minimum: a NIC pads shorter frames to 60 bytes (before the FCS).
+const ETH_MIN: usize = 60;
+
+/// A datagram of `ip_len` bytes (IPv4 header included) padded to Ethernet's 60 bytes with
+/// `fill`: the padding belongs to no header, whatever it reads as.
+fn padded(b: FrameBuilder, ip_len: usize, fill: &[u8]) -> FrameBuilder {
+    b.ip_datagram_len(ip_len).pad(ETH_MIN, fill)
+}
+
+/// A later fragment (offset `offset` x 8 bytes, more to come) whose data begins with bytes that
+/// read as source and destination port `port`, where a first fragment's header would be.
+fn later_fragment(b: FrameBuilder, port: u16, offset: u16) -> FrameBuilder {
+    let [hi, lo] = port.to_be_bytes();
+    b.ip_protocol(17)
+        .payload(&[hi, lo, hi, lo, 0, 16, 0, 0, 1, 2, 3, 4])
+        .fragment(true, offset)
+}
+
+/// UDP to `dport` cut after each of `lens` header bytes: the port rule applies from `needed`
+/// bytes on. `buckets` are (pass, drop).
+fn udp_cuts(
+    f: &Frames,
+    dport: u16,
+    needed: usize,
+    lens: &[usize],
+    buckets: (u32, u32),
+) -> Vec<Probe> {
+    lens.iter()
+        .map(|&len| {
+            let (verdict, bucket) = if len >= needed {
+                (Drop, buckets.1)
+            } else {
+                (Pass, buckets.0)
+            };
+            probe(
+                &format!("udp-dport-{dport}-cut-at-{len}-bytes"),
+                f.udp(f.src(), f.sport(), dport).truncate(L4 + len),
+                verdict,
+                bucket,
+            )
+        })
+        .collect()
+}
+
 fn probe(name: &str, frame: FrameBuilder, verdict: harness::Verdict, bucket: u32) -> Probe {
     Probe::new(name, frame.build(), verdict).counts(bucket)
 }
@@ -395,6 +439,89 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
             ),
         ]),
         c(
+            "ihl-below-5",
+            "an IHL below 5 leaves the source in place: 10.0.0.1 with IHL 4 or 0 is dropped",
+        )
+        .probes([
+            probe(
+                "ihl-4-from-10.0.0.1",
+                f.tcp(BLOCKED_A, f.sport(), f.port()).ihl(4),
+                Drop,
+                0,
+            ),
+            probe(
+                "ihl-0-from-192.168.1.100",
+                f.udp(BLOCKED_B, f.sport(), 53).ihl(0),
+                Drop,
+                0,
+            ),
+            probe(
+                "ihl-4-from-a-clean-source",
+                f.tcp(f.src(), f.sport(), f.port()).ihl(4),
+                Pass,
+                1,
+            ),
+        ]),
+        c(
+            "fragments",
+            "every fragment from 10.0.0.1, first or later, is dropped; others pass",
+        )
+        .probes([
+            probe(
+                "first-fragment-from-10.0.0.1",
+                f.tcp(BLOCKED_A, f.sport(), f.port()).fragment(true, 0),
+                Drop,
+                0,
+            ),
+            probe(
+                "later-fragment-from-10.0.0.1",
+                later_fragment(f.ip(BLOCKED_A, f.dst()), f.port(), 185),
+                Drop,
+                0,
+            ),
+            probe(
+                "last-fragment-from-192.168.1.100",
+                f.udp(BLOCKED_B, f.sport(), 53).fragment(false, 1),
+                Drop,
+                0,
+            ),
+            probe(
+                "later-fragment-from-a-clean-source",
+                later_fragment(f.ip(f.src(), f.dst()), f.port(), 2),
+                Pass,
+                1,
+            ),
+        ]),
+        c(
+            "padded",
+            "short datagrams padded to 60 bytes: the source rule holds, whatever the padding",
+        )
+        .probes([
+            probe(
+                "udp-from-10.0.0.1-padded",
+                padded(f.udp(BLOCKED_A, f.sport(), 53), 28, &[0]),
+                Drop,
+                0,
+            ),
+            probe(
+                "icmp-from-a-clean-source-padded-with-10.0.0.1",
+                padded(f.icmp(f.src()), 28, &[10, 0, 0, 1]),
+                Pass,
+                1,
+            ),
+        ]),
+        c(
+            "ipv4-version",
+            "EtherType 0x0800 from 10.0.0.1 with version 6 in the header (left open: not scored)",
+        )
+        .unscored()
+        .probe(probe(
+            "version-6-from-10.0.0.1",
+            f.tcp(BLOCKED_A, f.sport(), f.port()).ip_version(6),
+            Drop,
+            0,
+        )),
+        c(
             "vlan-tagged",
             "802.1Q-tagged frame from 10.0.0.1 (outside the contract: not scored)",
         )
@@ -547,6 +674,59 @@ fn port_filter(f: &Frames) -> Vec<Check> {
             probe("arp", f.arp(f.src()), Pass, 1),
         ]),
         c(
+            "udp-truncated",
+            "UDP to port 23 with fewer than 8 header bytes passes; 8 bytes suffice",
+        )
+        .probes(udp_cuts(f, 23, 8, &[4, 7, 8], (1, 0))),
+        c(
+            "fragments",
+            "a first fragment to port 22 is dropped; a later fragment has no ports and passes",
+        )
+        .probes([
+            probe(
+                "first-fragment-tcp-dport-22",
+                f.tcp(f.src(), f.sport(), 22).fragment(true, 0),
+                Drop,
+                0,
+            ),
+            probe(
+                "later-fragment-reading-22",
+                later_fragment(f.ip(f.src(), f.dst()), 22, 1),
+                Pass,
+                1,
+            ),
+            probe(
+                "last-fragment-udp-header-to-3389",
+                f.udp(f.src(), f.sport(), 3389).fragment(false, 185),
+                Pass,
+                1,
+            ),
+        ]),
+        c(
+            "padded",
+            "the IPv4 total length ends the datagram: padding to 60 bytes is not a header",
+        )
+        .probes([
+            probe(
+                "udp-2-header-bytes-padded-with-22",
+                padded(f.udp(f.src(), f.sport(), 53), 22, &[0, 22]),
+                Pass,
+                1,
+            ),
+            probe(
+                "tcp-dport-22-7-header-bytes-padded",
+                padded(f.tcp(f.src(), f.sport(), 22), 27, &[0]),
+                Pass,
+                1,
+            ),
+            probe(
+                "tcp-dport-22-8-header-bytes-padded",
+                padded(f.tcp(f.src(), f.sport(), 22), 28, &[0]),
+                Drop,
+                0,
+            ),
+        ]),
+        c(
             "vlan-tagged",
             "802.1Q-tagged TCP to port 22 (outside the contract: not scored)",
         )
@@ -558,12 +738,27 @@ fn port_filter(f: &Frames) -> Vec<Check> {
 fn firewall(f: &Frames) -> Vec<Check> {
     let c = |name: &str, desc: &str| Check::new(ID, "firewall", name, desc).counting("stats");
     vec![
-        c("icmp-dropped", "ICMP is dropped into stats[0]").probe(probe(
-            "icmp-from-a-clean-source",
-            f.icmp(f.src()),
-            Drop,
-            0,
-        )),
+        c(
+            "icmp-dropped",
+            "ICMP is dropped into stats[0], whatever follows its IPv4 header",
+        )
+        .probes([
+            probe("icmp-from-a-clean-source", f.icmp(f.src()), Drop, 0),
+            probe("icmp-cut-after-ipv4", f.icmp(f.src()).truncate(L4), Drop, 0),
+            probe(
+                "icmp-cut-inside-its-header",
+                f.icmp(f.src()).truncate(L4 + 3),
+                Drop,
+                0,
+            ),
+            probe("icmp-ihl-4", f.icmp(f.src()).ihl(4), Drop, 0),
+            probe(
+                "icmp-later-fragment",
+                f.icmp(f.src()).fragment(false, 3),
+                Drop,
+                0,
+            ),
+        ]),
         c(
             "blocked-source",
             "TCP, UDP and GRE from 10.0.0.1 are dropped into stats[1]",
@@ -685,12 +880,13 @@ fn firewall(f: &Frames) -> Vec<Check> {
                 .into_iter()
                 .map(|(n, b)| probe(&n, b, Pass, 3)),
         )
-        .probe(probe(
+        .probes([probe(
             "cut-38-transport-4-bytes",
             f.tcp(f.src(), f.sport(), 22).truncate(L4 + 4),
             Drop,
             2,
-        )),
+        )])
+        .probes(udp_cuts(f, 80, 4, &[3, 4, 6], (3, 2))),
         c(
             "ihl-below-5",
             "an IHL of 4 means no transport header: port 80 passes, and so does a destination \
@@ -699,6 +895,55 @@ fn firewall(f: &Frames) -> Vec<Check> {
         .probes([
             probe("ihl-4-dport-80-decoy-80", f.ihl_4(true, 80, 80), Pass, 3),
             probe("ihl-4-udp-decoy-22", f.ihl_4(false, f.port(), 22), Pass, 3),
+            probe(
+                "ihl-4-from-10.0.0.1",
+                f.tcp(BLOCKED_A, f.sport(), f.port()).ihl(4),
+                Drop,
+                1,
+            ),
+        ]),
+        c(
+            "fragments",
+            "a first fragment to port 80 is dropped into stats[2]; a later one has no ports and \
+             passes; the source rule holds for every fragment",
+        )
+        .probes([
+            probe(
+                "first-fragment-tcp-dport-80",
+                f.tcp(f.src(), f.sport(), 80).fragment(true, 0),
+                Drop,
+                2,
+            ),
+            probe(
+                "later-fragment-reading-80",
+                later_fragment(f.ip(f.src(), f.dst()), 80, 1),
+                Pass,
+                3,
+            ),
+            probe(
+                "later-fragment-from-10.0.0.1",
+                later_fragment(f.ip(BLOCKED_A, f.dst()), f.port(), 9),
+                Drop,
+                1,
+            ),
+        ]),
+        c(
+            "padded",
+            "the IPv4 total length ends the datagram: padding to 60 bytes is not a header",
+        )
+        .probes([
+            probe(
+                "tcp-2-header-bytes-padded-with-80",
+                padded(f.tcp(f.src(), f.sport(), f.port()), 22, &[0, 80]),
+                Pass,
+                3,
+            ),
+            probe(
+                "udp-dport-22-4-header-bytes-padded",
+                padded(f.udp(f.src(), f.sport(), 22), 24, &[0]),
+                Drop,
+                2,
+            ),
         ]),
         c(
             "non-ipv4-pass",

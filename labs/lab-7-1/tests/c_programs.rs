@@ -91,6 +91,9 @@ fn source_address_in_host_order() {
             "7.1/ip_filter/byte-swapped-lookalikes",
             "7.1/ip_filter/ip-options",
             "7.1/ip_filter/truncated-pass",
+            "7.1/ip_filter/ihl-below-5",
+            "7.1/ip_filter/fragments",
+            "7.1/ip_filter/padded",
         ],
     );
 }
@@ -106,6 +109,9 @@ fn port_in_host_order() {
             "7.1/port_filter/tcp-blocked-ports",
             "7.1/port_filter/truncated-pass",
             "7.1/port_filter/udp-blocked-ports",
+            "7.1/port_filter/udp-truncated",
+            "7.1/port_filter/fragments",
+            "7.1/port_filter/padded",
         ],
     );
 }
@@ -162,6 +168,9 @@ fn source_port_instead_of_destination() {
             "7.1/port_filter/tcp-blocked-ports",
             "7.1/port_filter/truncated-pass",
             "7.1/port_filter/udp-blocked-ports",
+            "7.1/port_filter/udp-truncated",
+            "7.1/port_filter/fragments",
+            "7.1/port_filter/padded",
         ],
     );
 }
@@ -174,6 +183,7 @@ fn udp_ignored() {
         &[
             "7.1/port_filter/ip-options",
             "7.1/port_filter/udp-blocked-ports",
+            "7.1/port_filter/udp-truncated",
         ],
     );
 }
@@ -196,6 +206,8 @@ fn firewall_port_drops_in_wrong_bucket() {
             "7.1/firewall/blocked-ports",
             "7.1/firewall/ip-options",
             "7.1/firewall/truncated",
+            "7.1/firewall/fragments",
+            "7.1/firewall/padded",
         ],
     );
 }
@@ -211,6 +223,9 @@ fn destination_address_instead_of_source() {
             "7.1/ip_filter/blocked-as-destination",
             "7.1/ip_filter/ip-options",
             "7.1/ip_filter/truncated-pass",
+            "7.1/ip_filter/ihl-below-5",
+            "7.1/ip_filter/fragments",
+            "7.1/ip_filter/padded",
         ],
     );
 }
@@ -225,6 +240,58 @@ fn non_ipv4_dropped() {
             "7.1/ip_filter/non-ipv4-pass",
             "7.1/port_filter/non-ipv4-pass",
         ],
+    );
+}
+
+/// Ports read up to the frame's end: the Ethernet padding after a short datagram reads as a
+/// blocked port. Native too: on a veth the padded frame arrives as built.
+#[test]
+fn padding_read_as_a_header() {
+    for mode in [Mode::TestRun, Mode::Native] {
+        flagged(
+            "BUG_FRAME_END_ONLY",
+            mode,
+            &["7.1/port_filter/padded", "7.1/firewall/padded"],
+        );
+    }
+}
+
+#[test]
+fn ports_read_from_later_fragments() {
+    flagged(
+        "BUG_FRAGMENT_PORTS",
+        Mode::TestRun,
+        &["7.1/port_filter/fragments", "7.1/firewall/fragments"],
+    );
+}
+
+/// An IHL below 5 taken as "not IPv4": the source and protocol rules stop applying.
+#[test]
+fn ihl_below_5_not_ipv4() {
+    flagged(
+        "BUG_IHL_BELOW_5_NOT_IPV4",
+        Mode::TestRun,
+        &[
+            "7.1/ip_filter/ihl-below-5",
+            "7.1/firewall/icmp-dropped",
+            "7.1/firewall/ihl-below-5",
+        ],
+    );
+}
+
+/// UDP and ICMP cut short: the firewall's port rule needs 4 bytes of either header, its ICMP
+/// rule none.
+#[test]
+fn udp_and_icmp_cut_short() {
+    flagged(
+        "BUG_UDP_FULL_HEADER",
+        Mode::TestRun,
+        &["7.1/firewall/truncated", "7.1/firewall/padded"],
+    );
+    flagged(
+        "BUG_ICMP_NEEDS_HEADER",
+        Mode::TestRun,
+        &["7.1/firewall/icmp-dropped"],
     );
 }
 

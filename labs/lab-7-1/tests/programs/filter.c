@@ -34,6 +34,17 @@
  *                        or IPv4 header is incomplete   than 34 bytes returns ABORTED
  *   BUG_NO_BOUNDS_CHECK  port_filter reads the ports    the verifier rejects port_filter at load
  *                        without checking data_end      time ("invalid access to packet")
+ *   BUG_FRAME_END_ONLY   the transport header is read   port_filter, firewall: a datagram that
+ *                        up to the frame's end, not     ends before the ports, padded to 60 bytes
+ *                        the IPv4 total length          with bytes reading 22 or 80, is dropped
+ *   BUG_FRAGMENT_PORTS   ports read from every          port_filter, firewall: a later fragment
+ *                        fragment                       whose data reads as port 22 is dropped
+ *   BUG_IHL_BELOW_5_NOT_IPV4  an IHL below 5 is taken   ip_filter, firewall: 10.0.0.1 with IHL 4
+ *                        as "not IPv4"                  passes; ICMP with IHL 4 passes
+ *   BUG_UDP_FULL_HEADER  firewall wants all 8 bytes of  firewall: UDP to 80 with 4 to 7 header
+ *                        a UDP header                   bytes passes
+ *   BUG_ICMP_NEEDS_HEADER  firewall drops ICMP only     firewall: ICMP cut right after its IPv4
+ *                        with 8 ICMP bytes present      header passes
  *   BUG_HARDCODED        port_filter applies its rule   passes with the default frames, whose
  *                        only to ephemeral source       source ports are all ephemeral; fails
  *                        ports (32768 and up), as the   once `--seed` draws source ports below
@@ -102,6 +113,10 @@ static __always_inline int parse_ipv4(struct xdp_md *ctx, struct iphdr **ip)
 	*ip = (void *)(eth + 1);
 	if ((void *)(*ip + 1) > end)
 		return TRUNCATED;
+#ifdef BUG_IHL_BELOW_5_NOT_IPV4
+	if ((*ip)->ihl < 5)
+		return NOT_IPV4;
+#endif
 	return IS_IPV4;
 }
 
@@ -113,6 +128,11 @@ static __always_inline struct ports *transport(struct xdp_md *ctx, struct iphdr 
 
 	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
 		return NULL;
+#ifndef BUG_FRAGMENT_PORTS
+	/* A later fragment's data continues another fragment's: no transport header. */
+	if (ip->frag_off & bpf_htons(0x1fff))
+		return NULL;
+#endif
 #ifdef BUG_FIXED_IHL
 	l4 = (void *)(ip + 1);
 #else
@@ -124,6 +144,11 @@ static __always_inline struct ports *transport(struct xdp_md *ctx, struct iphdr 
 #endif
 	if (l4 + len > end)
 		return NULL;
+#ifndef BUG_FRAME_END_ONLY
+	/* The datagram ends at its total length; Ethernet padding may follow. */
+	if ((long)(l4 - (void *)ip) + len > bpf_ntohs(ip->tot_len))
+		return NULL;
+#endif
 	return l4;
 }
 
@@ -200,12 +225,20 @@ int firewall(struct xdp_md *ctx)
 	if (ip->protocol == IPPROTO_ICMP)
 		return count(0, XDP_DROP);
 #else
+#ifdef BUG_ICMP_NEEDS_HEADER
+	if (ip->protocol == IPPROTO_ICMP && (void *)(ip + 1) + 8 <= (void *)(long)ctx->data_end)
+#else
 	if (ip->protocol == IPPROTO_ICMP)
+#endif
 		return count(0, XDP_DROP);
 	if (ip->saddr == bpf_htonl(0x0a000001)) /* 10.0.0.1 */
 		return count(1, XDP_DROP);
 #endif
 	l4 = transport(ctx, ip, 4);
+#ifdef BUG_UDP_FULL_HEADER
+	if (l4 && ip->protocol == IPPROTO_UDP && !transport(ctx, ip, 8))
+		l4 = NULL;
+#endif
 	if (l4 && (l4->dest == bpf_htons(22) || l4->dest == bpf_htons(80)))
 #ifdef BUG_WRONG_BUCKET
 		return count(3, XDP_DROP);
