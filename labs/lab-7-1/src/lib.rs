@@ -790,13 +790,22 @@ fn firewall(f: &Frames) -> Vec<Check> {
         ]),
         c(
             "others-pass",
-            "everything else passes into stats[3], including ports 23 and 3389",
+            "everything else passes into stats[3], including ports 23 and 3389 and GRE with 80 \
+             where ports would be",
         )
         .probes([
             probe("tcp-dport-443", f.tcp(f.src(), f.sport(), 443), Pass, 3),
             probe("tcp-dport-23", f.tcp(f.src(), f.sport(), 23), Pass, 3),
             probe("tcp-dport-3389", f.tcp(f.src(), f.sport(), 3389), Pass, 3),
             probe("udp-dport-53", f.udp(f.src(), f.sport(), 53), Pass, 3),
+            probe(
+                "gre-with-port-80-bytes",
+                f.ip(f.src(), f.dst())
+                    .ip_protocol(47)
+                    .payload(&[0, 80, 0, 80, 0, 0, 0, 0]),
+                Pass,
+                3,
+            ),
         ]),
         c(
             "first-match-wins",

@@ -256,6 +256,19 @@ fn padding_read_as_a_header() {
     }
 }
 
+/// Ports read from any protocol: GRE's first bytes become ports.
+#[test]
+fn ports_read_whatever_the_protocol() {
+    flagged(
+        "BUG_ANY_PROTOCOL",
+        Mode::TestRun,
+        &[
+            "7.1/port_filter/other-protocols-pass",
+            "7.1/firewall/others-pass",
+        ],
+    );
+}
+
 #[test]
 fn ports_read_from_later_fragments() {
     flagged(

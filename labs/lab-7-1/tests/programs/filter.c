@@ -45,6 +45,8 @@
  *                        a UDP header                   bytes passes
  *   BUG_ICMP_NEEDS_HEADER  firewall drops ICMP only     firewall: ICMP cut right after its IPv4
  *                        with 8 ICMP bytes present      header passes
+ *   BUG_ANY_PROTOCOL     ports read whatever the        port_filter, firewall: GRE whose first
+ *                        protocol                       bytes read as port 22 or 80 is dropped
  *   BUG_HARDCODED        port_filter applies its rule   passes with the default frames, whose
  *                        only to ephemeral source       source ports are all ephemeral; fails
  *                        ports (32768 and up), as the   once `--seed` draws source ports below
@@ -126,8 +128,10 @@ static __always_inline struct ports *transport(struct xdp_md *ctx, struct iphdr 
 	void *end = (void *)(long)ctx->data_end;
 	void *l4;
 
+#ifndef BUG_ANY_PROTOCOL
 	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
 		return NULL;
+#endif
 #ifndef BUG_FRAGMENT_PORTS
 	/* A later fragment's data continues another fragment's: no transport header. */
 	if (ip->frag_off & bpf_htons(0x1fff))
