@@ -51,6 +51,7 @@ pub struct FrameBuilder {
     tag: Tag,
     bad_l4_checksum: bool,
     truncate: Option<usize>,
+    pad_to: Option<usize>,
 }
 
 /// Where each layer starts in a built frame (before any [`FrameBuilder::truncate`]).
@@ -81,6 +82,8 @@ struct IpSettings {
     ttl: u8,
     ihl: Option<u8>,
     bad_checksum: bool,
+    /// More-fragments flag and fragment offset (8-byte units).
+    fragment: (bool, u16),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -116,6 +119,7 @@ impl FrameBuilder {
                 ttl: 64,
                 ihl: None,
                 bad_checksum: false,
+                fragment: (false, 0),
             },
             transport: Transport::None,
             tcp: TcpSettings {
@@ -129,6 +133,7 @@ impl FrameBuilder {
             tag: Tag::NONE,
             bad_l4_checksum: false,
             truncate: None,
+            pad_to: None,
         }
     }
 
@@ -294,6 +299,24 @@ impl FrameBuilder {
         self
     }
 
+    /// Makes the IPv4 packet a fragment: `offset` in 8-byte units, `more` the MF flag. Only the
+    /// header says so; the bytes after it stay what the other calls made them.
+    ///
+    /// # Panics
+    /// If `offset` does not fit in 13 bits.
+    pub fn fragment(mut self, offset: u16, more: bool) -> Self {
+        assert!(offset < 1 << 13, "fragment offset {offset} does not fit in 13 bits");
+        self.ip.fragment = (more, offset);
+        self
+    }
+
+    /// Appends zero bytes until the frame is `len` bytes long, as Ethernet pads a short frame
+    /// on a real wire: the IP lengths and checksums do not count them.
+    pub fn pad_to(mut self, len: usize) -> Self {
+        self.pad_to = Some(len);
+        self
+    }
+
     /// Where each layer starts in the untruncated frame.
     ///
     /// # Panics
@@ -372,6 +395,9 @@ impl FrameBuilder {
             }
             Net::Arp { sender, target } => self.write_arp(l3, sender, target),
         }
+        if let Some(len) = self.pad_to {
+            frame.resize(frame.len().max(len), 0);
+        }
         if let Some(len) = self.truncate {
             frame.truncate(len);
         }
@@ -424,6 +450,9 @@ impl FrameBuilder {
         ip.get_options_raw_mut().copy_from_slice(&self.ip.options);
         ip.set_total_length(total_len);
         ip.set_identification(self.tag.0);
+        let (more, offset) = self.ip.fragment;
+        ip.set_flags(if more { ipv4::Ipv4Flags::MoreFragments } else { 0 });
+        ip.set_fragment_offset(offset);
         ip.set_ttl(self.ip.ttl);
         ip.set_next_level_protocol(self.ip_proto(false));
         ip.set_source(src);
