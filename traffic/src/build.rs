@@ -305,7 +305,10 @@ impl FrameBuilder {
     /// # Panics
     /// If `offset` does not fit in 13 bits.
     pub fn fragment(mut self, offset: u16, more: bool) -> Self {
-        assert!(offset < 1 << 13, "fragment offset {offset} does not fit in 13 bits");
+        assert!(
+            offset < 1 << 13,
+            "fragment offset {offset} does not fit in 13 bits"
+        );
         self.ip.fragment = (more, offset);
         self
     }
@@ -451,7 +454,11 @@ impl FrameBuilder {
         ip.set_total_length(total_len);
         ip.set_identification(self.tag.0);
         let (more, offset) = self.ip.fragment;
-        ip.set_flags(if more { ipv4::Ipv4Flags::MoreFragments } else { 0 });
+        ip.set_flags(if more {
+            ipv4::Ipv4Flags::MoreFragments
+        } else {
+            0
+        });
         ip.set_fragment_offset(offset);
         ip.set_ttl(self.ip.ttl);
         ip.set_next_level_protocol(self.ip_proto(false));

@@ -253,7 +253,9 @@ impl Trace {
                 .iter()
                 .map(|f| {
                     let tag = next_tag;
-                    next_tag = next_tag.checked_add(1).expect("at most 65535 frames a trace");
+                    next_tag = next_tag
+                        .checked_add(1)
+                        .expect("at most 65535 frames a trace");
                     f.clone().tag(Tag(tag)).build()
                 })
                 .collect();

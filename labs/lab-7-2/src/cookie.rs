@@ -140,7 +140,11 @@ impl Syn {
             .seq(self.seq)
             .tcp_options(&self.options)
             .payload(&self.data);
-        if self.padded { syn.pad_to(MIN_FRAME) } else { syn }
+        if self.padded {
+            syn.pad_to(MIN_FRAME)
+        } else {
+            syn
+        }
     }
 
     /// A bare ACK answering a SYN-ACK whose sequence number was `cookie`.
@@ -172,8 +176,7 @@ struct CookieJudge(LoadedProgram);
 
 impl CookieJudge {
     fn load() -> Result<Self> {
-        let object =
-            XdpObject::from_bytes("xdplab syncookie checker", reference::harness_pass())?;
+        let object = XdpObject::from_bytes("xdplab syncookie checker", reference::harness_pass())?;
         Ok(Self(object.load(Some("xdplab_syncookie_check"))?))
     }
 
@@ -369,7 +372,10 @@ fn rewrite(t: &mut dyn Target, syns: &[Syn]) -> Result<Judgement> {
                     lines.push(if judge.accepts(syn, tcp.seq)? {
                         COOKIE_OK.to_owned()
                     } else {
-                        format!("seq {}: not a cookie the kernel accepts for this SYN", tcp.seq)
+                        format!(
+                            "seq {}: not a cookie the kernel accepts for this SYN",
+                            tcp.seq
+                        )
                     });
                 }
                 lines
@@ -439,7 +445,10 @@ fn handshake(t: &mut dyn Target, syn: &Syn) -> Result<Judgement> {
             let acks = [
                 ("ack", syn.ack(cookie)),
                 ("psh|ack", syn.ack(cookie).tcp_flags(ACK | PSH)),
-                ("ack with ipv4 options (ihl 6)", syn.ack(cookie).ip_options(&[1, 1, 1, 1])),
+                (
+                    "ack with ipv4 options (ihl 6)",
+                    syn.ack(cookie).ip_options(&[1, 1, 1, 1]),
+                ),
                 ("ack padded to 60 bytes", syn.ack(cookie).pad_to(MIN_FRAME)),
             ];
             for (name, ack) in acks {
@@ -500,7 +509,8 @@ fn forged_acks(t: &mut dyn Target, table: &mut Table, syn: &Syn, stranger: Ipv4A
             ),
             (
                 "ihl 6, ack = cookie + 0x1001",
-                syn.ack(cookie.wrapping_add(0x1000)).ip_options(&[1, 1, 1, 1]),
+                syn.ack(cookie.wrapping_add(0x1000))
+                    .ip_options(&[1, 1, 1, 1]),
             ),
             (
                 "padded to 60 bytes, ack = cookie + 0x1001",
