@@ -778,6 +778,20 @@ mod tests {
     }
 
     #[test]
+    fn fragments_and_padding_change_only_what_they_say() {
+        let plain = eth().ipv4(IP_A, IP_B).tcp(1, 2).build();
+        let frag = eth().ipv4(IP_A, IP_B).tcp(1, 2).fragment(8, true).build();
+        assert_eq!(&frag[20..22], &[0x20, 0x08], "MF and offset 8");
+        assert_eq!(decode(&frag).ipv4.expect("ipv4").csum.ok(), Some(true));
+        assert_eq!(frag[34..], plain[34..]);
+        let padded = eth().ipv4(IP_A, IP_B).tcp(1, 2).pad_to(60).build();
+        assert_eq!(padded.len(), 60);
+        assert_eq!(padded[..54], plain[..]);
+        assert_eq!(padded[54..], [0; 6]);
+        assert_eq!(eth().ipv4(IP_A, IP_B).tcp(1, 2).pad_to(20).build(), plain);
+    }
+
+    #[test]
     fn tag_survives_rewrites_encapsulation_and_trims() {
         let mut f = eth()
             .ipv4(IP_A, IP_B)
