@@ -71,6 +71,16 @@ const SYN_GUARD: [&str; 7] = [
     "syn_guard/ip-options-and-protocol",
 ];
 
+/// The rate_limiter checks that see which source a packet is charged to: a bucket keyed on
+/// anything else (the destination, or whether it has a transport header) fails them all.
+const RATE_LIMITER_PER_SOURCE: [&str; 5] = [
+    "rate_limiter/burst-1500",
+    "rate_limiter/second-source-untouched",
+    "rate_limiter/refill-after-quiet",
+    "rate_limiter/steady-stream",
+    "rate_limiter/state-map-entries",
+];
+
 /// The ddos_guard checks whose floods fill a SYN window.
 const DDOS_WINDOWS: [&str; 3] = [
     "ddos_guard/syn-window",
@@ -159,13 +169,7 @@ fn bucket_per_destination() {
         "BUG_RATE_KEY_DST",
         Mode::TestRun,
         None,
-        &[
-            "rate_limiter/burst-1500",
-            "rate_limiter/second-source-untouched",
-            "rate_limiter/refill-after-quiet",
-            "rate_limiter/steady-stream",
-            "rate_limiter/state-map-entries",
-        ],
+        &RATE_LIMITER_PER_SOURCE,
     );
 }
 
@@ -444,13 +448,7 @@ fn ihl_below_5_spends_no_token() {
         "BUG_IHL_CHECK_FIRST",
         Mode::TestRun,
         None,
-        &[
-            "rate_limiter/burst-1500",
-            "rate_limiter/second-source-untouched",
-            "rate_limiter/refill-after-quiet",
-            "rate_limiter/steady-stream",
-            "rate_limiter/state-map-entries",
-        ],
+        &RATE_LIMITER_PER_SOURCE,
     );
 }
 
