@@ -356,7 +356,7 @@ fn first_misfit(runs: &[Run]) -> Option<Misfit> {
                          than ⟨{:.0}⟩ tokens beyond its refill, and emptying a full bucket \
                          takes 1000 (the nearest: from ⟨{:.1} ms⟩ on)",
                         r.from,
-                        deficit.max(0.0),
+                        deficit.max(0.0).floor(),
                         runs[k_lo].to,
                     ),
                 });
