@@ -163,7 +163,8 @@ fn write_table(out_dir: &Path, names: &[String]) {
         let doc = if name == "harness-pass" {
             "The harness's XDP_PASS program `xdplab_pass`, attached to the peers of the interface \
              under test so that TX and REDIRECT frames are delivered in native mode, and the XDP_DROP \
-             program `xdplab_drop`, the floor `xdplab bench` measures against."
+             program `xdplab_drop`, the floor `xdplab bench` measures against, and \
+             `xdplab_syncookie_check`, which tells whether the kernel accepts a SYN-ACK's cookie."
                 .to_owned()
         } else {
             format!(

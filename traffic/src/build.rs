@@ -309,20 +309,6 @@ impl FrameBuilder {
         self
     }
 
-    /// Makes the IPv4 packet a fragment: the more-fragments flag and the offset, in 8-byte
-    /// units, of its data in the original datagram. The header checksum covers both.
-    ///
-    /// # Panics
-    /// If `offset` does not fit in 13 bits.
-    pub fn fragment(mut self, more: bool, offset: u16) -> Self {
-        assert!(
-            offset < 1 << 13,
-            "fragment offset {offset} does not fit in 13 bits"
-        );
-        self.ip.fragment = Some((more, offset));
-        self
-    }
-
     /// Ends the IPv4 datagram after `len` bytes (its header included): the frame is cut there
     /// and the total length and header checksum say so, as a sender of a short datagram would
     /// write them. The transport checksum still covers what was built.
@@ -348,6 +334,26 @@ impl FrameBuilder {
     pub fn truncate(mut self, len: usize) -> Self {
         self.truncate = Some(len);
         self
+    }
+
+    /// Makes the IPv4 packet a fragment: `offset` in 8-byte units, `more` the MF flag. Only the
+    /// header says so; the bytes after it stay what the other calls made them.
+    ///
+    /// # Panics
+    /// If `offset` does not fit in 13 bits.
+    pub fn fragment(mut self, offset: u16, more: bool) -> Self {
+        assert!(
+            offset < 1 << 13,
+            "fragment offset {offset} does not fit in 13 bits"
+        );
+        self.ip.fragment = Some((more, offset));
+        self
+    }
+
+    /// Appends zero bytes until the frame is `len` bytes long, as Ethernet pads a short frame
+    /// on a real wire: the IP lengths and checksums do not count them.
+    pub fn pad_to(self, len: usize) -> Self {
+        self.pad(len, &[0])
     }
 
     /// Where each layer starts in the untruncated frame.
@@ -823,7 +829,7 @@ mod tests {
             .ipv4(IP_A, IP_B)
             .udp(1, 22)
             .tag(Tag(5))
-            .fragment(true, 185)
+            .fragment(185, true)
             .ip_version(6)
             .build();
         let ip = Ipv4Packet::new(&f[14..]).unwrap();
@@ -860,6 +866,20 @@ mod tests {
             Some(Tag(9)),
             "IPv4 id survives the cut"
         );
+    }
+
+    #[test]
+    fn fragments_and_padding_change_only_what_they_say() {
+        let plain = eth().ipv4(IP_A, IP_B).tcp(1, 2).build();
+        let frag = eth().ipv4(IP_A, IP_B).tcp(1, 2).fragment(8, true).build();
+        assert_eq!(&frag[20..22], &[0x20, 0x08], "MF and offset 8");
+        assert_eq!(decode(&frag).ipv4.expect("ipv4").csum.ok(), Some(true));
+        assert_eq!(frag[34..], plain[34..]);
+        let padded = eth().ipv4(IP_A, IP_B).tcp(1, 2).pad_to(60).build();
+        assert_eq!(padded.len(), 60);
+        assert_eq!(padded[..54], plain[..]);
+        assert_eq!(padded[54..], [0; 6]);
+        assert_eq!(eth().ipv4(IP_A, IP_B).tcp(1, 2).pad_to(20).build(), plain);
     }
 
     #[test]

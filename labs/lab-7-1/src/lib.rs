@@ -200,7 +200,7 @@ fn later_fragment(b: FrameBuilder, port: u16, offset: u16) -> FrameBuilder {
     let [hi, lo] = port.to_be_bytes();
     b.ip_protocol(17)
         .payload(&[hi, lo, hi, lo, 0, 16, 0, 0, 1, 2, 3, 4])
-        .fragment(true, offset)
+        .fragment(offset, true)
 }
 
 /// UDP to `dport` cut after each of `lens` header bytes: the port rule applies from `needed`
@@ -469,7 +469,7 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
         .probes([
             probe(
                 "first-fragment-from-10.0.0.1",
-                f.tcp(BLOCKED_A, f.sport(), f.port()).fragment(true, 0),
+                f.tcp(BLOCKED_A, f.sport(), f.port()).fragment(0, true),
                 Drop,
                 0,
             ),
@@ -481,7 +481,7 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
             ),
             probe(
                 "last-fragment-from-192.168.1.100",
-                f.udp(BLOCKED_B, f.sport(), 53).fragment(false, 1),
+                f.udp(BLOCKED_B, f.sport(), 53).fragment(1, false),
                 Drop,
                 0,
             ),
@@ -685,7 +685,7 @@ fn port_filter(f: &Frames) -> Vec<Check> {
         .probes([
             probe(
                 "first-fragment-tcp-dport-22",
-                f.tcp(f.src(), f.sport(), 22).fragment(true, 0),
+                f.tcp(f.src(), f.sport(), 22).fragment(0, true),
                 Drop,
                 0,
             ),
@@ -697,7 +697,7 @@ fn port_filter(f: &Frames) -> Vec<Check> {
             ),
             probe(
                 "last-fragment-udp-header-to-3389",
-                f.udp(f.src(), f.sport(), 3389).fragment(false, 185),
+                f.udp(f.src(), f.sport(), 3389).fragment(185, false),
                 Pass,
                 1,
             ),
@@ -754,7 +754,7 @@ fn firewall(f: &Frames) -> Vec<Check> {
             probe("icmp-ihl-4", f.icmp(f.src()).ihl(4), Drop, 0),
             probe(
                 "icmp-later-fragment",
-                f.icmp(f.src()).fragment(false, 3),
+                f.icmp(f.src()).fragment(3, false),
                 Drop,
                 0,
             ),
@@ -919,7 +919,7 @@ fn firewall(f: &Frames) -> Vec<Check> {
         .probes([
             probe(
                 "first-fragment-tcp-dport-80",
-                f.tcp(f.src(), f.sport(), 80).fragment(true, 0),
+                f.tcp(f.src(), f.sport(), 80).fragment(0, true),
                 Drop,
                 2,
             ),

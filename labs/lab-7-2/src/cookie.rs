@@ -7,9 +7,10 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use harness::{
-    Check, Outcome, Probe, Result, Verdict,
+    Check, Error, Outcome, Probe, Result, Verdict, XdpObject,
     check::Judgement,
     counters,
+    object::LoadedProgram,
     table::{Shown, Table},
     target::Target,
     tcp::{self, Connection},
@@ -32,6 +33,8 @@ const SERVER_PORT: u16 = 8080;
 const MSS_TABLE: [u16; 4] = [536, 1300, 1440, 1460];
 /// The SYN-ACK the contract asks for: Ethernet, 20-byte IPv4, 20-byte TCP and one MSS option.
 const SYNACK_LEN: usize = 14 + 20 + 24;
+/// The shortest frame on a real wire (without its FCS): shorter ones are padded to it.
+const MIN_FRAME: usize = 60;
 
 /// The network of this part: the pair, with addresses so a real client and server can talk.
 pub(crate) fn topology() -> TopologySpec {
@@ -76,6 +79,8 @@ struct Syn {
     seq: u32,
     options: Vec<u8>,
     mss: Option<u16>,
+    data: Vec<u8>,
+    padded: bool,
 }
 
 impl Syn {
@@ -92,7 +97,21 @@ impl Syn {
             seq: 1000 + u32::from(sport),
             options: Vec::new(),
             mss: None,
+            data: Vec::new(),
+            padded: false,
         }
+    }
+
+    /// Bytes of data after the header (a SYN may carry some).
+    fn data(mut self, data: &[u8]) -> Self {
+        self.data = data.to_vec();
+        self
+    }
+
+    /// Ethernet padding to the 60 bytes a real wire's shortest frame has.
+    fn padded(mut self) -> Self {
+        self.padded = true;
+        self
     }
 
     /// The options a Linux client sends: MSS, SACK permitted, timestamps, window scale.
@@ -112,14 +131,20 @@ impl Syn {
         self
     }
 
-    /// No payload and no tag: the SYN-ACK is built from it, and a trailer would only be cut.
+    /// No tag: the SYN-ACK is built from it, and a trailer would only be cut.
     fn frame(&self) -> FrameBuilder {
-        eth()
+        let syn = eth()
             .ipv4(self.src, self.dst)
             .tcp(self.sport, self.dport)
             .tcp_flags(SYN)
             .seq(self.seq)
             .tcp_options(&self.options)
+            .payload(&self.data);
+        if self.padded {
+            syn.pad_to(MIN_FRAME)
+        } else {
+            syn
+        }
     }
 
     /// A bare ACK answering a SYN-ACK whose sequence number was `cookie`.
@@ -138,32 +163,63 @@ fn syns(f: &Free, s: Sources, base: u8) -> Vec<Syn> {
         Syn::new(f, "syn, linux options, mss 1460", s.src(base)).linux_options(1460),
         Syn::new(f, "syn, mss 1400", s.src(base + 1)).mss_only(1400),
         Syn::new(f, "syn, no options", s.src(base + 2)),
+        Syn::new(f, "syn, mss 1460, 8 bytes of data", s.src(base + 3))
+            .mss_only(1460)
+            .data(b"xdplab!!"),
+        Syn::new(f, "syn, no options, padded to 60 bytes", s.src(base + 4)).padded(),
     ]
+}
+
+/// The harness's own judge of a cookie: its XDP program, test-run on the ACK a client would
+/// send back, asks `bpf_tcp_raw_check_syncookie_ipv4` whether the kernel accepts it.
+struct CookieJudge(LoadedProgram);
+
+impl CookieJudge {
+    fn load() -> Result<Self> {
+        let object = XdpObject::from_bytes("xdplab syncookie checker", reference::harness_pass())?;
+        Ok(Self(object.load(Some("xdplab_syncookie_check"))?))
+    }
+
+    /// Whether the kernel accepts `cookie` for `syn`.
+    fn accepts(&mut self, syn: &Syn, cookie: u32) -> Result<bool> {
+        let (verdict, _, _) = self.0.test_run_timed(&syn.ack(cookie).build())?;
+        match verdict {
+            Verdict::Pass => Ok(true),
+            Verdict::Drop => Ok(false),
+            other => Err(Error::env(format!(
+                "the harness's syncookie checker answered {other}; the kernel's \
+                 bpf_tcp_raw_check_syncookie_ipv4 is not usable here"
+            ))),
+        }
+    }
 }
 
 pub(crate) fn checks(f: &Free) -> Vec<Check> {
     let c = |name: &str, desc: &str| Check::new(ID, "syn_cookie", name, desc);
     let s = Sources(f.net(100));
-    let (rewritten, summed) = (syns(f, s, 1), syns(f, s, 4));
+    let (rewritten, summed) = (syns(f, s, 1), syns(f, s, 40));
     let handshaken = Syn::new(f, "", s.src(10)).linux_options(1460);
     let forged_syn = Syn::new(f, "", s.src(20)).linux_options(1460);
     let other_src = s.src(21);
     vec![
         c(
             "syn-ack-rewrite",
-            "SYNs are answered with XDP_TX SYN-ACKs: swapped, ack = seq + 1, MSS option, 58 bytes",
+            "SYNs are answered with XDP_TX SYN-ACKs: swapped, a cookie the kernel accepts, \
+             ack = seq + 1, MSS option, 58 bytes",
         )
         .custom(move |t| rewrite(t, &rewritten)),
         c("syn-ack-checksums", "the SYN-ACKs' IPv4 and TCP checksums are valid")
             .custom(move |t| checksums(t, &summed)),
         c(
             "cookie-handshake",
-            "an ACK returning the SYN-ACK's cookie passes into stats[1]",
+            "bare ACKs (PSH, IPv4 options, padding) returning the SYN-ACK's cookie pass into \
+             stats[1]",
         )
         .custom(move |t| handshake(t, &handshaken)),
         c(
             "forged-acks-dropped",
-            "ACKs with a wrong, stale or misplaced cookie are dropped into stats[2]",
+            "bare ACKs (PSH, IPv4 options, padding) with a wrong, stale or misplaced cookie are \
+             dropped into stats[2]",
         )
         .custom(move |t| forged(t, &forged_syn, other_src)),
         c(
@@ -293,11 +349,15 @@ fn expected_lines(syn: &Syn) -> Vec<String> {
         ),
         format!("mss option {}", cookie_mss(syn.mss)),
         format!("frame {SYNACK_LEN} bytes"),
+        COOKIE_OK.to_owned(),
     ]
 }
 
+const COOKIE_OK: &str = "seq: a cookie the kernel accepts for this SYN";
+
 fn rewrite(t: &mut dyn Target, syns: &[Syn]) -> Result<Judgement> {
     let mut table = Table::default();
+    let mut judge = CookieJudge::load()?;
     for syn in syns {
         let out = t.exchange(&syn.frame().build())?;
         let name = format!(
@@ -306,7 +366,20 @@ fn rewrite(t: &mut dyn Target, syns: &[Syn]) -> Result<Judgement> {
         );
         table.row(&name, "TX", out.verdict.to_string());
         let actual = match synack(&out) {
-            Some(d) => synack_lines(&d, out.bytes.as_ref().map_or(0, Vec::len)),
+            Some(d) => {
+                let mut lines = synack_lines(&d, out.bytes.as_ref().map_or(0, Vec::len));
+                if let Some(tcp) = &d.tcp {
+                    lines.push(if judge.accepts(syn, tcp.seq)? {
+                        COOKIE_OK.to_owned()
+                    } else {
+                        format!(
+                            "seq {}: not a cookie the kernel accepts for this SYN",
+                            tcp.seq
+                        )
+                    });
+                }
+                lines
+            }
             None => Vec::new(),
         };
         let expected = expected_lines(syn);
@@ -367,23 +440,36 @@ fn handshake(t: &mut dyn Target, syn: &Syn) -> Result<Judgement> {
     let mut table = Table::default();
     let ((), d) = counters::across(t, STATS, |t| {
         if let Some(cookie) = cookie_of(t, &mut table, syn)? {
-            let out = t.exchange(&syn.ack(cookie).build())?;
-            table.row(
-                &format!("ack, seq {}, ack = cookie + 1", syn.seq + 1),
-                "PASS",
-                out.verdict.to_string(),
-            );
+            // Bare ACKs all: PSH and IPv4 options do not matter, nor does Ethernet padding
+            // (the IPv4 total length says there is no payload).
+            let acks = [
+                ("ack", syn.ack(cookie)),
+                ("psh|ack", syn.ack(cookie).tcp_flags(ACK | PSH)),
+                (
+                    "ack with ipv4 options (ihl 6)",
+                    syn.ack(cookie).ip_options(&[1, 1, 1, 1]),
+                ),
+                ("ack padded to 60 bytes", syn.ack(cookie).pad_to(MIN_FRAME)),
+            ];
+            for (name, ack) in acks {
+                let out = t.exchange(&ack.build())?;
+                table.row(
+                    &format!("{name}, seq {}, ack = cookie + 1", syn.seq + 1),
+                    "PASS",
+                    out.verdict.to_string(),
+                );
+            }
         }
         Ok(())
     })?;
-    stats_rows(&mut table, &[(0, 1), (1, 1)], &d);
+    stats_rows(&mut table, &[(0, 1), (1, 4)], &d);
     Ok(table.judge())
 }
 
 fn forged(t: &mut dyn Target, syn: &Syn, stranger: Ipv4Addr) -> Result<Judgement> {
     let mut table = Table::default();
     let ((), d) = counters::across(t, STATS, |t| forged_acks(t, &mut table, syn, stranger))?;
-    stats_rows(&mut table, &[(0, 1), (2, 6)], &d);
+    stats_rows(&mut table, &[(0, 1), (2, 9)], &d);
     Ok(table.judge())
 }
 
@@ -416,6 +502,19 @@ fn forged_acks(t: &mut dyn Target, table: &mut Table, syn: &Syn, stranger: Ipv4A
             (
                 "right cookie, seq = the SYN's + 0x1001",
                 other_seq.ack(cookie),
+            ),
+            (
+                "psh|ack, ack = cookie + 0x1001",
+                syn.ack(cookie.wrapping_add(0x1000)).tcp_flags(ACK | PSH),
+            ),
+            (
+                "ihl 6, ack = cookie + 0x1001",
+                syn.ack(cookie.wrapping_add(0x1000))
+                    .ip_options(&[1, 1, 1, 1]),
+            ),
+            (
+                "padded to 60 bytes, ack = cookie + 0x1001",
+                syn.ack(cookie.wrapping_add(0x1000)).pad_to(MIN_FRAME),
             ),
         ];
         for (name, ack) in &acks {
@@ -460,6 +559,15 @@ fn others(f: &Free, sources: Sources) -> Vec<Probe> {
         // A parser taking the transport header at 14 + IHL*4 reads the ack number's first
         // bytes as data offset 5 and flags SYN.
         ("syn with ihl 4", wrong.frame().ack(0x5002_0000).ihl(4)),
+        // Past offset 0 a fragment holds no TCP header, only bytes that read like one.
+        (
+            "fragment at offset 64 reading as a syn",
+            wrong.frame().fragment(8, false),
+        ),
+        (
+            "fragment at offset 64 reading as a bare ack",
+            wrong.ack(0x1234_5678).fragment(8, false),
+        ),
         (
             "ipv6 syn",
             eth()

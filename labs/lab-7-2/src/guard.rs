@@ -4,18 +4,22 @@
 use std::{net::Ipv4Addr, time::Duration};
 
 use harness::{
-    Bound, Check, Expect, Flood, Pause, Result,
+    Bound, Check, Error, Expect, Flood, Pause, Result,
     Verdict::{self, Drop, Pass},
     Volley,
     Want::{Dropped, Exact, Passed},
     Window,
+    check::Judgement,
+    counters,
+    table::{Shown, Table},
     target::Target,
 };
-use traffic::FrameBuilder;
+use traffic::{FrameBuilder, Tag};
 
 use crate::{
     Free, ID, STATS,
-    flags::{ACK, CWR, ECE, PSH, RST, SYN},
+    bucket::{Count, Pace, Segment, Spend, Trace},
+    flags::{ACK, CWR, ECE, FIN, PSH, RST, SYN},
 };
 
 /// Floods that must fit in one SYN window are not judged (the check is unverified) when they take
@@ -89,7 +93,11 @@ pub(crate) fn syn_checks(f: &Free) -> Vec<Check> {
     let net = f.net(2);
     let s = |n| Ipv4Addr::new(198, 18, net, n);
     let (s1, s2, s3, s4, s5, s6) = (s(1), s(2), s(3), s(4), s(5), s(6));
-    let (a, b, d) = (s(7), s(8), s(9));
+    let (a, b, d, e) = (s(7), s(8), s(9), s(10));
+    // Another network, with the same last octet as `s3`.
+    let far = Ipv4Addr::new(198, 19, net, 3);
+    let straddled = s(11);
+    let straddling: Vec<FrameBuilder> = (0..STRADDLE).map(|_| f.syn(straddled)).collect();
     let flood_of = |round: &str| {
         Volley::new(format!("{round} flood: 120 SYNs from {s5}")).group(
             format!("{round} flood"),
@@ -115,7 +123,8 @@ pub(crate) fn syn_checks(f: &Free) -> Vec<Check> {
         ))),
         c(
             "synack-ack-pass",
-            "SYN-ACKs, ACKs, RSTs and UDP from a flooding source pass; SYNs with ECE/CWR/PSH drop",
+            "SYN-ACKs, ACKs, RSTs and UDP from a flooding source pass; SYNs with ECE/CWR/PSH, FIN or \
+             RST drop",
         )
         .flood(in_window().volley(exact(
             any_order(
@@ -137,47 +146,78 @@ pub(crate) fn syn_checks(f: &Free) -> Vec<Check> {
                         |_| f.tcp(s2, SYN | ECE | CWR | PSH),
                         Expect::All(Drop),
                     ),
+                    loose("syn|fin", 10, |_| f.tcp(s2, SYN | FIN), Expect::All(Drop)),
+                    loose("syn|rst", 10, |_| f.tcp(s2, SYN | RST), Expect::All(Drop)),
                 ],
             ),
             2,
-            &[(0, 60), (1, 180)],
+            &[(0, 80), (1, 180)],
         ))),
         c(
             "other-source-passes",
-            "while one source floods, another's 100 SYNs all pass",
+            "while one source floods, others' 100 SYNs all pass, also after other segments",
         )
         .flood(
             in_window().volley(exact(
-                Volley::new(format!("150 SYNs from {s3}, then 100 from {s4}"))
-                    .group(
-                        format!("syn from {s3}"),
-                        150,
-                        |_| f.syn(s3),
-                        then(Pass, 100, Drop, 50),
-                    )
-                    .group(
-                        format!("syn from {s4}"),
-                        100,
-                        |_| f.syn(s4),
-                        Expect::All(Pass),
-                    ),
+                Volley::new(format!(
+                    "150 SYNs from {s3}, then 50 other segments and 100 SYNs from {s4}, then 100 \
+                     SYNs from {far}"
+                ))
+                .group(
+                    format!("syn from {s3}"),
+                    150,
+                    |_| f.syn(s3),
+                    then(Pass, 100, Drop, 50),
+                )
+                .group(
+                    format!("ack, rst, fin|ack, syn|ack, psh|ack from {s4}"),
+                    50,
+                    |i| f.tcp(s4, [ACK, RST, FIN | ACK, SYN | ACK, PSH | ACK][i % 5]),
+                    Expect::All(Pass),
+                )
+                .group(
+                    format!("syn from {s4}"),
+                    100,
+                    |_| f.syn(s4),
+                    Expect::All(Pass),
+                )
+                .group(
+                    format!("syn from {far}"),
+                    100,
+                    |_| f.syn(far),
+                    Expect::All(Pass),
+                ),
                 2,
-                &[(0, 50), (1, 200)],
+                &[(0, 50), (1, 350)],
             )),
         ),
         c(
             "new-window-after-1s",
-            "1.1 s after a window opened, a source gets 100 SYNs again",
+            "1.1 s after a window opened, a source gets 100 SYNs again (SYNs in between do not \
+             restart it)",
         )
         .flood(
             in_window()
                 .volley(exact(flood_of("first"), 2, &[(0, 20), (1, 100)]))
                 .volley(exact(
-                    flood_of("second").after(Pause::AfterStart(Duration::from_millis(1100))),
+                    Volley::new(format!("in the same window: 10 SYNs from {s5}"))
+                        .after(Pause::AfterStart(Duration::from_millis(500)))
+                        .group("syn", 10, |_| f.syn(s5), Expect::All(Drop)),
+                    2,
+                    &[(0, 10)],
+                ))
+                .volley(exact(
+                    flood_of("second").after(Pause::AfterStart(Duration::from_millis(600))),
                     2,
                     &[(0, 20), (1, 100)],
                 )),
         ),
+        c(
+            "window-from-first-syn",
+            "a flood across a whole second of the kernel's clock stays in the window its first \
+             SYN opened",
+        )
+        .custom(move |t| straddle(t, &straddling)),
         c(
             "cut-syns-not-counted",
             "SYNs cut inside the 20-byte TCP header pass and do not count toward the 100",
@@ -199,7 +239,8 @@ pub(crate) fn syn_checks(f: &Free) -> Vec<Check> {
         ),
         c(
             "ip-options-and-protocol",
-            "SYNs behind IPv4 options count; UDP that looks like a SYN and IHL 4 frames do not",
+            "SYNs behind IPv4 options count; UDP that looks like a SYN, IHL 4 frames and later \
+             fragments do not",
         )
         .flood(in_window().volley(exact(
             any_order(
@@ -224,12 +265,100 @@ pub(crate) fn syn_checks(f: &Free) -> Vec<Check> {
                         |_| syn_ihl_4(f, d),
                         Expect::All(Pass),
                     ),
+                    loose(
+                        format!("fragment at offset 64 reading as a syn from {e}"),
+                        150,
+                        |_| f.syn(e).fragment(8, false),
+                        Expect::All(Pass),
+                    ),
                 ],
             ),
             2,
-            &[(0, 1), (1, 400)],
+            &[(0, 1), (1, 550)],
         ))),
     ]
+}
+
+/// SYNs of `window-from-first-syn`: half before a whole second of the kernel's clock, half
+/// after.
+const STRADDLE: usize = 120;
+/// How long before the whole second the first half is sent: time enough to decide 60 SYNs.
+const BEFORE_SECOND: Duration = Duration::from_millis(40);
+
+/// CLOCK_MONOTONIC, the clock `bpf_ktime_get_ns` reads, in nanoseconds.
+fn kernel_clock() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid timespec to write into; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &raw mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+const SECOND_NS: u64 = 1_000_000_000;
+
+/// Sleeps until the kernel's clock reads `at` (ns).
+fn sleep_until(at: u64) {
+    // Deliberate: the check needs the contract's clock at a given point.
+    std::thread::sleep(Duration::from_nanos(at.saturating_sub(kernel_clock())));
+}
+
+/// Half of a flood just before a whole second of the kernel's clock, half just after: one
+/// window, opened by the first SYN, takes them all (a window aligned to whole seconds of the
+/// clock starts anew in the middle).
+fn straddle(t: &mut dyn Target, syns: &[FrameBuilder]) -> Result<Judgement> {
+    let frames: Vec<Vec<u8>> = syns
+        .iter()
+        .enumerate()
+        .map(|(i, f)| f.clone().tag(Tag(i as u16 + 1)).build())
+        .collect();
+    let (first, second) = frames.split_at(frames.len() / 2);
+    let ((a, b), deltas) = counters::across(t, STATS, |t| {
+        let now = kernel_clock();
+        let mut boundary = (now / SECOND_NS + 1) * SECOND_NS;
+        if boundary - now < BEFORE_SECOND.as_nanos() as u64 {
+            boundary += SECOND_NS;
+        }
+        sleep_until(boundary - BEFORE_SECOND.as_nanos() as u64);
+        let started = kernel_clock();
+        let a = t.fire(first)?;
+        let decided = kernel_clock();
+        if decided >= boundary {
+            return Err(Error::env(format!(
+                "the first {} SYNs must be decided within {BEFORE_SECOND:?}, before a whole                  second of the kernel's clock, and took {:?}; the machine is too loaded to                  judge it",
+                first.len(),
+                Duration::from_nanos(decided - started)
+            )));
+        }
+        sleep_until(boundary + 2_000_000);
+        let b = t.fire(second)?;
+        let took = Duration::from_nanos(kernel_clock() - started);
+        if took > WINDOW_BUDGET {
+            return Err(Error::env(format!(
+                "the flood must fit in {WINDOW_BUDGET:?} of one SYN window and took {took:?};                  the machine is too loaded to judge it"
+            )));
+        }
+        Ok((a, b))
+    })?;
+    let mut table = Table::default();
+    let verdicts = |shot: &harness::target::Shot| -> Vec<Verdict> {
+        shot.outcomes.iter().map(|o| o.verdict).collect()
+    };
+    let half = first.len();
+    table.input(format!(
+        "{STRADDLE} SYNs from one source: {half} decided before a whole second of the kernel's          clock (CLOCK_MONOTONIC), {} after it",
+        second.len()
+    ));
+    table.verdicts("syn before the second", &vec![Pass; half], &verdicts(&a));
+    let mut want = vec![Pass; 100 - half];
+    want.resize(second.len(), Drop);
+    table.verdicts("syn after the second", &want, &verdicts(&b));
+    let want = [(0, Shown::fixed(20)), (1, Shown::fixed(100))]
+        .into_iter()
+        .collect();
+    table.counters(STATS, Some(2), &want, &deltas);
+    Ok(table.judge())
 }
 
 /// Blocklists `src` with a value of the map's own size filled with `fill`.
@@ -252,6 +381,7 @@ pub(crate) fn ddos_checks(f: &Free) -> Vec<Check> {
     let net = f.net(3);
     let s = |n| Ipv4Addr::new(198, 18, net, n);
     let (a, b, s3, s4, s5) = (s(1), s(2), s(3), s(4), s(5));
+    let refunded = s(7);
     vec![
         c(
             "blocklist-first",
@@ -347,6 +477,14 @@ pub(crate) fn ddos_checks(f: &Free) -> Vec<Check> {
         )
         .flood(rate_then_window(f, s5)),
         c(
+            "window-drops-spend-tokens",
+            "SYNs the window drops still cost a token each",
+        )
+        .custom({
+            let trace = window_then_bucket(f, refunded);
+            move |t| trace.judge(t)
+        }),
+        c(
             "non-ipv4-and-truncated",
             "ARP, IPv6 and cut IPv4 frames pass; no drop counter moves",
         )
@@ -406,4 +544,36 @@ fn rate_then_window(f: &Free, s: Ipv4Addr) -> Flood {
                 .counter(1, Passed)
                 .counter(3, Dropped),
         )
+}
+
+/// 300 SYNs from a fresh source: the window passes 100 and drops 200, and all 300 took a token
+/// (the bucket comes first). The 900 UDP packets after them find 700 tokens plus the refill, not
+/// 900: a program that gives the token back when the window drops a SYN passes them all.
+fn window_then_bucket(f: &Free, src: Ipv4Addr) -> Trace {
+    Trace {
+        segments: vec![
+            Segment::new(
+                format!("syn from {src}"),
+                300,
+                |_| f.syn(src),
+                Pace::Burst,
+                Spend::Always(vec![(Pass, 100), (Drop, 200)]),
+            )
+            .within(WINDOW_BUDGET),
+            Segment::new(
+                format!("udp from {src}"),
+                900,
+                |_| f.udp(src),
+                Pace::Burst,
+                Spend::ByVerdict,
+            ),
+        ],
+        width: 5,
+        counters: vec![
+            (0, Count::Exact(1200)),
+            (1, Count::Passed),
+            (2, Count::BucketDropped),
+            (3, Count::Exact(200)),
+        ],
+    }
 }

@@ -10,6 +10,7 @@
 //! (02:00:00:00:00:02), to addresses in 203.0.113.0/24. Every rule is keyed on the source
 //! address, so everything else varies from frame to frame (`Free`).
 
+mod bucket;
 mod cookie;
 mod guard;
 mod rate;
@@ -137,16 +138,17 @@ impl Free {
         self.tcp(src, flags::SYN)
     }
 
-    /// IPv4 packet `i` of a flood that is not about SYNs: UDP, a TCP ACK and ICMP in turn,
-    /// each of which costs a token.
+    /// IPv4 packet `i` of a flood that is not about SYNs: UDP, a TCP ACK, ICMP and a UDP packet
+    /// with IHL 4 (IPv4 without a transport header) in turn, each of which costs a token.
     fn packet(&self, src: Ipv4Addr, i: usize) -> FrameBuilder {
-        match i % 3 {
+        match i % 4 {
             0 => self.udp(src),
             1 => self.tcp(src, flags::ACK),
-            _ => eth()
+            2 => eth()
                 .ipv4(src, self.dst())
                 .icmp_echo(7, i as u16)
                 .payload(&self.vary.payload()),
+            _ => self.udp(src).ihl(4),
         }
     }
 

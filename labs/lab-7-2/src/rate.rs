@@ -13,7 +13,10 @@ use harness::{
     Want::{Dropped, Exact, Passed},
 };
 
-use crate::{Free, ID, STATS};
+use crate::{
+    Free, ID, STATS,
+    bucket::{Count, Pace, Segment, Spend, Trace},
+};
 
 const CAPACITY: u64 = 1000;
 const SLACK: u64 = 50;
@@ -42,7 +45,11 @@ pub(crate) fn checks(f: &Free) -> Vec<Check> {
     let net = f.net(1);
     let src = |n| Ipv4Addr::new(198, 18, net, n);
     let (a, b, c) = (src(1), src(2), src(3));
+    // Another network, with the same last octet as `b`: a bucket keyed on part of the address
+    // mixes them up.
+    let far = Ipv4Addr::new(198, 19, net, 2);
     let refilled = src(4);
+    let streamed = src(6);
     let new: Vec<Ipv4Addr> = (0..5).map(|i| src(10 + i)).collect();
     let listed = new
         .iter()
@@ -64,18 +71,26 @@ pub(crate) fn checks(f: &Free) -> Vec<Check> {
         ),
         check(
             "second-source-untouched",
-            "while one source is limited, another one's 200 packets all pass",
+            "while one source is limited, others' 200 packets each all pass",
         )
         .flood(
             Flood::new(STATS).volley(counted(
-                Volley::new(format!("1200 packets from {b}, then 200 from {c}"))
-                    .group(format!("from {b}"), 1200, |i| f.packet(b, i), bucket())
-                    .group(
-                        format!("from {c}"),
-                        200,
-                        |i| f.packet(c, i),
-                        Expect::All(Pass),
-                    ),
+                Volley::new(format!(
+                    "1200 packets from {b}, then 200 from {c} and 200 from {far}"
+                ))
+                .group(format!("from {b}"), 1200, |i| f.packet(b, i), bucket())
+                .group(
+                    format!("from {c}"),
+                    200,
+                    |i| f.packet(c, i),
+                    Expect::All(Pass),
+                )
+                .group(
+                    format!("from {far}"),
+                    200,
+                    |i| f.packet(far, i),
+                    Expect::All(Pass),
+                ),
             )),
         ),
         check(
@@ -99,6 +114,15 @@ pub(crate) fn checks(f: &Free) -> Vec<Check> {
                 )),
         ),
         check(
+            "steady-stream",
+            "half drained and left idle, then streams at and above the refill rate: every \
+             verdict fits the bucket",
+        )
+        .custom({
+            let trace = stream(f, streamed);
+            move |t| trace.judge(t)
+        }),
+        check(
             "non-ipv4-not-limited",
             "1100 each of ARP, IPv6 and cut IPv4 frames all pass, none counted as dropped",
         )
@@ -110,18 +134,46 @@ pub(crate) fn checks(f: &Free) -> Vec<Check> {
         ),
         check(
             "state-map-entries",
-            "per-source state: 5 new sources add 5 entries to the HASH/LRU_HASH maps",
+            "per-source state: 5 new sources add 5 entries to the HASH/LRU_HASH maps (not per-CPU)",
         )
         .flood(
             Flood::new(STATS).volley(
                 Volley::new(format!("one packet each from {listed}"))
                     .group("packets", 5, |i| f.packet(new[i], i), Expect::All(Pass))
-                    // The maps that can hold per-source state: HASH or LRU_HASH (plain or
-                    // per-CPU) with 4-byte keys, except the blocklist the harness fills.
-                    .adds_entries("maps with 4-byte keys", 5, |m| {
-                        m.key_size == 4 && m.name != "blacklist"
-                    }),
+                    // The maps that can hold per-source state: HASH or LRU_HASH with 4-byte
+                    // keys, except the blocklist the harness fills. Not per-CPU: a source's
+                    // bucket is one for all CPUs.
+                    .adds_entries(
+                        "HASH/LRU_HASH maps (not per-CPU) with 4-byte keys",
+                        5,
+                        |m| m.key_size == 4 && m.name != "blacklist" && !m.kind.contains("PERCPU"),
+                    ),
             ),
         ),
     ]
+}
+
+/// A fresh source half drains its bucket, stays quiet long enough to fill it again (but no
+/// more than full), empties it, and then streams at twice and at once the refill rate.
+fn stream(f: &Free, src: Ipv4Addr) -> Trace {
+    let by_verdict = |name: &str, n: usize, pace: Pace| {
+        Segment::new(
+            format!("{name} from {src}"),
+            n,
+            |i| f.packet(src, i),
+            pace,
+            Spend::ByVerdict,
+        )
+    };
+    Trace {
+        segments: vec![
+            by_verdict("half a bucket", 500, Pace::Burst),
+            by_verdict("after the quiet, a burst", 1500, Pace::Burst)
+                .after_quiet(Duration::from_millis(600)),
+            by_verdict("twice the refill rate", 600, Pace::PerMs(2.0)),
+            by_verdict("at the refill rate", 200, Pace::PerMs(1.0)),
+        ],
+        width: 2,
+        counters: vec![(0, Count::BucketDropped), (1, Count::Passed)],
+    }
 }

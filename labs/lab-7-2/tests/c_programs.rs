@@ -4,9 +4,9 @@
 //! work there too, on the kernel's clock); the SYN-ACK mistakes also run natively, where a real
 //! TCP client rejects the broken SYN-ACK.
 
-use std::path::Path;
+use std::{collections::BTreeSet, path::Path};
 
-use harness::{Mode, Report, XdpObject, testing};
+use harness::{FailureClass, Mode, Report, Status, XdpObject, testing};
 
 fn build(defines: &[&str]) -> XdpObject {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs/ddos.c");
@@ -23,14 +23,87 @@ fn flagged(define: &str, mode: Mode, program: Option<&str>, expected: &[&str]) {
     testing::assert_flagged(&run(&build(&[define]), mode, program), define, expected);
 }
 
+/// Asserts that the mutant is charged with every check in `must` and with nothing outside
+/// `must` and `may`: for timing mistakes whose other effects depend on where the run falls on
+/// the clock (a flood crossing a whole second, a burst slow enough to have earned a token).
+fn flagged_among(define: &str, mode: Mode, must: &[&str], may: &[&str]) {
+    let report = run(&build(&[define]), mode, None);
+    let id = |c: &harness::report::CheckResult| c.id.trim_start_matches("7.2/").to_owned();
+    let charged: BTreeSet<String> = report
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Fail(FailureClass::Behaviour))
+        .map(id)
+        .collect();
+    // A check this run could not judge (a machine too slow for the clock) may stand in for
+    // one of `must`, as in `testing::assert_flagged`; at least one is charged.
+    let unverified: BTreeSet<String> = report
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Unverified)
+        .map(id)
+        .collect();
+    let other: Vec<String> = report
+        .checks
+        .iter()
+        .filter(|c| {
+            !c.passed
+                && !matches!(
+                    c.status,
+                    Status::Fail(FailureClass::Behaviour) | Status::Unverified
+                )
+        })
+        .map(id)
+        .collect();
+    let text = report.to_text();
+    assert!(
+        other.is_empty(),
+        "{define}: failed for other reasons: {other:?}\n{text}"
+    );
+    for m in must {
+        assert!(
+            charged.contains(*m) || unverified.contains(*m),
+            "{define}: {m} not charged\n{text}"
+        );
+    }
+    assert!(!charged.is_empty(), "{define}: nothing was charged\n{text}");
+    let allowed: BTreeSet<&str> = must.iter().chain(may).copied().collect();
+    let beyond: Vec<&String> = charged
+        .iter()
+        .filter(|c| !allowed.contains(c.as_str()))
+        .collect();
+    assert!(
+        beyond.is_empty(),
+        "{define}: also charged {beyond:?}\n{text}"
+    );
+}
+
 /// Every syn_guard check: a window that never limits, or limits one SYN early, fails them all.
-const SYN_GUARD: [&str; 6] = [
+const SYN_GUARD: [&str; 7] = [
     "syn_guard/syn-flood-300",
     "syn_guard/synack-ack-pass",
     "syn_guard/other-source-passes",
     "syn_guard/new-window-after-1s",
+    "syn_guard/window-from-first-syn",
     "syn_guard/cut-syns-not-counted",
     "syn_guard/ip-options-and-protocol",
+];
+
+/// The rate_limiter checks that see which source a packet is charged to: a bucket keyed on
+/// anything else (the destination, or whether it has a transport header) fails them all.
+const RATE_LIMITER_PER_SOURCE: [&str; 5] = [
+    "rate_limiter/burst-1500",
+    "rate_limiter/second-source-untouched",
+    "rate_limiter/refill-after-quiet",
+    "rate_limiter/steady-stream",
+    "rate_limiter/state-map-entries",
+];
+
+/// The ddos_guard checks whose floods fill a SYN window.
+const DDOS_WINDOWS: [&str; 3] = [
+    "ddos_guard/syn-window",
+    "ddos_guard/rate-drops-skip-syn-window",
+    "ddos_guard/window-drops-spend-tokens",
 ];
 
 #[test]
@@ -56,14 +129,16 @@ fn correct_c_program_passes_test_run() {
 
 #[test]
 fn bucket_never_refills() {
-    flagged(
+    flagged_among(
         "BUG_NO_REFILL",
         Mode::TestRun,
-        None,
         &[
             "rate_limiter/refill-after-quiet",
+            "rate_limiter/steady-stream",
             "ddos_guard/rate-drops-skip-syn-window",
         ],
+        // A burst slow enough to earn a token loses it.
+        &["ddos_guard/window-drops-spend-tokens"],
     );
 }
 
@@ -77,8 +152,10 @@ fn capacity_off_by_ten() {
             "rate_limiter/burst-1500",
             "rate_limiter/second-source-untouched",
             "rate_limiter/refill-after-quiet",
+            "rate_limiter/steady-stream",
             "ddos_guard/rate-limit",
             "ddos_guard/rate-drops-skip-syn-window",
+            "ddos_guard/window-drops-spend-tokens",
         ],
     );
 }
@@ -92,10 +169,12 @@ fn one_global_bucket() {
         &[
             "rate_limiter/second-source-untouched",
             "rate_limiter/refill-after-quiet",
+            "rate_limiter/steady-stream",
             "rate_limiter/state-map-entries",
             "ddos_guard/rate-limit",
             "ddos_guard/syn-window",
             "ddos_guard/rate-drops-skip-syn-window",
+            "ddos_guard/window-drops-spend-tokens",
         ],
     );
 }
@@ -108,12 +187,7 @@ fn bucket_per_destination() {
         "BUG_RATE_KEY_DST",
         Mode::TestRun,
         None,
-        &[
-            "rate_limiter/burst-1500",
-            "rate_limiter/second-source-untouched",
-            "rate_limiter/refill-after-quiet",
-            "rate_limiter/state-map-entries",
-        ],
+        &RATE_LIMITER_PER_SOURCE,
     );
 }
 
@@ -129,7 +203,12 @@ fn syn_acks_counted_as_syns() {
         "BUG_SYNACK_AS_SYN",
         Mode::TestRun,
         None,
-        &["syn_guard/synack-ack-pass", "ddos_guard/syn-window"],
+        // Also the SYN-ACKs before a source's SYNs in other-source-passes.
+        &[
+            "syn_guard/synack-ack-pass",
+            "syn_guard/other-source-passes",
+            "ddos_guard/syn-window",
+        ],
     );
 }
 
@@ -155,6 +234,7 @@ fn off_by_one_at_the_threshold() {
             &[
                 "ddos_guard/syn-window",
                 "ddos_guard/rate-drops-skip-syn-window",
+                "ddos_guard/window-drops-spend-tokens",
             ],
         ]
         .concat(),
@@ -284,6 +364,227 @@ fn syn_echoed_back() {
             "syn_cookie/forged-acks-dropped",
             // It also echoes the cut SYNs, which must pass.
             "syn_cookie/other-traffic-passes",
+        ],
+    );
+}
+
+/// A SYN-ACK whose seq is no cookie: the kernel rejects it, and so does the program's own check
+/// of the ACK that returns it.
+#[test]
+fn constant_cookie() {
+    flagged(
+        "BUG_CONSTANT_COOKIE",
+        Mode::TestRun,
+        Some("syn_cookie"),
+        &["syn_cookie/syn-ack-rewrite", "syn_cookie/cookie-handshake"],
+    );
+}
+
+/// A bucket whose clock restarts on every packet refills nothing under a stream of one packet
+/// every half millisecond.
+#[test]
+fn bucket_clock_restarts() {
+    flagged_among(
+        "BUG_CLOCK_RESET",
+        Mode::TestRun,
+        &["rate_limiter/steady-stream"],
+        // A burst slow enough to earn a token loses it as well.
+        &["ddos_guard/window-drops-spend-tokens"],
+    );
+}
+
+/// Refilled only once empty, a half-drained bucket left idle holds more than 1000 tokens.
+#[test]
+fn bucket_refills_only_when_empty() {
+    flagged_among(
+        "BUG_REFILL_WHEN_EMPTY",
+        Mode::TestRun,
+        &["rate_limiter/steady-stream"],
+        &["ddos_guard/window-drops-spend-tokens"],
+    );
+}
+
+#[test]
+fn window_aligned_to_whole_seconds() {
+    flagged_among(
+        "BUG_WINDOW_WALL_CLOCK",
+        Mode::TestRun,
+        &["syn_guard/window-from-first-syn"],
+        // Any other flood, or window check, may happen to cross a whole second.
+        &[SYN_GUARD.as_slice(), &DDOS_WINDOWS].concat(),
+    );
+}
+
+#[test]
+fn window_restarted_by_each_syn() {
+    flagged(
+        "BUG_WINDOW_SLIDES",
+        Mode::TestRun,
+        None,
+        &["syn_guard/new-window-after-1s"],
+    );
+}
+
+#[test]
+fn token_given_back_on_window_drop() {
+    flagged(
+        "BUG_TOKEN_REFUND",
+        Mode::TestRun,
+        None,
+        &["ddos_guard/window-drops-spend-tokens"],
+    );
+}
+
+/// ACKs and RSTs before a source's SYNs use up its window.
+#[test]
+fn window_counts_every_segment() {
+    flagged(
+        "BUG_WINDOW_COUNTS_ALL_TCP",
+        Mode::TestRun,
+        None,
+        &["syn_guard/other-source-passes"],
+    );
+}
+
+/// 198.18.1.2 and 198.19.1.2 share a bucket, 198.18.2.3 and 198.19.2.3 a window.
+#[test]
+fn state_keyed_on_the_last_octet() {
+    flagged(
+        "BUG_KEY_LAST_OCTET",
+        Mode::TestRun,
+        None,
+        &[
+            "rate_limiter/second-source-untouched",
+            "syn_guard/other-source-passes",
+        ],
+    );
+}
+
+#[test]
+fn ihl_below_5_spends_no_token() {
+    flagged(
+        "BUG_IHL_CHECK_FIRST",
+        Mode::TestRun,
+        None,
+        &RATE_LIMITER_PER_SOURCE,
+    );
+}
+
+#[test]
+fn fragments_read_as_tcp() {
+    flagged(
+        "BUG_FRAGMENTS_READ_AS_TCP",
+        Mode::TestRun,
+        None,
+        &[
+            "syn_guard/ip-options-and-protocol",
+            "syn_cookie/other-traffic-passes",
+        ],
+    );
+}
+
+#[test]
+fn syn_fin_and_syn_rst_not_syns() {
+    flagged(
+        "BUG_SYN_EXCLUDES_FIN_RST",
+        Mode::TestRun,
+        None,
+        &["syn_guard/synack-ack-pass"],
+    );
+}
+
+/// Ethernet padding read as payload: a padded bare ACK is not checked.
+#[test]
+fn bare_ack_by_frame_end() {
+    flagged(
+        "BUG_BARE_ACK_BY_FRAME_END",
+        Mode::TestRun,
+        Some("syn_cookie"),
+        &[
+            "syn_cookie/cookie-handshake",
+            "syn_cookie/forged-acks-dropped",
+        ],
+    );
+}
+
+#[test]
+fn bare_ack_needs_exact_flags() {
+    flagged(
+        "BUG_BARE_ACK_EXACT_FLAGS",
+        Mode::TestRun,
+        Some("syn_cookie"),
+        &[
+            "syn_cookie/cookie-handshake",
+            "syn_cookie/forged-acks-dropped",
+        ],
+    );
+}
+
+#[test]
+fn acks_with_ip_options_unchecked() {
+    flagged(
+        "BUG_ACK_IHL_5_ONLY",
+        Mode::TestRun,
+        Some("syn_cookie"),
+        &[
+            "syn_cookie/cookie-handshake",
+            "syn_cookie/forged-acks-dropped",
+        ],
+    );
+}
+
+#[test]
+fn syns_with_data_passed() {
+    flagged(
+        "BUG_SYN_DATA_PASSES",
+        Mode::TestRun,
+        Some("syn_cookie"),
+        &["syn_cookie/syn-ack-rewrite", "syn_cookie/syn-ack-checksums"],
+    );
+}
+
+/// A padded SYN's reply keeps its padding: 64 bytes, not 58.
+#[test]
+fn syn_ack_sized_by_total_length() {
+    flagged(
+        "BUG_TRIM_BY_TOT_LEN",
+        Mode::TestRun,
+        Some("syn_cookie"),
+        &["syn_cookie/syn-ack-rewrite"],
+    );
+}
+
+/// Per-CPU buckets and windows are not the one per-source state the contract asks for. On one
+/// CPU they behave like shared ones; a test-run thread that moves between CPUs may see two.
+#[test]
+fn per_cpu_state() {
+    let stateful: Vec<String> = lab_7_2::lab(0)
+        .check_ids()
+        .into_iter()
+        .map(|id| id.trim_start_matches("7.2/").to_owned())
+        .filter(|id| !id.starts_with("syn_cookie/"))
+        .collect();
+    let may: Vec<&str> = stateful.iter().map(String::as_str).collect();
+    flagged_among(
+        "BUG_PERCPU_STATE",
+        Mode::TestRun,
+        &["rate_limiter/state-map-entries"],
+        &may,
+    );
+}
+
+/// A real client's ACK returns the constant, which the program's own check rejects: the
+/// connection is never accepted.
+#[test]
+fn constant_cookie_native() {
+    flagged(
+        "BUG_CONSTANT_COOKIE",
+        Mode::Native,
+        Some("syn_cookie"),
+        &[
+            "syn_cookie/syn-ack-rewrite",
+            "syn_cookie/cookie-handshake",
+            "syn_cookie/real-client",
         ],
     );
 }

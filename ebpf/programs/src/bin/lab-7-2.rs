@@ -9,7 +9,7 @@
 //!   bare ACKs passed only when the kernel accepts the cookie. stats [0] SYN-ACKs, [1] cookies
 //!   accepted, [2] ACKs dropped.
 //!
-//! Non-IPv4 and truncated frames PASS. Each program has its own per-source maps, so programs
+//! Non-IPv4 and truncated frames PASS. A fragment past offset 0 has no TCP header. Each program has its own per-source maps, so programs
 //! sharing this object never share state.
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
@@ -146,10 +146,17 @@ fn syn_allowed(map: &LruHashMap<u32, Window, 16384>, src: u32, now: u64) -> bool
     true
 }
 
+/// Whether the packet is a fragment past offset 0: its first bytes are the middle of a
+/// payload, not a transport header.
+#[inline(always)]
+fn later_fragment(ip: &Ipv4Hdr) -> bool {
+    u16::from_be_bytes(ip.frag_off) & 0x1fff != 0
+}
+
 /// The TCP flags byte of a packet with a complete 20-byte TCP header, else `None`.
 #[inline(always)]
 fn tcp_flags(frame: &Frame<'_>, ip: &Ipv4Hdr) -> Option<u8> {
-    if ip.protocol != IPPROTO_TCP {
+    if ip.protocol != IPPROTO_TCP || later_fragment(ip) {
         return None;
     }
     let tcp: &[u8; TCP_HDR_LEN] = frame.get(ip.transport_offset()?)?;
@@ -237,7 +244,7 @@ fn try_syn_cookie(ctx: &XdpContext) -> Option<u32> {
     let ip = ipv4(&frame)?;
     // SYNs are answered only with a 20-byte IPv4 header (the SYN-ACK is built in place). The
     // constant offset keeps the bounds check in a form the verifier follows.
-    if ip.protocol == IPPROTO_TCP && ip.ihl() == 5 {
+    if ip.protocol == IPPROTO_TCP && ip.ihl() == 5 && !later_fragment(ip) {
         let tcp: &[u8; TCP_HDR_LEN] = frame.get(ETH_HDR_LEN + 20)?;
         if is_syn(tcp[13]) {
             return syn_ack(ctx);

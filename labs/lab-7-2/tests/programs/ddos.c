@@ -25,6 +25,27 @@
  *   BUG_ACK_EQUALS_SEQ       the SYN-ACK's ack is the client's seq, not seq + 1
  *   BUG_NO_TRIM              the SYN-ACK keeps the SYN's length (options and all)
  *   BUG_ACCEPT_ANY_ACK       every bare ACK passes, cookie or not
+ *   BUG_ECHO_SYN             syn_cookie sends the SYN back unchanged
+ *   BUG_CONSTANT_COOKIE      the SYN-ACK's seq is 0, not the kernel's cookie
+ *   BUG_CLOCK_RESET          the bucket's clock restarts on every packet (time short of a token
+ *                            is lost, so a steady stream refills nothing)
+ *   BUG_REFILL_WHEN_EMPTY    the bucket refills only once it is empty (an idle half-full bucket
+ *                            then overflows its capacity)
+ *   BUG_WINDOW_WALL_CLOCK    SYN windows are whole seconds of the clock, not 1 s from the first SYN
+ *   BUG_WINDOW_SLIDES        every SYN in a window restarts it
+ *   BUG_TOKEN_REFUND         ddos_guard gives the token back when the window drops a SYN
+ *   BUG_WINDOW_COUNTS_ALL_TCP syn_guard counts every TCP segment in the window (drops only SYNs)
+ *   BUG_KEY_LAST_OCTET       buckets and windows are keyed on the source's last octet
+ *   BUG_IHL_CHECK_FIRST      rate_limiter passes IPv4 packets with IHL < 5 without a token
+ *   BUG_FRAGMENTS_READ_AS_TCP fragments past offset 0 are parsed as if a TCP header started them
+ *   BUG_SYN_EXCLUDES_FIN_RST SYN|FIN and SYN|RST are not counted as SYNs
+ *   BUG_BARE_ACK_BY_FRAME_END syn_cookie finds payload by the frame's end (Ethernet padding counts)
+ *   BUG_BARE_ACK_EXACT_FLAGS syn_cookie takes only a flags byte of exactly ACK as a bare ACK
+ *   BUG_ACK_IHL_5_ONLY       syn_cookie checks cookies only in ACKs without IPv4 options
+ *   BUG_SYN_DATA_PASSES      syn_cookie passes SYNs that carry data instead of answering them
+ *   BUG_TRIM_BY_TOT_LEN      the SYN-ACK's size is computed from the IPv4 total length, not the
+ *                            frame's (a padded SYN's reply keeps 6 bytes of padding)
+ *   BUG_PERCPU_STATE         per-source state in PERCPU_HASH maps: a source's bucket per CPU
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -81,9 +102,14 @@ struct window {
 	__u64 syns;
 };
 
+#ifdef BUG_PERCPU_STATE
+#define PER_SOURCE_TYPE BPF_MAP_TYPE_PERCPU_HASH
+#else
+#define PER_SOURCE_TYPE BPF_MAP_TYPE_HASH
+#endif
 #define PER_SOURCE(name, value_type)                       \
 	struct {                                           \
-		__uint(type, BPF_MAP_TYPE_HASH);           \
+		__uint(type, PER_SOURCE_TYPE);             \
 		__uint(max_entries, 65536);                \
 		__type(key, __u32);                        \
 		__type(value, value_type);                 \
@@ -123,6 +149,11 @@ static __always_inline struct tcphdr *parse_tcp(struct xdp_md *ctx, struct iphdr
 
 	if (ip->protocol != IPPROTO_TCP || ip->ihl < 5)
 		return NULL;
+#ifndef BUG_FRAGMENTS_READ_AS_TCP
+	/* Past offset 0 a fragment holds the middle of a payload, no header. */
+	if (ip->frag_off & bpf_htons(0x1fff))
+		return NULL;
+#endif
 	tcp = (void *)ip + ip->ihl * 4;
 	if ((void *)(tcp + 1) > data_end)
 		return NULL;
@@ -133,6 +164,8 @@ static __always_inline int is_syn(struct tcphdr *tcp)
 {
 #ifdef BUG_SYNACK_AS_SYN
 	return tcp->syn;
+#elif defined(BUG_SYN_EXCLUDES_FIN_RST)
+	return tcp->syn && !tcp->ack && !tcp->fin && !tcp->rst;
 #else
 	return tcp->syn && !tcp->ack;
 #endif
@@ -146,6 +179,9 @@ static __always_inline int take_token(void *map, __u32 src)
 #ifdef BUG_GLOBAL_BUCKET
 	src = 0;
 #endif
+#ifdef BUG_KEY_LAST_OCTET
+	src >>= 24;
+#endif
 	b = bpf_map_lookup_elem(map, &src);
 	if (!b) {
 		struct bucket fresh = { .tokens = CAPACITY - 1, .last = now };
@@ -153,10 +189,19 @@ static __always_inline int take_token(void *map, __u32 src)
 		bpf_map_update_elem(map, &src, &fresh, BPF_ANY);
 		return 1;
 	}
-#ifndef BUG_NO_REFILL
+#ifdef BUG_CLOCK_RESET
+	b->tokens += (now - b->last) / NS_PER_TOKEN;
+	b->last = now;
+	if (b->tokens > CAPACITY)
+		b->tokens = CAPACITY;
+#elif !defined(BUG_NO_REFILL)
 	__u64 earned = (now - b->last) / NS_PER_TOKEN;
 
+#ifdef BUG_REFILL_WHEN_EMPTY
+	if (earned && b->tokens == 0) {
+#else
 	if (earned) {
+#endif
 		b->last += earned * NS_PER_TOKEN;
 		b->tokens += earned;
 		if (b->tokens > CAPACITY)
@@ -169,15 +214,33 @@ static __always_inline int take_token(void *map, __u32 src)
 	return 1;
 }
 
+/* For BUG_TOKEN_REFUND: puts back the token a packet took. */
+static __always_inline void give_token(void *map, __u32 src)
+{
+	struct bucket *b = bpf_map_lookup_elem(map, &src);
+
+	if (b && b->tokens < CAPACITY)
+		b->tokens++;
+}
+
 static __always_inline int syn_allowed(void *map, __u32 src)
 {
 	__u64 now = bpf_ktime_get_ns();
-	struct window *w = bpf_map_lookup_elem(map, &src);
+	struct window *w;
 
+#ifdef BUG_KEY_LAST_OCTET
+	src >>= 24;
+#endif
+	w = bpf_map_lookup_elem(map, &src);
 #ifdef BUG_WINDOW_NEVER_RESETS
 	if (w) {
+#elif defined(BUG_WINDOW_WALL_CLOCK)
+	if (w && now / WINDOW_NS == w->start / WINDOW_NS) {
 #else
 	if (w && now - w->start < WINDOW_NS) {
+#endif
+#ifdef BUG_WINDOW_SLIDES
+		w->start = now;
 #endif
 		w->syns++;
 #ifdef BUG_SYN_OFF_BY_ONE
@@ -200,6 +263,10 @@ int rate_limiter(struct xdp_md *ctx)
 
 	if (!ip)
 		return count(1, XDP_PASS);
+#ifdef BUG_IHL_CHECK_FIRST
+	if (ip->ihl < 5)
+		return count(1, XDP_PASS);
+#endif
 #ifdef BUG_RATE_KEY_DST
 	if (!take_token(&rl_buckets, ip->daddr))
 #else
@@ -219,6 +286,15 @@ int syn_guard(struct xdp_md *ctx)
 	if (!ip)
 		return count(1, XDP_PASS);
 	tcp = parse_tcp(ctx, ip);
+#ifdef BUG_WINDOW_COUNTS_ALL_TCP
+	if (tcp) {
+		int allowed = syn_allowed(&sg_windows, ip->saddr);
+
+		if (is_syn(tcp) && !allowed)
+			return count(0, XDP_DROP);
+	}
+	return count(1, XDP_PASS);
+#endif
 #ifdef BUG_SYN_KEY_PORT
 	if (tcp && is_syn(tcp) && !syn_allowed(&sg_windows, ip->saddr ^ tcp->dest))
 #else
@@ -263,8 +339,12 @@ int ddos_guard(struct xdp_md *ctx)
 		return count(2, XDP_DROP);
 #endif
 #ifndef BUG_RATE_DROP_IN_WINDOW
-	if (tcp && is_syn(tcp) && !syn_allowed(&dg_windows, ip->saddr))
+	if (tcp && is_syn(tcp) && !syn_allowed(&dg_windows, ip->saddr)) {
+#ifdef BUG_TOKEN_REFUND
+		give_token(&dg_buckets, ip->saddr);
+#endif
 		return count(3, XDP_DROP);
+	}
 #endif
 	return count(1, XDP_PASS);
 }
@@ -327,7 +407,11 @@ static __always_inline int syn_ack(struct xdp_md *ctx)
 	__builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, mac, ETH_ALEN);
 
+#ifdef BUG_TRIM_BY_TOT_LEN
+	int delta = (int)SYNACK_LEN - (int)(sizeof(*eth) + bpf_ntohs(ip->tot_len));
+#else
 	int delta = (int)SYNACK_LEN - (int)(data_end - data);
+#endif
 #ifdef BUG_NO_TRIM
 	if (delta < 0)
 		delta = 0;
@@ -355,7 +439,11 @@ static __always_inline int syn_ack(struct xdp_md *ctx)
 	__builtin_memset(tcp, 0, sizeof(*tcp));
 	tcp->source = dport;
 	tcp->dest = sport;
+#ifdef BUG_CONSTANT_COOKIE
+	tcp->seq = 0;
+#else
 	tcp->seq = bpf_htonl(cookie);
+#endif
 #ifdef BUG_ACK_EQUALS_SEQ
 	tcp->ack_seq = bpf_htonl(client_seq);
 #else
@@ -394,11 +482,29 @@ int syn_cookie(struct xdp_md *ctx)
 	if (tcp->syn && !tcp->ack)
 		return ip->ihl == 5 ? count(0, XDP_TX) : XDP_PASS;
 #endif
+#ifdef BUG_SYN_DATA_PASSES
+	if (tcp->syn && !tcp->ack && bpf_ntohs(ip->tot_len) != ip->ihl * 4 + tcp->doff * 4)
+		return XDP_PASS;
+#endif
 	if (tcp->syn && !tcp->ack)
 		return ip->ihl == 5 ? syn_ack(ctx) : XDP_PASS;
+#ifdef BUG_ACK_IHL_5_ONLY
+	if (ip->ihl != 5)
+		return XDP_PASS;
+#endif
+#ifdef BUG_BARE_ACK_EXACT_FLAGS
+	if (((__u8 *)tcp)[13] != 0x10)
+		return XDP_PASS;
+#endif
+#ifdef BUG_BARE_ACK_BY_FRAME_END
+	if (!tcp->ack || tcp->syn || tcp->rst || tcp->fin ||
+	    (void *)tcp + tcp->doff * 4 != (void *)(long)ctx->data_end)
+		return XDP_PASS;
+#else
 	if (!tcp->ack || tcp->syn || tcp->rst || tcp->fin ||
 	    bpf_ntohs(ip->tot_len) != ip->ihl * 4 + tcp->doff * 4)
 		return XDP_PASS;
+#endif
 #ifdef BUG_ACCEPT_ANY_ACK
 	return count(1, XDP_PASS);
 #else

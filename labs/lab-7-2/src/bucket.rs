@@ -1,0 +1,417 @@
+//! Token-bucket traces: one source's frames sent in timed segments (bursts, paced streams, quiet
+//! in between), judged frame by frame against the contract's bucket (1000 tokens, 1000 per
+//! second).
+//!
+//! A flood judged by how many of it passed cannot see a bucket that refills wrongly under a
+//! steady stream, or over-fills while idle: the totals of a burst hide when each token came.
+//! Here every frame is fired in a small batch whose start and end the harness timed on
+//! CLOCK_MONOTONIC, the clock `bpf_ktime_get_ns` reads, so the program saw it inside that
+//! interval. A correct bucket then obeys, for every frame j and every earlier frame k:
+//!
+//! - j took a token ⇒ the tokens taken from k to j are at most 1000 + the refill between k's
+//!   earliest and j's latest moment (the bucket was at most full at k);
+//! - j found none ⇒ for some k, the tokens taken from k up to j are at least 999 + the refill
+//!   between k's latest and j's earliest moment (emptying the bucket takes that many).
+//!
+//! Both are checked with a tolerance of [`SLACK`] tokens and [`RATE_TOLERANCE`] of the refill,
+//! which covers buckets kept in whole tokens (they lag an exact one by under a token) and
+//! clocks read at slightly different points of a run.
+
+use std::{
+    thread,
+    time::{Duration, Instant},
+};
+
+use harness::{
+    Error, Result, Verdict,
+    check::Judgement,
+    counters,
+    table::{Shown, Table, ms, runs},
+    target::Target,
+};
+use traffic::{FrameBuilder, Tag};
+
+use crate::STATS;
+
+/// A full bucket.
+const CAPACITY: f64 = 1000.0;
+/// Tokens a bucket may be off by at any moment.
+pub(crate) const SLACK: f64 = 5.0;
+/// How far from 1 token per millisecond the refill may be.
+pub(crate) const RATE_TOLERANCE: f64 = 0.02;
+/// Frames per batch in a burst: small enough that each batch's timing is tight.
+const BURST_BATCH: usize = 50;
+
+/// How a segment's frames are sent.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Pace {
+    /// As fast as the target takes them.
+    Burst,
+    /// A steady stream of this many frames per millisecond.
+    PerMs(f64),
+}
+
+/// What a segment's frames must do.
+#[derive(Debug, Clone)]
+pub(crate) enum Spend {
+    /// PASS means the frame took a token, DROP that it found none (any other verdict is wrong).
+    ByVerdict,
+    /// Exactly these verdicts, and every frame takes a token whatever its verdict (a SYN the
+    /// window drops behind the bucket).
+    Always(Vec<(Verdict, usize)>),
+}
+
+/// One segment of a trace.
+pub(crate) struct Segment {
+    name: String,
+    frames: Vec<FrameBuilder>,
+    pace: Pace,
+    quiet: Option<Duration>,
+    spend: Spend,
+    within: Option<Duration>,
+}
+
+impl Segment {
+    pub(crate) fn new(
+        name: impl Into<String>,
+        n: usize,
+        frame: impl Fn(usize) -> FrameBuilder,
+        pace: Pace,
+        spend: Spend,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            frames: (0..n).map(frame).collect(),
+            pace,
+            quiet: None,
+            spend,
+            within: None,
+        }
+    }
+
+    /// Waits this long after the previous segment before sending.
+    pub(crate) fn after_quiet(mut self, quiet: Duration) -> Self {
+        self.quiet = Some(quiet);
+        self
+    }
+
+    /// The segment must be decided within `limit` (a SYN window), else the run is unverified.
+    pub(crate) fn within(mut self, limit: Duration) -> Self {
+        self.within = Some(limit);
+        self
+    }
+
+    fn intro(&self) -> String {
+        let n = self.frames.len();
+        match self.pace {
+            Pace::Burst => format!("{}: {n} frames at once", self.name),
+            Pace::PerMs(q) => format!(
+                "{}: {n} frames, {q} per ms for {} ms",
+                self.name,
+                (n as f64 / q).round()
+            ),
+        }
+    }
+}
+
+/// What a counter index must have moved by over the whole trace.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Count {
+    Exact(u64),
+    /// Frames that passed.
+    Passed,
+    /// Frames of [`Spend::ByVerdict`] segments that were dropped (found no token).
+    BucketDropped,
+}
+
+/// A token-bucket trace of one fresh source, and the counters it must move.
+pub(crate) struct Trace {
+    pub(crate) segments: Vec<Segment>,
+    pub(crate) width: usize,
+    pub(crate) counters: Vec<(u32, Count)>,
+}
+
+/// One frame as the judge sees it: when the program can have run it (ms since the trace began)
+/// and whether it took a token.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    from: f64,
+    to: f64,
+    spent: bool,
+}
+
+/// A frame whose verdict no correct bucket gives, with the words that say why.
+#[derive(Debug, PartialEq)]
+struct Misfit {
+    frame: usize,
+    why: String,
+}
+
+impl Trace {
+    /// Sends the segments and judges them.
+    pub(crate) fn judge(&self, t: &mut dyn Target) -> Result<Judgement> {
+        let (fired, deltas) = counters::across(t, STATS, |t| self.fire(t))?;
+        let mut table = Table::default();
+        let mut runs_all = Vec::new();
+        let (mut passed, mut bucket_dropped) = (0u64, 0u64);
+        for (seg, (verdicts, times, took)) in self.segments.iter().zip(&fired) {
+            if let Some(q) = seg.quiet {
+                table.input(format!("quiet for at least {} ms", q.as_millis()));
+            }
+            table.input(format!("{}, within {}", seg.intro(), ms(*took)));
+            let p = verdicts.iter().filter(|v| **v == Verdict::Pass).count();
+            passed += p as u64;
+            match &seg.spend {
+                Spend::ByVerdict => {
+                    let d = verdicts.len() - p;
+                    bucket_dropped += d as u64;
+                    let want = format!("PASS ⟨{p}⟩, DROP ⟨{d}⟩");
+                    let exact = verdicts
+                        .iter()
+                        .all(|v| matches!(v, Verdict::Pass | Verdict::Drop));
+                    let got = if exact { want.clone() } else { runs(verdicts) };
+                    table.row(&seg.name, want, got);
+                }
+                Spend::Always(want) => {
+                    let want: Vec<Verdict> = want
+                        .iter()
+                        .flat_map(|(v, n)| std::iter::repeat_n(*v, *n))
+                        .collect();
+                    table.verdicts(&seg.name, &want, verdicts);
+                }
+            }
+            for (v, (from, to)) in verdicts.iter().zip(times) {
+                let spent = match seg.spend {
+                    Spend::ByVerdict => *v == Verdict::Pass,
+                    Spend::Always(_) => true,
+                };
+                runs_all.push(Run {
+                    from: *from,
+                    to: *to,
+                    spent,
+                });
+            }
+        }
+        let names: Vec<(usize, &str)> = self
+            .segments
+            .iter()
+            .scan(0, |at, s| {
+                let first = *at;
+                *at += s.frames.len();
+                Some((first, s.name.as_str()))
+            })
+            .collect();
+        let verdict = match first_misfit(&runs_all) {
+            None => "yes".to_owned(),
+            Some(m) => {
+                let (first, name) = names
+                    .iter()
+                    .rev()
+                    .find(|(first, _)| *first <= m.frame)
+                    .copied()
+                    .unwrap_or((0, ""));
+                format!("no: frame {} of `{name}` {}", m.frame - first + 1, m.why)
+            }
+        };
+        table.row(
+            "every verdict fits a 1000-token bucket refilled at 1000/s",
+            "yes",
+            verdict,
+        );
+        let want = self
+            .counters
+            .iter()
+            .map(|(i, c)| {
+                let shown = match c {
+                    Count::Exact(n) => Shown::fixed(*n),
+                    Count::Passed => Shown::measured(passed),
+                    Count::BucketDropped => Shown::measured(bucket_dropped),
+                };
+                (*i, shown)
+            })
+            .collect();
+        table.counters(STATS, Some(self.width), &want, &deltas);
+        Ok(table.judge())
+    }
+
+    /// Fires every segment; per segment its verdicts, each frame's interval (ms since the
+    /// trace's first send) and how long the segment took.
+    #[allow(clippy::type_complexity)]
+    fn fire(&self, t: &mut dyn Target) -> Result<Vec<(Vec<Verdict>, Vec<(f64, f64)>, Duration)>> {
+        let mut out = Vec::new();
+        let mut next_tag = 1u16;
+        let mut last_done: Option<Instant> = None;
+        let zero = Instant::now();
+        let since = |i: Instant| i.duration_since(zero).as_secs_f64() * 1e3;
+        for seg in &self.segments {
+            if let (Some(q), Some(done)) = (seg.quiet, last_done) {
+                // Deliberate: the contract's clock must move.
+                thread::sleep(q.saturating_sub(done.elapsed()));
+            }
+            let frames: Vec<Vec<u8>> = seg
+                .frames
+                .iter()
+                .map(|f| {
+                    let tag = next_tag;
+                    next_tag = next_tag
+                        .checked_add(1)
+                        .expect("at most 65535 frames a trace");
+                    f.clone().tag(Tag(tag)).build()
+                })
+                .collect();
+            let (mut verdicts, mut times) = (Vec::new(), Vec::new());
+            let start = Instant::now();
+            let mut sent = 0;
+            while sent < frames.len() {
+                let due = match seg.pace {
+                    Pace::Burst => (sent + BURST_BATCH).min(frames.len()),
+                    Pace::PerMs(q) => {
+                        let due = (start.elapsed().as_secs_f64() * 1e3 * q) as usize + 1;
+                        if due <= sent {
+                            let next = (sent as f64 / q) / 1e3;
+                            thread::sleep(
+                                Duration::from_secs_f64(next).saturating_sub(start.elapsed()),
+                            );
+                            continue;
+                        }
+                        due.min(frames.len())
+                    }
+                };
+                let a = Instant::now();
+                let shot = t.fire(&frames[sent..due])?;
+                let b = Instant::now();
+                if let Some(note) = shot.note {
+                    return Err(Error::env(format!(
+                        "a frame of `{}` was not settled by its barrier {note}, so when the \
+                         program ran it is unknown",
+                        seg.name
+                    )));
+                }
+                verdicts.extend(shot.outcomes.iter().map(|o| o.verdict));
+                times.extend(std::iter::repeat_n((since(a), since(b)), due - sent));
+                sent = due;
+            }
+            let took = start.elapsed();
+            if let Some(limit) = seg.within
+                && took > limit
+            {
+                return Err(Error::env(format!(
+                    "`{}` must be decided within {limit:?} for the contract to say what \
+                     happens, and took {took:?}; the machine is too loaded to judge it",
+                    seg.name
+                )));
+            }
+            last_done = Some(Instant::now());
+            out.push((verdicts, times, took));
+        }
+        Ok(out)
+    }
+}
+
+/// The first frame whose verdict no bucket of the contract gives, within the tolerance.
+fn first_misfit(runs: &[Run]) -> Option<Misfit> {
+    let (fast, slow) = (1.0 + RATE_TOLERANCE, 1.0 - RATE_TOLERANCE);
+    // spent[k]: tokens taken before frame k. For frame j the bounds need, over k ≤ j, the least
+    // spent[k] − rate·(a moment of k), kept as running minima with the k they came from.
+    let mut spent = 0.0;
+    let mut hi: Option<(f64, usize)> = None;
+    let mut lo: Option<(f64, usize)> = None;
+    for (j, r) in runs.iter().enumerate() {
+        let cand_hi = spent - fast * r.from;
+        if hi.is_none_or(|(m, _)| cand_hi < m) {
+            hi = Some((cand_hi, j));
+        }
+        let cand_lo = spent - slow * r.to;
+        if lo.is_none_or(|(m, _)| cand_lo < m) {
+            lo = Some((cand_lo, j));
+        }
+        let ((m_hi, k_hi), (m_lo, k_lo)) = (hi?, lo?);
+        if r.spent {
+            // Tokens taken from some k through j, beyond what a full bucket and the refill
+            // since then hold.
+            let taken = spent + 1.0 - fast * r.to - m_hi;
+            if taken > CAPACITY + SLACK {
+                let k = &runs[k_hi];
+                let refill = (r.to - k.from).max(0.0);
+                return Some(Misfit {
+                    frame: j,
+                    why: format!(
+                        "passed at ⟨{:.1} ms⟩ with the bucket empty: from ⟨{:.1} ms⟩ on, ⟨{:.0}⟩ \
+                         tokens were taken, more than 1000 plus ⟨{refill:.0}⟩ ms of refill",
+                        r.to,
+                        k.from,
+                        taken + fast * refill,
+                    ),
+                });
+            }
+            spent += 1.0;
+        } else {
+            // The most that any stretch ending at j took beyond its refill.
+            let deficit = spent - slow * r.from - m_lo;
+            if deficit < CAPACITY - 1.0 - SLACK {
+                return Some(Misfit {
+                    frame: j,
+                    why: format!(
+                        "dropped at ⟨{:.1} ms⟩ with tokens left: no stretch before it took more \
+                         than ⟨{:.0}⟩ tokens beyond its refill, and emptying a full bucket \
+                         takes 1000 (the nearest: from ⟨{:.1} ms⟩ on)",
+                        r.from,
+                        deficit.max(0.0).floor(),
+                        runs[k_lo].to,
+                    ),
+                });
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Frames every `gap` ms from 0, each seen exactly at its time, with the verdicts an exact
+    /// bucket of `capacity` refilled at `per_ms` gives.
+    fn simulate(n: usize, gap: f64, capacity: f64, per_ms: f64) -> Vec<Run> {
+        let mut credit = capacity;
+        let mut last = 0.0;
+        (0..n)
+            .map(|i| {
+                let at = i as f64 * gap;
+                credit = (credit + (at - last) * per_ms).min(capacity);
+                last = at;
+                let spent = credit >= 1.0;
+                if spent {
+                    credit -= 1.0;
+                }
+                Run {
+                    from: at,
+                    to: at + 0.01,
+                    spent,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_contracts_bucket_fits() {
+        // A burst, then a stream at twice the refill rate.
+        assert_eq!(first_misfit(&simulate(3000, 0.5, 1000.0, 1.0)), None);
+        assert_eq!(first_misfit(&simulate(3000, 0.01, 1000.0, 1.0)), None);
+    }
+
+    #[test]
+    fn a_bucket_that_never_refills_under_a_stream_does_not() {
+        let m = first_misfit(&simulate(3000, 0.5, 1000.0, 0.0)).expect("a misfit");
+        assert!(m.why.contains("dropped"), "{}", m.why);
+    }
+
+    #[test]
+    fn a_bucket_too_big_or_refilling_too_fast_does_not() {
+        let m = first_misfit(&simulate(3000, 0.5, 1100.0, 1.0)).expect("a misfit");
+        assert!(m.why.contains("passed"), "{}", m.why);
+        assert!(first_misfit(&simulate(3000, 0.5, 1000.0, 1.2)).is_some());
+        // Within the tolerance: 1% fast.
+        assert_eq!(first_misfit(&simulate(3000, 0.5, 1000.0, 1.01)), None);
+    }
+}
