@@ -3,7 +3,7 @@
 //! and fills the contract's free choices (where the round robin starts, where a source hashes
 //! to) in from what the program did.
 
-use std::net::Ipv4Addr;
+use std::{collections::BTreeMap, net::Ipv4Addr};
 
 use harness::{
     Check, Probe, Verdict,
@@ -14,14 +14,14 @@ use harness::{
     table::render,
     target::Target,
 };
+use pnet::packet::ipv4::{Ipv4Flags, MutableIpv4Packet};
 use traffic::{FrameBuilder, Tag, decode};
 
 use crate::{
     ID,
-    frames::{Free, Rewrite, Spec, TCP_PORT, UDP_PORT, outside_lab},
+    frames::{ACK, Free, MIN_FRAME, Rewrite, Spec, TCP_PORT, UDP_PORT, edit_ipv4, outside_lab},
     net::{
-        BACKEND_LINK, BACKEND_NS, BACKENDS, CLIENT, CLIENT_IP, LB_MAC, SWITCH_LB_PORT, SWITCH_NS,
-        VIP, backends,
+        BACKEND_LINK, BACKEND_NS, CLIENT, CLIENT_IP, Net, SWITCH_LB_PORT, SWITCH_NS, VIP, backends,
     },
 };
 
@@ -33,37 +33,44 @@ const BALANCED: Count = Count::PerFrame {
 
 /// A delivery to the lab's backends.
 fn delivery(
+    net: &Net,
     parcels: Vec<Parcel>,
     expect: Expect,
     counts: Vec<Count>,
     observe: Observe,
 ) -> Delivery {
-    delivery_as(Rewrite::Nat, parcels, expect, counts, observe)
+    delivery_as(Rewrite::Nat, net, parcels, expect, counts, observe)
 }
 
 fn delivery_as(
     rewrite: Rewrite,
+    net: &Net,
     parcels: Vec<Parcel>,
     expect: Expect,
     counts: Vec<Count>,
     observe: Observe,
 ) -> Delivery {
     Delivery {
-        backends: backends(),
+        backends: backends(net),
         parcels,
-        rewrite: rewrite.harness(),
+        rewrite: rewrite.harness(net),
         expect,
         counts,
         observe,
     }
 }
 
-/// Snapshots of rewritten TCP and UDP headers, checksums judged per layer.
+/// Snapshots of rewritten TCP and UDP headers, checksums judged per layer. Besides a SYN, a
+/// SYN with IPv4 options and two datagrams (one without a checksum), a bare ACK and an empty
+/// datagram whose segments are exactly the 20- and 8-byte headers (frames of 54 and 42
+/// bytes: a program that wants one byte more passes them), and the same two padded to the
+/// 60-byte minimum (the padding is past the IPv4 total length and stays).
 pub fn rewritten_headers(
     part: &'static str,
     verdict: Verdict,
     rewrite: Rewrite,
     f: &Free,
+    net: &Net,
 ) -> Check {
     let spec = |name: &str, tag, tcp| Spec {
         dport: f.dport(),
@@ -78,11 +85,22 @@ pub fn rewritten_headers(
     ihl6.options = vec![1, 1, 1, 1];
     let mut no_csum = spec("udp-no-checksum", 4, false);
     no_csum.udp_no_checksum = true;
+    let bare = |name: &str, tag, tcp, pad_to| Spec {
+        payload: Vec::new(),
+        flags: Some(ACK),
+        trailer: false,
+        pad_to,
+        ..spec(name, tag, tcp)
+    };
     let specs = [
         spec("tcp-syn", 1, true),
         ihl6,
         spec("udp", 3, false),
         no_csum,
+        bare("tcp-ack-20-bytes", 5, true, 0),
+        bare("udp-8-bytes", 6, false, 0),
+        bare("tcp-ack-20-padded", 7, true, MIN_FRAME),
+        bare("udp-8-padded", 8, false, MIN_FRAME),
     ];
     let what = match rewrite {
         Rewrite::Nat => "destination IP and MAC become a backend's, checksums stay valid",
@@ -96,7 +114,8 @@ pub fn rewritten_headers(
     )
     .delivery(delivery_as(
         rewrite,
-        specs.iter().map(|s| rewrite.parcel(s)).collect(),
+        net,
+        specs.iter().map(|s| rewrite.parcel(s, net)).collect(),
         Expect::Rewritten,
         vec![BALANCED],
         Observe::Output { verdict },
@@ -107,7 +126,7 @@ pub fn rewritten_headers(
 /// They come as ten flows of three packets each (one source, protocol and pair of ports), so
 /// a program that picks the backend from any field of the packet sends a flow's three to one
 /// backend and fails.
-pub fn round_robin(part: &'static str, verdict: Verdict, f: &Free) -> Check {
+pub fn round_robin(part: &'static str, verdict: Verdict, f: &Free, net: &Net) -> Check {
     let mut parcels = Vec::new();
     for flow in 0..10 {
         let first = f.spec("", 0, f.src(), flow);
@@ -119,7 +138,7 @@ pub fn round_robin(part: &'static str, verdict: Verdict, f: &Free) -> Check {
                 payload: f.payload(),
                 ..first.clone()
             };
-            parcels.push(Parcel::new(spec.name.clone(), spec.frame()));
+            parcels.push(Parcel::new(spec.name.clone(), spec.frame(net)));
         }
     }
     Check::new(
@@ -130,6 +149,7 @@ pub fn round_robin(part: &'static str, verdict: Verdict, f: &Free) -> Check {
          anywhere)",
     )
     .delivery(delivery(
+        net,
         parcels,
         Expect::Rotation,
         vec![BALANCED],
@@ -137,21 +157,211 @@ pub fn round_robin(part: &'static str, verdict: Verdict, f: &Free) -> Check {
     ))
 }
 
+/// Checksums at their edges, rewritten by the NAT programs: datagrams whose rewritten UDP
+/// checksum comes out 0 and must go on the wire as 0xffff (RFC 768: 0 means "no checksum"),
+/// three crafted for each backend in a row (round robin sends one of each three to every
+/// backend; a hash sends one source's to one backend, so some land where they sum to 0), and
+/// a TCP segment sent with the checksum 0x0000, which TCP treats like any other value.
+pub fn checksum_edges(part: &'static str, verdict: Verdict, f: &Free, net: &Net) -> Check {
+    let mut specs = Vec::new();
+    for (b, (ip, _)) in net.backends.iter().enumerate() {
+        for k in 0..3u16 {
+            let tag = 20 + 3 * b as u16 + k;
+            let spec = Spec {
+                dport: f.dport(),
+                payload: f.payload(),
+                ..Spec::udp(
+                    format!("udp-sums-to-0-at-{}-{}", BACKEND_NS[b], k + 1),
+                    tag,
+                    CLIENT_IP,
+                    f.sport(),
+                )
+            };
+            specs.push(spec.summing_to_zero(*ip));
+        }
+    }
+    let tcp = Spec {
+        dport: f.dport(),
+        payload: f.payload(),
+        ..Spec::tcp("tcp-checksum-0000", 29, f.sport())
+    };
+    specs.push(tcp.summing_to_zero(VIP));
+    Check::new(
+        ID,
+        part,
+        "checksum-edges",
+        "UDP whose rewritten checksum comes out 0 leaves with 0xffff; a TCP checksum of 0x0000 \
+         is updated like any other",
+    )
+    .delivery(delivery(
+        net,
+        specs.iter().map(|s| Rewrite::Nat.parcel(s, net)).collect(),
+        Expect::Rewritten,
+        vec![BALANCED],
+        Observe::Output { verdict },
+    ))
+}
+
+/// VIP packets in the long rotation check: more than an 8-bit cursor counts.
+const LONG_RUN: usize = 300;
+
+/// Non-VIP frames after VIP packet k, going round: 4 per 7 VIP packets, in gaps of 0, 1 and
+/// 2, so a cursor that moves on every frame leaves the rotation.
+const GAPS: [usize; 7] = [0, 1, 0, 0, 2, 0, 1];
+
+/// 300 VIP packets with non-VIP frames between them: the rotation never breaks (an 8-bit
+/// cursor wraps after 256 packets; a cursor bumped by every frame skips backends), the
+/// non-VIP frames pass, and stats[0] counts the 300.
+pub fn round_robin_long(part: &'static str, verdict: Verdict, f: &Free, net: &Net) -> Check {
+    let mut frames = Vec::new();
+    let mut vip = Vec::new();
+    let mut tag = 1000u16;
+    for k in 0..LONG_RUN {
+        tag += 1;
+        let spec = f.spec("", tag, f.src(), k);
+        vip.push(frames.len());
+        frames.push(spec.frame(net));
+        for _ in 0..GAPS[k % GAPS.len()] {
+            tag += 1;
+            let b = FrameBuilder::ethernet(CLIENT, net.lb_mac).tag(Tag(tag));
+            let b = match tag % 3 {
+                0 => b.ipv4(CLIENT_IP, VIP).icmp_echo(7, tag),
+                1 => b.ipv4(CLIENT_IP, f.src()).udp(f.sport(), f.dport()),
+                _ => b.ipv4(VIP, CLIENT_IP).tcp(TCP_PORT, f.sport()),
+            };
+            frames.push(b.payload(&f.payload()).build());
+        }
+    }
+    let net = net.clone();
+    Check::new(
+        ID,
+        part,
+        "round-robin-long",
+        format!(
+            "{LONG_RUN} VIP packets with {} non-VIP frames between them: the rotation never \
+             breaks, the others pass",
+            frames.len() - LONG_RUN
+        ),
+    )
+    .custom(move |t| long_rotation(t, &frames, &vip, verdict, &net))
+}
+
+fn long_rotation(
+    t: &mut dyn Target,
+    frames: &[Vec<u8>],
+    vip: &[usize],
+    verdict: Verdict,
+    net: &Net,
+) -> harness::Result<Judgement> {
+    let before = t.counters("stats")?;
+    let shot = t.fire(frames)?;
+    let after = t.counters("stats")?;
+    let names: Vec<String> = BACKEND_NS.iter().map(|n| (*n).to_owned()).collect();
+    let d = delivery(net, Vec::new(), Expect::Rotation, Vec::new(), Observe::Output { verdict });
+    // Where each VIP packet went: a backend's name, or the verdict it got instead.
+    let went: Vec<(Option<usize>, String)> = vip
+        .iter()
+        .map(|&i| {
+            let o = &shot.outcomes[i];
+            match o.bytes.as_deref().and_then(|b| d.backend_of(b)) {
+                Some(b) if o.verdict == verdict => (Some(b), names[b].clone()),
+                _ => (None, o.verdict.to_string()),
+            }
+        })
+        .collect();
+    let n = net.backends.len();
+    // The order of the first three when they are three backends, else counting up from the
+    // first one (as the short rotation check reads it).
+    let mut firsts: Vec<usize> = went[..n].iter().filter_map(|(b, _)| *b).collect();
+    firsts.dedup();
+    if firsts.len() != n || (1..n).any(|i| firsts[i..].contains(&firsts[i - 1])) {
+        let start = firsts.first().copied().unwrap_or(0);
+        firsts = (0..n).map(|k| (start + k) % n).collect();
+    }
+    let first: Vec<&str> = firsts.iter().map(|&b| names[b].as_str()).collect();
+    let order = first.join(" ");
+    let broken = went.chunks(n).enumerate().find(|(_, w)| {
+        w.iter().map(|(_, s)| s.as_str()).collect::<Vec<_>>() != first[..w.len()]
+    });
+    let rows = |rotation: String, counts: Vec<usize>, others: String| {
+        let mut rows = vec![(format!("VIP packets 1-{}", went.len()), rotation)];
+        for (b, c) in counts.into_iter().enumerate() {
+            rows.push((
+                format!("{} ({})", names[b], net.backends[b].0),
+                format!("{c} packets"),
+            ));
+        }
+        rows.push(("non-VIP between them".to_owned(), others));
+        rows
+    };
+    let fine = format!("each 3 in a row: {order} (the order of the first three)");
+    let actual_rotation = match broken {
+        None => fine.clone(),
+        Some((w, window)) => format!(
+            "broken at packets {}-{}: {}",
+            n * w + 1,
+            n * w + window.len(),
+            window
+                .iter()
+                .map(|(_, s)| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+    };
+    let counts = (0..n)
+        .map(|b| went.iter().filter(|(w, _)| *w == Some(b)).count())
+        .collect();
+    let others: Vec<Verdict> = (0..frames.len())
+        .filter(|i| !vip.contains(i))
+        .map(|i| shot.outcomes[i].verdict)
+        .collect();
+    let expected = rows(fine, vec![went.len() / n; n], tally(&vec![Verdict::Pass; others.len()]));
+    let actual = rows(actual_rotation, counts, tally(&others));
+    let want = BTreeMap::from([(0, went.len() as u64)]);
+    let got = harness::counters::moved(&harness::counters::deltas(&before, &after));
+    let note = shot.note.map(|n| n + "\n").unwrap_or_default();
+    let table = |rows: Vec<(String, String)>, counted: &BTreeMap<u32, u64>| {
+        note.clone() + &render(rows.iter().map(|(k, v)| (k.as_str(), v.clone())), Some(("stats", counted)))
+    };
+    Ok(Judgement {
+        expected: table(expected, &want),
+        actual: table(actual, &got),
+    })
+}
+
+/// How many frames got each verdict, in order of first appearance: `TX ×114, PASS ×57`.
+fn tally(verdicts: &[Verdict]) -> String {
+    let mut seen: Vec<(Verdict, usize)> = Vec::new();
+    for v in verdicts {
+        match seen.iter_mut().find(|(w, _)| w == v) {
+            Some((_, n)) => *n += 1,
+            None => seen.push((*v, 1)),
+        }
+    }
+    harness::table::runs(
+        &seen
+            .iter()
+            .flat_map(|(v, n)| std::iter::repeat_n(*v, *n))
+            .collect::<Vec<_>>(),
+    )
+}
+
 /// One VIP packet per source, in order, TCP and UDP in turn, with free ports and payloads.
-fn from_sources(sources: &[Ipv4Addr], f: &Free) -> Vec<Parcel> {
+fn from_sources(sources: &[Ipv4Addr], f: &Free, net: &Net) -> Vec<Parcel> {
     sources
         .iter()
         .enumerate()
         .map(|(k, src)| {
             let spec = f.spec(format!("from-{src}"), k as u16 + 1, *src, k);
-            Parcel::new(spec.name.clone(), spec.frame())
+            Parcel::new(spec.name.clone(), spec.frame(net))
         })
         .collect()
 }
 
 /// Balanced by `lb_hash`: TX, seen by its output.
-fn hashed(parcels: Vec<Parcel>, expect: Expect, counts: Vec<Count>) -> Delivery {
+fn hashed(net: &Net, parcels: Vec<Parcel>, expect: Expect, counts: Vec<Count>) -> Delivery {
     delivery(
+        net,
         parcels,
         expect,
         counts,
@@ -164,7 +374,7 @@ fn hashed(parcels: Vec<Parcel>, expect: Expect, counts: Vec<Count>) -> Delivery 
 /// Repeated packets from one source always reach the same backend, whatever their ports,
 /// protocol and payload (a hash over the ports sends them to different ones). `part` is
 /// `lb_hash` or `lb_dsr`, rewriting as `rewrite` says.
-pub fn affinity(part: &'static str, rewrite: Rewrite, f: &Free) -> Check {
+pub fn affinity(part: &'static str, rewrite: Rewrite, f: &Free, net: &Net) -> Check {
     const SOURCES: [Ipv4Addr; 6] = [
         Ipv4Addr::new(172, 16, 0, 1),
         Ipv4Addr::new(172, 16, 0, 2),
@@ -183,7 +393,7 @@ pub fn affinity(part: &'static str, rewrite: Rewrite, f: &Free) -> Check {
     }
     let mut sources: Vec<Ipv4Addr> = (0..ROUNDS).flat_map(|_| distinct.clone()).collect();
     f.shuffle(&mut sources);
-    let parcels = from_sources(&sources, f)
+    let parcels = from_sources(&sources, f, net)
         .into_iter()
         .zip(&sources)
         .map(|(p, src)| p.in_group(src.to_string()))
@@ -197,6 +407,7 @@ pub fn affinity(part: &'static str, rewrite: Rewrite, f: &Free) -> Check {
     )
     .delivery(delivery_as(
         rewrite,
+        net,
         parcels,
         Expect::Affinity,
         Vec::new(),
@@ -233,7 +444,7 @@ pub fn scattered_sources(f: &Free) -> Vec<Ipv4Addr> {
 }
 
 /// Over 300 sources (`what` they are), every backend gets at least 20% of them.
-pub fn spread(name: &str, what: &str, sources: &[Ipv4Addr], f: &Free) -> Check {
+pub fn spread(name: &str, what: &str, sources: &[Ipv4Addr], f: &Free, net: &Net) -> Check {
     Check::new(
         ID,
         "lb_hash",
@@ -241,14 +452,20 @@ pub fn spread(name: &str, what: &str, sources: &[Ipv4Addr], f: &Free) -> Check {
         format!("300 sources {what}: every backend gets at least 20% of them"),
     )
     .delivery(hashed(
-        from_sources(sources, f),
+        net,
+        from_sources(sources, f, net),
         Expect::Spread { percent: 20 },
         Vec::new(),
     ))
 }
 
 /// Reports the chi-square figure of both source sets (not scored).
-pub fn chi_square_report(consecutive: &[Ipv4Addr], scattered: &[Ipv4Addr], f: &Free) -> Check {
+pub fn chi_square_report(
+    consecutive: &[Ipv4Addr],
+    scattered: &[Ipv4Addr],
+    f: &Free,
+    net: &Net,
+) -> Check {
     let sets = vec![
         ("consecutive".to_owned(), consecutive.len()),
         ("scattered".to_owned(), scattered.len()),
@@ -262,16 +479,17 @@ pub fn chi_square_report(consecutive: &[Ipv4Addr], scattered: &[Ipv4Addr], f: &F
     )
     .unscored()
     .delivery(hashed(
-        from_sources(&sources, f),
+        net,
+        from_sources(&sources, f, net),
         Expect::Report { sets },
         Vec::new(),
     ))
 }
 
 /// `stats[0]` counts balanced packets and `backend_stats[i]` those sent to backend i.
-pub fn backend_stats(f: &Free) -> Check {
-    let net = f.pick(9, |rng| rng.u8(..));
-    let sources: Vec<Ipv4Addr> = (1..=30).map(|i| Ipv4Addr::new(172, 16, net, i)).collect();
+pub fn backend_stats(f: &Free, net: &Net) -> Check {
+    let subnet = f.pick(9, |rng| rng.u8(..));
+    let sources: Vec<Ipv4Addr> = (1..=30).map(|i| Ipv4Addr::new(172, 16, subnet, i)).collect();
     Check::new(
         ID,
         "lb_hash",
@@ -279,7 +497,8 @@ pub fn backend_stats(f: &Free) -> Check {
         "30 VIP packets from 30 sources: stats[0] +30, backend_stats[i] + those sent to backend i",
     )
     .delivery(hashed(
-        from_sources(&sources, f),
+        net,
+        from_sources(&sources, f, net),
         Expect::Counted,
         vec![
             BALANCED,
@@ -291,11 +510,11 @@ pub fn backend_stats(f: &Free) -> Check {
 }
 
 /// Traffic the contract does not balance passes byte for byte and is not counted.
-pub fn non_vip(part: &'static str, f: &Free) -> Check {
+pub fn non_vip(part: &'static str, f: &Free, net: &Net) -> Check {
     let mut tag = 100u16;
     let mut eth = || {
         tag += 1;
-        FrameBuilder::ethernet(CLIENT, LB_MAC).tag(Tag(tag))
+        FrameBuilder::ethernet(CLIENT, net.lb_mac).tag(Tag(tag))
     };
     let other = f.pick(Ipv4Addr::new(10, 0, 0, 9), |rng| {
         outside_lab(|| rng.u32(..))
@@ -367,17 +586,54 @@ pub fn non_vip(part: &'static str, f: &Free) -> Check {
                 .truncate(41),
         ),
     ];
+    let mut frames: Vec<(String, Vec<u8>)> = probes
+        .into_iter()
+        .map(|(name, b)| (name, b.payload_or_keep(f).build()))
+        .collect();
+    // The IPv4 total length decides where the packet ends: a transport header it cuts short
+    // is incomplete, whatever Ethernet padding follows.
+    let mut cut = |tcp: bool, l4: u16| {
+        let b = eth().ipv4(CLIENT_IP, VIP);
+        let mut frame = if tcp { b.tcp(sport(), dport()) } else { b.udp(sport(), dport()) }.build();
+        let len = 20 + l4;
+        frame.truncate(14 + usize::from(len));
+        edit_ipv4(&mut frame, |ip| ip.set_total_length(len));
+        frame.resize(MIN_FRAME, 0);
+        frame
+    };
+    frames.push(("vip-tcp-19-padded".into(), cut(true, 19)));
+    frames.push(("vip-udp-7-padded".into(), cut(false, 7)));
+    // Not IPv4 (version nibble), and fragments after the first (no transport header).
+    let mut edited = |name: &str, tcp: bool, edit: &dyn Fn(&mut MutableIpv4Packet)| {
+        let b = eth().ipv4(CLIENT_IP, VIP);
+        let b = if tcp { b.tcp(sport(), dport()) } else { b.udp(sport(), dport()) };
+        let mut frame = b.payload_or_keep(f).build();
+        edit_ipv4(&mut frame, edit);
+        (name.to_owned(), frame)
+    };
+    frames.extend([
+        edited("vip-tcp-version-6", true, &|ip| ip.set_version(6)),
+        edited("vip-udp-version-5", false, &|ip| ip.set_version(5)),
+        edited("vip-udp-fragment-at-1480", false, &|ip| {
+            ip.set_fragment_offset(1480 / 8);
+        }),
+        edited("vip-tcp-fragment-at-8-mf", true, &|ip| {
+            ip.set_flags(Ipv4Flags::MoreFragments);
+            ip.set_fragment_offset(1);
+        }),
+    ]);
     Check::new(
         ID,
         part,
         "non-vip-untouched",
-        "non-VIP, non-TCP/UDP and truncated frames pass byte for byte, uncounted",
+        "non-VIP, non-TCP/UDP, non-IPv4, fragmented and truncated frames pass byte for byte, \
+         uncounted",
     )
     .counting("stats")
     .probes(
-        probes
+        frames
             .into_iter()
-            .map(|(name, b)| Probe::new(name, b.payload_or_keep(f).build(), Verdict::Pass)),
+            .map(|(name, frame)| Probe::new(name, frame, Verdict::Pass)),
     )
 }
 
@@ -408,7 +664,7 @@ pub enum Path {
 
 /// Each frame arrives at its round-robin backend (seen there) and its stack accepts it (its
 /// UDP socket gets the datagram, so the checksums are right).
-pub fn delivered(part: &'static str, path: Path, f: &Free) -> Check {
+pub fn delivered(part: &'static str, path: Path, f: &Free, net: &Net) -> Check {
     let (name, desc, link, elsewhere) = match path {
         Path::Switch => (
             "delivered",
@@ -432,10 +688,11 @@ pub fn delivered(part: &'static str, path: Path, f: &Free) -> Check {
                 payload: f.payload(),
                 ..Spec::udp(format!("udp-{k}"), k + 1, CLIENT_IP, f.sport())
             };
-            Parcel::new(spec.name.clone(), spec.frame())
+            Parcel::new(spec.name.clone(), spec.frame(net))
         })
         .collect();
     Check::new(ID, part, name, desc).delivery(delivery(
+        net,
         parcels,
         Expect::Rotation,
         Vec::new(),
@@ -453,7 +710,8 @@ const REQUEST: &[u8] = b"GET / xdplab\n";
 
 /// A real TCP connection from the client to the VIP completes through one backend, which
 /// answers the client directly.
-pub fn dsr_tcp() -> Check {
+pub fn dsr_tcp(net: &Net) -> Check {
+    let net = net.clone();
     Check::new(
         ID,
         "lb_dsr",
@@ -462,7 +720,7 @@ pub fn dsr_tcp() -> Check {
          backend answering the client directly",
     )
     .needs_veth()
-    .custom(dsr)
+    .custom(move |t| dsr(t, &net))
 }
 
 fn backend_name(b: usize) -> String {
@@ -471,22 +729,22 @@ fn backend_name(b: usize) -> String {
 
 /// The exchange through the load balancer, judged: who served it, what the client read, and
 /// which MAC the replies came from.
-fn dsr(t: &mut dyn Target) -> harness::Result<Judgement> {
+fn dsr(t: &mut dyn Target, net: &Net) -> harness::Result<Judgement> {
     let service = Service {
         client: "client",
         client_link: "eth0",
         servers: BACKEND_NS.to_vec(),
         addr: std::net::SocketAddrV4::new(VIP, TCP_PORT),
         request: REQUEST.to_vec(),
-        replies: (0..BACKENDS.len())
+        replies: (0..net.backends.len())
             .map(|b| format!("hello from {}\n", backend_name(b)).into_bytes())
             .collect(),
     };
     let served = service.run(t)?;
-    Ok(dsr_judgement(&served))
+    Ok(dsr_judgement(&served, net))
 }
 
-fn dsr_judgement(served: &Served) -> Judgement {
+fn dsr_judgement(served: &Served, net: &Net) -> Judgement {
     // What reached the client from the VIP: which MACs it came from.
     let mut reply_macs: Vec<String> = served
         .client_saw
@@ -511,7 +769,7 @@ fn dsr_judgement(served: &Served) -> Judgement {
             "replies seen by the client",
             format!(
                 "from the VIP with source MAC {}",
-                b.map_or("of that backend".to_owned(), |b| BACKENDS[b].1.to_string())
+                b.map_or("of that backend".to_owned(), |b| net.backends[b].1.to_string())
             ),
         ),
     ];

@@ -6,9 +6,17 @@ use harness::{
     delivery::Parcel,
     vary::{CLIENT_PORTS, Cycle, Rng, Vary},
 };
+use pnet::packet::ipv4::{self, MutableIpv4Packet};
 use traffic::{FrameBuilder, MacAddr, Tag};
 
-use crate::net::{BACKENDS, CLIENT, CLIENT_IP, LB_MAC, VIP};
+use crate::net::{CLIENT, CLIENT_IP, Net, VIP};
+
+/// The shortest Ethernet frame on a wire (without its FCS): shorter ones are padded to it.
+pub const MIN_FRAME: usize = 60;
+/// TCP's ACK flag.
+pub const ACK: u8 = 0x10;
+/// Where the IPv4 header starts in the lab's untagged Ethernet II frames.
+const L3: usize = 14;
 
 /// The UDP port backends listen on in the delivery checks.
 pub const UDP_PORT: u16 = 7000;
@@ -35,8 +43,15 @@ pub struct Spec {
     pub udp_no_checksum: bool,
     /// The tag.
     pub tag: u16,
-    /// The payload (the tag's trailer follows it).
+    /// The payload (the tag's trailer follows it, unless `trailer` is false).
     pub payload: Vec<u8>,
+    /// TCP flags (SYN unless set).
+    pub flags: Option<u8>,
+    /// The tag also as a payload trailer; without it the tag is only in the IPv4
+    /// Identification, so the transport segment is exactly header and payload.
+    pub trailer: bool,
+    /// Ethernet padding (zeros past the IPv4 total length) up to this frame length.
+    pub pad_to: usize,
 }
 
 impl Spec {
@@ -52,6 +67,9 @@ impl Spec {
             udp_no_checksum: false,
             tag,
             payload: b"xdplab lb".to_vec(),
+            flags: None,
+            trailer: true,
+            pad_to: 0,
         }
     }
 
@@ -66,9 +84,10 @@ impl Spec {
 
     /// The frame addressed to `dst_ip` at `dst_mac`, from `src_mac`.
     pub fn build_for(&self, src_mac: MacAddr, dst_mac: MacAddr, dst_ip: Ipv4Addr) -> Vec<u8> {
+        let tag = if self.trailer { Tag(self.tag) } else { Tag::NONE };
         let mut b = FrameBuilder::ethernet(src_mac, dst_mac)
             .ipv4(self.src, dst_ip)
-            .tag(Tag(self.tag));
+            .tag(tag);
         if !self.options.is_empty() {
             b = b.ip_options(&self.options);
         }
@@ -77,6 +96,9 @@ impl Spec {
         } else {
             b.udp(self.sport, self.dport)
         };
+        if let Some(flags) = self.flags {
+            b = b.tcp_flags(flags);
+        }
         b = b.payload(&self.payload);
         let layout = b.layout();
         let mut frame = b.build();
@@ -85,13 +107,41 @@ impl Spec {
         {
             frame[l4 + 6..l4 + 8].fill(0);
         }
+        if !self.trailer {
+            edit_ipv4(&mut frame, |ip| ip.set_identification(self.tag));
+        }
+        if frame.len() < self.pad_to {
+            frame.resize(self.pad_to, 0);
+        }
         frame
     }
 
     /// The frame as the client sends it: to the VIP, at the load balancer's MAC.
-    pub fn frame(&self) -> Vec<u8> {
-        self.build_for(CLIENT, LB_MAC, VIP)
+    pub fn frame(&self, net: &Net) -> Vec<u8> {
+        self.build_for(CLIENT, net.lb_mac, VIP)
     }
+
+    /// The same datagram or segment with its first two payload bytes chosen so that its
+    /// transport checksum, computed for the destination `dst_ip`, is 0: the sum of everything
+    /// else is S, and a word of !S makes the sum 0xffff. A UDP checksum of 0 goes on the
+    /// wire as 0xffff (RFC 768); TCP's stays 0x0000.
+    pub fn summing_to_zero(mut self, dst_ip: Ipv4Addr) -> Self {
+        let field = if self.tcp { 16 } else { 6 };
+        let l4 = L3 + 20 + self.options.len();
+        self.payload.splice(0..0, [0, 0]);
+        let frame = self.build_for(CLIENT, CLIENT, dst_ip);
+        self.payload[..2].copy_from_slice(&frame[l4 + field..l4 + field + 2]);
+        self
+    }
+}
+
+/// Edits the IPv4 header of a lab frame and recomputes its header checksum (over IHL × 4
+/// bytes, as pnet reads it).
+pub fn edit_ipv4(frame: &mut [u8], edit: impl FnOnce(&mut MutableIpv4Packet)) {
+    let mut ip = MutableIpv4Packet::new(&mut frame[L3..]).expect("a frame with an IPv4 header");
+    edit(&mut ip);
+    let csum = ipv4::checksum(&ip.to_immutable());
+    ip.set_checksum(csum);
 }
 
 /// The fields no rule of this lab reads, different from frame to frame: ports, protocol and
@@ -148,6 +198,13 @@ impl Free {
         self.vary.fixed(canonical, draw)
     }
 
+    /// The configuration of one part: under seed 0 [`Net::CANONICAL`], or [`Net::OTHER`]
+    /// when `other`; under a seed, one drawn at random.
+    pub fn net(&self, other: bool) -> Net {
+        let canonical = if other { Net::OTHER } else { Net::CANONICAL };
+        self.pick(canonical, Net::draw)
+    }
+
     /// Shuffles `items` under a seed (where the contract fixes no order).
     pub fn shuffle<T>(&self, items: &mut [T]) {
         self.vary.shuffle(items);
@@ -186,25 +243,25 @@ pub enum Rewrite {
 
 impl Rewrite {
     /// The frame the contract expects from `spec` when balanced to backend `b`.
-    pub fn expected_frame(self, spec: &Spec, b: usize) -> Vec<u8> {
-        let (ip, mac) = BACKENDS[b];
+    pub fn expected_frame(self, spec: &Spec, b: usize, net: &Net) -> Vec<u8> {
+        let (ip, mac) = net.backends[b];
         match self {
             Rewrite::Nat => spec.build_for(CLIENT, mac, ip),
-            Rewrite::Dsr => spec.build_for(LB_MAC, mac, VIP),
+            Rewrite::Dsr => spec.build_for(net.lb_mac, mac, VIP),
         }
     }
 
     /// The contract's rewrite as the harness reads it: how a frame names its backend, and the
     /// variants the NAT programs may produce (shown as the form they stand for). The DSR
     /// contract allows none: its source MAC must be the LB's and nothing else may change.
-    pub fn harness(self) -> harness::delivery::Rewrite {
+    pub fn harness(self, net: &Net) -> harness::delivery::Rewrite {
         use harness::delivery::{Allow, Rewrite as R};
         match self {
             Rewrite::Nat => R {
                 address: true,
                 allow: vec![
                     Allow::SourceMac {
-                        from: LB_MAC,
+                        from: net.lb_mac,
                         reads_as: CLIENT,
                     },
                     Allow::TtlDecrement,
@@ -220,10 +277,10 @@ impl Rewrite {
 
     /// `spec` as a parcel: sent to the VIP, arriving as the contract's rewrite for each
     /// backend.
-    pub fn parcel(self, spec: &Spec) -> Parcel {
-        Parcel::new(spec.name.clone(), spec.frame()).arriving_as(
-            (0..BACKENDS.len())
-                .map(|b| self.expected_frame(spec, b))
+    pub fn parcel(self, spec: &Spec, net: &Net) -> Parcel {
+        Parcel::new(spec.name.clone(), spec.frame(net)).arriving_as(
+            (0..net.backends.len())
+                .map(|b| self.expected_frame(spec, b, net))
                 .collect(),
         )
     }

@@ -17,9 +17,10 @@ pub const VIP: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 100);
 pub const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 /// The client's MAC.
 pub const CLIENT: MacAddr = CLIENT_MAC;
-/// The load balancer's MAC (its interface towards the switch).
+/// The load balancer's MAC (its interface towards the switch) in [`Net::CANONICAL`].
 pub const LB_MAC: MacAddr = DUT_MAC;
-/// The backends the harness writes into `backends`, in key order: address and MAC.
+/// The backends the harness writes into `backends` for `lb_round_robin` and `lb_redirect`
+/// under seed 0, in key order: address and MAC.
 pub const BACKENDS: [(Ipv4Addr, MacAddr); 3] = [
     (
         Ipv4Addr::new(10, 0, 1, 1),
@@ -34,6 +35,75 @@ pub const BACKENDS: [(Ipv4Addr, MacAddr); 3] = [
         MacAddr(0x00, 0x11, 0x22, 0x33, 0x44, 0x03),
     ),
 ];
+/// The backends of `lb_hash` and `lb_dsr` under seed 0: other addresses and MACs, so a
+/// program that writes the first set from its own constants instead of the map fails.
+pub const OTHER_BACKENDS: [(Ipv4Addr, MacAddr); 3] = [
+    (
+        Ipv4Addr::new(10, 0, 7, 21),
+        MacAddr(0x02, 0x42, 0xac, 0x11, 0x00, 0x0a),
+    ),
+    (
+        Ipv4Addr::new(10, 0, 3, 9),
+        MacAddr(0x02, 0x42, 0xac, 0x11, 0x00, 0x1b),
+    ),
+    (
+        Ipv4Addr::new(10, 0, 12, 200),
+        MacAddr(0x02, 0x42, 0xac, 0x11, 0x00, 0x2c),
+    ),
+];
+/// The load balancer's MAC for `lb_hash` and `lb_dsr` under seed 0.
+pub const OTHER_LB_MAC: MacAddr = MacAddr(0x02, 0x00, 0x5e, 0x10, 0x00, 0x07);
+
+/// What the harness configures and a program must read rather than assume: the load
+/// balancer's MAC (its interface's) and the backends written into `backends`, in key order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Net {
+    /// The MAC of `dut/eth0`, where crafted frames are addressed.
+    pub lb_mac: MacAddr,
+    /// Address and MAC of each backend.
+    pub backends: [(Ipv4Addr, MacAddr); 3],
+}
+
+impl Net {
+    /// The set the README's examples use (`xdplab env up 7.3`).
+    pub const CANONICAL: Net = Net {
+        lb_mac: LB_MAC,
+        backends: BACKENDS,
+    };
+    /// The second fixed set (seed 0's `lb_hash` and `lb_dsr`).
+    pub const OTHER: Net = Net {
+        lb_mac: OTHER_LB_MAC,
+        backends: OTHER_BACKENDS,
+    };
+
+    /// A set drawn by `rng`: backends at distinct addresses of 10.0.0.0/16 other than the
+    /// client's, all MACs unicast, locally administered and distinct from the topology's own.
+    pub fn draw(rng: &mut harness::vary::Rng) -> Net {
+        let mut macs = vec![CLIENT, LB_MAC];
+        let mut mac = |rng: &mut harness::vary::Rng| loop {
+            let b: [u8; 6] = std::array::from_fn(|_| rng.u8(..));
+            let m = MacAddr((b[0] & 0xfc) | 0x02, b[1], b[2], b[3], b[4], b[5]);
+            // The switch ports' own MACs are 02:00:00:00:xx:xx.
+            if !macs.contains(&m) && m.octets()[..4] != [2, 0, 0, 0] {
+                macs.push(m);
+                break m;
+            }
+        };
+        let lb_mac = mac(rng);
+        let mut ips = vec![CLIENT_IP];
+        let backends = std::array::from_fn(|_| {
+            let ip = loop {
+                let ip = Ipv4Addr::new(10, 0, rng.u8(1..255), rng.u8(1..255));
+                if !ips.contains(&ip) {
+                    ips.push(ip);
+                    break ip;
+                }
+            };
+            (ip, mac(rng))
+        });
+        Net { lb_mac, backends }
+    }
+}
 /// Namespace roles of the backends, in key order.
 pub const BACKEND_NS: [&str; 3] = ["b1", "b2", "b3"];
 /// The load balancer's links to the backends (for `lb_redirect`), in key order.
@@ -52,12 +122,12 @@ pub const SWITCH_LB_PORT: &str = "lb";
 /// backends on one switch, a direct link from the load balancer to each backend, and the VIP
 /// held by every backend (on `lo`, for direct server return).
 pub fn topology() -> TopologySpec {
-    spec(true)
+    spec(true, &Net::CANONICAL)
 }
 
 /// The network of one part. Only the DSR part puts the VIP on the backends: elsewhere a
 /// backend must only accept packets whose destination was rewritten to its own address.
-pub(crate) fn spec(vip_on_backends: bool) -> TopologySpec {
+pub(crate) fn spec(vip_on_backends: bool, net: &Net) -> TopologySpec {
     let mut links = vec![
         (
             End::new("client", "eth0", CLIENT).with_addr(CLIENT_IP, 16),
@@ -66,7 +136,7 @@ pub(crate) fn spec(vip_on_backends: bool) -> TopologySpec {
         // No address on the load balancer: whatever the program passes, its stack drops
         // silently, so nothing it does comes back onto the wire.
         (
-            End::new(LB_NS, "eth0", LB_MAC),
+            End::new(LB_NS, "eth0", net.lb_mac),
             End::new(
                 SWITCH_NS,
                 SWITCH_LB_PORT,
@@ -85,12 +155,12 @@ pub(crate) fn spec(vip_on_backends: bool) -> TopologySpec {
             ns: "client",
             ifname: "eth0",
             ip: VIP,
-            mac: LB_MAC,
+            mac: net.lb_mac,
         },
     ];
     let mut ports = vec!["client", SWITCH_LB_PORT];
     let mut watch = Vec::new();
-    for (i, ((ip, mac), ns)) in BACKENDS.iter().zip(BACKEND_NS).enumerate() {
+    for (i, ((ip, mac), ns)) in net.backends.iter().zip(BACKEND_NS).enumerate() {
         let port = BACKEND_NS[i];
         links.push((
             End::new(ns, "eth0", *mac).with_addr(*ip, 16),
@@ -155,8 +225,8 @@ pub(crate) fn spec(vip_on_backends: bool) -> TopologySpec {
 }
 
 /// The backends as the harness's deliveries name them, in key order.
-pub fn backends() -> Vec<Backend> {
-    BACKENDS
+pub fn backends(net: &Net) -> Vec<Backend> {
+    net.backends
         .iter()
         .zip(BACKEND_NS)
         .map(|((ip, mac), ns)| Backend {
@@ -171,9 +241,9 @@ pub fn backends() -> Vec<Backend> {
 /// What the harness writes before any frame is sent: the contract's 12-byte `backends` values
 /// (address in network order, MAC, two pad bytes) and, for `lb_redirect`, each backend's link
 /// in `tx_ports`.
-pub fn fills(redirect: bool) -> Vec<Fill> {
+pub fn fills(redirect: bool, net: &Net) -> Vec<Fill> {
     let mut fills = Vec::new();
-    for (i, (ip, mac)) in BACKENDS.iter().enumerate() {
+    for (i, (ip, mac)) in net.backends.iter().enumerate() {
         let mut value = vec![0u8; 12];
         value[..4].copy_from_slice(&ip.octets());
         value[4..10].copy_from_slice(&mac.octets());

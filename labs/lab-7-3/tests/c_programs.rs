@@ -64,11 +64,8 @@ fn flagged_ids(define: &str, mode: Mode, checks: &[(&str, &str)]) {
 
 /// The NAT rewrite's headers in all three NAT programs; on a real path also delivery.
 fn nat_headers(mode: Mode) -> Vec<(&'static str, &'static str)> {
-    let mut checks = vec![
-        (RR, "rewritten-headers"),
-        (HASH, "rewritten-headers"),
-        (REDIRECT, "rewritten-headers"),
-    ];
+    let mut checks = each(&NAT, "rewritten-headers");
+    checks.extend(each(&NAT, "checksum-edges"));
     if mode != Mode::TestRun {
         checks.extend([(RR, "delivered"), (REDIRECT, "redirect-path")]);
     }
@@ -96,7 +93,7 @@ fn udp_zero_checksum_updated() {
     flagged_ids(
         "BUG_UDP_ZERO_CSUM",
         Mode::TestRun,
-        &nat_headers(Mode::TestRun),
+        &each(&NAT, "rewritten-headers"),
     );
 }
 
@@ -127,8 +124,11 @@ fn pass_instead_of_tx() {
         Mode::TestRun,
         &[
             (RR, "rewritten-headers"),
+            (RR, "checksum-edges"),
             (RR, "round-robin"),
+            (RR, "round-robin-long"),
             (HASH, "rewritten-headers"),
+            (HASH, "checksum-edges"),
             (HASH, "affinity"),
             (HASH, "spread-consecutive"),
             (HASH, "spread-scattered"),
@@ -144,7 +144,12 @@ fn always_backend_0_test_run() {
     flagged_ids(
         "BUG_ALWAYS_0",
         Mode::TestRun,
-        &[(RR, "round-robin"), (REDIRECT, "round-robin")],
+        &[
+            (RR, "round-robin"),
+            (RR, "round-robin-long"),
+            (REDIRECT, "round-robin"),
+            (REDIRECT, "round-robin-long"),
+        ],
     );
 }
 
@@ -155,8 +160,10 @@ fn always_backend_0_generic() {
         Mode::Generic,
         &[
             (RR, "round-robin"),
+            (RR, "round-robin-long"),
             (RR, "delivered"),
             (REDIRECT, "round-robin"),
+            (REDIRECT, "round-robin-long"),
             (REDIRECT, "redirect-path"),
         ],
     );
@@ -197,8 +204,10 @@ fn non_vip_balanced_too() {
         "BUG_BALANCE_ALL",
         Mode::TestRun,
         &[
+            (RR, "round-robin-long"),
             (RR, "non-vip-untouched"),
             (HASH, "non-vip-untouched"),
+            (REDIRECT, "round-robin-long"),
             (REDIRECT, "non-vip-untouched"),
             (DSR, "non-vip-untouched"),
         ],
@@ -209,6 +218,136 @@ fn non_vip_balanced_too() {
 fn dsr_keeps_client_source_mac() {
     flagged_ids(
         "BUG_DSR_KEEP_SRC_MAC",
+        Mode::TestRun,
+        &[(DSR, "rewritten-headers")],
+    );
+}
+
+/// `check` in each of `parts`.
+fn each(parts: &[&'static str], check: &'static str) -> Vec<(&'static str, &'static str)> {
+    parts.iter().map(|p| (*p, check)).collect()
+}
+
+const ALL: [&str; 4] = [RR, HASH, REDIRECT, DSR];
+const NAT: [&str; 3] = [RR, HASH, REDIRECT];
+
+/// A bare ACK (exactly 20 TCP bytes) and an empty datagram (8 UDP bytes) are passed by a
+/// program that wants one byte more.
+#[test]
+fn header_one_byte_more() {
+    flagged_ids(
+        "BUG_HEADER_PLUS_ONE",
+        Mode::TestRun,
+        &each(&ALL, "rewritten-headers"),
+    );
+}
+
+/// Headers cut short by the IPv4 total length, padded to 60 bytes, are balanced by a program
+/// that only looks at the frame's end.
+#[test]
+fn frame_end_instead_of_total_length() {
+    flagged_ids(
+        "BUG_FRAME_END_ONLY",
+        Mode::TestRun,
+        &each(&ALL, "non-vip-untouched"),
+    );
+}
+
+/// Padded bare ACKs and datagrams are passed by a program that wants no padding.
+#[test]
+fn padding_refused() {
+    flagged_ids(
+        "BUG_STRICT_LENGTH",
+        Mode::TestRun,
+        &each(&ALL, "rewritten-headers"),
+    );
+}
+
+#[test]
+fn ihl_below_5_balanced() {
+    flagged_ids(
+        "BUG_NO_IHL_CHECK",
+        Mode::TestRun,
+        &each(&ALL, "non-vip-untouched"),
+    );
+}
+
+#[test]
+fn version_not_read() {
+    flagged_ids(
+        "BUG_NO_VERSION_CHECK",
+        Mode::TestRun,
+        &each(&ALL, "non-vip-untouched"),
+    );
+}
+
+#[test]
+fn later_fragments_balanced() {
+    flagged_ids(
+        "BUG_NO_FRAG_CHECK",
+        Mode::TestRun,
+        &each(&ALL, "non-vip-untouched"),
+    );
+}
+
+/// More than 256 VIP packets in one load.
+#[test]
+fn cursor_of_8_bits() {
+    flagged_ids(
+        "BUG_CURSOR_U8",
+        Mode::TestRun,
+        &each(&[RR, REDIRECT], "round-robin-long"),
+    );
+}
+
+/// Non-VIP frames between VIP packets, on a real path too.
+#[test]
+fn cursor_moved_by_every_frame() {
+    flagged_ids(
+        "BUG_CURSOR_EVERY_FRAME",
+        Mode::Generic,
+        &each(&[RR, REDIRECT], "round-robin-long"),
+    );
+}
+
+#[test]
+fn rewritten_udp_checksum_0_sent_as_0() {
+    flagged_ids(
+        "BUG_UDP_CSUM_ZERO_OUT",
+        Mode::TestRun,
+        &each(&NAT, "checksum-edges"),
+    );
+}
+
+#[test]
+fn tcp_checksum_0000_left_alone() {
+    flagged_ids(
+        "BUG_TCP_ZERO_CSUM_SKIPPED",
+        Mode::TestRun,
+        &each(&NAT, "checksum-edges"),
+    );
+}
+
+/// Seed 0 fills other backends for lb_hash and lb_dsr than the README's.
+#[test]
+fn backends_written_in() {
+    let mut checks = each(&[HASH, DSR], "rewritten-headers");
+    checks.extend([
+        (HASH, "checksum-edges"),
+        (HASH, "affinity"),
+        (HASH, "spread-consecutive"),
+        (HASH, "spread-scattered"),
+        (HASH, "backend-stats"),
+        (DSR, "affinity"),
+    ]);
+    flagged_ids("BUG_FIXED_BACKENDS", Mode::TestRun, &checks);
+}
+
+/// Seed 0 gives lb_dsr another LB MAC than the README's.
+#[test]
+fn lb_mac_written_in() {
+    flagged_ids(
+        "BUG_FIXED_LB_MAC",
         Mode::TestRun,
         &[(DSR, "rewritten-headers")],
     );

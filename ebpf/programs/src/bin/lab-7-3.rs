@@ -8,7 +8,8 @@
 //!   (destination: the backend's; source: the LB's own, i.e. the frame's old destination).
 //!
 //! Each counts a balanced packet in stats[0] and in backend_stats[backend]. Everything else
-//! passes untouched.
+//! (other versions than 4, later fragments, headers cut short by the frame or by the IPv4
+//! total length) passes untouched.
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
 // The BPF target lacks compare-and-swap, so core hides fetch_add; the intrinsic lowers to the
@@ -83,7 +84,8 @@ struct Vip {
     udp: bool,
 }
 
-/// A TCP or UDP packet to the VIP with its whole transport header present, else `None`.
+/// A TCP or UDP packet to the VIP (IPv4 version 4, not a later fragment) with its whole
+/// transport header present in the frame and inside the IPv4 total length, else `None`.
 #[inline(always)]
 fn vip_packet(ctx: &XdpContext) -> Option<Vip> {
     let eth = at(ctx, 0, 14)?;
@@ -96,16 +98,26 @@ fn vip_packet(ctx: &XdpContext) -> Option<Vip> {
     if dst != VIP {
         return None;
     }
-    let ihl = unsafe { *ip } & 0x0f;
-    if ihl < 5 {
+    let version_ihl = unsafe { *ip };
+    let ihl = version_ihl & 0x0f;
+    if version_ihl >> 4 != 4 || ihl < 5 {
+        return None;
+    }
+    // A fragment other than the first has no transport header.
+    if u16::from_be_bytes(unsafe { [*ip.add(6), *ip.add(7)] }) & 0x1fff != 0 {
         return None;
     }
     let l4 = 14 + usize::from(ihl) * 4;
-    let (udp, check) = match unsafe { *ip.add(9) } {
-        IPPROTO_TCP => (false, at(ctx, l4, 20)?.wrapping_add(16)),
-        IPPROTO_UDP => (true, at(ctx, l4, 8)?.wrapping_add(6)),
+    let (udp, len, check) = match unsafe { *ip.add(9) } {
+        IPPROTO_TCP => (false, 20, at(ctx, l4, 20)?.wrapping_add(16)),
+        IPPROTO_UDP => (true, 8, at(ctx, l4, 8)?.wrapping_add(6)),
         _ => return None,
     };
+    // The packet ends where its total length says: Ethernet padding may follow it.
+    let total = usize::from(u16::from_be_bytes(unsafe { [*ip.add(2), *ip.add(3)] }));
+    if usize::from(ihl) * 4 + len > total {
+        return None;
+    }
     Some(Vip {
         eth,
         ip,

@@ -20,6 +20,20 @@
  *   BUG_REWRITE_SRC      the source address is rewritten instead of the destination
  *   BUG_BALANCE_ALL      every TCP/UDP packet is balanced, not only those to the VIP
  *   BUG_DSR_KEEP_SRC_MAC lb_dsr leaves the source MAC as the client's
+ *   BUG_HEADER_PLUS_ONE  the header test is `>=` where `>` was meant: a segment of exactly 20 TCP
+ *                        (8 UDP) bytes, a bare ACK, is not balanced
+ *   BUG_FRAME_END_ONLY   the transport header is looked for up to the frame's end, not the IPv4
+ *                        total length: Ethernet padding completes a short header
+ *   BUG_STRICT_LENGTH    frames longer than the IPv4 total length (Ethernet padding) are passed
+ *   BUG_NO_IHL_CHECK     an IHL below 5 is not refused
+ *   BUG_NO_VERSION_CHECK the IPv4 version nibble is not read
+ *   BUG_NO_FRAG_CHECK    fragments after the first are balanced as if they had ports
+ *   BUG_CURSOR_U8        the round-robin cursor is 8 bits: it wraps after 256 packets
+ *   BUG_CURSOR_EVERY_FRAME the round-robin cursor moves for every frame, VIP or not
+ *   BUG_UDP_CSUM_ZERO_OUT a rewritten UDP checksum that comes out 0 is sent as 0 ("none")
+ *   BUG_TCP_ZERO_CSUM_SKIPPED a TCP checksum of 0x0000 is left alone, as UDP's "none" would be
+ *   BUG_FIXED_BACKENDS   the backends are the README's, written in, not read from the map
+ *   BUG_FIXED_LB_MAC     lb_dsr writes the README's LB MAC as source, not the frame's destination
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -32,6 +46,13 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 #define NBACKENDS 3
 #define VIP 0xc0a80164 /* 192.168.1.100 */
+#define IP_OFFSET 0x1fff
+
+#ifdef BUG_HEADER_PLUS_ONE
+#define SHORT(p, n, end) ((void *)(p) + (n) >= (end))
+#else
+#define SHORT(p, n, end) ((void *)(p) + (n) > (end))
+#endif
 
 struct backend {
 	__be32 ip;
@@ -90,6 +111,7 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 	struct ethhdr *eth = data;
 	struct iphdr *ip;
 	void *l4;
+	__u32 need;
 
 	if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
 		return 0;
@@ -100,22 +122,44 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 	if (ip->daddr != bpf_htonl(VIP))
 		return 0;
 #endif
+#ifndef BUG_NO_VERSION_CHECK
+	if (ip->version != 4)
+		return 0;
+#endif
+#ifndef BUG_NO_IHL_CHECK
 	if (ip->ihl < 5)
 		return 0;
+#endif
+#ifndef BUG_NO_FRAG_CHECK
+	/* A later fragment carries no transport header. */
+	if (ip->frag_off & bpf_htons(IP_OFFSET))
+		return 0;
+#endif
+#ifdef BUG_STRICT_LENGTH
+	if ((void *)ip + bpf_ntohs(ip->tot_len) != end)
+		return 0;
+#endif
 	l4 = (void *)ip + ip->ihl * 4;
 	if (ip->protocol == IPPROTO_TCP) {
-		if (l4 + 20 > end)
+		if (SHORT(l4, 20, end))
 			return 0;
+		need = 20;
 		p->l4_check = l4 + 16;
 		p->udp = 0;
 	} else if (ip->protocol == IPPROTO_UDP) {
-		if (l4 + 8 > end)
+		if (SHORT(l4, 8, end))
 			return 0;
+		need = 8;
 		p->l4_check = l4 + 6;
 		p->udp = 1;
 	} else {
 		return 0;
 	}
+#ifndef BUG_FRAME_END_ONLY
+	/* The packet ends where its total length says; Ethernet padding may follow. */
+	if (ip->ihl * 4 + need > bpf_ntohs(ip->tot_len))
+		return 0;
+#endif
 	p->eth = eth;
 	p->ip = ip;
 	p->ports = l4;
@@ -158,9 +202,15 @@ static __always_inline __u32 round_robin(void)
 
 	if (!next)
 		return 0;
+#ifdef BUG_CURSOR_U8
+	__u8 *cursor = (__u8 *)next;
+
+	return (*cursor)++ % NBACKENDS;
+#else
 	/* No fetch-and-add before BPF v3: add, then read back. */
 	__sync_fetch_and_add(next, 1);
 	return (*next - 1) % NBACKENDS;
+#endif
 #endif
 }
 
@@ -181,12 +231,24 @@ static __always_inline __u32 hash(struct pkt *p)
 	return h % NBACKENDS;
 }
 
+#ifdef BUG_FIXED_BACKENDS
+/* The README's backends, as a student might copy them in. */
+#define LOOKUP_BACKEND(b, i)                                                     \
+	struct backend fixed = { .ip = bpf_htonl(0x0a000101 + (i)),            \
+				 .mac = { 0x00, 0x11, 0x22, 0x33, 0x44, 0x01 } }; \
+	fixed.mac[5] += (i);                                                   \
+	b = &fixed
+#else
+#define LOOKUP_BACKEND(b, i) b = bpf_map_lookup_elem(&backends, &(i))
+#endif
+
 /* NAT rewrite to backend i: 1 on success, 0 when the backend table has no entry. */
 static __always_inline int rewrite(struct pkt *p, __u32 i)
 {
-	struct backend *b = bpf_map_lookup_elem(&backends, &i);
+	struct backend *b;
 	__u32 old, new;
 
+	LOOKUP_BACKEND(b, i);
 	if (!b)
 		return 0;
 #ifdef BUG_REWRITE_SRC
@@ -201,15 +263,19 @@ static __always_inline int rewrite(struct pkt *p, __u32 i)
 	p->ip->check = bpf_htons(csum_replace4(bpf_ntohs(p->ip->check), bpf_ntohl(old), bpf_ntohl(new)));
 #endif
 #ifndef BUG_NO_L4_CSUM
-#ifdef BUG_UDP_ZERO_CSUM
+#if defined(BUG_UDP_ZERO_CSUM)
 	if (1) {
+#elif defined(BUG_TCP_ZERO_CSUM_SKIPPED)
+	if (*p->l4_check != 0) {
 #else
 	if (!p->udp || *p->l4_check != 0) {
 #endif
 		__u16 c = csum_replace4(bpf_ntohs(*p->l4_check), bpf_ntohl(old), bpf_ntohl(new));
 
+#ifndef BUG_UDP_CSUM_ZERO_OUT
 		if (p->udp && c == 0)
 			c = 0xffff;
+#endif
 		*p->l4_check = bpf_htons(c);
 	}
 #endif
@@ -226,12 +292,26 @@ static __always_inline int rewrite(struct pkt *p, __u32 i)
 #define BALANCED XDP_TX
 #endif
 
+#ifdef BUG_CURSOR_EVERY_FRAME
+/* The backend is chosen before the frame is looked at. */
+#define EARLY_PICK(i) i = round_robin()
+#define PICK(i)
+#else
+#define EARLY_PICK(i)
+#define PICK(i) i = round_robin()
+#endif
+
 SEC("xdp")
 int lb_round_robin(struct xdp_md *ctx)
 {
 	struct pkt p;
+	__u32 i = 0;
 
-	if (!parse(ctx, &p) || !rewrite(&p, round_robin()))
+	EARLY_PICK(i);
+	if (!parse(ctx, &p))
+		return XDP_PASS;
+	PICK(i);
+	if (!rewrite(&p, i))
 		return XDP_PASS;
 	return BALANCED;
 }
@@ -250,11 +330,12 @@ SEC("xdp")
 int lb_redirect(struct xdp_md *ctx)
 {
 	struct pkt p;
-	__u32 i;
+	__u32 i = 0;
 
+	EARLY_PICK(i);
 	if (!parse(ctx, &p))
 		return XDP_PASS;
-	i = round_robin();
+	PICK(i);
 	if (!rewrite(&p, i))
 		return XDP_PASS;
 	return bpf_redirect_map(&tx_ports, i, 0);
@@ -270,10 +351,17 @@ int lb_dsr(struct xdp_md *ctx)
 	if (!parse(ctx, &p))
 		return XDP_PASS;
 	i = hash(&p);
-	b = bpf_map_lookup_elem(&backends, &i);
+	LOOKUP_BACKEND(b, i);
 	if (!b)
 		return XDP_PASS;
-#ifndef BUG_DSR_KEEP_SRC_MAC
+#if defined(BUG_FIXED_LB_MAC)
+	{
+		/* The README's LB MAC, as a student might copy it in. */
+		__u8 lb[ETH_ALEN] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x02 };
+
+		__builtin_memcpy(p.eth->h_source, lb, ETH_ALEN);
+	}
+#elif !defined(BUG_DSR_KEEP_SRC_MAC)
 	/* The frame was addressed to the load balancer: its destination is our own MAC. */
 	__builtin_memcpy(p.eth->h_source, p.eth->h_dest, ETH_ALEN);
 #endif
