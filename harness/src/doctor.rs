@@ -338,6 +338,7 @@ mod tests {
                 topology: TopologySpec::pair(),
                 setup: None,
                 requires: &[],
+                points: None,
             }],
             environment: None,
         };

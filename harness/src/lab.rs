@@ -30,6 +30,9 @@ pub struct Part {
     /// The BPF helpers the part's programs must call; where the kernel lacks one, every check
     /// of the part is "not run" rather than judged.
     pub requires: &'static [Helper],
+    /// What the part is worth in the lab's default rubric; `None`:
+    /// [`DEFAULT_PART_POINTS`](crate::grade::rubric::DEFAULT_PART_POINTS).
+    pub points: Option<f64>,
 }
 
 impl Part {
@@ -470,6 +473,7 @@ pub(crate) mod tests {
                 topology: TopologySpec::pair(),
                 setup: None,
                 requires: &[],
+                points: None,
             }],
             environment: None,
         }

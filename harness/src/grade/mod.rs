@@ -571,6 +571,7 @@ pub(crate) fn test_lab() -> Lab {
             program: "p",
             counters: None,
             requires: &[],
+            points: None,
             checks: Vec::new(),
             topology: crate::topology::TopologySpec {
                 namespaces: Vec::new(),

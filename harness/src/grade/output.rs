@@ -484,6 +484,7 @@ mod tests {
             topology: TopologySpec::pair(),
             setup: None,
             requires: &[],
+            points: None,
         };
         Lab {
             id: "0.0",

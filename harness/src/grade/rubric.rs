@@ -102,7 +102,8 @@ struct CheckOverride {
 }
 
 impl Rubric {
-    /// The lab's default: every part worth [`DEFAULT_PART_POINTS`], every scored check weight 1.
+    /// The lab's default: every part worth its [`Part::points`](crate::lab::Part::points)
+    /// ([`DEFAULT_PART_POINTS`] unless the lab says), every scored check weight 1.
     pub fn default_for(lab: &Lab) -> Self {
         Self {
             parts: lab
@@ -110,7 +111,7 @@ impl Rubric {
                 .iter()
                 .map(|p| PartRubric {
                     program: p.program.to_owned(),
-                    points: DEFAULT_PART_POINTS,
+                    points: p.points.unwrap_or(DEFAULT_PART_POINTS),
                     checks: p
                         .checks
                         .iter()

@@ -59,6 +59,7 @@ fn part(program: &'static str, checks: Vec<Check>) -> Part {
         topology: TopologySpec::pair(),
         setup: None,
         requires: &[],
+        points: None,
     }
 }
 

@@ -70,6 +70,7 @@ fn part(program: &'static str, checks: Vec<harness::Check>, topology: TopologySp
         topology,
         setup: None,
         requires: &[],
+        points: None,
     }
 }
 

@@ -257,7 +257,13 @@ fn long_rotation(
     let shot = t.fire(frames)?;
     let after = t.counters("stats")?;
     let names: Vec<String> = BACKEND_NS.iter().map(|n| (*n).to_owned()).collect();
-    let d = delivery(net, Vec::new(), Expect::Rotation, Vec::new(), Observe::Output { verdict });
+    let d = delivery(
+        net,
+        Vec::new(),
+        Expect::Rotation,
+        Vec::new(),
+        Observe::Output { verdict },
+    );
     // Where each VIP packet went: a backend's name, or the verdict it got instead.
     let went: Vec<(Option<usize>, String)> = vip
         .iter()
@@ -280,9 +286,10 @@ fn long_rotation(
     }
     let first: Vec<&str> = firsts.iter().map(|&b| names[b].as_str()).collect();
     let order = first.join(" ");
-    let broken = went.chunks(n).enumerate().find(|(_, w)| {
-        w.iter().map(|(_, s)| s.as_str()).collect::<Vec<_>>() != first[..w.len()]
-    });
+    let broken = went
+        .chunks(n)
+        .enumerate()
+        .find(|(_, w)| w.iter().map(|(_, s)| s.as_str()).collect::<Vec<_>>() != first[..w.len()]);
     let rows = |rotation: String, counts: Vec<usize>, others: String| {
         let mut rows = vec![(format!("VIP packets 1-{}", went.len()), rotation)];
         for (b, c) in counts.into_iter().enumerate() {
@@ -315,13 +322,21 @@ fn long_rotation(
         .filter(|i| !vip.contains(i))
         .map(|i| shot.outcomes[i].verdict)
         .collect();
-    let expected = rows(fine, vec![went.len() / n; n], tally(&vec![Verdict::Pass; others.len()]));
+    let expected = rows(
+        fine,
+        vec![went.len() / n; n],
+        tally(&vec![Verdict::Pass; others.len()]),
+    );
     let actual = rows(actual_rotation, counts, tally(&others));
     let want = BTreeMap::from([(0, went.len() as u64)]);
     let got = harness::counters::moved(&harness::counters::deltas(&before, &after));
     let note = shot.note.map(|n| n + "\n").unwrap_or_default();
     let table = |rows: Vec<(String, String)>, counted: &BTreeMap<u32, u64>| {
-        note.clone() + &render(rows.iter().map(|(k, v)| (k.as_str(), v.clone())), Some(("stats", counted)))
+        note.clone()
+            + &render(
+                rows.iter().map(|(k, v)| (k.as_str(), v.clone())),
+                Some(("stats", counted)),
+            )
     };
     Ok(Judgement {
         expected: table(expected, &want),
@@ -489,7 +504,9 @@ pub fn chi_square_report(
 /// `stats[0]` counts balanced packets and `backend_stats[i]` those sent to backend i.
 pub fn backend_stats(f: &Free, net: &Net) -> Check {
     let subnet = f.pick(9, |rng| rng.u8(..));
-    let sources: Vec<Ipv4Addr> = (1..=30).map(|i| Ipv4Addr::new(172, 16, subnet, i)).collect();
+    let sources: Vec<Ipv4Addr> = (1..=30)
+        .map(|i| Ipv4Addr::new(172, 16, subnet, i))
+        .collect();
     Check::new(
         ID,
         "lb_hash",
@@ -594,7 +611,12 @@ pub fn non_vip(part: &'static str, f: &Free, net: &Net) -> Check {
     // is incomplete, whatever Ethernet padding follows.
     let mut cut = |tcp: bool, l4: u16| {
         let b = eth().ipv4(CLIENT_IP, VIP);
-        let mut frame = if tcp { b.tcp(sport(), dport()) } else { b.udp(sport(), dport()) }.build();
+        let mut frame = if tcp {
+            b.tcp(sport(), dport())
+        } else {
+            b.udp(sport(), dport())
+        }
+        .build();
         let len = 20 + l4;
         frame.truncate(14 + usize::from(len));
         edit_ipv4(&mut frame, |ip| ip.set_total_length(len));
@@ -606,7 +628,11 @@ pub fn non_vip(part: &'static str, f: &Free, net: &Net) -> Check {
     // Not IPv4 (version nibble), and fragments after the first (no transport header).
     let mut edited = |name: &str, tcp: bool, edit: &dyn Fn(&mut MutableIpv4Packet)| {
         let b = eth().ipv4(CLIENT_IP, VIP);
-        let b = if tcp { b.tcp(sport(), dport()) } else { b.udp(sport(), dport()) };
+        let b = if tcp {
+            b.tcp(sport(), dport())
+        } else {
+            b.udp(sport(), dport())
+        };
         let mut frame = b.payload_or_keep(f).build();
         edit_ipv4(&mut frame, edit);
         (name.to_owned(), frame)
@@ -769,7 +795,9 @@ fn dsr_judgement(served: &Served, net: &Net) -> Judgement {
             "replies seen by the client",
             format!(
                 "from the VIP with source MAC {}",
-                b.map_or("of that backend".to_owned(), |b| net.backends[b].1.to_string())
+                b.map_or("of that backend".to_owned(), |b| net.backends[b]
+                    .1
+                    .to_string())
             ),
         ),
     ];

@@ -84,7 +84,11 @@ impl Spec {
 
     /// The frame addressed to `dst_ip` at `dst_mac`, from `src_mac`.
     pub fn build_for(&self, src_mac: MacAddr, dst_mac: MacAddr, dst_ip: Ipv4Addr) -> Vec<u8> {
-        let tag = if self.trailer { Tag(self.tag) } else { Tag::NONE };
+        let tag = if self.trailer {
+            Tag(self.tag)
+        } else {
+            Tag::NONE
+        };
         let mut b = FrameBuilder::ethernet(src_mac, dst_mac)
             .ipv4(self.src, dst_ip)
             .tag(tag);
@@ -283,5 +287,31 @@ impl Rewrite {
                 .map(|b| self.expected_frame(spec, b, net))
                 .collect(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use traffic::{decode, decode::Csum};
+
+    use super::*;
+    use crate::net::Net;
+
+    /// The crafted word makes the checksum 0: TCP's stays 0x0000 on the wire, UDP's goes as
+    /// 0xffff, and the frame sent to the VIP carries an ordinary UDP checksum.
+    #[test]
+    fn summing_to_zero() {
+        let l4 = L3 + 20;
+        let tcp = Spec::tcp("t", 1, 40000).summing_to_zero(VIP);
+        let sent = tcp.frame(&Net::CANONICAL);
+        assert_eq!(sent[l4 + 16..l4 + 18], [0, 0]);
+        assert_eq!(decode(&sent).tcp.map(|t| t.csum), Some(Csum::Ok));
+        let backend = Net::CANONICAL.backends[1];
+        let udp = Spec::udp("u", 2, CLIENT_IP, 40000).summing_to_zero(backend.0);
+        let rewritten = udp.build_for(CLIENT, backend.1, backend.0);
+        assert_eq!(rewritten[l4 + 6..l4 + 8], [0xff, 0xff]);
+        let sent = udp.frame(&Net::CANONICAL);
+        assert_ne!(sent[l4 + 6..l4 + 8], [0xff, 0xff]);
+        assert_ne!(sent[l4 + 6..l4 + 8], [0, 0]);
     }
 }

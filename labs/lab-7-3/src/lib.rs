@@ -76,7 +76,7 @@ pub fn lab(seed: u64) -> Lab {
                 false,
                 &hash,
             ),
-            part(
+            stretch(part(
                 "lb_redirect",
                 vec![
                     checks::rewritten_headers(
@@ -94,8 +94,8 @@ pub fn lab(seed: u64) -> Lab {
                 ],
                 false,
                 &redirect,
-            ),
-            part(
+            )),
+            stretch(part(
                 "lb_dsr",
                 vec![
                     checks::rewritten_headers("lb_dsr", Verdict::Tx, Rewrite::Dsr, &f, &dsr),
@@ -105,7 +105,7 @@ pub fn lab(seed: u64) -> Lab {
                 ],
                 true,
                 &dsr,
-            ),
+            )),
         ],
         environment: Some(net::topology),
     }
@@ -119,5 +119,43 @@ fn part(program: &'static str, checks: Vec<harness::Check>, dsr: bool, net: &Net
         topology: net::spec(dsr, net),
         setup: Some(fill::setup(net::fills(program == "lb_redirect", net))),
         requires: &[],
+        points: None,
+    }
+}
+
+/// What a stretch part (`lb_redirect`, `lb_dsr`) is worth by default: half a core part, so
+/// the two core parts carry two thirds of the lab (see README.md, Grading).
+const STRETCH_POINTS: f64 = harness::grade::rubric::DEFAULT_PART_POINTS / 2.0;
+
+/// A part as a stretch goal: worth [`STRETCH_POINTS`] in the default rubric.
+fn stretch(part: Part) -> Part {
+    Part {
+        points: Some(STRETCH_POINTS),
+        ..part
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use harness::grade::Rubric;
+
+    /// The core parts carry two thirds of the default rubric, the stretch parts one third.
+    #[test]
+    fn stretch_parts_weigh_half_a_core_part() {
+        let rubric = Rubric::default_for(&super::lab(0));
+        let points: Vec<(&str, f64)> = rubric
+            .parts
+            .iter()
+            .map(|p| (p.program.as_str(), p.points))
+            .collect();
+        assert_eq!(
+            points,
+            [
+                ("lb_round_robin", 10.0),
+                ("lb_hash", 10.0),
+                ("lb_redirect", 5.0),
+                ("lb_dsr", 5.0)
+            ]
+        );
     }
 }

@@ -24,7 +24,14 @@ fn run(mode: Mode) -> Report {
 fn tables(report: &Report, part: &str) -> String {
     let mut out = String::new();
     for c in report.checks.iter().filter(|c| c.part == part) {
-        if c.id.ends_with("/rewritten-headers") || c.id.ends_with("/non-vip-untouched") {
+        if [
+            "/rewritten-headers",
+            "/checksum-edges",
+            "/non-vip-untouched",
+        ]
+        .iter()
+        .any(|name| c.id.ends_with(name))
+        {
             out.push_str(&format!("## {}\n{}\n", c.id, c.actual));
         }
     }
