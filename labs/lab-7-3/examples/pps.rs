@@ -33,7 +33,7 @@ fn main() -> harness::Result<()> {
     let frames: Vec<Vec<u8>> = (0..n)
         .map(|k| {
             let k = (k % 60000) as u16;
-            Spec::udp("", k + 1, CLIENT_IP, 1024 + k).frame()
+            Spec::udp("", k + 1, CLIENT_IP, 1024 + k).frame(&lab_7_3::Net::CANONICAL)
         })
         .collect();
     let vt = t.veth().expect("a veth mode has a veth target");
