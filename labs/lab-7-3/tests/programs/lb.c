@@ -301,19 +301,25 @@ static __always_inline int rewrite(struct pkt *p, __u32 i)
 #define PICK(i) i = round_robin()
 #endif
 
+/* Round robin and the NAT rewrite: 1 with the backend in *i, or 0 to pass the frame. */
+static __always_inline int round_robin_rewrite(struct xdp_md *ctx, __u32 *i)
+{
+	struct pkt p;
+
+	*i = 0;
+	EARLY_PICK(*i);
+	if (!parse(ctx, &p))
+		return 0;
+	PICK(*i);
+	return rewrite(&p, *i);
+}
+
 SEC("xdp")
 int lb_round_robin(struct xdp_md *ctx)
 {
-	struct pkt p;
-	__u32 i = 0;
+	__u32 i;
 
-	EARLY_PICK(i);
-	if (!parse(ctx, &p))
-		return XDP_PASS;
-	PICK(i);
-	if (!rewrite(&p, i))
-		return XDP_PASS;
-	return BALANCED;
+	return round_robin_rewrite(ctx, &i) ? BALANCED : XDP_PASS;
 }
 
 SEC("xdp")
@@ -329,14 +335,9 @@ int lb_hash(struct xdp_md *ctx)
 SEC("xdp")
 int lb_redirect(struct xdp_md *ctx)
 {
-	struct pkt p;
-	__u32 i = 0;
+	__u32 i;
 
-	EARLY_PICK(i);
-	if (!parse(ctx, &p))
-		return XDP_PASS;
-	PICK(i);
-	if (!rewrite(&p, i))
+	if (!round_robin_rewrite(ctx, &i))
 		return XDP_PASS;
 	return bpf_redirect_map(&tx_ports, i, 0);
 }
