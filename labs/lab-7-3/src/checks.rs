@@ -14,12 +14,11 @@ use harness::{
     table::render,
     target::Target,
 };
-use pnet::packet::ipv4::{Ipv4Flags, MutableIpv4Packet};
 use traffic::{FrameBuilder, Tag, decode};
 
 use crate::{
     ID,
-    frames::{ACK, Free, MIN_FRAME, Rewrite, Spec, TCP_PORT, UDP_PORT, edit_ipv4, outside_lab},
+    frames::{ACK, Free, MIN_FRAME, Rewrite, Spec, TCP_PORT, UDP_PORT, outside_lab},
     net::{
         BACKEND_LINK, BACKEND_NS, CLIENT, CLIENT_IP, Net, SWITCH_LB_PORT, SWITCH_NS, VIP, backends,
     },
@@ -609,44 +608,34 @@ pub fn non_vip(part: &'static str, f: &Free, net: &Net) -> Check {
         .collect();
     // The IPv4 total length decides where the packet ends: a transport header it cuts short
     // is incomplete, whatever Ethernet padding follows.
-    let mut cut = |tcp: bool, l4: u16| {
-        let b = eth().ipv4(CLIENT_IP, VIP);
-        let mut frame = if tcp {
-            b.tcp(sport(), dport())
-        } else {
-            b.udp(sport(), dport())
-        }
-        .build();
-        let len = 20 + l4;
-        frame.truncate(14 + usize::from(len));
-        edit_ipv4(&mut frame, |ip| ip.set_total_length(len));
-        frame.resize(MIN_FRAME, 0);
-        frame
-    };
-    frames.push(("vip-tcp-19-padded".into(), cut(true, 19)));
-    frames.push(("vip-udp-7-padded".into(), cut(false, 7)));
-    // Not IPv4 (version nibble), and fragments after the first (no transport header).
-    let mut edited = |name: &str, tcp: bool, edit: &dyn Fn(&mut MutableIpv4Packet)| {
+    let mut cut = |tcp: bool, l4: usize| {
         let b = eth().ipv4(CLIENT_IP, VIP);
         let b = if tcp {
             b.tcp(sport(), dport())
         } else {
             b.udp(sport(), dport())
         };
-        let mut frame = b.payload_or_keep(f).build();
-        edit_ipv4(&mut frame, edit);
-        (name.to_owned(), frame)
+        b.ip_datagram_len(20 + l4).pad_to(MIN_FRAME).build()
+    };
+    frames.push(("vip-tcp-19-padded".into(), cut(true, 19)));
+    frames.push(("vip-udp-7-padded".into(), cut(false, 7)));
+    // Not IPv4 (version nibble), and fragments after the first (no transport header).
+    let mut edited = |name: &str, tcp: bool, edit: &dyn Fn(FrameBuilder) -> FrameBuilder| {
+        let b = eth().ipv4(CLIENT_IP, VIP);
+        let b = if tcp {
+            b.tcp(sport(), dport())
+        } else {
+            b.udp(sport(), dport())
+        };
+        (name.to_owned(), edit(b.payload_or_keep(f)).build())
     };
     frames.extend([
-        edited("vip-tcp-version-6", true, &|ip| ip.set_version(6)),
-        edited("vip-udp-version-5", false, &|ip| ip.set_version(5)),
-        edited("vip-udp-fragment-at-1480", false, &|ip| {
-            ip.set_fragment_offset(1480 / 8);
+        edited("vip-tcp-version-6", true, &|b| b.ip_version(6)),
+        edited("vip-udp-version-5", false, &|b| b.ip_version(5)),
+        edited("vip-udp-fragment-at-1480", false, &|b| {
+            b.fragment(1480 / 8, false)
         }),
-        edited("vip-tcp-fragment-at-8-mf", true, &|ip| {
-            ip.set_flags(Ipv4Flags::MoreFragments);
-            ip.set_fragment_offset(1);
-        }),
+        edited("vip-tcp-fragment-at-8-mf", true, &|b| b.fragment(1, true)),
     ]);
     Check::new(
         ID,

@@ -103,7 +103,7 @@ impl Spec {
         if let Some(flags) = self.flags {
             b = b.tcp_flags(flags);
         }
-        b = b.payload(&self.payload);
+        b = b.payload(&self.payload).pad_to(self.pad_to);
         let layout = b.layout();
         let mut frame = b.build();
         if self.udp_no_checksum
@@ -113,9 +113,6 @@ impl Spec {
         }
         if !self.trailer {
             edit_ipv4(&mut frame, |ip| ip.set_identification(self.tag));
-        }
-        if frame.len() < self.pad_to {
-            frame.resize(self.pad_to, 0);
         }
         frame
     }
