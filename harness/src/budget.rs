@@ -29,6 +29,13 @@ pub struct KernelTime {
     pub time: Duration,
 }
 
+impl std::ops::AddAssign for KernelTime {
+    fn add_assign(&mut self, other: KernelTime) {
+        self.runs += other.runs;
+        self.time += other.time;
+    }
+}
+
 impl KernelTime {
     /// What happened between two readings of the same program's statistics.
     pub fn since(self, earlier: KernelTime) -> KernelTime {

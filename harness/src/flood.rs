@@ -217,10 +217,7 @@ impl Flood {
             let (shot, deltas) = counters::across(target, self.counters, |t| t.fire(&frames))?;
             let decided = Instant::now();
             let kernel = shot.kernel.unwrap_or_default();
-            spent = KernelTime {
-                runs: spent.runs + kernel.runs,
-                time: spent.time + kernel.time,
-            };
+            spent += kernel;
             let blame = Blame {
                 program: &program,
                 volley: kernel,

@@ -24,6 +24,7 @@ use std::{
 
 use harness::{
     Error, Result, Verdict,
+    budget::KernelTime,
     check::Judgement,
     counters,
     table::{Shown, Table, ms, runs},
@@ -150,7 +151,8 @@ struct Misfit {
 impl Trace {
     /// Sends the segments and judges them.
     pub(crate) fn judge(&self, t: &mut dyn Target) -> Result<Judgement> {
-        let (fired, deltas) = counters::across(t, STATS, |t| self.fire(t))?;
+        let program = t.program().name().to_owned();
+        let ((fired, kernel), deltas) = counters::across(t, STATS, |t| self.fire(t))?;
         let mut table = Table::default();
         let mut runs_all = Vec::new();
         let (mut passed, mut bucket_dropped) = (0u64, 0u64);
@@ -231,14 +233,64 @@ impl Trace {
             })
             .collect();
         table.counters(STATS, Some(self.width), &want, &deltas);
+        let by_verdict = self
+            .segments
+            .iter()
+            .any(|s| matches!(s.spend, Spend::ByVerdict));
+        if by_verdict && bucket_dropped == 0 && table.matches() {
+            return Err(self.vacuous(&program, kernel, runs_all.len(), &fired));
+        }
         Ok(table.judge())
+    }
+
+    /// Why a trace in which every frame found a token verified nothing: its frames came so
+    /// slowly that the contract's bucket refilled for all of them. The machine's fault
+    /// (unverified) unless the program's own time alone, with the trace's deliberate waits,
+    /// refills the bucket for every frame: then the program is too slow (see harness::budget).
+    fn vacuous(
+        &self,
+        program: &str,
+        kernel: KernelTime,
+        frames: usize,
+        fired: &[(Vec<Verdict>, Vec<(f64, f64)>, Duration)],
+    ) -> Error {
+        let took: Duration = fired.iter().map(|(_, _, took)| *took).sum();
+        let designed_ms: f64 = self
+            .segments
+            .iter()
+            .map(|s| {
+                let quiet = s.quiet.map_or(0.0, |q| q.as_secs_f64() * 1e3);
+                let paced = match s.pace {
+                    Pace::Burst => 0.0,
+                    Pace::PerMs(q) => s.frames.len() as f64 / q,
+                };
+                quiet + paced
+            })
+            .sum();
+        let frames = frames as f64;
+        let e = Error::env(format!(
+            "all {frames} frames found a token: sent over {} besides the quiet, long enough for \
+             the contract's bucket to refill for each, so the trace verifies nothing; the \
+             machine delivered the frames too slowly",
+            ms(took)
+        ));
+        kernel.blame(
+            program,
+            |t| CAPACITY + designed_ms + t.as_secs_f64() * 1e3 + SLACK < frames,
+            e,
+        )
     }
 
     /// Fires every segment; per segment its verdicts, each frame's interval (ms since the
     /// trace's first send) and how long the segment took.
     #[allow(clippy::type_complexity)]
-    fn fire(&self, t: &mut dyn Target) -> Result<Vec<(Vec<Verdict>, Vec<(f64, f64)>, Duration)>> {
+    fn fire(
+        &self,
+        t: &mut dyn Target,
+    ) -> Result<(Vec<(Vec<Verdict>, Vec<(f64, f64)>, Duration)>, KernelTime)> {
         let mut out = Vec::new();
+        let mut kernel = KernelTime::default();
+        let program = t.program().name().to_owned();
         let mut next_tag = 1u16;
         let mut last_done: Option<Instant> = None;
         let zero = Instant::now();
@@ -260,6 +312,7 @@ impl Trace {
                 })
                 .collect();
             let (mut verdicts, mut times) = (Vec::new(), Vec::new());
+            let mut seg_kernel = KernelTime::default();
             let start = Instant::now();
             let mut sent = 0;
             while sent < frames.len() {
@@ -287,6 +340,7 @@ impl Trace {
                         seg.name
                     )));
                 }
+                seg_kernel += shot.kernel.unwrap_or_default();
                 verdicts.extend(shot.outcomes.iter().map(|o| o.verdict));
                 times.extend(std::iter::repeat_n((since(a), since(b)), due - sent));
                 sent = due;
@@ -295,16 +349,18 @@ impl Trace {
             if let Some(limit) = seg.within
                 && took > limit
             {
-                return Err(Error::env(format!(
+                let e = Error::env(format!(
                     "`{}` must be decided within {limit:?} for the contract to say what \
                      happens, and took {took:?}; the machine is too loaded to judge it",
                     seg.name
-                )));
+                ));
+                return Err(seg_kernel.blame(&program, |t| t <= limit, e));
             }
+            kernel += seg_kernel;
             last_done = Some(Instant::now());
             out.push((verdicts, times, took));
         }
-        Ok(out)
+        Ok((out, kernel))
     }
 }
 
