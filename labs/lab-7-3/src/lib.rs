@@ -8,6 +8,7 @@
 //! ([`frames::Free`]); a seed draws them at random.
 
 pub mod checks;
+pub mod differential;
 pub mod frames;
 pub mod net;
 
@@ -28,7 +29,7 @@ pub fn lab(seed: u64) -> Lab {
         checks::consecutive_sources(&f),
         checks::scattered_sources(&f),
     );
-    Lab {
+    let mut lab = Lab {
         id: ID,
         title: "L4 load balancer",
         reference: reference::lab_7_3,
@@ -88,7 +89,9 @@ pub fn lab(seed: u64) -> Lab {
             ),
         ],
         environment: Some(net::topology),
-    }
+    };
+    differential::add(&mut lab, seed);
+    lab
 }
 
 fn part(program: &'static str, checks: Vec<harness::Check>, dsr: bool) -> Part {

@@ -20,6 +20,8 @@
  *   BUG_REWRITE_SRC      the source address is rewritten instead of the destination
  *   BUG_BALANCE_ALL      every TCP/UDP packet is balanced, not only those to the VIP
  *   BUG_DSR_KEEP_SRC_MAC lb_dsr leaves the source MAC as the client's
+ *   BUG_CSUM_LANDS_ZERO  a UDP checksum whose update lands on 0 is sent as 0 ("none"), not 0xffff
+ *   BUG_LB_FRAGMENT      fragments to the VIP are passed, not balanced
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -96,6 +98,10 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 	ip = (void *)(eth + 1);
 	if ((void *)(ip + 1) > end)
 		return 0;
+#ifdef BUG_LB_FRAGMENT
+	if (ip->frag_off & bpf_htons(0x3fff))
+		return 0;
+#endif
 #ifndef BUG_BALANCE_ALL
 	if (ip->daddr != bpf_htonl(VIP))
 		return 0;
@@ -208,8 +214,10 @@ static __always_inline int rewrite(struct pkt *p, __u32 i)
 #endif
 		__u16 c = csum_replace4(bpf_ntohs(*p->l4_check), bpf_ntohl(old), bpf_ntohl(new));
 
+#ifndef BUG_CSUM_LANDS_ZERO
 		if (p->udp && c == 0)
 			c = 0xffff;
+#endif
 		*p->l4_check = bpf_htons(c);
 	}
 #endif

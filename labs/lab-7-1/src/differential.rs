@@ -1,0 +1,142 @@
+//! The differential check of each part: generated frames against the reference, and what must
+//! match ("modulo the contract's freedoms") as data. In lab 7.1 there is no freedom on a
+//! frame: its verdict, its output (a passed frame unchanged) and the deltas of the `stats`
+//! indices the part names must all equal the reference's. The contract's own verdicts
+//! ([`contract`]) hold the reference to it on every frame.
+
+use std::net::Ipv4Addr;
+
+use harness::{
+    Check,
+    differential::{Compare, Counted, Differential, FrameSpec, Interesting, L4Csum, OptFill, Output},
+    topology::{CLIENT_MAC, DUT_MAC},
+};
+
+use crate::ID;
+
+/// Frames per part and run: about 1 ms of kernel time per thousand frames per program, well
+/// inside twice the lab's time without it (README, "Differential check").
+pub const FRAMES: usize = 300;
+
+/// The part's differential check under `seed`.
+pub fn check(program: &'static str, seed: u64) -> Check {
+    differential(program, seed, FRAMES).into_check()
+}
+
+/// The part's differential body, comparing `frames` frames.
+pub fn differential(program: &'static str, seed: u64, frames: usize) -> Differential {
+    let (canonical_src, dport, indices, oracle): (_, _, &'static [u32], harness::differential::Oracle) =
+        match program {
+            "ip_filter" => (BLOCKED[0], 8080, &[0, 1], ip_filter),
+            "port_filter" => (Ipv4Addr::new(10, 0, 0, 2), 22, &[0, 1], port_filter),
+            _ => (Ipv4Addr::new(10, 0, 0, 2), 80, &[0, 1, 2, 3], firewall),
+        };
+    Differential {
+        lab: ID,
+        check: format!("{ID}/{program}/differential"),
+        program,
+        reference: reference::lab_7_1,
+        setup: None,
+        canonical: canonical(canonical_src, dport),
+        interesting: Interesting {
+            addrs: vec![
+                BLOCKED[0],
+                BLOCKED[1],
+                Ipv4Addr::new(10, 0, 0, 2),
+                Ipv4Addr::new(10, 0, 0, 10),
+                Ipv4Addr::new(192, 168, 1, 101),
+            ],
+            ports: vec![22, 23, 80, 3389, 21, 24, 8080],
+            macs: vec![CLIENT_MAC, DUT_MAC],
+            rewritten_to: Vec::new(),
+        },
+        compare: Compare {
+            counters: vec![Counted::Fixed {
+                map: "stats",
+                indices,
+            }],
+            output: Output::Exact,
+        },
+        oracle: Some(oracle),
+        frames,
+        seed,
+    }
+}
+
+const BLOCKED: [Ipv4Addr; 2] = [Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(192, 168, 1, 100)];
+
+/// A TCP SYN from `src` to 10.0.0.9:`dport`, from the client to the program's interface.
+pub fn canonical(src: Ipv4Addr, dport: u16) -> FrameSpec {
+    FrameSpec {
+        eth_src: CLIENT_MAC,
+        eth_dst: DUT_MAC,
+        ethertype: 0x0800,
+        version: 4,
+        ihl: 5,
+        options: OptFill::Nop,
+        tos: 0,
+        total_len: None,
+        df: false,
+        mf: false,
+        frag_offset: 0,
+        ttl: 64,
+        protocol: 6,
+        ip_csum_ok: true,
+        src,
+        dst: Ipv4Addr::new(10, 0, 0, 9),
+        sport: 40000,
+        dport,
+        tcp_flags: 0x02,
+        tcp_option_words: 0,
+        l4_csum: L4Csum::Valid,
+        payload_len: 6,
+        padding: 0,
+        cut: None,
+    }
+}
+
+/// The IPv4 header as the contract defines it: EtherType 0x0800 and 20 header bytes present.
+/// Returns (protocol, source, destination port when the first `need` transport bytes are
+/// there and the protocol is TCP or UDP).
+fn ipv4(frame: &[u8], need: usize) -> Option<(u8, Ipv4Addr, Option<u16>)> {
+    if frame.len() < 34 || frame[12..14] != [0x08, 0x00] {
+        return None;
+    }
+    let ihl = frame[14] & 0x0f;
+    let proto = frame[23];
+    let src = Ipv4Addr::new(frame[26], frame[27], frame[28], frame[29]);
+    let l4 = 14 + usize::from(ihl) * 4;
+    let dport = (ihl >= 5 && matches!(proto, 6 | 17) && frame.len() >= l4 + need)
+        .then(|| u16::from_be_bytes([frame[l4 + 2], frame[l4 + 3]]));
+    Some((proto, src, dport))
+}
+
+fn says(verdict: &str, bucket: u32) -> Option<String> {
+    Some(format!("{verdict}, stats[{bucket}] +1"))
+}
+
+/// `ip_filter`'s contract.
+pub fn ip_filter(frame: &[u8]) -> Option<String> {
+    match ipv4(frame, 8) {
+        Some((_, src, _)) if BLOCKED.contains(&src) => says("DROP", 0),
+        _ => says("PASS", 1),
+    }
+}
+
+/// `port_filter`'s contract.
+pub fn port_filter(frame: &[u8]) -> Option<String> {
+    match ipv4(frame, 8) {
+        Some((_, _, Some(22 | 23 | 3389))) => says("DROP", 0),
+        _ => says("PASS", 1),
+    }
+}
+
+/// `firewall`'s contract: the first matching rule wins.
+pub fn firewall(frame: &[u8]) -> Option<String> {
+    match ipv4(frame, 4) {
+        Some((1, _, _)) => says("DROP", 0),
+        Some((_, src, _)) if src == BLOCKED[0] => says("DROP", 1),
+        Some((_, _, Some(22 | 80))) => says("DROP", 2),
+        _ => says("PASS", 3),
+    }
+}
