@@ -80,8 +80,17 @@ pub struct FrameSpec {
     pub payload_len: u16,
     /// Zero bytes appended after the packet (Ethernet padding; the IPv4 length stays).
     pub padding: u16,
-    /// Cut the finished frame to this many bytes (at least 14).
-    pub cut: Option<u16>,
+    /// Where the finished frame is cut.
+    pub cut: Option<Cut>,
+}
+
+/// Where a frame is cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// After this many bytes (at least 14).
+    At(u16),
+    /// After this many bytes of the transport header (which starts after the options present).
+    IntoTransport(u16),
 }
 
 /// Where the fields sit, for the normaliser and the frame's replay.
@@ -202,8 +211,11 @@ impl FrameSpec {
         }
         frame[ip + 10..ip + 12].copy_from_slice(&csum.to_be_bytes());
         frame.resize(frame.len() + usize::from(self.padding), 0);
-        if let Some(cut) = self.cut {
-            frame.truncate(usize::from(cut).max(ETH_LEN));
+        let l4 = layout.l4.unwrap_or(frame.len());
+        match self.cut {
+            Some(Cut::At(n)) => frame.truncate(usize::from(n).max(ETH_LEN)),
+            Some(Cut::IntoTransport(n)) => frame.truncate(l4 + usize::from(n)),
+            None => {}
         }
         frame
     }
@@ -233,6 +245,15 @@ impl Show for L4Csum {
             L4Csum::Zero => "0".into(),
             L4Csum::Bad => "wrong".into(),
             L4Csum::LandsOnZeroFor(a) => format!("valid, 0 once the destination is {a}"),
+        }
+    }
+}
+
+impl Show for Cut {
+    fn show(&self) -> String {
+        match self {
+            Cut::At(n) => format!("after {n} bytes"),
+            Cut::IntoTransport(n) => format!("after {n} bytes of transport header"),
         }
     }
 }

@@ -13,7 +13,7 @@ use proptest::{
 };
 use traffic::MacAddr;
 
-use super::frame::{FrameSpec, L4Csum, OptFill};
+use super::frame::{Cut, FrameSpec, L4Csum, OptFill};
 
 /// The values a part's contract names, from which the generator draws more often than at
 /// random.
@@ -115,7 +115,7 @@ pub fn strategy(canonical: &FrameSpec, i: &Interesting) -> BoxedStrategy<FrameSp
         field(c.ttl, 85, vec![0, 1, 255], any::<u8>().boxed()),
         field(
             c.protocol,
-            60,
+            50,
             vec![6, 17, 1, 47, 0, 58, 255],
             any::<u8>().boxed(),
         ),
@@ -144,14 +144,15 @@ pub fn strategy(canonical: &FrameSpec, i: &Interesting) -> BoxedStrategy<FrameSp
             (0u16..1500).boxed(),
         ),
         field(c.padding, 85, vec![1, 4, 18, 26], (0u16..64).boxed()),
+        // Every length of the transport header, and every layer boundary before it.
         field(
             c.cut,
-            75,
-            [14u16, 15, 24, 33, 34, 35, 37, 38, 40, 41, 42, 45, 53, 54, 55, 59, 60]
-                .into_iter()
-                .map(Some)
+            65,
+            (0u16..21)
+                .map(|n| Some(Cut::IntoTransport(n)))
+                .chain([14u16, 15, 24, 33].map(|n| Some(Cut::At(n))))
                 .collect(),
-            (14u16..120).prop_map(Some).boxed(),
+            (14u16..120).prop_map(|n| Some(Cut::At(n))).boxed(),
         ),
     );
     (eth, ip_a, ip_b, l4, tail)

@@ -16,7 +16,7 @@ pub mod generate;
 use std::sync::Arc;
 
 pub use compare::{Backends, Compare, Counted, Observation, Output};
-pub use frame::{FrameSpec, L4Csum, OptFill};
+pub use frame::{Cut, FrameSpec, L4Csum, OptFill};
 pub use generate::{Generator, Interesting};
 
 use crate::{
@@ -118,8 +118,14 @@ impl Differential {
             format!("reference solution of lab {}", self.lab),
             (self.reference)(),
         )?;
+        self.open(&object)
+    }
+
+    /// Loads a fresh copy of the part's program from `object` for test-run, set up as the part
+    /// says.
+    pub fn open(&self, object: &dyn crate::object::ProgramSource) -> Result<Box<dyn Target>> {
         let mut t = target::open(
-            &object,
+            object,
             self.program,
             crate::Mode::TestRun,
             &TopologySpec::pair(),

@@ -7,9 +7,7 @@ use std::{path::Path, time::Instant};
 use harness::{
     Mode, Status, XdpObject,
     differential::{Differential, Found, Pair},
-    target,
     testing,
-    topology::TopologySpec,
 };
 use lab_7_1::differential::differential;
 
@@ -22,8 +20,7 @@ fn build(defines: &[&str]) -> XdpObject {
 
 /// Compares `object`'s `d.program` with the reference over `n` frames, both freshly loaded.
 fn compare(d: &Differential, object: &XdpObject, n: usize) -> Found {
-    let mut program =
-        target::open(object, d.program, Mode::TestRun, &TopologySpec::pair()).expect("loads");
+    let mut program = d.open(object).expect("loads");
     let mut reference = d.load_reference().expect("the reference loads");
     d.compare_n(
         &mut Pair {
