@@ -419,7 +419,11 @@ impl Report {
     pub fn verdict_table(&self, part: &str) -> String {
         let mut out = String::new();
         // A differential check runs in test-run only: its table is not the same in every mode.
-        for c in self.checks.iter().filter(|c| c.part == part && !c.id.ends_with("/differential")) {
+        for c in self
+            .checks
+            .iter()
+            .filter(|c| c.part == part && !c.id.ends_with("/differential"))
+        {
             out.push_str(&format!("## {}\n{}\n", c.id, c.actual));
         }
         out

@@ -106,13 +106,13 @@ impl Compare {
     ) -> Observation {
         let mut backend = None;
         let output = outcome.bytes.as_ref().map(|out| match &self.output {
-            Output::Exact => describe(frame, out),
+            Output::Exact => (false, out.clone()),
             Output::Balanced(b) => match b.normalise(frame, out) {
                 Some((k, normal)) => {
                     backend = Some(k);
-                    format!("to a backend: {}", describe(frame, &normal))
+                    (true, normal)
                 }
-                None => describe(frame, out),
+                None => (false, out.clone()),
             },
         });
         let mut counters = Vec::new();
@@ -140,6 +140,7 @@ impl Compare {
         }
         Observation {
             verdict: outcome.verdict.to_string(),
+            input: frame.to_vec(),
             output,
             counters,
         }
@@ -157,7 +158,9 @@ impl Backends {
         let dst_mac = mac(&out[0..6]);
         let dst_ip = Ipv4Addr::new(out[ip + 16], out[ip + 17], out[ip + 18], out[ip + 19]);
         let k = self.list.iter().position(|(a, m)| {
-            *m == dst_mac && (!self.nat || *a == dst_ip) && (self.nat || out[ip + 16..ip + 20] == input[ip + 16..ip + 20])
+            *m == dst_mac
+                && (!self.nat || *a == dst_ip)
+                && (self.nat || out[ip + 16..ip + 20] == input[ip + 16..ip + 20])
         })?;
         let (ip0, mac0) = self.list[0];
         let mut n = out.to_vec();
@@ -194,9 +197,13 @@ impl Backends {
             n[ip + 8] = input[ip + 8];
             replace(&mut n, ip + 10, &was, &now);
         }
+        // Only a checksum that verifies counts as "added": garbage stays garbage.
         if let Some(at) = field
             && proto == 17
             && input.get(at..at + 2) == Some(&[0, 0])
+            && traffic::decode(out)
+                .udp
+                .is_some_and(|u| u.csum == traffic::decode::Csum::Ok)
         {
             n[at..at + 2].fill(0);
         }
@@ -231,7 +238,12 @@ fn describe(input: &[u8], out: &[u8]) -> String {
         .collect();
     s.push_str(&format!(
         "\nchanged bytes: {}{}",
-        changed.iter().take(16).cloned().collect::<Vec<_>>().join(" "),
+        changed
+            .iter()
+            .take(16)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" "),
         if changed.len() > 16 { " ..." } else { "" }
     ));
     if input.len() != out.len() {
@@ -245,8 +257,12 @@ fn describe(input: &[u8], out: &[u8]) -> String {
 pub struct Observation {
     /// The verdict.
     pub verdict: String,
-    /// The output (passed, sent back or redirected frames), normalised.
-    pub output: Option<String>,
+    /// The frame sent (the same on both sides; kept to describe the output).
+    pub input: Vec<u8>,
+    /// The output (passed, sent back or redirected frames): whether it went to a backend, and
+    /// its bytes, normalised. Described only when shown (decoding every frame would cost more
+    /// than running it).
+    pub output: Option<(bool, Vec<u8>)>,
     /// The compared counter deltas.
     pub counters: Vec<String>,
 }
@@ -265,9 +281,17 @@ impl Observation {
 impl fmt::Display for Observation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "verdict   {}", self.verdict)?;
-        if let Some(out) = &self.output {
+        if let Some((to_backend, bytes)) = &self.output {
+            let mut out = describe(&self.input, bytes);
+            if *to_backend {
+                out = format!("to a backend: {out}");
+            }
             for (i, line) in out.lines().enumerate() {
-                writeln!(f, "{}{line}", if i == 0 { "output    " } else { "          " })?;
+                writeln!(
+                    f,
+                    "{}{line}",
+                    if i == 0 { "output    " } else { "          " }
+                )?;
             }
         }
         if self.counters.is_empty() {

@@ -181,12 +181,14 @@ impl FrameSpec {
         if let Some(len) = self.total_len {
             frame[ip + 2..ip + 4].copy_from_slice(&len.to_be_bytes());
         }
-        let frag = (u16::from(self.df) << 14) | (u16::from(self.mf) << 13) | (self.frag_offset & 0x1fff);
+        let frag =
+            (u16::from(self.df) << 14) | (u16::from(self.mf) << 13) | (self.frag_offset & 0x1fff);
         frame[ip + 6..ip + 8].copy_from_slice(&frag.to_be_bytes());
         if let (Some(l4), true) = (layout.l4, l4_ports) {
             let at = if self.protocol == 6 { 16 } else { 6 };
             let udp = self.protocol == 17;
-            let sum = |frame: &[u8], dst| l4_checksum(self.src, dst, self.protocol, &frame[l4..], at);
+            let sum =
+                |frame: &[u8], dst| l4_checksum(self.src, dst, self.protocol, &frame[l4..], at);
             let wire = |c: u16| if udp && c == 0 { 0xffff } else { c };
             if let L4Csum::LandsOnZeroFor(to) = self.l4_csum
                 && let Some(p) = layout.payload
@@ -313,9 +315,30 @@ macro_rules! fields {
 }
 
 fields!(
-    eth_src, eth_dst, ethertype as Hex, version, ihl, options, tos, total_len, df, mf,
-    frag_offset, ttl, protocol, ip_csum_ok, src, dst, sport, dport, tcp_flags, tcp_option_words,
-    l4_csum, payload_len, padding, cut,
+    eth_src,
+    eth_dst,
+    ethertype as Hex,
+    version,
+    ihl,
+    options,
+    tos,
+    total_len,
+    df,
+    mf,
+    frag_offset,
+    ttl,
+    protocol,
+    ip_csum_ok,
+    src,
+    dst,
+    sport,
+    dport,
+    tcp_flags,
+    tcp_option_words,
+    l4_csum,
+    payload_len,
+    padding,
+    cut,
 );
 
 impl fmt::Display for FrameSpec {

@@ -119,7 +119,12 @@ pub fn strategy(canonical: &FrameSpec, i: &Interesting) -> BoxedStrategy<FrameSp
             vec![6, 17, 1, 47, 0, 58, 255],
             any::<u8>().boxed(),
         ),
-        field(c.ip_csum_ok, 85, vec![!c.ip_csum_ok], Just(c.ip_csum_ok).boxed()),
+        field(
+            c.ip_csum_ok,
+            85,
+            vec![!c.ip_csum_ok],
+            Just(c.ip_csum_ok).boxed(),
+        ),
         field(c.src, 50, addrs.clone(), any_addr.clone()),
         field(c.dst, 50, addrs, any_addr),
     );
@@ -128,12 +133,7 @@ pub fn strategy(canonical: &FrameSpec, i: &Interesting) -> BoxedStrategy<FrameSp
         field(c.dport, 50, ports, any::<u16>().boxed()),
         // Every flag combination: each byte value as likely as any other when not canonical.
         field(c.tcp_flags, 50, (0..=255).collect(), any::<u8>().boxed()),
-        field(
-            c.tcp_option_words,
-            80,
-            vec![1, 2, 10],
-            (0u8..=10).boxed(),
-        ),
+        field(c.tcp_option_words, 80, vec![1, 2, 10], (0u8..=10).boxed()),
         field(c.l4_csum, 70, csums, Just(c.l4_csum).boxed()),
     );
     let tail = (

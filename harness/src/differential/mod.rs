@@ -105,6 +105,18 @@ pub struct Pair<'a> {
     pub reference: &'a mut dyn Target,
 }
 
+/// Both programs on one frame.
+struct Compared {
+    /// They differ (and the reference keeps to the contract).
+    differs: bool,
+    /// The reference disagrees with the contract's oracle.
+    off_contract: bool,
+    reference: Observation,
+    program: Observation,
+    /// The program's output bytes.
+    output: Option<Vec<u8>>,
+}
+
 /// One program and its last counter reading.
 struct Side<'a> {
     target: &'a mut dyn Target,
@@ -152,11 +164,7 @@ impl Differential {
 
     /// Whether the two programs differ on `spec`, counting a frame the reference gets wrong
     /// by the contract as no difference. Returns both observations.
-    fn differs(
-        &self,
-        sides: &mut [Side<'_>; 2],
-        spec: &FrameSpec,
-    ) -> Result<(bool, bool, Observation, Observation, Option<Vec<u8>>)> {
+    fn differs(&self, sides: &mut [Side<'_>; 2], spec: &FrameSpec) -> Result<Compared> {
         let frame = spec.build();
         let [program, reference] = sides;
         let (theirs, _) = self.observe(reference, &frame)?;
@@ -165,7 +173,13 @@ impl Differential {
             .oracle
             .and_then(|o| o(&frame))
             .is_some_and(|want| want != theirs.contract_view());
-        Ok((ours != theirs && !off_contract, off_contract, theirs, ours, output))
+        Ok(Compared {
+            differs: ours != theirs && !off_contract,
+            off_contract,
+            reference: theirs,
+            program: ours,
+            output,
+        })
     }
 
     /// Compares the programs on `self.frames` generated frames and shrinks the first
@@ -195,9 +209,9 @@ impl Differential {
         let mut off = 0;
         for index in 0..n {
             let spec = generator.next_frame();
-            let (differs, off_contract, ..) = self.differs(&mut sides, &spec)?;
-            off += usize::from(off_contract);
-            if differs {
+            let c = self.differs(&mut sides, &spec)?;
+            off += usize::from(c.off_contract);
+            if c.differs {
                 let difference = self.shrink(&mut sides, index, spec)?;
                 return Ok(Found {
                     frames: index + 1,
@@ -232,7 +246,7 @@ impl Differential {
             for i in 0..frame::FIELDS.len() {
                 let mut t = shrunk.clone();
                 t.reset(i, &self.canonical);
-                if t != shrunk && self.differs(sides, &t)?.0 {
+                if t != shrunk && self.differs(sides, &t)?.differs {
                     shrunk = t;
                     changed = true;
                 }
@@ -241,14 +255,14 @@ impl Differential {
                 break;
             }
         }
-        let (_, _, reference, program, output) = self.differs(sides, &shrunk)?;
+        let c = self.differs(sides, &shrunk)?;
         Ok(Difference {
             index,
             generated,
             shrunk,
-            reference,
-            program,
-            output,
+            reference: c.reference,
+            program: c.program,
+            output: c.output,
         })
     }
 
@@ -371,47 +385,5 @@ impl Differential {
         self.check.clone_from(&check.id);
         check.body = crate::check::Body::Differential(Body(Arc::new(self)));
         check
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timing_of_generation() {
-        let c = FrameSpec {
-            eth_src: traffic::MacAddr(2, 0, 0, 0, 0, 1),
-            eth_dst: traffic::MacAddr(2, 0, 0, 0, 0, 2),
-            ethertype: 0x0800,
-            version: 4,
-            ihl: 5,
-            options: OptFill::Nop,
-            tos: 0,
-            total_len: None,
-            df: false,
-            mf: false,
-            frag_offset: 0,
-            ttl: 64,
-            protocol: 6,
-            ip_csum_ok: true,
-            src: std::net::Ipv4Addr::new(10, 0, 0, 1),
-            dst: std::net::Ipv4Addr::new(10, 0, 0, 9),
-            sport: 40000,
-            dport: 22,
-            tcp_flags: 2,
-            tcp_option_words: 0,
-            l4_csum: L4Csum::Valid,
-            payload_len: 6,
-            padding: 0,
-            cut: None,
-        };
-        let mut g = Generator::new(0, "x", generate::strategy(&c, &Interesting::default()));
-        let t = std::time::Instant::now();
-        let specs: Vec<FrameSpec> = (0..10_000).map(|_| g.next_frame()).collect();
-        let gen_t = t.elapsed();
-        let t = std::time::Instant::now();
-        let n: usize = specs.iter().map(|s| s.build().len()).sum();
-        eprintln!("gen {gen_t:?} build {:?} {n}", t.elapsed());
     }
 }

@@ -46,7 +46,10 @@ fn the_correct_c_program_matches_the_reference_on_100000_frames_per_part() {
             "{part}: {}",
             d.render(&found).0.actual
         );
-        assert_eq!(found.reference_off_contract, 0, "{part}: reference off contract");
+        assert_eq!(
+            found.reference_off_contract, 0,
+            "{part}: reference off contract"
+        );
     }
 }
 
@@ -69,7 +72,9 @@ fn mutants_are_caught_with_a_shrunk_frame_naming_the_field() {
             .unwrap_or_else(|| panic!("{define}: no difference in {} frames", d.frames));
         let changed = diff.shrunk.differences(&d.canonical);
         assert!(
-            changed.iter().any(|(name, ..)| field.split('|').any(|f| f == *name)),
+            changed
+                .iter()
+                .any(|(name, ..)| field.split('|').any(|f| f == *name)),
             "{define}: shrunk to {changed:?}"
         );
         assert!(changed.len() <= 3, "{define}: not minimal: {changed:?}");
@@ -83,23 +88,50 @@ fn shrinking_is_deterministic_under_a_seed() {
         let d = differential("port_filter", seed, 2000);
         let a = compare(&d, &object, d.frames).difference.expect("caught");
         let b = compare(&d, &object, d.frames).difference.expect("caught");
-        assert_eq!((a.index, &a.generated, &a.shrunk), (b.index, &b.generated, &b.shrunk));
+        assert_eq!(
+            (a.index, &a.generated, &a.shrunk),
+            (b.index, &b.generated, &b.shrunk)
+        );
     }
 }
 
 #[test]
 fn a_caught_mutant_fails_the_scored_check_with_its_frame_decoded_and_a_pcap() {
-    let report = testing::run(&lab_7_1::lab(0), &build(&["BUG_SYN_FIN"]), Mode::TestRun, None);
+    let report = testing::run(
+        &lab_7_1::lab(0),
+        &build(&["BUG_SYN_FIN"]),
+        Mode::TestRun,
+        None,
+    );
     let c = report
         .checks
         .iter()
         .find(|c| c.id == "7.1/port_filter/differential")
         .expect("the check ran");
-    assert_eq!(c.status, Status::Fail(harness::FailureClass::Behaviour), "{}", c.message);
-    for needle in ["tcp_flags", "decoded:", "tcp 40000 > 22", "replay: xdplab run 7.1", "+  verdict   PASS", "-  verdict   DROP"] {
-        assert!(c.message.contains(needle), "{needle} missing from:\n{}", c.message);
+    assert_eq!(
+        c.status,
+        Status::Fail(harness::FailureClass::Behaviour),
+        "{}",
+        c.message
+    );
+    for needle in [
+        "tcp_flags",
+        "decoded:",
+        "tcp 40000 > 22",
+        "replay: xdplab run 7.1",
+        "+  verdict   PASS",
+        "-  verdict   DROP",
+    ] {
+        assert!(
+            c.message.contains(needle),
+            "{needle} missing from:\n{}",
+            c.message
+        );
     }
-    assert!(c.traffic.iter().any(|f| f.sent), "the shrunk frame goes to the pcap");
+    assert!(
+        c.traffic.iter().any(|f| f.sent),
+        "the shrunk frame goes to the pcap"
+    );
     // Every other check passes: only the differential check sees this mutant.
     let others: Vec<&str> = report
         .checks
@@ -109,10 +141,23 @@ fn a_caught_mutant_fails_the_scored_check_with_its_frame_decoded_and_a_pcap() {
         .collect();
     assert!(others.is_empty(), "{others:?}");
     // On veth it is skipped, saying where it runs.
-    let native = testing::run(&lab_7_1::lab(0), &build(&[]), Mode::Native, Some("port_filter"));
-    let skipped = native.checks.iter().find(|c| c.id.ends_with("/differential")).unwrap();
+    let native = testing::run(
+        &lab_7_1::lab(0),
+        &build(&[]),
+        Mode::Native,
+        Some("port_filter"),
+    );
+    let skipped = native
+        .checks
+        .iter()
+        .find(|c| c.id.ends_with("/differential"))
+        .unwrap();
     assert_eq!(skipped.status, Status::Skip);
-    assert!(skipped.message.contains("test-run or auto"), "{}", skipped.message);
+    assert!(
+        skipped.message.contains("test-run or auto"),
+        "{}",
+        skipped.message
+    );
 }
 
 /// The reference against itself: 1,000,000 frames per part, no difference, and the oracle

@@ -135,20 +135,20 @@ pub fn balanced(frame: &[u8]) -> bool {
     ihl >= 5 && frame.len() >= 14 + ihl * 4 + need
 }
 
-fn verdict(frame: &[u8], action: &str) -> Option<String> {
-    Some(if balanced(frame) {
+fn verdict(frame: &[u8], action: &str) -> String {
+    if balanced(frame) {
         format!("{action}, stats[0] +1")
     } else {
         "PASS".to_owned()
-    })
+    }
 }
 
 /// The contract's verdict for the XDP_TX parts.
 pub fn transmitted(frame: &[u8]) -> Option<String> {
-    verdict(frame, "TX")
+    Some(verdict(frame, "TX"))
 }
 
 /// The contract's verdict for `lb_redirect`.
 pub fn redirected(frame: &[u8]) -> Option<String> {
-    verdict(frame, "REDIRECT")
+    Some(verdict(frame, "REDIRECT"))
 }

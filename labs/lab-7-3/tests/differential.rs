@@ -46,7 +46,10 @@ fn the_correct_c_program_matches_the_reference_on_100000_frames_per_part() {
             "{part}: {}",
             d.render(&found).0.actual
         );
-        assert_eq!(found.reference_off_contract, 0, "{part}: reference off contract");
+        assert_eq!(
+            found.reference_off_contract, 0,
+            "{part}: reference off contract"
+        );
     }
 }
 
@@ -67,9 +70,17 @@ fn mutants_are_caught_with_a_shrunk_frame_naming_the_field() {
             .unwrap_or_else(|| panic!("{define}: no difference in {} frames", d.frames));
         let changed = diff.shrunk.differences(&d.canonical);
         assert!(
-            changed.iter().any(|(name, ..)| field.split('|').any(|f| f == *name)),
+            changed
+                .iter()
+                .any(|(name, ..)| field.split('|').any(|f| f == *name)),
             "{define}: shrunk to {changed:?}\n{}",
-            d.render(&harness::differential::Found { frames: 0, reference_off_contract: 0, difference: Some(diff.clone()) }).0.actual
+            d.render(&harness::differential::Found {
+                frames: 0,
+                reference_off_contract: 0,
+                difference: Some(diff.clone())
+            })
+            .0
+            .actual
         );
         assert!(changed.len() <= 3, "{define}: not minimal: {changed:?}");
     }
@@ -82,14 +93,26 @@ fn shrinking_is_deterministic_under_a_seed() {
         let d = differential("lb_round_robin", seed, 300);
         let a = compare(&d, &object, d.frames).difference.expect("caught");
         let b = compare(&d, &object, d.frames).difference.expect("caught");
-        assert_eq!((a.index, &a.generated, &a.shrunk), (b.index, &b.generated, &b.shrunk));
+        assert_eq!(
+            (a.index, &a.generated, &a.shrunk),
+            (b.index, &b.generated, &b.shrunk)
+        );
     }
 }
 
 #[test]
 fn the_reference_passes_its_differential_checks_in_test_run() {
-    let report = testing::run(&lab_7_3::lab(0), &XdpObject::from_bytes("reference", reference::lab_7_3()).unwrap(), Mode::TestRun, None);
-    for c in report.checks.iter().filter(|c| c.id.ends_with("/differential")) {
+    let report = testing::run(
+        &lab_7_3::lab(0),
+        &XdpObject::from_bytes("reference", reference::lab_7_3()).unwrap(),
+        Mode::TestRun,
+        None,
+    );
+    for c in report
+        .checks
+        .iter()
+        .filter(|c| c.id.ends_with("/differential"))
+    {
         assert_eq!(c.status, Status::Pass, "{}: {}", c.id, c.message);
     }
 }
@@ -118,10 +141,9 @@ fn the_reference_matches_itself_on_a_million_frames() {
 #[test]
 #[ignore = "a measurement for the README"]
 fn existing_mutants_caught_by_the_differential_check_alone() {
-    let source = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs/lb.c"),
-    )
-    .unwrap();
+    let source =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs/lb.c"))
+            .unwrap();
     let mut defines: Vec<&str> = source
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .filter(|w| w.starts_with("BUG_"))
