@@ -5,6 +5,7 @@ use std::{collections::BTreeSet, path::Path};
 
 use crate::{FailureClass, Lab, Mode, Report, RunOptions, XdpObject, clang, object::ProgramSource};
 
+pub mod differential;
 pub mod student_loader;
 
 /// The object the reference tests judge: the one named by `XDPLAB_OBJECT`, else the lab's

@@ -135,6 +135,46 @@ fn l4_checksum(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, segment: &[u8], at: usiz
 }
 
 impl FrameSpec {
+    /// A well-formed frame: IPv4 without options, TTL 64, a TCP SYN (protocol 6) or the given
+    /// protocol, valid checksums, 6 bytes of payload, no padding, not cut.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        eth_src: MacAddr,
+        eth_dst: MacAddr,
+        protocol: u8,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        sport: u16,
+        dport: u16,
+    ) -> Self {
+        Self {
+            eth_src,
+            eth_dst,
+            ethertype: 0x0800,
+            version: 4,
+            ihl: 5,
+            options: OptFill::Nop,
+            tos: 0,
+            total_len: None,
+            df: false,
+            mf: false,
+            frag_offset: 0,
+            ttl: 64,
+            protocol,
+            ip_csum_ok: true,
+            src,
+            dst,
+            sport,
+            dport,
+            tcp_flags: 0x02,
+            tcp_option_words: 0,
+            l4_csum: L4Csum::Valid,
+            payload_len: 6,
+            padding: 0,
+            cut: None,
+        }
+    }
+
     /// The frame's bytes.
     pub fn build(&self) -> Vec<u8> {
         let mut b = FrameBuilder::ethernet(self.eth_src, self.eth_dst)

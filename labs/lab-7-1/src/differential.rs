@@ -8,9 +8,7 @@ use std::net::Ipv4Addr;
 
 use harness::{
     Check,
-    differential::{
-        Compare, Counted, Differential, FrameSpec, Interesting, L4Csum, OptFill, Output,
-    },
+    differential::{Compare, Counted, Differential, FrameSpec, Interesting, Output},
     topology::{CLIENT_MAC, DUT_MAC},
 };
 
@@ -79,32 +77,15 @@ const BLOCKED: [Ipv4Addr; 2] = [Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(192, 1
 
 /// A TCP SYN from `src` to 10.0.0.9:`dport`, from the client to the program's interface.
 pub fn canonical(src: Ipv4Addr, dport: u16) -> FrameSpec {
-    FrameSpec {
-        eth_src: CLIENT_MAC,
-        eth_dst: DUT_MAC,
-        ethertype: 0x0800,
-        version: 4,
-        ihl: 5,
-        options: OptFill::Nop,
-        tos: 0,
-        total_len: None,
-        df: false,
-        mf: false,
-        frag_offset: 0,
-        ttl: 64,
-        protocol: 6,
-        ip_csum_ok: true,
+    FrameSpec::new(
+        CLIENT_MAC,
+        DUT_MAC,
+        6,
         src,
-        dst: Ipv4Addr::new(10, 0, 0, 9),
-        sport: 40000,
+        Ipv4Addr::new(10, 0, 0, 9),
+        40000,
         dport,
-        tcp_flags: 0x02,
-        tcp_option_words: 0,
-        l4_csum: L4Csum::Valid,
-        payload_len: 6,
-        padding: 0,
-        cut: None,
-    }
+    )
 }
 
 /// The IPv4 header as the contract defines it: EtherType 0x0800 and 20 header bytes present.

@@ -16,9 +16,7 @@ use std::net::Ipv4Addr;
 
 use harness::{
     Check, Lab,
-    differential::{
-        Backends, Compare, Counted, Differential, FrameSpec, Interesting, L4Csum, OptFill, Output,
-    },
+    differential::{Backends, Compare, Counted, Differential, FrameSpec, Interesting, Output},
     fill,
 };
 
@@ -93,30 +91,8 @@ pub fn differential(program: &'static str, seed: u64, frames: usize) -> Differen
 /// A UDP datagram from the client to VIP:7000.
 pub fn canonical() -> FrameSpec {
     FrameSpec {
-        eth_src: CLIENT,
-        eth_dst: LB_MAC,
-        ethertype: 0x0800,
-        version: 4,
-        ihl: 5,
-        options: OptFill::Nop,
-        tos: 0,
-        total_len: None,
-        df: false,
-        mf: false,
-        frag_offset: 0,
-        ttl: 64,
-        protocol: 17,
-        ip_csum_ok: true,
-        src: CLIENT_IP,
-        dst: VIP,
-        sport: 40000,
-        dport: UDP_PORT,
-        tcp_flags: 0x02,
-        tcp_option_words: 0,
-        l4_csum: L4Csum::Valid,
         payload_len: 9,
-        padding: 0,
-        cut: None,
+        ..FrameSpec::new(CLIENT, LB_MAC, 17, CLIENT_IP, VIP, 40000, UDP_PORT)
     }
 }
 
