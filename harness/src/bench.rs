@@ -46,7 +46,7 @@ pub fn lab_run(lab: &Lab, object: &XdpObject, mode: Mode, runs: usize) -> Result
         .parts
         .iter()
         .flat_map(|p| &p.checks)
-        .filter(|c| !(c.needs_veth && mode == Mode::TestRun))
+        .filter(|c| !c.skipped_in(mode))
         .map(super::check::Check::frame_count)
         .sum();
     let median = times[times.len() / 2];

@@ -66,6 +66,9 @@ pub enum Body {
     Delivery(Delivery),
     /// A real protocol exchange that frames and expectations cannot express.
     Scenario(Scenario),
+    /// Generated frames compared with the reference (test-run only; see
+    /// [`crate::differential`]).
+    Differential(crate::differential::Body),
 }
 
 /// A named scenario with a stable id (`7.1/firewall/icmp-dropped`).
@@ -235,6 +238,7 @@ impl Check {
             Body::Flood(flood) => flood.frame_count(),
             Body::Delivery(delivery) => delivery.parcels.len(),
             Body::Scenario(_) => 0,
+            Body::Differential(d) => d.0.frames,
         }
     }
 
@@ -252,6 +256,16 @@ impl Check {
             Body::Flood(flood) => flood.judge(target),
             Body::Delivery(delivery) => delivery.judge(target),
             Body::Scenario(Scenario(run)) => Ok((run(target)?, Vec::new())),
+            Body::Differential(d) => d.0.judge(target),
+        }
+    }
+
+    /// Whether `mode` skips the check: one that needs a real path in test-run mode, a
+    /// differential one (BPF_PROG_TEST_RUN beside the reference) on veth.
+    pub fn skipped_in(&self, mode: crate::Mode) -> bool {
+        match &self.body {
+            Body::Differential(_) => matches!(mode, crate::Mode::Native | crate::Mode::Generic),
+            _ => self.needs_veth && mode == crate::Mode::TestRun,
         }
     }
 }

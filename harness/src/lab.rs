@@ -268,7 +268,7 @@ fn run_part(
     mode: Mode,
     maps: &mut Vec<MapBinding>,
 ) -> Result<Vec<CheckResult>> {
-    let skipped = |c: &Check| c.needs_veth && mode == Mode::TestRun;
+    let skipped = |c: &Check| c.skipped_in(mode);
     let runnable: Vec<&Check> = checks.iter().copied().filter(|c| !skipped(c)).collect();
     let mut ran = if runnable.is_empty() {
         Vec::new()

@@ -12,6 +12,8 @@
 //! - [`check`], [`flood`], [`delivery`], [`lab`], [`report`]: what a lab is made of and what a
 //!   run reports; [`table`] and [`counters`]: how every check is judged; [`vary`]: the
 //!   values a contract leaves free, varied inside checks and by seed.
+//! - [`differential`]: generated frames compared with the reference, the first difference
+//!   shrunk to a minimal frame.
 //! - [`budget`]: how long a program may take per frame, and who missed a clock.
 //! - [`arrival`], [`fill`], [`service`]: what deliveries and exchanges need on a real path
 //!   (where frames arrive, map entries the harness writes, a real TCP request and reply).
@@ -23,6 +25,7 @@ pub mod check;
 pub mod clang;
 pub mod counters;
 pub mod delivery;
+pub mod differential;
 pub mod doctor;
 pub mod error;
 mod ethtool;

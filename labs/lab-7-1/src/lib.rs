@@ -9,6 +9,8 @@
 //! non-zero seed draws them at random and shuffles the frames of each check, so a program
 //! that matched the exact frames instead of the rules fails.
 
+pub mod differential;
+
 use std::{cell::Cell, net::Ipv4Addr};
 
 use harness::{
@@ -37,6 +39,9 @@ pub fn lab(seed: u64) -> Lab {
         part("port_filter", port_filter(&f)),
         part("firewall", firewall(&f)),
     ];
+    for p in &mut parts {
+        p.checks.push(differential::check(p.program, seed));
+    }
     for check in parts.iter_mut().flat_map(|p| p.checks.iter_mut()) {
         if let Some(probes) = check.probes_mut() {
             f.vary.shuffle(probes);

@@ -8,6 +8,7 @@
 //! ([`frames::Free`]); a seed draws them at random.
 
 pub mod checks;
+pub mod differential;
 pub mod frames;
 pub mod net;
 
@@ -31,7 +32,7 @@ pub fn lab(seed: u64) -> Lab {
     // Seed 0 gives the hash and DSR parts other backends and another LB MAC than the round
     // robin parts, so a program that assumes the README's values fails there.
     let (rr, hash, redirect, dsr) = (f.net(false), f.net(true), f.net(false), f.net(true));
-    Lab {
+    let mut lab = Lab {
         id: ID,
         title: "L4 load balancer",
         reference: reference::lab_7_3,
@@ -108,7 +109,14 @@ pub fn lab(seed: u64) -> Lab {
             )),
         ],
         environment: Some(net::topology),
-    }
+    };
+    differential::add(&mut lab, seed, |program| match program {
+        "lb_round_robin" => rr.clone(),
+        "lb_hash" => hash.clone(),
+        "lb_redirect" => redirect.clone(),
+        _ => dsr.clone(),
+    });
+    lab
 }
 
 fn part(program: &'static str, checks: Vec<harness::Check>, dsr: bool, net: &Net) -> Part {

@@ -51,6 +51,13 @@
  *                        only to ephemeral source       source ports are all ephemeral; fails
  *                        ports (32768 and up), as the   once `--seed` draws source ports below
  *                        harness's default frames use   32768
+ *
+ * Mutants the hand-written checks miss and the differential check catches (tests/differential.rs):
+ *   BUG_IHL4_SRC         ip_filter passes IHL < 5, even from 10.0.0.1
+ *   BUG_FRAGMENT_PASS    port_filter passes fragments (MF set or an offset)
+ *   BUG_PAD_60           port_filter passes frames longer than 14 + total length (Ethernet padding)
+ *   BUG_UDP_CUT_6        port_filter drops UDP to a blocked port with only 6 header bytes present
+ *   BUG_SYN_FIN          port_filter passes TCP with both SYN and FIN set
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -164,6 +171,10 @@ int ip_filter(struct xdp_md *ctx)
 
 	if (action != IS_IPV4)
 		return count(1, action);
+#ifdef BUG_IHL4_SRC
+	if (ip->ihl < 5)
+		return count(1, XDP_PASS);
+#endif
 #if defined(BUG_SRC_HOST_ORDER)
 	__u32 addr = ip->saddr;
 #elif defined(BUG_DEST_ADDR)
@@ -188,6 +199,30 @@ int port_filter(struct xdp_md *ctx)
 #if defined(BUG_TCP_ONLY)
 	if (ip->protocol != IPPROTO_TCP)
 		return count(1, XDP_PASS);
+#endif
+#ifdef BUG_FRAGMENT_PASS
+	if (ip->frag_off & bpf_htons(0x3fff))
+		return count(1, XDP_PASS);
+#endif
+#ifdef BUG_PAD_60
+	if ((void *)ip + bpf_ntohs(ip->tot_len) != (void *)(long)ctx->data_end)
+		return count(1, XDP_PASS);
+#endif
+#ifdef BUG_UDP_CUT_6
+	if (ip->protocol == IPPROTO_UDP) {
+		l4 = transport(ctx, ip, 6);
+		if (l4 && (l4->dest == bpf_htons(22) || l4->dest == bpf_htons(23) ||
+			   l4->dest == bpf_htons(3389)))
+			return count(0, XDP_DROP);
+	}
+#endif
+#ifdef BUG_SYN_FIN
+	if (ip->protocol == IPPROTO_TCP) {
+		__u8 *t = (void *)transport(ctx, ip, 14);
+
+		if (t && (t[13] & 0x03) == 0x03)
+			return count(1, XDP_PASS);
+	}
 #endif
 #if defined(BUG_NO_BOUNDS_CHECK)
 	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)

@@ -1,0 +1,94 @@
+//! The differential check of lab 7.3: the correct C program matches the reference, mutants the
+//! hand-written checks miss are caught with a shrunk frame naming the field, shrinking is
+//! deterministic, and the reference matches itself (and the contract) on a million frames.
+
+use std::path::{Path, PathBuf};
+
+use harness::{
+    Mode, Status, XdpObject,
+    differential::Differential,
+    testing::{self, differential as diff},
+};
+use lab_7_3::differential::{FRAMES, differential, seed0_net};
+
+/// Frames these tests compare: a mutant whose difference needs a rare combination of fields
+/// (UDP to a blocked port with 6 or 7 header bytes) is found within them under every seed
+/// tried, where the check's own budget of [`FRAMES`] finds it under some seeds only.
+const CAUGHT_WITHIN: usize = 3000;
+
+fn source() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs/lb.c")
+}
+
+fn build(defines: &[&str]) -> XdpObject {
+    testing::build_c(&source(), defines, Path::new(env!("CARGO_TARGET_TMPDIR")))
+}
+
+fn parts(seed: u64, frames: usize) -> Vec<Differential> {
+    ["lb_round_robin", "lb_hash", "lb_redirect", "lb_dsr"]
+        .map(|p| differential(p, &seed0_net(p), seed, frames))
+        .into()
+}
+
+#[test]
+#[ignore = "about a minute in a debug build: run with --run-ignored"]
+fn the_correct_c_program_matches_the_reference_on_100000_frames_per_part() {
+    diff::assert_no_difference(&parts(0, 100_000), &build(&[]), 100_000);
+}
+
+#[test]
+fn mutants_are_caught_with_a_shrunk_frame_naming_the_field() {
+    for (define, part, fields) in [
+        ("BUG_UDP_CSUM_ZERO_OUT", "lb_round_robin", "l4_csum"),
+        ("BUG_UDP_CSUM_ZERO_OUT", "lb_hash", "l4_csum"),
+        ("BUG_NO_FRAG_CHECK", "lb_hash", "frag_offset"),
+    ] {
+        diff::assert_caught(
+            &differential(part, &seed0_net(part), 0, CAUGHT_WITHIN),
+            &build(&[define]),
+            define,
+            fields,
+        );
+    }
+}
+
+#[test]
+fn shrinking_is_deterministic_under_a_seed() {
+    diff::assert_deterministic(
+        |seed| {
+            differential(
+                "lb_round_robin",
+                &seed0_net("lb_round_robin"),
+                seed,
+                CAUGHT_WITHIN,
+            )
+        },
+        &build(&["BUG_UDP_CSUM_ZERO_OUT"]),
+    );
+}
+
+#[test]
+fn the_reference_passes_its_differential_checks_in_test_run() {
+    let object = XdpObject::from_bytes("reference", reference::lab_7_3()).unwrap();
+    let report = testing::run(&lab_7_3::lab(0), &object, Mode::TestRun, None);
+    for c in report
+        .checks
+        .iter()
+        .filter(|c| c.id.ends_with("/differential"))
+    {
+        assert_eq!(c.status, Status::Pass, "{}: {}", c.id, c.message);
+    }
+}
+
+#[test]
+#[ignore = "about ten minutes in a debug build: a measurement for the README"]
+fn the_reference_matches_itself_on_a_million_frames() {
+    let object = XdpObject::from_bytes("reference", reference::lab_7_3()).unwrap();
+    diff::assert_no_difference(&parts(1, 1_000_000), &object, 1_000_000);
+}
+
+#[test]
+#[ignore = "a measurement for the README"]
+fn existing_mutants_caught_by_the_differential_check_alone() {
+    diff::count_caught(&source(), &[], |d| build(&[d]), &parts(0, FRAMES));
+}
