@@ -19,6 +19,7 @@ use traffic::{FrameBuilder, Tag};
 use crate::{
     budget::KernelTime,
     check::{Frame, Judgement},
+    cpus::Spread,
     counters,
     error::{Error, Result},
     maps::HashMapSummary,
@@ -56,6 +57,7 @@ pub struct Volley {
     want: BTreeMap<u32, Want>,
     entries: Option<Entries>,
     limit: Option<Duration>,
+    spread: Option<Spread>,
     next_tag: u16,
 }
 
@@ -102,7 +104,8 @@ pub enum Expect {
     All(Verdict),
     /// Exactly these verdicts in this order: (verdict, how many) runs.
     Verdicts(Vec<(Verdict, usize)>),
-    /// Between `lo` and `hi` of the group pass (inclusive); the rest are dropped.
+    /// Between `lo` and `hi` of the group pass (inclusive); every other frame must be dropped
+    /// (XDP_DROP exactly: a frame sent back, redirected or aborted fails the group).
     Passes {
         /// The least that must pass.
         lo: Bound,
@@ -214,7 +217,17 @@ impl Flood {
                 .collect();
             let started = Instant::now();
             first_start.get_or_insert(started);
-            let (shot, deltas) = counters::across(target, self.counters, |t| t.fire(&frames))?;
+            let highest = volley
+                .want
+                .keys()
+                .copied()
+                .chain(volley.width.map(|w| w.saturating_sub(1) as u32))
+                .max();
+            let (shot, deltas) =
+                counters::across_up_to(target, self.counters, highest, |t| match volley.spread {
+                    None => t.fire(&frames),
+                    Some(spread) => t.fire_spread(&frames, spread),
+                })?;
             let decided = Instant::now();
             let kernel = shot.kernel.unwrap_or_default();
             spent = KernelTime {
@@ -255,6 +268,9 @@ impl Flood {
 
             let verdicts: Vec<Verdict> = shot.outcomes.iter().map(|o| o.verdict).collect();
             table.input(format!("{}, within T = {}", volley.intro, ms(shot.elapsed)));
+            if let Some(spread) = volley.spread {
+                table.input(format!("sent {}", spread.line()));
+            }
             if let Some(note) = &shot.note {
                 table.input(note);
             }
@@ -266,14 +282,16 @@ impl Flood {
                 previous_passed = Some(got.iter().filter(|v| **v == Verdict::Pass).count() as u64);
             }
             let passed = verdicts.iter().filter(|v| **v == Verdict::Pass).count() as u64;
+            // Counters move once per run: a spread may run each frame several times.
+            let k = volley.spread.map_or(1, Spread::runs_per_frame);
             let want: BTreeMap<u32, Shown> = volley
                 .want
                 .iter()
                 .map(|(i, w)| {
                     let shown = match w {
-                        Want::Exact(n) => Shown::fixed(*n),
-                        Want::Passed => Shown::measured(passed),
-                        Want::Dropped => Shown::measured(frames.len() as u64 - passed),
+                        Want::Exact(n) => Shown::fixed(n * k),
+                        Want::Passed => Shown::measured(passed * k),
+                        Want::Dropped => Shown::measured((frames.len() as u64 - passed) * k),
                     };
                     (*i, shown)
                 })
@@ -341,6 +359,7 @@ impl Volley {
             want: BTreeMap::new(),
             entries: None,
             limit: None,
+            spread: None,
             next_tag: 1,
         }
     }
@@ -377,6 +396,14 @@ impl Volley {
     /// happens only for a fast enough flood (beyond it, the environment is blamed).
     pub fn decided_within(mut self, limit: Duration) -> Self {
         self.limit = Some(limit);
+        self
+    }
+
+    /// Sends this volley's frames spread over several CPUs (see [`Spread`]). Counter
+    /// expectations stay per run of the frames: with a spread that runs each frame k times,
+    /// they are multiplied by k.
+    pub fn spread(mut self, spread: Spread) -> Self {
+        self.spread = Some(spread);
         self
     }
 
@@ -522,7 +549,7 @@ impl Group {
                         )),
                     ));
                 }
-                table.passed_in(&self.name, lo_value, hi.value(t, prev), passed);
+                table.passed_in(&self.name, lo_value, hi.value(t, prev), got);
             }
         }
         Ok(())

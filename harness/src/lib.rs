@@ -12,6 +12,8 @@
 //! - [`check`], [`flood`], [`delivery`], [`lab`], [`report`]: what a lab is made of and what a
 //!   run reports; [`table`] and [`counters`]: how every check is judged; [`vary`]: the
 //!   values a contract leaves free, varied inside checks and by seed.
+//! - [`cpus`]: traffic from several CPUs, one at a time in turn or all at once.
+//! - [`exception`]: telling XDP_ABORTED from XDP_DROP on a veth.
 //! - [`budget`]: how long a program may take per frame, and who missed a clock.
 //! - [`arrival`], [`fill`], [`service`]: what deliveries and exchanges need on a real path
 //!   (where frames arrive, map entries the harness writes, a real TCP request and reply).
@@ -22,10 +24,12 @@ pub mod budget;
 pub mod check;
 pub mod clang;
 pub mod counters;
+pub mod cpus;
 pub mod delivery;
 pub mod doctor;
 pub mod error;
 mod ethtool;
+pub mod exception;
 pub mod fill;
 pub mod flood;
 pub mod grade;
@@ -53,6 +57,7 @@ pub mod vary;
 pub mod verdict;
 
 pub use check::{Body, Check, Probe};
+pub use cpus::Spread;
 pub use error::{Error, FailureClass, Result};
 pub use flood::{Bound, Expect, Flood, Pause, Volley, Want, Window};
 pub use lab::{Lab, Part, RunOptions};

@@ -107,6 +107,22 @@ impl Maps<'_> {
         insert_sized!(1 2 4 8 12 16 24 32)
     }
 
+    /// Inserts `key` into a HASH or LRU_HASH map with u32 keys whose values the contract leaves
+    /// free (a blocklist: any value counts), with a value of the map's own size, every byte
+    /// `fill`. The map is found by name, or else by layout whatever its value size.
+    pub fn hash_insert_fill(&mut self, name: &str, key: u32, fill: u8) -> Result<()> {
+        const EXPECTED: &str = "a HASH or LRU_HASH with u32 keys";
+        let map = self.get(name, EXPECTED, role(&["a HASH", "an LRU_HASH"], None))?;
+        let size = match &*map {
+            Map::HashMap(d) | Map::LruHashMap(d) => d
+                .info()
+                .map_err(Error::during(format!("reading the layout of map `{name}`")))?
+                .value_size(),
+            other => return Err(wrong_kind(name, EXPECTED, other)),
+        };
+        self.hash_insert(name, key, &vec![fill; size as usize])
+    }
+
     /// Sets `index → ifindex` in a DEVMAP (redirect targets).
     pub fn devmap_set(&mut self, name: &str, index: u32, ifindex: u32) -> Result<()> {
         const EXPECTED: &str = "a DEVMAP";
@@ -337,5 +353,86 @@ mod tests {
             text.contains("4-byte values where 8-byte ones were expected"),
             "{text}"
         );
+    }
+}
+
+#[cfg(test)]
+mod role_tests {
+    use std::path::Path;
+
+    use crate::{
+        Check, FailureClass, Flood, Volley, Want,
+        flood::Expect,
+        object::XdpObject,
+        target::{self, Mode},
+        topology::TopologySpec,
+        verdict::Verdict,
+    };
+
+    fn object(defines: &[&str]) -> XdpObject {
+        let dir = std::env::temp_dir().join(format!("xdplab-roles-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/testdata/roles.c");
+        XdpObject::from_path(crate::clang::compile(&source, defines, &dir).expect("clang"))
+            .expect("object")
+    }
+
+    fn program(defines: &[&str]) -> crate::object::LoadedProgram {
+        object(defines).load(Some("roles")).expect("load")
+    }
+
+    /// A program with no `stats` map: its `backend_stats` (the only u32 → u64 ARRAY) carries
+    /// another contract map's name, so it is not read as `stats`.
+    #[test]
+    fn another_contract_map_is_not_bound_by_layout() {
+        let mut p = program(&[]);
+        let e = p.maps().counters("stats").expect_err("no stats map");
+        assert_eq!(e.class(), FailureClass::MapLayout);
+        assert!(e.to_string().contains("`backend_stats`"), "{e}");
+        assert!(p.map_bindings().is_empty());
+        assert_eq!(p.maps().counters("backend_stats").expect("by name").len(), 3);
+    }
+
+    /// A blocklist whose values the contract leaves free is found by layout whatever its value
+    /// size, and written with values of that size.
+    #[test]
+    fn an_any_value_map_takes_the_value_size_of_the_map_found() {
+        let mut p = program(&[]);
+        p.maps()
+            .hash_insert_fill("blacklist", 0, 1)
+            .expect("1-byte values");
+        let [m] = p.maps().hash_maps().expect("hash maps").try_into().expect("one");
+        assert_eq!((m.name.as_str(), m.value_size, m.entries), ("blocked", 1, 1));
+        assert_eq!(p.map_bindings()[0].contract, "blacklist");
+    }
+
+    /// A `stats` map smaller than the indices a check counts into is a map-layout error that
+    /// names its size, never a "+0" read past its end.
+    #[test]
+    fn a_counter_map_too_small_for_the_check_is_a_layout_error() {
+        let check = Check::new("t", "roles", "small", "counts into stats[3]").flood(
+            Flood::new("stats").volley(
+                Volley::new("one frame")
+                    .group(
+                        "ipv4",
+                        1,
+                        |_| {
+                            traffic::FrameBuilder::ethernet(
+                                crate::topology::CLIENT_MAC,
+                                crate::topology::DUT_MAC,
+                            )
+                            .ipv4("10.0.0.2".parse().unwrap(), "10.0.0.9".parse().unwrap())
+                            .udp(1, 2)
+                        },
+                        Expect::All(Verdict::Pass),
+                    )
+                    .counter(3, Want::Exact(1)),
+            ),
+        );
+        let mut t = target::open(&object(&["SMALL_STATS"]), "roles", Mode::TestRun, &TopologySpec::pair())
+            .expect("target");
+        let e = check.judge(&mut *t).expect_err("too small");
+        assert_eq!(e.class(), FailureClass::MapLayout);
+        assert!(e.to_string().contains("2 entries"), "{e}");
     }
 }

@@ -25,6 +25,8 @@
  *   BUG_ACK_EQUALS_SEQ       the SYN-ACK's ack is the client's seq, not seq + 1
  *   BUG_NO_TRIM              the SYN-ACK keeps the SYN's length (options and all)
  *   BUG_ACCEPT_ANY_ACK       every bare ACK passes, cookie or not
+ *   BUG_OVER_LIMIT_TX        rate_limiter sends frames over the limit back (XDP_TX), not DROP
+ *   BUG_OVER_LIMIT_ABORTED   rate_limiter answers frames over the limit with XDP_ABORTED
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -52,6 +54,13 @@ char LICENSE[] SEC("license") = "GPL";
 #define CAPACITY 10000
 #else
 #define CAPACITY 1000
+#endif
+#if defined(BUG_OVER_LIMIT_TX)
+#define OVER_LIMIT XDP_TX
+#elif defined(BUG_OVER_LIMIT_ABORTED)
+#define OVER_LIMIT XDP_ABORTED
+#else
+#define OVER_LIMIT XDP_DROP
 #endif
 #define NS_PER_TOKEN 1000000ULL
 #define WINDOW_NS 1000000000ULL
@@ -205,7 +214,7 @@ int rate_limiter(struct xdp_md *ctx)
 #else
 	if (!take_token(&rl_buckets, ip->saddr))
 #endif
-		return count(0, XDP_DROP);
+		return count(0, OVER_LIMIT);
 	return count(1, XDP_PASS);
 }
 
