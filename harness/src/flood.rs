@@ -269,7 +269,7 @@ impl Flood {
             let verdicts: Vec<Verdict> = shot.outcomes.iter().map(|o| o.verdict).collect();
             table.input(format!("{}, within T = {}", volley.intro, ms(shot.elapsed)));
             if let Some(spread) = volley.spread {
-                table.input(format!("sent {}", spread.line()));
+                table.input(format!("sent {}", spread.line(target.mode())));
             }
             if let Some(note) = &shot.note {
                 table.input(note);
@@ -283,7 +283,9 @@ impl Flood {
             }
             let passed = verdicts.iter().filter(|v| **v == Verdict::Pass).count() as u64;
             // Counters move once per run: a spread may run each frame several times.
-            let k = volley.spread.map_or(1, Spread::runs_per_frame);
+            let k = volley
+                .spread
+                .map_or(1, |s| s.runs_per_frame(target.mode()));
             let want: BTreeMap<u32, Shown> = volley
                 .want
                 .iter()

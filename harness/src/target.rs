@@ -141,6 +141,8 @@ impl Target for TestRunTarget {
     }
 
     fn fire(&mut self, frames: &[Vec<u8>]) -> Result<Shot> {
+        // One batch, one CPU: state kept per CPU stays whole within it (as on a veth).
+        let _pin = PinnedCpu::here();
         let start = Instant::now();
         let mut kernel = KernelTime::default();
         let outcomes = frames
@@ -169,21 +171,26 @@ impl Target for TestRunTarget {
         let start = Instant::now();
         let mut kernel = KernelTime::default();
         let outcomes = match spread {
-            Spread::Alternate(n) => frames
+            Spread::InTurn { .. } => frames
                 .iter()
                 .enumerate()
                 .map(|(i, f)| {
                     // BPF_PROG_TEST_RUN runs the program on the calling thread's CPU.
-                    let _on = OnCpu::pin(on[i % n])?;
+                    let _on = OnCpu::pin(on[spread.cpu_of(i)])?;
                     self.run(f, &mut kernel)
                 })
                 .collect::<Result<Vec<_>>>()?,
-            Spread::Concurrent { repeat, .. } => {
+            Spread::Concurrent { test_runs: repeat, .. } => {
+                let _installed = Dispatched::hold(&mut self.program)?;
                 let program = &self.program;
+                let together = std::sync::Barrier::new(on.len());
+                let together = &together;
                 let (mut verdicts, spans, time) = std::thread::scope(|s| {
                     let threads: Vec<_> = on
                         .iter()
-                        .map(|&cpu| s.spawn(move || run_on(program, cpu, frames, repeat)))
+                        .map(|&cpu| {
+                            s.spawn(move || run_on(program, cpu, frames, repeat, together))
+                        })
                         .collect();
                     let mut verdicts = Vec::new();
                     let (mut spans, mut time) = (Vec::new(), Duration::ZERO);
@@ -195,9 +202,13 @@ impl Target for TestRunTarget {
                     }
                     Ok::<_, Error>((verdicts, spans, time))
                 })?;
-                cpus::overlapped(&spans)?;
+                // Frame by frame: the CPUs must have run each one at the same time.
+                for i in 0..frames.len() {
+                    let each: Vec<cpus::Span> = spans.iter().map(|s| s[i]).collect();
+                    cpus::overlapped(&each)?;
+                }
                 kernel = KernelTime {
-                    runs: frames.len() as u64 * spread.runs_per_frame(),
+                    runs: frames.len() as u64 * spread.runs_per_frame(Mode::TestRun),
                     time,
                 };
                 verdicts
@@ -217,24 +228,51 @@ impl Target for TestRunTarget {
     }
 }
 
+/// The program attached in native mode to a veth of a throw-away pair, for as long as this
+/// lives: the kernel's XDP dispatcher then holds it, and test runs with a repeat count skip the
+/// dispatcher swap (they only take a reference under its mutex).
+struct Dispatched {
+    _topology: Topology,
+}
+
+impl Dispatched {
+    fn hold(program: &mut LoadedProgram) -> Result<Self> {
+        let topology = Topology::create(&TopologySpec::pair())?;
+        let dut = topology.iface("dut", "eth0")?.clone();
+        topology
+            .ns(dut.ns)?
+            .run(|| program.attach(dut.ifindex, AttachMode::Native))??;
+        Ok(Self {
+            _topology: topology,
+        })
+    }
+}
+
 /// One thread's share of a [`Spread::Concurrent`] test-run batch: every frame `repeat` times on
-/// `cpu`; its verdicts, when it ran, and the kernel's time.
+/// `cpu`; its verdicts, when it ran each, and the kernel's time. The threads start each frame
+/// `together`, so all CPUs run the same frame (and update the same entries) at once, each in
+/// the kernel's own loop (one call per frame). The caller keeps the program attached in
+/// native mode meanwhile: otherwise each such call swaps it into the XDP dispatcher under a
+/// mutex (about 24 ms, see [`LoadedProgram::time_run`]), which serialises the threads.
 fn run_on(
     program: &LoadedProgram,
     cpu: usize,
     frames: &[Vec<u8>],
     repeat: u32,
-) -> Result<(Vec<Verdict>, cpus::Span, Duration)> {
+    together: &std::sync::Barrier,
+) -> Result<(Vec<Verdict>, Vec<cpus::Span>, Duration)> {
     let _on = OnCpu::pin(cpu)?;
-    let start = Instant::now();
     let mut time = Duration::ZERO;
-    let mut verdicts = Vec::with_capacity(frames.len());
+    let (mut verdicts, mut spans) = (Vec::new(), Vec::new());
     for f in frames {
+        together.wait();
+        let start = Instant::now();
         let (v, took) = program.test_run_shared(f, repeat)?;
+        spans.push((start, Instant::now()));
         verdicts.push(v);
         time += took;
     }
-    Ok((verdicts, (start, Instant::now()), time))
+    Ok((verdicts, spans, time))
 }
 
 impl TestRunTarget {
@@ -881,14 +919,14 @@ impl Target for VethTarget {
     fn fire_spread(&mut self, frames: &[Vec<u8>], spread: Spread) -> Result<Shot> {
         let on = cpus::usable(spread.cpus())?;
         match spread {
-            Spread::Alternate(n) => {
+            Spread::InTurn { .. } => {
                 let start = Instant::now();
                 let (mut outcomes, mut notes) = (Vec::new(), Vec::new());
                 let mut kernel = KernelTime::default();
                 for (i, frame) in frames.iter().enumerate() {
                     // Sent from this CPU, the frame is run there too: a veth queues it to the
                     // sending CPU's backlog (generic) or schedules its NAPI there (native).
-                    let _on = OnCpu::pin(on[i % n])?;
+                    let _on = OnCpu::pin(on[spread.cpu_of(i)])?;
                     let shot = self.outcomes(std::slice::from_ref(frame), false)?;
                     outcomes.extend(shot.outcomes);
                     notes.extend(shot.note);
@@ -904,7 +942,9 @@ impl Target for VethTarget {
                     kernel: Some(kernel),
                 })
             }
-            Spread::Concurrent { repeat, .. } => self.outcomes_from(frames, false, Some((&on, repeat))),
+            Spread::Concurrent { sends, .. } => {
+                self.outcomes_from(frames, false, Some((&on, sends)))
+            }
         }
     }
 

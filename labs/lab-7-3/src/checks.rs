@@ -6,7 +6,8 @@
 use std::net::Ipv4Addr;
 
 use harness::{
-    Check, Probe, Verdict,
+    Check, Probe, Spread, Verdict,
+    cpus::Spreading,
     arrival::Arrival,
     check::Judgement,
     delivery::{Count, Delivery, Expect, Observe, Parcel},
@@ -135,6 +136,27 @@ pub fn round_robin(part: &'static str, verdict: Verdict, f: &Free) -> Check {
         vec![BALANCED],
         Observe::Output { verdict },
     ))
+}
+
+/// [`round_robin`]'s packets one at a time, two in a row on one CPU, then two on the other:
+/// one rotation whatever CPU runs the program. A cursor kept per CPU (a PERCPU_ARRAY) rotates
+/// each CPU alone and breaks the sequence, whatever each CPU's cursor started at.
+pub fn round_robin_across_cpus(part: &'static str, verdict: Verdict, f: &Free) -> Check {
+    const IN_TURN: Spread = Spread::InTurn { cpus: 2, each: 2 };
+    let harness::Body::Delivery(delivery) = round_robin(part, verdict, f).body else {
+        unreachable!("round_robin is a delivery")
+    };
+    Check::new(
+        ID,
+        part,
+        "round-robin-across-cpus",
+        "the 30 packets of round-robin, two at a time on each of 2 CPUs in turn: still one \
+         rotation",
+    )
+    .custom(move |t| {
+        let (judgement, _) = delivery.judge(&mut Spreading::new(t, IN_TURN))?;
+        Ok(judgement)
+    })
 }
 
 /// One VIP packet per source, in order, TCP and UDP in turn, with free ports and payloads.

@@ -38,6 +38,7 @@ pub fn lab(seed: u64) -> Lab {
                 vec![
                     checks::rewritten_headers("lb_round_robin", Verdict::Tx, Rewrite::Nat, &f),
                     checks::round_robin("lb_round_robin", Verdict::Tx, &f),
+                    checks::round_robin_across_cpus("lb_round_robin", Verdict::Tx, &f),
                     checks::delivered("lb_round_robin", Path::Switch, &f),
                     checks::non_vip("lb_round_robin", &f),
                 ],
@@ -71,6 +72,7 @@ pub fn lab(seed: u64) -> Lab {
                 vec![
                     checks::rewritten_headers("lb_redirect", Verdict::Redirect, Rewrite::Nat, &f),
                     checks::round_robin("lb_redirect", Verdict::Redirect, &f),
+                    checks::round_robin_across_cpus("lb_redirect", Verdict::Redirect, &f),
                     checks::delivered("lb_redirect", Path::Link, &f),
                     checks::non_vip("lb_redirect", &f),
                 ],

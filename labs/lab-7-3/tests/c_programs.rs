@@ -128,6 +128,7 @@ fn pass_instead_of_tx() {
         &[
             (RR, "rewritten-headers"),
             (RR, "round-robin"),
+            (RR, "round-robin-across-cpus"),
             (HASH, "rewritten-headers"),
             (HASH, "affinity"),
             (HASH, "spread-consecutive"),
@@ -144,7 +145,12 @@ fn always_backend_0_test_run() {
     flagged_ids(
         "BUG_ALWAYS_0",
         Mode::TestRun,
-        &[(RR, "round-robin"), (REDIRECT, "round-robin")],
+        &[
+            (RR, "round-robin"),
+            (RR, "round-robin-across-cpus"),
+            (REDIRECT, "round-robin"),
+            (REDIRECT, "round-robin-across-cpus"),
+        ],
     );
 }
 
@@ -155,8 +161,10 @@ fn always_backend_0_generic() {
         Mode::Generic,
         &[
             (RR, "round-robin"),
+            (RR, "round-robin-across-cpus"),
             (RR, "delivered"),
             (REDIRECT, "round-robin"),
+            (REDIRECT, "round-robin-across-cpus"),
             (REDIRECT, "redirect-path"),
         ],
     );
@@ -233,4 +241,32 @@ fn l4_checksum_diff_is_readable() {
     );
     let headers = msg("7.3/lb_round_robin/rewritten-headers");
     assert!(headers.contains("csum BAD"), "{headers}");
+}
+
+/// A round-robin cursor kept per CPU rotates right on one CPU: only traffic that runs on two
+/// CPUs in turn shows it, in every mode.
+fn percpu_cursor(mode: Mode) {
+    flagged_ids(
+        "BUG_PERCPU_CURSOR",
+        mode,
+        &[
+            (RR, "round-robin-across-cpus"),
+            (REDIRECT, "round-robin-across-cpus"),
+        ],
+    );
+}
+
+#[test]
+fn percpu_cursor_test_run() {
+    percpu_cursor(Mode::TestRun);
+}
+
+#[test]
+fn percpu_cursor_native() {
+    percpu_cursor(Mode::Native);
+}
+
+#[test]
+fn percpu_cursor_generic() {
+    percpu_cursor(Mode::Generic);
 }

@@ -38,6 +38,8 @@
  *                        only to ephemeral source       source ports are all ephemeral; fails
  *                        ports (32768 and up), as the   once `--seed` draws source ports below
  *                        harness's default frames use   32768
+ *   BUG_NONATOMIC_COUNTER stats[i] += 1, not an     all three: counts-from-2-cpus (two CPUs
+ *                        atomic add                     at once lose updates)
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -84,7 +86,11 @@ static __always_inline int count(__u32 bucket, int action)
 	__u64 *n = bpf_map_lookup_elem(&stats, &bucket);
 
 	if (n)
+#ifdef BUG_NONATOMIC_COUNTER
+		*n += 1;
+#else
 		__sync_fetch_and_add(n, 1);
+#endif
 	return action;
 }
 

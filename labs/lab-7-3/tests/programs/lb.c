@@ -20,6 +20,7 @@
  *   BUG_REWRITE_SRC      the source address is rewritten instead of the destination
  *   BUG_BALANCE_ALL      every TCP/UDP packet is balanced, not only those to the VIP
  *   BUG_DSR_KEEP_SRC_MAC lb_dsr leaves the source MAC as the client's
+ *   BUG_PERCPU_CURSOR    the round-robin cursor is a PERCPU_ARRAY: each CPU rotates alone
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -68,7 +69,11 @@ struct {
 } tx_ports SEC(".maps");
 
 struct {
+#ifdef BUG_PERCPU_CURSOR
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+#else
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+#endif
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u64);
