@@ -71,9 +71,11 @@ impl Spread {
             Spread::InTurn { cpus, each } => {
                 format!("one at a time, {each} in a row on each of {cpus} CPUs in turn")
             }
+            // The count differs by mode: shown as a measured value, so tables (and snapshots)
+            // read the same in every mode.
             Spread::Concurrent { cpus, .. } => format!(
                 "from {cpus} CPUs at once, each running every frame {} times",
-                self.repeat(mode)
+                crate::table::Shown::measured(u64::from(self.repeat(mode)))
             ),
         }
     }
@@ -212,29 +214,52 @@ pub fn realtime() {
 
 /// A barrier whose threads wait spinning, on their CPUs: released together, they start at
 /// once, where threads asleep in `std::sync::Barrier` wake one by one, each after its CPU's
-/// scheduler gets round to it (milliseconds on a loaded machine).
+/// scheduler gets round to it (milliseconds on a loaded machine). A thread that fails
+/// abandons it, and a wait gives up after [`SpinBarrier::PATIENCE`], so no thread spins
+/// forever for one that is gone.
 pub struct SpinBarrier {
     threads: usize,
     arrived: std::sync::atomic::AtomicUsize,
+    abandoned: std::sync::atomic::AtomicBool,
 }
 
 impl SpinBarrier {
+    /// The longest a thread waits for the others.
+    pub const PATIENCE: Duration = Duration::from_secs(5);
+
     /// A barrier for `threads` threads, reusable round after round.
     pub fn new(threads: usize) -> Self {
         Self {
             threads,
             arrived: std::sync::atomic::AtomicUsize::new(0),
+            abandoned: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
-    /// Waits until every thread has arrived in this round.
-    pub fn wait(&self) {
-        use std::sync::atomic::Ordering::AcqRel;
+    /// Waits until every thread has arrived in this round; fails when one abandoned the
+    /// barrier or did not come within [`SpinBarrier::PATIENCE`].
+    pub fn wait(&self) -> Result<()> {
+        use std::sync::atomic::Ordering::{AcqRel, Acquire};
         let ticket = self.arrived.fetch_add(1, AcqRel);
         let round_end = (ticket / self.threads + 1) * self.threads;
-        while self.arrived.load(std::sync::atomic::Ordering::Acquire) < round_end {
+        let start = Instant::now();
+        while self.arrived.load(Acquire) < round_end {
+            if self.abandoned.load(Acquire) || start.elapsed() > Self::PATIENCE {
+                self.abandon();
+                return Err(Error::env(
+                    "a thread running the program on another CPU did not come: the batch was \
+                     not run on several CPUs at once",
+                ));
+            }
             std::hint::spin_loop();
         }
+        Ok(())
+    }
+
+    /// Releases every thread waiting now or later (with an error): this one will not come.
+    pub fn abandon(&self) {
+        self.abandoned
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 }
 
@@ -334,13 +359,20 @@ mod tests {
                 s.spawn(|| {
                     for round in 1..=3 {
                         hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                        b.wait();
+                        b.wait().expect("both come");
                         assert!(hits.load(std::sync::atomic::Ordering::SeqCst) >= 2 * round);
-                        b.wait();
+                        b.wait().expect("both come");
                     }
                 });
             }
         });
+    }
+
+    #[test]
+    fn an_abandoned_spin_barrier_releases_the_others() {
+        let b = SpinBarrier::new(2);
+        b.abandon();
+        assert!(b.wait().is_err());
     }
 
     #[test]

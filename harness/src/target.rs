@@ -189,7 +189,13 @@ impl Target for TestRunTarget {
                     let threads: Vec<_> = on
                         .iter()
                         .map(|&cpu| {
-                            s.spawn(move || run_on(program, cpu, frames, repeat, together))
+                            s.spawn(move || {
+                                let run = run_on(program, cpu, frames, repeat, together);
+                                if run.is_err() {
+                                    together.abandon();
+                                }
+                                run
+                            })
                         })
                         .collect();
                     let mut verdicts = Vec::new();
@@ -266,7 +272,7 @@ fn run_on(
     let mut time = Duration::ZERO;
     let (mut verdicts, mut spans) = (Vec::new(), Vec::new());
     for f in frames {
-        together.wait();
+        together.wait()?;
         let span = cpus::Span::begin();
         let (v, took) = program.test_run_shared(f, repeat)?;
         spans.push(cpus::Span::end(span));
@@ -560,7 +566,7 @@ impl VethTarget {
             None => self.wait_decided(&nonces, runs, kernel_before, start, poll),
             Some((cpus, repeat, spans)) => {
                 let senders = self.extra_senders(cpus.len())?;
-                let together = std::sync::Barrier::new(cpus.len());
+                let together = cpus::SpinBarrier::new(cpus.len());
                 let together = &together;
                 std::thread::scope(|s| {
                     let threads: Vec<_> = senders
@@ -570,7 +576,11 @@ impl VethTarget {
                             let barrier = settle::sentinel(src, dst, nonce);
                             let repeat = *repeat;
                             s.spawn(move || {
-                                send_from(socket, cpu, frames, repeat, &barrier, together)
+                                let sent = send_from(socket, cpu, frames, repeat, &barrier, together);
+                                if sent.is_err() {
+                                    together.abandon();
+                                }
+                                sent
                             })
                         })
                         .collect();
@@ -980,11 +990,10 @@ fn send_from(
     frames: &[Vec<u8>],
     repeat: u32,
     barrier: &[u8],
-    together: &std::sync::Barrier,
+    together: &cpus::SpinBarrier,
 ) -> Result<cpus::Span> {
     let _on = OnCpu::pin(cpu)?;
-    cpus::realtime();
-    together.wait();
+    together.wait()?;
     let span = cpus::Span::begin();
     for _ in 0..repeat {
         for chunk in frames.chunks(settle::SEND_CHUNK) {

@@ -127,3 +127,20 @@ pub fn assert_nothing_charged(report: &Report) {
         report.to_text()
     );
 }
+
+/// Replaces everything inside ⟨ ⟩ (values measured during a run) with `…`, for snapshots that
+/// must read the same on every run and in every mode.
+pub fn redact(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('⟨') {
+        out.push_str(&rest[..open]);
+        out.push_str("⟨…⟩");
+        rest = match rest[open..].find('⟩') {
+            Some(close) => &rest[open + close + '⟩'.len_utf8()..],
+            None => "",
+        };
+    }
+    out.push_str(rest);
+    out
+}

@@ -15,7 +15,7 @@ use harness::{
     Check, Error, FailureClass, Lab, Part, Probe, Result, Spread,
     Verdict::{Drop, Pass},
     counters,
-    table::Table,
+    table::{Shown, Table},
     target::Target,
     topology::{CLIENT_MAC, DUT_MAC, TopologySpec},
     vary::{CLIENT_PORTS, Cycle, Vary},
@@ -106,8 +106,8 @@ fn from_two_cpus(part: &'static str, frames: Vec<FrameBuilder>) -> Check {
         table.input(format!("{} frames, sent {}", frames.len(), CONTENDED.line(mode)));
         table.row(
             "stats, all entries together",
-            format!("+{runs}"),
-            format!("+{counted}"),
+            format!("+{}", Shown::measured(runs)),
+            format!("+{}", Shown::measured(counted)),
         );
         Ok(table.judge())
     })
