@@ -201,6 +201,7 @@ impl Flood {
         // The program's own time in the kernel, over the flood so far and the previous volley:
         // what tells a program that ran out the contract's clock from a slow machine.
         let (mut spent, mut previous_kernel) = (KernelTime::default(), KernelTime::default());
+        self.fresh_state(target)?;
         for volley in &self.volleys {
             if let (Some(pause), Some((started, decided, _))) = (volley.pause, previous) {
                 table.input(pause.wait(started, decided));
@@ -311,6 +312,35 @@ impl Flood {
             traffic.extend(Frame::traffic(&frames, &shot.outcomes));
         }
         Ok((table.judge(), traffic))
+    }
+
+    /// Fails (unverified, never a charge) when a program someone else loaded already keeps
+    /// state for a source this flood sends from: its maps hold it from an earlier run (pins
+    /// run again, a replayed check), and a flood judged by a contract's clock or counts needs
+    /// every source new. Programs the harness loads start with empty maps.
+    fn fresh_state(&self, target: &mut dyn Target) -> Result<()> {
+        if !target.program().adopted() {
+            return Ok(());
+        }
+        let held = target.program().maps().address_keys()?;
+        let stale: std::collections::BTreeSet<std::net::Ipv4Addr> = self
+            .volleys
+            .iter()
+            .flat_map(|v| &v.groups)
+            .flat_map(|g| &g.frames)
+            .filter_map(|f| traffic::decode(f).ipv4.map(|ip| ip.src))
+            .filter(|src| held.contains(&src.octets()))
+            .collect();
+        if stale.is_empty() {
+            return Ok(());
+        }
+        let listed: Vec<String> = stale.iter().map(ToString::to_string).collect();
+        Err(Error::env(format!(
+            "the program's maps already hold state for {} (from an earlier run on the same \
+             loaded program: pins run again, or a check replayed), and this check needs those \
+             sources new; load the program afresh (or run with another --seed) to judge it",
+            listed.join(", ")
+        )))
     }
 
     fn check_window(&self, volley: Duration, first_start: Instant) -> Result<()> {

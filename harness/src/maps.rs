@@ -190,6 +190,34 @@ impl Maps<'_> {
         Ok(out)
     }
 
+    /// The 4-byte keys held now by the hash maps (per-CPU ones included) that can keep state
+    /// per IPv4 address: every one with 4-byte keys but a contract map the harness fills (the
+    /// blocklist). A program someone else loaded may hold state from earlier runs there.
+    pub fn address_keys(&mut self) -> Result<std::collections::BTreeSet<[u8; 4]>> {
+        let mut keys = std::collections::BTreeSet::new();
+        for (name, map) in self.program.maps_in_order() {
+            let (Map::HashMap(data)
+            | Map::LruHashMap(data)
+            | Map::PerCpuHashMap(data)
+            | Map::PerCpuLruHashMap(data)) = &*map
+            else {
+                continue;
+            };
+            if crate::map_role::CONTRACT_NAMES.contains(&name.as_str()) {
+                continue;
+            }
+            let info = data
+                .info()
+                .map_err(Error::during(format!("reading the layout of map `{name}`")))?;
+            if info.key_size() == 4 {
+                walk_keys(data, 4, |k| {
+                    keys.insert(k.try_into().expect("4-byte key"));
+                })?;
+            }
+        }
+        Ok(keys)
+    }
+
     /// Removes `key` from a HASH or LRU_HASH map with u32 keys; a missing key is not an error.
     pub fn hash_remove(&mut self, name: &str, key: u32) -> Result<()> {
         const EXPECTED: &str = "a HASH or LRU_HASH with u32 keys";
@@ -275,17 +303,23 @@ fn map_syscall(
 
 /// Counts a hash map's keys by walking them with BPF_MAP_GET_NEXT_KEY.
 fn count_keys(data: &MapData, key_size: usize) -> Result<usize> {
+    let mut n = 0;
+    walk_keys(data, key_size, |_| n += 1)?;
+    Ok(n)
+}
+
+/// Calls `each` with every key of a hash map, walking them with BPF_MAP_GET_NEXT_KEY.
+fn walk_keys(data: &MapData, key_size: usize, mut each: impl FnMut(&[u8])) -> Result<()> {
     let mut key: Option<Vec<u8>> = None;
     let mut next = vec![0u8; key_size];
-    let mut n = 0;
     loop {
         let from = key.as_ref().map_or(std::ptr::null(), std::vec::Vec::as_ptr);
         match map_syscall(data, BPF_MAP_GET_NEXT_KEY, from, next.as_mut_ptr()) {
             Ok(()) => {
-                n += 1;
+                each(&next);
                 key = Some(next.clone());
             }
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(n),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
             Err(e) => return Err(Error::op("walking a map's keys", e)),
         }
     }

@@ -144,3 +144,52 @@ pub fn redact(text: &str) -> String {
     out.push_str(rest);
     out
 }
+
+/// Loads `lab`'s reference the way `bpftool prog loadall ... pinmaps` does (named maps, every
+/// program and map pinned), runs each of `parts` three times on the pins in `mode`, then
+/// replays each of their checks alone, and asserts that nothing was ever charged: state the
+/// maps keep from run to run is either harmless or makes a check unverified, saying so.
+/// Returns how many checks said so.
+pub fn pinned_runs_again_and_again(lab: &Lab, parts: &[&str], mode: Mode) -> usize {
+    let student =
+        student_loader::StudentPrograms::load((lab.reference)(), true).expect("loads as bpftool");
+    let pins = crate::object::PinDir::create().expect("a bpffs pin directory");
+    student.pin_all(pins.path()).expect("pinned with its maps");
+    let pinned = crate::source::PinnedPrograms::open(pins.path()).expect("the pins");
+    let mut unverified = 0;
+    let mut judge = |program: &str, check: Option<&str>| {
+        let opts = RunOptions {
+            mode,
+            program: Some(program.to_owned()),
+            check: check.map(str::to_owned),
+            ..Default::default()
+        };
+        let report = lab.run(&pinned, &opts).expect("the run happens");
+        let charged: Vec<&str> = report
+            .checks
+            .iter()
+            .filter(|c| !c.passed && c.status != crate::Status::Unverified)
+            .map(|c| c.id.as_str())
+            .collect();
+        assert!(charged.is_empty(), "{mode}: {charged:?}\n{}", report.to_text());
+        unverified += report
+            .checks
+            .iter()
+            .filter(|c| c.status == crate::Status::Unverified)
+            .count();
+    };
+    for program in parts {
+        for _ in 0..3 {
+            judge(program, None);
+        }
+    }
+    for check in lab.check_ids() {
+        if let Some(program) = parts
+            .iter()
+            .find(|p| check.starts_with(&format!("{}/{p}/", lab.id)))
+        {
+            judge(program, Some(check));
+        }
+    }
+    unverified
+}
