@@ -85,6 +85,9 @@ mod tests {
         let e = require("stats", &[0; 2], Some(4)).expect_err("too small");
         assert_eq!(e.class(), crate::FailureClass::MapLayout);
         let text = e.to_string();
-        assert!(text.contains("2 entries") && text.contains("at least 5"), "{text}");
+        assert!(
+            text.contains("2 entries") && text.contains("at least 5"),
+            "{text}"
+        );
     }
 }

@@ -311,7 +311,11 @@ fn thread_cpu_time() -> Duration {
 pub fn overlapped(spans: &[Span]) -> Result<Duration> {
     let start = spans.iter().map(|s| s.start).max();
     let end = spans.iter().map(|s| s.end).min();
-    let shortest = spans.iter().map(|s| s.end - s.start).min().unwrap_or_default();
+    let shortest = spans
+        .iter()
+        .map(|s| s.end - s.start)
+        .min()
+        .unwrap_or_default();
     let common = match (start, end) {
         (Some(s), Some(e)) if e > s => e - s,
         _ => Duration::ZERO,

@@ -165,7 +165,9 @@ fn read_in_private_mount() -> std::result::Result<u64, String> {
     let fail = |what: &str| format!("{what}: {}", std::io::Error::last_os_error());
     // SAFETY: unshare affects only this thread (CLONE_NEWNS implies CLONE_FS).
     if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
-        return Err(fail("cannot make a private mount namespace to mount a tracefs"));
+        return Err(fail(
+            "cannot make a private mount namespace to mount a tracefs",
+        ));
     }
     let root = c"/";
     // SAFETY: valid C strings; makes every mount of the copy private, so the tracefs mounted

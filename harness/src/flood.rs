@@ -19,8 +19,8 @@ use traffic::{FrameBuilder, Tag};
 use crate::{
     budget::KernelTime,
     check::{Frame, Judgement},
-    cpus::Spread,
     counters,
+    cpus::Spread,
     error::{Error, Result},
     maps::HashMapSummary,
     table::{Shown, Table, ms},
@@ -284,9 +284,7 @@ impl Flood {
             }
             let passed = verdicts.iter().filter(|v| **v == Verdict::Pass).count() as u64;
             // Counters move once per run: a spread may run each frame several times.
-            let k = volley
-                .spread
-                .map_or(1, |s| s.runs_per_frame(target.mode()));
+            let k = volley.spread.map_or(1, |s| s.runs_per_frame(target.mode()));
             let want: BTreeMap<u32, Shown> = volley
                 .want
                 .iter()

@@ -13,7 +13,13 @@ use crate::error::Error;
 /// Every map name the labs' contracts give. A map carrying one of them is that contract map and
 /// never stands in for another by layout (a program with no `stats` map must not have its
 /// `backend_stats` read as `stats`); a lab that adds a contract map adds its name here.
-pub const CONTRACT_NAMES: &[&str] = &["stats", "backend_stats", "backends", "tx_ports", "blacklist"];
+pub const CONTRACT_NAMES: &[&str] = &[
+    "stats",
+    "backend_stats",
+    "backends",
+    "tx_ports",
+    "blacklist",
+];
 
 /// What a contract's map must look like: the accessor that reads or writes it decides.
 #[derive(Debug, Clone, Copy)]

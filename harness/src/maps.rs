@@ -423,8 +423,11 @@ mod role_tests {
         let e = p.maps().counters("stats").expect_err("no stats map");
         assert_eq!(e.class(), FailureClass::MapLayout);
         assert!(e.to_string().contains("`backend_stats`"), "{e}");
-        assert!(p.map_bindings().is_empty());
-        assert_eq!(p.maps().counters("backend_stats").expect("by name").len(), 3);
+        assert_eq!(p.map_bindings(), &[]);
+        assert_eq!(
+            p.maps().counters("backend_stats").expect("by name").len(),
+            3
+        );
     }
 
     /// A blocklist whose values the contract leaves free is found by layout whatever its value
@@ -435,8 +438,16 @@ mod role_tests {
         p.maps()
             .hash_insert_fill("blacklist", 0, 1)
             .expect("1-byte values");
-        let [m] = p.maps().hash_maps().expect("hash maps").try_into().expect("one");
-        assert_eq!((m.name.as_str(), m.value_size, m.entries), ("blocked", 1, 1));
+        let [m] = p
+            .maps()
+            .hash_maps()
+            .expect("hash maps")
+            .try_into()
+            .expect("one");
+        assert_eq!(
+            (m.name.as_str(), m.value_size, m.entries),
+            ("blocked", 1, 1)
+        );
         assert_eq!(p.map_bindings()[0].contract, "blacklist");
     }
 
@@ -463,8 +474,13 @@ mod role_tests {
                     .counter(3, Want::Exact(1)),
             ),
         );
-        let mut t = target::open(&object(&["SMALL_STATS"]), "roles", Mode::TestRun, &TopologySpec::pair())
-            .expect("target");
+        let mut t = target::open(
+            &object(&["SMALL_STATS"]),
+            "roles",
+            Mode::TestRun,
+            &TopologySpec::pair(),
+        )
+        .expect("target");
         let e = check.judge(&mut *t).expect_err("too small");
         assert_eq!(e.class(), FailureClass::MapLayout);
         assert!(e.to_string().contains("2 entries"), "{e}");

@@ -55,7 +55,11 @@ impl Table {
     pub fn passed_in(&mut self, name: &str, lo: Shown, hi: Shown, got: &[Verdict]) -> &mut Self {
         let bounds = format!("PASS {lo}..={hi}, the rest DROP");
         let passed = got.iter().filter(|v| **v == Verdict::Pass).count() as u64;
-        let rest: Vec<Verdict> = got.iter().copied().filter(|v| *v != Verdict::Pass).collect();
+        let rest: Vec<Verdict> = got
+            .iter()
+            .copied()
+            .filter(|v| *v != Verdict::Pass)
+            .collect();
         let in_range = (lo.value..=hi.value).contains(&passed);
         let dropped = rest.iter().all(|v| *v == Verdict::Drop);
         let actual = match (in_range, dropped) {
@@ -255,7 +259,11 @@ mod tests {
             t.passed_in("x", Shown::fixed(10), Shown::measured(20), &got);
             let j = t.judge();
             assert_ne!(j.expected, j.actual);
-            assert!(j.actual.contains(&format!("the rest {rest} ×5")), "{}", j.actual);
+            assert!(
+                j.actual.contains(&format!("the rest {rest} ×5")),
+                "{}",
+                j.actual
+            );
         }
     }
 

@@ -180,7 +180,9 @@ impl Target for TestRunTarget {
                     self.run(f, &mut kernel)
                 })
                 .collect::<Result<Vec<_>>>()?,
-            Spread::Concurrent { test_runs: repeat, .. } => {
+            Spread::Concurrent {
+                test_runs: repeat, ..
+            } => {
                 let _installed = Dispatched::hold(&mut self.program)?;
                 let program = &self.program;
                 let together = cpus::SpinBarrier::new(on.len());
@@ -576,7 +578,8 @@ impl VethTarget {
                             let barrier = settle::sentinel(src, dst, nonce);
                             let repeat = *repeat;
                             s.spawn(move || {
-                                let sent = send_from(socket, cpu, frames, repeat, &barrier, together);
+                                let sent =
+                                    send_from(socket, cpu, frames, repeat, &barrier, together);
                                 if sent.is_err() {
                                     together.abandon();
                                 }
@@ -1013,7 +1016,10 @@ fn send_from(
 /// a veth cannot say: when only some vanished frames were aborted, the first are shown so and
 /// the returned note says it. (The count may include the batch's barrier, if the program
 /// aborted that too: it is capped at the frames that vanished.)
-fn vanished(outcomes: Vec<Option<Outcome>>, aborted: Option<u64>) -> (Vec<Outcome>, Option<String>) {
+fn vanished(
+    outcomes: Vec<Option<Outcome>>,
+    aborted: Option<u64>,
+) -> (Vec<Outcome>, Option<String>) {
     let unseen = outcomes.iter().filter(|o| o.is_none()).count() as u64;
     let mut left = aborted.unwrap_or(0).min(unseen);
     let note = (left > 0 && left < unseen).then(|| {

@@ -171,7 +171,11 @@ pub fn pinned_runs_again_and_again(lab: &Lab, parts: &[&str], mode: Mode) -> usi
             .filter(|c| !c.passed && c.status != crate::Status::Unverified)
             .map(|c| c.id.as_str())
             .collect();
-        assert!(charged.is_empty(), "{mode}: {charged:?}\n{}", report.to_text());
+        assert!(
+            charged.is_empty(),
+            "{mode}: {charged:?}\n{}",
+            report.to_text()
+        );
         unverified += report
             .checks
             .iter()

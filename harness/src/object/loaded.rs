@@ -95,7 +95,11 @@ impl LoadedProgram {
     /// thread (several at once run it on several CPUs), and returns the last run's verdict and
     /// the kernel's time for all of them. With `repeat` above 1 the kernel swaps the XDP
     /// dispatcher around the loop (see [`LoadedProgram::time_run`]): use it for long loops.
-    pub fn test_run_shared(&self, frame: &[u8], repeat: u32) -> Result<(Verdict, std::time::Duration)> {
+    pub fn test_run_shared(
+        &self,
+        frame: &[u8],
+        repeat: u32,
+    ) -> Result<(Verdict, std::time::Duration)> {
         let mut out = vec![0u8; frame.len() + 4096];
         let result = self
             .xdp_shared()

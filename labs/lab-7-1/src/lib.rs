@@ -103,7 +103,11 @@ fn from_two_cpus(part: &'static str, frames: Vec<FrameBuilder>) -> Check {
             }
         };
         let mut table = Table::default();
-        table.input(format!("{} frames, sent {}", frames.len(), CONTENDED.line(mode)));
+        table.input(format!(
+            "{} frames, sent {}",
+            frames.len(),
+            CONTENDED.line(mode)
+        ));
         table.row(
             "stats, all entries together",
             format!("+{}", Shown::measured(runs)),
@@ -132,7 +136,6 @@ fn counted_once(t: &mut dyn Target, frames: &[Vec<u8>], runs: u64) -> Result<u64
     }
     Ok(deltas.iter().sum())
 }
-
 
 /// Ports no rule of any program matches, byte-swapped look-alikes included; seeded draws avoid
 /// them (draws start at 1024, above 22, 23 and 80).

@@ -8,7 +8,10 @@ const PARTS: [&str; 3] = ["ip_filter", "port_filter", "firewall"];
 
 fn runs_again_and_again(mode: Mode) {
     let unverified = testing::pinned_runs_again_and_again(&lab_7_1::lab(0), &PARTS, mode);
-    assert_eq!(unverified, 0, "{mode}: a stateless filter needs nothing fresh");
+    assert_eq!(
+        unverified, 0,
+        "{mode}: a stateless filter needs nothing fresh"
+    );
 }
 
 #[test]

@@ -11,7 +11,10 @@ const STATEFUL: [&str; 3] = ["rate_limiter", "syn_guard", "ddos_guard"];
 fn runs_again_and_again(mode: Mode) {
     let unverified = testing::pinned_runs_again_and_again(&lab_7_2::lab(0), &STATEFUL, mode);
     // The later runs find their sources known: some checks say so instead of being judged.
-    assert!(unverified > 0, "{mode}: state from earlier runs was never noticed");
+    assert!(
+        unverified > 0,
+        "{mode}: state from earlier runs was never noticed"
+    );
 }
 
 #[test]

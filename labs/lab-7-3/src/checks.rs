@@ -7,9 +7,9 @@ use std::net::Ipv4Addr;
 
 use harness::{
     Check, Probe, Spread, Verdict,
-    cpus::Spreading,
     arrival::Arrival,
     check::Judgement,
+    cpus::Spreading,
     delivery::{Count, Delivery, Expect, Observe, Parcel},
     service::{Served, Service},
     table::render,
