@@ -135,16 +135,7 @@ impl Target for Spreading<'_> {
 /// The first `n` CPUs this process may run on; fewer is an environment fault (the check
 /// cannot be judged on this machine).
 pub fn usable(n: usize) -> Result<Vec<usize>> {
-    let size = size_of::<libc::cpu_set_t>();
-    // SAFETY: cpu_set_t is plain data; all-zero is the empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` has room for `size` bytes; 0 is the calling thread.
-    if unsafe { libc::sched_getaffinity(0, size, &raw mut set) } != 0 {
-        return Err(Error::op(
-            "reading the CPUs the harness may use",
-            std::io::Error::last_os_error(),
-        ));
-    }
+    let set = affinity()?;
     // SAFETY: CPU_ISSET reads within the set for any index below CPU_SETSIZE.
     let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
         .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
@@ -160,6 +151,21 @@ pub fn usable(n: usize) -> Result<Vec<usize>> {
     Ok(cpus)
 }
 
+/// The CPUs the calling thread may run on.
+fn affinity() -> Result<libc::cpu_set_t> {
+    let size = size_of::<libc::cpu_set_t>();
+    // SAFETY: cpu_set_t is plain data; all-zero is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` has room for `size` bytes; 0 is the calling thread.
+    if unsafe { libc::sched_getaffinity(0, size, &raw mut set) } != 0 {
+        return Err(Error::op(
+            "reading the CPUs the harness may use",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(set)
+}
+
 /// Keeps the calling thread on one CPU until dropped (then restores its affinity).
 pub struct OnCpu {
     previous: libc::cpu_set_t,
@@ -169,15 +175,7 @@ impl OnCpu {
     /// Moves the calling thread to `cpu` and keeps it there.
     pub fn pin(cpu: usize) -> Result<Self> {
         let size = size_of::<libc::cpu_set_t>();
-        // SAFETY: as in `usable`.
-        let mut previous: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-        // SAFETY: as in `usable`.
-        if unsafe { libc::sched_getaffinity(0, size, &raw mut previous) } != 0 {
-            return Err(Error::op(
-                "reading the thread's CPUs",
-                std::io::Error::last_os_error(),
-            ));
-        }
+        let previous = affinity()?;
         // SAFETY: plain data; CPU_SET stays within the set for a CPU below CPU_SETSIZE.
         let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
         unsafe { libc::CPU_SET(cpu, &mut one) };

@@ -167,11 +167,7 @@ impl Maps<'_> {
         let mut out = Vec::new();
         // By position, not name: maps a loader created without names all share the name "".
         for (name, map) in self.program.maps_in_order() {
-            let (Map::HashMap(data)
-            | Map::LruHashMap(data)
-            | Map::PerCpuHashMap(data)
-            | Map::PerCpuLruHashMap(data)) = &*map
-            else {
+            let Some(data) = hash_data(map) else {
                 continue;
             };
             let info = data
@@ -196,11 +192,7 @@ impl Maps<'_> {
     pub fn address_keys(&mut self) -> Result<std::collections::BTreeSet<[u8; 4]>> {
         let mut keys = std::collections::BTreeSet::new();
         for (name, map) in self.program.maps_in_order() {
-            let (Map::HashMap(data)
-            | Map::LruHashMap(data)
-            | Map::PerCpuHashMap(data)
-            | Map::PerCpuLruHashMap(data)) = &*map
-            else {
+            let Some(data) = hash_data(map) else {
                 continue;
             };
             if crate::map_role::CONTRACT_NAMES.contains(&name.as_str()) {
@@ -237,6 +229,17 @@ impl Maps<'_> {
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
             Err(e) => Err(Error::op(format!("deleting from map `{name}`"), e)),
         }
+    }
+}
+
+/// The data of a hash map of any kind (plain, LRU, per-CPU), or `None` for another map.
+fn hash_data(map: &Map) -> Option<&MapData> {
+    match map {
+        Map::HashMap(data)
+        | Map::LruHashMap(data)
+        | Map::PerCpuHashMap(data)
+        | Map::PerCpuLruHashMap(data) => Some(data),
+        _ => None,
     }
 }
 

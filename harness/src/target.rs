@@ -149,14 +149,7 @@ impl Target for TestRunTarget {
             .iter()
             .map(|f| self.run(f, &mut kernel))
             .collect::<Result<Vec<_>>>()?;
-        // The batch's mean: one frame's time can include an interrupt taken mid-run.
-        kernel.within_budget(self.program.name())?;
-        Ok(Shot {
-            outcomes,
-            elapsed: start.elapsed(),
-            note: None,
-            kernel: Some(kernel),
-        })
+        self.shot(outcomes, start, kernel)
     }
 
     fn exchange(&mut self, frame: &[u8]) -> Result<Outcome> {
@@ -226,13 +219,7 @@ impl Target for TestRunTarget {
                     .collect()
             }
         };
-        kernel.within_budget(self.program.name())?;
-        Ok(Shot {
-            outcomes,
-            elapsed: start.elapsed(),
-            note: None,
-            kernel: Some(kernel),
-        })
+        self.shot(outcomes, start, kernel)
     }
 }
 
@@ -285,6 +272,18 @@ fn run_on(
 }
 
 impl TestRunTarget {
+    /// A batch's shot, its kernel time held to the per-frame budget (the batch's mean: one
+    /// frame's time can include an interrupt taken mid-run).
+    fn shot(&self, outcomes: Vec<Outcome>, start: Instant, kernel: KernelTime) -> Result<Shot> {
+        kernel.within_budget(self.program.name())?;
+        Ok(Shot {
+            outcomes,
+            elapsed: start.elapsed(),
+            note: None,
+            kernel: Some(kernel),
+        })
+    }
+
     /// Runs one frame, adding the kernel's time for it to `kernel` (which the caller holds to
     /// the per-frame budget).
     fn run(&mut self, frame: &[u8], kernel: &mut KernelTime) -> Result<Outcome> {

@@ -6,25 +6,13 @@ use harness::{Mode, testing};
 
 const PARTS: [&str; 3] = ["ip_filter", "port_filter", "firewall"];
 
-fn runs_again_and_again(mode: Mode) {
-    let unverified = testing::pinned_runs_again_and_again(&lab_7_1::lab(0), &PARTS, mode);
-    assert_eq!(
-        unverified, 0,
-        "{mode}: a stateless filter needs nothing fresh"
-    );
-}
-
 #[test]
-fn pinned_runs_again_test_run() {
-    runs_again_and_again(Mode::TestRun);
-}
-
-#[test]
-fn pinned_runs_again_native() {
-    runs_again_and_again(Mode::Native);
-}
-
-#[test]
-fn pinned_runs_again_generic() {
-    runs_again_and_again(Mode::Generic);
+fn pinned_runs_again_in_every_mode() {
+    for mode in Mode::ALL {
+        let unverified = testing::pinned_runs_again_and_again(&lab_7_1::lab(0), &PARTS, mode);
+        assert_eq!(
+            unverified, 0,
+            "{mode}: a stateless filter needs nothing fresh"
+        );
+    }
 }

@@ -8,26 +8,14 @@ use harness::{Mode, testing};
 /// The parts whose maps keep per-source state.
 const STATEFUL: [&str; 3] = ["rate_limiter", "syn_guard", "ddos_guard"];
 
-fn runs_again_and_again(mode: Mode) {
-    let unverified = testing::pinned_runs_again_and_again(&lab_7_2::lab(0), &STATEFUL, mode);
-    // The later runs find their sources known: some checks say so instead of being judged.
-    assert!(
-        unverified > 0,
-        "{mode}: state from earlier runs was never noticed"
-    );
-}
-
 #[test]
-fn pinned_runs_again_test_run() {
-    runs_again_and_again(Mode::TestRun);
-}
-
-#[test]
-fn pinned_runs_again_native() {
-    runs_again_and_again(Mode::Native);
-}
-
-#[test]
-fn pinned_runs_again_generic() {
-    runs_again_and_again(Mode::Generic);
+fn pinned_runs_again_in_every_mode() {
+    for mode in Mode::ALL {
+        let unverified = testing::pinned_runs_again_and_again(&lab_7_2::lab(0), &STATEFUL, mode);
+        // The later runs find their sources known: some checks say so instead of being judged.
+        assert!(
+            unverified > 0,
+            "{mode}: state from earlier runs was never noticed"
+        );
+    }
 }
