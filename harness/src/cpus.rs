@@ -199,15 +199,39 @@ impl Drop for OnCpu {
     }
 }
 
-/// Gives the calling thread (a short-lived one of a [`Spread::Concurrent`] batch) the lowest
-/// real-time priority, so the CPU it is pinned to runs it as soon as it is runnable instead of
-/// sharing it with every other process: on a loaded machine two CPUs then still run the
-/// program at the same time. Where that is not allowed, the thread stays as it was (and
-/// [`overlapped`] says when that was not enough). The thread ends with the batch.
-pub fn realtime() {
-    let param = libc::sched_param { sched_priority: 1 };
-    // SAFETY: 0 is the calling thread; `param` is a valid sched_param.
-    unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &raw const param) };
+/// The lowest real-time priority for the calling thread while this lives, so the CPU it is
+/// pinned to runs it without sharing it with other processes: on a loaded machine two CPUs then
+/// still run the program at the same time. Where that is not allowed the thread stays as it was
+/// (and [`overlapped`] says when that was not enough).
+pub struct Realtime {
+    previous: Option<(libc::c_int, libc::sched_param)>,
+}
+
+impl Realtime {
+    /// Raises the calling thread to SCHED_FIFO priority 1.
+    pub fn raise() -> Self {
+        // SAFETY: 0 is the calling thread; the param is plain data the kernel fills in.
+        let policy = unsafe { libc::sched_getscheduler(0) };
+        let mut param = libc::sched_param { sched_priority: 0 };
+        if policy < 0 || unsafe { libc::sched_getparam(0, &raw mut param) } != 0 {
+            return Self { previous: None };
+        }
+        let rt = libc::sched_param { sched_priority: 1 };
+        // SAFETY: as above; `rt` is a valid sched_param.
+        let raised = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &raw const rt) } == 0;
+        Self {
+            previous: raised.then_some((policy, param)),
+        }
+    }
+}
+
+impl Drop for Realtime {
+    fn drop(&mut self) {
+        if let Some((policy, param)) = &self.previous {
+            // SAFETY: restores what `raise` read for this thread.
+            unsafe { libc::sched_setscheduler(0, *policy, param) };
+        }
+    }
 }
 
 /// A barrier whose threads wait spinning, on their CPUs: released together, they start at
@@ -261,75 +285,32 @@ impl SpinBarrier {
     }
 }
 
-/// When a thread of a [`Spread::Concurrent`] batch started and finished its share, and how
-/// long it was on its CPU meanwhile.
-#[derive(Debug, Clone, Copy)]
-pub struct Span {
-    /// Wall-clock start.
-    pub start: Instant,
-    /// Wall-clock end.
-    pub end: Instant,
-    /// The thread's own CPU time between the two (user and kernel).
-    pub on_cpu: Duration,
-}
+/// When a thread of a [`Spread::Concurrent`] batch started and finished its share.
+pub type Span = (Instant, Instant);
 
-impl Span {
-    /// Starts measuring the calling thread.
-    pub fn begin() -> (Instant, Duration) {
-        (Instant::now(), thread_cpu_time())
-    }
-
-    /// Ends a measurement [`Span::begin`] started on the same thread.
-    pub fn end((start, cpu): (Instant, Duration)) -> Self {
-        Self {
-            start,
-            end: Instant::now(),
-            on_cpu: thread_cpu_time().saturating_sub(cpu),
-        }
-    }
-
-    fn off_cpu(&self) -> Duration {
-        (self.end - self.start).saturating_sub(self.on_cpu)
-    }
-}
-
-/// The calling thread's CPU time so far.
-fn thread_cpu_time() -> Duration {
-    // SAFETY: timespec is plain data; the clock id is valid for the calling thread.
-    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &raw mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
-/// Fails (an environment fault) unless the threads certainly ran at the same time for at least
-/// a quarter of the shortest span: their wall-clock spans' common part, less the time each was
-/// off its CPU (another process ran there), is a lower bound of it. A contended batch whose
-/// threads took turns tested nothing. (A quarter of a loop of 100 000 runs is thousands of runs
-/// at once; two CPUs at once were measured to lose 0.01-1 % of a plain `+=`'s updates.)
+/// Fails (an environment fault) unless the threads' spans overlap for at least a quarter of the
+/// shortest: a contended batch whose threads took turns tested nothing. The threads run their
+/// share at real-time priority ([`Realtime`]), so no ordinary process takes their CPUs
+/// meanwhile and a common span is time both spent running the program. (A quarter of a loop of
+/// 100 000 runs is thousands of runs at once; two CPUs at once lost 0.01-50 % of a plain `+=`'s
+/// updates in every run measured.)
 pub fn overlapped(spans: &[Span]) -> Result<Duration> {
-    let start = spans.iter().map(|s| s.start).max();
-    let end = spans.iter().map(|s| s.end).min();
-    let shortest = spans
-        .iter()
-        .map(|s| s.end - s.start)
-        .min()
-        .unwrap_or_default();
+    let start = spans.iter().map(|s| s.0).max();
+    let end = spans.iter().map(|s| s.1).min();
+    let shortest = spans.iter().map(|s| s.1 - s.0).min().unwrap_or_default();
     let common = match (start, end) {
         (Some(s), Some(e)) if e > s => e - s,
         _ => Duration::ZERO,
     };
-    let off: Duration = spans.iter().map(Span::off_cpu).sum();
-    let together = common.saturating_sub(off);
-    if spans.len() > 1 && together < shortest / 4 {
+    if spans.len() > 1 && common < shortest / 4 {
         return Err(Error::env(format!(
-            "the {} CPUs that had to run the program at the same time certainly did so for \
-             {together:?} of the {shortest:?} the shortest of them took (other processes had \
-             their CPUs for {off:?}); the machine is too loaded to judge what several CPUs at \
-             once do",
+            "the {} CPUs that had to run the program at the same time did so for {common:?} of \
+             the {shortest:?} the shortest of them took; the machine is too loaded to judge \
+             what several CPUs at once do",
             spans.len()
         )));
     }
-    Ok(together)
+    Ok(common)
 }
 
 #[cfg(test)]
@@ -337,19 +318,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn spans_must_certainly_overlap_for_a_quarter_of_the_shortest() {
+    fn spans_must_overlap_for_a_quarter_of_the_shortest() {
         let t = Instant::now();
         let ms = Duration::from_millis;
-        let span = |from: u64, to: u64, on: u64| Span {
-            start: t + ms(from),
-            end: t + ms(to),
-            on_cpu: ms(on),
-        };
-        assert!(overlapped(&[span(0, 10, 10), span(7, 17, 10)]).is_ok());
-        assert!(overlapped(&[span(0, 10, 10), span(8, 18, 10)]).is_err());
-        // Overlapping on the clock, but one thread was off its CPU most of the time.
-        assert!(overlapped(&[span(0, 10, 10), span(0, 10, 2)]).is_err());
-        assert!(overlapped(&[span(0, 10, 10)]).is_ok());
+        assert!(overlapped(&[(t, t + ms(10)), (t + ms(7), t + ms(17))]).is_ok());
+        assert!(overlapped(&[(t, t + ms(10)), (t + ms(8), t + ms(18))]).is_err());
+        assert!(overlapped(&[(t, t + ms(10))]).is_ok());
     }
 
     #[test]

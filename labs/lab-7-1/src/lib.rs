@@ -94,11 +94,12 @@ fn from_two_cpus(part: &'static str, frames: Vec<FrameBuilder>) -> Check {
         let mode = t.mode();
         let runs = frames.len() as u64 * CONTENDED.runs_per_frame(mode);
         // A batch whose CPUs did not run at the same time (a loaded machine) proves nothing
-        // and is an environment fault: tried again, each try with its own counter readings.
+        // and is an environment fault: tried again (five tries in all), each try with its own
+        // counter readings.
         let mut tries = 0;
         let counted = loop {
             match counted_once(t, &frames, runs) {
-                Err(e) if e.class() == FailureClass::Environment && tries < 2 => tries += 1,
+                Err(e) if e.class() == FailureClass::Environment && tries < 4 => tries += 1,
                 done => break done?,
             }
         };

@@ -124,14 +124,14 @@ fn grades_a_class() {
     type Expected<'a> = (&'a str, f64, &'a [(&'a str, usize)]);
     let expect: &[Expected] = &[
         ("alice", 30.0, &[]),
-        ("bob", 29.17, &[("behaviour", 1)]),
-        ("carol", 0.0, &[("bad-object", 30)]),
-        ("dave", 20.0, &[("verifier", 10)]),
+        ("bob", 29.23, &[("behaviour", 1)]),
+        ("carol", 0.0, &[("bad-object", 33)]),
+        ("dave", 20.0, &[("verifier", 11)]),
         ("erin", 30.0, &[]),
         ("frank", 30.0, &[]),
-        ("heidi", 28.0, &[("behaviour", 2)]),
+        ("heidi", 28.18, &[("behaviour", 2)]),
         ("ivan", 30.0, &[]),
-        ("judy", 0.0, &[("no-program", 30)]),
+        ("judy", 0.0, &[("no-program", 33)]),
     ];
     for (student, points, failures) in expect {
         let report = json(&out.join("students").join(student).join("report.json"));
@@ -190,19 +190,19 @@ fn grades_a_class() {
             _ => {}
         }
     }
-    assert_eq!((cases, failures), (30, 1));
+    assert_eq!((cases, failures), (33, 1));
 
     // Gradescope results.json: the fields its autograder reads.
     let gs = json(&out.join("students/heidi/results.json"));
-    assert_eq!(gs["score"].as_f64().unwrap(), 28.0);
+    assert_eq!(gs["score"].as_f64().unwrap(), 28.18);
     let tests = gs["tests"].as_array().unwrap();
-    assert_eq!(tests.len(), 30);
+    assert_eq!(tests.len(), 33);
     for t in tests {
         assert!(t["name"].is_string() && t["output"].is_string() && t["visibility"] == "visible");
         assert!(t["score"].as_f64().unwrap() <= t["max_score"].as_f64().unwrap());
     }
     let total: f64 = tests.iter().map(|t| t["score"].as_f64().unwrap()).sum();
-    assert!((total - 28.0).abs() < 0.05, "{total}");
+    assert!((total - 28.18).abs() < 0.05, "{total}");
     // Each part's max_score values add up to its 10 points exactly, to the cent.
     for part in ["ip_filter", "port_filter", "firewall"] {
         let cents: i64 = tests
@@ -260,10 +260,10 @@ fn rubric_overrides_weights_and_hides_checks() {
     let (code, _, stderr) = grade(&corpus.dir, &out, &["--rubric", rubric.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
     let bob = json(&out.join("students/bob/report.json"));
-    // firewall: 11 checks left, weights 10 x 1 + 4; bob misses the weight-4 one.
+    // firewall: 12 checks left, weights 11 x 1 + 4; bob misses the weight-4 one.
     assert_eq!(bob["max"].as_f64().unwrap(), 40.0);
     assert!(
-        (bob["points"].as_f64().unwrap() - (20.0 + 20.0 * 10.0 / 14.0)).abs() < 0.01,
+        (bob["points"].as_f64().unwrap() - (20.0 + 20.0 * 11.0 / 15.0)).abs() < 0.01,
         "{bob}"
     );
     let text = std::fs::read_to_string(out.join("students/bob/report.txt")).unwrap();
