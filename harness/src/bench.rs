@@ -215,6 +215,14 @@ impl Target for Recorder<'_> {
         self.frames.extend_from_slice(frames);
         self.inner.fire(frames)
     }
+    fn fire_spread(
+        &mut self,
+        frames: &[Vec<u8>],
+        _: crate::cpus::Spread,
+    ) -> Result<crate::target::Shot> {
+        // Only the frames matter here: once each, on one CPU.
+        self.fire(frames)
+    }
     fn exchange(&mut self, frame: &[u8]) -> Result<crate::verdict::Outcome> {
         self.frames.push(frame.to_vec());
         self.inner.exchange(frame)

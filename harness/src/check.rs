@@ -279,7 +279,8 @@ fn judge_probes(
     let frames: Vec<Vec<u8>> = probes.iter().map(|p| p.frame.clone()).collect();
     let (shot, deltas) = match counters {
         Some(map) => {
-            let (shot, d) = counters::across(target, map, |t| t.fire(&frames))?;
+            let highest = probes.iter().filter_map(|p| p.bucket).max();
+            let (shot, d) = counters::across_up_to(target, map, highest, |t| t.fire(&frames))?;
             (shot, Some(counters::moved(&d)))
         }
         None => (target.fire(&frames)?, None),

@@ -183,7 +183,13 @@ impl Delivery {
         let frames: Vec<Vec<u8>> = self.parcels.iter().map(|p| p.frame.clone()).collect();
         let mut before = Vec::new();
         for count in &self.counts {
-            before.push(target.counters(count.map())?);
+            let read = target.counters(count.map())?;
+            let highest = match count {
+                Count::PerFrame { index, .. } => *index,
+                Count::PerBackend { .. } => self.backends.len().saturating_sub(1) as u32,
+            };
+            counters::require(count.map(), &read, Some(highest))?;
+            before.push(read);
         }
         let (table, note, traffic) = match &self.observe {
             Observe::Arrival(arrival) => {

@@ -20,6 +20,7 @@ use crate::{
     budget::KernelTime,
     check::{Frame, Judgement},
     counters,
+    cpus::Spread,
     error::{Error, Result},
     maps::HashMapSummary,
     table::{Shown, Table, ms},
@@ -56,6 +57,7 @@ pub struct Volley {
     want: BTreeMap<u32, Want>,
     entries: Option<Entries>,
     limit: Option<Duration>,
+    spread: Option<Spread>,
     next_tag: u16,
 }
 
@@ -102,7 +104,8 @@ pub enum Expect {
     All(Verdict),
     /// Exactly these verdicts in this order: (verdict, how many) runs.
     Verdicts(Vec<(Verdict, usize)>),
-    /// Between `lo` and `hi` of the group pass (inclusive); the rest are dropped.
+    /// Between `lo` and `hi` of the group pass (inclusive); every other frame must be dropped
+    /// (XDP_DROP exactly: a frame sent back, redirected or aborted fails the group).
     Passes {
         /// The least that must pass.
         lo: Bound,
@@ -198,6 +201,7 @@ impl Flood {
         // The program's own time in the kernel, over the flood so far and the previous volley:
         // what tells a program that ran out the contract's clock from a slow machine.
         let (mut spent, mut previous_kernel) = (KernelTime::default(), KernelTime::default());
+        self.fresh_state(target)?;
         for volley in &self.volleys {
             if let (Some(pause), Some((started, decided, _))) = (volley.pause, previous) {
                 table.input(pause.wait(started, decided));
@@ -214,7 +218,17 @@ impl Flood {
                 .collect();
             let started = Instant::now();
             first_start.get_or_insert(started);
-            let (shot, deltas) = counters::across(target, self.counters, |t| t.fire(&frames))?;
+            let highest = volley
+                .want
+                .keys()
+                .copied()
+                .chain(volley.width.map(|w| w.saturating_sub(1) as u32))
+                .max();
+            let (shot, deltas) =
+                counters::across_up_to(target, self.counters, highest, |t| match volley.spread {
+                    None => t.fire(&frames),
+                    Some(spread) => t.fire_spread(&frames, spread),
+                })?;
             let decided = Instant::now();
             let kernel = shot.kernel.unwrap_or_default();
             spent += kernel;
@@ -252,6 +266,9 @@ impl Flood {
 
             let verdicts: Vec<Verdict> = shot.outcomes.iter().map(|o| o.verdict).collect();
             table.input(format!("{}, within T = {}", volley.intro, ms(shot.elapsed)));
+            if let Some(spread) = volley.spread {
+                table.input(format!("sent {}", spread.line(target.mode())));
+            }
             if let Some(note) = &shot.note {
                 table.input(note);
             }
@@ -263,14 +280,16 @@ impl Flood {
                 previous_passed = Some(got.iter().filter(|v| **v == Verdict::Pass).count() as u64);
             }
             let passed = verdicts.iter().filter(|v| **v == Verdict::Pass).count() as u64;
+            // Counters move once per run: a spread may run each frame several times.
+            let k = volley.spread.map_or(1, |s| s.runs_per_frame(target.mode()));
             let want: BTreeMap<u32, Shown> = volley
                 .want
                 .iter()
                 .map(|(i, w)| {
                     let shown = match w {
-                        Want::Exact(n) => Shown::fixed(*n),
-                        Want::Passed => Shown::measured(passed),
-                        Want::Dropped => Shown::measured(frames.len() as u64 - passed),
+                        Want::Exact(n) => Shown::fixed(n * k),
+                        Want::Passed => Shown::measured(passed * k),
+                        Want::Dropped => Shown::measured((frames.len() as u64 - passed) * k),
                     };
                     (*i, shown)
                 })
@@ -288,6 +307,35 @@ impl Flood {
             traffic.extend(Frame::traffic(&frames, &shot.outcomes));
         }
         Ok((table.judge(), traffic))
+    }
+
+    /// Fails (unverified, never a charge) when a program someone else loaded already keeps
+    /// state for a source this flood sends from: its maps hold it from an earlier run (pins
+    /// run again, a replayed check), and a flood judged by a contract's clock or counts needs
+    /// every source new. Programs the harness loads start with empty maps.
+    fn fresh_state(&self, target: &mut dyn Target) -> Result<()> {
+        if !target.program().adopted() {
+            return Ok(());
+        }
+        let held = target.program().maps().address_keys()?;
+        let stale: std::collections::BTreeSet<std::net::Ipv4Addr> = self
+            .volleys
+            .iter()
+            .flat_map(|v| &v.groups)
+            .flat_map(|g| &g.frames)
+            .filter_map(|f| traffic::decode(f).ipv4.map(|ip| ip.src))
+            .filter(|src| held.contains(&src.octets()))
+            .collect();
+        if stale.is_empty() {
+            return Ok(());
+        }
+        let listed: Vec<String> = stale.iter().map(ToString::to_string).collect();
+        Err(Error::env(format!(
+            "the program's maps already hold state for {} (from an earlier run on the same \
+             loaded program: pins run again, or a check replayed), and this check needs those \
+             sources new; load the program afresh (or run with another --seed) to judge it",
+            listed.join(", ")
+        )))
     }
 
     fn check_window(&self, volley: Duration, first_start: Instant) -> Result<()> {
@@ -338,6 +386,7 @@ impl Volley {
             want: BTreeMap::new(),
             entries: None,
             limit: None,
+            spread: None,
             next_tag: 1,
         }
     }
@@ -374,6 +423,14 @@ impl Volley {
     /// happens only for a fast enough flood (beyond it, the environment is blamed).
     pub fn decided_within(mut self, limit: Duration) -> Self {
         self.limit = Some(limit);
+        self
+    }
+
+    /// Sends this volley's frames spread over several CPUs (see [`Spread`]). Counter
+    /// expectations stay per run of the frames: with a spread that runs each frame k times,
+    /// they are multiplied by k.
+    pub fn spread(mut self, spread: Spread) -> Self {
+        self.spread = Some(spread);
         self
     }
 
@@ -519,7 +576,7 @@ impl Group {
                         )),
                     ));
                 }
-                table.passed_in(&self.name, lo_value, hi.value(t, prev), passed);
+                table.passed_in(&self.name, lo_value, hi.value(t, prev), got);
             }
         }
         Ok(())

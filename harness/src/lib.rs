@@ -14,6 +14,8 @@
 //!   values a contract leaves free, varied inside checks and by seed.
 //! - [`differential`]: generated frames compared with the reference, the first difference
 //!   shrunk to a minimal frame.
+//! - [`cpus`]: traffic from several CPUs, one at a time in turn or all at once.
+//! - [`exception`]: telling XDP_ABORTED from XDP_DROP on a veth.
 //! - [`budget`]: how long a program may take per frame, and who missed a clock.
 //! - [`arrival`], [`fill`], [`service`]: what deliveries and exchanges need on a real path
 //!   (where frames arrive, map entries the harness writes, a real TCP request and reply).
@@ -24,11 +26,13 @@ pub mod budget;
 pub mod check;
 pub mod clang;
 pub mod counters;
+pub mod cpus;
 pub mod delivery;
 pub mod differential;
 pub mod doctor;
 pub mod error;
 mod ethtool;
+pub mod exception;
 pub mod fill;
 pub mod flood;
 pub mod grade;
@@ -56,6 +60,7 @@ pub mod vary;
 pub mod verdict;
 
 pub use check::{Body, Check, Probe};
+pub use cpus::Spread;
 pub use error::{Error, FailureClass, Result};
 pub use flood::{Bound, Expect, Flood, Pause, Volley, Want, Window};
 pub use lab::{Lab, Part, RunOptions};

@@ -10,6 +10,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 
+/// Every map name the labs' contracts give. A map carrying one of them is that contract map and
+/// never stands in for another by layout (a program with no `stats` map must not have its
+/// `backend_stats` read as `stats`); a lab that adds a contract map adds its name here.
+pub const CONTRACT_NAMES: &[&str] = &[
+    "stats",
+    "backend_stats",
+    "backends",
+    "tx_ports",
+    "blacklist",
+];
+
 /// What a contract's map must look like: the accessor that reads or writes it decides.
 #[derive(Debug, Clone, Copy)]
 pub struct Role {
@@ -88,6 +99,12 @@ impl MapSummary {
             value_size: info.as_ref().map(aya::maps::MapInfo::value_size),
             max_entries: info.as_ref().map(aya::maps::MapInfo::max_entries),
         }
+    }
+
+    /// Whether the map can stand in for contract map `name` by its layout: it fits `role` and
+    /// does not carry another contract map's name.
+    pub(crate) fn stands_in_for(&self, name: &str, role: &Role) -> bool {
+        self.fits(role) && (self.name == name || !CONTRACT_NAMES.contains(&self.name.as_str()))
     }
 
     pub(crate) fn fits(&self, role: &Role) -> bool {
@@ -201,6 +218,14 @@ mod tests {
         assert!(summary("a PERCPU_ARRAY", 4, 8, "x").fits(&COUNTERS));
         assert!(!summary("an ARRAY", 4, 4, "").fits(&COUNTERS));
         assert!(!summary("a HASH", 4, 8, "").fits(&COUNTERS));
+    }
+
+    #[test]
+    fn another_contract_map_never_stands_in_by_layout() {
+        assert!(!summary("an ARRAY", 4, 8, "backend_stats").stands_in_for("stats", &COUNTERS));
+        assert!(summary("an ARRAY", 4, 8, "counts").stands_in_for("stats", &COUNTERS));
+        assert!(summary("an ARRAY", 4, 8, "").stands_in_for("stats", &COUNTERS));
+        assert!(summary("an ARRAY", 4, 8, "stats").stands_in_for("stats", &COUNTERS));
     }
 
     #[test]

@@ -107,6 +107,22 @@ impl Maps<'_> {
         insert_sized!(1 2 4 8 12 16 24 32)
     }
 
+    /// Inserts `key` into a HASH or LRU_HASH map with u32 keys whose values the contract leaves
+    /// free (a blocklist: any value counts), with a value of the map's own size, every byte
+    /// `fill`. The map is found by name, or else by layout whatever its value size.
+    pub fn hash_insert_fill(&mut self, name: &str, key: u32, fill: u8) -> Result<()> {
+        const EXPECTED: &str = "a HASH or LRU_HASH with u32 keys";
+        let map = self.get(name, EXPECTED, role(&["a HASH", "an LRU_HASH"], None))?;
+        let size = match &*map {
+            Map::HashMap(d) | Map::LruHashMap(d) => d
+                .info()
+                .map_err(Error::during(format!("reading the layout of map `{name}`")))?
+                .value_size(),
+            other => return Err(wrong_kind(name, EXPECTED, other)),
+        };
+        self.hash_insert(name, key, &vec![fill; size as usize])
+    }
+
     /// Sets `index → ifindex` in a DEVMAP (redirect targets).
     pub fn devmap_set(&mut self, name: &str, index: u32, ifindex: u32) -> Result<()> {
         const EXPECTED: &str = "a DEVMAP";
@@ -151,11 +167,7 @@ impl Maps<'_> {
         let mut out = Vec::new();
         // By position, not name: maps a loader created without names all share the name "".
         for (name, map) in self.program.maps_in_order() {
-            let (Map::HashMap(data)
-            | Map::LruHashMap(data)
-            | Map::PerCpuHashMap(data)
-            | Map::PerCpuLruHashMap(data)) = &*map
-            else {
+            let Some(data) = hash_data(map) else {
                 continue;
             };
             let info = data
@@ -172,6 +184,30 @@ impl Maps<'_> {
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
+    }
+
+    /// The 4-byte keys held now by the hash maps (per-CPU ones included) that can keep state
+    /// per IPv4 address: every one with 4-byte keys but a contract map the harness fills (the
+    /// blocklist). A program someone else loaded may hold state from earlier runs there.
+    pub fn address_keys(&mut self) -> Result<std::collections::BTreeSet<[u8; 4]>> {
+        let mut keys = std::collections::BTreeSet::new();
+        for (name, map) in self.program.maps_in_order() {
+            let Some(data) = hash_data(map) else {
+                continue;
+            };
+            if crate::map_role::CONTRACT_NAMES.contains(&name.as_str()) {
+                continue;
+            }
+            let info = data
+                .info()
+                .map_err(Error::during(format!("reading the layout of map `{name}`")))?;
+            if info.key_size() == 4 {
+                walk_keys(data, 4, |k| {
+                    keys.insert(k.try_into().expect("4-byte key"));
+                })?;
+            }
+        }
+        Ok(keys)
     }
 
     /// Removes `key` from a HASH or LRU_HASH map with u32 keys; a missing key is not an error.
@@ -193,6 +229,17 @@ impl Maps<'_> {
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
             Err(e) => Err(Error::op(format!("deleting from map `{name}`"), e)),
         }
+    }
+}
+
+/// The data of a hash map of any kind (plain, LRU, per-CPU), or `None` for another map.
+fn hash_data(map: &Map) -> Option<&MapData> {
+    match map {
+        Map::HashMap(data)
+        | Map::LruHashMap(data)
+        | Map::PerCpuHashMap(data)
+        | Map::PerCpuLruHashMap(data) => Some(data),
+        _ => None,
     }
 }
 
@@ -259,17 +306,23 @@ fn map_syscall(
 
 /// Counts a hash map's keys by walking them with BPF_MAP_GET_NEXT_KEY.
 fn count_keys(data: &MapData, key_size: usize) -> Result<usize> {
+    let mut n = 0;
+    walk_keys(data, key_size, |_| n += 1)?;
+    Ok(n)
+}
+
+/// Calls `each` with every key of a hash map, walking them with BPF_MAP_GET_NEXT_KEY.
+fn walk_keys(data: &MapData, key_size: usize, mut each: impl FnMut(&[u8])) -> Result<()> {
     let mut key: Option<Vec<u8>> = None;
     let mut next = vec![0u8; key_size];
-    let mut n = 0;
     loop {
         let from = key.as_ref().map_or(std::ptr::null(), std::vec::Vec::as_ptr);
         match map_syscall(data, BPF_MAP_GET_NEXT_KEY, from, next.as_mut_ptr()) {
             Ok(()) => {
-                n += 1;
+                each(&next);
                 key = Some(next.clone());
             }
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(n),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
             Err(e) => return Err(Error::op("walking a map's keys", e)),
         }
     }
@@ -337,5 +390,102 @@ mod tests {
             text.contains("4-byte values where 8-byte ones were expected"),
             "{text}"
         );
+    }
+}
+
+#[cfg(test)]
+mod role_tests {
+    use std::path::Path;
+
+    use crate::{
+        Check, FailureClass, Flood, Volley, Want,
+        flood::Expect,
+        object::XdpObject,
+        target::{self, Mode},
+        topology::TopologySpec,
+        verdict::Verdict,
+    };
+
+    fn object(defines: &[&str]) -> XdpObject {
+        let dir = std::env::temp_dir().join(format!("xdplab-roles-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/testdata/roles.c");
+        XdpObject::from_path(crate::clang::compile(&source, defines, &dir).expect("clang"))
+            .expect("object")
+    }
+
+    fn program(defines: &[&str]) -> crate::object::LoadedProgram {
+        object(defines).load(Some("roles")).expect("load")
+    }
+
+    /// A program with no `stats` map: its `backend_stats` (the only u32 → u64 ARRAY) carries
+    /// another contract map's name, so it is not read as `stats`.
+    #[test]
+    fn another_contract_map_is_not_bound_by_layout() {
+        let mut p = program(&[]);
+        let e = p.maps().counters("stats").expect_err("no stats map");
+        assert_eq!(e.class(), FailureClass::MapLayout);
+        assert!(e.to_string().contains("`backend_stats`"), "{e}");
+        assert_eq!(p.map_bindings(), &[]);
+        assert_eq!(
+            p.maps().counters("backend_stats").expect("by name").len(),
+            3
+        );
+    }
+
+    /// A blocklist whose values the contract leaves free is found by layout whatever its value
+    /// size, and written with values of that size.
+    #[test]
+    fn an_any_value_map_takes_the_value_size_of_the_map_found() {
+        let mut p = program(&[]);
+        p.maps()
+            .hash_insert_fill("blacklist", 0, 1)
+            .expect("1-byte values");
+        let [m] = p
+            .maps()
+            .hash_maps()
+            .expect("hash maps")
+            .try_into()
+            .expect("one");
+        assert_eq!(
+            (m.name.as_str(), m.value_size, m.entries),
+            ("blocked", 1, 1)
+        );
+        assert_eq!(p.map_bindings()[0].contract, "blacklist");
+    }
+
+    /// A `stats` map smaller than the indices a check counts into is a map-layout error that
+    /// names its size, never a "+0" read past its end.
+    #[test]
+    fn a_counter_map_too_small_for_the_check_is_a_layout_error() {
+        let check = Check::new("t", "roles", "small", "counts into stats[3]").flood(
+            Flood::new("stats").volley(
+                Volley::new("one frame")
+                    .group(
+                        "ipv4",
+                        1,
+                        |_| {
+                            traffic::FrameBuilder::ethernet(
+                                crate::topology::CLIENT_MAC,
+                                crate::topology::DUT_MAC,
+                            )
+                            .ipv4("10.0.0.2".parse().unwrap(), "10.0.0.9".parse().unwrap())
+                            .udp(1, 2)
+                        },
+                        Expect::All(Verdict::Pass),
+                    )
+                    .counter(3, Want::Exact(1)),
+            ),
+        );
+        let mut t = target::open(
+            &object(&["SMALL_STATS"]),
+            "roles",
+            Mode::TestRun,
+            &TopologySpec::pair(),
+        )
+        .expect("target");
+        let e = check.judge(&mut *t).expect_err("too small");
+        assert_eq!(e.class(), FailureClass::MapLayout);
+        assert!(e.to_string().contains("2 entries"), "{e}");
     }
 }

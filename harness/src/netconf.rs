@@ -26,7 +26,8 @@ pub enum NetConfig {
     /// A bridge `name` in namespace `ns` with `ports` (veth ends of that namespace) as a
     /// configured switch: it knows the station behind each port (the MAC of the port's veth
     /// peer, as a static entry) and neither learns nor floods unknown unicast. A frame reaches
-    /// exactly the port its destination MAC names, or no port at all.
+    /// exactly the port its destination MAC names, or no port at all, and is never filtered
+    /// (bridge netfilter is off in `ns`: a bad IPv4 checksum is delivered like any frame).
     Bridge {
         /// Namespace role.
         ns: &'static str,
@@ -147,8 +148,33 @@ pub(crate) fn bridge(name: &str, members: &[(u32, MacAddr)]) -> Result<()> {
         }
         Ok(())
     })?;
+    bridge_netfilter_off()?;
     // The bridge is a new interface: the same offloads off as on the veths.
     ethtool::disable_offloads(name)
+}
+
+/// The bridge netfilter switches of the calling thread's namespace: on a host with
+/// `br_netfilter` (any Docker host) they are on in new namespaces too, and a bridge then drops
+/// frames with a bad IPv4 checksum before they reach a port (see shared/field-notes.md).
+const BRIDGE_NETFILTER: [&str; 3] = [
+    "bridge-nf-call-iptables",
+    "bridge-nf-call-ip6tables",
+    "bridge-nf-call-arptables",
+];
+
+/// Runs inside the switch's namespace: a switch forwards by MAC and never filters, so bridge
+/// netfilter is turned off there. Without `br_netfilter` the switches do not exist, and there
+/// is nothing to turn off. (They are per namespace since Linux 5.3; the labs need 6.1.)
+fn bridge_netfilter_off() -> Result<()> {
+    for key in BRIDGE_NETFILTER {
+        let path = format!("/proc/sys/net/bridge/{key}");
+        match std::fs::write(&path, "0") {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::op(format!("cannot turn off {key} in the switch"), e)),
+        }
+    }
+    Ok(())
 }
 
 /// Runs `f` on a short-lived thread inside the named namespace (as `ip netns` names it), for
@@ -166,4 +192,98 @@ pub fn run_in_named<T: Send>(name: &str, f: impl FnOnce() -> T + Send) -> Result
         .join()
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{path::Path, time::Duration};
+
+    use traffic::{FrameBuilder, MacAddr, PacketSocket};
+
+    use super::*;
+    use crate::topology::{End, Topology, TopologySpec};
+
+    /// Makes sure `br_netfilter` is in the kernel (built in, or loaded by `modprobe`); `false`
+    /// when the kernel has no such module.
+    fn br_netfilter() -> bool {
+        let present = || Path::new("/proc/sys/net/bridge/bridge-nf-call-iptables").exists();
+        if present() {
+            return true;
+        }
+        let loaded = std::process::Command::new("modprobe")
+            .arg("br_netfilter")
+            .status()
+            .is_ok_and(|s| s.success());
+        loaded && present()
+    }
+
+    /// With br_netfilter in the kernel (which turns bridge-nf-call-iptables on in new
+    /// namespaces too), a switch still delivers an IPv4 frame whose header checksum is wrong.
+    #[test]
+    fn the_switch_delivers_a_bad_checksum_with_br_netfilter_loaded() {
+        if !br_netfilter() {
+            eprintln!(
+                "SKIPPED: this kernel has no br_netfilter module (modprobe br_netfilter failed \
+                 and /proc/sys/net/bridge does not exist), so there is no bridge netfilter to \
+                 turn off"
+            );
+            return;
+        }
+        let (a, b) = (MacAddr(2, 0, 0, 0, 0x20, 1), MacAddr(2, 0, 0, 0, 0x20, 2));
+        let spec = TopologySpec {
+            namespaces: vec!["a", "sw", "b"],
+            links: vec![
+                (
+                    End::new("a", "eth0", a),
+                    End::new("sw", "pa", MacAddr(2, 0, 0, 0, 0x21, 1)),
+                ),
+                (
+                    End::new("b", "eth0", b),
+                    End::new("sw", "pb", MacAddr(2, 0, 0, 0, 0x21, 2)),
+                ),
+            ],
+            xdp: ("a", "eth0"),
+            watch: Vec::new(),
+            config: vec![NetConfig::Bridge {
+                ns: "sw",
+                name: "br0",
+                ports: vec!["pa", "pb"],
+            }],
+        };
+        let topology = Topology::create(&spec).expect("topology");
+        let switch = topology
+            .ns("sw")
+            .unwrap()
+            .run(|| std::fs::read_to_string("/proc/sys/net/bridge/bridge-nf-call-iptables"))
+            .unwrap()
+            .expect("the switch namespace has the sysctl");
+        assert_eq!(switch.trim(), "0");
+        let open = |ns: &str| {
+            let iface = topology.iface(ns, "eth0").unwrap().clone();
+            topology
+                .ns(ns)
+                .unwrap()
+                .run(|| PacketSocket::open(iface.ifindex))
+                .unwrap()
+                .expect("socket")
+        };
+        let (mut from, mut to) = (open("a"), open("b"));
+        let frame = |bad: bool, port: u16| {
+            let f = FrameBuilder::ethernet(a, b)
+                .ipv4("10.9.0.1".parse().unwrap(), "10.9.0.2".parse().unwrap())
+                .udp(4000, port);
+            if bad { f.bad_ip_checksum() } else { f }.build()
+        };
+        let (bad, good) = (frame(true, 1), frame(false, 2));
+        // The good frame follows the bad one through the same FIFO path: once it is seen, the
+        // bad one has been delivered or dropped.
+        from.send(&bad).expect("send");
+        from.send(&good).expect("send");
+        let mut seen = Vec::new();
+        while !seen.contains(&good) {
+            let got = to.recv(Duration::from_secs(2)).expect("recv");
+            seen.push(got.expect("the good frame arrives"));
+        }
+        assert!(seen.contains(&bad), "the bad-checksum frame was filtered");
+    }
 }

@@ -50,15 +50,25 @@ impl Table {
     }
 
     /// How many of a group passed, against an inclusive range whose ends are shown as given
-    /// (measured ends inside ⟨ ⟩); identical text when inside it.
-    pub fn passed_in(&mut self, name: &str, lo: Shown, hi: Shown, passed: u64) -> &mut Self {
-        let bounds = format!("PASS {lo}..={hi}");
-        let got = if (lo.value..=hi.value).contains(&passed) {
-            format!("{bounds}: yes")
-        } else {
-            format!("{bounds}: no, {passed} passed")
+    /// (measured ends inside ⟨ ⟩), and every other frame dropped; identical text when both
+    /// hold, else the actual side says how many passed and what the others got.
+    pub fn passed_in(&mut self, name: &str, lo: Shown, hi: Shown, got: &[Verdict]) -> &mut Self {
+        let bounds = format!("PASS {lo}..={hi}, the rest DROP");
+        let passed = got.iter().filter(|v| **v == Verdict::Pass).count() as u64;
+        let rest: Vec<Verdict> = got
+            .iter()
+            .copied()
+            .filter(|v| *v != Verdict::Pass)
+            .collect();
+        let in_range = (lo.value..=hi.value).contains(&passed);
+        let dropped = rest.iter().all(|v| *v == Verdict::Drop);
+        let actual = match (in_range, dropped) {
+            (true, true) => format!("{bounds}: yes"),
+            (true, false) => format!("{bounds}: no, the rest {}", runs(&rest)),
+            (false, true) => format!("{bounds}: no, {passed} passed"),
+            (false, false) => format!("{bounds}: no, {passed} passed, the rest {}", runs(&rest)),
         };
-        self.row(name, format!("{bounds}: yes"), got)
+        self.row(name, format!("{bounds}: yes"), actual)
     }
 
     /// Counter changes of `map` against expectations by index. With a `width`, every index
@@ -218,15 +228,43 @@ mod tests {
 
     #[test]
     fn a_range_reads_the_same_on_both_sides_only_when_met() {
+        use Verdict::{Drop, Pass};
+        let group = |pass: usize, rest: Verdict| {
+            let mut v = vec![Pass; pass];
+            v.extend([rest; 5]);
+            v
+        };
         let mut inside = Table::default();
-        inside.passed_in("x", Shown::fixed(10), Shown::measured(20), 15);
+        inside.passed_in("x", Shown::fixed(10), Shown::measured(20), &group(15, Drop));
         let j = inside.judge();
         assert_eq!(j.expected, j.actual);
-        assert!(j.expected.contains("PASS 10..=⟨20⟩: yes"), "{}", j.expected);
+        assert!(
+            j.expected.contains("PASS 10..=⟨20⟩, the rest DROP: yes"),
+            "{}",
+            j.expected
+        );
         let mut outside = Table::default();
-        outside.passed_in("x", Shown::fixed(10), Shown::measured(20), 21);
+        outside.passed_in("x", Shown::fixed(10), Shown::measured(20), &group(21, Drop));
         let j = outside.judge();
         assert!(j.actual.contains("no, 21 passed"), "{}", j.actual);
+    }
+
+    #[test]
+    fn a_range_fails_when_the_rest_are_not_dropped() {
+        use Verdict::{Aborted, Pass, Tx};
+        for rest in [Tx, Aborted] {
+            let mut got = vec![Pass; 15];
+            got.extend([rest; 5]);
+            let mut t = Table::default();
+            t.passed_in("x", Shown::fixed(10), Shown::measured(20), &got);
+            let j = t.judge();
+            assert_ne!(j.expected, j.actual);
+            assert!(
+                j.actual.contains(&format!("the rest {rest} ×5")),
+                "{}",
+                j.actual
+            );
+        }
     }
 
     #[test]

@@ -13,7 +13,9 @@ use traffic::{MacAddr, PacketSocket, find_tag};
 
 use crate::{
     budget::KernelTime,
+    cpus::{self, OnCpu, Spread},
     error::{Error, Result},
+    exception::Exceptions,
     object::{AttachMode, LoadedProgram, ProgramSource, XdpObject},
     settle::{self, PinnedCpu},
     topology::{Iface, Topology, TopologySpec},
@@ -80,6 +82,8 @@ pub trait Target {
     /// per frame, in order. Frames are told apart by their tags, or by their bytes when they
     /// carry none (ARP, cut frames), so both must be unique within one call.
     fn fire(&mut self, frames: &[Vec<u8>]) -> Result<Shot>;
+    /// [`Target::fire`] with the batch spread over several CPUs (see [`crate::cpus`]).
+    fn fire_spread(&mut self, frames: &[Vec<u8>], spread: Spread) -> Result<Shot>;
     /// [`Target::fire`] without the timing.
     fn send(&mut self, frames: &[Vec<u8>]) -> Result<Vec<Outcome>> {
         Ok(self.fire(frames)?.outcomes)
@@ -137,13 +141,142 @@ impl Target for TestRunTarget {
     }
 
     fn fire(&mut self, frames: &[Vec<u8>]) -> Result<Shot> {
+        // One batch, one CPU: state kept per CPU stays whole within it (as on a veth).
+        let _pin = PinnedCpu::here();
         let start = Instant::now();
         let mut kernel = KernelTime::default();
         let outcomes = frames
             .iter()
             .map(|f| self.run(f, &mut kernel))
             .collect::<Result<Vec<_>>>()?;
-        // The batch's mean: one frame's time can include an interrupt taken mid-run.
+        self.shot(outcomes, start, kernel)
+    }
+
+    fn exchange(&mut self, frame: &[u8]) -> Result<Outcome> {
+        let mut kernel = KernelTime::default();
+        let outcome = self.run(frame, &mut kernel)?;
+        kernel.within_budget(self.program.name())?;
+        Ok(outcome)
+    }
+
+    fn fire_spread(&mut self, frames: &[Vec<u8>], spread: Spread) -> Result<Shot> {
+        let on = cpus::usable(spread.cpus())?;
+        let start = Instant::now();
+        let mut kernel = KernelTime::default();
+        let outcomes = match spread {
+            Spread::InTurn { .. } => frames
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    // BPF_PROG_TEST_RUN runs the program on the calling thread's CPU.
+                    let _on = OnCpu::pin(on[spread.cpu_of(i)])?;
+                    self.run(f, &mut kernel)
+                })
+                .collect::<Result<Vec<_>>>()?,
+            Spread::Concurrent {
+                test_runs: repeat, ..
+            } => {
+                let _installed = Dispatched::hold(&mut self.program)?;
+                let program = &self.program;
+                let together = cpus::SpinBarrier::new(on.len());
+                let together = &together;
+                let (mut verdicts, spans, time) = std::thread::scope(|s| {
+                    let threads: Vec<_> = on
+                        .iter()
+                        .map(|&cpu| {
+                            s.spawn(move || {
+                                let run = run_on(program, cpu, frames, repeat, together);
+                                if run.is_err() {
+                                    together.abandon();
+                                }
+                                run
+                            })
+                        })
+                        .collect();
+                    let mut verdicts = Vec::new();
+                    let (mut spans, mut time) = (Vec::new(), Duration::ZERO);
+                    for t in threads {
+                        let (v, span, took) = t.join().expect("a test-run thread panicked")?;
+                        verdicts.push(v);
+                        spans.push(span);
+                        time += took;
+                    }
+                    Ok::<_, Error>((verdicts, spans, time))
+                })?;
+                // Frame by frame: the CPUs must have run each one at the same time.
+                for i in 0..frames.len() {
+                    let each: Vec<cpus::Span> = spans.iter().map(|s| s[i]).collect();
+                    cpus::overlapped(&each)?;
+                }
+                kernel = KernelTime {
+                    runs: frames.len() as u64 * spread.runs_per_frame(Mode::TestRun),
+                    time,
+                };
+                verdicts
+                    .swap_remove(0)
+                    .into_iter()
+                    .map(Outcome::bare)
+                    .collect()
+            }
+        };
+        self.shot(outcomes, start, kernel)
+    }
+}
+
+/// The program attached in native mode to a veth of a throw-away pair, for as long as this
+/// lives: the kernel's XDP dispatcher then holds it, and test runs with a repeat count skip the
+/// dispatcher swap (they only take a reference under its mutex).
+struct Dispatched {
+    _topology: Topology,
+}
+
+impl Dispatched {
+    fn hold(program: &mut LoadedProgram) -> Result<Self> {
+        let topology = Topology::create(&TopologySpec::pair())?;
+        let dut = topology.iface("dut", "eth0")?.clone();
+        topology
+            .ns(dut.ns)?
+            .run(|| program.attach(dut.ifindex, AttachMode::Native))??;
+        Ok(Self {
+            _topology: topology,
+        })
+    }
+}
+
+/// One thread's share of a [`Spread::Concurrent`] test-run batch: every frame `repeat` times on
+/// `cpu`; its verdicts, when it ran each, and the kernel's time. The threads start each frame
+/// `together`, so all CPUs run the same frame (and update the same entries) at once, each in
+/// the kernel's own loop (one call per frame). The caller keeps the program attached in
+/// native mode meanwhile: otherwise each such call swaps it into the XDP dispatcher under a
+/// mutex (about 24 ms, see [`LoadedProgram::time_run`]), which serialises the threads.
+fn run_on(
+    program: &LoadedProgram,
+    cpu: usize,
+    frames: &[Vec<u8>],
+    repeat: u32,
+    together: &cpus::SpinBarrier,
+) -> Result<(Vec<Verdict>, Vec<cpus::Span>, Duration)> {
+    let _on = OnCpu::pin(cpu)?;
+    let mut time = Duration::ZERO;
+    let (mut verdicts, mut spans) = (Vec::new(), Vec::new());
+    for f in frames {
+        together.wait()?;
+        // Real-time for the kernel's loop only: spinning at that priority in the barrier would
+        // spend the real-time budget other batches need (the kernel throttles past it).
+        let _rt = cpus::Realtime::raise();
+        let start = Instant::now();
+        let (v, took) = program.test_run_shared(f, repeat)?;
+        spans.push((start, Instant::now()));
+        verdicts.push(v);
+        time += took;
+    }
+    Ok((verdicts, spans, time))
+}
+
+impl TestRunTarget {
+    /// A batch's shot, its kernel time held to the per-frame budget (the batch's mean: one
+    /// frame's time can include an interrupt taken mid-run).
+    fn shot(&self, outcomes: Vec<Outcome>, start: Instant, kernel: KernelTime) -> Result<Shot> {
         kernel.within_budget(self.program.name())?;
         Ok(Shot {
             outcomes,
@@ -153,15 +286,6 @@ impl Target for TestRunTarget {
         })
     }
 
-    fn exchange(&mut self, frame: &[u8]) -> Result<Outcome> {
-        let mut kernel = KernelTime::default();
-        let outcome = self.run(frame, &mut kernel)?;
-        kernel.within_budget(self.program.name())?;
-        Ok(outcome)
-    }
-}
-
-impl TestRunTarget {
     /// Runs one frame, adding the kernel's time for it to `kernel` (which the caller holds to
     /// the per-frame budget).
     fn run(&mut self, frame: &[u8], kernel: &mut KernelTime) -> Result<Outcome> {
@@ -222,6 +346,8 @@ pub struct VethTarget {
     next_nonce: u64,
     /// Sentinels [`VethTarget::drain_all`] took out of the captures: (nonce, socket index).
     sentinels: Vec<(u64, usize)>,
+    /// The program's aborts on its interface, or why they cannot be counted here.
+    aborts: std::result::Result<Exceptions, String>,
     // Held for their Drop: the peers' XDP_PASS program and the namespaces.
     _peer_pass: Option<LoadedProgram>,
     topology: Topology,
@@ -250,6 +376,7 @@ impl VethTarget {
         topology
             .ns(dut.ns)?
             .run(|| program.attach(dut.ifindex, mode))??;
+        let aborts = Exceptions::open(program.prog_id()?, dut.ifindex).map_err(|e| e.to_string());
         // In native mode a veth delivers XDP_TX and XDP_REDIRECT frames only to a peer that has
         // an XDP program of its own (see shared/field-notes.md), so give every other interface
         // an XDP_PASS one.
@@ -308,6 +435,7 @@ impl VethTarget {
             footprints: HashMap::new(),
             next_nonce: 1,
             sentinels: Vec::new(),
+            aborts,
             _peer_pass: peer_pass,
             topology,
         })
@@ -379,6 +507,31 @@ impl VethTarget {
         frames: &[Vec<u8>],
         poll: &mut dyn FnMut(&mut Self) -> Result<()>,
     ) -> Result<Settled> {
+        self.watch_batch(frames, None, poll)
+    }
+
+    /// [`VethTarget::send_and_watch`], the frames sent `repeat` times over from each of `cpus`
+    /// at once (one sender thread pinned to each), each thread's frames followed by its own
+    /// barrier, and the paths' barriers sent from every one of those CPUs: each CPU's queue is
+    /// a FIFO of its own (see [`crate::settle`]).
+    pub fn send_spread_and_watch(
+        &mut self,
+        frames: &[Vec<u8>],
+        cpus: &[usize],
+        repeat: u32,
+        poll: &mut dyn FnMut(&mut Self) -> Result<()>,
+    ) -> Result<(Settled, Vec<cpus::Span>)> {
+        let mut spans = Vec::new();
+        let settled = self.watch_batch(frames, Some((cpus, repeat, &mut spans)), poll)?;
+        Ok((settled, spans))
+    }
+
+    fn watch_batch(
+        &mut self,
+        frames: &[Vec<u8>],
+        mut spread: Option<(&[usize], u32, &mut Vec<cpus::Span>)>,
+        poll: &mut dyn FnMut(&mut Self) -> Result<()>,
+    ) -> Result<Settled> {
         let _pin = PinnedCpu::here();
         self.drain_all()?;
         self.sentinels.clear();
@@ -389,68 +542,84 @@ impl VethTarget {
             )))?;
         }
         let kernel_before = self.program.kernel_time()?;
-        let before = kernel_before.runs;
-        let nonce = self.nonce();
-        let barrier = settle::sentinel(self.sockets[SENDER].mac, self.sockets[DUT].mac, nonce);
+        let (src, dst) = (self.sockets[SENDER].mac, self.sockets[DUT].mac);
         let start = Instant::now();
-        for chunk in frames.chunks(settle::SEND_CHUNK) {
-            self.sockets[SENDER]
-                .socket
-                .send_burst(chunk)
-                .map_err(|e| Error::op("sending a burst", e))?;
-            poll(self)?;
-        }
-        self.send_barrier(SENDER, &barrier)?;
-        self.barriers += 1;
-        let mut note = None;
-        let mut ran_all_at: Option<Instant> = None;
-        let elapsed = loop {
-            poll(self)?;
-            if self.sentinels.contains(&(nonce, DUT)) {
-                break start.elapsed();
-            }
-            let ran = self.program.run_count()? - before;
-            match ran_all_at {
-                None if ran > frames.len() as u64 => ran_all_at = Some(Instant::now()),
-                None if start.elapsed() > settle::RUN_DEADLINE => {
-                    let kernel = self.program.kernel_time()?.since(kernel_before);
-                    let e = Error::env(format!(
-                        "the program ran on {ran} of {} frames within {:?}",
-                        frames.len() + 1,
-                        settle::RUN_DEADLINE
-                    ));
-                    return Err(kernel.blame(
-                        self.program.name(),
-                        |t| t <= settle::RUN_DEADLINE,
-                        e,
-                    ));
+        // Each sender's barrier, and how many runs the batch makes (barriers included).
+        let (nonces, runs) = match &mut spread {
+            None => {
+                let nonce = self.nonce();
+                for chunk in frames.chunks(settle::SEND_CHUNK) {
+                    self.sockets[SENDER]
+                        .socket
+                        .send_burst(chunk)
+                        .map_err(|e| Error::op("sending a burst", e))?;
+                    poll(self)?;
                 }
-                Some(at) if at.elapsed() > settle::SENTINEL_GRACE => {
-                    note = Some(format!(
-                        "(settled by a {:?} timeout: the program did not pass the non-IPv4 \
-                         barrier frame)",
-                        settle::SENTINEL_GRACE
-                    ));
-                    break at - start;
-                }
-                _ => {}
+                self.send_barrier(SENDER, &settle::sentinel(src, dst, nonce))?;
+                (vec![nonce], frames.len() as u64 + 1)
             }
-            self.wait_for_frames()?;
+            Some((cpus, repeat, _)) => {
+                let nonces: Vec<u64> = cpus.iter().map(|_| self.nonce()).collect();
+                let runs = (frames.len() as u64 * u64::from(*repeat) + 1) * cpus.len() as u64;
+                (nonces, runs)
+            }
         };
-        // The program has decided everything; now the paths that frames leave on, stage by stage.
+        self.barriers += nonces.len() as u64;
+        let waited = match &mut spread {
+            None => self.wait_decided(&nonces, runs, kernel_before, start, poll),
+            Some((cpus, repeat, spans)) => {
+                let senders = self.extra_senders(cpus.len())?;
+                let together = cpus::SpinBarrier::new(cpus.len());
+                let together = &together;
+                std::thread::scope(|s| {
+                    let threads: Vec<_> = senders
+                        .into_iter()
+                        .zip(cpus.iter().zip(&nonces))
+                        .map(|(socket, (&cpu, &nonce))| {
+                            let barrier = settle::sentinel(src, dst, nonce);
+                            let repeat = *repeat;
+                            s.spawn(move || {
+                                let sent =
+                                    send_from(socket, cpu, frames, repeat, &barrier, together);
+                                if sent.is_err() {
+                                    together.abandon();
+                                }
+                                sent
+                            })
+                        })
+                        .collect();
+                    let waited = self.wait_decided(&nonces, runs, kernel_before, start, poll);
+                    for t in threads {
+                        spans.push(t.join().expect("a sender thread panicked")?);
+                    }
+                    waited
+                })
+            }
+        };
+        let (elapsed, mut note) = waited?;
+        // The program has decided everything; now the paths that frames leave on, stage by
+        // stage, from every CPU frames were sent from.
+        let from_cpus: Vec<Option<usize>> = match &spread {
+            None => vec![None],
+            Some((cpus, ..)) => cpus.iter().copied().map(Some).collect(),
+        };
         for stage in [1, 2] {
             let mut pending = Vec::new();
-            for p in 0..self.paths.len() {
-                let (Some(from), true) = (self.paths[p].barrier_from, self.paths[p].stage == stage)
-                else {
-                    continue;
-                };
-                let nonce = self.nonce();
-                let watch = self.paths[p].watch;
-                let frame =
-                    settle::sentinel(self.sockets[from].mac, self.sockets[watch].mac, nonce);
-                self.send_barrier(from, &frame)?;
-                pending.push((nonce, watch));
+            for cpu in &from_cpus {
+                let _on = cpu.map(OnCpu::pin).transpose()?;
+                for p in 0..self.paths.len() {
+                    let (Some(from), true) =
+                        (self.paths[p].barrier_from, self.paths[p].stage == stage)
+                    else {
+                        continue;
+                    };
+                    let nonce = self.nonce();
+                    let watch = self.paths[p].watch;
+                    let frame =
+                        settle::sentinel(self.sockets[from].mac, self.sockets[watch].mac, nonce);
+                    self.send_barrier(from, &frame)?;
+                    pending.push((nonce, watch));
+                }
             }
             let sent_at = Instant::now();
             loop {
@@ -482,6 +651,72 @@ impl VethTarget {
             note,
             kernel,
         })
+    }
+
+    /// Waits until every barrier in `nonces` is back on the PASS path (the program decided
+    /// everything before it), or else until the program made its `runs` and a grace passed.
+    /// Returns the time from `start` and, for a timeout, the note that says so.
+    fn wait_decided(
+        &mut self,
+        nonces: &[u64],
+        runs: u64,
+        kernel_before: KernelTime,
+        start: Instant,
+        poll: &mut dyn FnMut(&mut Self) -> Result<()>,
+    ) -> Result<(Duration, Option<String>)> {
+        let mut ran_all_at: Option<Instant> = None;
+        loop {
+            poll(self)?;
+            if nonces.iter().all(|n| self.sentinels.contains(&(*n, DUT))) {
+                return Ok((start.elapsed(), None));
+            }
+            let ran = self.program.run_count()? - kernel_before.runs;
+            match ran_all_at {
+                None if ran >= runs => ran_all_at = Some(Instant::now()),
+                None if start.elapsed() > settle::RUN_DEADLINE => {
+                    let kernel = self.program.kernel_time()?.since(kernel_before);
+                    let e = Error::env(format!(
+                        "the program ran on {ran} of {runs} frames within {:?}",
+                        settle::RUN_DEADLINE
+                    ));
+                    return Err(kernel.blame(
+                        self.program.name(),
+                        |t| t <= settle::RUN_DEADLINE,
+                        e,
+                    ));
+                }
+                Some(at) if at.elapsed() > settle::SENTINEL_GRACE => {
+                    let note = format!(
+                        "(settled by a {:?} timeout: the program did not pass the non-IPv4 \
+                         barrier frame)",
+                        settle::SENTINEL_GRACE
+                    );
+                    return Ok((at - start, Some(note)));
+                }
+                _ => {}
+            }
+            self.wait_for_frames()?;
+        }
+    }
+
+    /// `n` more sockets on the sender's interface, one per sender thread. They are never read:
+    /// what comes back is seen by the sender's own capture.
+    fn extra_senders(&self, n: usize) -> Result<Vec<PacketSocket>> {
+        let client = self
+            .topology
+            .ifaces()
+            .iter()
+            .find(|i| at(i.ns, i.ifname) == self.sockets[SENDER].at)
+            .expect("the sender's interface")
+            .clone();
+        (0..n)
+            .map(|_| {
+                self.topology
+                    .ns(client.ns)?
+                    .run(|| PacketSocket::open(client.ifindex))?
+                    .map_err(|e| Error::op(format!("packet socket in {}", client.ns), e))
+            })
+            .collect()
     }
 
     /// [`VethTarget::send_and_watch`], also watching the interfaces `beyond` (namespace role,
@@ -540,9 +775,21 @@ impl VethTarget {
     /// Sends `frames` and matches what came out to them by tag or bytes (with `any`, the first
     /// frame that comes out is the only frame's outcome).
     fn outcomes(&mut self, frames: &[Vec<u8>], any: bool) -> Result<Shot> {
+        self.outcomes_from(frames, any, None)
+    }
+
+    /// [`VethTarget::outcomes`], sent `repeat` times over from each of `spread`'s CPUs at
+    /// once when given (an outcome is the first copy's seen).
+    fn outcomes_from(
+        &mut self,
+        frames: &[Vec<u8>],
+        any: bool,
+        spread: Option<(&[usize], u32)>,
+    ) -> Result<Shot> {
         let tags: Vec<_> = frames.iter().map(|f| find_tag(f)).collect();
+        let aborts_before = self.aborts()?;
         let mut outcomes: Vec<Option<Outcome>> = vec![None; frames.len()];
-        let settled = self.send_and_watch(frames, &mut |vt| {
+        let mut poll = |vt: &mut Self| {
             for (verdict, at, bytes) in vt.drain_all()? {
                 let tag = find_tag(&bytes);
                 let slot = (0..frames.len()).find(|&i| {
@@ -563,19 +810,47 @@ impl VethTarget {
                 }
             }
             Ok(())
-        })?;
-        // The program ran on these frames and nothing came out anywhere: dropped. (ABORTED looks
-        // the same on a veth; test-run mode tells them apart.)
-        let outcomes = outcomes
-            .into_iter()
-            .map(|o| o.unwrap_or_else(|| Outcome::bare(Verdict::Drop)))
-            .collect();
+        };
+        let settled = match spread {
+            None => self.send_and_watch(frames, &mut poll)?,
+            Some((cpus, repeat)) => {
+                // Not held to overlapping (as test runs are): on a veth, frames from several
+                // CPUs check that the counts add up, and lost updates are rare there anyway.
+                let (settled, _spans) =
+                    self.send_spread_and_watch(frames, cpus, repeat, &mut poll)?;
+                settled
+            }
+        };
+        // The program ran on these frames and nothing came out anywhere: dropped, or aborted
+        // as the tracepoint counted (see [`crate::exception`]).
+        let aborted = match (aborts_before, self.aborts()?) {
+            (Some(before), Some(after)) => Some(after - before),
+            _ => None,
+        };
+        let unseen = outcomes.iter().filter(|o| o.is_none()).count();
+        let (outcomes, aborts_note) = vanished(outcomes, aborted);
+        let note = match (settled.note, aborts_note) {
+            (Some(a), Some(b)) => Some(format!("{a}\n{b}")),
+            (a, b) => a.or(b),
+        };
+        let note = match (&self.aborts, unseen) {
+            (Err(why), 1..) => Some(
+                note.map(|n| n + "\n").unwrap_or_default()
+                    + &format!("(ABORTED cannot be told from DROP on this machine: {why})"),
+            ),
+            _ => note,
+        };
         Ok(Shot {
             outcomes,
             elapsed: settled.elapsed,
-            note: settled.note,
+            note,
             kernel: Some(settled.kernel),
         })
+    }
+
+    /// The program's aborts counted so far, when they can be counted here.
+    fn aborts(&self) -> Result<Option<u64>> {
+        self.aborts.as_ref().ok().map(Exceptions::count).transpose()
     }
 
     /// Fails when a capture lost frames: a frame the kernel could not queue would otherwise
@@ -661,6 +936,38 @@ impl Target for VethTarget {
         Ok(shot.outcomes.remove(0))
     }
 
+    fn fire_spread(&mut self, frames: &[Vec<u8>], spread: Spread) -> Result<Shot> {
+        let on = cpus::usable(spread.cpus())?;
+        match spread {
+            Spread::InTurn { .. } => {
+                let start = Instant::now();
+                let (mut outcomes, mut notes) = (Vec::new(), Vec::new());
+                let mut kernel = KernelTime::default();
+                for (i, frame) in frames.iter().enumerate() {
+                    // Sent from this CPU, the frame is run there too: a veth queues it to the
+                    // sending CPU's backlog (generic) or schedules its NAPI there (native).
+                    let _on = OnCpu::pin(on[spread.cpu_of(i)])?;
+                    let shot = self.outcomes(std::slice::from_ref(frame), false)?;
+                    outcomes.extend(shot.outcomes);
+                    notes.extend(shot.note);
+                    let k = shot.kernel.unwrap_or_default();
+                    kernel.runs += k.runs;
+                    kernel.time += k.time;
+                }
+                notes.dedup();
+                Ok(Shot {
+                    outcomes,
+                    elapsed: start.elapsed(),
+                    note: (!notes.is_empty()).then(|| notes.join("\n")),
+                    kernel: Some(kernel),
+                })
+            }
+            Spread::Concurrent { sends, .. } => {
+                self.outcomes_from(frames, false, Some((&on, sends)))
+            }
+        }
+    }
+
     fn counters(&mut self, map: &str) -> Result<Vec<u64>> {
         if !self.footprints.contains_key(map) {
             let footprint = self.barrier_footprint(map)?;
@@ -677,6 +984,65 @@ impl Target for VethTarget {
             })
             .collect())
     }
+}
+
+/// One sender thread of a spread batch: on `cpu`, `frames` sent `repeat` times over, then
+/// `barrier`; returns when it started and finished.
+fn send_from(
+    mut socket: PacketSocket,
+    cpu: usize,
+    frames: &[Vec<u8>],
+    repeat: u32,
+    barrier: &[u8],
+    together: &cpus::SpinBarrier,
+) -> Result<cpus::Span> {
+    let _on = OnCpu::pin(cpu)?;
+    together.wait()?;
+    let start = Instant::now();
+    for _ in 0..repeat {
+        for chunk in frames.chunks(settle::SEND_CHUNK) {
+            socket
+                .send_burst(chunk)
+                .map_err(|e| Error::op("sending a burst", e))?;
+        }
+    }
+    socket
+        .send(barrier)
+        .map_err(|e| Error::op("sending a barrier frame", e))?;
+    Ok((start, Instant::now()))
+}
+
+/// The outcomes of a batch with the frames that came out nowhere filled in: `aborted` of them
+/// (as the tracepoint counted; `None` where it cannot) were ABORTED, the rest dropped. Which ones
+/// a veth cannot say: when only some vanished frames were aborted, the first are shown so and
+/// the returned note says it. (The count may include the batch's barrier, if the program
+/// aborted that too: it is capped at the frames that vanished.)
+fn vanished(
+    outcomes: Vec<Option<Outcome>>,
+    aborted: Option<u64>,
+) -> (Vec<Outcome>, Option<String>) {
+    let unseen = outcomes.iter().filter(|o| o.is_none()).count() as u64;
+    let mut left = aborted.unwrap_or(0).min(unseen);
+    let note = (left > 0 && left < unseen).then(|| {
+        format!(
+            "({left} of the {unseen} frames that came out nowhere were ABORTED, the others \
+             DROPPED; a veth cannot tell which: the first {left} are shown as ABORTED)"
+        )
+    });
+    let outcomes = outcomes
+        .into_iter()
+        .map(|o| {
+            o.unwrap_or_else(|| {
+                if left > 0 {
+                    left -= 1;
+                    Outcome::bare(Verdict::Aborted)
+                } else {
+                    Outcome::bare(Verdict::Drop)
+                }
+            })
+        })
+        .collect();
+    (outcomes, note)
 }
 
 fn at(ns: &str, ifname: &str) -> String {

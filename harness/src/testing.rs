@@ -112,6 +112,17 @@ pub fn assert_seeds_vary_and_pass(lab: fn(u64) -> Lab) {
 /// not judge (a VM too slow for a contract's clock), which are neither a pass nor a charge. At
 /// least one check must have passed.
 pub fn assert_nothing_charged(report: &Report) {
+    assert_none_charged(report);
+    assert_ne!(
+        report.totals.passed,
+        0,
+        "nothing passed\n{}",
+        report.to_text()
+    );
+}
+
+/// Asserts that no check was charged (failed other than as unverified).
+fn assert_none_charged(report: &Report) {
     let charged: Vec<&str> = report
         .checks
         .iter()
@@ -120,13 +131,68 @@ pub fn assert_nothing_charged(report: &Report) {
         .collect();
     assert!(
         charged.is_empty(),
-        "charged: {charged:?}\n{}",
+        "{}: charged: {charged:?}\n{}",
+        report.mode,
         report.to_text()
     );
-    assert_ne!(
-        report.totals.passed,
-        0,
-        "nothing passed\n{}",
-        report.to_text()
-    );
+}
+
+/// Replaces everything inside ⟨ ⟩ (values measured during a run) with `…`, for snapshots that
+/// must read the same on every run and in every mode.
+pub fn redact(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('⟨') {
+        out.push_str(&rest[..open]);
+        out.push_str("⟨…⟩");
+        rest = match rest[open..].find('⟩') {
+            Some(close) => &rest[open + close + '⟩'.len_utf8()..],
+            None => "",
+        };
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Loads `lab`'s reference the way `bpftool prog loadall ... pinmaps` does (named maps, every
+/// program and map pinned), runs each of `parts` three times on the pins in `mode`, then
+/// replays each of their checks alone, and asserts that nothing was ever charged: state the
+/// maps keep from run to run is either harmless or makes a check unverified, saying so.
+/// Returns how many checks said so.
+pub fn pinned_runs_again_and_again(lab: &Lab, parts: &[&str], mode: Mode) -> usize {
+    let student =
+        student_loader::StudentPrograms::load((lab.reference)(), true).expect("loads as bpftool");
+    let pins = crate::object::PinDir::create().expect("a bpffs pin directory");
+    student.pin_all(pins.path()).expect("pinned with its maps");
+    let pinned = crate::source::PinnedPrograms::open(pins.path()).expect("the pins");
+    let mut unverified = 0;
+    let mut judge = |program: &str, check: Option<&str>| {
+        let opts = RunOptions {
+            mode,
+            program: Some(program.to_owned()),
+            check: check.map(str::to_owned),
+            ..Default::default()
+        };
+        let report = lab.run(&pinned, &opts).expect("the run happens");
+        assert_none_charged(&report);
+        unverified += report
+            .checks
+            .iter()
+            .filter(|c| c.status == crate::Status::Unverified)
+            .count();
+    };
+    for program in parts {
+        for _ in 0..3 {
+            judge(program, None);
+        }
+    }
+    for check in lab.check_ids() {
+        if let Some(program) = parts
+            .iter()
+            .find(|p| check.starts_with(&format!("{}/{p}/", lab.id)))
+        {
+            judge(program, Some(check));
+        }
+    }
+    unverified
 }

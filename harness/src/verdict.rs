@@ -6,7 +6,8 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Verdict {
-    /// XDP_ABORTED (test-run mode tells it apart; on veth it looks like DROP).
+    /// XDP_ABORTED (on veth told apart from DROP by the `xdp:xdp_exception` tracepoint, see
+    /// [`crate::exception`]).
     Aborted,
     /// XDP_DROP: the frame vanished.
     Drop,

@@ -81,6 +81,41 @@ impl LoadedProgram {
         }
     }
 
+    fn xdp_shared(&self) -> &Xdp {
+        match &self.inner {
+            Inner::Object(ebpf) => ebpf
+                .program(&self.name)
+                .and_then(|p| p.try_into().ok())
+                .expect("loaded as XDP"),
+            Inner::Pinned { xdp, .. } => xdp,
+        }
+    }
+
+    /// Runs the program `repeat` times on `frame` in one BPF_PROG_TEST_RUN call, from any
+    /// thread (several at once run it on several CPUs), and returns the last run's verdict and
+    /// the kernel's time for all of them. With `repeat` above 1 the kernel swaps the XDP
+    /// dispatcher around the loop (see [`LoadedProgram::time_run`]): use it for long loops.
+    pub fn test_run_shared(
+        &self,
+        frame: &[u8],
+        repeat: u32,
+    ) -> Result<(Verdict, std::time::Duration)> {
+        let mut out = vec![0u8; frame.len() + 4096];
+        let result = self
+            .xdp_shared()
+            .test_run(TestRunOptions {
+                data_in: Some(frame),
+                data_out: Some(&mut out),
+                repeat: repeat.max(1),
+                ..Default::default()
+            })
+            .map_err(|e| Error::op("BPF_PROG_TEST_RUN failed", e))?;
+        Ok((
+            Verdict::from_code(result.return_value),
+            result.duration * repeat.max(1),
+        ))
+    }
+
     /// The map called `name`, or bound to that name, if the program has one.
     pub(crate) fn map_mut(&mut self, name: &str) -> Option<&mut Map> {
         if let Some(i) = self
@@ -107,6 +142,15 @@ impl LoadedProgram {
         maps
     }
 
+    /// The kernel's id for the program (what tracepoints such as `xdp:xdp_exception` name).
+    pub fn prog_id(&mut self) -> Result<u32> {
+        Ok(self
+            .xdp()
+            .info()
+            .map_err(Error::during("reading the program's id"))?
+            .id())
+    }
+
     /// The program's maps as the kernel describes them, for role lookups and listings.
     pub(crate) fn map_summaries(&mut self) -> Vec<MapSummary> {
         let adopted = self.adopted();
@@ -121,7 +165,10 @@ impl LoadedProgram {
     /// binding so reports can say which map was used.
     pub(crate) fn bind_by_role(&mut self, name: &str, expected: &str, role: &Role) -> Result<()> {
         let maps = self.map_summaries();
-        let fitting: Vec<&MapSummary> = maps.iter().filter(|m| m.fits(role)).collect();
+        let fitting: Vec<&MapSummary> = maps
+            .iter()
+            .filter(|m| m.stands_in_for(name, role))
+            .collect();
         match fitting.as_slice() {
             [one] => {
                 let binding = MapBinding {
@@ -137,7 +184,8 @@ impl LoadedProgram {
             [] => Err(missing(
                 name,
                 expected,
-                "no map it uses fits that role",
+                "no map it uses fits that role (a map named after another contract map is \
+                 never taken for this one)",
                 &maps,
             )),
             several => Err(missing(

@@ -374,19 +374,11 @@ fn straddle(t: &mut dyn Target, syns: &[FrameBuilder]) -> Result<Judgement> {
     Ok(table.judge())
 }
 
-/// Blocklists `src` with a value of the map's own size filled with `fill`.
+/// Blocklists `src` with a value of the map's own size filled with `fill` (any value counts).
 fn blocklist_add(t: &mut dyn Target, src: Ipv4Addr, fill: u8) -> Result<()> {
-    let maps = t.program().maps().hash_maps()?;
-    // Unknown size (no such map): insert anyway, for the harness's own missing-map message.
-    let size = maps
-        .iter()
-        .find(|m| m.name == "blacklist")
-        .map_or(4, |m| m.value_size);
-    t.program().maps().hash_insert(
-        "blacklist",
-        u32::from_ne_bytes(src.octets()),
-        &vec![fill; size],
-    )
+    t.program()
+        .maps()
+        .hash_insert_fill("blacklist", u32::from_ne_bytes(src.octets()), fill)
 }
 
 pub(crate) fn ddos_checks(f: &Free) -> Vec<Check> {

@@ -11,22 +11,6 @@ fn object() -> XdpObject {
     testing::object_under_test(&lab_7_2::lab(0))
 }
 
-/// Replaces everything inside ⟨ ⟩ with `…`.
-fn redact(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(open) = rest.find('⟨') {
-        out.push_str(&rest[..open]);
-        out.push_str("⟨…⟩");
-        rest = match rest[open..].find('⟩') {
-            Some(close) => &rest[open + close + '⟩'.len_utf8()..],
-            None => "",
-        };
-    }
-    out.push_str(rest);
-    out
-}
-
 fn snapshot(name: &str, text: &str) {
     insta::with_settings!({
         snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/../../expected/lab-7-2"),
@@ -51,7 +35,10 @@ fn passes_everything(mode: Mode) {
         } else {
             strip_real_client(&table)
         };
-        snapshot(&format!("{}-verdicts", part.program), &redact(&table));
+        snapshot(
+            &format!("{}-verdicts", part.program),
+            &testing::redact(&table),
+        );
     }
     if mode != Mode::TestRun {
         let real = report
@@ -59,7 +46,7 @@ fn passes_everything(mode: Mode) {
             .iter()
             .find(|c| c.id == "7.2/syn_cookie/real-client")
             .unwrap();
-        snapshot("syn_cookie-real-client", &redact(&real.actual));
+        snapshot("syn_cookie-real-client", &testing::redact(&real.actual));
     }
 }
 

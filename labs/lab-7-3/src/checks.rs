@@ -6,9 +6,10 @@
 use std::{collections::BTreeMap, net::Ipv4Addr};
 
 use harness::{
-    Check, Probe, Verdict,
+    Check, Probe, Spread, Verdict,
     arrival::Arrival,
     check::Judgement,
+    cpus::Spreading,
     delivery::{Count, Delivery, Expect, Observe, Parcel},
     service::{Served, Service},
     table::render,
@@ -358,6 +359,27 @@ fn tally(verdicts: &[Verdict]) -> String {
             .flat_map(|(v, n)| std::iter::repeat_n(*v, *n))
             .collect::<Vec<_>>(),
     )
+}
+
+/// [`round_robin`]'s packets one at a time, two in a row on one CPU, then two on the other:
+/// one rotation whatever CPU runs the program. A cursor kept per CPU (a PERCPU_ARRAY) rotates
+/// each CPU alone and breaks the sequence, whatever each CPU's cursor started at.
+pub fn round_robin_across_cpus(part: &'static str, verdict: Verdict, f: &Free, net: &Net) -> Check {
+    const IN_TURN: Spread = Spread::InTurn { cpus: 2, each: 2 };
+    let harness::Body::Delivery(delivery) = round_robin(part, verdict, f, net).body else {
+        unreachable!("round_robin is a delivery")
+    };
+    Check::new(
+        ID,
+        part,
+        "round-robin-across-cpus",
+        "the 30 packets of round-robin, two at a time on each of 2 CPUs in turn: still one \
+         rotation",
+    )
+    .custom(move |t| {
+        let (judgement, _) = delivery.judge(&mut Spreading::new(t, IN_TURN))?;
+        Ok(judgement)
+    })
 }
 
 /// One VIP packet per source, in order, TCP and UDP in turn, with free ports and payloads.

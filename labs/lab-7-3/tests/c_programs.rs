@@ -127,6 +127,7 @@ fn pass_instead_of_tx() {
             (RR, "checksum-edges"),
             (RR, "round-robin"),
             (RR, "round-robin-long"),
+            (RR, "round-robin-across-cpus"),
             (HASH, "rewritten-headers"),
             (HASH, "checksum-edges"),
             (HASH, "affinity"),
@@ -149,6 +150,9 @@ fn always_backend_0_test_run() {
             (RR, "round-robin-long"),
             (REDIRECT, "round-robin"),
             (REDIRECT, "round-robin-long"),
+            (RR, "round-robin-across-cpus"),
+            (REDIRECT, "round-robin"),
+            (REDIRECT, "round-robin-across-cpus"),
         ],
     );
 }
@@ -164,6 +168,10 @@ fn always_backend_0_generic() {
             (RR, "delivered"),
             (REDIRECT, "round-robin"),
             (REDIRECT, "round-robin-long"),
+            (RR, "round-robin-across-cpus"),
+            (RR, "delivered"),
+            (REDIRECT, "round-robin"),
+            (REDIRECT, "round-robin-across-cpus"),
             (REDIRECT, "redirect-path"),
         ],
     );
@@ -372,4 +380,32 @@ fn l4_checksum_diff_is_readable() {
     );
     let headers = msg("7.3/lb_round_robin/rewritten-headers");
     assert!(headers.contains("csum BAD"), "{headers}");
+}
+
+/// A round-robin cursor kept per CPU rotates right on one CPU: only traffic that runs on two
+/// CPUs in turn shows it, in every mode.
+fn percpu_cursor(mode: Mode) {
+    flagged_ids(
+        "BUG_PERCPU_CURSOR",
+        mode,
+        &[
+            (RR, "round-robin-across-cpus"),
+            (REDIRECT, "round-robin-across-cpus"),
+        ],
+    );
+}
+
+#[test]
+fn percpu_cursor_test_run() {
+    percpu_cursor(Mode::TestRun);
+}
+
+#[test]
+fn percpu_cursor_native() {
+    percpu_cursor(Mode::Native);
+}
+
+#[test]
+fn percpu_cursor_generic() {
+    percpu_cursor(Mode::Generic);
 }

@@ -58,6 +58,8 @@
  *   BUG_PAD_60           port_filter passes frames longer than 14 + total length (Ethernet padding)
  *   BUG_UDP_CUT_6        port_filter drops UDP to a blocked port with only 6 header bytes present
  *   BUG_SYN_FIN          port_filter passes TCP with both SYN and FIN set
+ *   BUG_NONATOMIC_COUNTER stats[i] += 1, not an     all three: counts-from-2-cpus (two CPUs
+ *                        atomic add                     at once lose updates)
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -104,7 +106,11 @@ static __always_inline int count(__u32 bucket, int action)
 	__u64 *n = bpf_map_lookup_elem(&stats, &bucket);
 
 	if (n)
+#ifdef BUG_NONATOMIC_COUNTER
+		*n += 1;
+#else
 		__sync_fetch_and_add(n, 1);
+#endif
 	return action;
 }
 

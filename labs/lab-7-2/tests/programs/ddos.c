@@ -46,6 +46,8 @@
  *   BUG_TRIM_BY_TOT_LEN      the SYN-ACK's size is computed from the IPv4 total length, not the
  *                            frame's (a padded SYN's reply keeps 6 bytes of padding)
  *   BUG_PERCPU_STATE         per-source state in PERCPU_HASH maps: a source's bucket per CPU
+ *   BUG_OVER_LIMIT_TX        rate_limiter sends frames over the limit back (XDP_TX), not DROP
+ *   BUG_OVER_LIMIT_ABORTED   rate_limiter answers frames over the limit with XDP_ABORTED
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -73,6 +75,13 @@ char LICENSE[] SEC("license") = "GPL";
 #define CAPACITY 10000
 #else
 #define CAPACITY 1000
+#endif
+#if defined(BUG_OVER_LIMIT_TX)
+#define OVER_LIMIT XDP_TX
+#elif defined(BUG_OVER_LIMIT_ABORTED)
+#define OVER_LIMIT XDP_ABORTED
+#else
+#define OVER_LIMIT XDP_DROP
 #endif
 #define NS_PER_TOKEN 1000000ULL
 #define WINDOW_NS 1000000000ULL
@@ -272,7 +281,7 @@ int rate_limiter(struct xdp_md *ctx)
 #else
 	if (!take_token(&rl_buckets, ip->saddr))
 #endif
-		return count(0, XDP_DROP);
+		return count(0, OVER_LIMIT);
 	return count(1, XDP_PASS);
 }
 

@@ -34,6 +34,7 @@
  *   BUG_TCP_ZERO_CSUM_SKIPPED a TCP checksum of 0x0000 is left alone, as UDP's "none" would be
  *   BUG_FIXED_BACKENDS   the backends are the README's, written in, not read from the map
  *   BUG_FIXED_LB_MAC     lb_dsr writes the README's LB MAC as source, not the frame's destination
+ *   BUG_PERCPU_CURSOR    the round-robin cursor is a PERCPU_ARRAY: each CPU rotates alone
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -89,7 +90,11 @@ struct {
 } tx_ports SEC(".maps");
 
 struct {
+#ifdef BUG_PERCPU_CURSOR
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+#else
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+#endif
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u64);
