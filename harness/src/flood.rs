@@ -309,33 +309,14 @@ impl Flood {
         Ok((table.judge(), traffic))
     }
 
-    /// Fails (unverified, never a charge) when a program someone else loaded already keeps
-    /// state for a source this flood sends from: its maps hold it from an earlier run (pins
-    /// run again, a replayed check), and a flood judged by a contract's clock or counts needs
-    /// every source new. Programs the harness loads start with empty maps.
+    /// See [`require_fresh_sources`].
     fn fresh_state(&self, target: &mut dyn Target) -> Result<()> {
-        if !target.program().adopted() {
-            return Ok(());
-        }
-        let held = target.program().maps().address_keys()?;
-        let stale: std::collections::BTreeSet<std::net::Ipv4Addr> = self
+        let frames = self
             .volleys
             .iter()
             .flat_map(|v| &v.groups)
-            .flat_map(|g| &g.frames)
-            .filter_map(|f| traffic::decode(f).ipv4.map(|ip| ip.src))
-            .filter(|src| held.contains(&src.octets()))
-            .collect();
-        if stale.is_empty() {
-            return Ok(());
-        }
-        let listed: Vec<String> = stale.iter().map(ToString::to_string).collect();
-        Err(Error::env(format!(
-            "the program's maps already hold state for {} (from an earlier run on the same \
-             loaded program: pins run again, or a check replayed), and this check needs those \
-             sources new; load the program afresh (or run with another --seed) to judge it",
-            listed.join(", ")
-        )))
+            .flat_map(|g| &g.frames);
+        require_fresh_sources(target, frames)
     }
 
     fn check_window(&self, volley: Duration, first_start: Instant) -> Result<()> {
@@ -589,6 +570,35 @@ struct Blame<'a> {
     program: &'a str,
     volley: KernelTime,
     previous: KernelTime,
+}
+
+/// Fails (unverified, never a charge) when a program someone else loaded already keeps state
+/// for a source `frames` come from: its maps hold it from an earlier run (pins run again, a
+/// replayed check), and a check judged by a contract's clock or counts needs every source new.
+/// Programs the harness loads start with empty maps.
+pub fn require_fresh_sources<'a>(
+    target: &mut dyn Target,
+    frames: impl IntoIterator<Item = &'a Vec<u8>>,
+) -> Result<()> {
+    if !target.program().adopted() {
+        return Ok(());
+    }
+    let held = target.program().maps().address_keys()?;
+    let stale: std::collections::BTreeSet<std::net::Ipv4Addr> = frames
+        .into_iter()
+        .filter_map(|f| traffic::decode(f).ipv4.map(|ip| ip.src))
+        .filter(|src| held.contains(&src.octets()))
+        .collect();
+    if stale.is_empty() {
+        return Ok(());
+    }
+    let listed: Vec<String> = stale.iter().map(ToString::to_string).collect();
+    Err(Error::env(format!(
+        "the program's maps already hold state for {} (from an earlier run on the same loaded \
+         program: pins run again, or a check replayed), and this check needs those sources new; \
+         load the program afresh (or run with another --seed) to judge it",
+        listed.join(", ")
+    )))
 }
 
 /// What a volley's expectations may depend on from the volley before it.

@@ -152,6 +152,12 @@ impl Trace {
     /// Sends the segments and judges them.
     pub(crate) fn judge(&self, t: &mut dyn Target) -> Result<Judgement> {
         let program = t.program().name().to_owned();
+        let built: Vec<Vec<u8>> = self
+            .segments
+            .iter()
+            .flat_map(|s| s.frames.iter().map(FrameBuilder::build))
+            .collect();
+        harness::flood::require_fresh_sources(t, &built)?;
         let ((fired, kernel), deltas) = counters::across(t, STATS, |t| self.fire(t))?;
         let mut table = Table::default();
         let mut runs_all = Vec::new();

@@ -124,15 +124,15 @@ fn grades_a_class() {
     type Expected<'a> = (&'a str, f64, &'a [(&'a str, usize)]);
     let expect: &[Expected] = &[
         ("alice", 30.0, &[]),
-        ("bob", 29.23, &[("behaviour", 1)]),
-        ("carol", 0.0, &[("bad-object", 33)]),
-        ("dave", 20.0, &[("verifier", 11)]),
+        ("bob", 29.38, &[("behaviour", 1)]),
+        ("carol", 0.0, &[("bad-object", 44)]),
+        ("dave", 20.0, &[("verifier", 15)]),
         ("erin", 30.0, &[]),
         ("frank", 30.0, &[]),
-        ("heidi", 27.27, &[("behaviour", 3)]),
+        ("heidi", 27.33, &[("behaviour", 4)]),
         // BUG_HARDCODED passes every hand-written check; the differential check catches it.
-        ("ivan", 29.09, &[("behaviour", 1)]),
-        ("judy", 0.0, &[("no-program", 33)]),
+        ("ivan", 29.33, &[("behaviour", 1)]),
+        ("judy", 0.0, &[("no-program", 44)]),
     ];
     for (student, points, failures) in expect {
         let report = json(&out.join("students").join(student).join("report.json"));
@@ -191,19 +191,19 @@ fn grades_a_class() {
             _ => {}
         }
     }
-    assert_eq!((cases, failures), (33, 1));
+    assert_eq!((cases, failures), (44, 1));
 
     // Gradescope results.json: the fields its autograder reads.
     let gs = json(&out.join("students/heidi/results.json"));
-    assert_eq!(gs["score"].as_f64().unwrap(), 27.27);
+    assert_eq!(gs["score"].as_f64().unwrap(), 27.33);
     let tests = gs["tests"].as_array().unwrap();
-    assert_eq!(tests.len(), 33);
+    assert_eq!(tests.len(), 44);
     for t in tests {
         assert!(t["name"].is_string() && t["output"].is_string() && t["visibility"] == "visible");
         assert!(t["score"].as_f64().unwrap() <= t["max_score"].as_f64().unwrap());
     }
     let total: f64 = tests.iter().map(|t| t["score"].as_f64().unwrap()).sum();
-    assert!((total - 27.27).abs() < 0.05, "{total}");
+    assert!((total - 27.33).abs() < 0.05, "{total}");
     // Each part's max_score values add up to its 10 points exactly, to the cent.
     for part in ["ip_filter", "port_filter", "firewall"] {
         let cents: i64 = tests
@@ -261,11 +261,11 @@ fn rubric_overrides_weights_and_hides_checks() {
     let (code, _, stderr) = grade(&corpus.dir, &out, &["--rubric", rubric.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
     let bob = json(&out.join("students/bob/report.json"));
-    // firewall: 12 checks left (differential included), weights 11 x 1 + 4; bob misses the
-    // weight-4 one.
+    // firewall: 15 checks left (differential and counts-from-2-cpus included), weights 14 x 1
+    // + 4; bob misses the weight-4 one.
     assert_eq!(bob["max"].as_f64().unwrap(), 40.0);
     assert!(
-        (bob["points"].as_f64().unwrap() - (20.0 + 20.0 * 11.0 / 15.0)).abs() < 0.01,
+        (bob["points"].as_f64().unwrap() - (20.0 + 20.0 * 14.0 / 18.0)).abs() < 0.01,
         "{bob}"
     );
     let text = std::fs::read_to_string(out.join("students/bob/report.txt")).unwrap();
