@@ -313,6 +313,7 @@ fn straddle(t: &mut dyn Target, syns: &[FrameBuilder]) -> Result<Judgement> {
         .enumerate()
         .map(|(i, f)| f.clone().tag(Tag(i as u16 + 1)).build())
         .collect();
+    harness::flood::require_fresh_sources(t, &frames)?;
     let (first, second) = frames.split_at(frames.len() / 2);
     let ((a, b), deltas) = counters::across(t, STATS, |t| {
         // A sleep can wake late on a loaded machine: a start too close to the second is not
