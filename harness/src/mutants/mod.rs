@@ -295,8 +295,8 @@ fn programs(lab: &Lab, source: &Path, text: &str, only: Option<&str>) -> Result<
         .collect();
     if defined.is_empty() {
         return Err(Error::usage(format!(
-            "`{}` defines no function named after {} of lab {}'s programs ({}). Give the C \
-             solution of this lab, or pick another with --program.",
+            "`{}` defines no function named after {} of lab {}'s programs ({}). Give a C \
+             solution of this lab.",
             source.display(),
             if only.is_some() {
                 "the chosen one"

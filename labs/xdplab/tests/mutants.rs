@@ -111,3 +111,25 @@ reason = "Stale on purpose: this mutant is killed."
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Each lab's register reads, and every entry carries its reason (what `just mutants` checks
+/// without running a mutant).
+#[test]
+fn every_register_reads_and_every_entry_has_a_reason() {
+    use harness::mutants::register::{Register, TODO};
+    for lab in ["lab-7-1", "lab-7-2", "lab-7-3"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../")
+            .join(lab)
+            .join("mutants.toml");
+        assert!(path.is_file(), "{}", path.display());
+        let register = Register::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!register.equivalent.is_empty(), "{lab}");
+        for e in &register.equivalent {
+            assert!(
+                !e.reason.trim().is_empty() && !e.reason.starts_with(TODO),
+                "{lab}: {e:?}"
+            );
+        }
+    }
+}
