@@ -189,7 +189,9 @@ struct Tok<'a> {
 
 /// The source's mutants, in source order, and its functions.
 pub fn mutants(src: &str) -> (Vec<Mutant>, Vec<Function>) {
-    let toks: Vec<Tok> = lexer::tokenize(src)
+    let all = lexer::tokenize(src);
+    let macros = macro_words(src, &all);
+    let toks: Vec<Tok> = all
         .into_iter()
         .filter(|t: &Token| {
             t.active && !matches!(t.kind, Kind::Space | Kind::Comment | Kind::Preproc)
@@ -238,11 +240,21 @@ pub fn mutants(src: &str) -> (Vec<Mutant>, Vec<Function>) {
             .filter(|t| t.kind == Kind::Ident);
         if let Some(name) = name {
             let body = i + 1..close;
-            let calls = body
+            // Every name the body uses, through the macros it uses (`#define PICK(i) i =
+            // round_robin()`); only the file's functions are kept below.
+            let mut calls: BTreeSet<String> = body
                 .clone()
-                .filter(|&j| toks[j].kind == Kind::Ident && toks[j + 1].text == "(")
+                .filter(|&j| toks[j].kind == Kind::Ident)
                 .map(|j| toks[j].text.to_owned())
                 .collect();
+            let mut todo: Vec<String> = calls.iter().cloned().collect();
+            while let Some(word) = todo.pop() {
+                for w in macros.get(&word).into_iter().flatten() {
+                    if calls.insert(w.clone()) {
+                        todo.push(w.clone());
+                    }
+                }
+            }
             functions.push(Function {
                 name: name.text.to_owned(),
                 calls,
@@ -286,6 +298,29 @@ pub fn mutants(src: &str) -> (Vec<Mutant>, Vec<Function>) {
         *n += 1;
     }
     (out, functions)
+}
+
+/// The names each macro's kept `#define` uses.
+fn macro_words(src: &str, tokens: &[Token]) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for t in tokens
+        .iter()
+        .filter(|t| t.kind == Kind::Preproc && t.active)
+    {
+        let line = src[t.start..t.end].replace("\\\n", " ");
+        let Some(rest) = line[1..].trim_start().strip_prefix("define") else {
+            continue;
+        };
+        let mut words = rest
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| !w.is_empty() && !w.starts_with(|c: char| c.is_ascii_digit()));
+        if let Some(name) = words.next() {
+            out.entry(name.to_owned())
+                .or_default()
+                .extend(words.map(str::to_owned));
+        }
+    }
+    out
 }
 
 /// For each bracket token, the index of its partner.
@@ -668,6 +703,10 @@ mod tests {
         let names: BTreeSet<String> = reached(&functions, "p");
         assert_eq!(names, ["b", "c", "p"].map(String::from).into());
         assert_eq!(reached(&functions, "q").len(), 1);
+        let through_macro = "#define PICK(i) i = c()\nstatic int c(void) { return 1; }\n\
+                             int p(void) { int i; PICK(i); return i; }\n";
+        let (_, functions) = mutants(through_macro);
+        assert!(reached(&functions, "p").contains("c"), "{functions:?}");
         let m = mutants(src).0;
         let applied = m[0].apply(src);
         assert!(
