@@ -54,6 +54,23 @@ lint: setup
     cargo clippy --workspace --exclude xdplab-programs --all-targets -- -D warnings
     RUSTDOCFLAGS="-D warnings" cargo doc --workspace --exclude xdplab-programs --no-deps
 
+# Fails on a survivor not in the lab's register of equivalent mutants (labs/lab-7-N/mutants.toml)
+# or on an entry no survivor matches. ARGS go to each `xdplab mutants` (--jobs 8, --sample 40).
+# Mutation testing of every lab's C solution against its register (as root).
+mutants *ARGS: setup-test
+    #!/usr/bin/env bash
+    set -uo pipefail
+    # The debug build the test suite already made: the time goes to the checks, not the CLI.
+    cargo build --bin xdplab
+    failed=0
+    for lab in 7.1:filter 7.2:ddos 7.3:lb; do
+        id=${lab%%:*}
+        dir=labs/lab-${id//./-}
+        target/debug/xdplab mutants "$id" --source "$dir/tests/programs/${lab##*:}.c" \
+            --register "$dir/mutants.toml" {{ARGS}} || failed=1
+    done
+    exit $failed
+
 # Remove namespaces and pins left behind by killed runs.
 clean: build
     {{xdplab}} clean

@@ -16,6 +16,7 @@
 //!   shrunk to a minimal frame.
 //! - [`cpus`]: traffic from several CPUs, one at a time in turn or all at once.
 //! - [`exception`]: telling XDP_ABORTED from XDP_DROP on a veth.
+//! - [`mutants`]: mutation testing of the checks against a lab's C solution.
 //! - [`budget`]: how long a program may take per frame, and who missed a clock.
 //! - [`arrival`], [`fill`], [`service`]: what deliveries and exchanges need on a real path
 //!   (where frames arrive, map entries the harness writes, a real TCP request and reply).
@@ -41,6 +42,7 @@ pub mod kernel;
 pub mod lab;
 pub mod map_role;
 pub mod maps;
+pub mod mutants;
 pub mod netconf;
 mod netlink;
 pub mod netns;

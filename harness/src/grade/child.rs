@@ -63,6 +63,9 @@ pub struct ChildRequest {
     /// rubric's `[perf]`).
     #[serde(default)]
     pub perf: bool,
+    /// Only this program's checks (`xdplab mutants`, for a mutant only one program runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<String>,
 }
 
 /// The largest request a child reads (a request lists a few paths).
@@ -107,7 +110,7 @@ fn judge(req: &ChildRequest, find_lab: &dyn Fn(&str, u64) -> Option<Lab>) -> Res
     let source = open_source(&req.source)?;
     let opts = RunOptions {
         mode: Mode::Auto,
-        program: None,
+        program: req.program.clone(),
         check: None,
         seed: req.seed,
     };
@@ -192,6 +195,7 @@ mod tests {
                 b"/class/b\xffb.o",
             )))]),
             perf: true,
+            program: None,
         };
         let json = serde_json::to_string(&req).unwrap();
         let back: ChildRequest = serde_json::from_str(&json).unwrap();

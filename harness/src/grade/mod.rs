@@ -176,6 +176,7 @@ pub fn grade_one(lab: &Lab, rubric: &Rubric, sub: &Submission, opts: &GradeOptio
         seed: opts.seed,
         source,
         perf: opts.perf,
+        program: None,
     };
     let (report, ungraded) = match &sub.problem {
         Some(e) => (failed_report(lab, e, opts.seed), Some(e.clone())),
@@ -211,7 +212,7 @@ pub fn grade_one(lab: &Lab, rubric: &Rubric, sub: &Submission, opts: &GradeOptio
 /// clock missed on a loaded machine, a capture that lost frames), and takes the second run's
 /// result for each of those checks that it did verify. What stays unverified makes the score
 /// incomplete ([`Score::incomplete`]): never a score over a smaller maximum.
-fn retry_unverified(
+pub(crate) fn retry_unverified(
     mut report: Report,
     exe: &Path,
     request: &ChildRequest,
@@ -285,7 +286,7 @@ fn shell_quote(bytes: &[u8]) -> String {
 /// Runs a grading child and reads its JSON: a report, or the reason there is none. A child
 /// that runs out of time is `timeout`, one that dies without a document is `crash`, both with
 /// the end of what it printed.
-fn run_child(
+pub(crate) fn run_child(
     exe: &Path,
     request: &ChildRequest,
     timeout: Duration,
@@ -597,6 +598,7 @@ mod tests {
             seed: 3,
             source: ChildSource::Objects(vec![RawPath::from(Path::new("class/it's me.o"))]),
             perf: false,
+            program: None,
         };
         assert_eq!(
             replay_command(&req, "7.1/firewall/icmp-dropped"),
@@ -608,6 +610,7 @@ mod tests {
             seed: 0,
             source: ChildSource::PinnedFile(RawPath::from(Path::new("class/frank/pinned"))),
             perf: false,
+            program: None,
         };
         assert_eq!(
             replay_command(&pinned, "x"),
