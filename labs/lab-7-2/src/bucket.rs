@@ -132,6 +132,10 @@ pub(crate) struct Trace {
     pub(crate) counters: Vec<(u32, Count)>,
 }
 
+/// One segment as fired: its verdicts, each frame's interval (ms since the trace's first send)
+/// and how long the segment took.
+type Fired = (Vec<Verdict>, Vec<(f64, f64)>, Duration);
+
 /// One frame as the judge sees it: when the program can have run it (ms since the trace began)
 /// and whether it took a token.
 #[derive(Debug, Clone, Copy)]
@@ -253,13 +257,7 @@ impl Trace {
     /// slowly that the contract's bucket refilled for all of them. The machine's fault
     /// (unverified) unless the program's own time alone, with the trace's deliberate waits,
     /// refills the bucket for every frame: then the program is too slow (see harness::budget).
-    fn vacuous(
-        &self,
-        program: &str,
-        kernel: KernelTime,
-        frames: usize,
-        fired: &[(Vec<Verdict>, Vec<(f64, f64)>, Duration)],
-    ) -> Error {
+    fn vacuous(&self, program: &str, kernel: KernelTime, frames: usize, fired: &[Fired]) -> Error {
         let took: Duration = fired.iter().map(|(_, _, took)| *took).sum();
         let designed_ms: f64 = self
             .segments
@@ -290,10 +288,7 @@ impl Trace {
     /// Fires every segment; per segment its verdicts, each frame's interval (ms since the
     /// trace's first send) and how long the segment took.
     #[allow(clippy::type_complexity)]
-    fn fire(
-        &self,
-        t: &mut dyn Target,
-    ) -> Result<(Vec<(Vec<Verdict>, Vec<(f64, f64)>, Duration)>, KernelTime)> {
+    fn fire(&self, t: &mut dyn Target) -> Result<(Vec<Fired>, KernelTime)> {
         let mut out = Vec::new();
         let mut kernel = KernelTime::default();
         let program = t.program().name().to_owned();
