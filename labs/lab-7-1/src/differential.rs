@@ -2,7 +2,7 @@
 //! match ("modulo the contract's freedoms") as data. In lab 7.1 there is no freedom on a
 //! frame: its verdict, its output (a passed frame unchanged) and the deltas of the `stats`
 //! indices the part names must all equal the reference's. The contract's own verdicts
-//! ([`contract`]) hold the reference to it on every frame.
+//! (the oracle functions below) hold the reference to it on every frame.
 
 use std::net::Ipv4Addr;
 

@@ -211,7 +211,7 @@ const GAPS: [usize; 7] = [0, 1, 0, 0, 2, 0, 1];
 
 /// 300 VIP packets with non-VIP frames between them: the rotation never breaks (an 8-bit
 /// cursor wraps after 256 packets; a cursor bumped by every frame skips backends), the
-/// non-VIP frames pass, and stats[0] counts the 300.
+/// non-VIP frames pass, and `stats[0]` counts the 300.
 pub fn round_robin_long(part: &'static str, verdict: Verdict, f: &Free, net: &Net) -> Check {
     let mut frames = Vec::new();
     let mut vip = Vec::new();

@@ -10,7 +10,7 @@
 //!   added where none was sent. DSR allows nothing else.
 //! - `lb_hash`: `backend_stats` moves by one at the frame's own backend.
 //!
-//! The contract's verdicts ([`contract`]) hold the reference to it on every frame.
+//! The contract's verdicts (the oracle functions below) hold the reference to it on every frame.
 
 use std::net::Ipv4Addr;
 
