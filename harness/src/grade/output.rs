@@ -123,12 +123,7 @@ pub fn text(g: &Graded) -> String {
 
 /// Says why a score is not final, when some check stayed unverified after the retry.
 fn incomplete_line(g: &Graded) -> Option<String> {
-    let n = g
-        .score
-        .tests
-        .iter()
-        .filter(|t| t.status == Status::Unverified)
-        .count();
+    let n = g.score.unverified();
     g.score.incomplete.then(|| {
         format!(
             "INCOMPLETE: {n} check(s) could not be verified on the grading machine, on either of \
@@ -342,12 +337,7 @@ pub fn write_class(out: &Path, graded: &[Graded]) -> Result<()> {
         } else {
             format!("{:.2}", g.score.points)
         };
-        let unverified = g
-            .score
-            .tests
-            .iter()
-            .filter(|t| t.status == Status::Unverified)
-            .count();
+        let unverified = g.score.unverified();
         w.write_record([
             g.submission.student.as_str(),
             &points,

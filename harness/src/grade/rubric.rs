@@ -286,6 +286,14 @@ impl Score {
             .filter(|t| matches!(t.status, Status::Fail(_) | Status::Unverified))
     }
 
+    /// How many graded checks stayed unverified (what makes the score incomplete).
+    pub fn unverified(&self) -> usize {
+        self.tests
+            .iter()
+            .filter(|t| t.status == Status::Unverified)
+            .count()
+    }
+
     /// The graded checks that could not run on the grading machine.
     pub fn not_run(&self) -> impl Iterator<Item = &TestScore> {
         self.tests.iter().filter(|t| t.status == Status::NotRun)
