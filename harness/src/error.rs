@@ -171,7 +171,7 @@ pub enum Error {
         program: String,
         /// Its kernel time per frame.
         per_frame: std::time::Duration,
-        /// Which limit that breaks, as a clause ("more than the 1 ms a frame may take").
+        /// Which limit that breaks, as a clause ("more than the 10 ms a frame may take").
         budget: String,
     },
 

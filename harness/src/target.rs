@@ -208,9 +208,11 @@ impl Target for TestRunTarget {
                     let each: Vec<cpus::Span> = spans.iter().map(|s| s[i]).collect();
                     cpus::overlapped(&each)?;
                 }
+                // Contended runs: their times include waiting for each other, so only totals.
                 kernel = KernelTime {
                     runs: frames.len() as u64 * spread.runs_per_frame(Mode::TestRun),
                     time,
+                    fastest: None,
                 };
                 verdicts
                     .swap_remove(0)
@@ -274,7 +276,7 @@ fn run_on(
 }
 
 impl TestRunTarget {
-    /// A batch's shot, its kernel time held to the per-frame budget (the batch's mean: one
+    /// A batch's shot, its kernel time held to the per-frame budget (its fastest run: one
     /// frame's time can include an interrupt taken mid-run).
     fn shot(&self, outcomes: Vec<Outcome>, start: Instant, kernel: KernelTime) -> Result<Shot> {
         kernel.within_budget(self.program.name())?;

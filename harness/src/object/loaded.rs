@@ -257,6 +257,7 @@ impl LoadedProgram {
         Ok(crate::budget::KernelTime {
             runs: info.run_count(),
             time: info.run_time(),
+            fastest: None,
         })
     }
 
