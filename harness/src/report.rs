@@ -258,6 +258,25 @@ pub struct Totals {
     pub unverified: usize,
 }
 
+impl Totals {
+    /// The checks counted by outcome.
+    pub fn of(checks: &[CheckResult]) -> Self {
+        let mut totals = Totals::default();
+        for c in checks {
+            match c.status {
+                Status::Pass => totals.passed += 1,
+                Status::Info => totals.info += 1,
+                Status::Skip => totals.skipped += 1,
+                Status::NotRun => totals.not_run += 1,
+                Status::Unverified => totals.unverified += 1,
+                Status::Fail(FailureClass::Environment) => totals.environment += 1,
+                Status::Fail(_) => totals.failed += 1,
+            }
+        }
+        totals
+    }
+}
+
 /// Everything one run of a lab found.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
@@ -289,18 +308,7 @@ pub struct Report {
 impl Report {
     /// Collects results and counts them.
     pub fn new(lab: &str, mode: Mode, object: &str, checks: Vec<CheckResult>) -> Self {
-        let mut totals = Totals::default();
-        for c in &checks {
-            match c.status {
-                Status::Pass => totals.passed += 1,
-                Status::Info => totals.info += 1,
-                Status::Skip => totals.skipped += 1,
-                Status::NotRun => totals.not_run += 1,
-                Status::Unverified => totals.unverified += 1,
-                Status::Fail(FailureClass::Environment) => totals.environment += 1,
-                Status::Fail(_) => totals.failed += 1,
-            }
-        }
+        let totals = Totals::of(&checks);
         Self {
             lab: lab.into(),
             mode,
