@@ -141,8 +141,13 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 		return 0;
 #endif
 #ifdef BUG_STRICT_LENGTH
-	if ((void *)ip + bpf_ntohs(ip->tot_len) != end)
-		return 0;
+	{
+		/* Bounded first: Debian 6.1's verifier refuses an unbounded offset on a packet pointer. */
+		__u16 tot = bpf_ntohs(ip->tot_len);
+
+		if (tot > 1500 || (void *)ip + tot != end)
+			return 0;
+	}
 #endif
 	l4 = (void *)ip + ip->ihl * 4;
 	if (ip->protocol == IPPROTO_TCP) {
