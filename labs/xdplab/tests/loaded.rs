@@ -17,9 +17,17 @@ fn xdplab(args: &[&str]) -> (i32, serde_json::Value, String) {
     (code, json, stderr)
 }
 
-/// Every check ran and passed, and the unnamed map is reported as found by its layout.
+/// Every check ran and passed, and the unnamed map is reported as found by its layout. A check
+/// that needs two CPUs at once may stay unverified on a loaded machine (exit 2), never charged.
 fn assert_judged_by_layout(code: i32, report: &serde_json::Value, err: &str) {
-    assert_eq!(code, 0, "{report}{err}");
+    let charged = report["totals"]["failed"].as_u64().unwrap_or(1)
+        + report["totals"]["environment"].as_u64().unwrap_or(1);
+    let unverified = report["totals"]["unverified"].as_u64().unwrap_or(0);
+    assert_eq!(charged, 0, "{report}{err}");
+    assert!(
+        code == 0 || (code == 2 && unverified > 0),
+        "{code}: {report}{err}"
+    );
     assert!(report["totals"]["passed"].as_u64().unwrap() > 0, "{report}");
     assert_eq!(report["maps"][0]["contract"], "stats", "{report}");
     assert_eq!(report["maps"][0]["found"], "by-layout", "{report}");
