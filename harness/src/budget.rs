@@ -5,7 +5,7 @@
 //! student's fault, so such a check is `unverified`. But a program can make itself slow on
 //! purpose (a `bpf_loop` per frame) to turn its failures into exemptions. The kernel times the
 //! program itself (BPF_PROG_TEST_RUN's duration, the run statistics on a veth), so the harness
-//! can tell the two apart: a program that spent most of the time itself is to blame.
+//! can tell the two apart: a program whose own time alone breaks the clock is to blame.
 
 use std::time::Duration;
 

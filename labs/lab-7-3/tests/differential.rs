@@ -12,8 +12,9 @@ use harness::{
 use lab_7_3::differential::{FRAMES, differential, seed0_net};
 
 /// Frames these tests compare: a mutant whose difference needs a rare combination of fields
-/// (UDP to a blocked port with 6 or 7 header bytes) is found within them under every seed
-/// tried, where the check's own budget of [`FRAMES`] finds it under some seeds only.
+/// (a datagram whose rewritten checksum lands on 0, a later fragment to the VIP) is found
+/// within them under every seed tried, where the check's own budget of [`FRAMES`] finds it
+/// under some seeds only.
 const CAUGHT_WITHIN: usize = 3000;
 
 fn source() -> PathBuf {
