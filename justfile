@@ -79,6 +79,7 @@ clean: build
 doctor: build
     {{xdplab}} doctor
 
-# Debian's kernel VERSION (6.1, 6.12) in a VM: every lab, mode and wrong C program; a table.
-test-kernel VERSION: setup-test
-    scripts/test-kernel.sh {{VERSION}}
+# Debian's kernels (6.1, 6.12; both if none given) in VMs and the host kernel: every lab, mode
+# and wrong C program; a table. `--vm-only` first leaves out the host run.
+test-kernel *ARGS: setup-test
+    scripts/test-kernel.sh {{ARGS}}

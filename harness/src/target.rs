@@ -293,7 +293,7 @@ impl TestRunTarget {
     fn run(&mut self, frame: &[u8], kernel: &mut KernelTime) -> Result<Outcome> {
         let (verdict, out, took) = self.program.test_run_timed(frame)?;
         kernel.add(took);
-        kernel.within_budget_so_far(self.program.name())?;
+        kernel.within_budget(self.program.name())?;
         let bytes =
             matches!(verdict, Verdict::Pass | Verdict::Tx | Verdict::Redirect).then_some(out);
         Ok(Outcome {
