@@ -380,9 +380,10 @@ fn straddle(t: &mut dyn Target, syns: &[FrameBuilder]) -> Result<Judgement> {
 
 /// Blocklists `src` with a value of the map's own size filled with `fill` (any value counts).
 fn blocklist_add(t: &mut dyn Target, src: Ipv4Addr, fill: u8) -> Result<()> {
+    let src = t.source(src);
     t.program()
         .maps()
-        .hash_insert_fill("blacklist", u32::from_ne_bytes(t.source(src).octets()), fill)
+        .hash_insert_fill("blacklist", u32::from_ne_bytes(src.octets()), fill)
 }
 
 pub(crate) fn ddos_checks(f: &Free) -> Vec<Check> {
