@@ -241,9 +241,10 @@ pub fn pinned_runs_again_and_again(lab: &Lab, parts: &[&str], mode: Mode) -> Rer
 
 /// Runs bpftool with `args` and returns what it printed.
 fn bpftool(args: &[&str]) -> String {
-    let out = std::process::Command::new("bpftool")
-        .args(args)
-        .output()
+    // Debian installs it in /usr/sbin, which a non-login shell's PATH may lack.
+    let out = ["bpftool", "/usr/sbin/bpftool"]
+        .iter()
+        .find_map(|b| std::process::Command::new(b).args(args).output().ok())
         .expect("bpftool runs (scripts/bootstrap.sh --test installs it)");
     assert!(
         out.status.success(),
