@@ -162,7 +162,7 @@ impl Trace {
             .flat_map(|s| s.frames.iter().map(FrameBuilder::build))
             .collect();
         let t = &mut harness::flood::fresh_sources(t, &built)?;
-        let ((fired, kernel), deltas) = counters::across(t, STATS, |t| self.fire(t))?;
+        let ((fired, kernel), deltas) = counters::across_up_to(t, STATS, Some(self.width as u32 - 1), |t| self.fire(t))?;
         let mut table = Table::default();
         if let Some(note) = t.by().note() {
         table.input(note);
