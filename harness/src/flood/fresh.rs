@@ -208,7 +208,10 @@ mod tests {
     use traffic::{FrameBuilder, MacAddr, decode};
 
     fn eth() -> FrameBuilder {
-        FrameBuilder::ethernet(MacAddr::new(2, 0, 0, 0, 0, 1), MacAddr::new(2, 0, 0, 0, 0, 2))
+        FrameBuilder::ethernet(
+            MacAddr::new(2, 0, 0, 0, 0, 1),
+            MacAddr::new(2, 0, 0, 0, 0, 2),
+        )
     }
 
     fn checksums_ok(frame: &[u8]) -> (Option<bool>, Option<bool>) {
@@ -220,7 +223,10 @@ mod tests {
 
     #[test]
     fn moved_frames_keep_their_checksums_right_or_wrong() {
-        let (src, dst) = (Ipv4Addr::new(198, 18, 250, 7), Ipv4Addr::new(203, 0, 113, 9));
+        let (src, dst) = (
+            Ipv4Addr::new(198, 18, 250, 7),
+            Ipv4Addr::new(203, 0, 113, 9),
+        );
         let frames = [
             eth().ipv4(src, dst).tcp(1, 2).payload(b"x").build(),
             eth().ipv4(src, dst).udp(1, 2).payload(b"xy").build(),

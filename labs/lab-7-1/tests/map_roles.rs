@@ -21,6 +21,11 @@ fn another_roles_map_is_not_bound_by_layout() {
     assert!(!failed.is_empty(), "{}", report.to_text());
     for c in failed {
         assert_eq!(c.status, Status::Fail(FailureClass::MapLayout), "{}", c.id);
-        assert!(c.message.contains("`backend_stats`"), "{}: {}", c.id, c.message);
+        assert!(
+            c.message.contains("`backend_stats`"),
+            "{}: {}",
+            c.id,
+            c.message
+        );
     }
 }

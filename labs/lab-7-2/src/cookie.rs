@@ -468,7 +468,9 @@ fn handshake(t: &mut dyn Target, syn: &Syn) -> Result<Judgement> {
 
 fn forged(t: &mut dyn Target, syn: &Syn, stranger: Ipv4Addr) -> Result<Judgement> {
     let mut table = Table::default();
-    let ((), d) = counters::across_up_to(t, STATS, Some(2), |t| forged_acks(t, &mut table, syn, stranger))?;
+    let ((), d) = counters::across_up_to(t, STATS, Some(2), |t| {
+        forged_acks(t, &mut table, syn, stranger)
+    })?;
     stats_rows(&mut table, &[(0, 1), (2, 9)], &d);
     Ok(table.judge())
 }

@@ -12,7 +12,10 @@ fn runs_again(mode: Mode) {
     let seen = testing::pinned_runs_again_and_again(&lab_7_2::lab(0), &PARTS, mode);
     eprintln!("{mode}: {seen:?}");
     // The later runs find their sources known, and move them.
-    assert!(seen.moved > 0, "{mode}: state from earlier runs was never met");
+    assert!(
+        seen.moved > 0,
+        "{mode}: state from earlier runs was never met"
+    );
 }
 
 #[test]
