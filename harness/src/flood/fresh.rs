@@ -218,7 +218,7 @@ mod tests {
         let d = decode(frame);
         let ip = d.ipv4.expect("ipv4");
         let l4 = d.tcp.map(|t| t.csum).or(d.udp.map(|u| u.csum));
-        (ip.csum.ok(), l4.and_then(|c| c.ok()))
+        (ip.csum.ok(), l4.and_then(traffic::decode::Csum::ok))
     }
 
     #[test]
