@@ -11,7 +11,7 @@ default:
 setup:
     @scripts/bootstrap.sh
 
-# setup, plus what the test suite needs: clang, the libbpf headers and chromium.
+# setup, plus what the test suite needs: clang, the libbpf headers, bpftool and chromium.
 setup-test:
     @scripts/bootstrap.sh --test
 

@@ -108,6 +108,12 @@ pub trait Target {
     fn barriers_sent(&self) -> u64 {
         0
     }
+    /// The address a check's source `addr` is sent from: itself, unless the harness moved the
+    /// check's sources to ones the program's maps do not know yet (see
+    /// [`crate::flood::fresh_sources`]). A check that puts a source in a map uses this.
+    fn source(&self, addr: std::net::Ipv4Addr) -> std::net::Ipv4Addr {
+        addr
+    }
 }
 
 /// Creates a target: loads a fresh copy of `program` from `object` and, in the veth modes,
