@@ -243,11 +243,7 @@ pub(crate) fn syn_checks(f: &Free) -> Vec<Check> {
                     .group(
                         "complete syn: plain, 54 bytes, first fragment in turn",
                         101,
-                        |i| match i % 3 {
-                            0 => f.syn(s6),
-                            1 => f.bare_syn(s6),
-                            _ => f.syn(s6).fragment(0, true),
-                        },
+                        |i| f.complete_syn(s6, i),
                         then(Pass, 100, Drop, 1),
                     )
                     // Whether truncated frames are counted in stats[1] is left open.
@@ -503,11 +499,7 @@ pub(crate) fn ddos_checks(f: &Free) -> Vec<Check> {
                     .group(
                         "syn: plain, 54 bytes, first fragment (offset 0, more fragments) in turn",
                         150,
-                        |i| match i % 3 {
-                            0 => f.syn(s4),
-                            1 => f.bare_syn(s4),
-                            _ => f.syn(s4).fragment(0, true),
-                        },
+                        |i| f.complete_syn(s4, i),
                         then(Pass, 100, Drop, 50),
                     )
                     .group("syn-ack", 20, |_| f.tcp(s4, SYN | ACK), Expect::All(Pass))

@@ -174,10 +174,15 @@ impl Free {
             .ip_datagram_len(20)
     }
 
-    /// A SYN of exactly 54 bytes: its 20-byte TCP header ends the datagram and the frame (a
-    /// program that wants one byte more misses it).
-    fn bare_syn(&self, src: Ipv4Addr) -> FrameBuilder {
-        self.syn(src).ip_datagram_len(40)
+    /// SYN `i` of a run: plain, exactly 54 bytes (its 20-byte TCP header ends the datagram
+    /// and the frame, so a program that wants one byte more misses it) and a first fragment
+    /// (offset 0, more fragments set: the header is there) in turn.
+    fn complete_syn(&self, src: Ipv4Addr, i: usize) -> FrameBuilder {
+        match i % 3 {
+            0 => self.syn(src),
+            1 => self.syn(src).ip_datagram_len(40),
+            _ => self.syn(src).fragment(0, true),
+        }
     }
 
     fn ipv6(&self) -> FrameBuilder {

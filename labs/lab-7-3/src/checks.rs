@@ -186,17 +186,14 @@ pub fn checksum_edges(part: &'static str, verdict: Verdict, f: &Free, net: &Net)
         ..Spec::tcp("tcp-checksum-0000", 29, f.sport())
     };
     specs.push(tcp.summing_to_zero(VIP));
-    // One segment per backend whose checksum update carries twice when rewritten for it.
+    // One segment per backend whose checksum update carries twice when rewritten for it (its
+    // own ports: the crafted word, not the free fields, is what matters here).
     for (b, (ip, _)) in net.backends.iter().enumerate() {
-        let spec = Spec {
-            dport: f.dport(),
-            payload: f.payload(),
-            ..Spec::tcp(
-                format!("tcp-update-carries-twice-at-{}", BACKEND_NS[b]),
-                30 + b as u16,
-                f.sport(),
-            )
-        };
+        let spec = Spec::tcp(
+            format!("tcp-update-carries-twice-at-{}", BACKEND_NS[b]),
+            30 + b as u16,
+            41000 + b as u16,
+        );
         specs.push(spec.folding_twice(*ip));
     }
     Check::new(
