@@ -883,6 +883,30 @@ mod tests {
     }
 
     #[test]
+    fn dont_fragment_and_identification() {
+        use pnet::packet::ipv4::Ipv4Packet;
+        let flags = |b: FrameBuilder| {
+            let f = b.build();
+            let ip = Ipv4Packet::new(&f[14..]).unwrap();
+            assert_eq!(ip.get_checksum(), ipv4::checksum(&ip));
+            (
+                ip.get_flags(),
+                ip.get_fragment_offset(),
+                ip.get_identification(),
+            )
+        };
+        let b = || eth().ipv4(IP_A, IP_B).tcp(1, 2);
+        assert_eq!(flags(b().dont_fragment()), (2, 0, 0));
+        assert_eq!(flags(b().dont_fragment().fragment(0, true)), (3, 0, 0));
+        assert_eq!(flags(b().ip_id(0xbeef)), (0, 0, 0xbeef));
+        assert_eq!(
+            flags(b().ip_id(0xbeef).tag(Tag(7))),
+            (0, 0, 7),
+            "a tag wins"
+        );
+    }
+
+    #[test]
     fn truncate_keeps_layout() {
         let b = eth().ipv4(IP_A, IP_B).tcp(1, 2).tag(Tag(9)).truncate(40);
         assert_eq!(b.build().len(), 40);

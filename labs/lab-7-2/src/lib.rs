@@ -138,11 +138,10 @@ impl Free {
             .tcp(self.sport(), self.dport())
             .tcp_flags(flags)
             .payload(&self.vary.payload());
-        if self.vary.pick(&self.dont_fragment, |rng| rng.bool()) {
-            segment.dont_fragment()
-        } else {
-            segment
-        }
+        let df = self
+            .vary
+            .pick(&self.dont_fragment, harness::vary::Rng::bool);
+        if df { segment.dont_fragment() } else { segment }
     }
 
     fn syn(&self, src: Ipv4Addr) -> FrameBuilder {
