@@ -89,6 +89,10 @@ struct IpSettings {
     fragment: Option<(bool, u16)>,
     /// The IPv4 datagram's length (header included), when shorter than what was built.
     datagram_len: Option<usize>,
+    /// The don't-fragment flag.
+    dont_fragment: bool,
+    /// The Identification of an untagged frame (a tag writes its own).
+    id: u16,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -127,6 +131,8 @@ impl FrameBuilder {
                 version: None,
                 fragment: None,
                 datagram_len: None,
+                dont_fragment: false,
+                id: 0,
             },
             transport: Transport::None,
             tcp: TcpSettings {
@@ -186,6 +192,20 @@ impl FrameBuilder {
     /// header (47 for a hand-made GRE packet, say).
     pub fn ip_protocol(mut self, proto: u8) -> Self {
         self.transport = Transport::Raw(proto);
+        self
+    }
+
+    /// Sets the IPv4 don't-fragment flag, as most senders do (a TCP stack doing path MTU
+    /// discovery sets it on every segment).
+    pub fn dont_fragment(mut self) -> Self {
+        self.ip.dont_fragment = true;
+        self
+    }
+
+    /// Writes `id` into the IPv4 Identification of an untagged frame (a tag writes its own
+    /// there instead).
+    pub fn ip_id(mut self, id: u16) -> Self {
+        self.ip.id = id;
         self
     }
 
@@ -508,7 +528,11 @@ impl FrameBuilder {
         ip.set_header_length(((IPV4_LEN + self.ip.options.len()) / 4) as u8);
         ip.get_options_raw_mut().copy_from_slice(&self.ip.options);
         ip.set_total_length(total_len);
-        ip.set_identification(self.tag.0);
+        ip.set_identification(if self.tag.is_set() {
+            self.tag.0
+        } else {
+            self.ip.id
+        });
         ip.set_ttl(self.ip.ttl);
         ip.set_next_level_protocol(self.ip_proto(false));
         ip.set_source(src);
@@ -520,9 +544,11 @@ impl FrameBuilder {
             ip.set_version(version);
         }
         if let Some((more, offset)) = self.ip.fragment {
-            // Flags: bit 0 of the three is "more fragments".
-            ip.set_flags(u8::from(more));
+            // Flags: bit 0 of the three is "more fragments", bit 1 "don't fragment".
+            ip.set_flags(u8::from(more) | u8::from(self.ip.dont_fragment) << 1);
             ip.set_fragment_offset(offset);
+        } else if self.ip.dont_fragment {
+            ip.set_flags(2);
         }
         let mut csum = ipv4::checksum(&ip.to_immutable());
         if self.ip.bad_checksum {
@@ -854,6 +880,30 @@ mod tests {
         assert_eq!(ip.get_checksum(), ipv4::checksum(&ip));
         assert_eq!(&f[40..44], &[0, 22, 0, 22], "padding after the datagram");
         assert_eq!(find_tag(&f), Some(Tag(6)), "the IPv4 id still tags it");
+    }
+
+    #[test]
+    fn dont_fragment_and_identification() {
+        use pnet::packet::ipv4::Ipv4Packet;
+        let flags = |b: FrameBuilder| {
+            let f = b.build();
+            let ip = Ipv4Packet::new(&f[14..]).unwrap();
+            assert_eq!(ip.get_checksum(), ipv4::checksum(&ip));
+            (
+                ip.get_flags(),
+                ip.get_fragment_offset(),
+                ip.get_identification(),
+            )
+        };
+        let b = || eth().ipv4(IP_A, IP_B).tcp(1, 2);
+        assert_eq!(flags(b().dont_fragment()), (2, 0, 0));
+        assert_eq!(flags(b().dont_fragment().fragment(0, true)), (3, 0, 0));
+        assert_eq!(flags(b().ip_id(0xbeef)), (0, 0, 0xbeef));
+        assert_eq!(
+            flags(b().ip_id(0xbeef).tag(Tag(7))),
+            (0, 0, 7),
+            "a tag wins"
+        );
     }
 
     #[test]

@@ -81,6 +81,8 @@ struct Syn {
     mss: Option<u16>,
     data: Vec<u8>,
     padded: bool,
+    /// The IPv4 Identification (the frame is untagged).
+    id: u16,
 }
 
 impl Syn {
@@ -99,7 +101,50 @@ impl Syn {
             mss: None,
             data: Vec::new(),
             padded: false,
+            id: 0,
         }
+    }
+
+    /// Options filling the whole 40 bytes a TCP header can carry (data offset 15): NOPs, then
+    /// the MSS in the last four. A program that copies fewer bytes of the header misses it.
+    fn full_options(mut self, mss: u16) -> Self {
+        self = self.mss_only(mss);
+        let mut options = vec![1; 36];
+        options.append(&mut self.options);
+        self.options = options;
+        self
+    }
+
+    /// An IPv4 Identification for which the SYN-ACK's header (this SYN's id kept, TOS 0, no
+    /// flags, TTL 64, addresses swapped) sums, in 16-bit words read `little_endian` or not, to
+    /// a value whose first fold carries again: a program folding its checksum once gets it
+    /// wrong.
+    fn carrying_twice(mut self, little_endian: bool) -> Self {
+        let word = |hi: u8, lo: u8| {
+            u32::from(if little_endian {
+                u16::from_le_bytes([hi, lo])
+            } else {
+                u16::from_be_bytes([hi, lo])
+            })
+        };
+        let [s0, s1, s2, s3] = self.src.octets();
+        let [d0, d1, d2, d3] = self.dst.octets();
+        let rest = word(0x45, 0)
+            + word(0, 44)
+            + word(64, 6)
+            + word(s0, s1)
+            + word(s2, s3)
+            + word(d0, d1)
+            + word(d2, d3);
+        let carries = |id: u16| {
+            let [hi, lo] = id.to_be_bytes();
+            let sum = rest + word(hi, lo);
+            (sum & 0xffff) + (sum >> 16) > 0xffff
+        };
+        self.id = (1..=u16::MAX)
+            .find(|&id| carries(id))
+            .expect("the header's other words sum past 0xffff");
+        self
     }
 
     /// Bytes of data after the header (a SYN may carry some).
@@ -139,7 +184,8 @@ impl Syn {
             .tcp_flags(SYN)
             .seq(self.seq)
             .tcp_options(&self.options)
-            .payload(&self.data);
+            .payload(&self.data)
+            .ip_id(self.id);
         if self.padded {
             syn.pad_to(MIN_FRAME)
         } else {
@@ -159,6 +205,26 @@ impl Syn {
 }
 
 fn syns(f: &Free, s: Sources, base: u8) -> Vec<Syn> {
+    // The header sums need destinations whose words add up past 0xffff.
+    let far_dst = Ipv4Addr::new(203, 0, 113, 254);
+    let mut carry_le = Syn::new(
+        f,
+        "syn whose reply's ipv4 header sum carries twice (le words)",
+        s.src(base + 6),
+    );
+    carry_le.dst = far_dst;
+    let mut carry_be = Syn::new(
+        f,
+        "syn whose reply's ipv4 header sum carries twice (be words)",
+        s.src(base + 7),
+    );
+    carry_be.dst = far_dst;
+    // An odd first octet: a checksum that drops a low bit of the address words gets it wrong.
+    let odd = Syn::new(
+        f,
+        "syn from an address with an odd first octet",
+        Ipv4Addr::new(199, 51, s.0, base + 8),
+    );
     vec![
         Syn::new(f, "syn, linux options, mss 1460", s.src(base)).linux_options(1460),
         Syn::new(f, "syn, mss 1400", s.src(base + 1)).mss_only(1400),
@@ -167,6 +233,15 @@ fn syns(f: &Free, s: Sources, base: u8) -> Vec<Syn> {
             .mss_only(1460)
             .data(b"xdplab!!"),
         Syn::new(f, "syn, no options, padded to 60 bytes", s.src(base + 4)).padded(),
+        Syn::new(
+            f,
+            "syn, 40 bytes of options ending in mss 1440 (data offset 15)",
+            s.src(base + 5),
+        )
+        .full_options(1440),
+        carry_le.carrying_twice(true),
+        carry_be.carrying_twice(false),
+        odd,
     ]
 }
 
@@ -543,6 +618,11 @@ fn others(f: &Free, sources: Sources) -> Vec<Probe> {
         ("syn-ack", bad_ack(SYN | ACK)),
         ("rst", bad_ack(RST)),
         ("udp", f.udp(s)),
+        // A parser that skips the protocol test reads data offset 5 and SYN here.
+        (
+            "udp reading as a syn",
+            f.udp(s).payload(&[0, 0, 0, 0, 0x50, SYN, 0, 0, 0, 0, 0, 0]),
+        ),
         (
             "syn with ipv4 options (ihl 6)",
             wrong.frame().ip_options(&[1, 1, 1, 1]),
@@ -561,10 +641,20 @@ fn others(f: &Free, sources: Sources) -> Vec<Probe> {
         // A parser taking the transport header at 14 + IHL*4 reads the ack number's first
         // bytes as data offset 5 and flags SYN.
         ("syn with ihl 4", wrong.frame().ack(0x5002_0000).ihl(4)),
+        // Read at 14 + IHL*4, its ack number says data offset 6 and ACK, and the total length
+        // (40) is 16 + 24: a bare ACK with a wrong cookie to a parser taking an IHL of 4.
+        (
+            "ack with ihl 4 reading as a bare ack",
+            wrong.ack(0x1234_5678).ack(0x6010_0000).ihl(4),
+        ),
         // Past offset 0 a fragment holds no TCP header, only bytes that read like one.
         (
             "fragment at offset 64 reading as a syn",
             wrong.frame().fragment(8, false),
+        ),
+        (
+            "fragment at offset 8 reading as a syn",
+            wrong.frame().fragment(1, false),
         ),
         (
             "fragment at offset 64 reading as a bare ack",
@@ -578,9 +668,13 @@ fn others(f: &Free, sources: Sources) -> Vec<Probe> {
         ),
         ("arp", crate::arp(0)),
     ];
+    // A data offset of 4: a header that ends before its own fields, malformed.
+    let mut doff_4 = wrong.frame().build();
+    doff_4[14 + 20 + 12] = 4 << 4;
     probes
         .into_iter()
         .map(|(name, frame)| Probe::new(name, frame.build(), Verdict::Pass))
+        .chain([Probe::new("syn with data offset 4", doff_4, Verdict::Pass)])
         .collect()
 }
 

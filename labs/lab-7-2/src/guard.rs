@@ -39,6 +39,12 @@ fn syn_ihl_4(f: &Free, src: Ipv4Addr) -> FrameBuilder {
     f.syn(src).ack(0x5002_0000).ihl(4)
 }
 
+/// Frame `i` of a run of fragments past offset 0: at offset 64 or 8 bytes in turn (an odd
+/// offset in 8-byte units catches a mask that misses the offset's lowest bit).
+pub(crate) fn later_fragment(frame: FrameBuilder, i: usize) -> FrameBuilder {
+    frame.fragment([8, 1][i % 2], false)
+}
+
 /// `n` frames get `v`, then `m` get `w`.
 fn then(v: Verdict, n: usize, w: Verdict, m: usize) -> Expect {
     Expect::Verdicts(vec![(v, n), (w, m)])
@@ -232,7 +238,14 @@ pub(crate) fn syn_checks(f: &Free) -> Vec<Check> {
                         |_| f.syn(s6).truncate(14 + 20 + 19),
                         Expect::All(Pass),
                     )
-                    .group("complete syn", 101, |_| f.syn(s6), then(Pass, 100, Drop, 1))
+                    // Complete SYNs, some exactly their 20-byte header (54 bytes), some first
+                    // fragments (offset 0, more fragments: the header is there).
+                    .group(
+                        "complete syn: plain, 54 bytes, first fragment in turn",
+                        101,
+                        |i| f.complete_syn(s6, i),
+                        then(Pass, 100, Drop, 1),
+                    )
                     // Whether truncated frames are counted in stats[1] is left open.
                     .counter(0, Exact(1)),
             ),
@@ -265,17 +278,28 @@ pub(crate) fn syn_checks(f: &Free) -> Vec<Check> {
                         |_| syn_ihl_4(f, d),
                         Expect::All(Pass),
                     ),
+                    // More than 100 at each offset: a window counting either kind drops some.
                     loose(
-                        format!("fragment at offset 64 reading as a syn from {e}"),
-                        150,
-                        |_| f.syn(e).fragment(8, false),
+                        format!("fragment at offset 64 or 8 reading as a syn from {e}"),
+                        210,
+                        |i| later_fragment(f.syn(e), i),
                         Expect::All(Pass),
                     ),
                 ],
             ),
             2,
-            &[(0, 1), (1, 550)],
+            &[(0, 1), (1, 610)],
         ))),
+        c(
+            "non-ipv4-passes",
+            "ARP, IPv6 and IPv4 cut inside its header pass; no drop is counted",
+        )
+        .flood(
+            Flood::new(STATS).volley(
+                f.non_ipv4_groups(Volley::new("non-IPv4 and cut frames"), 20, s(12))
+                    .counter(0, Exact(0)),
+            ),
+        ),
     ]
 }
 
@@ -392,6 +416,7 @@ pub(crate) fn ddos_checks(f: &Free) -> Vec<Check> {
     let s = |n| Ipv4Addr::new(198, 18, net, n);
     let (a, b, s3, s4, s5) = (s(1), s(2), s(3), s(4), s(5));
     let refunded = s(7);
+    let rested = s(8);
     vec![
         c(
             "blocklist-first",
@@ -470,16 +495,34 @@ pub(crate) fn ddos_checks(f: &Free) -> Vec<Check> {
         ),
         c(
             "syn-window",
-            "150 SYNs: 100 pass, 50 dropped into stats[3]; SYN-ACKs and UDP pass",
+            "150 SYNs (some of 54 bytes, some first fragments): 100 pass, 50 dropped into \
+             stats[3]; SYN-ACKs, UDP, IHL 4 SYNs and later fragments pass",
         )
         .flood(
             in_window().volley(exact(
                 Volley::new(format!("all from {s4}"))
-                    .group("syn", 150, |_| f.syn(s4), then(Pass, 100, Drop, 50))
+                    .group(
+                        "syn: plain, 54 bytes, first fragment (offset 0, more fragments) in turn",
+                        150,
+                        |i| f.complete_syn(s4, i),
+                        then(Pass, 100, Drop, 50),
+                    )
                     .group("syn-ack", 20, |_| f.tcp(s4, SYN | ACK), Expect::All(Pass))
-                    .group("udp", 20, |_| f.udp(s4), Expect::All(Pass)),
+                    .group("udp", 20, |_| f.udp(s4), Expect::All(Pass))
+                    .group(
+                        "syn with ihl 4",
+                        20,
+                        |_| syn_ihl_4(f, s4),
+                        Expect::All(Pass),
+                    )
+                    .group(
+                        "fragment at offset 64 or 8 reading as a syn",
+                        20,
+                        |i| later_fragment(f.syn(s4), i),
+                        Expect::All(Pass),
+                    ),
                 5,
-                &[(0, 190), (1, 140), (3, 50)],
+                &[(0, 230), (1, 180), (3, 50)],
             )),
         ),
         c(
@@ -493,6 +536,15 @@ pub(crate) fn ddos_checks(f: &Free) -> Vec<Check> {
         )
         .custom({
             let trace = window_then_bucket(f, refunded);
+            move |t| trace.judge(t)
+        }),
+        c(
+            "after-quiet",
+            "after 1.1 s of quiet a new SYN window passes 100 again, and the bucket has refilled \
+             to 1000, never beyond",
+        )
+        .custom({
+            let trace = quiet_then_again(f, rested);
             move |t| trace.judge(t)
         }),
         c(
@@ -555,6 +607,41 @@ fn rate_then_window(f: &Free, s: Ipv4Addr) -> Flood {
                 .counter(1, Passed)
                 .counter(3, Dropped),
         )
+}
+
+/// A fresh source spends 500 tokens (120 SYNs, 20 of them over the window, and 380 UDP) and
+/// rests 1.1 s: its window has ended, and its bucket holds 1000, not 500 plus the 1100 the
+/// quiet would have earned without the cap. Then 120 SYNs (100 pass) and 1400 UDP, every
+/// verdict fitting a bucket of 1000.
+fn quiet_then_again(f: &Free, src: Ipv4Addr) -> Trace {
+    let syns = |name: String| {
+        Segment::new(
+            name,
+            120,
+            |_| f.syn(src),
+            Pace::Burst,
+            Spend::Always(vec![(Pass, 100), (Drop, 20)]),
+        )
+        .within(WINDOW_BUDGET)
+    };
+    let udp =
+        |name: String, n| Segment::new(name, n, |_| f.udp(src), Pace::Burst, Spend::ByVerdict);
+    Trace {
+        segments: vec![
+            syns(format!("syn from {src}")),
+            udp(format!("udp from {src}"), 380),
+            syns(format!("after the quiet, syn from {src}"))
+                .after_quiet(Duration::from_millis(1100)),
+            udp(format!("udp from {src}"), 1400),
+        ],
+        width: 5,
+        counters: vec![
+            (0, Count::Exact(2020)),
+            (1, Count::Passed),
+            (2, Count::BucketDropped),
+            (3, Count::Exact(40)),
+        ],
+    }
 }
 
 /// 300 SYNs from a fresh source: the window passes 100 and drops 200, and all 300 took a token

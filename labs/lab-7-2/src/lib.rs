@@ -87,6 +87,8 @@ pub(crate) struct Free {
     dsts: Cycle<Ipv4Addr>,
     sports: Cycle<u16>,
     dports: Cycle<u16>,
+    /// Whether a TCP segment has the don't-fragment flag (a real stack sets it).
+    dont_fragment: Cycle<bool>,
 }
 
 impl Free {
@@ -100,6 +102,7 @@ impl Free {
             ]),
             sports: Cycle::new(CLIENT_PORTS),
             dports: Cycle::new([80, 443, 8080, 53]),
+            dont_fragment: Cycle::new([false, true]),
         }
     }
 
@@ -127,29 +130,57 @@ impl Free {
             .payload(&self.vary.payload())
     }
 
+    /// A TCP segment, don't-fragment set on every other one (a program that reads the
+    /// fragment offset without byte order takes DF for an offset).
     fn tcp(&self, src: Ipv4Addr, flags: u8) -> FrameBuilder {
-        eth()
+        let segment = eth()
             .ipv4(src, self.dst())
             .tcp(self.sport(), self.dport())
             .tcp_flags(flags)
-            .payload(&self.vary.payload())
+            .payload(&self.vary.payload());
+        let df = self
+            .vary
+            .pick(&self.dont_fragment, harness::vary::Rng::bool);
+        if df { segment.dont_fragment() } else { segment }
     }
 
     fn syn(&self, src: Ipv4Addr) -> FrameBuilder {
         self.tcp(src, flags::SYN)
     }
 
-    /// IPv4 packet `i` of a flood that is not about SYNs: UDP, a TCP ACK, ICMP and a UDP packet
-    /// with IHL 4 (IPv4 without a transport header) in turn, each of which costs a token.
+    /// IPv4 packet `i` of a flood that is not about SYNs: UDP, a TCP ACK, ICMP, a UDP packet
+    /// with IHL 4 (IPv4 without a transport header) and an IPv4 header alone in turn, each of
+    /// which costs a token.
     fn packet(&self, src: Ipv4Addr, i: usize) -> FrameBuilder {
-        match i % 4 {
+        match i % 5 {
             0 => self.udp(src),
             1 => self.tcp(src, flags::ACK),
             2 => eth()
                 .ipv4(src, self.dst())
                 .icmp_echo(7, i as u16)
                 .payload(&self.vary.payload()),
-            _ => self.udp(src).ihl(4),
+            3 => self.udp(src).ihl(4),
+            _ => self.header_only(src),
+        }
+    }
+
+    /// The shortest IPv4 packet: a 20-byte header and nothing after it (protocol 59, "no next
+    /// header"), a 34-byte frame. A program that wants one byte past the header misses it.
+    fn header_only(&self, src: Ipv4Addr) -> FrameBuilder {
+        eth()
+            .ipv4(src, self.dst())
+            .ip_protocol(59)
+            .ip_datagram_len(20)
+    }
+
+    /// SYN `i` of a run: plain, exactly 54 bytes (its 20-byte TCP header ends the datagram
+    /// and the frame, so a program that wants one byte more misses it) and a first fragment
+    /// (offset 0, more fragments set: the header is there) in turn.
+    fn complete_syn(&self, src: Ipv4Addr, i: usize) -> FrameBuilder {
+        match i % 3 {
+            0 => self.syn(src),
+            1 => self.syn(src).ip_datagram_len(40),
+            _ => self.syn(src).fragment(0, true),
         }
     }
 

@@ -48,6 +48,8 @@ pub(crate) fn checks(f: &Free) -> Vec<Check> {
     // Another network, with the same last octet as `b`: a bucket keyed on part of the address
     // mixes them up.
     let far = Ipv4Addr::new(198, 19, net, 2);
+    // And one that differs from `b` in the first octet only.
+    let first_octet = Ipv4Addr::new(199, 18, net, 2);
     let refilled = src(4);
     let streamed = src(6);
     let new: Vec<Ipv4Addr> = (0..5).map(|i| src(10 + i)).collect();
@@ -76,7 +78,7 @@ pub(crate) fn checks(f: &Free) -> Vec<Check> {
         .flood(
             Flood::new(STATS).volley(counted(
                 Volley::new(format!(
-                    "1200 packets from {b}, then 200 from {c} and 200 from {far}"
+                    "1200 packets from {b}, then 200 each from {c}, {far} and {first_octet}"
                 ))
                 .group(format!("from {b}"), 1200, |i| f.packet(b, i), bucket())
                 .group(
@@ -89,6 +91,12 @@ pub(crate) fn checks(f: &Free) -> Vec<Check> {
                     format!("from {far}"),
                     200,
                     |i| f.packet(far, i),
+                    Expect::All(Pass),
+                )
+                .group(
+                    format!("from {first_octet}"),
+                    200,
+                    |i| f.packet(first_octet, i),
                     Expect::All(Pass),
                 ),
             )),

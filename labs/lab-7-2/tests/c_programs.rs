@@ -100,10 +100,11 @@ const RATE_LIMITER_PER_SOURCE: [&str; 5] = [
 ];
 
 /// The ddos_guard checks whose floods fill a SYN window.
-const DDOS_WINDOWS: [&str; 3] = [
+const DDOS_WINDOWS: [&str; 4] = [
     "ddos_guard/syn-window",
     "ddos_guard/rate-drops-skip-syn-window",
     "ddos_guard/window-drops-spend-tokens",
+    "ddos_guard/after-quiet",
 ];
 
 #[test]
@@ -136,6 +137,7 @@ fn bucket_never_refills() {
             "rate_limiter/refill-after-quiet",
             "rate_limiter/steady-stream",
             "ddos_guard/rate-drops-skip-syn-window",
+            "ddos_guard/after-quiet",
         ],
         // A burst slow enough to earn a token loses it.
         &["ddos_guard/window-drops-spend-tokens"],
@@ -156,6 +158,7 @@ fn capacity_off_by_ten() {
             "ddos_guard/rate-limit",
             "ddos_guard/rate-drops-skip-syn-window",
             "ddos_guard/window-drops-spend-tokens",
+            "ddos_guard/after-quiet",
         ],
     );
 }
@@ -175,6 +178,7 @@ fn one_global_bucket() {
             "ddos_guard/syn-window",
             "ddos_guard/rate-drops-skip-syn-window",
             "ddos_guard/window-drops-spend-tokens",
+            "ddos_guard/after-quiet",
         ],
     );
 }
@@ -218,7 +222,7 @@ fn window_never_resets() {
         "BUG_WINDOW_NEVER_RESETS",
         Mode::TestRun,
         None,
-        &["syn_guard/new-window-after-1s"],
+        &["syn_guard/new-window-after-1s", "ddos_guard/after-quiet"],
     );
 }
 
@@ -235,6 +239,7 @@ fn off_by_one_at_the_threshold() {
                 "ddos_guard/syn-window",
                 "ddos_guard/rate-drops-skip-syn-window",
                 "ddos_guard/window-drops-spend-tokens",
+                "ddos_guard/after-quiet",
             ],
         ]
         .concat(),
@@ -389,7 +394,10 @@ fn bucket_clock_restarts() {
         Mode::TestRun,
         &["rate_limiter/steady-stream"],
         // A burst slow enough to earn a token loses it as well.
-        &["ddos_guard/window-drops-spend-tokens"],
+        &[
+            "ddos_guard/window-drops-spend-tokens",
+            "ddos_guard/after-quiet",
+        ],
     );
 }
 
@@ -400,7 +408,10 @@ fn bucket_refills_only_when_empty() {
         "BUG_REFILL_WHEN_EMPTY",
         Mode::TestRun,
         &["rate_limiter/steady-stream"],
-        &["ddos_guard/window-drops-spend-tokens"],
+        &[
+            "ddos_guard/window-drops-spend-tokens",
+            "ddos_guard/after-quiet",
+        ],
     );
 }
 
@@ -431,7 +442,10 @@ fn token_given_back_on_window_drop() {
         "BUG_TOKEN_REFUND",
         Mode::TestRun,
         None,
-        &["ddos_guard/window-drops-spend-tokens"],
+        &[
+            "ddos_guard/window-drops-spend-tokens",
+            "ddos_guard/after-quiet",
+        ],
     );
 }
 
@@ -478,6 +492,7 @@ fn fragments_read_as_tcp() {
         None,
         &[
             "syn_guard/ip-options-and-protocol",
+            "ddos_guard/syn-window",
             "syn_cookie/other-traffic-passes",
         ],
     );
@@ -646,4 +661,129 @@ fn over_limit_aborted_native() {
 #[test]
 fn over_limit_aborted_generic() {
     over_limit("BUG_OVER_LIMIT_ABORTED", Mode::Generic, "ABORTED");
+}
+
+/// Without a cap, a half-drained bucket left idle holds more than 1000 tokens.
+#[test]
+fn bucket_without_cap() {
+    flagged_among(
+        "BUG_NO_CAP",
+        Mode::TestRun,
+        &["rate_limiter/steady-stream", "ddos_guard/after-quiet"],
+        // A limited source's 1100 tokens after its 1.1 s overrun 1000+T+50 when T < 50 ms.
+        &["rate_limiter/refill-after-quiet"],
+    );
+}
+
+/// 198.18.1.2 and 199.18.1.2 share a bucket.
+#[test]
+fn bucket_keyed_on_the_last_three_octets() {
+    flagged(
+        "BUG_KEY_LAST_3_OCTETS",
+        Mode::TestRun,
+        None,
+        &["rate_limiter/second-source-untouched"],
+    );
+}
+
+/// The fragment offset read without byte order takes DF (set on every other segment) for an
+/// offset: those SYNs are never counted.
+#[test]
+fn dont_fragment_read_as_a_fragment() {
+    flagged(
+        "BUG_DF_AS_FRAGMENT",
+        Mode::TestRun,
+        None,
+        &[
+            SYN_GUARD.as_slice(),
+            &[
+                "ddos_guard/syn-window",
+                "ddos_guard/window-drops-spend-tokens",
+                "ddos_guard/after-quiet",
+            ],
+        ]
+        .concat(),
+    );
+}
+
+/// A first fragment (offset 0, more fragments set) carries its TCP header: its SYN counts.
+#[test]
+fn first_fragments_skipped() {
+    flagged(
+        "BUG_FIRST_FRAGMENT_SKIPPED",
+        Mode::TestRun,
+        None,
+        &["syn_guard/cut-syns-not-counted", "ddos_guard/syn-window"],
+    );
+}
+
+/// The 34-byte IPv4 packet (a header alone) is IPv4: it costs a token and is counted.
+#[test]
+fn ipv4_header_alone_not_ipv4() {
+    flagged_among(
+        "BUG_IPV4_ONE_MORE",
+        Mode::TestRun,
+        &[
+            "rate_limiter/state-map-entries",
+            "ddos_guard/blocklist-first",
+            "ddos_guard/rate-limit",
+        ],
+        // Whether a burst's free packets overrun its bound depends on how long it took.
+        &[
+            "rate_limiter/burst-1500",
+            "rate_limiter/second-source-untouched",
+            "rate_limiter/refill-after-quiet",
+            "rate_limiter/steady-stream",
+        ],
+    );
+}
+
+/// A segment of exactly its 20-byte header (a 54-byte SYN, a bare ACK) is complete.
+#[test]
+fn tcp_header_alone_not_tcp() {
+    flagged(
+        "BUG_TCP_ONE_MORE",
+        Mode::TestRun,
+        None,
+        &[
+            "syn_guard/cut-syns-not-counted",
+            "ddos_guard/syn-window",
+            "syn_cookie/syn-ack-rewrite",
+            "syn_cookie/syn-ack-checksums",
+            "syn_cookie/cookie-handshake",
+            "syn_cookie/forged-acks-dropped",
+        ],
+    );
+}
+
+#[test]
+fn syn_guard_drops_non_ipv4() {
+    flagged(
+        "BUG_SYN_GUARD_DROPS_NON_IPV4",
+        Mode::TestRun,
+        None,
+        &["syn_guard/non-ipv4-passes"],
+    );
+}
+
+/// A reply whose IPv4 header sum carries after the first fold.
+#[test]
+fn checksum_folded_once() {
+    flagged(
+        "BUG_FOLD_ONCE",
+        Mode::TestRun,
+        None,
+        &["syn_cookie/syn-ack-checksums"],
+    );
+}
+
+/// A SYN with 40 bytes of options, the MSS last: a copy of 40 header bytes misses the MSS.
+#[test]
+fn options_copied_short() {
+    flagged(
+        "BUG_OPTIONS_40",
+        Mode::TestRun,
+        None,
+        &["syn_cookie/syn-ack-rewrite"],
+    );
 }

@@ -186,12 +186,22 @@ pub fn checksum_edges(part: &'static str, verdict: Verdict, f: &Free, net: &Net)
         ..Spec::tcp("tcp-checksum-0000", 29, f.sport())
     };
     specs.push(tcp.summing_to_zero(VIP));
+    // One segment per backend whose checksum update carries twice when rewritten for it (its
+    // own ports: the crafted word, not the free fields, is what matters here).
+    for (b, (ip, _)) in net.backends.iter().enumerate() {
+        let spec = Spec::tcp(
+            format!("tcp-update-carries-twice-at-{}", BACKEND_NS[b]),
+            30 + b as u16,
+            41000 + b as u16,
+        );
+        specs.push(spec.folding_twice(*ip));
+    }
     Check::new(
         ID,
         part,
         "checksum-edges",
         "UDP whose rewritten checksum comes out 0 leaves with 0xffff; a TCP checksum of 0x0000 \
-         is updated like any other",
+         is updated like any other, and so is one whose update carries twice",
     )
     .delivery(delivery(
         net,
@@ -479,19 +489,31 @@ pub fn scattered_sources(f: &Free) -> Vec<Ipv4Addr> {
         .collect()
 }
 
-/// Over 300 sources (`what` they are), every backend gets at least 20% of them.
-pub fn spread(name: &str, what: &str, sources: &[Ipv4Addr], f: &Free, net: &Net) -> Check {
+/// Over 300 sources (`what` they are), every backend gets at least 20% of them. `part` is
+/// `lb_hash` or `lb_dsr`, rewriting as `rewrite` says.
+pub fn spread(
+    part: &'static str,
+    rewrite: Rewrite,
+    (name, what): (&str, &str),
+    sources: &[Ipv4Addr],
+    f: &Free,
+    net: &Net,
+) -> Check {
     Check::new(
         ID,
-        "lb_hash",
+        part,
         name,
         format!("300 sources {what}: every backend gets at least 20% of them"),
     )
-    .delivery(hashed(
+    .delivery(delivery_as(
+        rewrite,
         net,
         from_sources(sources, f, net),
         Expect::Spread { percent: 20 },
         Vec::new(),
+        Observe::Output {
+            verdict: Verdict::Tx,
+        },
     ))
 }
 

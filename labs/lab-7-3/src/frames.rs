@@ -136,6 +136,42 @@ impl Spec {
     }
 }
 
+impl Spec {
+    /// The same segment with its first two payload bytes chosen so that updating its
+    /// checksum for the rewrite VIP → `backend` the RFC 1624 way (~C + ~old + new, in 16-bit
+    /// words) sums past 0xffff after one fold of the carries: a program that folds once writes
+    /// a wrong checksum. Its checksum C for the VIP is picked so, then the word that gives C.
+    pub fn folding_twice(mut self, backend: Ipv4Addr) -> Self {
+        let field = if self.tcp { 16 } else { 6 };
+        let l4 = L3 + 20 + self.options.len();
+        self.payload.splice(0..0, [0, 0]);
+        let frame = self.build_for(CLIENT, CLIENT, VIP);
+        let c0 = u32::from(u16::from_be_bytes([
+            frame[l4 + field],
+            frame[l4 + field + 1],
+        ]));
+        let halves = |a: Ipv4Addr| {
+            let v = u32::from(a);
+            [v >> 16, v & 0xffff]
+        };
+        let k: u32 = halves(VIP).iter().map(|h| !h & 0xffff).sum::<u32>()
+            + halves(backend).iter().sum::<u32>();
+        // ~C: the first word of the update's sum.
+        let not_c = (1..=0xffffu32)
+            .find(|n| {
+                let sum = n + k;
+                (sum & 0xffff) + (sum >> 16) > 0xffff
+            })
+            .expect("three words of 0x0a00 and more reach past 0xffff");
+        // One's complement: with the word 0 the sum was ~c0; ~C - ~c0 = ~C + c0.
+        let mut word = not_c + c0;
+        word = (word & 0xffff) + (word >> 16);
+        word = (word & 0xffff) + (word >> 16);
+        self.payload[..2].copy_from_slice(&(word as u16).to_be_bytes());
+        self
+    }
+}
+
 /// Edits the IPv4 header of a lab frame and recomputes its header checksum (over IHL × 4
 /// bytes, as pnet reads it).
 pub fn edit_ipv4(frame: &mut [u8], edit: impl FnOnce(&mut MutableIpv4Packet)) {
@@ -293,6 +329,22 @@ mod tests {
 
     use super::*;
     use crate::net::Net;
+
+    /// The crafted word makes the checksum C one for which ~C + ~VIP + backend carries after
+    /// one fold.
+    #[test]
+    fn folding_twice() {
+        let l4 = L3 + 20;
+        let backend = Net::CANONICAL.backends[2].0;
+        let sent = Spec::tcp("t", 1, 40000)
+            .folding_twice(backend)
+            .frame(&Net::CANONICAL);
+        assert_eq!(decode(&sent).tcp.map(|t| t.csum), Some(Csum::Ok));
+        let c = u32::from(u16::from_be_bytes([sent[l4 + 16], sent[l4 + 17]]));
+        let (vip, b) = (u32::from(VIP), u32::from(backend));
+        let sum = (!c & 0xffff) + (!vip >> 16) + (!vip & 0xffff) + (b >> 16) + (b & 0xffff);
+        assert!((sum & 0xffff) + (sum >> 16) > 0xffff, "{sum:#x}");
+    }
 
     /// The crafted word makes the checksum 0: TCP's stays 0x0000 on the wire, UDP's goes as
     /// 0xffff, and the frame sent to the VIP carries an ordinary UDP checksum.

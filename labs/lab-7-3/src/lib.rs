@@ -18,6 +18,10 @@ use checks::Path;
 use frames::{Free, Rewrite};
 pub use net::{Net, topology};
 
+/// The spread checks of `lb_hash` and `lb_dsr`: ids and what their sources are.
+const SPREAD_CONSECUTIVE: &str = "spread-consecutive";
+const SPREAD_SCATTERED: (&str, &str) = ("spread-scattered", "spread over the whole IPv4 space");
+
 /// The lab's id.
 pub const ID: &str = "7.3";
 
@@ -31,6 +35,7 @@ pub fn lab(seed: u64) -> Lab {
     );
     // Seed 0 gives the hash and DSR parts other backends and another LB MAC than the round
     // robin parts, so a program that assumes the README's values fails there.
+    let in_a_row = format!("in a row ({} to {})", consecutive[0], consecutive[299]);
     let (rr, hash, redirect, dsr) = (f.net(false), f.net(true), f.net(false), f.net(true));
     let mut lab = Lab {
         id: ID,
@@ -58,15 +63,17 @@ pub fn lab(seed: u64) -> Lab {
                     checks::checksum_edges("lb_hash", Verdict::Tx, &f, &hash),
                     checks::affinity("lb_hash", Rewrite::Nat, &f, &hash),
                     checks::spread(
-                        "spread-consecutive",
-                        &format!("in a row ({} to {})", consecutive[0], consecutive[299]),
+                        "lb_hash",
+                        Rewrite::Nat,
+                        (SPREAD_CONSECUTIVE, &in_a_row),
                         &consecutive,
                         &f,
                         &hash,
                     ),
                     checks::spread(
-                        "spread-scattered",
-                        "spread over the whole IPv4 space",
+                        "lb_hash",
+                        Rewrite::Nat,
+                        SPREAD_SCATTERED,
                         &scattered,
                         &f,
                         &hash,
@@ -108,6 +115,22 @@ pub fn lab(seed: u64) -> Lab {
                 vec![
                     checks::rewritten_headers("lb_dsr", Verdict::Tx, Rewrite::Dsr, &f, &dsr),
                     checks::affinity("lb_dsr", Rewrite::Dsr, &f, &dsr),
+                    checks::spread(
+                        "lb_dsr",
+                        Rewrite::Dsr,
+                        (SPREAD_CONSECUTIVE, &in_a_row),
+                        &consecutive,
+                        &f,
+                        &dsr,
+                    ),
+                    checks::spread(
+                        "lb_dsr",
+                        Rewrite::Dsr,
+                        SPREAD_SCATTERED,
+                        &scattered,
+                        &f,
+                        &dsr,
+                    ),
                     checks::dsr_tcp(&dsr),
                     checks::non_vip("lb_dsr", &f, &dsr),
                 ],

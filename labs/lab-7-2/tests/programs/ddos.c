@@ -48,6 +48,15 @@
  *   BUG_PERCPU_STATE         per-source state in PERCPU_HASH maps: a source's bucket per CPU
  *   BUG_OVER_LIMIT_TX        rate_limiter sends frames over the limit back (XDP_TX), not DROP
  *   BUG_OVER_LIMIT_ABORTED   rate_limiter answers frames over the limit with XDP_ABORTED
+ *   BUG_NO_CAP               the bucket has no cap: left idle it fills beyond 1000 tokens
+ *   BUG_KEY_LAST_3_OCTETS    buckets are keyed on the source's last three octets
+ *   BUG_DF_AS_FRAGMENT       the fragment offset is read without byte order: DF reads as one
+ *   BUG_FIRST_FRAGMENT_SKIPPED first fragments (MF set, offset 0) are taken as headerless
+ *   BUG_IPV4_ONE_MORE        the IPv4 header test wants one byte past the header (`>=`)
+ *   BUG_TCP_ONE_MORE         the TCP header test wants one byte past the header (`>=`)
+ *   BUG_SYN_GUARD_DROPS_NON_IPV4 syn_guard drops non-IPv4 frames
+ *   BUG_FOLD_ONCE            syn_cookie folds its checksums' carries once, not twice
+ *   BUG_OPTIONS_40           syn_cookie copies at most 40 bytes of the SYN's TCP header
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -149,7 +158,11 @@ static __always_inline struct iphdr *parse_ipv4(struct xdp_md *ctx)
 	struct ethhdr *eth = data;
 	struct iphdr *ip = data + sizeof(*eth);
 
+#ifdef BUG_IPV4_ONE_MORE
+	if ((void *)(ip + 1) >= data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+#else
 	if ((void *)(ip + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+#endif
 		return NULL;
 	return ip;
 }
@@ -162,13 +175,23 @@ static __always_inline struct tcphdr *parse_tcp(struct xdp_md *ctx, struct iphdr
 
 	if (ip->protocol != IPPROTO_TCP || ip->ihl < 5)
 		return NULL;
-#ifndef BUG_FRAGMENTS_READ_AS_TCP
+#if defined(BUG_DF_AS_FRAGMENT)
+	if (ip->frag_off & 0x1fff)
+		return NULL;
+#elif defined(BUG_FIRST_FRAGMENT_SKIPPED)
+	if (ip->frag_off & bpf_htons(0x3fff))
+		return NULL;
+#elif !defined(BUG_FRAGMENTS_READ_AS_TCP)
 	/* Past offset 0 a fragment holds the middle of a payload, no header. */
 	if (ip->frag_off & bpf_htons(0x1fff))
 		return NULL;
 #endif
 	tcp = (void *)ip + ip->ihl * 4;
+#ifdef BUG_TCP_ONE_MORE
+	if ((void *)(tcp + 1) >= data_end)
+#else
 	if ((void *)(tcp + 1) > data_end)
+#endif
 		return NULL;
 	return tcp;
 }
@@ -195,6 +218,9 @@ static __always_inline int take_token(void *map, __u32 src)
 #ifdef BUG_KEY_LAST_OCTET
 	src >>= 24;
 #endif
+#ifdef BUG_KEY_LAST_3_OCTETS
+	src >>= 8;
+#endif
 	b = bpf_map_lookup_elem(map, &src);
 	if (!b) {
 		struct bucket fresh = { .tokens = CAPACITY - 1, .last = now };
@@ -217,8 +243,10 @@ static __always_inline int take_token(void *map, __u32 src)
 #endif
 		b->last += earned * NS_PER_TOKEN;
 		b->tokens += earned;
+#ifndef BUG_NO_CAP
 		if (b->tokens > CAPACITY)
 			b->tokens = CAPACITY;
+#endif
 	}
 #endif
 	if (b->tokens == 0)
@@ -297,7 +325,11 @@ int syn_guard(struct xdp_md *ctx)
 	struct tcphdr *tcp;
 
 	if (!ip)
+#ifdef BUG_SYN_GUARD_DROPS_NON_IPV4
+		return count(1, XDP_DROP);
+#else
 		return count(1, XDP_PASS);
+#endif
 	tcp = parse_tcp(ctx, ip);
 #ifdef BUG_WINDOW_COUNTS_ALL_TCP
 	if (tcp) {
@@ -375,7 +407,9 @@ static __always_inline __u32 sum16(const void *p, int bytes)
 static __always_inline __u16 fold(__u32 sum)
 {
 	sum = (sum & 0xffff) + (sum >> 16);
+#ifndef BUG_FOLD_ONCE
 	sum = (sum & 0xffff) + (sum >> 16);
+#endif
 	return ~sum;
 }
 
@@ -399,7 +433,11 @@ static __always_inline int syn_ack(struct xdp_md *ctx)
 		return XDP_PASS;
 	/* Copy the header with its options: the helper wants a buffer of known size. */
 	for (i = 0; i < sizeof(th); i++) {
+#ifdef BUG_OPTIONS_40
+		if (i >= len || i >= 40)
+#else
 		if (i >= len)
+#endif
 			break;
 		if ((void *)(p + i + 1) > data_end)
 			return XDP_PASS;

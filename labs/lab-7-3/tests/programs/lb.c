@@ -35,6 +35,7 @@
  *   BUG_FIXED_BACKENDS   the backends are the README's, written in, not read from the map
  *   BUG_FIXED_LB_MAC     lb_dsr writes the README's LB MAC as source, not the frame's destination
  *   BUG_PERCPU_CURSOR    the round-robin cursor is a PERCPU_ARRAY: each CPU rotates alone
+ *   BUG_FOLD_ONCE        the checksum update folds its carries once, not twice
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -186,7 +187,9 @@ static __always_inline __u16 csum_replace4(__u16 check, __u32 from, __u32 to)
 	sum += to >> 16;
 	sum += to & 0xffff;
 	sum = (sum & 0xffff) + (sum >> 16);
+#ifndef BUG_FOLD_ONCE
 	sum = (sum & 0xffff) + (sum >> 16);
+#endif
 	return ~sum;
 }
 
