@@ -210,6 +210,37 @@ impl Maps<'_> {
         Ok(keys)
     }
 
+    /// Empties every hash map (per-CPU and LRU ones included) but the contract's own maps (a
+    /// blocklist the harness filled, by name or bound by layout): the per-source state a
+    /// contract puts in hash maps starts afresh, as on a freshly loaded copy. Returns how many
+    /// entries were removed.
+    pub fn clear_state(&mut self) -> Result<usize> {
+        let bound = self.program.bound_indices();
+        let mut removed = 0;
+        for (i, (name, map)) in self.program.maps_in_order().into_iter().enumerate() {
+            let Some(data) = hash_data(map) else {
+                continue;
+            };
+            if bound.contains(&i) || crate::map_role::CONTRACT_NAMES.contains(&name.as_str()) {
+                continue;
+            }
+            let key_size = data
+                .info()
+                .map_err(Error::during(format!("reading the layout of map `{name}`")))?
+                .key_size() as usize;
+            let mut keys = Vec::new();
+            walk_keys(data, key_size, |k| keys.push(k.to_vec()))?;
+            for key in keys {
+                match map_syscall(data, BPF_MAP_DELETE_ELEM, key.as_ptr(), std::ptr::null_mut()) {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+                    Err(e) => return Err(Error::op(format!("emptying map `{name}`"), e)),
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     /// Removes `key` from a HASH or LRU_HASH map with u32 keys; a missing key is not an error.
     pub fn hash_remove(&mut self, name: &str, key: u32) -> Result<()> {
         const EXPECTED: &str = "a HASH or LRU_HASH with u32 keys";
