@@ -56,7 +56,7 @@ pub struct Differential {
     pub program: &'static str,
     /// The reference solution's object bytes.
     pub reference: fn() -> &'static [u8],
-    /// The part's set-up (map fills), applied to the reference's fresh load too.
+    /// The set-up (map fills) both programs get: the part's own, or the check's.
     pub setup: Option<Setup>,
     /// The frame every generated one varies, and towards which differences shrink.
     pub canonical: FrameSpec,
@@ -596,10 +596,15 @@ impl Differential {
         }
     }
 
-    /// Runs the check on `target` (the student's program, already set up) against a fresh
+    /// Runs the check on `target` (the student's program, set up by its part) against a fresh
     /// reference: the judgement and, on a difference, the shrunk and generated frames and the
     /// program's output for the pcap.
     pub fn judge(&self, target: &mut dyn Target) -> Result<(Judgement, Vec<Frame>)> {
+        // The set-up may be the check's own (a blocklist the part's other checks do not
+        // keep); the fills are idempotent, so a part's own set-up applied twice is the same.
+        if let Some(Setup(setup)) = &self.setup {
+            setup(target)?;
+        }
         let mut reference = self.load_reference()?;
         let n = self.frames_in(target.mode());
         let found = self.compare_n(

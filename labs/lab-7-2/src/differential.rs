@@ -239,8 +239,8 @@ fn malformed(frame: &[u8], header: usize) -> bool {
 }
 
 /// The SYN-ACK's freedoms undone: the fields its rule does not name set to 0, the checksums
-/// replaced by whether they verify, and the seq by 0 when the kernel accepts it as the cookie
-/// of the SYN (else left as sent, so it differs from the reference's).
+/// replaced by whether they verify, and the seq by 0 (and a mark) when the kernel accepts it
+/// as the cookie of the SYN (else left as sent, so it differs from the reference's).
 fn synack_freedoms() -> Normaliser {
     let judge: Arc<Mutex<Option<LoadedProgram>>> = Arc::new(Mutex::new(None));
     Normaliser {
@@ -268,8 +268,11 @@ fn synack_freedoms() -> Normaliser {
             n[50..52].copy_from_slice(&[u8::from(tcp_csum_ok(out)), 0]);
             n[52..54].fill(0);
             let mut judge = judge.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            // An accepted cookie reads as seq 0 with a mark in the IPv4 checksum's second
+            // byte, so a program that sends seq 0 does not look alike.
             if accepted(&mut judge, input, tcp.seq) == Some(true) {
                 n[38..42].fill(0);
+                n[25] = 1;
             }
             n
         }),

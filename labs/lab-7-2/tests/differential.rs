@@ -104,7 +104,7 @@ fn shrinking_is_deterministic_under_a_seed() {
 fn a_caught_mutant_fails_the_scored_check_with_its_sequence_decoded() {
     let report = testing::run(
         &lab_7_2::lab(0),
-        &build(&["BUG_SYN_EXCLUDES_FIN_RST"]),
+        &build(&["BUG_SYNACK_AS_SYN"]),
         Mode::TestRun,
         Some("syn_guard"),
     );
@@ -124,8 +124,8 @@ fn a_caught_mutant_fails_the_scored_check_with_its_sequence_decoded() {
         "tcp_flags",
         "the frame that differs:",
         "replay: xdplab run 7.2",
-        "+  verdict   PASS",
-        "-  verdict   DROP",
+        "-  verdict   PASS",
+        "+  verdict   DROP",
     ] {
         assert!(
             c.message.contains(needle),
