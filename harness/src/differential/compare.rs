@@ -219,9 +219,10 @@ impl Compare {
         self.counters.iter().any(|c| matches!(c, Counted::Keys))
     }
 
-    /// The per-source keys `t` holds now, as an observation's counter line.
-    pub(crate) fn keys_line(t: &mut dyn Target) -> Result<String> {
-        let keys = t.program().maps().address_keys()?;
+    /// The per-source keys `t` holds now but those in `kept`, as an observation's counter line.
+    pub(crate) fn keys_line(t: &mut dyn Target, kept: &[(usize, Vec<u8>)]) -> Result<String> {
+        let mut keys = t.program().maps().address_keys()?;
+        keys.retain(|k| !kept.iter().any(|(_, kk)| kk == k));
         Ok(format!(
             "per-source keys after the sequence: {}",
             if keys.is_empty() {

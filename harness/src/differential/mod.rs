@@ -182,6 +182,17 @@ struct Compared {
 struct Side<'a> {
     target: &'a mut dyn Target,
     last: Option<Vec<Vec<u64>>>,
+    /// Per-source entries a sequence's fresh state keeps: those of a program the student
+    /// loaded, held before the check ran (its state from earlier checks and runs is theirs).
+    keep: Vec<(usize, Vec<u8>)>,
+}
+
+impl Side<'_> {
+    /// Empties the program's per-source state, but for the entries it keeps.
+    fn clear(&mut self) -> Result<()> {
+        self.last = None;
+        self.target.program().maps().clear_state(&self.keep)
+    }
 }
 
 impl Differential {
@@ -277,18 +288,26 @@ impl Differential {
             Side {
                 target: &mut *pair.program,
                 last: None,
+                keep: Vec::new(),
             },
             Side {
                 target: &mut *pair.reference,
                 last: None,
+                keep: Vec::new(),
             },
         ];
         let mut generator = self.generator(veth);
         if let Some(seq) = &self.sequences {
-            let found = self.compare_sequences(&mut sides, &mut generator, seq, n, mode)?;
-            // Leave no state behind for the part's other checks.
             for side in &mut sides {
-                side.target.program().maps().clear_state()?;
+                let program = side.target.program();
+                if !program.loaded_by_harness() {
+                    side.keep = program.maps().state_entries()?;
+                }
+            }
+            let found = self.compare_sequences(&mut sides, &mut generator, seq, n, mode)?;
+            // Leave no state of its own behind.
+            for side in &mut sides {
+                side.clear()?;
             }
             return Ok(found);
         }
@@ -347,8 +366,8 @@ impl Differential {
             match run.outcome {
                 Run::OverTime => over_time += 1,
                 Run::Same => {}
-                Run::Differs(..) => {
-                    let difference = self.shrink_sequence(sides, index, sequence, seq)?;
+                Run::Differs(at, c) => {
+                    let difference = self.shrink_sequence(sides, index, sequence, (at, *c), seq)?;
                     return Ok(Found {
                         frames: compared,
                         reference_off_contract: off,
@@ -382,8 +401,7 @@ impl Differential {
         within: Duration,
     ) -> Result<SequenceRun> {
         for side in sides.iter_mut() {
-            side.target.program().maps().clear_state()?;
-            side.last = None;
+            side.clear()?;
         }
         let all = std::iter::repeat_n(&self.canonical, sequence.prime)
             .chain(&sequence.frames)
@@ -404,8 +422,8 @@ impl Differential {
         // The per-source keys, once the sequence is over: a difference shows on its last frame.
         if let (Run::Same, Some((at, mut c)), true) = (&outcome, last, self.compare.keys()) {
             let [program, reference] = sides;
-            let theirs = Compare::keys_line(reference.target)?;
-            let ours = Compare::keys_line(program.target)?;
+            let theirs = Compare::keys_line(reference.target, &reference.keep)?;
+            let ours = Compare::keys_line(program.target, &program.keep)?;
             if theirs != ours {
                 c.reference.counters.push(theirs);
                 c.program.counters.push(ours);
@@ -432,17 +450,18 @@ impl Differential {
         sides: &mut [Side<'_>; 2],
         index: usize,
         generated: Sequence,
+        first: (usize, Compared),
         seq: &Sequences,
     ) -> Result<Difference> {
-        let mut shrunk = generated.clone();
-        let differs = |s: &Sequence, sides: &mut [Side<'_>; 2]| -> Result<Option<usize>> {
-            Ok(match self.run_sequence(sides, s, seq.within)?.outcome {
-                Run::Differs(at, _) => Some(at),
-                _ => None,
-            })
-        };
+        let differs =
+            |s: &Sequence, sides: &mut [Side<'_>; 2]| -> Result<Option<(usize, Compared)>> {
+                Ok(match self.run_sequence(sides, s, seq.within)?.outcome {
+                    Run::Differs(at, c) => Some((at, *c)),
+                    _ => None,
+                })
+            };
+        // `at` counts the frames sent (opening copies included; open frames are not sent).
         let cut = |s: &mut Sequence, at: usize| {
-            // `at` counts the frames sent; open frames are not sent.
             let keep = (at + 1).saturating_sub(s.prime);
             s.frames = s
                 .frames
@@ -452,12 +471,11 @@ impl Differential {
                 .cloned()
                 .collect();
         };
-        let Some(at) = differs(&shrunk, sides)? else {
-            // The difference did not come back (a program that is not deterministic): report
-            // it as generated.
-            return self.sequence_difference(sides, index, generated.clone(), generated, seq);
-        };
-        cut(&mut shrunk, at);
+        let mut shrunk = generated.clone();
+        cut(&mut shrunk, first.0);
+        // What the shrunk sequence last showed: a program that does not repeat itself (state
+        // kept outside the contract's maps) is still reported, as first seen.
+        let mut shown = first;
         loop {
             let mut changed = false;
             let mut tries: Vec<Sequence> = Vec::new();
@@ -473,9 +491,10 @@ impl Differential {
                 tries.push(t);
             }
             for t in tries {
-                if let Some(at) = differs(&t, sides)? {
+                if let Some((at, c)) = differs(&t, sides)? {
                     shrunk = t;
                     cut(&mut shrunk, at);
+                    shown = (at, c);
                     changed = true;
                 }
             }
@@ -484,16 +503,17 @@ impl Differential {
                     let Some(frame) = shrunk.frames.get(i) else {
                         break;
                     };
-                    let mut t = shrunk.clone();
                     let mut reset = frame.clone();
                     reset.reset(f, &self.canonical);
                     if reset == *frame {
                         continue;
                     }
+                    let mut t = shrunk.clone();
                     t.frames[i] = reset;
-                    if let Some(at) = differs(&t, sides)? {
+                    if let Some((at, c)) = differs(&t, sides)? {
                         shrunk = t;
                         cut(&mut shrunk, at);
+                        shown = (at, c);
                         changed = true;
                     }
                 }
@@ -502,33 +522,14 @@ impl Differential {
                 break;
             }
         }
-        self.sequence_difference(sides, index, shrunk, generated, seq)
-    }
-
-    /// The difference `shrunk` shows, run once more to read both observations.
-    fn sequence_difference(
-        &self,
-        sides: &mut [Side<'_>; 2],
-        index: usize,
-        shrunk: Sequence,
-        generated: Sequence,
-        seq: &Sequences,
-    ) -> Result<Difference> {
-        let run = self.run_sequence(sides, &shrunk, seq.within)?;
-        let (at, c) = match run.outcome {
-            Run::Differs(at, c) => (at, *c),
-            _ => {
-                return Err(crate::error::Error::env(
-                    "a difference found in a sequence did not show again: the program is not \
-                     deterministic on it",
-                ));
-            }
-        };
+        let (at, c) = shown;
         let sent: Vec<&FrameSpec> = std::iter::repeat_n(&self.canonical, shrunk.prime)
             .chain(&shrunk.frames)
             .filter(|f| !self.is_open(f))
             .collect();
-        let differing = sent[at].clone();
+        let differing = sent
+            .get(at)
+            .map_or_else(|| self.canonical.clone(), |f| (*f).clone());
         let generated_frame = generated
             .frames
             .iter()

@@ -116,6 +116,12 @@ impl LoadedProgram {
         ))
     }
 
+    /// Whether the harness loaded this copy itself (its maps are its own), rather than the
+    /// student (pinned, by id, attached).
+    pub fn loaded_by_harness(&self) -> bool {
+        matches!(self.inner, Inner::Object(_))
+    }
+
     /// The positions (in [`Self::maps_in_order`]) of the maps bound to contract names.
     pub(crate) fn bound_indices(&self) -> Vec<usize> {
         self.bindings.iter().map(|b| b.index).collect()

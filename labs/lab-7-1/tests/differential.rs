@@ -110,7 +110,10 @@ fn a_caught_mutant_fails_the_scored_check_with_its_frame_decoded_and_a_pcap() {
     // On veth a sample of the frames goes through the attached program, and catches it too.
     for (object, status) in [
         (build(&[]), Status::Pass),
-        (build(&["BUG_SYN_FIN"]), Status::Fail(FailureClass::Behaviour)),
+        (
+            build(&["BUG_SYN_FIN"]),
+            Status::Fail(FailureClass::Behaviour),
+        ),
     ] {
         let native = testing::run(&lab_7_1::lab(0), &object, Mode::Native, Some("port_filter"));
         let sampled = native
@@ -120,7 +123,10 @@ fn a_caught_mutant_fails_the_scored_check_with_its_frame_decoded_and_a_pcap() {
             .unwrap();
         assert_eq!(sampled.status, status, "{}", sampled.message);
         assert!(
-            sampled.message.contains("sent through the attached program") || status == Status::Pass,
+            sampled
+                .message
+                .contains("sent through the attached program")
+                || status == Status::Pass,
             "{}",
             sampled.message
         );

@@ -73,13 +73,13 @@ pub fn add(parts: &mut [harness::Part], seed: u64) {
 
 /// The part's differential body, comparing `frames` generated frames.
 pub fn differential(program: &'static str, seed: u64, frames: usize) -> Differential {
-    let (indices, primes, setup): (fn(&[u8]) -> &'static [u32], &'static [usize], _) =
-        match program {
-            "rate_limiter" => (rate_indices, &[0], None),
-            "syn_guard" => (rate_indices, &[0, 99, 100], None),
-            "ddos_guard" => (ddos_indices, &[0, 99, 100], Some(blocklist())),
-            _ => (cookie_indices, &[0], None),
-        };
+    let (indices, primes, setup): (fn(&[u8]) -> &'static [u32], &'static [usize], _) = match program
+    {
+        "rate_limiter" => (rate_indices, &[0], None),
+        "syn_guard" => (rate_indices, &[0, 99, 100], None),
+        "ddos_guard" => (ddos_indices, &[0, 99, 100], Some(blocklist())),
+        _ => (cookie_indices, &[0], None),
+    };
     let mut counters = vec![Counted::Where {
         map: STATS,
         indices,
@@ -155,9 +155,11 @@ pub fn canonical() -> FrameSpec {
 fn blocklist() -> Setup {
     Setup(Arc::new(|t| {
         for (a, fill) in BLOCKED.iter().zip([0u8, 0xff]) {
-            t.program()
-                .maps()
-                .hash_insert_fill("blacklist", u32::from_ne_bytes(a.octets()), fill)?;
+            t.program().maps().hash_insert_fill(
+                "blacklist",
+                u32::from_ne_bytes(a.octets()),
+                fill,
+            )?;
         }
         Ok(())
     }))
@@ -267,7 +269,9 @@ fn synack_freedoms() -> Normaliser {
             n[48..50].fill(0);
             n[50..52].copy_from_slice(&[u8::from(tcp_csum_ok(out)), 0]);
             n[52..54].fill(0);
-            let mut judge = judge.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut judge = judge
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             // An accepted cookie reads as seq 0 with a mark in the IPv4 checksum's second
             // byte, so a program that sends seq 0 does not look alike.
             if accepted(&mut judge, input, tcp.seq) == Some(true) {
