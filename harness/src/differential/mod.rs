@@ -100,6 +100,10 @@ pub struct Sequences {
     /// The time within which a whole sequence must be decided, on both sides, for the
     /// contract's clock to move no decision; a slower sequence is left out and counted.
     pub within: Duration,
+    /// The most wall time drawing sequences may take, and shrinking one again: a program slow
+    /// enough to need more is compared on fewer frames (the table says how many) and its
+    /// difference shrunk as far as the time allowed.
+    pub budget: Duration,
 }
 
 /// One sequence: `prime` copies of the canonical frame, then the generated frames.
@@ -348,7 +352,8 @@ impl Differential {
     ) -> Result<Found> {
         let (mut compared, mut off, mut over_time) = (0, 0, 0);
         let mut index = 0;
-        while compared < n {
+        let started = Instant::now();
+        while compared < n && started.elapsed() < seq.budget {
             let prime = if generator.below(2) == 0 {
                 seq.primes[0]
             } else {
@@ -403,14 +408,24 @@ impl Differential {
         for side in sides.iter_mut() {
             side.clear()?;
         }
-        let all = std::iter::repeat_n(&self.canonical, sequence.prime)
-            .chain(&sequence.frames)
-            .filter(|f| !self.is_open(f));
         let started = Instant::now();
         let mut off = 0;
         let mut outcome = Run::Same;
         let mut last = None;
+        if sequence.prime > 0 {
+            let c = self.opening(sides, sequence.prime)?;
+            if c.1.differs {
+                outcome = Run::Differs(c.0, Box::new(c.1));
+            } else {
+                last = Some(c);
+            }
+        }
+        let all = sequence.frames.iter().filter(|f| !self.is_open(f));
         for (at, spec) in all.enumerate() {
+            if matches!(outcome, Run::Differs(..)) {
+                break;
+            }
+            let at = at + sequence.prime;
             let c = self.differs(sides, spec)?;
             off += usize::from(c.off_contract);
             if c.differs {
@@ -438,6 +453,54 @@ impl Differential {
             outcome,
             off_contract: off,
         })
+    }
+
+    /// The opening copies of the canonical frame, sent as one batch on each side (the
+    /// reference first): their verdicts in order, the counters over the batch and the last
+    /// one's output must match. Returns the position of the first frame whose verdict differs
+    /// (else the last one's) and the comparison.
+    fn opening(&self, sides: &mut [Side<'_>; 2], prime: usize) -> Result<(usize, Compared)> {
+        let frame = self.canonical.build();
+        let batch = vec![frame.clone(); prime];
+        let mut seen = Vec::new();
+        for side in sides.iter_mut().rev() {
+            let before = match side.last.take() {
+                Some(b) => b,
+                None => self.compare.read(side.target, false)?,
+            };
+            let shot = side.target.fire(&batch)?;
+            let after = self.compare.read(side.target, false)?;
+            let last = shot
+                .outcomes
+                .last()
+                .cloned()
+                .unwrap_or(crate::verdict::Outcome {
+                    verdict: crate::Verdict::Pass,
+                    bytes: None,
+                    at: None,
+                });
+            let mut obs = self.compare.observe(&frame, &last, &before, &after);
+            obs.verdict = runs(&shot.outcomes);
+            side.last = Some(after);
+            seen.push((obs, last.bytes, shot.outcomes));
+        }
+        let (program, output, ours) = seen.pop().expect("two sides");
+        let (reference, _, theirs) = seen.pop().expect("two sides");
+        let at = ours
+            .iter()
+            .zip(&theirs)
+            .position(|(a, b)| a.verdict != b.verdict)
+            .unwrap_or(prime - 1);
+        Ok((
+            at,
+            Compared {
+                differs: program != reference,
+                off_contract: false,
+                reference,
+                program,
+                output,
+            },
+        ))
     }
 
     /// Shrinks a sequence that shows a difference: first cut after the frame that differs,
@@ -476,7 +539,11 @@ impl Differential {
         // What the shrunk sequence last showed: a program that does not repeat itself (state
         // kept outside the contract's maps) is still reported, as first seen.
         let mut shown = first;
+        let started = Instant::now();
         loop {
+            if started.elapsed() > seq.budget {
+                break;
+            }
             let mut changed = false;
             let mut tries: Vec<Sequence> = Vec::new();
             if shrunk.prime != seq.primes[0] {
@@ -752,6 +819,22 @@ impl Differential {
             ));
         }
     }
+}
+
+/// Verdicts as runs: `PASS ×99, DROP ×1`.
+fn runs(outcomes: &[crate::verdict::Outcome]) -> String {
+    let mut out: Vec<(String, usize)> = Vec::new();
+    for o in outcomes {
+        let v = o.verdict.to_string();
+        match out.last_mut() {
+            Some((last, n)) if *last == v => *n += 1,
+            _ => out.push((v, 1)),
+        }
+    }
+    out.iter()
+        .map(|(v, n)| format!("{v} ×{n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// How a sequence ran.

@@ -31,15 +31,23 @@ pub fn assert_no_difference(parts: &[Differential], object: &XdpObject, n: usize
         let found = compare(d, object, n);
         let took = started.elapsed();
         eprintln!(
-            "{}: {n} frames in {took:?}, {:.0} frames/s (both programs run on each)",
+            "{}: {n} frames in {took:?}, {:.0} frames/s (both programs run on each), {} \
+             sequence(s) left out over time",
             d.program,
-            n as f64 / took.as_secs_f64()
+            n as f64 / took.as_secs_f64(),
+            found.over_time
         );
         assert!(found.difference.is_none(), "{}: {}", d.program, {
             let j = d.render(&found).0;
             crate::report::diff(&j.expected, &j.actual)
         });
         assert_eq!(found.reference_off_contract, 0, "{}", d.program);
+        assert!(
+            found.frames >= n,
+            "{}: {} frames only",
+            d.program,
+            found.frames
+        );
     }
 }
 
