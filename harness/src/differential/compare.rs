@@ -64,8 +64,11 @@ pub struct Normaliser {
     /// What it leaves free, for the check's table.
     pub freedoms: &'static str,
     /// The output rewritten with the free fields set to fixed values (input, output).
-    pub apply: Arc<dyn Fn(&[u8], &[u8]) -> Vec<u8> + Send + Sync>,
+    pub apply: Arc<NormaliseFn>,
 }
+
+/// The function behind a [`Normaliser`]: (input, output) to the output with its freedoms undone.
+pub type NormaliseFn = dyn Fn(&[u8], &[u8]) -> Vec<u8> + Send + Sync;
 
 impl fmt::Debug for Normaliser {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

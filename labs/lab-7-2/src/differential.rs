@@ -76,10 +76,12 @@ pub fn add(parts: &mut [harness::Part], seed: u64) {
     }
 }
 
+/// The `stats` indices the contract fixes for a frame.
+type Indices = fn(&[u8]) -> &'static [u32];
+
 /// The part's differential body, comparing `frames` generated frames.
 pub fn differential(program: &'static str, seed: u64, frames: usize) -> Differential {
-    let (indices, primes, setup): (fn(&[u8]) -> &'static [u32], &'static [usize], _) = match program
-    {
+    let (indices, primes, setup): (Indices, &'static [usize], _) = match program {
         "rate_limiter" => (rate_indices, &[0], None),
         "syn_guard" => (rate_indices, &[0, 99, 100], None),
         "ddos_guard" => (ddos_indices, &[0, 99, 100], Some(blocklist())),
