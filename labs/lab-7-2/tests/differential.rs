@@ -100,25 +100,26 @@ fn shrinking_is_deterministic_under_a_seed() {
     );
 }
 
-#[test]
-fn a_caught_mutant_fails_the_scored_check_with_its_sequence_decoded() {
-    let report = testing::run(
-        &lab_7_2::lab(0),
-        &build(&["BUG_SYNACK_AS_SYN"]),
-        Mode::TestRun,
-        Some("syn_guard"),
-    );
+/// The part's differential check run on the mutant `define` in `mode`, asserted charged.
+fn charged(define: &str, mode: Mode, part: &str) -> harness::report::CheckResult {
+    let report = testing::run(&lab_7_2::lab(0), &build(&[define]), mode, Some(part));
     let c = report
         .checks
-        .iter()
-        .find(|c| c.id == "7.2/syn_guard/differential")
+        .into_iter()
+        .find(|c| c.id == format!("7.2/{part}/differential"))
         .expect("the check ran");
     assert_eq!(
         c.status,
         Status::Fail(FailureClass::Behaviour),
-        "{}",
+        "{define}: {}",
         c.message
     );
+    c
+}
+
+#[test]
+fn a_caught_mutant_fails_the_scored_check_with_its_sequence_decoded() {
+    let c = charged("BUG_SYNACK_AS_SYN", Mode::TestRun, "syn_guard");
     for needle in [
         "copies of the canonical frame",
         "tcp_flags",
@@ -162,23 +163,7 @@ fn the_reference_and_the_correct_c_program_pass_their_differential_checks() {
 /// is caught there too.
 #[test]
 fn a_veth_sample_catches_a_mutant_natively() {
-    let report = testing::run(
-        &lab_7_2::lab(0),
-        &build(&["BUG_ACK_EQUALS_SEQ"]),
-        Mode::Native,
-        Some("syn_cookie"),
-    );
-    let c = report
-        .checks
-        .iter()
-        .find(|c| c.id == "7.2/syn_cookie/differential")
-        .expect("the check ran");
-    assert_eq!(
-        c.status,
-        Status::Fail(FailureClass::Behaviour),
-        "{}",
-        c.message
-    );
+    let c = charged("BUG_ACK_EQUALS_SEQ", Mode::Native, "syn_cookie");
     assert!(
         c.message.contains("sent through the attached program"),
         "{}",
