@@ -207,6 +207,62 @@ impl Maps<'_> {
         Ok(keys)
     }
 
+    /// The entries of every hash map (per-CPU and LRU ones included) but the contract's own
+    /// maps (a blocklist the harness filled, by name or bound by layout), as (map position,
+    /// key): where a contract puts per-source state.
+    pub fn state_entries(&mut self) -> Result<Vec<(usize, Vec<u8>)>> {
+        let mut entries = Vec::new();
+        self.each_state_map(|i, data, key_size| {
+            walk_keys(data, key_size, |k| entries.push((i, k.to_vec())))
+        })?;
+        Ok(entries)
+    }
+
+    /// Empties the maps [`Maps::state_entries`] reads, but for the entries in `keep`: the
+    /// per-source state starts afresh, as on a freshly loaded copy, for every key not kept.
+    pub fn clear_state(&mut self, keep: &[(usize, Vec<u8>)]) -> Result<()> {
+        self.each_state_map(|i, data, key_size| {
+            let mut keys = Vec::new();
+            walk_keys(data, key_size, |k| keys.push(k.to_vec()))?;
+            for key in keys.into_iter().filter(|k| !keep.contains(&(i, k.clone()))) {
+                match map_syscall(
+                    data,
+                    BPF_MAP_DELETE_ELEM,
+                    key.as_ptr(),
+                    std::ptr::null_mut(),
+                ) {
+                    Ok(()) => {}
+                    Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+                    Err(e) => return Err(Error::op("emptying a per-source map", e)),
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Calls `each` with the position, data and key size of every hash map that can hold
+    /// per-source state (not a contract map).
+    fn each_state_map(
+        &mut self,
+        mut each: impl FnMut(usize, &MapData, usize) -> Result<()>,
+    ) -> Result<()> {
+        let bound = self.program.bound_indices();
+        for (i, (name, map)) in self.program.maps_in_order().into_iter().enumerate() {
+            let Some(data) = hash_data(map) else {
+                continue;
+            };
+            if bound.contains(&i) || crate::map_role::CONTRACT_NAMES.contains(&name.as_str()) {
+                continue;
+            }
+            let key_size = data
+                .info()
+                .map_err(Error::during(format!("reading the layout of map `{name}`")))?
+                .key_size() as usize;
+            each(i, data, key_size)?;
+        }
+        Ok(())
+    }
+
     /// Removes `key` from a HASH or LRU_HASH map with u32 keys; a missing key is not an error.
     pub fn hash_remove(&mut self, name: &str, key: u32) -> Result<()> {
         const EXPECTED: &str = "a HASH or LRU_HASH with u32 keys";

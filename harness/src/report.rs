@@ -96,8 +96,8 @@ impl CheckResult {
         }
     }
 
-    /// A check this mode cannot run (it needs a real path, or it is differential and the mode
-    /// is a veth one).
+    /// A check this mode cannot run (it needs a real path, or it is differential without a
+    /// veth sample and the mode is a veth one).
     pub fn skipped(check: &Check) -> Self {
         Self {
             id: check.id.clone(),
@@ -106,8 +106,8 @@ impl CheckResult {
             status: Status::Skip,
             passed: true,
             message: if matches!(check.body, crate::check::Body::Differential(_)) {
-                "compares with the reference through BPF_PROG_TEST_RUN: run it in test-run or \
-                 auto mode"
+                "compares with the reference through BPF_PROG_TEST_RUN and has no veth sample: \
+                 run it in test-run or auto mode"
             } else {
                 "needs a real path: run it in native or generic mode"
             }
@@ -426,7 +426,8 @@ impl Report {
     /// The verdict table of one part: every check's observed table, for snapshot tests.
     pub fn verdict_table(&self, part: &str) -> String {
         let mut out = String::new();
-        // A differential check runs in test-run only: its table is not the same in every mode.
+        // A differential check's table names its mode and frame count: not the same in every
+        // mode.
         for c in self
             .checks
             .iter()

@@ -1,7 +1,7 @@
 //! What must match between the program and the reference on one frame, "modulo the
 //! contract's freedoms": a part's [`Compare`], and the [`Observation`] both sides are reduced to.
 
-use std::{fmt, net::Ipv4Addr};
+use std::{fmt, net::Ipv4Addr, sync::Arc};
 
 use traffic::MacAddr;
 
@@ -32,6 +32,17 @@ pub enum Counted {
         /// The map.
         map: &'static str,
     },
+    /// Only the indices the contract fixes for this frame (lab 7.2 leaves open whether a
+    /// non-IPv4 frame is counted, but not that no drop counter moves).
+    Where {
+        /// The map.
+        map: &'static str,
+        /// The indices the contract gives a meaning for the frame.
+        indices: fn(&[u8]) -> &'static [u32],
+    },
+    /// The keys the program's per-source hash maps gain ([`crate::maps::Maps::address_keys`]):
+    /// for a contract that fixes one entry per source seen.
+    Keys,
 }
 
 /// How output bytes are compared.
@@ -39,9 +50,30 @@ pub enum Counted {
 pub enum Output {
     /// Byte for byte (a passed frame must reach the stack unchanged).
     Exact,
+    /// Byte for byte after the part's own normaliser (given the input and the output) has
+    /// undone what the contract leaves free.
+    Normalised(Normaliser),
     /// A frame balanced to a backend: which backend is free (round robin, hash); the rest is
     /// compared byte for byte after the rewrite's freedoms are undone.
     Balanced(Backends),
+}
+
+/// A part's normaliser of output bytes, and the line naming its freedoms.
+#[derive(Clone)]
+pub struct Normaliser {
+    /// What it leaves free, for the check's table.
+    pub freedoms: &'static str,
+    /// The output rewritten with the free fields set to fixed values (input, output).
+    pub apply: Arc<NormaliseFn>,
+}
+
+/// The function behind a [`Normaliser`]: (input, output) to the output with its freedoms undone.
+pub type NormaliseFn = dyn Fn(&[u8], &[u8]) -> Vec<u8> + Send + Sync;
+
+impl fmt::Debug for Normaliser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Normaliser({})", self.freedoms)
+    }
 }
 
 /// The backends a balanced frame may be sent to, and the rewrite's freedoms.
@@ -73,10 +105,15 @@ impl Compare {
                         .join(",")
                 ),
                 Counted::PerBackend { map } => format!("{map}[the frame's backend] +1"),
+                Counted::Where { map, .. } => {
+                    format!("{map} deltas at the indices the contract fixes for the frame")
+                }
+                Counted::Keys => "keys the per-source hash maps gain".to_owned(),
             })
             .collect();
         let output = match &self.output {
             Output::Exact => "output bytes exact".to_owned(),
+            Output::Normalised(n) => format!("output bytes exact except {}", n.freedoms),
             Output::Balanced(b) if b.nat => "output bytes exact except which backend, source MAC \
                                               client's or LB's, TTL kept or -1, UDP checksum \
                                               added where none was sent"
@@ -86,12 +123,24 @@ impl Compare {
         format!("verdict, {output}, {}", counters.join(", "))
     }
 
-    /// The counters this comparison reads, in order.
-    pub(crate) fn read(&self, t: &mut dyn Target) -> Result<Vec<Vec<u64>>> {
+    /// The counters this comparison reads, in order; the per-source keys only with `keys`
+    /// (walking a hash map's keys costs the kernel a scan of all its buckets, so sequences
+    /// read them once, at their end).
+    pub(crate) fn read(&self, t: &mut dyn Target, keys: bool) -> Result<Vec<Vec<u64>>> {
         self.counters
             .iter()
             .map(|c| match c {
-                Counted::Fixed { map, .. } | Counted::PerBackend { map } => t.counters(map),
+                Counted::Fixed { map, .. }
+                | Counted::PerBackend { map }
+                | Counted::Where { map, .. } => t.counters(map),
+                Counted::Keys if !keys => Ok(Vec::new()),
+                Counted::Keys => Ok(t
+                    .program()
+                    .maps()
+                    .address_keys()?
+                    .into_iter()
+                    .map(|k| u64::from(u32::from_be_bytes(k)))
+                    .collect()),
             })
             .collect()
     }
@@ -107,6 +156,7 @@ impl Compare {
         let mut backend = None;
         let output = outcome.bytes.as_ref().map(|out| match &self.output {
             Output::Exact => (false, out.clone()),
+            Output::Normalised(n) => (false, (n.apply)(frame, out)),
             Output::Balanced(b) => match b.normalise(frame, out) {
                 Some((k, normal)) => {
                     backend = Some(k);
@@ -117,10 +167,29 @@ impl Compare {
         });
         let mut counters = Vec::new();
         for (c, (b, a)) in self.counters.iter().zip(before.iter().zip(after)) {
+            if let Counted::Keys = c {
+                counters.extend(
+                    a.iter()
+                        .filter(|k| !b.contains(k))
+                        .map(|k| format!("per-source key {} added", Ipv4Addr::from(*k as u32))),
+                );
+                counters.extend(
+                    b.iter()
+                        .filter(|k| !a.contains(k))
+                        .map(|k| format!("per-source key {} gone", Ipv4Addr::from(*k as u32))),
+                );
+                continue;
+            }
             let d = crate::counters::deltas(b, a);
+            let fixed = match c {
+                Counted::Where { indices, .. } => Some(indices(frame)),
+                Counted::Fixed { indices, .. } => Some(*indices),
+                _ => None,
+            };
             match c {
-                Counted::Fixed { map, indices } => {
-                    for i in *indices {
+                Counted::Keys => {}
+                Counted::Fixed { map, .. } | Counted::Where { map, .. } => {
+                    for i in fixed.unwrap_or_default() {
                         match d.get(*i as usize).copied().unwrap_or(0) {
                             0 => {}
                             n => counters.push(format!("{map}[{i}] +{n}")),
@@ -144,6 +213,30 @@ impl Compare {
             output,
             counters,
         }
+    }
+}
+
+impl Compare {
+    /// Whether the per-source keys are compared.
+    pub(crate) fn keys(&self) -> bool {
+        self.counters.iter().any(|c| matches!(c, Counted::Keys))
+    }
+
+    /// The per-source keys `t` holds now but those in `kept`, as an observation's counter line.
+    pub(crate) fn keys_line(t: &mut dyn Target, kept: &[(usize, Vec<u8>)]) -> Result<String> {
+        let mut keys = t.program().maps().address_keys()?;
+        keys.retain(|k| !kept.iter().any(|(_, kk)| kk == k));
+        Ok(format!(
+            "per-source keys after the sequence: {}",
+            if keys.is_empty() {
+                "none".to_owned()
+            } else {
+                keys.iter()
+                    .map(|k| Ipv4Addr::from(*k).to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }
+        ))
     }
 }
 

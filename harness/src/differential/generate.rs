@@ -215,6 +215,11 @@ impl Generator {
         }
     }
 
+    /// A number below `n` (sequence lengths and openings), from the same seeded stream.
+    pub fn below(&mut self, n: usize) -> usize {
+        self.runner.rng().random_range(0..n.max(1))
+    }
+
     /// The next frame.
     pub fn next_frame(&mut self) -> FrameSpec {
         self.strategy

@@ -116,6 +116,17 @@ impl LoadedProgram {
         ))
     }
 
+    /// Whether the harness loaded this copy itself (its maps are its own), rather than the
+    /// student (pinned, by id, attached).
+    pub fn loaded_by_harness(&self) -> bool {
+        matches!(self.inner, Inner::Object(_))
+    }
+
+    /// The positions (in [`Self::maps_in_order`]) of the maps bound to contract names.
+    pub(crate) fn bound_indices(&self) -> Vec<usize> {
+        self.bindings.iter().map(|b| b.index).collect()
+    }
+
     /// The map called `name`, or bound to that name, if the program has one.
     pub(crate) fn map_mut(&mut self, name: &str) -> Option<&mut Map> {
         if let Some(i) = self

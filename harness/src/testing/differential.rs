@@ -31,29 +31,40 @@ pub fn assert_no_difference(parts: &[Differential], object: &XdpObject, n: usize
         let found = compare(d, object, n);
         let took = started.elapsed();
         eprintln!(
-            "{}: {n} frames in {took:?}, {:.0} frames/s (both programs run on each)",
+            "{}: {n} frames in {took:?}, {:.0} frames/s (both programs run on each), {} \
+             sequence(s) left out over time",
             d.program,
-            n as f64 / took.as_secs_f64()
+            n as f64 / took.as_secs_f64(),
+            found.over_time
         );
-        assert!(
-            found.difference.is_none(),
-            "{}: {}",
-            d.program,
-            d.render(&found).0.actual
-        );
+        assert!(found.difference.is_none(), "{}: {}", d.program, {
+            let j = d.render(&found).0;
+            crate::report::diff(&j.expected, &j.actual)
+        });
         assert_eq!(found.reference_off_contract, 0, "{}", d.program);
+        assert!(
+            found.frames >= n,
+            "{}: {} frames only",
+            d.program,
+            found.frames
+        );
     }
 }
 
 /// Asserts that `object` differs from the reference within the check's frames, shrunk to at
-/// most three fields, one of them named in `fields` (`a|b`).
+/// most three fields (over a sequence's frames, for a stateful part), one of them named in
+/// `fields` (`a|b`).
 pub fn assert_caught(d: &Differential, object: &XdpObject, what: &str, fields: &str) {
     let found = compare(d, object, d.frames);
     let diff = found
         .difference
         .clone()
         .unwrap_or_else(|| panic!("{what}: no difference in {} frames", d.frames));
-    let changed = diff.shrunk.differences(&d.canonical);
+    let changed: Vec<_> = diff
+        .frames()
+        .into_iter()
+        .flat_map(|f| f.differences(&d.canonical))
+        .collect();
     assert!(
         changed
             .iter()
@@ -71,8 +82,8 @@ pub fn assert_deterministic(d: impl Fn(u64) -> Differential, object: &XdpObject)
         let a = compare(&d, object, d.frames).difference.expect("caught");
         let b = compare(&d, object, d.frames).difference.expect("caught");
         assert_eq!(
-            (a.index, &a.generated, &a.shrunk),
-            (b.index, &b.generated, &b.shrunk)
+            (a.index, &a.generated, &a.shrunk, &a.sequence),
+            (b.index, &b.generated, &b.shrunk, &b.sequence)
         );
     }
 }

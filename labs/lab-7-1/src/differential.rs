@@ -18,6 +18,10 @@ use crate::ID;
 /// inside twice the lab's time without it (README, "Differential check").
 pub const FRAMES: usize = 300;
 
+/// Frames of the sample a veth mode sends through the attached program, one at a time (each
+/// waits until the program decided it): about 1 ms each (README, "Differential check").
+pub const VETH_FRAMES: usize = 40;
+
 /// The part's differential check under `seed`.
 pub fn check(program: &'static str, seed: u64) -> Check {
     differential(program, seed, FRAMES).into_check()
@@ -70,6 +74,8 @@ pub fn differential(program: &'static str, seed: u64, frames: usize) -> Differen
         oracle: Some(oracle),
         open: Some(version_not_4),
         frames,
+        veth_frames: VETH_FRAMES.min(frames),
+        sequences: None,
         seed,
     }
 }

@@ -12,6 +12,7 @@
 
 mod bucket;
 mod cookie;
+pub mod differential;
 mod guard;
 mod rate;
 
@@ -45,7 +46,7 @@ mod flags {
 /// frames).
 pub fn lab(seed: u64) -> Lab {
     let f = Free::new(seed);
-    Lab {
+    let mut lab = Lab {
         id: ID,
         title: "DDoS mitigation",
         reference: reference::lab_7_2,
@@ -59,7 +60,9 @@ pub fn lab(seed: u64) -> Lab {
             ]),
         ],
         environment: Some(cookie::topology),
-    }
+    };
+    differential::add(&mut lab.parts, seed);
+    lab
 }
 
 fn part(program: &'static str, checks: Vec<harness::Check>, topology: TopologySpec) -> Part {

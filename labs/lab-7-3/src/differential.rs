@@ -29,6 +29,10 @@ use crate::{
 /// Frames per part and run (README, "Differential check").
 pub const FRAMES: usize = 300;
 
+/// Frames of the sample a veth mode sends through the attached program, one at a time (each
+/// waits until the program decided it): about 1 ms each (README, "Differential check").
+pub const VETH_FRAMES: usize = 40;
+
 /// Adds each part's differential check to `lab`, with the backends and LB MAC its other
 /// checks use (`net_of`): the student's program is set up by the part, the reference alike.
 pub fn add(lab: &mut Lab, seed: u64, net_of: impl Fn(&str) -> Net) {
@@ -93,6 +97,8 @@ pub fn differential(program: &'static str, net: &Net, seed: u64, frames: usize) 
         }),
         open: Some(first_fragment),
         frames,
+        veth_frames: VETH_FRAMES.min(frames),
+        sequences: None,
         seed,
     }
 }
