@@ -614,10 +614,20 @@ impl MutationReport {
 
     /// The survivors: (program, mutant) for each program a mutant survived in.
     pub fn survivors(&self) -> impl Iterator<Item = (&str, &Mutant)> {
-        self.mutants.iter().flat_map(|m| {
+        self.with(|o| *o == Outcome::Survived)
+    }
+
+    /// Each (program, mutant) pair the run could not judge (an environment fault, a check
+    /// still unverified after the retry).
+    pub fn unjudged(&self) -> impl Iterator<Item = (&str, &Mutant)> {
+        self.with(|o| matches!(o, Outcome::Unjudged { .. }))
+    }
+
+    fn with(&self, keep: impl Fn(&Outcome) -> bool) -> impl Iterator<Item = (&str, &Mutant)> {
+        self.mutants.iter().flat_map(move |m| {
             m.outcomes
                 .iter()
-                .filter(|(_, o)| **o == Outcome::Survived)
+                .filter(|(_, o)| keep(o))
                 .map(move |(p, _)| (p.as_str(), &m.mutant))
         })
     }

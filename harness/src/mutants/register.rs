@@ -114,8 +114,10 @@ impl Register {
             .equivalent
             .iter()
             .filter(|e| judged(e) && !report.survivors().any(|(p, m)| e.names(p, m)))
-            // A mutant a sample left out is not known to be killed.
+            // A mutant a sample left out, or the run could not judge (a machine too loaded for
+            // a contract clock), is not known to be killed.
             .filter(|e| !report.unsampled.iter().any(|m| e.names(&e.program, m)))
+            .filter(|e| !report.unjudged().any(|(p, m)| e.names(p, m)))
             .cloned()
             .collect();
         let unjustified = self
@@ -297,5 +299,18 @@ mod tests {
         let mut other = registered.clone();
         other.equivalent[0].program = "q".into();
         assert_eq!(other.check(&report("if (a <= 5)")).stale, []);
+        // Nor is one whose mutant this run could not judge: it is not known to be killed.
+        let mut unjudged = report("return 2;");
+        for m in &mut unjudged.mutants {
+            if m.mutant.mutated == "if (a <= 5)" {
+                m.outcomes.insert(
+                    "p".into(),
+                    Outcome::Unjudged {
+                        reason: "too loaded".into(),
+                    },
+                );
+            }
+        }
+        assert_eq!(registered.check(&unjudged).stale, []);
     }
 }
