@@ -20,7 +20,7 @@ use traffic::{FrameBuilder, decode, decode::TcpOpt};
 
 use crate::{
     Free, ID, STATS, eth,
-    flags::{ACK, FIN, PSH, RST, SYN},
+    flags::{ACK, CWR, ECE, FIN, PSH, RST, SYN},
 };
 
 /// Addresses of the real handshake (the crafted frames use other, non-local ones, so neither
@@ -81,6 +81,8 @@ struct Syn {
     mss: Option<u16>,
     data: Vec<u8>,
     padded: bool,
+    /// Its flags: SYN, with any others but ACK.
+    flags: u8,
 }
 
 impl Syn {
@@ -99,7 +101,14 @@ impl Syn {
             mss: None,
             data: Vec::new(),
             padded: false,
+            flags: SYN,
         }
+    }
+
+    /// Flags beside SYN (ACK clear), which the SYN rule ignores.
+    fn also(mut self, flags: u8) -> Self {
+        self.flags = SYN | flags;
+        self
     }
 
     /// Bytes of data after the header (a SYN may carry some).
@@ -136,7 +145,7 @@ impl Syn {
         let syn = eth()
             .ipv4(self.src, self.dst)
             .tcp(self.sport, self.dport)
-            .tcp_flags(SYN)
+            .tcp_flags(self.flags)
             .seq(self.seq)
             .tcp_options(&self.options)
             .payload(&self.data);
@@ -167,6 +176,10 @@ fn syns(f: &Free, s: Sources, base: u8) -> Vec<Syn> {
             .mss_only(1460)
             .data(b"xdplab!!"),
         Syn::new(f, "syn, no options, padded to 60 bytes", s.src(base + 4)).padded(),
+        // An ECN-setup SYN, as Linux sends with net.ipv4.tcp_ecn=1.
+        Syn::new(f, "syn|ece|cwr, mss 1460", s.src(base + 5))
+            .also(ECE | CWR)
+            .mss_only(1460),
     ]
 }
 
@@ -234,6 +247,15 @@ pub(crate) fn checks(f: &Free) -> Vec<Check> {
         )
         .needs_veth()
         .custom(real_client),
+        // A forged bare ACK, dropped into stats[2] on every run (a SYN would be rewritten in
+        // place, and the next run of the same buffer would see the SYN-ACK).
+        harness::cpus::counts_from_2_cpus(
+            ID,
+            "syn_cookie",
+            STATS,
+            vec![Syn::new(f, "", s.src(50)).ack(0x1234_5678).build()],
+            1,
+        ),
     ]
 }
 
@@ -353,6 +375,9 @@ fn expected_lines(syn: &Syn) -> Vec<String> {
     ]
 }
 
+/// NOP, NOP, timestamps: the options of a Linux client's ACK (data offset 8, no payload).
+const TIMESTAMPS: [u8; 12] = [1, 1, 8, 10, 0, 0, 0x30, 0x39, 0, 0, 0, 1];
+
 const COOKIE_OK: &str = "seq: a cookie the kernel accepts for this SYN";
 
 fn rewrite(t: &mut dyn Target, syns: &[Syn]) -> Result<Judgement> {
@@ -450,6 +475,11 @@ fn handshake(t: &mut dyn Target, syn: &Syn) -> Result<Judgement> {
                     syn.ack(cookie).ip_options(&[1, 1, 1, 1]),
                 ),
                 ("ack padded to 60 bytes", syn.ack(cookie).pad_to(MIN_FRAME)),
+                (
+                    "ack with 12 bytes of timestamp options",
+                    syn.ack(cookie).tcp_options(&TIMESTAMPS),
+                ),
+                ("ece|ack", syn.ack(cookie).tcp_flags(ACK | ECE)),
             ];
             for (name, ack) in acks {
                 let out = t.exchange(&ack.build())?;
@@ -462,14 +492,14 @@ fn handshake(t: &mut dyn Target, syn: &Syn) -> Result<Judgement> {
         }
         Ok(())
     })?;
-    stats_rows(&mut table, &[(0, 1), (1, 4)], &d);
+    stats_rows(&mut table, &[(0, 1), (1, 6)], &d);
     Ok(table.judge())
 }
 
 fn forged(t: &mut dyn Target, syn: &Syn, stranger: Ipv4Addr) -> Result<Judgement> {
     let mut table = Table::default();
     let ((), d) = counters::across(t, STATS, |t| forged_acks(t, &mut table, syn, stranger))?;
-    stats_rows(&mut table, &[(0, 1), (2, 9)], &d);
+    stats_rows(&mut table, &[(0, 1), (2, 11)], &d);
     Ok(table.judge())
 }
 
@@ -515,6 +545,16 @@ fn forged_acks(t: &mut dyn Target, table: &mut Table, syn: &Syn, stranger: Ipv4A
             (
                 "padded to 60 bytes, ack = cookie + 0x1001",
                 syn.ack(cookie.wrapping_add(0x1000)).pad_to(MIN_FRAME),
+            ),
+            // Flags and options the bare-ACK rule ignores: still bare, still checked.
+            (
+                "ece|ack, ack = cookie + 0x1001",
+                syn.ack(cookie.wrapping_add(0x1000)).tcp_flags(ACK | ECE),
+            ),
+            (
+                "12 bytes of timestamp options, ack = cookie + 0x1001",
+                syn.ack(cookie.wrapping_add(0x1000))
+                    .tcp_options(&TIMESTAMPS),
             ),
         ];
         for (name, ack) in &acks {

@@ -276,7 +276,57 @@ pub(crate) fn syn_checks(f: &Free) -> Vec<Check> {
             2,
             &[(0, 1), (1, 550)],
         ))),
+        c(
+            "window-opened-by-syn",
+            "segments before a source's SYNs do not open its window: a SYN 1.15 s after an ACK \
+             but 0.45 s after 100 SYNs drops",
+        )
+        .flood(opened_by_syn(f, s(12))),
+        // Passed or dropped, every run counted once.
+        harness::cpus::counts_from_2_cpus(
+            ID,
+            "syn_guard",
+            STATS,
+            vec![f.syn(s(30)).build(), f.tcp(s(30), ACK).build(), f.udp(s(30)).build()],
+            1,
+        ),
     ]
+}
+
+/// An ACK, RST and FIN-ACK at 0 s, 100 SYNs at 0.7 s, one more SYN at 1.15 s: the window runs
+/// from the first SYN, so the last SYN is the 101st of it. The harness measures from the SYNs'
+/// first send to the last verdict; over 1 s, the last SYN may lie past the window and the run
+/// is unverified. Pauses only lengthen, so the last SYN is always over 1 s after the ACK.
+fn opened_by_syn(f: &Free, src: Ipv4Addr) -> Flood {
+    Flood::new(STATS)
+        .within(Window::Since {
+            from: 1,
+            limit: Duration::from_secs(1),
+        })
+        .volley(exact(
+            Volley::new(format!("ack, rst, fin|ack from {src}")).group(
+                "ack, rst, fin|ack",
+                3,
+                |i| f.tcp(src, [ACK, RST, FIN | ACK][i]),
+                Expect::All(Pass),
+            ),
+            2,
+            &[(1, 3)],
+        ))
+        .volley(exact(
+            Volley::new(format!("100 SYNs from {src}"))
+                .after(Pause::AfterStart(Duration::from_millis(700)))
+                .group("syn", 100, |_| f.syn(src), Expect::All(Pass)),
+            2,
+            &[(1, 100)],
+        ))
+        .volley(exact(
+            Volley::new(format!("in the window the SYNs opened: one SYN from {src}"))
+                .after(Pause::AfterStart(Duration::from_millis(450)))
+                .group("syn", 1, |_| f.syn(src), Expect::All(Drop)),
+            2,
+            &[(0, 1)],
+        ))
 }
 
 /// SYNs of `window-from-first-syn`: half before a whole second of the kernel's clock, half
@@ -502,7 +552,56 @@ pub(crate) fn ddos_checks(f: &Free) -> Vec<Check> {
                     .counter(4, Exact(0)),
             ),
         ),
+        c(
+            "own-state",
+            "after rate_limiter spent a source's bucket and syn_guard filled another's window \
+             (same object, same load), ddos_guard passes both sources' packets",
+        )
+        .flood(own_state(f, s(20), s(21))),
+        // Every run counted twice: seen in stats[0], and where it went.
+        harness::cpus::counts_from_2_cpus(
+            ID,
+            "ddos_guard",
+            STATS,
+            vec![f.syn(s(30)).build(), f.udp(s(30)).build()],
+            2,
+        ),
     ]
+}
+
+/// Each program keeps its own per-source state: rate_limiter and syn_guard, run first on the
+/// same load of the object (when they share it), leave ddos_guard's buckets and windows
+/// untouched. Programs in separate objects share nothing, and nothing is run before.
+fn own_state(f: &Free, spent: Ipv4Addr, flooded: Ipv4Addr) -> Flood {
+    let limited: Vec<Vec<u8>> = (0..1100).map(|i| f.packet(spent, i).build()).collect();
+    let syns: Vec<Vec<u8>> = (0..150).map(|_| f.syn(flooded).build()).collect();
+    Flood::new(STATS).volley(exact(
+        Volley::new(format!("500 packets from {spent}, 100 SYNs from {flooded}"))
+            .before(
+                format!(
+                    "through rate_limiter: 1100 packets from {spent}; through syn_guard: 150                      SYNs from {flooded}"
+                ),
+                move |t| {
+                    t.program().run_sibling("rate_limiter", &limited)?;
+                    t.program().run_sibling("syn_guard", &syns)?;
+                    Ok(())
+                },
+            )
+            .group(
+                format!("udp, tcp, icmp from {spent}"),
+                500,
+                |i| f.packet(spent, i),
+                Expect::All(Pass),
+            )
+            .group(
+                format!("syn from {flooded}"),
+                100,
+                |_| f.syn(flooded),
+                Expect::All(Pass),
+            ),
+        5,
+        &[(0, 600), (1, 600)],
+    ))
 }
 
 /// 1000 UDP packets empty the bucket, so the 100 SYNs right behind them are rate-limited, bar

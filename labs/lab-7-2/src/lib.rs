@@ -139,10 +139,12 @@ impl Free {
         self.tcp(src, flags::SYN)
     }
 
-    /// IPv4 packet `i` of a flood that is not about SYNs: UDP, a TCP ACK, ICMP and a UDP packet
-    /// with IHL 4 (IPv4 without a transport header) in turn, each of which costs a token.
+    /// IPv4 packet `i` of a flood that is not about SYNs: UDP, a TCP ACK, ICMP, a UDP packet
+    /// with IHL 4 (IPv4 without a transport header) and a UDP fragment past offset 0 (middle
+    /// and last in turn) in turn, each of which costs a token.
     fn packet(&self, src: Ipv4Addr, i: usize) -> FrameBuilder {
-        match i % 4 {
+        match i % 5 {
+            4 => self.udp(src).fragment(8, i % 2 == 0),
             0 => self.udp(src),
             1 => self.tcp(src, flags::ACK),
             2 => eth()
