@@ -282,6 +282,15 @@ pub(crate) fn syn_checks(f: &Free) -> Vec<Check> {
              but 0.45 s after 100 SYNs drops",
         )
         .flood(opened_by_syn(f, s(12))),
+        c(
+            "window-ends-at-1s",
+            "a SYN just over 1 s after the SYN that opened a full window starts a new one and \
+             passes",
+        )
+        .custom({
+            let syns: Vec<FrameBuilder> = (0..101).map(|_| f.syn(s(13))).collect();
+            move |t| window_end(t, &syns)
+        }),
         // Passed or dropped, every run counted once.
         harness::cpus::counts_from_2_cpus(
             ID,
@@ -419,6 +428,63 @@ fn straddle(t: &mut dyn Target, syns: &[FrameBuilder]) -> Result<Judgement> {
     want.resize(second.len(), Drop);
     table.verdicts("syn after the second", &want, &verdicts(&b));
     let want = [(0, Shown::fixed(20)), (1, Shown::fixed(100))]
+        .into_iter()
+        .collect();
+    table.counters(STATS, Some(2), &want, &deltas);
+    Ok(table.judge())
+}
+
+/// How long after the window's first SYN the last one is sent, at the earliest: just past the
+/// contract's 1 s.
+const PAST_WINDOW: Duration = Duration::from_millis(1010);
+/// The latest the last SYN may be decided after the first was sent for the run to count: a
+/// window of 2^30 ns (1.074 s, a shift for a second) must still hold it.
+const LATEST: Duration = Duration::from_millis(1070);
+
+/// One SYN opens a window, 99 fill it, and one more goes out just over 1 s after the first was
+/// decided: it opens a new window and passes. The harness reads the kernel's clock around each
+/// send, so it knows the last SYN came at least 1 s after the first (a window of exactly 1 s has
+/// ended) and, when it was decided within [`LATEST`] of the first send, that a longer window
+/// (2^30 ns) would still hold it. A run slower than that is unverified.
+fn window_end(t: &mut dyn Target, syns: &[FrameBuilder]) -> Result<Judgement> {
+    let frames: Vec<Vec<u8>> = syns
+        .iter()
+        .enumerate()
+        .map(|(i, f)| f.clone().tag(Tag(i as u16 + 1)).build())
+        .collect();
+    harness::flood::require_fresh_sources(t, &frames)?;
+    let (opening, rest) = frames.split_at(1);
+    let (full, last) = rest.split_at(rest.len() - 1);
+    let ((a, b, c, gap), deltas) = counters::across(t, STATS, |t| {
+        let sent = kernel_clock();
+        let a = t.fire(opening)?;
+        let decided = kernel_clock();
+        let b = t.fire(full)?;
+        sleep_until(decided + PAST_WINDOW.as_nanos() as u64);
+        let c = t.fire(last)?;
+        let took = Duration::from_nanos(kernel_clock() - sent);
+        if took > LATEST {
+            return Err(Error::env(format!(
+                "the last SYN must be decided within {LATEST:?} of the first SYN's send (so a \
+                 window longer than 1 s would still hold it) and was after {took:?}; the \
+                 machine is too loaded to judge it"
+            )));
+        }
+        Ok((a, b, c, took))
+    })?;
+    let verdicts = |shot: &harness::target::Shot| -> Vec<Verdict> {
+        shot.outcomes.iter().map(|o| o.verdict).collect()
+    };
+    let mut table = Table::default();
+    table.input(format!(
+        "one SYN, then 99, from one source; one more at least {PAST_WINDOW:?} after the first \
+         was decided, and decided ⟨{}⟩ ms after the first was sent",
+        gap.as_millis()
+    ));
+    table.verdicts("first syn", &[Pass], &verdicts(&a));
+    table.verdicts("99 more syns", &vec![Pass; full.len()], &verdicts(&b));
+    table.verdicts("syn after the window", &[Pass], &verdicts(&c));
+    let want = [(0, Shown::fixed(0)), (1, Shown::fixed(101))]
         .into_iter()
         .collect();
     table.counters(STATS, Some(2), &want, &deltas);

@@ -59,6 +59,7 @@
  *                            syn_guard's maps
  *   BUG_NONATOMIC_STATS      stats entries are bumped with a plain `+= 1` on the ARRAY, not an
  *                            atomic add (two CPUs at once lose counts)
+ *   BUG_WINDOW_2POW30        the SYN window is 2^30 ns (1.074 s), a shift standing in for a second
  *
  * Correct variants, in other styles (they must pass everything):
  *
@@ -100,7 +101,11 @@ char LICENSE[] SEC("license") = "GPL";
 #define OVER_LIMIT XDP_DROP
 #endif
 #define NS_PER_TOKEN 1000000ULL
+#ifdef BUG_WINDOW_2POW30
+#define WINDOW_NS (1ULL << 30)
+#else
 #define WINDOW_NS 1000000000ULL
+#endif
 #define SYN_LIMIT 100
 
 struct {
