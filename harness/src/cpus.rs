@@ -313,55 +313,6 @@ pub fn overlapped(spans: &[Span]) -> Result<Duration> {
     Ok(common)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spans_must_overlap_for_a_quarter_of_the_shortest() {
-        let t = Instant::now();
-        let ms = Duration::from_millis;
-        assert!(overlapped(&[(t, t + ms(10)), (t + ms(7), t + ms(17))]).is_ok());
-        assert!(overlapped(&[(t, t + ms(10)), (t + ms(8), t + ms(18))]).is_err());
-        assert!(overlapped(&[(t, t + ms(10))]).is_ok());
-    }
-
-    #[test]
-    fn a_spin_barrier_releases_each_round_together() {
-        let b = SpinBarrier::new(2);
-        let hits = std::sync::atomic::AtomicUsize::new(0);
-        std::thread::scope(|s| {
-            for _ in 0..2 {
-                s.spawn(|| {
-                    for round in 1..=3 {
-                        hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                        b.wait().expect("both come");
-                        assert!(hits.load(std::sync::atomic::Ordering::SeqCst) >= 2 * round);
-                        b.wait().expect("both come");
-                    }
-                });
-            }
-        });
-    }
-
-    #[test]
-    fn an_abandoned_spin_barrier_releases_the_others() {
-        let b = SpinBarrier::new(2);
-        b.abandon();
-        assert!(b.wait().is_err());
-    }
-
-    #[test]
-    fn pinning_moves_the_thread_and_restores_it() {
-        let cpus = usable(1).expect("one CPU");
-        {
-            let _on = OnCpu::pin(cpus[0]).expect("pin");
-            // SAFETY: plain libc query.
-            assert_eq!(unsafe { libc::sched_getcpu() } as usize, cpus[0]);
-        }
-    }
-}
-
 /// How `counts-from-2-cpus` runs its frames: two CPUs at once. In test-run mode each CPU runs
 /// each frame 100 000 times, the two starting every frame together; a plain `+= 1` on an ARRAY
 /// lost 0.003 % to 50 % of the counts of every frame in every run measured (lab 7.1: 36 frame
@@ -430,12 +381,7 @@ pub fn counts_from_2_cpus(
 /// when only those `runs` (and the harness's barriers) ran the program: a program the student
 /// attached to an interface of their own may also run on its traffic, which counts too, and
 /// then the check cannot be judged.
-fn counted_once(
-    t: &mut dyn Target,
-    counters: &str,
-    frames: &[Vec<u8>],
-    runs: u64,
-) -> Result<u64> {
+fn counted_once(t: &mut dyn Target, counters: &str, frames: &[Vec<u8>], runs: u64) -> Result<u64> {
     let adopted = t.program().adopted();
     let (runs_before, barriers_before) = (t.program().run_count()?, t.barriers_sent());
     let (_, deltas) = crate::counters::across(t, counters, |t| t.fire_spread(frames, CONTENDED))?;
@@ -449,4 +395,53 @@ fn counted_once(
         )));
     }
     Ok(deltas.iter().sum())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_must_overlap_for_a_quarter_of_the_shortest() {
+        let t = Instant::now();
+        let ms = Duration::from_millis;
+        assert!(overlapped(&[(t, t + ms(10)), (t + ms(7), t + ms(17))]).is_ok());
+        assert!(overlapped(&[(t, t + ms(10)), (t + ms(8), t + ms(18))]).is_err());
+        assert!(overlapped(&[(t, t + ms(10))]).is_ok());
+    }
+
+    #[test]
+    fn a_spin_barrier_releases_each_round_together() {
+        let b = SpinBarrier::new(2);
+        let hits = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| {
+                    for round in 1..=3 {
+                        hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        b.wait().expect("both come");
+                        assert!(hits.load(std::sync::atomic::Ordering::SeqCst) >= 2 * round);
+                        b.wait().expect("both come");
+                    }
+                });
+            }
+        });
+    }
+
+    #[test]
+    fn an_abandoned_spin_barrier_releases_the_others() {
+        let b = SpinBarrier::new(2);
+        b.abandon();
+        assert!(b.wait().is_err());
+    }
+
+    #[test]
+    fn pinning_moves_the_thread_and_restores_it() {
+        let cpus = usable(1).expect("one CPU");
+        {
+            let _on = OnCpu::pin(cpus[0]).expect("pin");
+            // SAFETY: plain libc query.
+            assert_eq!(unsafe { libc::sched_getcpu() } as usize, cpus[0]);
+        }
+    }
 }

@@ -339,7 +339,12 @@ impl Flood {
         require_fresh_sources(target, frames)
     }
 
-    fn check_window(&self, volley: Duration, first_start: Instant, starts: &[Instant]) -> Result<()> {
+    fn check_window(
+        &self,
+        volley: Duration,
+        first_start: Instant,
+        starts: &[Instant],
+    ) -> Result<()> {
         let (took, limit, what) = match self.window {
             None => return Ok(()),
             Some(Window::EachVolley(limit)) => (volley, limit, "a volley"),

@@ -120,7 +120,11 @@ impl LoadedProgram {
     /// loaded from, on this load's maps (BPF_PROG_TEST_RUN, whatever the mode): so a check can
     /// see whether programs sharing an object keep their state apart. `None` when the object
     /// has no such program (programs in separate objects share no maps).
-    pub fn run_sibling(&mut self, sibling: &str, frames: &[Vec<u8>]) -> Result<Option<Vec<Verdict>>> {
+    pub fn run_sibling(
+        &mut self,
+        sibling: &str,
+        frames: &[Vec<u8>],
+    ) -> Result<Option<Vec<Verdict>>> {
         let Inner::Object(ebpf) = &mut self.inner else {
             return Err(Error::env(format!(
                 "`{}` was loaded outside the harness, which cannot run `{sibling}` on its maps",
@@ -154,7 +158,9 @@ impl LoadedProgram {
                         repeat: 1,
                         ..Default::default()
                     })
-                    .map_err(|e| Error::op(format!("BPF_PROG_TEST_RUN of `{sibling}` failed"), e))?;
+                    .map_err(|e| {
+                        Error::op(format!("BPF_PROG_TEST_RUN of `{sibling}` failed"), e)
+                    })?;
                 Ok(Verdict::from_code(result.return_value))
             })
             .collect::<Result<Vec<_>>>()

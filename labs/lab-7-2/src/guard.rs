@@ -645,7 +645,8 @@ fn own_state(f: &Free, spent: Ipv4Addr, flooded: Ipv4Addr) -> Flood {
         Volley::new(format!("500 packets from {spent}, 100 SYNs from {flooded}"))
             .before(
                 format!(
-                    "through rate_limiter: 1100 packets from {spent}; through syn_guard: 150                      SYNs from {flooded}"
+                    "through rate_limiter: 1100 packets from {spent}; through syn_guard: 150 SYNs from \
+                     {flooded}"
                 ),
                 move |t| {
                     t.program().run_sibling("rate_limiter", &limited)?;

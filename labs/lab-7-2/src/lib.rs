@@ -144,7 +144,7 @@ impl Free {
     /// and last in turn) in turn, each of which costs a token.
     fn packet(&self, src: Ipv4Addr, i: usize) -> FrameBuilder {
         match i % 5 {
-            4 => self.udp(src).fragment(8, i % 2 == 0),
+            4 => self.udp(src).fragment(8, i.is_multiple_of(2)),
             0 => self.udp(src),
             1 => self.tcp(src, flags::ACK),
             2 => eth()

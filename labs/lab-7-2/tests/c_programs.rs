@@ -219,7 +219,10 @@ fn window_never_resets() {
         "BUG_WINDOW_NEVER_RESETS",
         Mode::TestRun,
         None,
-        &["syn_guard/new-window-after-1s", "syn_guard/window-ends-at-1s"],
+        &[
+            "syn_guard/new-window-after-1s",
+            "syn_guard/window-ends-at-1s",
+        ],
     );
 }
 
