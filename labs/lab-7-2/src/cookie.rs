@@ -241,12 +241,6 @@ pub(crate) fn checks(f: &Free) -> Vec<Check> {
         )
         .counting(STATS)
         .probes(others(f, s)),
-        c(
-            "real-client",
-            "a real TCP client's SYN is answered by XDP; its ACK reaches the server, which accepts",
-        )
-        .needs_veth()
-        .custom(real_client),
         // A forged bare ACK, dropped into stats[2] on every run (a SYN would be rewritten in
         // place, and the next run of the same buffer would see the SYN-ACK).
         harness::cpus::counts_from_2_cpus(
@@ -256,6 +250,12 @@ pub(crate) fn checks(f: &Free) -> Vec<Check> {
             vec![Syn::new(f, "", s.src(50)).ack(0x1234_5678).build()],
             1,
         ),
+        c(
+            "real-client",
+            "a real TCP client's SYN is answered by XDP; its ACK reaches the server, which accepts",
+        )
+        .needs_veth()
+        .custom(real_client),
     ]
 }
 

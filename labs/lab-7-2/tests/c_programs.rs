@@ -176,6 +176,8 @@ fn one_global_bucket() {
             "ddos_guard/syn-window",
             "ddos_guard/rate-drops-skip-syn-window",
             "ddos_guard/window-drops-spend-tokens",
+            // The one bucket is spent by the checks before it.
+            "ddos_guard/own-state",
         ],
     );
 }
@@ -240,6 +242,7 @@ fn off_by_one_at_the_threshold() {
                 "ddos_guard/syn-window",
                 "ddos_guard/rate-drops-skip-syn-window",
                 "ddos_guard/window-drops-spend-tokens",
+                "ddos_guard/own-state",
             ],
         ]
         .concat(),
