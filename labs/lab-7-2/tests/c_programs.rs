@@ -776,3 +776,9 @@ fn window_of_2_pow_30_ns() {
         &["syn_guard/window-ends-at-1s"],
     );
 }
+
+#[test]
+fn split_state_passes_native() {
+    let report = run(&build(&["SPLIT_STATE"]), Mode::Native, None);
+    testing::assert_nothing_charged(&report);
+}
