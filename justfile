@@ -11,7 +11,7 @@ default:
 setup:
     @scripts/bootstrap.sh
 
-# setup, plus what the test suite needs: clang, the libbpf headers and chromium.
+# setup, plus what the test suite needs: clang, the libbpf headers, bpftool and chromium.
 setup-test:
     @scripts/bootstrap.sh --test
 
@@ -79,6 +79,7 @@ clean: build
 doctor: build
     {{xdplab}} doctor
 
-# Debian's kernel VERSION (6.1, 6.12) in a VM: every lab, mode and wrong C program; a table.
-test-kernel VERSION: setup-test
-    scripts/test-kernel.sh {{VERSION}}
+# Debian's kernels (6.1, 6.12; both if none given) in VMs and the host kernel: every lab, mode
+# and wrong C program; a table. `--vm-only` first leaves out the host run.
+test-kernel *ARGS: setup-test
+    scripts/test-kernel.sh {{ARGS}}

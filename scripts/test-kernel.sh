@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# The kernel matrix: `just test-kernel VERSION` (VERSION is 6.1 or 6.12, Debian 12's kernels).
+# The kernel matrix: `just test-kernel [--vm-only] SERIES...` (SERIES: 6.1 and/or 6.12, Debian
+# 12's kernels; both when none is given).
 #
-# Builds on the host, then runs the same set twice: on the host kernel, and inside Debian's
-# kernel of that series booted in a VM (scripts/kernel-vm.sh). The set is every lab in every
-# mode against the reference solution (`xdplab run LAB --mode M --format json`) plus the labs'
-# `c_programs` tests: C programs with one deliberate mistake each, every test asserting that
-# exactly the right checks flag its program. Results land in target/kernel-matrix/VERSION/{host,vm}
-# (the VM writes through a shared directory) and the host prints the table kernel x lab x mode.
+# Builds on the host once, then runs the same set on the host kernel and inside Debian's kernel
+# of each series booted in a VM (scripts/kernel-vm.sh), the VMs at the same time. The set is
+# every lab in every mode against the reference solution (`xdplab run LAB --mode M --format
+# json`) plus the labs' `c_programs` tests: C programs with one deliberate mistake each, every
+# test asserting that exactly the right checks flag its program. Results land in
+# target/kernel-matrix/host and target/kernel-matrix/SERIES/vm (the VM writes through a shared
+# directory) and the host prints the table kernel x lab x mode.
+# --vm-only leaves out the host run: CI uses it right after `just test`, which has run the same
+# tests on the host kernel.
 # Exit status 1 when any reference check failed or was not verified, or any wrong-program test
-# failed, on either kernel; 2 when the matrix could not run.
+# failed, on any kernel; 2 when the matrix could not run.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,14 +25,20 @@ modes=(native generic test-run)
 # The wrong programs: the labs' c_programs test binaries, built once on the host.
 packages=(-p xdplab-lab-7-1 -p xdplab-lab-7-2 -p xdplab-lab-7-3)
 filter='binary(c_programs)'
+# In the VMs, less the tests whose subject is a race between two CPUs (a counter updated without
+# an atomic add): a lost update needs both vCPUs executing the program at the same instant,
+# which software emulation on a shared host gives too rarely to catch it every time (seen: one
+# lab 7.1 part of three caught). The kernel has no part in it; the host run and `just test`
+# keep them.
+vm_filter="$filter and not test(/nonatomic/)"
 
 # Runs the set on the running kernel, one file per result in OUT. Each step is bounded, so a
 # hang shows up as a failed step rather than a lost VM. META holds the build's nextest metadata,
-# CCACHE the compiler cache of the C programs; THREADS, if given, how many wrong-program tests
-# run at once (else nextest's configured number).
+# CCACHE the compiler cache of the C programs, TESTS the nextest filter of the wrong-program
+# tests; THREADS, if given, how many run at once (else nextest's configured number).
 run_set() {
-    local out=$1 meta=$2 cache=$3 threads=()
-    [ -z "${4:-}" ] || threads=(--test-threads "$4")
+    local out=$1 meta=$2 cache=$3 tests=$4 threads=()
+    [ -z "${5:-}" ] || threads=(--test-threads "$5")
     mkdir -p "$out"
     uname -r >"$out/kernel"
     local lab mode t0 rc
@@ -52,10 +62,10 @@ run_set() {
     # Reusing the host's build means no cargo here; libtest-json gives one event per test.
     PATH="/usr/lib/ccache:$PATH" CCACHE_DIR="$cache" NEXTEST_EXPERIMENTAL_LIBTEST_JSON=1 \
         LANG=C LC_ALL=C LC_CTYPE=C LC_MESSAGES=C \
-        timeout 1200 cargo-nextest nextest run \
+        timeout 1500 cargo-nextest nextest run \
         --binaries-metadata "$meta/binaries-metadata.json" \
         --cargo-metadata "$meta/cargo-metadata.json" \
-        -E "$filter" --message-format libtest-json --no-fail-fast "${threads[@]}" \
+        -E "$tests" --message-format libtest-json --no-fail-fast "${threads[@]}" \
         >"$out/wrong-programs.jsonl" 2>"$out/wrong-programs.err" || rc=$?
     echo "$rc" >"$out/wrong-programs.rc"
     echo $(($(date +%s) - t0)) >"$out/wrong-programs.secs"
@@ -135,6 +145,8 @@ for d in dirs:
         ok = len(mine) - len(failed)
         print(f"{kernel:<26} {lab:<4} {ok:>3} passed {len(failed):>3} failed" + (f": {', '.join(failed)}" if failed else ""))
         bad += [f"{kernel} {lab}: wrong-program test {t} failed" for t in failed]
+        if not mine:
+            bad.append(f"{kernel} {lab}: no wrong-program test ran (cut off by the time limit?); see {d}/wrong-programs.err")
     rc = read(d, "wrong-programs.rc")
     if not tests or (rc != "0" and "failed" not in tests.values()):
         bad.append(f"{kernel}: the wrong-program tests did not complete (exit status {rc or 'none'}); see {d}/wrong-programs.err")
@@ -160,12 +172,16 @@ if [ "${1:-}" = --in-vm ]; then
     # while other CPUs run programs through it; under software emulation Debian's 6.12 guest
     # twice took a fatal int3 oops in bpf_dispatcher_xdp_func doing that (an attach in one test
     # during a BPF_PROG_TEST_RUN in another). No host kernel has shown it.
-    run_set "$2" "$3" "$4" 1
+    run_set "$2" "$3" "$4" "$vm_filter" 1
     exit 0
 fi
-[ $# -eq 1 ] || die "usage: $0 VERSION   (VERSION: 6.1 or 6.12)"
-series=$1
-case "$series" in 6.1 | 6.12) ;; *) die "unknown kernel series '$series': use 6.1 or 6.12" ;; esac
+host=1
+[ "${1:-}" != --vm-only ] || { host=0; shift; }
+series_list=("$@")
+[ ${#series_list[@]} -gt 0 ] || series_list=(6.1 6.12)
+for series in "${series_list[@]}"; do
+    case "$series" in 6.1 | 6.12) ;; *) die "unknown kernel series '$series': use 6.1 or 6.12 (usage: $0 [--vm-only] [SERIES...])" ;; esac
+done
 [ "$(id -u)" -eq 0 ] || die "must run as root"
 if ! command -v ccache >/dev/null 2>&1; then
     say "installing ccache"
@@ -175,10 +191,10 @@ fi
 
 start=$(date +%s)
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
-meta=$root/target/kernel-matrix/$series
-# Shared by both series, outside the directory the VM writes to.
-cache=$root/target/kernel-matrix/ccache
-rm -rf "$meta/host" "$meta/vm"
+meta=$root/target/kernel-matrix
+# Shared by every run, outside the directories the VMs write to.
+cache=$meta/ccache
+rm -rf "$meta/host" "${series_list[@]/#/$meta/}"
 mkdir -p "$meta" "$cache"
 say "building xdplab and the c_programs tests on the host"
 cargo build --release --bin xdplab
@@ -188,20 +204,49 @@ cargo nextest list --cargo-profile release "${packages[@]}" -E "$filter" --list-
     --message-format json >"$meta/binaries-metadata.json"
 cargo metadata --format-version 1 --all-features --no-deps >"$meta/cargo-metadata.json"
 
-say "running the set on the host kernel ($(uname -r))"
-run_set "$meta/host" "$meta" "$cache"
+dirs=()
+if [ "$host" -eq 1 ]; then
+    say "running the set on the host kernel ($(uname -r))"
+    run_set "$meta/host" "$meta" "$cache" "$filter"
+    dirs+=("$meta/host")
+fi
 
-say "booting Debian's $series kernel (software emulation: several minutes)"
-# target/tmp takes the C objects the tests compile (their CARGO_TARGET_TMPDIR); the ccache
-# directory takes the guest's cache bookkeeping. Both writes stay in the guest.
-# The CPU time qemu used is printed too: on this shared 2-core machine it says more about how
-# long an idle machine takes than the wall time does.
+# Installing qemu and unpacking the kernels touch apt and the kernel cache: one at a time,
+# before the VMs start.
+for series in "${series_list[@]}"; do
+    scripts/kernel-vm.sh kernel "$series" >/dev/null
+done
+# The VMs run at the same time: a guest spends much of its run waiting on the contract's
+# clock (lab 7.2's pauses), and each runs one test at a time, so two guests share the host's
+# cores with little loss. Each has its own kernel, so no attach in one meets a test run in the
+# other (see --in-vm above).
+say "booting Debian's ${series_list[*]} kernels (software emulation: several minutes)"
+pids=()
+for series in "${series_list[@]}"; do
+    mkdir -p "$meta/$series"
+    (
+        # target/tmp takes the C objects the tests compile (their CARGO_TARGET_TMPDIR); the
+        # ccache directory takes the guest's cache bookkeeping. Both writes stay in the guest.
+        # The CPU time qemu used is printed too: on a shared machine it says more about how
+        # long an idle machine takes than the wall time does.
+        TIMEFORMAT="test-kernel: the $series VM took %0R s wall, %0U s user + %0S s system CPU time"
+        time scripts/kernel-vm.sh run "$series" "$meta/$series" --overlay "$root/target/tmp" \
+            --overlay "$cache" bash "$root/scripts/test-kernel.sh" --in-vm "$meta/$series/vm" \
+            "$meta" "$cache" "$(dirname "$(command -v cargo-nextest)")"
+    ) &
+    pids+=($!)
+done
 status=0
-TIMEFORMAT="test-kernel: the VM took %0R s wall, %0U s user + %0S s system CPU time"
-time scripts/kernel-vm.sh run "$series" "$meta" --overlay "$root/target/tmp" --overlay "$cache" \
-    bash "$root/scripts/test-kernel.sh" --in-vm "$meta/vm" "$meta" "$cache" \
-    "$(dirname "$(command -v cargo-nextest)")" || status=$?
-[ "$status" -eq 0 ] || die "the run inside the VM failed (status $status)"
-report "$meta/host" "$meta/vm" || status=$?
-say "kernel $series: $(($(date +%s) - start)) s in all"
+for i in "${!pids[@]}"; do
+    rc=0
+    wait "${pids[$i]}" || rc=$?
+    if [ "$rc" -ne 0 ]; then
+        say "the run inside the ${series_list[$i]} VM failed (status $rc)"
+        status=2
+    fi
+    dirs+=("$meta/${series_list[$i]}/vm")
+done
+[ "$status" -eq 0 ] || exit "$status"
+report "${dirs[@]}" || status=$?
+say "kernels ${series_list[*]}: $(($(date +%s) - start)) s in all"
 exit "$status"

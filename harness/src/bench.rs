@@ -288,7 +288,7 @@ fn within_budget(p: &mut crate::object::LoadedProgram, mix: &[Vec<u8>]) -> Resul
     let mut spent = KernelTime::default();
     for f in mix {
         spent.add(p.time_run(f, 1)?);
-        spent.within_budget_so_far(p.name())?;
+        spent.within_budget(p.name())?;
     }
     spent.within_budget(p.name())
 }

@@ -130,6 +130,9 @@ impl Target for Spreading<'_> {
     fn barriers_sent(&self) -> u64 {
         self.inner.barriers_sent()
     }
+    fn source(&self, addr: std::net::Ipv4Addr) -> std::net::Ipv4Addr {
+        self.inner.source(addr)
+    }
 }
 
 /// The first `n` CPUs this process may run on; fewer is an environment fault (the check

@@ -16,6 +16,9 @@ use std::{
 
 use traffic::{FrameBuilder, Tag};
 
+mod fresh;
+pub use fresh::{FreshTarget, Move, fresh_sources};
+
 use crate::{
     budget::KernelTime,
     check::{Frame, Judgement},
@@ -212,7 +215,12 @@ impl Flood {
         // When each volley started, and the program's time since the `Window::Since` volley.
         let mut starts: Vec<Instant> = Vec::new();
         let mut spent_since = KernelTime::default();
-        self.fresh_state(target)?;
+        let mut fresh = self.fresh_sources(target)?;
+        let by = fresh.by();
+        if let Some(note) = by.note() {
+            table.input(note);
+        }
+        let target: &mut dyn Target = &mut fresh;
         for volley in &self.volleys {
             if let (Some(pause), Some((started, decided, _))) = (volley.pause, previous) {
                 table.input(pause.wait(started, decided));
@@ -324,19 +332,19 @@ impl Flood {
                     &volley.entries_now(target)?.unwrap_or_default(),
                 );
             }
-            traffic.extend(Frame::traffic(&frames, &shot.outcomes));
+            traffic.extend(Frame::traffic(&by.rewrite(&frames), &shot.outcomes));
         }
         Ok((table.judge(), traffic))
     }
 
-    /// See [`require_fresh_sources`].
-    fn fresh_state(&self, target: &mut dyn Target) -> Result<()> {
+    /// `target`, sending from sources its maps do not know yet (see [`fresh_sources`]).
+    fn fresh_sources<'t>(&self, target: &'t mut dyn Target) -> Result<FreshTarget<'t>> {
         let frames = self
             .volleys
             .iter()
             .flat_map(|v| &v.groups)
             .flat_map(|g| &g.frames);
-        require_fresh_sources(target, frames)
+        fresh_sources(target, frames)
     }
 
     fn check_window(
@@ -605,35 +613,6 @@ struct Blame<'a> {
     program: &'a str,
     volley: KernelTime,
     previous: KernelTime,
-}
-
-/// Fails (unverified, never a charge) when a program someone else loaded already keeps state
-/// for a source `frames` come from: its maps hold it from an earlier run (pins run again, a
-/// replayed check), and a check judged by a contract's clock or counts needs every source new.
-/// Programs the harness loads start with empty maps.
-pub fn require_fresh_sources<'a>(
-    target: &mut dyn Target,
-    frames: impl IntoIterator<Item = &'a Vec<u8>>,
-) -> Result<()> {
-    if !target.program().adopted() {
-        return Ok(());
-    }
-    let held = target.program().maps().address_keys()?;
-    let stale: std::collections::BTreeSet<std::net::Ipv4Addr> = frames
-        .into_iter()
-        .filter_map(|f| traffic::decode(f).ipv4.map(|ip| ip.src))
-        .filter(|src| held.contains(&src.octets()))
-        .collect();
-    if stale.is_empty() {
-        return Ok(());
-    }
-    let listed: Vec<String> = stale.iter().map(ToString::to_string).collect();
-    Err(Error::env(format!(
-        "the program's maps already hold state for {} (from an earlier run on the same loaded \
-         program: pins run again, or a check replayed), and this check needs those sources new; \
-         load the program afresh (or run with another --seed) to judge it",
-        listed.join(", ")
-    )))
 }
 
 /// What a volley's expectations may depend on from the volley before it.

@@ -191,18 +191,15 @@ impl Maps<'_> {
         Ok(out)
     }
 
-    /// The 4-byte keys held now by the hash maps (per-CPU ones included) that can keep state
-    /// per IPv4 address: every one with 4-byte keys but a contract map the harness fills (the
-    /// blocklist). A program someone else loaded may hold state from earlier runs there.
+    /// The 4-byte keys held now by the hash maps (per-CPU ones included): every address a
+    /// program someone else loaded may keep state for from earlier runs, or that an earlier
+    /// run left in a map the harness fills (the blocklist).
     pub fn address_keys(&mut self) -> Result<std::collections::BTreeSet<[u8; 4]>> {
         let mut keys = std::collections::BTreeSet::new();
         for (name, map) in self.program.maps_in_order() {
             let Some(data) = hash_data(map) else {
                 continue;
             };
-            if crate::map_role::CONTRACT_NAMES.contains(&name.as_str()) {
-                continue;
-            }
             let info = data
                 .info()
                 .map_err(Error::during(format!("reading the layout of map `{name}`")))?;

@@ -108,6 +108,12 @@ pub trait Target {
     fn barriers_sent(&self) -> u64 {
         0
     }
+    /// The address a check's source `addr` is sent from: itself, unless the harness moved the
+    /// check's sources to ones the program's maps do not know yet (see
+    /// [`crate::flood::fresh_sources`]). A check that puts a source in a map uses this.
+    fn source(&self, addr: std::net::Ipv4Addr) -> std::net::Ipv4Addr {
+        addr
+    }
 }
 
 /// Creates a target: loads a fresh copy of `program` from `object` and, in the veth modes,
@@ -293,7 +299,7 @@ impl TestRunTarget {
     fn run(&mut self, frame: &[u8], kernel: &mut KernelTime) -> Result<Outcome> {
         let (verdict, out, took) = self.program.test_run_timed(frame)?;
         kernel.add(took);
-        kernel.within_budget_so_far(self.program.name())?;
+        kernel.within_budget(self.program.name())?;
         let bytes =
             matches!(verdict, Verdict::Pass | Verdict::Tx | Verdict::Redirect).then_some(out);
         Ok(Outcome {

@@ -154,45 +154,103 @@ pub fn redact(text: &str) -> String {
     out
 }
 
-/// Loads `lab`'s reference the way `bpftool prog loadall ... pinmaps` does (named maps, every
-/// program and map pinned), runs each of `parts` three times on the pins in `mode`, then
-/// replays each of their checks alone, and asserts that nothing was ever charged: state the
-/// maps keep from run to run is either harmless or makes a check unverified, saying so.
-/// Returns how many checks said so.
-pub fn pinned_runs_again_and_again(lab: &Lab, parts: &[&str], mode: Mode) -> usize {
-    let student =
-        student_loader::StudentPrograms::load((lab.reference)(), true).expect("loads as bpftool");
+/// What the later runs of [`pinned_runs_again_and_again`] met.
+#[derive(Debug, Default)]
+pub struct Reruns {
+    /// Checks judged.
+    pub judged: usize,
+    /// Checks that found state from earlier runs for their sources, and sent from others.
+    pub moved: usize,
+    /// Checks the machine could not verify (too loaded for a contract's clock): neither a pass
+    /// nor a charge, and never for state from earlier runs.
+    pub unverified: Vec<String>,
+}
+
+/// Loads `lab`'s reference with `bpftool prog loadall OBJ DIR pinmaps DIR`, runs each of
+/// `parts` three times in `mode` (on its pins, then on its id, then on its pins again: every
+/// run on the same maps), then replays each of their checks alone, and asserts that nothing
+/// was ever charged and that no check was left unverified for the state the maps kept.
+///
+/// # Panics
+/// When bpftool is missing (`scripts/bootstrap.sh --test` installs it) or cannot load the
+/// object.
+pub fn pinned_runs_again_and_again(lab: &Lab, parts: &[&str], mode: Mode) -> Reruns {
     let pins = crate::object::PinDir::create().expect("a bpffs pin directory");
-    student.pin_all(pins.path()).expect("pinned with its maps");
+    let object = std::env::temp_dir().join(format!(
+        "xdplab-rerun-{}-{}-{mode}.o",
+        std::process::id(),
+        lab.id
+    ));
+    std::fs::write(&object, (lab.reference)()).expect("the object written");
+    let dir = pins.path().to_str().expect("a UTF-8 path");
+    bpftool(&[
+        "prog",
+        "loadall",
+        object.to_str().expect("a UTF-8 path"),
+        dir,
+        "pinmaps",
+        dir,
+    ]);
+    let _ = std::fs::remove_file(&object);
     let pinned = crate::source::PinnedPrograms::open(pins.path()).expect("the pins");
-    let mut unverified = 0;
-    let mut judge = |program: &str, check: Option<&str>| {
+    let mut seen = Reruns::default();
+    let mut judge = |source: &dyn ProgramSource, program: &str, check: Option<&str>| {
         let opts = RunOptions {
             mode,
             program: Some(program.to_owned()),
             check: check.map(str::to_owned),
             ..Default::default()
         };
-        let report = lab.run(&pinned, &opts).expect("the run happens");
+        let report = lab.run(source, &opts).expect("the run happens");
         assert_none_charged(&report);
-        unverified += report
-            .checks
-            .iter()
-            .filter(|c| c.status == crate::Status::Unverified)
-            .count();
+        for c in &report.checks {
+            seen.judged += 1;
+            seen.moved += usize::from(c.actual.contains("already held state"));
+            if c.status == crate::Status::Unverified {
+                assert!(
+                    !c.message.contains("earlier run"),
+                    "{mode}: {} was not judged for the state earlier runs left\n{}",
+                    c.id,
+                    report.to_text()
+                );
+                seen.unverified.push(format!("{}: {}", c.id, c.message));
+            }
+        }
     };
     for program in parts {
-        for _ in 0..3 {
-            judge(program, None);
-        }
+        let shown = bpftool(&["-j", "prog", "show", "pinned", &format!("{dir}/{program}")]);
+        let id = serde_json::from_str::<serde_json::Value>(&shown).expect("bpftool's JSON")["id"]
+            .as_u64()
+            .expect("an id") as u32;
+        let by_id = crate::source::ProgramIds::open(vec![(program.to_string(), id)])
+            .expect("the pinned program's id");
+        judge(&pinned, program, None);
+        judge(&by_id, program, None);
+        judge(&pinned, program, None);
     }
     for check in lab.check_ids() {
         if let Some(program) = parts
             .iter()
             .find(|p| check.starts_with(&format!("{}/{p}/", lab.id)))
         {
-            judge(program, Some(check));
+            judge(&pinned, program, Some(check));
         }
     }
-    unverified
+    seen
+}
+
+/// Runs bpftool with `args` and returns what it printed.
+fn bpftool(args: &[&str]) -> String {
+    // Debian installs it in /usr/sbin, which a non-login shell's PATH may lack.
+    let out = ["bpftool", "/usr/sbin/bpftool"]
+        .iter()
+        .find_map(|b| std::process::Command::new(b).args(args).output().ok())
+        .expect("bpftool runs (scripts/bootstrap.sh --test installs it)");
+    assert!(
+        out.status.success(),
+        "bpftool {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

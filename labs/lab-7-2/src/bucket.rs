@@ -161,9 +161,13 @@ impl Trace {
             .iter()
             .flat_map(|s| s.frames.iter().map(FrameBuilder::build))
             .collect();
-        harness::flood::require_fresh_sources(t, &built)?;
-        let ((fired, kernel), deltas) = counters::across(t, STATS, |t| self.fire(t))?;
+        let t = &mut harness::flood::fresh_sources(t, &built)?;
+        let ((fired, kernel), deltas) =
+            counters::across_up_to(t, STATS, Some(self.width as u32 - 1), |t| self.fire(t))?;
         let mut table = Table::default();
+        if let Some(note) = t.by().note() {
+            table.input(note);
+        }
         let mut runs_all = Vec::new();
         let (mut passed, mut bucket_dropped) = (0u64, 0u64);
         for (seg, (verdicts, times, took)) in self.segments.iter().zip(&fired) {

@@ -372,9 +372,9 @@ fn straddle(t: &mut dyn Target, syns: &[FrameBuilder]) -> Result<Judgement> {
         .enumerate()
         .map(|(i, f)| f.clone().tag(Tag(i as u16 + 1)).build())
         .collect();
-    harness::flood::require_fresh_sources(t, &frames)?;
+    let t = &mut harness::flood::fresh_sources(t, &frames)?;
     let (first, second) = frames.split_at(frames.len() / 2);
-    let ((a, b), deltas) = counters::across(t, STATS, |t| {
+    let ((a, b), deltas) = counters::across_up_to(t, STATS, Some(1), |t| {
         // A sleep can wake late on a loaded machine: a start too close to the second is not
         // fired but moved to the next second (nothing was sent yet, so nothing is lost).
         let mut tries = 0;
@@ -414,6 +414,9 @@ fn straddle(t: &mut dyn Target, syns: &[FrameBuilder]) -> Result<Judgement> {
         Ok((a, b))
     })?;
     let mut table = Table::default();
+    if let Some(note) = t.by().note() {
+        table.input(note);
+    }
     let verdicts = |shot: &harness::target::Shot| -> Vec<Verdict> {
         shot.outcomes.iter().map(|o| o.verdict).collect()
     };
@@ -452,10 +455,10 @@ fn window_end(t: &mut dyn Target, syns: &[FrameBuilder]) -> Result<Judgement> {
         .enumerate()
         .map(|(i, f)| f.clone().tag(Tag(i as u16 + 1)).build())
         .collect();
-    harness::flood::require_fresh_sources(t, &frames)?;
+    let t = &mut harness::flood::fresh_sources(t, &frames)?;
     let (opening, rest) = frames.split_at(1);
     let (full, last) = rest.split_at(rest.len() - 1);
-    let ((a, b, c, gap), deltas) = counters::across(t, STATS, |t| {
+    let ((a, b, c, gap), deltas) = counters::across_up_to(t, STATS, Some(1), |t| {
         let sent = kernel_clock();
         let a = t.fire(opening)?;
         let decided = kernel_clock();
@@ -493,6 +496,7 @@ fn window_end(t: &mut dyn Target, syns: &[FrameBuilder]) -> Result<Judgement> {
 
 /// Blocklists `src` with a value of the map's own size filled with `fill` (any value counts).
 fn blocklist_add(t: &mut dyn Target, src: Ipv4Addr, fill: u8) -> Result<()> {
+    let src = t.source(src);
     t.program()
         .maps()
         .hash_insert_fill("blacklist", u32::from_ne_bytes(src.octets()), fill)
@@ -542,6 +546,7 @@ pub(crate) fn ddos_checks(f: &Free) -> Vec<Check> {
                                 "{a} removed from the blacklist; its bucket must still be full"
                             ),
                             move |t| {
+                                let a = t.source(a);
                                 t.program()
                                     .maps()
                                     .hash_remove("blacklist", u32::from_ne_bytes(a.octets()))

@@ -108,9 +108,13 @@ char LICENSE[] SEC("license") = "GPL";
 #endif
 #define SYN_LIMIT 100
 
+#ifndef STATS_ENTRIES
+#define STATS_ENTRIES 5
+#endif
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 5);
+	__uint(max_entries, STATS_ENTRIES);
 	__type(key, __u32);
 	__type(value, __u64);
 } stats SEC(".maps");
