@@ -332,14 +332,15 @@ pub const CONTENDED: Spread = Spread::Concurrent {
 
 /// The check `counts-from-2-cpus` of `part`: `frames` run from two CPUs at once ([`CONTENDED`]),
 /// and the counter map `counters`, all entries together, must move by `per_run` (how many
-/// entries the contract moves for each of these frames) for every run. An ARRAY updated with a
-/// plain `+= 1` (not an atomic add) loses counts when two CPUs update one entry together.
+/// entries the contract moves for each of these frames) for every run; `highest` is the highest
+/// index the contract counts them into, which the map must have. An ARRAY updated with a plain
+/// `+= 1` (not an atomic add) loses counts when two CPUs update one entry together.
 pub fn counts_from_2_cpus(
     lab: &str,
     part: &str,
     counters: &'static str,
     frames: Vec<Vec<u8>>,
-    per_run: u64,
+    (per_run, highest): (u64, Option<u32>),
 ) -> crate::Check {
     crate::Check::new(
         lab,
@@ -357,7 +358,7 @@ pub fn counts_from_2_cpus(
         const TRIES: usize = 25;
         let mut tries = 1;
         let counted = loop {
-            match counted_once(t, counters, &frames, runs) {
+            match counted_once(t, counters, highest, &frames, runs) {
                 Err(e) if e.class() == crate::FailureClass::Environment && tries < TRIES => {
                     tries += 1;
                 }
@@ -384,10 +385,17 @@ pub fn counts_from_2_cpus(
 /// when only those `runs` (and the harness's barriers) ran the program: a program the student
 /// attached to an interface of their own may also run on its traffic, which counts too, and
 /// then the check cannot be judged.
-fn counted_once(t: &mut dyn Target, counters: &str, frames: &[Vec<u8>], runs: u64) -> Result<u64> {
+fn counted_once(
+    t: &mut dyn Target,
+    counters: &str,
+    highest: Option<u32>,
+    frames: &[Vec<u8>],
+    runs: u64,
+) -> Result<u64> {
     let adopted = t.program().adopted();
     let (runs_before, barriers_before) = (t.program().run_count()?, t.barriers_sent());
-    let (_, deltas) = crate::counters::across(t, counters, |t| t.fire_spread(frames, CONTENDED))?;
+    let (_, deltas) =
+        crate::counters::across_up_to(t, counters, highest, |t| t.fire_spread(frames, CONTENDED))?;
     let ran = t.program().run_count()? - runs_before;
     let ours = runs + (t.barriers_sent() - barriers_before);
     if adopted && ran > ours {

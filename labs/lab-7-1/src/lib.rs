@@ -73,7 +73,7 @@ fn part(program: &'static str, checks: Vec<Check>) -> Part {
 /// judge the buckets).
 fn from_two_cpus(part: &'static str, frames: Vec<FrameBuilder>) -> Check {
     let frames: Vec<Vec<u8>> = frames.iter().map(FrameBuilder::build).collect();
-    harness::cpus::counts_from_2_cpus(ID, part, "stats", frames, 1)
+    harness::cpus::counts_from_2_cpus(ID, part, "stats", frames, (1, None))
 }
 
 /// Ports no rule of any program matches, byte-swapped look-alikes included; seeded draws avoid

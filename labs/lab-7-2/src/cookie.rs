@@ -248,7 +248,7 @@ pub(crate) fn checks(f: &Free) -> Vec<Check> {
             "syn_cookie",
             STATS,
             vec![Syn::new(f, "", s.src(50)).ack(0x1234_5678).build()],
-            1,
+            (1, Some(2)),
         ),
         c(
             "real-client",

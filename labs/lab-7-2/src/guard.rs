@@ -297,7 +297,7 @@ pub(crate) fn syn_checks(f: &Free) -> Vec<Check> {
             "syn_guard",
             STATS,
             vec![f.syn(s(30)).build(), f.tcp(s(30), ACK).build(), f.udp(s(30)).build()],
-            1,
+            (1, Some(1)),
         ),
     ]
 }
@@ -635,7 +635,7 @@ pub(crate) fn ddos_checks(f: &Free) -> Vec<Check> {
             "ddos_guard",
             STATS,
             vec![f.syn(s(30)).build(), f.udp(s(30)).build()],
-            2,
+            (2, Some(4)),
         ),
     ]
 }

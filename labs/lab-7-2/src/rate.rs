@@ -156,7 +156,7 @@ pub(crate) fn checks(f: &Free) -> Vec<Check> {
             "rate_limiter",
             STATS,
             (0..4).map(|i| f.packet(src(30), i).build()).collect(),
-            1,
+            (1, Some(1)),
         ),
     ]
 }
