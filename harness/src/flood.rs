@@ -47,6 +47,14 @@ pub enum Window {
     EachVolley(Duration),
     /// The whole flood, from the first volley's first send until the last volley was decided.
     Whole(Duration),
+    /// From volley `from`'s first send (volleys counted from 0) until the last volley was
+    /// decided: a window opened by that volley, after earlier ones that must not open it.
+    Since {
+        /// The volley that opens the window.
+        from: usize,
+        /// How long the window's volleys may take, from its first send.
+        limit: Duration,
+    },
 }
 
 /// One burst of a flood: its groups, sent back to back, and what the counters must show.
@@ -204,6 +212,9 @@ impl Flood {
         // The program's own time in the kernel, over the flood so far and the previous volley:
         // what tells a program that ran out the contract's clock from a slow machine.
         let (mut spent, mut previous_kernel) = (KernelTime::default(), KernelTime::default());
+        // When each volley started, and the program's time since the `Window::Since` volley.
+        let mut starts: Vec<Instant> = Vec::new();
+        let mut spent_since = KernelTime::default();
         let mut fresh = self.fresh_sources(target)?;
         let by = fresh.by();
         if let Some(note) = by.note() {
@@ -226,6 +237,7 @@ impl Flood {
                 .collect();
             let started = Instant::now();
             first_start.get_or_insert(started);
+            starts.push(started);
             let highest = volley
                 .want
                 .keys()
@@ -240,15 +252,23 @@ impl Flood {
             let decided = Instant::now();
             let kernel = shot.kernel.unwrap_or_default();
             spent += kernel;
+            if let Some(Window::Since { from, .. }) = self.window
+                && starts.len() > from
+            {
+                spent_since += kernel;
+            }
             let blame = Blame {
                 program: &program,
                 volley: kernel,
                 previous: previous_kernel,
             };
             previous_kernel = kernel;
-            self.check_window(shot.elapsed, first_start.unwrap_or(started))
+            self.check_window(shot.elapsed, first_start.unwrap_or(started), &starts)
                 .map_err(|e| match self.window {
                     Some(Window::Whole(limit)) => spent.blame(&program, |t| t <= limit, e),
+                    Some(Window::Since { limit, .. }) => {
+                        spent_since.blame(&program, |t| t <= limit, e)
+                    }
                     Some(Window::EachVolley(limit)) => kernel.blame(&program, |t| t <= limit, e),
                     None => e,
                 })?;
@@ -327,11 +347,20 @@ impl Flood {
         fresh_sources(target, frames)
     }
 
-    fn check_window(&self, volley: Duration, first_start: Instant) -> Result<()> {
+    fn check_window(
+        &self,
+        volley: Duration,
+        first_start: Instant,
+        starts: &[Instant],
+    ) -> Result<()> {
         let (took, limit, what) = match self.window {
             None => return Ok(()),
             Some(Window::EachVolley(limit)) => (volley, limit, "a volley"),
             Some(Window::Whole(limit)) => (first_start.elapsed(), limit, "the flood"),
+            Some(Window::Since { from, limit }) => match starts.get(from) {
+                Some(opened) => (opened.elapsed(), limit, "the volleys of one window"),
+                None => return Ok(()),
+            },
         };
         if took > limit {
             return Err(Error::env(format!(
@@ -456,8 +485,8 @@ impl Volley {
         self
     }
 
-    /// Requires the volley to add exactly `added` entries to the hash maps `which` selects
-    /// (described as `what`).
+    /// Requires the volley to add exactly `added` keys to the hash maps `which` selects
+    /// (described as `what`), counting a key held by several of them once.
     pub fn adds_entries(
         mut self,
         what: impl Into<String>,
@@ -493,9 +522,15 @@ impl Entries {
             names.join(", ")
         };
         table.input(format!("{}: {names}", self.what));
-        let count = |maps: &[HashMapSummary]| maps.iter().map(|m| m.entries).sum::<usize>();
+        // Distinct keys over all the maps: a program may keep one source's state in several.
+        let count = |maps: &[HashMapSummary]| {
+            maps.iter()
+                .flat_map(|m| &m.keys)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+        };
         let (b, a) = (count(before), count(after));
-        table.input(format!("entries before: ⟨{b}⟩, after: ⟨{a}⟩"));
+        table.input(format!("distinct keys before: ⟨{b}⟩, after: ⟨{a}⟩"));
         table.row(
             "entries added",
             format!("{:+}", self.added),

@@ -174,11 +174,16 @@ impl Maps<'_> {
                 .info()
                 .map_err(Error::during(format!("reading the layout of map `{name}`")))?;
             let key_size = info.key_size() as usize;
+            let mut keys = std::collections::BTreeSet::new();
+            walk_keys(data, key_size, |k| {
+                keys.insert(k.to_vec());
+            })?;
             out.push(HashMapSummary {
                 kind: map_kind(map),
                 key_size,
                 value_size: info.value_size() as usize,
-                entries: count_keys(data, key_size)?,
+                entries: keys.len(),
+                keys,
                 name,
             });
         }
@@ -309,6 +314,9 @@ pub struct HashMapSummary {
     pub value_size: usize,
     /// Entries it held when listed.
     pub entries: usize,
+    /// Those entries' keys: one key in two maps (a program keeping a source's state in
+    /// several maps) is one key of the program's state.
+    pub keys: std::collections::BTreeSet<Vec<u8>>,
 }
 
 const BPF_MAP_DELETE_ELEM: libc::c_long = 3;
@@ -355,13 +363,6 @@ fn map_syscall(
     } else {
         Ok(())
     }
-}
-
-/// Counts a hash map's keys by walking them with BPF_MAP_GET_NEXT_KEY.
-fn count_keys(data: &MapData, key_size: usize) -> Result<usize> {
-    let mut n = 0;
-    walk_keys(data, key_size, |_| n += 1)?;
-    Ok(n)
 }
 
 /// Calls `each` with every key of a hash map, walking them with BPF_MAP_GET_NEXT_KEY.

@@ -127,6 +127,57 @@ impl LoadedProgram {
         self.bindings.iter().map(|b| b.index).collect()
     }
 
+    /// Runs `frames` one by one through `sibling`, another program of the object this one was
+    /// loaded from, on this load's maps (BPF_PROG_TEST_RUN, whatever the mode): so a check can
+    /// see whether programs sharing an object keep their state apart. `None` when the object
+    /// has no such program (programs in separate objects share no maps).
+    pub fn run_sibling(
+        &mut self,
+        sibling: &str,
+        frames: &[Vec<u8>],
+    ) -> Result<Option<Vec<Verdict>>> {
+        let Inner::Object(ebpf) = &mut self.inner else {
+            return Err(Error::env(format!(
+                "`{}` was loaded outside the harness, which cannot run `{sibling}` on its maps",
+                self.name
+            )));
+        };
+        let Some(program) = ebpf.program_mut(sibling) else {
+            return Ok(None);
+        };
+        let unusable = |why: String| {
+            Error::env(format!(
+                "`{sibling}`, in the same object, {why}; its own part judges it"
+            ))
+        };
+        let xdp: &mut Xdp = program
+            .try_into()
+            .map_err(|_| unusable("is not an XDP program".into()))?;
+        match xdp.load() {
+            Ok(()) | Err(aya::programs::ProgramError::AlreadyLoaded) => {}
+            Err(e) => return Err(unusable(format!("did not load ({e})"))),
+        }
+        let xdp: &Xdp = xdp;
+        frames
+            .iter()
+            .map(|frame| {
+                let mut out = vec![0u8; frame.len() + 4096];
+                let result = xdp
+                    .test_run(TestRunOptions {
+                        data_in: Some(frame),
+                        data_out: Some(&mut out),
+                        repeat: 1,
+                        ..Default::default()
+                    })
+                    .map_err(|e| {
+                        Error::op(format!("BPF_PROG_TEST_RUN of `{sibling}` failed"), e)
+                    })?;
+                Ok(Verdict::from_code(result.return_value))
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(Some)
+    }
+
     /// The map called `name`, or bound to that name, if the program has one.
     pub(crate) fn map_mut(&mut self, name: &str) -> Option<&mut Map> {
         if let Some(i) = self

@@ -14,11 +14,8 @@ pub mod differential;
 use std::{cell::Cell, net::Ipv4Addr};
 
 use harness::{
-    Check, Error, FailureClass, Lab, Part, Probe, Result, Spread,
+    Check, Lab, Part, Probe,
     Verdict::{Drop, Pass},
-    counters,
-    table::{Shown, Table},
-    target::Target,
     topology::{CLIENT_MAC, DUT_MAC, TopologySpec},
     vary::{CLIENT_PORTS, Cycle, Vary},
 };
@@ -71,79 +68,12 @@ fn part(program: &'static str, checks: Vec<Check>) -> Part {
     }
 }
 
-/// How `counts-from-2-cpus` runs its frames: two CPUs at once. In test-run mode each CPU runs
-/// each frame 100 000 times, the two starting every frame together; a plain `+= 1` on an ARRAY
-/// lost 0.003 % to 50 % of the counts of every frame in every run measured (36 frame runs
-/// under a load average of 12, typically 25-50 %), so a lost update is practically certain,
-/// and the harness makes a run where the CPUs did not overlap unverified, never a pass. About
-/// 40 ms a frame, most of it the kernel's XDP dispatcher swap. On a veth each CPU sends each
-/// frame 1000 times: the counts must still add up, but there lost updates are rare (generic
-/// mode: 2-5 of 16 000 in 2 of 3 runs) or impossible (native: one NAPI runs the program).
-const CONTENDED: Spread = Spread::Concurrent {
-    cpus: 2,
-    test_runs: 100_000,
-    sends: 1000,
-};
-
-/// `stats` under load from two CPUs at once: every run of every frame counted once, in
-/// whichever bucket its rule gives (the other checks judge the buckets). An ARRAY updated with
-/// a plain `+= 1` (not an atomic add) loses counts when two CPUs update one entry together.
+/// `stats` under load from two CPUs at once (see [`harness::cpus::counts_from_2_cpus`]): every
+/// frame the program runs is counted once, in whichever bucket its rule gives (the other checks
+/// judge the buckets).
 fn from_two_cpus(part: &'static str, frames: Vec<FrameBuilder>) -> Check {
     let frames: Vec<Vec<u8>> = frames.iter().map(FrameBuilder::build).collect();
-    Check::new(
-        ID,
-        part,
-        "counts-from-2-cpus",
-        "two CPUs running the program at once: every frame counted once (an atomic add)",
-    )
-    .custom(move |t| {
-        let mode = t.mode();
-        let runs = frames.len() as u64 * CONTENDED.runs_per_frame(mode);
-        // A batch whose CPUs did not run at the same time (a loaded machine: other tests, other
-        // graders) proves nothing and is an environment fault: tried again, each try with its
-        // own counter readings. A try takes 60-250 ms; 25 of them ride out a busy spell where
-        // five did not (the suite, two tests at a time, left one run in three unverified).
-        const TRIES: usize = 25;
-        let mut tries = 1;
-        let counted = loop {
-            match counted_once(t, &frames, runs) {
-                Err(e) if e.class() == FailureClass::Environment && tries < TRIES => tries += 1,
-                done => break done?,
-            }
-        };
-        let mut table = Table::default();
-        table.input(format!(
-            "{} frames, sent {}",
-            frames.len(),
-            CONTENDED.line(mode)
-        ));
-        table.row(
-            "stats, all entries together",
-            format!("+{}", Shown::measured(runs)),
-            format!("+{}", Shown::measured(counted)),
-        );
-        Ok(table.judge())
-    })
-}
-
-/// Sends `frames` spread as [`CONTENDED`] says and returns how much `stats` moved in all, when
-/// only those `runs` (and the harness's barriers) ran the program: a program the student
-/// attached to an interface of their own may also run on its traffic, which counts too, and
-/// then the check cannot be judged.
-fn counted_once(t: &mut dyn Target, frames: &[Vec<u8>], runs: u64) -> Result<u64> {
-    let adopted = t.program().adopted();
-    let (runs_before, barriers_before) = (t.program().run_count()?, t.barriers_sent());
-    let (_, deltas) = counters::across(t, "stats", |t| t.fire_spread(frames, CONTENDED))?;
-    let ran = t.program().run_count()? - runs_before;
-    let ours = runs + (t.barriers_sent() - barriers_before);
-    if adopted && ran > ours {
-        return Err(Error::env(format!(
-            "the check made {ours} runs of the program but it ran {ran} times meanwhile, so it \
-             also ran on other traffic (an interface it is attached to), which moves its \
-             counters too; run it again when that interface is quiet"
-        )));
-    }
-    Ok(deltas.iter().sum())
+    harness::cpus::counts_from_2_cpus(ID, part, "stats", frames, (1, None))
 }
 
 /// Ports no rule of any program matches, byte-swapped look-alikes included; seeded draws avoid

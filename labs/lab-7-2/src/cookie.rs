@@ -20,7 +20,7 @@ use traffic::{FrameBuilder, decode, decode::TcpOpt};
 
 use crate::{
     Free, ID, STATS, eth,
-    flags::{ACK, FIN, PSH, RST, SYN},
+    flags::{ACK, CWR, ECE, FIN, PSH, RST, SYN},
 };
 
 /// Addresses of the real handshake (the crafted frames use other, non-local ones, so neither
@@ -83,6 +83,8 @@ struct Syn {
     padded: bool,
     /// The IPv4 Identification (the frame is untagged).
     id: u16,
+    /// Its flags: SYN, with any others but ACK.
+    flags: u8,
 }
 
 impl Syn {
@@ -102,7 +104,14 @@ impl Syn {
             data: Vec::new(),
             padded: false,
             id: 0,
+            flags: SYN,
         }
+    }
+
+    /// Flags beside SYN (ACK clear), which the SYN rule ignores.
+    fn also(mut self, flags: u8) -> Self {
+        self.flags = SYN | flags;
+        self
     }
 
     /// Options filling the whole 40 bytes a TCP header can carry (data offset 15): NOPs, then
@@ -181,7 +190,7 @@ impl Syn {
         let syn = eth()
             .ipv4(self.src, self.dst)
             .tcp(self.sport, self.dport)
-            .tcp_flags(SYN)
+            .tcp_flags(self.flags)
             .seq(self.seq)
             .tcp_options(&self.options)
             .payload(&self.data)
@@ -242,6 +251,10 @@ fn syns(f: &Free, s: Sources, base: u8) -> Vec<Syn> {
         carry_le.carrying_twice(true),
         carry_be.carrying_twice(false),
         odd,
+        // An ECN-setup SYN, as Linux sends with net.ipv4.tcp_ecn=1.
+        Syn::new(f, "syn|ece|cwr, mss 1460", s.src(base + 8))
+            .also(ECE | CWR)
+            .mss_only(1460),
     ]
 }
 
@@ -303,6 +316,15 @@ pub(crate) fn checks(f: &Free) -> Vec<Check> {
         )
         .counting(STATS)
         .probes(others(f, s)),
+        // A forged bare ACK, dropped into stats[2] on every run (a SYN would be rewritten in
+        // place, and the next run of the same buffer would see the SYN-ACK).
+        harness::cpus::counts_from_2_cpus(
+            ID,
+            "syn_cookie",
+            STATS,
+            vec![Syn::new(f, "", s.src(50)).ack(0x1234_5678).build()],
+            (1, Some(2)),
+        ),
         c(
             "real-client",
             "a real TCP client's SYN is answered by XDP; its ACK reaches the server, which accepts",
@@ -428,6 +450,9 @@ fn expected_lines(syn: &Syn) -> Vec<String> {
     ]
 }
 
+/// NOP, NOP, timestamps: the options of a Linux client's ACK (data offset 8, no payload).
+const TIMESTAMPS: [u8; 12] = [1, 1, 8, 10, 0, 0, 0x30, 0x39, 0, 0, 0, 1];
+
 const COOKIE_OK: &str = "seq: a cookie the kernel accepts for this SYN";
 
 fn rewrite(t: &mut dyn Target, syns: &[Syn]) -> Result<Judgement> {
@@ -525,6 +550,11 @@ fn handshake(t: &mut dyn Target, syn: &Syn) -> Result<Judgement> {
                     syn.ack(cookie).ip_options(&[1, 1, 1, 1]),
                 ),
                 ("ack padded to 60 bytes", syn.ack(cookie).pad_to(MIN_FRAME)),
+                (
+                    "ack with 12 bytes of timestamp options",
+                    syn.ack(cookie).tcp_options(&TIMESTAMPS),
+                ),
+                ("ece|ack", syn.ack(cookie).tcp_flags(ACK | ECE)),
             ];
             for (name, ack) in acks {
                 let out = t.exchange(&ack.build())?;
@@ -537,7 +567,7 @@ fn handshake(t: &mut dyn Target, syn: &Syn) -> Result<Judgement> {
         }
         Ok(())
     })?;
-    stats_rows(&mut table, &[(0, 1), (1, 4)], &d);
+    stats_rows(&mut table, &[(0, 1), (1, 6)], &d);
     Ok(table.judge())
 }
 
@@ -546,7 +576,7 @@ fn forged(t: &mut dyn Target, syn: &Syn, stranger: Ipv4Addr) -> Result<Judgement
     let ((), d) = counters::across_up_to(t, STATS, Some(2), |t| {
         forged_acks(t, &mut table, syn, stranger)
     })?;
-    stats_rows(&mut table, &[(0, 1), (2, 9)], &d);
+    stats_rows(&mut table, &[(0, 1), (2, 11)], &d);
     Ok(table.judge())
 }
 
@@ -592,6 +622,16 @@ fn forged_acks(t: &mut dyn Target, table: &mut Table, syn: &Syn, stranger: Ipv4A
             (
                 "padded to 60 bytes, ack = cookie + 0x1001",
                 syn.ack(cookie.wrapping_add(0x1000)).pad_to(MIN_FRAME),
+            ),
+            // Flags and options the bare-ACK rule ignores: still bare, still checked.
+            (
+                "ece|ack, ack = cookie + 0x1001",
+                syn.ack(cookie.wrapping_add(0x1000)).tcp_flags(ACK | ECE),
+            ),
+            (
+                "12 bytes of timestamp options, ack = cookie + 0x1001",
+                syn.ack(cookie.wrapping_add(0x1000))
+                    .tcp_options(&TIMESTAMPS),
             ),
         ];
         for (name, ack) in &acks {

@@ -296,11 +296,70 @@ pub(crate) fn syn_checks(f: &Free) -> Vec<Check> {
         )
         .flood(
             Flood::new(STATS).volley(
-                f.non_ipv4_groups(Volley::new("non-IPv4 and cut frames"), 20, s(12))
+                f.non_ipv4_groups(Volley::new("non-IPv4 and cut frames"), 20, s(14))
                     .counter(0, Exact(0)),
             ),
         ),
+        c(
+            "window-opened-by-syn",
+            "segments before a source's SYNs do not open its window: a SYN 1.15 s after an ACK \
+             but 0.45 s after 100 SYNs drops",
+        )
+        .flood(opened_by_syn(f, s(12))),
+        c(
+            "window-ends-at-1s",
+            "a SYN just over 1 s after the SYN that opened a full window starts a new one and \
+             passes",
+        )
+        .custom({
+            let syns: Vec<FrameBuilder> = (0..101).map(|_| f.syn(s(13))).collect();
+            move |t| window_end(t, &syns)
+        }),
+        // Passed or dropped, every run counted once.
+        harness::cpus::counts_from_2_cpus(
+            ID,
+            "syn_guard",
+            STATS,
+            vec![f.syn(s(30)).build(), f.tcp(s(30), ACK).build(), f.udp(s(30)).build()],
+            (1, Some(1)),
+        ),
     ]
+}
+
+/// An ACK, RST and FIN-ACK at 0 s, 100 SYNs at 0.7 s, one more SYN at 1.15 s: the window runs
+/// from the first SYN, so the last SYN is the 101st of it. The harness measures from the SYNs'
+/// first send to the last verdict; over 1 s, the last SYN may lie past the window and the run
+/// is unverified. Pauses only lengthen, so the last SYN is always over 1 s after the ACK.
+fn opened_by_syn(f: &Free, src: Ipv4Addr) -> Flood {
+    Flood::new(STATS)
+        .within(Window::Since {
+            from: 1,
+            limit: Duration::from_secs(1),
+        })
+        .volley(exact(
+            Volley::new(format!("ack, rst, fin|ack from {src}")).group(
+                "ack, rst, fin|ack",
+                3,
+                |i| f.tcp(src, [ACK, RST, FIN | ACK][i]),
+                Expect::All(Pass),
+            ),
+            2,
+            &[(1, 3)],
+        ))
+        .volley(exact(
+            Volley::new(format!("100 SYNs from {src}"))
+                .after(Pause::AfterStart(Duration::from_millis(700)))
+                .group("syn", 100, |_| f.syn(src), Expect::All(Pass)),
+            2,
+            &[(1, 100)],
+        ))
+        .volley(exact(
+            Volley::new(format!("in the window the SYNs opened: one SYN from {src}"))
+                .after(Pause::AfterStart(Duration::from_millis(450)))
+                .group("syn", 1, |_| f.syn(src), Expect::All(Drop)),
+            2,
+            &[(0, 1)],
+        ))
 }
 
 /// SYNs of `window-from-first-syn`: half before a whole second of the kernel's clock, half
@@ -396,6 +455,63 @@ fn straddle(t: &mut dyn Target, syns: &[FrameBuilder]) -> Result<Judgement> {
     want.resize(second.len(), Drop);
     table.verdicts("syn after the second", &want, &verdicts(&b));
     let want = [(0, Shown::fixed(20)), (1, Shown::fixed(100))]
+        .into_iter()
+        .collect();
+    table.counters(STATS, Some(2), &want, &deltas);
+    Ok(table.judge())
+}
+
+/// How long after the window's first SYN the last one is sent, at the earliest: just past the
+/// contract's 1 s.
+const PAST_WINDOW: Duration = Duration::from_millis(1010);
+/// The latest the last SYN may be decided after the first was sent for the run to count: a
+/// window of 2^30 ns (1.074 s, a shift for a second) must still hold it.
+const LATEST: Duration = Duration::from_millis(1070);
+
+/// One SYN opens a window, 99 fill it, and one more goes out just over 1 s after the first was
+/// decided: it opens a new window and passes. The harness reads the kernel's clock around each
+/// send, so it knows the last SYN came at least 1 s after the first (a window of exactly 1 s has
+/// ended) and, when it was decided within [`LATEST`] of the first send, that a longer window
+/// (2^30 ns) would still hold it. A run slower than that is unverified.
+fn window_end(t: &mut dyn Target, syns: &[FrameBuilder]) -> Result<Judgement> {
+    let frames: Vec<Vec<u8>> = syns
+        .iter()
+        .enumerate()
+        .map(|(i, f)| f.clone().tag(Tag(i as u16 + 1)).build())
+        .collect();
+    let t = &mut harness::flood::fresh_sources(t, &frames)?;
+    let (opening, rest) = frames.split_at(1);
+    let (full, last) = rest.split_at(rest.len() - 1);
+    let ((a, b, c, gap), deltas) = counters::across_up_to(t, STATS, Some(1), |t| {
+        let sent = kernel_clock();
+        let a = t.fire(opening)?;
+        let decided = kernel_clock();
+        let b = t.fire(full)?;
+        sleep_until(decided + PAST_WINDOW.as_nanos() as u64);
+        let c = t.fire(last)?;
+        let took = Duration::from_nanos(kernel_clock() - sent);
+        if took > LATEST {
+            return Err(Error::env(format!(
+                "the last SYN must be decided within {LATEST:?} of the first SYN's send (so a \
+                 window longer than 1 s would still hold it) and was after {took:?}; the \
+                 machine is too loaded to judge it"
+            )));
+        }
+        Ok((a, b, c, took))
+    })?;
+    let verdicts = |shot: &harness::target::Shot| -> Vec<Verdict> {
+        shot.outcomes.iter().map(|o| o.verdict).collect()
+    };
+    let mut table = Table::default();
+    table.input(format!(
+        "one SYN, then 99, from one source; one more at least {PAST_WINDOW:?} after the first \
+         was decided, and decided ⟨{}⟩ ms after the first was sent",
+        gap.as_millis()
+    ));
+    table.verdicts("first syn", &[Pass], &verdicts(&a));
+    table.verdicts("99 more syns", &vec![Pass; full.len()], &verdicts(&b));
+    table.verdicts("syn after the window", &[Pass], &verdicts(&c));
+    let want = [(0, Shown::fixed(0)), (1, Shown::fixed(101))]
         .into_iter()
         .collect();
     table.counters(STATS, Some(2), &want, &deltas);
@@ -559,7 +675,57 @@ pub(crate) fn ddos_checks(f: &Free) -> Vec<Check> {
                     .counter(4, Exact(0)),
             ),
         ),
+        c(
+            "own-state",
+            "after rate_limiter spent a source's bucket and syn_guard filled another's window \
+             (same object, same load), ddos_guard passes both sources' packets",
+        )
+        .flood(own_state(f, s(20), s(21))),
+        // Every run counted twice: seen in stats[0], and where it went.
+        harness::cpus::counts_from_2_cpus(
+            ID,
+            "ddos_guard",
+            STATS,
+            vec![f.syn(s(30)).build(), f.udp(s(30)).build()],
+            (2, Some(4)),
+        ),
     ]
+}
+
+/// Each program keeps its own per-source state: rate_limiter and syn_guard, run first on the
+/// same load of the object (when they share it), leave ddos_guard's buckets and windows
+/// untouched. Programs in separate objects share nothing, and nothing is run before.
+fn own_state(f: &Free, spent: Ipv4Addr, flooded: Ipv4Addr) -> Flood {
+    let limited: Vec<Vec<u8>> = (0..1100).map(|i| f.packet(spent, i).build()).collect();
+    let syns: Vec<Vec<u8>> = (0..150).map(|_| f.syn(flooded).build()).collect();
+    Flood::new(STATS).volley(exact(
+        Volley::new(format!("500 packets from {spent}, 100 SYNs from {flooded}"))
+            .before(
+                format!(
+                    "through rate_limiter: 1100 packets from {spent}; through syn_guard: 150 SYNs from \
+                     {flooded}"
+                ),
+                move |t| {
+                    t.program().run_sibling("rate_limiter", &limited)?;
+                    t.program().run_sibling("syn_guard", &syns)?;
+                    Ok(())
+                },
+            )
+            .group(
+                format!("udp, tcp, icmp from {spent}"),
+                500,
+                |i| f.packet(spent, i),
+                Expect::All(Pass),
+            )
+            .group(
+                format!("syn from {flooded}"),
+                100,
+                |_| f.syn(flooded),
+                Expect::All(Pass),
+            ),
+        5,
+        &[(0, 600), (1, 600)],
+    ))
 }
 
 /// 1000 UDP packets empty the bucket, so the 100 SYNs right behind them are rate-limited, bar

@@ -158,6 +158,14 @@ pub(crate) fn checks(f: &Free) -> Vec<Check> {
                     ),
             ),
         ),
+        // Passed or dropped, every run counted once.
+        harness::cpus::counts_from_2_cpus(
+            ID,
+            "rate_limiter",
+            STATS,
+            (0..4).map(|i| f.packet(src(30), i).build()).collect(),
+            (1, Some(1)),
+        ),
     ]
 }
 

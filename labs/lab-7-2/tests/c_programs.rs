@@ -79,7 +79,7 @@ fn flagged_among(define: &str, mode: Mode, must: &[&str], may: &[&str]) {
 }
 
 /// Every syn_guard check: a window that never limits, or limits one SYN early, fails them all.
-const SYN_GUARD: [&str; 7] = [
+const SYN_GUARD: [&str; 8] = [
     "syn_guard/syn-flood-300",
     "syn_guard/synack-ack-pass",
     "syn_guard/other-source-passes",
@@ -87,6 +87,7 @@ const SYN_GUARD: [&str; 7] = [
     "syn_guard/window-from-first-syn",
     "syn_guard/cut-syns-not-counted",
     "syn_guard/ip-options-and-protocol",
+    "syn_guard/window-opened-by-syn",
 ];
 
 /// The rate_limiter checks that see which source a packet is charged to: a bucket keyed on
@@ -179,6 +180,8 @@ fn one_global_bucket() {
             "ddos_guard/rate-drops-skip-syn-window",
             "ddos_guard/window-drops-spend-tokens",
             "ddos_guard/after-quiet",
+            // The one bucket is spent by the checks before it.
+            "ddos_guard/own-state",
         ],
     );
 }
@@ -222,7 +225,11 @@ fn window_never_resets() {
         "BUG_WINDOW_NEVER_RESETS",
         Mode::TestRun,
         None,
-        &["syn_guard/new-window-after-1s", "ddos_guard/after-quiet"],
+        &[
+            "syn_guard/new-window-after-1s",
+            "syn_guard/window-ends-at-1s",
+            "ddos_guard/after-quiet",
+        ],
     );
 }
 
@@ -236,10 +243,12 @@ fn off_by_one_at_the_threshold() {
         &[
             SYN_GUARD.as_slice(),
             &[
+                "syn_guard/window-ends-at-1s",
                 "ddos_guard/syn-window",
                 "ddos_guard/rate-drops-skip-syn-window",
                 "ddos_guard/window-drops-spend-tokens",
                 "ddos_guard/after-quiet",
+                "ddos_guard/own-state",
             ],
         ]
         .concat(),
@@ -422,17 +431,24 @@ fn window_aligned_to_whole_seconds() {
         Mode::TestRun,
         &["syn_guard/window-from-first-syn"],
         // Any other flood, or window check, may happen to cross a whole second.
-        &[SYN_GUARD.as_slice(), &DDOS_WINDOWS].concat(),
+        &[
+            SYN_GUARD.as_slice(),
+            &DDOS_WINDOWS,
+            &["syn_guard/window-ends-at-1s"],
+        ]
+        .concat(),
     );
 }
 
 #[test]
 fn window_restarted_by_each_syn() {
-    flagged(
+    flagged_among(
         "BUG_WINDOW_SLIDES",
         Mode::TestRun,
-        None,
         &["syn_guard/new-window-after-1s"],
+        // Its last SYN comes 1.01 s after the first was decided: less than 1 s after the 100th
+        // when the 99 took over 10 ms.
+        &["syn_guard/window-ends-at-1s"],
     );
 }
 
@@ -456,7 +472,10 @@ fn window_counts_every_segment() {
         "BUG_WINDOW_COUNTS_ALL_TCP",
         Mode::TestRun,
         None,
-        &["syn_guard/other-source-passes"],
+        &[
+            "syn_guard/other-source-passes",
+            "syn_guard/window-opened-by-syn",
+        ],
     );
 }
 
@@ -756,6 +775,39 @@ fn tcp_header_alone_not_tcp() {
     );
 }
 
+/// A correct bucket whose tokens and clock live in two HASH maps keyed by source: two entries
+/// per source, but one source's state (state-map-entries counts distinct keys).
+#[test]
+fn split_state_passes_test_run() {
+    let report = run(&build(&["SPLIT_STATE"]), Mode::TestRun, None);
+    testing::assert_nothing_charged(&report);
+}
+
+/// An ECN-setup SYN (SYN|ECE|CWR) is a SYN: it must be answered.
+#[test]
+fn cookie_answers_only_plain_syn_flags() {
+    flagged(
+        "BUG_COOKIE_EXACT_SYN",
+        Mode::TestRun,
+        Some("syn_cookie"),
+        &["syn_cookie/syn-ack-rewrite", "syn_cookie/syn-ack-checksums"],
+    );
+}
+
+/// ACK|ECE is a bare ACK: its cookie is checked, right or forged.
+#[test]
+fn bare_ack_ack_or_psh_only() {
+    flagged(
+        "BUG_BARE_ACK_PSH_ONLY",
+        Mode::TestRun,
+        Some("syn_cookie"),
+        &[
+            "syn_cookie/cookie-handshake",
+            "syn_cookie/forged-acks-dropped",
+        ],
+    );
+}
+
 #[test]
 fn syn_guard_drops_non_ipv4() {
     flagged(
@@ -786,4 +838,88 @@ fn options_copied_short() {
         None,
         &["syn_cookie/syn-ack-rewrite"],
     );
+}
+
+/// TCP options are header, not payload: an ACK with timestamps is still bare.
+#[test]
+fn bare_ack_without_options_only() {
+    flagged(
+        "BUG_BARE_ACK_DOFF5",
+        Mode::TestRun,
+        Some("syn_cookie"),
+        &[
+            "syn_cookie/cookie-handshake",
+            "syn_cookie/forged-acks-dropped",
+        ],
+    );
+}
+
+/// Every fragment is an IPv4 packet and costs a token; a limiter that lets later fragments
+/// through free passes a fifth of every flood unlimited.
+#[test]
+fn fragments_spend_no_token() {
+    flagged(
+        "BUG_FRAGMENTS_FREE",
+        Mode::TestRun,
+        None,
+        &RATE_LIMITER_PER_SOURCE,
+    );
+}
+
+/// An ACK 0.7 s before a source's SYNs opened its window: the window ends 1 s after the ACK,
+/// and a SYN 0.45 s after the 100th starts a new one instead of dropping.
+#[test]
+fn window_opened_by_any_segment() {
+    flagged(
+        "BUG_WINDOW_ANY_SEGMENT",
+        Mode::TestRun,
+        None,
+        &["syn_guard/window-opened-by-syn"],
+    );
+}
+
+/// ddos_guard on rate_limiter's and syn_guard's maps: a source the one spent is limited in the
+/// other, which every part run on its own fresh load hides.
+#[test]
+fn state_shared_between_programs() {
+    flagged(
+        "BUG_SHARED_STATE",
+        Mode::TestRun,
+        None,
+        &["ddos_guard/own-state"],
+    );
+}
+
+/// A plain `+= 1` on the ARRAY `stats`: two CPUs at once lose counts, in every part.
+#[test]
+fn stats_not_atomic() {
+    flagged(
+        "BUG_NONATOMIC_STATS",
+        Mode::TestRun,
+        None,
+        &[
+            "rate_limiter/counts-from-2-cpus",
+            "syn_guard/counts-from-2-cpus",
+            "ddos_guard/counts-from-2-cpus",
+            "syn_cookie/counts-from-2-cpus",
+        ],
+    );
+}
+
+/// A 1.074 s window still holds a SYN 1.01 s after the first: dropped, where a new window
+/// passes it.
+#[test]
+fn window_of_2_pow_30_ns() {
+    flagged(
+        "BUG_WINDOW_2POW30",
+        Mode::TestRun,
+        None,
+        &["syn_guard/window-ends-at-1s"],
+    );
+}
+
+#[test]
+fn split_state_passes_native() {
+    let report = run(&build(&["SPLIT_STATE"]), Mode::Native, None);
+    testing::assert_nothing_charged(&report);
 }

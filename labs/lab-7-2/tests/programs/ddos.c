@@ -57,6 +57,23 @@
  *   BUG_SYN_GUARD_DROPS_NON_IPV4 syn_guard drops non-IPv4 frames
  *   BUG_FOLD_ONCE            syn_cookie folds its checksums' carries once, not twice
  *   BUG_OPTIONS_40           syn_cookie copies at most 40 bytes of the SYN's TCP header
+ *   BUG_COOKIE_EXACT_SYN     syn_cookie answers only a flags byte of exactly SYN (not SYN|ECE|CWR)
+ *   BUG_BARE_ACK_PSH_ONLY    syn_cookie's bare ACK is ACK or ACK|PSH exactly (ACK|ECE passes unchecked)
+ *   BUG_BARE_ACK_DOFF5       syn_cookie's bare ACK has total length IHL*4 + 20 (TCP options read as
+ *                            payload)
+ *   BUG_FRAGMENTS_FREE       rate_limiter passes fragments past offset 0 without taking a token
+ *   BUG_WINDOW_ANY_SEGMENT   syn_guard opens (or renews an expired) window on any TCP segment,
+ *                            not only on a SYN
+ *   BUG_SHARED_STATE         ddos_guard keeps its buckets and windows in rate_limiter's and
+ *                            syn_guard's maps
+ *   BUG_NONATOMIC_STATS      stats entries are bumped with a plain `+= 1` on the ARRAY, not an
+ *                            atomic add (two CPUs at once lose counts)
+ *   BUG_WINDOW_2POW30        the SYN window is 2^30 ns (1.074 s), a shift standing in for a second
+ *
+ * Correct variants, in other styles (they must pass everything):
+ *
+ *   SPLIT_STATE              rate_limiter keeps a source's tokens and its clock in two HASH maps
+ *                            (two entries per source, one source's state)
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -93,7 +110,11 @@ char LICENSE[] SEC("license") = "GPL";
 #define OVER_LIMIT XDP_DROP
 #endif
 #define NS_PER_TOKEN 1000000ULL
+#ifdef BUG_WINDOW_2POW30
+#define WINDOW_NS (1ULL << 30)
+#else
 #define WINDOW_NS 1000000000ULL
+#endif
 #define SYN_LIMIT 100
 
 #ifndef STATS_ENTRIES
@@ -141,13 +162,26 @@ PER_SOURCE(rl_buckets, struct bucket);
 PER_SOURCE(sg_windows, struct window);
 PER_SOURCE(dg_buckets, struct bucket);
 PER_SOURCE(dg_windows, struct window);
+#ifdef BUG_SHARED_STATE
+#define dg_buckets rl_buckets
+#define dg_windows sg_windows
+#endif
+#ifdef SPLIT_STATE
+PER_SOURCE(rl_tokens, __u64);
+PER_SOURCE(rl_clock, __u64);
+#endif
 
 static __always_inline int count(__u32 bucket, int action)
 {
 	__u64 *n = bpf_map_lookup_elem(&stats, &bucket);
 
+#ifdef BUG_NONATOMIC_STATS
+	if (n)
+		*n += 1;
+#else
 	if (n)
 		__sync_fetch_and_add(n, 1);
+#endif
 	return action;
 }
 
@@ -255,6 +289,36 @@ static __always_inline int take_token(void *map, __u32 src)
 	return 1;
 }
 
+#ifdef SPLIT_STATE
+/* take_token with the bucket's two fields in two maps keyed by source. */
+static __always_inline int take_split_token(__u32 src)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u64 *tokens = bpf_map_lookup_elem(&rl_tokens, &src);
+	__u64 *last = bpf_map_lookup_elem(&rl_clock, &src);
+
+	if (!tokens || !last) {
+		__u64 full = CAPACITY - 1;
+
+		bpf_map_update_elem(&rl_tokens, &src, &full, BPF_ANY);
+		bpf_map_update_elem(&rl_clock, &src, &now, BPF_ANY);
+		return 1;
+	}
+	__u64 earned = (now - *last) / NS_PER_TOKEN;
+
+	if (earned) {
+		*last += earned * NS_PER_TOKEN;
+		*tokens += earned;
+		if (*tokens > CAPACITY)
+			*tokens = CAPACITY;
+	}
+	if (*tokens == 0)
+		return 0;
+	(*tokens)--;
+	return 1;
+}
+#endif
+
 /* For BUG_TOKEN_REFUND: puts back the token a packet took. */
 static __always_inline void give_token(void *map, __u32 src)
 {
@@ -296,6 +360,21 @@ static __always_inline int syn_allowed(void *map, __u32 src)
 	return 1;
 }
 
+#ifdef BUG_WINDOW_ANY_SEGMENT
+/* Opens a window with no SYNs counted yet when there is none or it has expired. */
+static __always_inline void roll_window(void *map, __u32 src)
+{
+	__u64 now = bpf_ktime_get_ns();
+	struct window *w = bpf_map_lookup_elem(map, &src);
+
+	if (!w || now - w->start >= WINDOW_NS) {
+		struct window fresh = { .start = now, .syns = 0 };
+
+		bpf_map_update_elem(map, &src, &fresh, BPF_ANY);
+	}
+}
+#endif
+
 SEC(XDP_SECTION)
 int rate_limiter(struct xdp_md *ctx)
 {
@@ -308,8 +387,14 @@ int rate_limiter(struct xdp_md *ctx)
 	if (ip->ihl < 5)
 		return count(1, XDP_PASS);
 #endif
+#ifdef BUG_FRAGMENTS_FREE
+	if (ip->frag_off & bpf_htons(0x1fff))
+		return count(1, XDP_PASS);
+#endif
 #ifdef BUG_RATE_KEY_DST
 	if (!take_token(&rl_buckets, ip->daddr))
+#elif defined(SPLIT_STATE)
+	if (!take_split_token(ip->saddr))
 #else
 	if (!take_token(&rl_buckets, ip->saddr))
 #endif
@@ -331,6 +416,10 @@ int syn_guard(struct xdp_md *ctx)
 		return count(1, XDP_PASS);
 #endif
 	tcp = parse_tcp(ctx, ip);
+#ifdef BUG_WINDOW_ANY_SEGMENT
+	if (tcp && !is_syn(tcp))
+		roll_window(&sg_windows, ip->saddr);
+#endif
 #ifdef BUG_WINDOW_COUNTS_ALL_TCP
 	if (tcp) {
 		int allowed = syn_allowed(&sg_windows, ip->saddr);
@@ -537,8 +626,22 @@ int syn_cookie(struct xdp_md *ctx)
 	if (tcp->syn && !tcp->ack && bpf_ntohs(ip->tot_len) != ip->ihl * 4 + tcp->doff * 4)
 		return XDP_PASS;
 #endif
+#ifdef BUG_COOKIE_EXACT_SYN
+	if (((__u8 *)tcp)[13] == 0x02)
+		return ip->ihl == 5 ? syn_ack(ctx) : XDP_PASS;
+	if (tcp->syn && !tcp->ack)
+		return XDP_PASS;
+#endif
 	if (tcp->syn && !tcp->ack)
 		return ip->ihl == 5 ? syn_ack(ctx) : XDP_PASS;
+#ifdef BUG_BARE_ACK_PSH_ONLY
+	if ((((__u8 *)tcp)[13] & ~0x08) != 0x10)
+		return XDP_PASS;
+#endif
+#ifdef BUG_BARE_ACK_DOFF5
+	if (bpf_ntohs(ip->tot_len) != ip->ihl * 4 + 20)
+		return XDP_PASS;
+#endif
 #ifdef BUG_ACK_IHL_5_ONLY
 	if (ip->ihl != 5)
 		return XDP_PASS;
