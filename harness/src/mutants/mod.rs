@@ -623,11 +623,11 @@ impl MutationReport {
         self.with(|o| matches!(o, Outcome::Unjudged { .. }))
     }
 
-    fn with(&self, keep: impl Fn(&Outcome) -> bool) -> impl Iterator<Item = (&str, &Mutant)> {
+    fn with(&self, keep: fn(&Outcome) -> bool) -> impl Iterator<Item = (&str, &Mutant)> {
         self.mutants.iter().flat_map(move |m| {
             m.outcomes
                 .iter()
-                .filter(|(_, o)| keep(o))
+                .filter(move |(_, o)| keep(o))
                 .map(move |(p, _)| (p.as_str(), &m.mutant))
         })
     }
