@@ -145,6 +145,20 @@ impl Compare {
             .collect()
     }
 
+    /// Fails with a map-layout error when a counter map `read` is too small for an index the
+    /// contract fixes for `frame` (rather than reading "+0" past its end).
+    pub(crate) fn require(&self, frame: &[u8], read: &[Vec<u64>]) -> Result<()> {
+        for (c, values) in self.counters.iter().zip(read) {
+            let (map, highest) = match c {
+                Counted::Fixed { map, indices } => (map, indices.iter().max()),
+                Counted::Where { map, indices } => (map, indices(frame).iter().max()),
+                _ => continue,
+            };
+            crate::counters::require(map, values, highest.copied())?;
+        }
+        Ok(())
+    }
+
     /// Reduces what happened to `frame` to what must match.
     pub(crate) fn observe(
         &self,
@@ -222,10 +236,9 @@ impl Compare {
         self.counters.iter().any(|c| matches!(c, Counted::Keys))
     }
 
-    /// The per-source keys `t` holds now but those in `kept`, as an observation's counter line.
-    pub(crate) fn keys_line(t: &mut dyn Target, kept: &[(usize, Vec<u8>)]) -> Result<String> {
-        let mut keys = t.program().maps().address_keys()?;
-        keys.retain(|k| !kept.iter().any(|(_, kk)| kk == k));
+    /// The per-source keys `t` holds now, as an observation's counter line.
+    pub(crate) fn keys_line(t: &mut dyn Target) -> Result<String> {
+        let keys = t.program().maps().address_keys()?;
         Ok(format!(
             "per-source keys after the sequence: {}",
             if keys.is_empty() {

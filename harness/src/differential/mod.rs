@@ -189,6 +189,9 @@ struct Side<'a> {
     /// Per-source entries a sequence's fresh state keeps: those of a program the student
     /// loaded, held before the check ran (its state from earlier checks and runs is theirs).
     keep: Vec<(usize, Vec<u8>)>,
+    /// Whether someone else loaded the program (pinned, by id, attached): its maps may hold
+    /// state of every earlier check and run, in maps the harness cannot tell apart.
+    elsewhere: bool,
 }
 
 impl Side<'_> {
@@ -233,6 +236,7 @@ impl Differential {
         };
         let outcome = side.target.exchange(frame)?;
         let after = self.compare.read(side.target, self.sequences.is_none())?;
+        self.compare.require(frame, &after)?;
         let obs = self.compare.observe(frame, &outcome, &before, &after);
         side.last = Some(after);
         Ok((obs, outcome.bytes))
@@ -288,16 +292,31 @@ impl Differential {
     pub fn compare_n(&self, pair: &mut Pair<'_>, n: usize) -> Result<Found> {
         let veth = Self::on_veth(pair);
         let mode = pair.program.mode();
+        // Sequences start from emptied per-source state; on a program someone else loaded
+        // (pins, an id, an interface), emptying it between sequences did not give the same
+        // start as a fresh copy (seen with bpftool's pinned maps: a window still full), so such
+        // a program's sequences are not judged rather than charged.
+        if self.sequences.is_some() && !pair.program.program().loaded_by_harness() {
+            return Err(crate::Error::env(
+                "this part's differential runs sequences from emptied per-source state, which \
+                 the harness can only be sure of on a copy it loads itself; give the object \
+                 file (`--object`) to run it",
+            ));
+        }
+        let (program, reference): (&mut dyn Target, &mut dyn Target) =
+            (&mut *pair.program, &mut *pair.reference);
         let mut sides = [
             Side {
-                target: &mut *pair.program,
+                target: program,
                 last: None,
                 keep: Vec::new(),
+                elsewhere: false,
             },
             Side {
-                target: &mut *pair.reference,
+                target: reference,
                 last: None,
                 keep: Vec::new(),
+                elsewhere: false,
             },
         ];
         let mut generator = self.generator(veth);
@@ -306,6 +325,7 @@ impl Differential {
                 let program = side.target.program();
                 if !program.loaded_by_harness() {
                     side.keep = program.maps().state_entries()?;
+                    side.elsewhere = true;
                 }
             }
             let found = self.compare_sequences(&mut sides, &mut generator, seq, n, mode)?;
@@ -435,10 +455,14 @@ impl Differential {
             last = Some((at, c));
         }
         // The per-source keys, once the sequence is over: a difference shows on its last frame.
-        if let (Run::Same, Some((at, mut c)), true) = (&outcome, last, self.compare.keys()) {
+        // Not for a program loaded elsewhere: the keys a sequence adds cannot be told from
+        // those its earlier checks and runs left (the state-map-entries check, on sources its
+        // maps do not know, judges its per-source state).
+        let keys = self.compare.keys() && !sides.iter().any(|s| s.elsewhere);
+        if let (Run::Same, Some((at, mut c)), true) = (&outcome, last, keys) {
             let [program, reference] = sides;
-            let theirs = Compare::keys_line(reference.target, &reference.keep)?;
-            let ours = Compare::keys_line(program.target, &program.keep)?;
+            let theirs = Compare::keys_line(reference.target)?;
+            let ours = Compare::keys_line(program.target)?;
             if theirs != ours {
                 c.reference.counters.push(theirs);
                 c.program.counters.push(ours);
@@ -470,6 +494,7 @@ impl Differential {
             };
             let shot = side.target.fire(&batch)?;
             let after = self.compare.read(side.target, false)?;
+            self.compare.require(&frame, &after)?;
             let last = shot
                 .outcomes
                 .last()

@@ -35,24 +35,8 @@ pub fn fresh_sources<'t, 'f>(
     }
     let known = target.program().maps().address_keys()?;
     let sources: BTreeSet<[u8; 4]> = frames.into_iter().filter_map(|f| source(f)).collect();
-    let k = (0..=u8::MAX)
-        .find(|&k| sources.iter().all(|s| !known.contains(&moved(*s, k))))
-        .ok_or_else(|| {
-            Error::env(format!(
-                "the program's maps already hold state for the sources this check sends from \
-                 ({}), from an earlier run on the same loaded program, in every /24 the harness \
-                 could move them to; load the program afresh to judge it",
-                sources
-                    .iter()
-                    .map(|s| Ipv4Addr::from(*s).to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        })?;
-    Ok(FreshTarget {
-        inner: target,
-        by: Move(k),
-    })
+    let by = Move::avoiding(&known, &sources)?;
+    Ok(FreshTarget::new(target, by))
 }
 
 /// A target whose fired frames come from sources moved by [`Move`].
@@ -61,7 +45,12 @@ pub struct FreshTarget<'t> {
     by: Move,
 }
 
-impl FreshTarget<'_> {
+impl<'t> FreshTarget<'t> {
+    /// `target`, with the sources of the frames it fires moved `by`.
+    pub fn new(target: &'t mut dyn Target, by: Move) -> Self {
+        FreshTarget { inner: target, by }
+    }
+
     /// How the sources are moved.
     pub fn by(&self) -> Move {
         self.by
@@ -73,6 +62,25 @@ impl FreshTarget<'_> {
 pub struct Move(u8);
 
 impl Move {
+    /// The smallest move of `sources` to addresses none of which is in `known`.
+    pub fn avoiding(known: &BTreeSet<[u8; 4]>, sources: &BTreeSet<[u8; 4]>) -> Result<Move> {
+        (0..=u8::MAX)
+            .find(|&k| sources.iter().all(|s| !known.contains(&moved(*s, k))))
+            .map(Move)
+            .ok_or_else(|| {
+                Error::env(format!(
+                    "the program's maps already hold state for the sources this check sends \
+                     from ({}), from an earlier run on the same loaded program, in every /24 \
+                     the harness could move them to; load the program afresh to judge it",
+                    sources
+                        .iter()
+                        .map(|s| Ipv4Addr::from(*s).to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })
+    }
+
     /// The line that says the sources were moved, and why; `None` when they were not.
     pub fn note(&self) -> Option<String> {
         (self.0 != 0).then(|| {

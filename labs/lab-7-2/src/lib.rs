@@ -152,8 +152,8 @@ impl Free {
     }
 
     /// IPv4 packet `i` of a flood that is not about SYNs: UDP, a TCP ACK, ICMP, a UDP packet
-    /// with IHL 4 (IPv4 without a transport header), a UDP fragment past offset 0 (middle and
-    /// last in turn) and an IPv4 header alone in turn, each of which costs a token.
+    /// with IHL 4 (IPv4 without a transport header), an IPv4 header alone and a UDP fragment
+    /// past offset 0 (middle and last in turn) in turn, each of which costs a token.
     fn packet(&self, src: Ipv4Addr, i: usize) -> FrameBuilder {
         match i % 6 {
             0 => self.udp(src),
@@ -163,8 +163,8 @@ impl Free {
                 .icmp_echo(7, i as u16)
                 .payload(&self.vary.payload()),
             3 => self.udp(src).ihl(4),
-            4 => self.udp(src).fragment(8, (i / 6).is_multiple_of(2)),
-            _ => self.header_only(src),
+            4 => self.header_only(src),
+            _ => self.udp(src).fragment(8, (i / 6).is_multiple_of(2)),
         }
     }
 
