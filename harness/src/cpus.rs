@@ -361,3 +361,79 @@ mod tests {
         }
     }
 }
+
+/// A check that a counter moves once per run when several CPUs run the program at once:
+/// `frames` spread as `spread` says (a [`Spread::Concurrent`]), and `map` (entry `index`, or
+/// all entries together) must grow by exactly the number of runs. An ARRAY updated with a
+/// plain `+= 1` (not an atomic add) loses counts when two CPUs update one entry together.
+/// Every frame must be counted on every run: in test-run mode a run repeats on the frame the
+/// previous run left, so a frame the program rewrites must still be counted after it.
+pub fn counted_every_run(
+    check: crate::Check,
+    map: &'static str,
+    index: Option<u32>,
+    frames: Vec<Vec<u8>>,
+    spread: Spread,
+) -> crate::Check {
+    check.custom(move |t| {
+        let mode = t.mode();
+        let runs = frames.len() as u64 * spread.runs_per_frame(mode);
+        // A batch whose CPUs did not run at the same time (a loaded machine: other tests, other
+        // graders) proves nothing and is an environment fault: tried again, each try with its
+        // own counter readings. A try takes 60-250 ms; 25 of them ride out a busy spell where
+        // five did not (the suite, two tests at a time, left one run in three unverified).
+        const TRIES: usize = 25;
+        let mut tries = 1;
+        let counted = loop {
+            match counted_once(t, map, index, &frames, runs, spread) {
+                Err(e) if e.class() == crate::FailureClass::Environment && tries < TRIES => {
+                    tries += 1;
+                }
+                done => break done?,
+            }
+        };
+        let mut table = crate::table::Table::default();
+        table.input(format!("{} frames, sent {}", frames.len(), spread.line(mode)));
+        let what = match index {
+            Some(i) => format!("{map}[{i}]"),
+            None => format!("{map}, all entries together"),
+        };
+        table.row(
+            &what,
+            format!("+{}", crate::table::Shown::measured(runs)),
+            format!("+{}", crate::table::Shown::measured(counted)),
+        );
+        Ok(table.judge())
+    })
+}
+
+/// Sends `frames` spread as `spread` says and returns how much `map` (entry `index`, or all
+/// entries) moved, when only those `runs` (and the harness's barriers) ran the program: a
+/// program the student attached to an interface of their own may also run on its traffic,
+/// which counts too, and then the check cannot be judged.
+fn counted_once(
+    t: &mut dyn Target,
+    map: &'static str,
+    index: Option<u32>,
+    frames: &[Vec<u8>],
+    runs: u64,
+    spread: Spread,
+) -> Result<u64> {
+    let adopted = t.program().adopted();
+    let (runs_before, barriers_before) = (t.program().run_count()?, t.barriers_sent());
+    let (_, deltas) =
+        crate::counters::across_up_to(t, map, index, |t| t.fire_spread(frames, spread))?;
+    let ran = t.program().run_count()? - runs_before;
+    let ours = runs + (t.barriers_sent() - barriers_before);
+    if adopted && ran > ours {
+        return Err(Error::env(format!(
+            "the check made {ours} runs of the program but it ran {ran} times meanwhile, so it \
+             also ran on other traffic (an interface it is attached to), which moves its \
+             counters too; run it again when that interface is quiet"
+        )));
+    }
+    Ok(match index {
+        Some(i) => deltas.get(i as usize).copied().unwrap_or(0),
+        None => deltas.iter().sum(),
+    })
+}

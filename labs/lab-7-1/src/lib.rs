@@ -14,11 +14,9 @@ pub mod differential;
 use std::{cell::Cell, net::Ipv4Addr};
 
 use harness::{
-    Check, Error, FailureClass, Lab, Part, Probe, Result, Spread,
+    Check, Lab, Part, Probe, Spread,
     Verdict::{Drop, Pass},
-    counters,
-    table::{Shown, Table},
-    target::Target,
+    cpus,
     topology::{CLIENT_MAC, DUT_MAC, TopologySpec},
     vary::{CLIENT_PORTS, Cycle, Vary},
 };
@@ -89,61 +87,14 @@ const CONTENDED: Spread = Spread::Concurrent {
 /// whichever bucket its rule gives (the other checks judge the buckets). An ARRAY updated with
 /// a plain `+= 1` (not an atomic add) loses counts when two CPUs update one entry together.
 fn from_two_cpus(part: &'static str, frames: Vec<FrameBuilder>) -> Check {
-    let frames: Vec<Vec<u8>> = frames.iter().map(FrameBuilder::build).collect();
-    Check::new(
+    let check = Check::new(
         ID,
         part,
         "counts-from-2-cpus",
         "two CPUs running the program at once: every frame counted once (an atomic add)",
-    )
-    .custom(move |t| {
-        let mode = t.mode();
-        let runs = frames.len() as u64 * CONTENDED.runs_per_frame(mode);
-        // A batch whose CPUs did not run at the same time (a loaded machine: other tests, other
-        // graders) proves nothing and is an environment fault: tried again, each try with its
-        // own counter readings. A try takes 60-250 ms; 25 of them ride out a busy spell where
-        // five did not (the suite, two tests at a time, left one run in three unverified).
-        const TRIES: usize = 25;
-        let mut tries = 1;
-        let counted = loop {
-            match counted_once(t, &frames, runs) {
-                Err(e) if e.class() == FailureClass::Environment && tries < TRIES => tries += 1,
-                done => break done?,
-            }
-        };
-        let mut table = Table::default();
-        table.input(format!(
-            "{} frames, sent {}",
-            frames.len(),
-            CONTENDED.line(mode)
-        ));
-        table.row(
-            "stats, all entries together",
-            format!("+{}", Shown::measured(runs)),
-            format!("+{}", Shown::measured(counted)),
-        );
-        Ok(table.judge())
-    })
-}
-
-/// Sends `frames` spread as [`CONTENDED`] says and returns how much `stats` moved in all, when
-/// only those `runs` (and the harness's barriers) ran the program: a program the student
-/// attached to an interface of their own may also run on its traffic, which counts too, and
-/// then the check cannot be judged.
-fn counted_once(t: &mut dyn Target, frames: &[Vec<u8>], runs: u64) -> Result<u64> {
-    let adopted = t.program().adopted();
-    let (runs_before, barriers_before) = (t.program().run_count()?, t.barriers_sent());
-    let (_, deltas) = counters::across(t, "stats", |t| t.fire_spread(frames, CONTENDED))?;
-    let ran = t.program().run_count()? - runs_before;
-    let ours = runs + (t.barriers_sent() - barriers_before);
-    if adopted && ran > ours {
-        return Err(Error::env(format!(
-            "the check made {ours} runs of the program but it ran {ran} times meanwhile, so it \
-             also ran on other traffic (an interface it is attached to), which moves its \
-             counters too; run it again when that interface is quiet"
-        )));
-    }
-    Ok(deltas.iter().sum())
+    );
+    let frames = frames.iter().map(FrameBuilder::build).collect();
+    cpus::counted_every_run(check, "stats", None, frames, CONTENDED)
 }
 
 /// Ports no rule of any program matches, byte-swapped look-alikes included; seeded draws avoid
@@ -234,6 +185,18 @@ impl Frames {
         self.ip(src, self.dst())
             .icmp_echo(7, 1)
             .payload(&self.vary.payload())
+    }
+    /// An ICMP message of type `kind` (code 0): echo reply, destination unreachable, ...
+    fn icmp_of_type(&self, kind: u8) -> FrameBuilder {
+        self.icmp(self.src()).icmp_type(kind)
+    }
+    /// IPv4 protocol `proto` whose first four bytes read as ports `port` to `port`: SCTP (132),
+    /// UDP-Lite (136) and DCCP (33) do carry their ports there, but the rules name TCP and UDP.
+    fn ports_of(&self, proto: u8, port: u16) -> FrameBuilder {
+        let [hi, lo] = port.to_be_bytes();
+        self.ip(self.src(), self.dst())
+            .ip_protocol(proto)
+            .payload(&[hi, lo, hi, lo, 0, 0, 0, 0, 1, 2, 3, 4])
     }
     /// GRE (protocol 47): IPv4 that is neither TCP, UDP nor ICMP.
     fn gre(&self, src: Ipv4Addr) -> FrameBuilder {
@@ -632,7 +595,7 @@ fn port_filter(f: &Frames) -> Vec<Check> {
     vec![
         c(
             "tcp-blocked-ports",
-            "TCP to ports 22, 23 and 3389 is dropped into stats[0]",
+            "TCP to ports 22, 23 and 3389 is dropped into stats[0], whatever its data offset says",
         )
         .probes(blocked.map(|p| {
             probe(
@@ -641,15 +604,31 @@ fn port_filter(f: &Frames) -> Vec<Check> {
                 Drop,
                 0,
             )
+        }))
+        .probes([(22, 4), (3389, 0)].map(|(p, words)| {
+            probe(
+                &format!("tcp-dport-{p}-data-offset-{words}"),
+                f.tcp(f.src(), f.sport(), p).tcp_data_offset(words),
+                Drop,
+                0,
+            )
         })),
         c(
             "udp-blocked-ports",
-            "UDP to ports 22, 23 and 3389 is dropped too",
+            "UDP to ports 22, 23 and 3389 is dropped too, whatever its length field says",
         )
         .probes(blocked.map(|p| {
             probe(
                 &format!("udp-dport-{p}"),
                 f.udp(f.src(), f.sport(), p),
+                Drop,
+                0,
+            )
+        }))
+        .probes([(22, 0), (23, 7), (3389, u16::MAX)].map(|(p, len)| {
+            probe(
+                &format!("udp-dport-{p}-length-field-{len}"),
+                f.udp(f.src(), f.sport(), p).udp_length(len),
                 Drop,
                 0,
             )
@@ -718,10 +697,16 @@ fn port_filter(f: &Frames) -> Vec<Check> {
         ]),
         c(
             "other-protocols-pass",
-            "ICMP and GRE pass, even with 22 where ports would be",
+            "ICMP of any type, GRE, SCTP, UDP-Lite and DCCP pass, even with 22, 23 or 3389 \
+             where ports would be",
         )
         .probes([
             probe("icmp", f.icmp(f.src()), Pass, 1),
+            probe("icmp-echo-reply", f.icmp_of_type(0), Pass, 1),
+            probe("icmp-unreachable", f.icmp_of_type(3), Pass, 1),
+            probe("sctp-dport-22", f.ports_of(132, 22), Pass, 1),
+            probe("udplite-dport-23", f.ports_of(136, 23), Pass, 1),
+            probe("dccp-dport-3389", f.ports_of(33, 3389), Pass, 1),
             probe(
                 "gre-with-port-22-bytes",
                 f.ip(f.src(), f.dst())
@@ -816,6 +801,19 @@ fn port_filter(f: &Frames) -> Vec<Check> {
                 Drop,
                 0,
             ),
+            // 30 bytes: 24 of IPv4 header (IHL 6), 6 of TCP; a length test with 20 for the
+            // header finds 10.
+            probe(
+                "ihl-6-tcp-dport-22-6-header-bytes-padded",
+                padded(
+                    f.tcp(f.src(), f.sport(), 22)
+                        .ip_options(&decoy_options(1, f.port())),
+                    30,
+                    &[0],
+                ),
+                Pass,
+                1,
+            ),
         ]),
         c(
             "vlan-tagged",
@@ -838,10 +836,13 @@ fn firewall(f: &Frames) -> Vec<Check> {
     vec![
         c(
             "icmp-dropped",
-            "ICMP is dropped into stats[0], whatever follows its IPv4 header",
+            "ICMP of any type is dropped into stats[0], whatever follows its IPv4 header",
         )
         .probes([
             probe("icmp-from-a-clean-source", f.icmp(f.src()), Drop, 0),
+            probe("icmp-echo-reply", f.icmp_of_type(0), Drop, 0),
+            probe("icmp-unreachable", f.icmp_of_type(3), Drop, 0),
+            probe("icmp-time-exceeded", f.icmp_of_type(11), Drop, 0),
             probe("icmp-cut-after-ipv4", f.icmp(f.src()).truncate(L4), Drop, 0),
             probe(
                 "icmp-cut-inside-its-header",
@@ -878,18 +879,37 @@ fn firewall(f: &Frames) -> Vec<Check> {
         ]),
         c(
             "blocked-ports",
-            "TCP and UDP to ports 22 and 80 are dropped into stats[2]",
+            "TCP and UDP to ports 22 and 80 are dropped into stats[2], whatever the TCP data \
+             offset or UDP length field says",
         )
         .probes([
             probe("tcp-dport-22", f.tcp(f.src(), f.sport(), 22), Drop, 2),
             probe("tcp-dport-80", f.tcp(f.src(), f.sport(), 80), Drop, 2),
             probe("udp-dport-22", f.udp(f.src(), f.sport(), 22), Drop, 2),
             probe("udp-dport-80", f.udp(f.src(), f.sport(), 80), Drop, 2),
+            probe(
+                "tcp-dport-80-data-offset-4",
+                f.tcp(f.src(), f.sport(), 80).tcp_data_offset(4),
+                Drop,
+                2,
+            ),
+            probe(
+                "udp-dport-22-length-field-0",
+                f.udp(f.src(), f.sport(), 22).udp_length(0),
+                Drop,
+                2,
+            ),
+            probe(
+                "udp-dport-80-length-field-65535",
+                f.udp(f.src(), f.sport(), 80).udp_length(u16::MAX),
+                Drop,
+                2,
+            ),
         ]),
         c(
             "others-pass",
-            "everything else passes into stats[3], including ports 23 and 3389 and GRE with 80 \
-             where ports would be",
+            "everything else passes into stats[3], including ports 23 and 3389 and GRE, SCTP, \
+             UDP-Lite and DCCP with 80 or 22 where ports would be",
         )
         .probes([
             probe("tcp-dport-443", f.tcp(f.src(), f.sport(), 443), Pass, 3),
@@ -904,6 +924,9 @@ fn firewall(f: &Frames) -> Vec<Check> {
                 Pass,
                 3,
             ),
+            probe("sctp-dport-80", f.ports_of(132, 80), Pass, 3),
+            probe("udplite-dport-22", f.ports_of(136, 22), Pass, 3),
+            probe("dccp-dport-80", f.ports_of(33, 80), Pass, 3),
         ]),
         c(
             "first-match-wins",
@@ -1050,6 +1073,19 @@ fn firewall(f: &Frames) -> Vec<Check> {
                 padded(f.udp(f.src(), f.sport(), 22), 24, &[0]),
                 Drop,
                 2,
+            ),
+            // 26 bytes: 24 of IPv4 header (IHL 6), 2 of TCP, then padding reading as port
+            // 80; a length test with 20 for the header finds 6.
+            probe(
+                "ihl-6-tcp-2-header-bytes-padded-with-80",
+                padded(
+                    f.tcp(f.src(), f.sport(), f.port())
+                        .ip_options(&decoy_options(1, f.port())),
+                    26,
+                    &[0, 80],
+                ),
+                Pass,
+                3,
             ),
         ]),
         c(

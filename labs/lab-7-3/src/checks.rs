@@ -101,6 +101,24 @@ pub fn rewritten_headers(
         bare("udp-8-bytes", 6, false, 0),
         bare("tcp-ack-20-padded", 7, true, MIN_FRAME),
         bare("udp-8-padded", 8, false, MIN_FRAME),
+        // Fields no rule reads: the whole 20 (8) header bytes make a header, whatever the
+        // data offset (length field) says.
+        Spec {
+            data_offset: Some(4),
+            ..spec("tcp-data-offset-4", 9, true)
+        },
+        Spec {
+            data_offset: Some(0),
+            ..spec("tcp-data-offset-0", 10, true)
+        },
+        Spec {
+            udp_length: Some(0),
+            ..spec("udp-length-field-0", 11, false)
+        },
+        Spec {
+            udp_length: Some(u16::MAX),
+            ..spec("udp-length-field-65535", 12, false)
+        },
     ];
     let what = match rewrite {
         Rewrite::Nat => "destination IP and MAC become a backend's, checksums stay valid",
@@ -178,6 +196,23 @@ pub fn checksum_edges(part: &'static str, verdict: Verdict, f: &Free, net: &Net)
                 )
             };
             specs.push(spec.summing_to_zero(*ip));
+        }
+    }
+    // Datagrams whose incremental update needs a second carry at one backend each, three
+    // per backend in a row as above: a checksum folded once comes out wrong.
+    for (b, (ip, _)) in net.backends.iter().enumerate() {
+        for k in 0..3u16 {
+            let spec = Spec {
+                dport: f.dport(),
+                payload: f.payload(),
+                ..Spec::udp(
+                    format!("udp-second-carry-at-{}-{}", BACKEND_NS[b], k + 1),
+                    40 + 3 * b as u16 + k,
+                    CLIENT_IP,
+                    f.sport(),
+                )
+            };
+            specs.push(spec.needing_a_second_carry(*ip));
         }
     }
     let tcp = Spec {
@@ -853,4 +888,35 @@ fn dsr_judgement(served: &Served, net: &Net) -> Judgement {
         expected: render(expected.into_iter(), None),
         actual: render(actual.into_iter(), None),
     }
+}
+
+/// How `counts-from-2-cpus` runs its frames, as lab 7.1's: in test-run mode each of two CPUs
+/// runs each frame 100 000 times, the two starting every frame together, where a plain `+= 1`
+/// on an ARRAY practically always loses counts; on a veth each CPU sends each frame 1000 times.
+const CONTENDED: Spread = Spread::Concurrent {
+    cpus: 2,
+    test_runs: 100_000,
+    sends: 1000,
+};
+
+/// `stats[0]` under load from two CPUs at once: every run of a VIP datagram counted once. Only
+/// `lb_dsr` is checked so: a test run repeated by the kernel starts from the frame the
+/// previous run left, which the DSR rewrite leaves addressed to the VIP (balanced again),
+/// where a NAT rewrite leaves it addressed to a backend (passed).
+pub fn counts_from_two_cpus(part: &'static str, f: &Free, net: &Net) -> Check {
+    let frames = (0..2)
+        .map(|k| f.spec(format!("udp-{k}"), 50 + k as u16, CLIENT_IP, 2 * k).frame(net))
+        .collect();
+    harness::cpus::counted_every_run(
+        Check::new(
+            ID,
+            part,
+            "counts-from-2-cpus",
+            "two CPUs balancing VIP datagrams at once: stats[0] counts every one (an atomic add)",
+        ),
+        "stats",
+        Some(0),
+        frames,
+        CONTENDED,
+    )
 }

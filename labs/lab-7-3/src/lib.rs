@@ -110,6 +110,7 @@ pub fn lab(seed: u64) -> Lab {
                     checks::affinity("lb_dsr", Rewrite::Dsr, &f, &dsr),
                     checks::dsr_tcp(&dsr),
                     checks::non_vip("lb_dsr", &f, &dsr),
+                    checks::counts_from_two_cpus("lb_dsr", &f, &dsr),
                 ],
                 true,
                 &dsr,
