@@ -393,7 +393,11 @@ pub fn counted_every_run(
             }
         };
         let mut table = crate::table::Table::default();
-        table.input(format!("{} frames, sent {}", frames.len(), spread.line(mode)));
+        table.input(format!(
+            "{} frames, sent {}",
+            frames.len(),
+            spread.line(mode)
+        ));
         let what = match index {
             Some(i) => format!("{map}[{i}]"),
             None => format!("{map}, all entries together"),

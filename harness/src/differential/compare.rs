@@ -223,7 +223,12 @@ fn carried_or_recomputed(input: &[u8], n: &mut [u8], field: Option<usize>, ip0: 
     let bad = |c: Option<&Csum>| matches!(c, Some(Csum::Bad { .. }));
     let carried = |at: usize| {
         let mut c = input[..at + 2].to_vec();
-        replace(&mut c, at, &input[ETH_LEN + 16..ETH_LEN + 20], &ip0.octets());
+        replace(
+            &mut c,
+            at,
+            &input[ETH_LEN + 16..ETH_LEN + 20],
+            &ip0.octets(),
+        );
         [c[at], c[at + 1]]
     };
     if bad(sent.ipv4.as_ref().map(|i| &i.csum))
@@ -341,5 +346,67 @@ impl fmt::Display for Observation {
         } else {
             writeln!(f, "counters  {}", self.counters.join(", "))
         }
+    }
+}
+
+#[cfg(test)]
+mod carried_or_recomputed_tests {
+    use traffic::FrameBuilder;
+
+    use super::*;
+
+    const CLIENT: MacAddr = MacAddr(2, 0, 0, 0, 0, 1);
+    const LB: MacAddr = MacAddr(2, 0, 0, 0, 0, 2);
+    const VIP: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 100);
+
+    fn frame(dst_mac: MacAddr, dst: Ipv4Addr, bad: bool) -> Vec<u8> {
+        let b = FrameBuilder::ethernet(CLIENT, dst_mac)
+            .ipv4(Ipv4Addr::new(10, 0, 0, 2), dst)
+            .udp(40000, 7000)
+            .payload(b"hello");
+        if bad {
+            b.bad_ip_checksum().bad_l4_checksum().build()
+        } else {
+            b.build()
+        }
+    }
+
+    /// A frame that arrived with wrong IPv4 and UDP checksums reads the same whether the
+    /// program recomputed them (valid) or carried them along (still wrong), at any backend.
+    #[test]
+    fn a_checksum_that_arrived_wrong_may_be_recomputed_or_carried() {
+        let backends = Backends {
+            list: vec![
+                (
+                    Ipv4Addr::new(10, 0, 1, 1),
+                    MacAddr(0, 0x11, 0x22, 0x33, 0x44, 1),
+                ),
+                (
+                    Ipv4Addr::new(10, 0, 1, 2),
+                    MacAddr(0, 0x11, 0x22, 0x33, 0x44, 2),
+                ),
+            ],
+            lb_mac: LB,
+            nat: true,
+        };
+        let input = frame(LB, VIP, true);
+        let mut seen = Vec::new();
+        for (ip, mac) in &backends.list {
+            let recomputed = frame(*mac, *ip, false);
+            let mut carried = input.clone();
+            carried[0..6].copy_from_slice(&mac.octets());
+            carried[ETH_LEN + 16..ETH_LEN + 20].copy_from_slice(&ip.octets());
+            for at in [ETH_LEN + 10, ETH_LEN + 20 + 6] {
+                replace(&mut carried, at, &VIP.octets(), &ip.octets());
+            }
+            for out in [recomputed, carried] {
+                seen.push(backends.normalise(&input, &out).expect("names a backend").1);
+            }
+        }
+        assert!(seen.windows(2).all(|w| w[0] == w[1]), "{seen:02x?}");
+        // A wrong checksum that is neither recomputed nor carried still differs.
+        let mut garbage = frame(backends.list[0].1, backends.list[0].0, true);
+        garbage[ETH_LEN + 10] ^= 0x10;
+        assert_ne!(backends.normalise(&input, &garbage).unwrap().1, seen[0]);
     }
 }

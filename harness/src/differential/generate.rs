@@ -116,8 +116,7 @@ pub fn strategy(canonical: &FrameSpec, i: &Interesting) -> BoxedStrategy<FrameSp
         field(
             c.protocol,
             50,
-            // 132 SCTP, 136 UDP-Lite, 33 DCCP: ports where TCP's are, but not TCP or UDP.
-            vec![6, 17, 1, 47, 0, 58, 255, 132, 136, 33],
+            vec![6, 17, 1, 47, 0, 58, 255],
             any::<u8>().boxed(),
         ),
         field(

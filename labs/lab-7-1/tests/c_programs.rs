@@ -390,7 +390,10 @@ fn fields_the_rules_ignore() {
     for (define, expected) in [
         (
             "BUG_SCTP_PORTS",
-            &["7.1/port_filter/other-protocols-pass", "7.1/firewall/others-pass"][..],
+            &[
+                "7.1/port_filter/other-protocols-pass",
+                "7.1/firewall/others-pass",
+            ][..],
         ),
         (
             "BUG_UDP_LENGTH_MIN",

@@ -64,7 +64,8 @@ fn delivery_as(
 /// SYN with IPv4 options and two datagrams (one without a checksum), a bare ACK and an empty
 /// datagram whose segments are exactly the 20- and 8-byte headers (frames of 54 and 42
 /// bytes: a program that wants one byte more passes them), and the same two padded to the
-/// 60-byte minimum (the padding is past the IPv4 total length and stays).
+/// 60-byte minimum (the padding is past the IPv4 total length and stays), and segments whose
+/// TCP data offset (0, 4) or UDP length field (0, 65535) is wrong: no rule reads them.
 pub fn rewritten_headers(
     part: &'static str,
     verdict: Verdict,
@@ -226,7 +227,7 @@ pub fn checksum_edges(part: &'static str, verdict: Verdict, f: &Free, net: &Net)
         part,
         "checksum-edges",
         "UDP whose rewritten checksum comes out 0 leaves with 0xffff; a TCP checksum of 0x0000 \
-         is updated like any other",
+         is updated like any other; an update that needs a second carry stays valid",
     )
     .delivery(delivery(
         net,
@@ -905,7 +906,10 @@ const CONTENDED: Spread = Spread::Concurrent {
 /// where a NAT rewrite leaves it addressed to a backend (passed).
 pub fn counts_from_two_cpus(part: &'static str, f: &Free, net: &Net) -> Check {
     let frames = (0..2)
-        .map(|k| f.spec(format!("udp-{k}"), 50 + k as u16, CLIENT_IP, 2 * k).frame(net))
+        .map(|k| {
+            f.spec(format!("udp-{k}"), 50 + k as u16, CLIENT_IP, 2 * k)
+                .frame(net)
+        })
         .collect();
     harness::cpus::counted_every_run(
         Check::new(

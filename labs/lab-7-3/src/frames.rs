@@ -172,7 +172,10 @@ impl Spec {
         let l4 = L3 + 20 + self.options.len();
         self.payload.splice(0..0, [0, 0]);
         let frame = self.build_for(CLIENT, CLIENT, dst_ip);
-        let not_s = u32::from(u16::from_be_bytes([frame[l4 + field], frame[l4 + field + 1]]));
+        let not_s = u32::from(u16::from_be_bytes([
+            frame[l4 + field],
+            frame[l4 + field + 1],
+        ]));
         let word = not_s + u32::from(!target);
         let word = ((word & 0xffff) + (word >> 16)) as u16;
         self.payload[..2].copy_from_slice(&word.to_be_bytes());

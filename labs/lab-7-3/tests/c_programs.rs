@@ -444,7 +444,11 @@ fn header_fields_no_rule_reads() {
 /// Datagrams whose checksum update needs a second carry at the backend they reach.
 #[test]
 fn checksum_folded_once() {
-    flagged_ids("BUG_FOLD_ONCE", Mode::TestRun, &each(&NAT, "checksum-edges"));
+    flagged_ids(
+        "BUG_FOLD_ONCE",
+        Mode::TestRun,
+        &each(&NAT, "checksum-edges"),
+    );
 }
 
 /// Two CPUs balancing at once lose counts of a plain `+= 1` (checked on lb_dsr, whose
