@@ -313,55 +313,6 @@ pub fn overlapped(spans: &[Span]) -> Result<Duration> {
     Ok(common)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spans_must_overlap_for_a_quarter_of_the_shortest() {
-        let t = Instant::now();
-        let ms = Duration::from_millis;
-        assert!(overlapped(&[(t, t + ms(10)), (t + ms(7), t + ms(17))]).is_ok());
-        assert!(overlapped(&[(t, t + ms(10)), (t + ms(8), t + ms(18))]).is_err());
-        assert!(overlapped(&[(t, t + ms(10))]).is_ok());
-    }
-
-    #[test]
-    fn a_spin_barrier_releases_each_round_together() {
-        let b = SpinBarrier::new(2);
-        let hits = std::sync::atomic::AtomicUsize::new(0);
-        std::thread::scope(|s| {
-            for _ in 0..2 {
-                s.spawn(|| {
-                    for round in 1..=3 {
-                        hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                        b.wait().expect("both come");
-                        assert!(hits.load(std::sync::atomic::Ordering::SeqCst) >= 2 * round);
-                        b.wait().expect("both come");
-                    }
-                });
-            }
-        });
-    }
-
-    #[test]
-    fn an_abandoned_spin_barrier_releases_the_others() {
-        let b = SpinBarrier::new(2);
-        b.abandon();
-        assert!(b.wait().is_err());
-    }
-
-    #[test]
-    fn pinning_moves_the_thread_and_restores_it() {
-        let cpus = usable(1).expect("one CPU");
-        {
-            let _on = OnCpu::pin(cpus[0]).expect("pin");
-            // SAFETY: plain libc query.
-            assert_eq!(unsafe { libc::sched_getcpu() } as usize, cpus[0]);
-        }
-    }
-}
-
 /// A check that a counter moves once per run when several CPUs run the program at once:
 /// `frames` spread as `spread` says (a [`Spread::Concurrent`]), and `map` (entry `index`, or
 /// all entries together) must grow by exactly the number of runs. An ARRAY updated with a
@@ -440,4 +391,53 @@ fn counted_once(
         Some(i) => deltas.get(i as usize).copied().unwrap_or(0),
         None => deltas.iter().sum(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_must_overlap_for_a_quarter_of_the_shortest() {
+        let t = Instant::now();
+        let ms = Duration::from_millis;
+        assert!(overlapped(&[(t, t + ms(10)), (t + ms(7), t + ms(17))]).is_ok());
+        assert!(overlapped(&[(t, t + ms(10)), (t + ms(8), t + ms(18))]).is_err());
+        assert!(overlapped(&[(t, t + ms(10))]).is_ok());
+    }
+
+    #[test]
+    fn a_spin_barrier_releases_each_round_together() {
+        let b = SpinBarrier::new(2);
+        let hits = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| {
+                    for round in 1..=3 {
+                        hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        b.wait().expect("both come");
+                        assert!(hits.load(std::sync::atomic::Ordering::SeqCst) >= 2 * round);
+                        b.wait().expect("both come");
+                    }
+                });
+            }
+        });
+    }
+
+    #[test]
+    fn an_abandoned_spin_barrier_releases_the_others() {
+        let b = SpinBarrier::new(2);
+        b.abandon();
+        assert!(b.wait().is_err());
+    }
+
+    #[test]
+    fn pinning_moves_the_thread_and_restores_it() {
+        let cpus = usable(1).expect("one CPU");
+        {
+            let _on = OnCpu::pin(cpus[0]).expect("pin");
+            // SAFETY: plain libc query.
+            assert_eq!(unsafe { libc::sched_getcpu() } as usize, cpus[0]);
+        }
+    }
 }
