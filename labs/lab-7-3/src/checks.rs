@@ -924,3 +924,86 @@ pub fn counts_from_two_cpus(part: &'static str, f: &Free, net: &Net) -> Check {
         CONTENDED,
     )
 }
+
+/// VIP packets in `round-robin-past-16-bits`: past the wrap of a 16-bit cursor at 65,536,
+/// which 3 does not divide.
+const PAST_16_BITS: usize = 65_540;
+
+/// 65,540 VIP datagrams, one test run each: every three in a row reach all three backends, so
+/// a 16-bit cursor (two in a row to one backend where it wraps) fails. Test-run only: about
+/// 0.1 s of separate test runs (measured, debug build), where a repeated test run would rerun
+/// the rewritten frame and a veth would take far longer.
+pub fn round_robin_past_16_bits(
+    part: &'static str,
+    verdict: Verdict,
+    f: &Free,
+    net: &Net,
+) -> Check {
+    let frame = f.spec("udp", 2000, CLIENT_IP, 0).frame(net);
+    let net = net.clone();
+    Check::new(
+        ID,
+        part,
+        "round-robin-past-16-bits",
+        format!(
+            "{PAST_16_BITS} VIP packets: every 3 in a row reach all 3 backends, past a 16-bit \
+             cursor's wrap"
+        ),
+    )
+    .test_run_only()
+    .custom(move |t| {
+        let frames = vec![frame.clone(); PAST_16_BITS];
+        let (shot, deltas) =
+            harness::counters::across_up_to(t, "stats", Some(0), |t| t.fire(&frames))?;
+        // The backend a frame names, as `Delivery::backend_of` reads it (address, then MAC),
+        // from the bytes: decoding 65,540 frames would cost seconds in a debug build.
+        let at = |b: &[u8], range: std::ops::Range<usize>, want: &[u8]| b.get(range) == Some(want);
+        let backend_of = |b: &[u8]| {
+            let by =
+                |m: &dyn Fn(&(Ipv4Addr, traffic::MacAddr)) -> bool| net.backends.iter().position(m);
+            by(&|(ip, _)| at(b, 30..34, &ip.octets()))
+                .or_else(|| by(&|(_, mac)| at(b, 0..6, &mac.octets())))
+        };
+        let went: Vec<Option<usize>> = shot
+            .outcomes
+            .iter()
+            .map(|o| {
+                o.bytes
+                    .as_deref()
+                    .filter(|_| o.verdict == verdict)
+                    .and_then(backend_of)
+            })
+            .collect();
+        let n = net.backends.len();
+        let broken = went.windows(n).position(|w| {
+            w.iter().any(Option::is_none) || (1..n).any(|k| w[k..].contains(&w[k - 1]))
+        });
+        let fine = "every 3 in a row reach all 3".to_owned();
+        let actual = match broken {
+            None => fine.clone(),
+            Some(i) => format!(
+                "packets {}-{}: {}",
+                i + 1,
+                i + n,
+                went[i..i + n]
+                    .iter()
+                    .map(|b| b.map_or("not balanced", |b| BACKEND_NS[b]))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        };
+        let row = format!("VIP packets 1-{PAST_16_BITS}");
+        let want = BTreeMap::from([(0, PAST_16_BITS as u64)]);
+        let got = harness::counters::moved(&deltas);
+        let table = |rotation: String, counted: &BTreeMap<u32, u64>| {
+            render(
+                [(row.as_str(), rotation)].into_iter(),
+                Some(("stats", counted)),
+            )
+        };
+        Ok(Judgement {
+            expected: table(fine.clone(), &want),
+            actual: table(actual, &got),
+        })
+    })
+}

@@ -127,6 +127,7 @@ fn pass_instead_of_tx() {
             (RR, "checksum-edges"),
             (RR, "round-robin"),
             (RR, "round-robin-long"),
+            (RR, "round-robin-past-16-bits"),
             (RR, "round-robin-across-cpus"),
             (HASH, "rewritten-headers"),
             (HASH, "checksum-edges"),
@@ -148,8 +149,10 @@ fn always_backend_0_test_run() {
         &[
             (RR, "round-robin"),
             (RR, "round-robin-long"),
+            (RR, "round-robin-past-16-bits"),
             (REDIRECT, "round-robin"),
             (REDIRECT, "round-robin-long"),
+            (REDIRECT, "round-robin-past-16-bits"),
             (RR, "round-robin-across-cpus"),
             (REDIRECT, "round-robin"),
             (REDIRECT, "round-robin-across-cpus"),
@@ -301,11 +304,9 @@ fn later_fragments_balanced() {
 /// More than 256 VIP packets in one load.
 #[test]
 fn cursor_of_8_bits() {
-    flagged_ids(
-        "BUG_CURSOR_U8",
-        Mode::TestRun,
-        &each(&[RR, REDIRECT], "round-robin-long"),
-    );
+    let mut checks = each(&[RR, REDIRECT], "round-robin-long");
+    checks.extend(each(&[RR, REDIRECT], "round-robin-past-16-bits"));
+    flagged_ids("BUG_CURSOR_U8", Mode::TestRun, &checks);
 }
 
 /// Non-VIP frames between VIP packets, on a real path too.
@@ -459,5 +460,15 @@ fn nonatomic_counter_test_run() {
         "BUG_NONATOMIC_COUNTER",
         Mode::TestRun,
         &[(DSR, "counts-from-2-cpus")],
+    );
+}
+
+/// More than 65536 VIP packets in one load, one test run each.
+#[test]
+fn cursor_of_16_bits() {
+    flagged_ids(
+        "BUG_CURSOR_U16",
+        Mode::TestRun,
+        &each(&[RR, REDIRECT], "round-robin-past-16-bits"),
     );
 }

@@ -39,6 +39,7 @@
  *   BUG_UDP_LENGTH_MIN   UDP whose length field is below 8 is passed (the field is no rule's)
  *   BUG_FOLD_ONCE        the incremental checksum update folds its carry once, not twice
  *   BUG_NONATOMIC_COUNTER stats and backend_stats get a plain `+= 1`, not an atomic add
+ *   BUG_CURSOR_U16       the round-robin cursor is 16 bits: it wraps after 65536 packets
  *
  * These are correct too (choices the contract leaves open), and must pass everything:
  *
@@ -242,6 +243,10 @@ static __always_inline __u32 round_robin(void)
 		return 0;
 #ifdef BUG_CURSOR_U8
 	__u8 *cursor = (__u8 *)next;
+
+	return (*cursor)++ % NBACKENDS;
+#elif defined(BUG_CURSOR_U16)
+	__u16 *cursor = (__u16 *)next;
 
 	return (*cursor)++ % NBACKENDS;
 #else
