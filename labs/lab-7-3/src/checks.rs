@@ -216,6 +216,23 @@ pub fn checksum_edges(part: &'static str, verdict: Verdict, f: &Free, net: &Net)
             specs.push(spec.needing_a_second_carry(*ip));
         }
     }
+    // The same for a program that sums the words as a little-endian CPU reads them, where a
+    // backend's address allows it.
+    for (b, (ip, _)) in net.backends.iter().enumerate() {
+        for k in 0..3u16 {
+            let spec = Spec {
+                dport: f.dport(),
+                payload: f.payload(),
+                ..Spec::udp(
+                    format!("udp-second-carry-swapped-at-{}-{}", BACKEND_NS[b], k + 1),
+                    60 + 3 * b as u16 + k,
+                    CLIENT_IP,
+                    f.sport(),
+                )
+            };
+            specs.extend(spec.needing_a_second_carry_swapped(*ip));
+        }
+    }
     let tcp = Spec {
         dport: f.dport(),
         payload: f.payload(),

@@ -152,16 +152,16 @@ impl Spec {
     /// second carry: the sum ~C + ~VIP + `dst_ip`, folded once, still exceeds 16 bits, so a
     /// program that folds once writes a wrong checksum.
     pub fn needing_a_second_carry(self, dst_ip: Ipv4Addr) -> Self {
-        let words = |a: Ipv4Addr| {
-            let [a, b, c, d] = a.octets();
-            [u16::from_be_bytes([a, b]), u16::from_be_bytes([c, d])]
-        };
-        let moved: u32 = words(VIP).iter().map(|w| u32::from(!w)).sum::<u32>()
-            + words(dst_ip).iter().map(|&w| u32::from(w)).sum::<u32>();
-        // ~C makes the low 16 bits all ones; the VIP's words alone carry past 16 bits.
-        let not_c = 0xffff - (moved & 0xffff);
-        assert!(not_c + moved > 0x1_0000, "no second carry for {dst_ip}");
-        self.with_checksum(VIP, !(not_c as u16))
+        let c = second_carry(dst_ip, u16::from_be_bytes).expect("the VIP's words carry");
+        self.with_checksum(VIP, c)
+    }
+
+    /// As [`Spec::needing_a_second_carry`] for a program that sums the words as a
+    /// little-endian CPU reads them (each word's bytes swapped), where the carries fall
+    /// elsewhere; `None` where those words of the VIP and `dst_ip` cannot carry past 16 bits.
+    pub fn needing_a_second_carry_swapped(self, dst_ip: Ipv4Addr) -> Option<Self> {
+        let c = second_carry(dst_ip, u16::from_le_bytes)?;
+        Some(self.with_checksum(VIP, c.swap_bytes()))
     }
 
     /// The same datagram or segment with its first two payload bytes chosen so that its
@@ -181,6 +181,20 @@ impl Spec {
         self.payload[..2].copy_from_slice(&word.to_be_bytes());
         self
     }
+}
+
+/// The checksum C, as `word` reads it, that makes ~C + ~VIP + `dst_ip` (in words read by
+/// `word`) all ones in its low 16 bits with a carry above them: folded once, it still
+/// exceeds 16 bits. `None` when the address words alone stay under 16 bits.
+fn second_carry(dst_ip: Ipv4Addr, word: fn([u8; 2]) -> u16) -> Option<u16> {
+    let words = |a: Ipv4Addr| {
+        let [a, b, c, d] = a.octets();
+        [word([a, b]), word([c, d])]
+    };
+    let moved: u32 = words(VIP).iter().map(|w| u32::from(!w)).sum::<u32>()
+        + words(dst_ip).iter().map(|&w| u32::from(w)).sum::<u32>();
+    let not_c = 0xffff - (moved & 0xffff);
+    (not_c + moved > 0x1_0000).then(|| !(not_c as u16))
 }
 
 /// Edits the IPv4 header of a lab frame and recomputes its header checksum (over IHL × 4
