@@ -200,37 +200,31 @@ pub fn checksum_edges(part: &'static str, verdict: Verdict, f: &Free, net: &Net)
         }
     }
     // Datagrams whose incremental update needs a second carry at one backend each, three
-    // per backend in a row as above: a checksum folded once comes out wrong.
-    for (b, (ip, _)) in net.backends.iter().enumerate() {
-        for k in 0..3u16 {
-            let spec = Spec {
-                dport: f.dport(),
-                payload: f.payload(),
-                ..Spec::udp(
-                    format!("udp-second-carry-at-{}-{}", BACKEND_NS[b], k + 1),
-                    40 + 3 * b as u16 + k,
-                    CLIENT_IP,
-                    f.sport(),
-                )
-            };
-            specs.push(spec.needing_a_second_carry(*ip));
-        }
-    }
-    // The same for a program that sums the words as a little-endian CPU reads them, where a
-    // backend's address allows it.
-    for (b, (ip, _)) in net.backends.iter().enumerate() {
-        for k in 0..3u16 {
-            let spec = Spec {
-                dport: f.dport(),
-                payload: f.payload(),
-                ..Spec::udp(
-                    format!("udp-second-carry-swapped-at-{}-{}", BACKEND_NS[b], k + 1),
-                    60 + 3 * b as u16 + k,
-                    CLIENT_IP,
-                    f.sport(),
-                )
-            };
-            specs.extend(spec.needing_a_second_carry_swapped(*ip));
+    // per backend in a row as above: a checksum folded once comes out wrong. Then the same for
+    // a program that sums the words as a little-endian CPU reads them, where a backend's
+    // address allows it.
+    for (name, first_tag, swapped) in [
+        ("udp-second-carry", 40, false),
+        ("udp-second-carry-swapped", 60, true),
+    ] {
+        for (b, (ip, _)) in net.backends.iter().enumerate() {
+            for k in 0..3u16 {
+                let spec = Spec {
+                    dport: f.dport(),
+                    payload: f.payload(),
+                    ..Spec::udp(
+                        format!("{name}-at-{}-{}", BACKEND_NS[b], k + 1),
+                        first_tag + 3 * b as u16 + k,
+                        CLIENT_IP,
+                        f.sport(),
+                    )
+                };
+                specs.extend(if swapped {
+                    spec.needing_a_second_carry_swapped(*ip)
+                } else {
+                    Some(spec.needing_a_second_carry(*ip))
+                });
+            }
         }
     }
     let tcp = Spec {

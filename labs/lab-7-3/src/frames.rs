@@ -194,7 +194,7 @@ fn second_carry(dst_ip: Ipv4Addr, word: fn([u8; 2]) -> u16) -> Option<u16> {
     let moved: u32 = words(VIP).iter().map(|w| u32::from(!w)).sum::<u32>()
         + words(dst_ip).iter().map(|&w| u32::from(w)).sum::<u32>();
     let not_c = 0xffff - (moved & 0xffff);
-    (not_c + moved > 0x1_0000).then(|| !(not_c as u16))
+    (not_c + moved > 0x1_0000).then_some(!(not_c as u16))
 }
 
 /// Edits the IPv4 header of a lab frame and recomputes its header checksum (over IHL × 4
