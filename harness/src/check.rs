@@ -86,6 +86,8 @@ pub struct Check {
     pub body: Body,
     /// Whether the check needs a real path (veth); test-run mode then skips it.
     pub needs_veth: bool,
+    /// Whether the check runs in test-run mode only; the veth modes then skip it.
+    pub test_run_only: bool,
 }
 
 /// A check's own driver, for a real protocol exchange: it uses the target as it likes and
@@ -163,6 +165,7 @@ impl Check {
                 counters: None,
             },
             needs_veth: false,
+            test_run_only: false,
         }
     }
 
@@ -191,6 +194,13 @@ impl Check {
     /// Marks the check as needing a real path: test-run mode skips it.
     pub fn needs_veth(mut self) -> Self {
         self.needs_veth = true;
+        self
+    }
+
+    /// Marks the check as test-run only (tens of thousands of runs, cheap as test runs and
+    /// slow as frames on a veth): the veth modes skip it.
+    pub fn test_run_only(mut self) -> Self {
+        self.test_run_only = true;
         self
     }
 
@@ -267,6 +277,7 @@ impl Check {
             Body::Differential(d) => {
                 d.0.veth_frames == 0 && matches!(mode, crate::Mode::Native | crate::Mode::Generic)
             }
+            _ if self.test_run_only => matches!(mode, crate::Mode::Native | crate::Mode::Generic),
             _ => self.needs_veth && mode == crate::Mode::TestRun,
         }
     }

@@ -348,47 +348,76 @@ pub fn counts_from_2_cpus(
         "counts-from-2-cpus",
         "two CPUs running the program at once: every frame counted once (an atomic add)",
     )
-    .custom(move |t| {
-        let mode = t.mode();
-        let runs = frames.len() as u64 * CONTENDED.runs_per_frame(mode);
-        // A batch whose CPUs did not run at the same time (a loaded machine: other tests, other
-        // graders) proves nothing and is an environment fault: tried again, each try with its
-        // own counter readings. A try takes 60-250 ms; 25 of them ride out a busy spell where
-        // five did not (the suite, two tests at a time, left one run in three unverified).
-        const TRIES: usize = 25;
-        let mut tries = 1;
-        let counted = loop {
-            match counted_once(t, counters, highest, &frames, runs) {
-                Err(e) if e.class() == crate::FailureClass::Environment && tries < TRIES => {
-                    tries += 1;
-                }
-                done => break done?,
-            }
-        };
-        let mut table = crate::table::Table::default();
-        table.input(format!(
-            "{} frames, sent {}",
-            frames.len(),
-            CONTENDED.line(mode)
-        ));
-        let shown = crate::table::Shown::measured;
-        table.row(
-            &format!("{counters}, all entries together"),
-            format!("+{}", shown(runs * per_run)),
-            format!("+{}", shown(counted)),
-        );
-        Ok(table.judge())
+    .custom(move |t| judge_counts(t, counters, None, (per_run, highest), &frames))
+}
+
+/// [`counts_from_2_cpus`] for one entry, `counters[index]`, that must move once per run (where
+/// the contract fixes no other entry), described as `description`.
+pub fn counts_entry_from_2_cpus(
+    lab: &str,
+    part: &str,
+    description: &str,
+    (counters, index): (&'static str, u32),
+    frames: Vec<Vec<u8>>,
+) -> crate::Check {
+    crate::Check::new(lab, part, "counts-from-2-cpus", description).custom(move |t| {
+        judge_counts(t, counters, Some(index), (1, Some(index)), &frames)
     })
 }
 
-/// Sends `frames` spread as [`CONTENDED`] says and returns how much `counters` moved in all,
-/// when only those `runs` (and the harness's barriers) ran the program: a program the student
-/// attached to an interface of their own may also run on its traffic, which counts too, and
-/// then the check cannot be judged.
+/// Runs `frames` as [`CONTENDED`] says and judges `counters` (entry `entry`, or all entries
+/// together) against `per_run` per run.
+fn judge_counts(
+    t: &mut dyn Target,
+    counters: &'static str,
+    entry: Option<u32>,
+    (per_run, highest): (u64, Option<u32>),
+    frames: &[Vec<u8>],
+) -> Result<crate::check::Judgement> {
+    let mode = t.mode();
+    let runs = frames.len() as u64 * CONTENDED.runs_per_frame(mode);
+    // A batch whose CPUs did not run at the same time (a loaded machine: other tests, other
+    // graders) proves nothing and is an environment fault: tried again, each try with its
+    // own counter readings. A try takes 60-250 ms; 25 of them ride out a busy spell where
+    // five did not (the suite, two tests at a time, left one run in three unverified).
+    const TRIES: usize = 25;
+    let mut tries = 1;
+    let counted = loop {
+        match counted_once(t, counters, highest, entry, frames, runs) {
+            Err(e) if e.class() == crate::FailureClass::Environment && tries < TRIES => {
+                tries += 1;
+            }
+            done => break done?,
+        }
+    };
+    let mut table = crate::table::Table::default();
+    table.input(format!(
+        "{} frames, sent {}",
+        frames.len(),
+        CONTENDED.line(mode)
+    ));
+    let shown = crate::table::Shown::measured;
+    let what = match entry {
+        Some(i) => format!("{counters}[{i}]"),
+        None => format!("{counters}, all entries together"),
+    };
+    table.row(
+        &what,
+        format!("+{}", shown(runs * per_run)),
+        format!("+{}", shown(counted)),
+    );
+    Ok(table.judge())
+}
+
+/// Sends `frames` spread as [`CONTENDED`] says and returns how much `counters` (entry `entry`,
+/// or all entries) moved, when only those `runs` (and the harness's barriers) ran the program:
+/// a program the student attached to an interface of their own may also run on its traffic,
+/// which counts too, and then the check cannot be judged.
 fn counted_once(
     t: &mut dyn Target,
     counters: &str,
     highest: Option<u32>,
+    entry: Option<u32>,
     frames: &[Vec<u8>],
     runs: u64,
 ) -> Result<u64> {
@@ -405,7 +434,10 @@ fn counted_once(
              counters too; run it again when that interface is quiet"
         )));
     }
-    Ok(deltas.iter().sum())
+    Ok(match entry {
+        Some(i) => deltas.get(i as usize).copied().unwrap_or(0),
+        None => deltas.iter().sum(),
+    })
 }
 
 #[cfg(test)]

@@ -53,6 +53,9 @@ pub struct FrameBuilder {
     truncate: Option<usize>,
     /// Ethernet padding: (the frame's minimum length, the fill bytes repeated).
     pad: Option<(usize, Vec<u8>)>,
+    /// Transport header bytes written over the built header (offset, bytes), before its
+    /// checksum: fields a rule ignores, set to values a sender would not write.
+    l4_fields: Vec<(usize, Vec<u8>)>,
 }
 
 /// Where each layer starts in a built frame (before any [`FrameBuilder::truncate`]).
@@ -147,6 +150,7 @@ impl FrameBuilder {
             bad_l4_checksum: false,
             truncate: None,
             pad: None,
+            l4_fields: Vec::new(),
         }
     }
 
@@ -346,6 +350,33 @@ impl FrameBuilder {
     pub fn pad(mut self, min_len: usize, fill: &[u8]) -> Self {
         assert!(!fill.is_empty(), "padding needs fill bytes");
         self.pad = Some((min_len, fill.to_vec()));
+        self
+    }
+
+    /// Writes `len` into the UDP length field (the datagram stays as built; the checksum
+    /// covers the field as written).
+    pub fn udp_length(self, len: u16) -> Self {
+        self.l4_field(4, &len.to_be_bytes())
+    }
+
+    /// Writes `words` into the TCP data offset nibble (the header stays as built; the
+    /// checksum covers the field as written).
+    ///
+    /// # Panics
+    /// If `words` does not fit in 4 bits.
+    pub fn tcp_data_offset(self, words: u8) -> Self {
+        assert!(words < 16, "data offset {words} does not fit in 4 bits");
+        self.l4_field(12, &[words << 4])
+    }
+
+    /// Makes an ICMP echo header another ICMP message: `kind` in its type byte, code 0, the
+    /// rest as an echo's (the checksum covers it).
+    pub fn icmp_type(self, kind: u8) -> Self {
+        self.l4_field(0, &[kind, 0])
+    }
+
+    fn l4_field(mut self, at: usize, bytes: &[u8]) -> Self {
+        self.l4_fields.push((at, bytes.to_vec()));
         self
     }
 
@@ -625,6 +656,9 @@ impl FrameBuilder {
                 checksum::Transport::Icmp
             }
         };
+        for (at, bytes) in &self.l4_fields {
+            segment[*at..at + bytes.len()].copy_from_slice(bytes);
+        }
         let computed = checksum::transport(kind, addrs, segment).expect("header was just written");
         let csum = match (kind, self.bad_l4_checksum) {
             (_, true) => checksum::corrupt(computed),

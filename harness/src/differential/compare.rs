@@ -116,7 +116,8 @@ impl Compare {
             Output::Normalised(n) => format!("output bytes exact except {}", n.freedoms),
             Output::Balanced(b) if b.nat => "output bytes exact except which backend, source MAC \
                                               client's or LB's, TTL kept or -1, UDP checksum \
-                                              added where none was sent"
+                                              added where none was sent, a checksum that \
+                                              arrived wrong recomputed or carried"
                 .to_owned(),
             Output::Balanced(_) => "output bytes exact except which backend".to_owned(),
         };
@@ -295,7 +296,9 @@ impl Backends {
                 n[at..at + 2].copy_from_slice(&[0xff, 0xff]);
             }
         }
-        if n[6..12] == self.lb_mac.octets() {
+        // The LB's MAC is the configured one or, as the contract has it, the frame's own
+        // destination (a generated frame may be addressed to another MAC).
+        if n[6..12] == self.lb_mac.octets() || n[6..12] == input[0..6] {
             n[6..12].copy_from_slice(&input[6..12]);
         }
         if input[ip + 8] != 0 && n[ip + 8] == input[ip + 8] - 1 {
@@ -313,7 +316,51 @@ impl Backends {
         {
             n[at..at + 2].fill(0);
         }
+        carried_or_recomputed(input, &mut n, field, ip0);
         Some((k, n))
+    }
+}
+
+/// A checksum that arrived wrong may go out recomputed (valid) or carried along incrementally
+/// (still wrong): a valid one in `n` is read as the carried one, so both sides agree.
+fn carried_or_recomputed(input: &[u8], n: &mut [u8], field: Option<usize>, ip0: Ipv4Addr) {
+    use traffic::decode::Csum;
+    let (sent, now) = (traffic::decode(input), traffic::decode(n));
+    let bad = |c: Option<&Csum>| matches!(c, Some(Csum::Bad { .. }));
+    let carried = |at: usize| {
+        let mut c = input[..at + 2].to_vec();
+        replace(
+            &mut c,
+            at,
+            &input[ETH_LEN + 16..ETH_LEN + 20],
+            &ip0.octets(),
+        );
+        [c[at], c[at + 1]]
+    };
+    if bad(sent.ipv4.as_ref().map(|i| &i.csum))
+        && now.ipv4.as_ref().is_some_and(|i| i.csum == Csum::Ok)
+    {
+        let at = ETH_LEN + 10;
+        let c = carried(at);
+        n[at..at + 2].copy_from_slice(&c);
+    }
+    let l4 = |d: &traffic::Decoded| {
+        d.tcp
+            .as_ref()
+            .map(|t| t.csum)
+            .or_else(|| d.udp.as_ref().map(|u| u.csum))
+    };
+    if let Some(at) = field
+        && input.len() >= at + 2
+        && bad(l4(&sent).as_ref())
+        && l4(&now) == Some(Csum::Ok)
+    {
+        let mut c = carried(at);
+        // As the reference sends it: UDP's computed 0 as 0xffff; TCP's 0 read as 0xffff above.
+        if c == [0, 0] {
+            c = [0xff, 0xff];
+        }
+        n[at..at + 2].copy_from_slice(&c);
     }
 }
 
@@ -405,5 +452,67 @@ impl fmt::Display for Observation {
         } else {
             writeln!(f, "counters  {}", self.counters.join(", "))
         }
+    }
+}
+
+#[cfg(test)]
+mod carried_or_recomputed_tests {
+    use traffic::FrameBuilder;
+
+    use super::*;
+
+    const CLIENT: MacAddr = MacAddr(2, 0, 0, 0, 0, 1);
+    const LB: MacAddr = MacAddr(2, 0, 0, 0, 0, 2);
+    const VIP: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 100);
+
+    fn frame(dst_mac: MacAddr, dst: Ipv4Addr, bad: bool) -> Vec<u8> {
+        let b = FrameBuilder::ethernet(CLIENT, dst_mac)
+            .ipv4(Ipv4Addr::new(10, 0, 0, 2), dst)
+            .udp(40000, 7000)
+            .payload(b"hello");
+        if bad {
+            b.bad_ip_checksum().bad_l4_checksum().build()
+        } else {
+            b.build()
+        }
+    }
+
+    /// A frame that arrived with wrong IPv4 and UDP checksums reads the same whether the
+    /// program recomputed them (valid) or carried them along (still wrong), at any backend.
+    #[test]
+    fn a_checksum_that_arrived_wrong_may_be_recomputed_or_carried() {
+        let backends = Backends {
+            list: vec![
+                (
+                    Ipv4Addr::new(10, 0, 1, 1),
+                    MacAddr(0, 0x11, 0x22, 0x33, 0x44, 1),
+                ),
+                (
+                    Ipv4Addr::new(10, 0, 1, 2),
+                    MacAddr(0, 0x11, 0x22, 0x33, 0x44, 2),
+                ),
+            ],
+            lb_mac: LB,
+            nat: true,
+        };
+        let input = frame(LB, VIP, true);
+        let mut seen = Vec::new();
+        for (ip, mac) in &backends.list {
+            let recomputed = frame(*mac, *ip, false);
+            let mut carried = input.clone();
+            carried[0..6].copy_from_slice(&mac.octets());
+            carried[ETH_LEN + 16..ETH_LEN + 20].copy_from_slice(&ip.octets());
+            for at in [ETH_LEN + 10, ETH_LEN + 20 + 6] {
+                replace(&mut carried, at, &VIP.octets(), &ip.octets());
+            }
+            for out in [recomputed, carried] {
+                seen.push(backends.normalise(&input, &out).expect("names a backend").1);
+            }
+        }
+        assert!(seen.windows(2).all(|w| w[0] == w[1]), "{seen:02x?}");
+        // A wrong checksum that is neither recomputed nor carried still differs.
+        let mut garbage = frame(backends.list[0].1, backends.list[0].0, true);
+        garbage[ETH_LEN + 10] ^= 0x10;
+        assert_ne!(backends.normalise(&input, &garbage).unwrap().1, seen[0]);
     }
 }

@@ -165,6 +165,18 @@ impl Frames {
             .icmp_echo(7, 1)
             .payload(&self.vary.payload())
     }
+    /// An ICMP message of type `kind` (code 0): echo reply, destination unreachable, ...
+    fn icmp_of_type(&self, kind: u8) -> FrameBuilder {
+        self.icmp(self.src()).icmp_type(kind)
+    }
+    /// IPv4 protocol `proto` whose first four bytes read as ports `port` to `port`: SCTP (132),
+    /// UDP-Lite (136) and DCCP (33) do carry their ports there, but the rules name TCP and UDP.
+    fn ports_of(&self, proto: u8, port: u16) -> FrameBuilder {
+        let [hi, lo] = port.to_be_bytes();
+        self.ip(self.src(), self.dst())
+            .ip_protocol(proto)
+            .payload(&[hi, lo, hi, lo, 0, 0, 0, 0, 1, 2, 3, 4])
+    }
     /// GRE (protocol 47): IPv4 that is neither TCP, UDP nor ICMP.
     fn gre(&self, src: Ipv4Addr) -> FrameBuilder {
         self.ip(src, self.dst())
@@ -562,7 +574,7 @@ fn port_filter(f: &Frames) -> Vec<Check> {
     vec![
         c(
             "tcp-blocked-ports",
-            "TCP to ports 22, 23 and 3389 is dropped into stats[0]",
+            "TCP to ports 22, 23 and 3389 is dropped into stats[0], whatever its data offset says",
         )
         .probes(blocked.map(|p| {
             probe(
@@ -571,15 +583,31 @@ fn port_filter(f: &Frames) -> Vec<Check> {
                 Drop,
                 0,
             )
+        }))
+        .probes([(22, 4), (3389, 0)].map(|(p, words)| {
+            probe(
+                &format!("tcp-dport-{p}-data-offset-{words}"),
+                f.tcp(f.src(), f.sport(), p).tcp_data_offset(words),
+                Drop,
+                0,
+            )
         })),
         c(
             "udp-blocked-ports",
-            "UDP to ports 22, 23 and 3389 is dropped too",
+            "UDP to ports 22, 23 and 3389 is dropped too, whatever its length field says",
         )
         .probes(blocked.map(|p| {
             probe(
                 &format!("udp-dport-{p}"),
                 f.udp(f.src(), f.sport(), p),
+                Drop,
+                0,
+            )
+        }))
+        .probes([(22, 0), (23, 7), (3389, u16::MAX)].map(|(p, len)| {
+            probe(
+                &format!("udp-dport-{p}-length-field-{len}"),
+                f.udp(f.src(), f.sport(), p).udp_length(len),
                 Drop,
                 0,
             )
@@ -648,10 +676,16 @@ fn port_filter(f: &Frames) -> Vec<Check> {
         ]),
         c(
             "other-protocols-pass",
-            "ICMP and GRE pass, even with 22 where ports would be",
+            "ICMP of any type, GRE, SCTP, UDP-Lite and DCCP pass, even with 22, 23 or 3389 \
+             where ports would be",
         )
         .probes([
             probe("icmp", f.icmp(f.src()), Pass, 1),
+            probe("icmp-echo-reply", f.icmp_of_type(0), Pass, 1),
+            probe("icmp-unreachable", f.icmp_of_type(3), Pass, 1),
+            probe("sctp-dport-22", f.ports_of(132, 22), Pass, 1),
+            probe("udplite-dport-23", f.ports_of(136, 23), Pass, 1),
+            probe("dccp-dport-3389", f.ports_of(33, 3389), Pass, 1),
             probe(
                 "gre-with-port-22-bytes",
                 f.ip(f.src(), f.dst())
@@ -746,6 +780,19 @@ fn port_filter(f: &Frames) -> Vec<Check> {
                 Drop,
                 0,
             ),
+            // 30 bytes: 24 of IPv4 header (IHL 6), 6 of TCP; a length test with 20 for the
+            // header finds 10.
+            probe(
+                "ihl-6-tcp-dport-22-6-header-bytes-padded",
+                padded(
+                    f.tcp(f.src(), f.sport(), 22)
+                        .ip_options(&decoy_options(1, f.port())),
+                    30,
+                    &[0],
+                ),
+                Pass,
+                1,
+            ),
         ]),
         c(
             "vlan-tagged",
@@ -768,10 +815,13 @@ fn firewall(f: &Frames) -> Vec<Check> {
     vec![
         c(
             "icmp-dropped",
-            "ICMP is dropped into stats[0], whatever follows its IPv4 header",
+            "ICMP of any type is dropped into stats[0], whatever follows its IPv4 header",
         )
         .probes([
             probe("icmp-from-a-clean-source", f.icmp(f.src()), Drop, 0),
+            probe("icmp-echo-reply", f.icmp_of_type(0), Drop, 0),
+            probe("icmp-unreachable", f.icmp_of_type(3), Drop, 0),
+            probe("icmp-time-exceeded", f.icmp_of_type(11), Drop, 0),
             probe("icmp-cut-after-ipv4", f.icmp(f.src()).truncate(L4), Drop, 0),
             probe(
                 "icmp-cut-inside-its-header",
@@ -808,18 +858,37 @@ fn firewall(f: &Frames) -> Vec<Check> {
         ]),
         c(
             "blocked-ports",
-            "TCP and UDP to ports 22 and 80 are dropped into stats[2]",
+            "TCP and UDP to ports 22 and 80 are dropped into stats[2], whatever the TCP data \
+             offset or UDP length field says",
         )
         .probes([
             probe("tcp-dport-22", f.tcp(f.src(), f.sport(), 22), Drop, 2),
             probe("tcp-dport-80", f.tcp(f.src(), f.sport(), 80), Drop, 2),
             probe("udp-dport-22", f.udp(f.src(), f.sport(), 22), Drop, 2),
             probe("udp-dport-80", f.udp(f.src(), f.sport(), 80), Drop, 2),
+            probe(
+                "tcp-dport-80-data-offset-4",
+                f.tcp(f.src(), f.sport(), 80).tcp_data_offset(4),
+                Drop,
+                2,
+            ),
+            probe(
+                "udp-dport-22-length-field-0",
+                f.udp(f.src(), f.sport(), 22).udp_length(0),
+                Drop,
+                2,
+            ),
+            probe(
+                "udp-dport-80-length-field-65535",
+                f.udp(f.src(), f.sport(), 80).udp_length(u16::MAX),
+                Drop,
+                2,
+            ),
         ]),
         c(
             "others-pass",
-            "everything else passes into stats[3], including ports 23 and 3389 and GRE with 80 \
-             where ports would be",
+            "everything else passes into stats[3], including ports 23 and 3389 and GRE, SCTP, \
+             UDP-Lite and DCCP with 80 or 22 where ports would be",
         )
         .probes([
             probe("tcp-dport-443", f.tcp(f.src(), f.sport(), 443), Pass, 3),
@@ -834,6 +903,9 @@ fn firewall(f: &Frames) -> Vec<Check> {
                 Pass,
                 3,
             ),
+            probe("sctp-dport-80", f.ports_of(132, 80), Pass, 3),
+            probe("udplite-dport-22", f.ports_of(136, 22), Pass, 3),
+            probe("dccp-dport-80", f.ports_of(33, 80), Pass, 3),
         ]),
         c(
             "first-match-wins",
@@ -980,6 +1052,19 @@ fn firewall(f: &Frames) -> Vec<Check> {
                 padded(f.udp(f.src(), f.sport(), 22), 24, &[0]),
                 Drop,
                 2,
+            ),
+            // 26 bytes: 24 of IPv4 header (IHL 6), 2 of TCP, then padding reading as port
+            // 80; a length test with 20 for the header finds 6.
+            probe(
+                "ihl-6-tcp-2-header-bytes-padded-with-80",
+                padded(
+                    f.tcp(f.src(), f.sport(), f.port())
+                        .ip_options(&decoy_options(1, f.port())),
+                    26,
+                    &[0, 80],
+                ),
+                Pass,
+                3,
             ),
         ]),
         c(

@@ -381,3 +381,44 @@ fn nonatomic_counter_test_run() {
     flagged("BUG_NONATOMIC_COUNTER", Mode::TestRun, &FROM_TWO_CPUS);
     eprintln!("took {:?}", start.elapsed());
 }
+
+/// Mistakes on fields the rules ignore (the protocols that carry ports where TCP does, the UDP
+/// length field, the TCP data offset, the ICMP type, the IHL in the total-length test), each
+/// flagged by exactly the checks that send such a frame.
+#[test]
+fn fields_the_rules_ignore() {
+    for (define, expected) in [
+        (
+            "BUG_SCTP_PORTS",
+            &[
+                "7.1/port_filter/other-protocols-pass",
+                "7.1/firewall/others-pass",
+            ][..],
+        ),
+        (
+            "BUG_UDP_LENGTH_MIN",
+            // Also a length field read from padding (4 UDP bytes padded to 60).
+            &[
+                "7.1/port_filter/udp-blocked-ports",
+                "7.1/firewall/blocked-ports",
+                "7.1/firewall/padded",
+            ][..],
+        ),
+        (
+            "BUG_TCP_DOFF_MIN",
+            // Also a data offset read from padding (8 TCP bytes padded to 60).
+            &[
+                "7.1/port_filter/tcp-blocked-ports",
+                "7.1/firewall/blocked-ports",
+                "7.1/port_filter/padded",
+            ][..],
+        ),
+        ("BUG_ICMP_ECHO_ONLY", &["7.1/firewall/icmp-dropped"][..]),
+        (
+            "BUG_TOTLEN_20",
+            &["7.1/port_filter/padded", "7.1/firewall/padded"][..],
+        ),
+    ] {
+        flagged(define, Mode::TestRun, expected);
+    }
+}

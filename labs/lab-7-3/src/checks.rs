@@ -64,7 +64,8 @@ fn delivery_as(
 /// SYN with IPv4 options and two datagrams (one without a checksum), a bare ACK and an empty
 /// datagram whose segments are exactly the 20- and 8-byte headers (frames of 54 and 42
 /// bytes: a program that wants one byte more passes them), and the same two padded to the
-/// 60-byte minimum (the padding is past the IPv4 total length and stays).
+/// 60-byte minimum (the padding is past the IPv4 total length and stays), and segments whose
+/// TCP data offset (0, 4) or UDP length field (0, 65535) is wrong: no rule reads them.
 pub fn rewritten_headers(
     part: &'static str,
     verdict: Verdict,
@@ -101,6 +102,24 @@ pub fn rewritten_headers(
         bare("udp-8-bytes", 6, false, 0),
         bare("tcp-ack-20-padded", 7, true, MIN_FRAME),
         bare("udp-8-padded", 8, false, MIN_FRAME),
+        // Fields no rule reads: the whole 20 (8) header bytes make a header, whatever the
+        // data offset (length field) says.
+        Spec {
+            data_offset: Some(4),
+            ..spec("tcp-data-offset-4", 9, true)
+        },
+        Spec {
+            data_offset: Some(0),
+            ..spec("tcp-data-offset-0", 10, true)
+        },
+        Spec {
+            udp_length: Some(0),
+            ..spec("udp-length-field-0", 11, false)
+        },
+        Spec {
+            udp_length: Some(u16::MAX),
+            ..spec("udp-length-field-65535", 12, false)
+        },
     ];
     let what = match rewrite {
         Rewrite::Nat => "destination IP and MAC become a backend's, checksums stay valid",
@@ -180,6 +199,34 @@ pub fn checksum_edges(part: &'static str, verdict: Verdict, f: &Free, net: &Net)
             specs.push(spec.summing_to_zero(*ip));
         }
     }
+    // Datagrams whose incremental update needs a second carry at one backend each, three
+    // per backend in a row as above: a checksum folded once comes out wrong. Then the same for
+    // a program that sums the words as a little-endian CPU reads them, where a backend's
+    // address allows it.
+    for (name, first_tag, swapped) in [
+        ("udp-second-carry", 40, false),
+        ("udp-second-carry-swapped", 60, true),
+    ] {
+        for (b, (ip, _)) in net.backends.iter().enumerate() {
+            for k in 0..3u16 {
+                let spec = Spec {
+                    dport: f.dport(),
+                    payload: f.payload(),
+                    ..Spec::udp(
+                        format!("{name}-at-{}-{}", BACKEND_NS[b], k + 1),
+                        first_tag + 3 * b as u16 + k,
+                        CLIENT_IP,
+                        f.sport(),
+                    )
+                };
+                specs.extend(if swapped {
+                    spec.needing_a_second_carry_swapped(*ip)
+                } else {
+                    Some(spec.needing_a_second_carry(*ip))
+                });
+            }
+        }
+    }
     let tcp = Spec {
         dport: f.dport(),
         payload: f.payload(),
@@ -201,7 +248,7 @@ pub fn checksum_edges(part: &'static str, verdict: Verdict, f: &Free, net: &Net)
         part,
         "checksum-edges",
         "UDP whose rewritten checksum comes out 0 leaves with 0xffff; a TCP checksum of 0x0000 \
-         is updated like any other, and so is one whose update carries twice",
+         is updated like any other; an update that needs a second carry stays valid",
     )
     .delivery(delivery(
         net,
@@ -875,4 +922,107 @@ fn dsr_judgement(served: &Served, net: &Net) -> Judgement {
         expected: render(expected.into_iter(), None),
         actual: render(actual.into_iter(), None),
     }
+}
+
+/// `stats[0]` under load from two CPUs at once: every run of a VIP datagram counted once. Only
+/// `lb_dsr` is checked so: a test run repeated by the kernel starts from the frame the
+/// previous run left, which the DSR rewrite leaves addressed to the VIP (balanced again),
+/// where a NAT rewrite leaves it addressed to a backend (passed).
+pub fn counts_from_two_cpus(part: &'static str, f: &Free, net: &Net) -> Check {
+    let frames = (0..2)
+        .map(|k| {
+            f.spec(format!("udp-{k}"), 50 + k as u16, CLIENT_IP, 2 * k)
+                .frame(net)
+        })
+        .collect();
+    harness::cpus::counts_entry_from_2_cpus(
+        ID,
+        part,
+        "two CPUs balancing VIP datagrams at once: stats[0] counts every one (an atomic add)",
+        ("stats", 0),
+        frames,
+    )
+}
+
+/// VIP packets in `round-robin-past-16-bits`: past the wrap of a 16-bit cursor at 65,536,
+/// which 3 does not divide.
+const PAST_16_BITS: usize = 65_540;
+
+/// 65,540 VIP datagrams, one test run each: every three in a row reach all three backends, so
+/// a 16-bit cursor (two in a row to one backend where it wraps) fails. Test-run only: about
+/// 0.1 s of separate test runs (measured, debug build), where a repeated test run would rerun
+/// the rewritten frame and a veth would take far longer.
+pub fn round_robin_past_16_bits(
+    part: &'static str,
+    verdict: Verdict,
+    f: &Free,
+    net: &Net,
+) -> Check {
+    let frame = f.spec("udp", 2000, CLIENT_IP, 0).frame(net);
+    let net = net.clone();
+    Check::new(
+        ID,
+        part,
+        "round-robin-past-16-bits",
+        format!(
+            "{PAST_16_BITS} VIP packets: every 3 in a row reach all 3 backends, past a 16-bit \
+             cursor's wrap"
+        ),
+    )
+    .test_run_only()
+    .custom(move |t| {
+        let frames = vec![frame.clone(); PAST_16_BITS];
+        let (shot, deltas) =
+            harness::counters::across_up_to(t, "stats", Some(0), |t| t.fire(&frames))?;
+        // The backend a frame names, as `Delivery::backend_of` reads it (address, then MAC),
+        // from the bytes: decoding 65,540 frames would cost seconds in a debug build.
+        let at = |b: &[u8], range: std::ops::Range<usize>, want: &[u8]| b.get(range) == Some(want);
+        let backend_of = |b: &[u8]| {
+            let by =
+                |m: &dyn Fn(&(Ipv4Addr, traffic::MacAddr)) -> bool| net.backends.iter().position(m);
+            by(&|(ip, _)| at(b, 30..34, &ip.octets()))
+                .or_else(|| by(&|(_, mac)| at(b, 0..6, &mac.octets())))
+        };
+        let went: Vec<Option<usize>> = shot
+            .outcomes
+            .iter()
+            .map(|o| {
+                o.bytes
+                    .as_deref()
+                    .filter(|_| o.verdict == verdict)
+                    .and_then(backend_of)
+            })
+            .collect();
+        let n = net.backends.len();
+        let broken = went.windows(n).position(|w| {
+            w.iter().any(Option::is_none) || (1..n).any(|k| w[k..].contains(&w[k - 1]))
+        });
+        let fine = "every 3 in a row reach all 3".to_owned();
+        let actual = match broken {
+            None => fine.clone(),
+            Some(i) => format!(
+                "packets {}-{}: {}",
+                i + 1,
+                i + n,
+                went[i..i + n]
+                    .iter()
+                    .map(|b| b.map_or("not balanced", |b| BACKEND_NS[b]))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        };
+        let row = format!("VIP packets 1-{PAST_16_BITS}");
+        let want = BTreeMap::from([(0, PAST_16_BITS as u64)]);
+        let got = harness::counters::moved(&deltas);
+        let table = |rotation: String, counted: &BTreeMap<u32, u64>| {
+            render(
+                [(row.as_str(), rotation)].into_iter(),
+                Some(("stats", counted)),
+            )
+        };
+        Ok(Judgement {
+            expected: table(fine.clone(), &want),
+            actual: table(actual, &got),
+        })
+    })
 }

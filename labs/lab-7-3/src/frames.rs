@@ -52,6 +52,10 @@ pub struct Spec {
     pub trailer: bool,
     /// Ethernet padding (zeros past the IPv4 total length) up to this frame length.
     pub pad_to: usize,
+    /// A TCP data offset other than the header's own (a field no rule reads).
+    pub data_offset: Option<u8>,
+    /// A UDP length field other than the datagram's own (a field no rule reads).
+    pub udp_length: Option<u16>,
 }
 
 impl Spec {
@@ -70,6 +74,8 @@ impl Spec {
             flags: None,
             trailer: true,
             pad_to: 0,
+            data_offset: None,
+            udp_length: None,
         }
     }
 
@@ -103,6 +109,12 @@ impl Spec {
         if let Some(flags) = self.flags {
             b = b.tcp_flags(flags);
         }
+        if let Some(words) = self.data_offset {
+            b = b.tcp_data_offset(words);
+        }
+        if let Some(len) = self.udp_length {
+            b = b.udp_length(len);
+        }
         b = b.payload(&self.payload).pad_to(self.pad_to);
         let layout = b.layout();
         let mut frame = b.build();
@@ -134,6 +146,55 @@ impl Spec {
         self.payload[..2].copy_from_slice(&frame[l4 + field..l4 + field + 2]);
         self
     }
+
+    /// The same datagram or segment with its first two payload bytes chosen so that the
+    /// incremental update (RFC 1624) of its checksum for the destination `dst_ip` needs a
+    /// second carry: the sum ~C + ~VIP + `dst_ip`, folded once, still exceeds 16 bits, so a
+    /// program that folds once writes a wrong checksum.
+    pub fn needing_a_second_carry(self, dst_ip: Ipv4Addr) -> Self {
+        let c = second_carry(dst_ip, u16::from_be_bytes).expect("the VIP's words carry");
+        self.with_checksum(VIP, c)
+    }
+
+    /// As [`Spec::needing_a_second_carry`] for a program that sums the words as a
+    /// little-endian CPU reads them (each word's bytes swapped), where the carries fall
+    /// elsewhere; `None` where those words of the VIP and `dst_ip` cannot carry past 16 bits.
+    pub fn needing_a_second_carry_swapped(self, dst_ip: Ipv4Addr) -> Option<Self> {
+        let c = second_carry(dst_ip, u16::from_le_bytes)?;
+        Some(self.with_checksum(VIP, c.swap_bytes()))
+    }
+
+    /// The same datagram or segment with its first two payload bytes chosen so that its
+    /// checksum for the destination `dst_ip` is `target`: the sum of everything else is S,
+    /// and a word of ~S + ~target makes the sum ~target.
+    fn with_checksum(mut self, dst_ip: Ipv4Addr, target: u16) -> Self {
+        let field = if self.tcp { 16 } else { 6 };
+        let l4 = L3 + 20 + self.options.len();
+        self.payload.splice(0..0, [0, 0]);
+        let frame = self.build_for(CLIENT, CLIENT, dst_ip);
+        let not_s = u32::from(u16::from_be_bytes([
+            frame[l4 + field],
+            frame[l4 + field + 1],
+        ]));
+        let word = not_s + u32::from(!target);
+        let word = ((word & 0xffff) + (word >> 16)) as u16;
+        self.payload[..2].copy_from_slice(&word.to_be_bytes());
+        self
+    }
+}
+
+/// The checksum C, as `word` reads it, that makes ~C + ~VIP + `dst_ip` (in words read by
+/// `word`) all ones in its low 16 bits with a carry above them: folded once, it still
+/// exceeds 16 bits. `None` when the address words alone stay under 16 bits.
+fn second_carry(dst_ip: Ipv4Addr, word: fn([u8; 2]) -> u16) -> Option<u16> {
+    let words = |a: Ipv4Addr| {
+        let [a, b, c, d] = a.octets();
+        [word([a, b]), word([c, d])]
+    };
+    let moved: u32 = words(VIP).iter().map(|w| u32::from(!w)).sum::<u32>()
+        + words(dst_ip).iter().map(|&w| u32::from(w)).sum::<u32>();
+    let not_c = 0xffff - (moved & 0xffff);
+    (not_c + moved > 0x1_0000).then_some(!(not_c as u16))
 }
 
 impl Spec {
@@ -362,5 +423,26 @@ mod tests {
         let sent = udp.frame(&Net::CANONICAL);
         assert_ne!(sent[l4 + 6..l4 + 8], [0xff, 0xff]);
         assert_ne!(sent[l4 + 6..l4 + 8], [0, 0]);
+    }
+
+    /// The crafted checksum sits where folding once loses a carry, and the frame sent to the
+    /// VIP carries it as a valid checksum.
+    #[test]
+    fn needing_a_second_carry() {
+        let l4 = L3 + 20;
+        for (ip, _) in Net::CANONICAL.backends.iter().chain(&Net::OTHER.backends) {
+            let udp = Spec::udp("u", 2, CLIENT_IP, 40000).needing_a_second_carry(*ip);
+            let sent = udp.frame(&Net::CANONICAL);
+            assert_eq!(decode(&sent).udp.map(|u| u.csum), Some(Csum::Ok));
+            let c = u16::from_be_bytes([sent[l4 + 6], sent[l4 + 7]]);
+            let words = |a: &Ipv4Addr| {
+                let o = a.octets();
+                [[o[0], o[1]], [o[2], o[3]]].map(|w| u32::from(u16::from_be_bytes(w)))
+            };
+            let ([v0, v1], [n0, n1]) = (words(&VIP), words(ip));
+            let sum = u32::from(!c) + (0xffff - v0) + (0xffff - v1) + n0 + n1;
+            let once = (sum & 0xffff) + (sum >> 16);
+            assert!(once > 0xffff, "{ip}: {sum:#x} folds once to {once:#x}");
+        }
     }
 }

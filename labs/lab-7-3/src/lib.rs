@@ -49,6 +49,7 @@ pub fn lab(seed: u64) -> Lab {
                     checks::checksum_edges("lb_round_robin", Verdict::Tx, &f, &rr),
                     checks::round_robin("lb_round_robin", Verdict::Tx, &f, &rr),
                     checks::round_robin_long("lb_round_robin", Verdict::Tx, &f, &rr),
+                    checks::round_robin_past_16_bits("lb_round_robin", Verdict::Tx, &f, &rr),
                     checks::round_robin_across_cpus("lb_round_robin", Verdict::Tx, &f, &rr),
                     checks::delivered("lb_round_robin", Path::Switch, &f, &rr),
                     checks::non_vip("lb_round_robin", &f, &rr),
@@ -98,6 +99,12 @@ pub fn lab(seed: u64) -> Lab {
                     checks::checksum_edges("lb_redirect", Verdict::Redirect, &f, &redirect),
                     checks::round_robin("lb_redirect", Verdict::Redirect, &f, &redirect),
                     checks::round_robin_long("lb_redirect", Verdict::Redirect, &f, &redirect),
+                    checks::round_robin_past_16_bits(
+                        "lb_redirect",
+                        Verdict::Redirect,
+                        &f,
+                        &redirect,
+                    ),
                     checks::round_robin_across_cpus(
                         "lb_redirect",
                         Verdict::Redirect,
@@ -133,6 +140,7 @@ pub fn lab(seed: u64) -> Lab {
                     ),
                     checks::dsr_tcp(&dsr),
                     checks::non_vip("lb_dsr", &f, &dsr),
+                    checks::counts_from_two_cpus("lb_dsr", &f, &dsr),
                 ],
                 true,
                 &dsr,

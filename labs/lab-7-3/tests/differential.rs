@@ -93,3 +93,13 @@ fn the_reference_matches_itself_on_a_million_frames() {
 fn existing_mutants_caught_by_the_differential_check_alone() {
     diff::count_caught(&source(), &[], |d| build(&[d]), &parts(0, FRAMES));
 }
+
+/// Correct variants the differential check once charged: a source MAC taken from the frame's
+/// destination (generated frames are not all addressed to the configured LB MAC), and an IPv4
+/// checksum recomputed where the reference carries a wrong one along.
+#[test]
+fn correct_variants_match_the_reference() {
+    for define in ["SRC_MAC_FROM_FRAME", "IP_CSUM_RECOMPUTED"] {
+        diff::assert_no_difference(&parts(0, CAUGHT_WITHIN), &build(&[define]), CAUGHT_WITHIN);
+    }
+}

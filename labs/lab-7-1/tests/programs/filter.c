@@ -60,6 +60,20 @@
  *   BUG_SYN_FIN          port_filter passes TCP with both SYN and FIN set
  *   BUG_NONATOMIC_COUNTER stats[i] += 1, not an     all three: counts-from-2-cpus (two CPUs
  *                        atomic add                     at once lose updates)
+ *
+ * Mistakes on fields the rules ignore (tests/c_programs.rs, fields_the_rules_ignore):
+ *   BUG_SCTP_PORTS       SCTP (132) has its ports where  port_filter, firewall: SCTP to 22 or
+ *                        TCP's are, so its ports are     80 is dropped
+ *                        read too
+ *   BUG_UDP_LENGTH_MIN   UDP whose length field is       port_filter, firewall: UDP to 22 with
+ *                        below 8 has no header           length field 0 passes
+ *   BUG_TCP_DOFF_MIN     TCP whose data offset is below  port_filter, firewall: TCP to 22 with
+ *                        5 has no header                 data offset 4 passes
+ *   BUG_ICMP_ECHO_ONLY   firewall drops only ICMP echo   firewall: an echo reply passes
+ *                        requests (type 8)
+ *   BUG_TOTLEN_20        the transport length is total   port_filter, firewall: IHL 6, total
+ *                        length - 20, whatever the IHL   length 26, padding reading as port 80:
+ *                                                        dropped
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -141,7 +155,11 @@ static __always_inline struct ports *transport(struct xdp_md *ctx, struct iphdr 
 	void *end = (void *)(long)ctx->data_end;
 	void *l4;
 
-#ifndef BUG_ANY_PROTOCOL
+#if defined(BUG_SCTP_PORTS)
+	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP &&
+	    ip->protocol != IPPROTO_SCTP)
+		return NULL;
+#elif !defined(BUG_ANY_PROTOCOL)
 	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
 		return NULL;
 #endif
@@ -161,9 +179,20 @@ static __always_inline struct ports *transport(struct xdp_md *ctx, struct iphdr 
 #endif
 	if (l4 + len > end)
 		return NULL;
-#ifndef BUG_FRAME_END_ONLY
+#if defined(BUG_TOTLEN_20)
+	if ((long)sizeof(*ip) + len > bpf_ntohs(ip->tot_len))
+		return NULL;
+#elif !defined(BUG_FRAME_END_ONLY)
 	/* The datagram ends at its total length; Ethernet padding may follow. */
 	if ((long)(l4 - (void *)ip) + len > bpf_ntohs(ip->tot_len))
+		return NULL;
+#endif
+#ifdef BUG_UDP_LENGTH_MIN
+	if (ip->protocol == IPPROTO_UDP && l4 + 6 <= end && bpf_ntohs(*(__be16 *)(l4 + 4)) < 8)
+		return NULL;
+#endif
+#ifdef BUG_TCP_DOFF_MIN
+	if (ip->protocol == IPPROTO_TCP && l4 + 13 <= end && (*(__u8 *)(l4 + 12) >> 4) < 5)
 		return NULL;
 #endif
 	return l4;
@@ -270,8 +299,12 @@ int firewall(struct xdp_md *ctx)
 	if (ip->protocol == IPPROTO_ICMP)
 		return count(0, XDP_DROP);
 #else
-#ifdef BUG_ICMP_NEEDS_HEADER
+#if defined(BUG_ICMP_NEEDS_HEADER)
 	if (ip->protocol == IPPROTO_ICMP && (void *)(ip + 1) + 8 <= (void *)(long)ctx->data_end)
+#elif defined(BUG_ICMP_ECHO_ONLY)
+	/* An ICMP type that is there and is not 8 (echo request) is let through. */
+	if (ip->protocol == IPPROTO_ICMP &&
+	    ((void *)(ip + 1) + 1 > (void *)(long)ctx->data_end || *(__u8 *)(ip + 1) == 8))
 #else
 	if (ip->protocol == IPPROTO_ICMP)
 #endif

@@ -36,6 +36,17 @@
  *   BUG_FIXED_LB_MAC     lb_dsr writes the README's LB MAC as source, not the frame's destination
  *   BUG_PERCPU_CURSOR    the round-robin cursor is a PERCPU_ARRAY: each CPU rotates alone
  *   BUG_FOLD_ONCE        the checksum update folds its carries once, not twice
+ *   BUG_TCP_DOFF_MIN     TCP whose data offset is below 5 is passed (the offset is no rule's)
+ *   BUG_UDP_LENGTH_MIN   UDP whose length field is below 8 is passed (the field is no rule's)
+ *   BUG_NONATOMIC_COUNTER stats and backend_stats get a plain `+= 1`, not an atomic add
+ *   BUG_CURSOR_U16       the round-robin cursor is 16 bits: it wraps after 65536 packets
+ *
+ * These are correct too (choices the contract leaves open), and must pass everything:
+ *
+ *   SRC_MAC_FROM_FRAME   the NAT programs make the source MAC the frame's destination (the LB's)
+ *   IP_CSUM_RECOMPUTED   the IPv4 header checksum is computed afresh over IHL*4 bytes, not
+ *                        updated: a header that arrived with a wrong checksum leaves with a
+ *                        valid one
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -107,6 +118,7 @@ struct pkt {
 	__u32 *ports; /* source and destination port, as one word */
 	__sum16 *l4_check;
 	int udp;
+	void *end;
 };
 
 /* A TCP or UDP packet to the VIP with its whole transport header: 1, else 0. */
@@ -166,6 +178,14 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 	} else {
 		return 0;
 	}
+#ifdef BUG_TCP_DOFF_MIN
+	if (!p->udp && (*(__u8 *)(l4 + 12) >> 4) < 5)
+		return 0;
+#endif
+#ifdef BUG_UDP_LENGTH_MIN
+	if (p->udp && bpf_ntohs(*(__be16 *)(l4 + 4)) < 8)
+		return 0;
+#endif
 #ifndef BUG_FRAME_END_ONLY
 	/* The packet ends where its total length says; Ethernet padding may follow. */
 	if (ip->ihl * 4 + need > bpf_ntohs(ip->tot_len))
@@ -174,6 +194,7 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 	p->eth = eth;
 	p->ip = ip;
 	p->ports = l4;
+	p->end = end;
 	return 1;
 }
 
@@ -198,11 +219,16 @@ static __always_inline void count(__u32 i)
 	__u32 zero = 0;
 	__u64 *n = bpf_map_lookup_elem(&stats, &zero);
 
+#ifdef BUG_NONATOMIC_COUNTER
+#define ADD1(n) (*(n) += 1)
+#else
+#define ADD1(n) __sync_fetch_and_add(n, 1)
+#endif
 	if (n)
-		__sync_fetch_and_add(n, 1);
+		ADD1(n);
 	n = bpf_map_lookup_elem(&backend_stats, &i);
 	if (n)
-		__sync_fetch_and_add(n, 1);
+		ADD1(n);
 }
 
 static __always_inline __u32 round_robin(void)
@@ -217,6 +243,10 @@ static __always_inline __u32 round_robin(void)
 		return 0;
 #ifdef BUG_CURSOR_U8
 	__u8 *cursor = (__u8 *)next;
+
+	return (*cursor)++ % NBACKENDS;
+#elif defined(BUG_CURSOR_U16)
+	__u16 *cursor = (__u16 *)next;
 
 	return (*cursor)++ % NBACKENDS;
 #else
@@ -243,6 +273,30 @@ static __always_inline __u32 hash(struct pkt *p)
 	h ^= h >> 16;
 	return h % NBACKENDS;
 }
+
+#ifdef IP_CSUM_RECOMPUTED
+/* The IPv4 header checksum from scratch, options included. parse() saw the header inside
+ * the frame; the verifier wants each word checked again (0: never happens). */
+static __always_inline int ip_checksum(struct pkt *p)
+{
+	__u16 *w = (__u16 *)p->ip;
+	__u32 sum = 0;
+	int k;
+
+	p->ip->check = 0;
+	for (k = 0; k < 30; k++) {
+		if (k >= p->ip->ihl * 2)
+			break;
+		if ((void *)(w + k + 1) > p->end)
+			return 0;
+		sum += w[k];
+	}
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	p->ip->check = ~sum;
+	return 1;
+}
+#endif
 
 #ifdef BUG_FIXED_BACKENDS
 /* The README's backends, as a student might copy them in. */
@@ -272,7 +326,10 @@ static __always_inline int rewrite(struct pkt *p, __u32 i)
 	p->ip->daddr = b->ip;
 #endif
 	new = b->ip;
-#ifndef BUG_NO_IP_CSUM
+#if defined(IP_CSUM_RECOMPUTED)
+	if (!ip_checksum(p))
+		return 0;
+#elif !defined(BUG_NO_IP_CSUM)
 	p->ip->check = bpf_htons(csum_replace4(bpf_ntohs(p->ip->check), bpf_ntohl(old), bpf_ntohl(new)));
 #endif
 #ifndef BUG_NO_L4_CSUM
@@ -291,6 +348,10 @@ static __always_inline int rewrite(struct pkt *p, __u32 i)
 #endif
 		*p->l4_check = bpf_htons(c);
 	}
+#endif
+#ifdef SRC_MAC_FROM_FRAME
+	/* The frame was addressed to the load balancer: its destination is our own MAC. */
+	__builtin_memcpy(p->eth->h_source, p->eth->h_dest, ETH_ALEN);
 #endif
 #ifndef BUG_NO_DST_MAC
 	__builtin_memcpy(p->eth->h_dest, b->mac, ETH_ALEN);
