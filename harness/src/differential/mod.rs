@@ -234,7 +234,26 @@ impl Differential {
             Some(b) => b,
             None => self.compare.read(side.target, self.sequences.is_none())?,
         };
+        // A program attached by the student may also run on other traffic of its interface,
+        // which moves its counters too: then the frame cannot be judged.
+        let adopted = side.target.program().adopted();
+        let ran_before = if adopted {
+            Some((side.target.program().run_count()?, side.target.barriers_sent()))
+        } else {
+            None
+        };
         let outcome = side.target.exchange(frame)?;
+        if let Some((runs, barriers)) = ran_before {
+            let ran = side.target.program().run_count()? - runs;
+            let ours = 1 + (side.target.barriers_sent() - barriers);
+            if ran > ours {
+                return Err(crate::Error::env(format!(
+                    "the program ran {ran} times for {ours} frames of the harness's, so it also \
+                     ran on other traffic (an interface it is attached to), which moves its \
+                     counters too; run it again when that interface is quiet"
+                )));
+            }
+        }
         let after = self.compare.read(side.target, self.sequences.is_none())?;
         self.compare.require(frame, &after)?;
         let obs = self.compare.observe(frame, &outcome, &before, &after);
