@@ -124,7 +124,7 @@ run() {
     local status=0 attempt console="$dir/.vm-console.log"
     for attempt in 1 2; do
         status=0
-        timeout "${XDPLAB_VM_TIMEOUT:-2100}" vng --disable-kvm --verbose --run "$vmlinuz" \
+        timeout "${XDPLAB_VM_TIMEOUT:-3000}" vng --disable-kvm --verbose --run "$vmlinuz" \
             --cpus 2 --memory 4G --rwdir "$dir" "${overlays[@]}" --exec "$script" \
             </dev/null >"$console" 2>&1 || status=$?
         [ ! -s "$dir/.vm-status" ] || break
@@ -138,7 +138,7 @@ run() {
         if grep -aqE 'Kernel panic|BUG:|Oops|general protection fault|Call Trace' "$console"; then
             die "the guest kernel faulted (see its console above); not retried"
         fi
-        [ "$attempt" -eq 2 ] && die "the VM ended without the command's exit status twice: it did not boot, or was killed after ${XDPLAB_VM_TIMEOUT:-2100} s"
+        [ "$attempt" -eq 2 ] && die "the VM ended without the command's exit status twice: it did not boot, or was killed after ${XDPLAB_VM_TIMEOUT:-3000} s"
         say "booting it once more"
         cp "$console" "$dir/.vm-console.1.log"
     done

@@ -375,7 +375,8 @@ fn judge_counts(
     frames: &[Vec<u8>],
 ) -> Result<crate::check::Judgement> {
     let mode = t.mode();
-    let runs = frames.len() as u64 * CONTENDED.runs_per_frame(mode);
+    let spread = paced(t, frames)?;
+    let runs = frames.len() as u64 * spread.runs_per_frame(mode);
     // A batch whose CPUs did not run at the same time (a loaded machine: other tests, other
     // graders) proves nothing and is an environment fault: tried again, each try with its
     // own counter readings. A try takes 60-250 ms; 25 of them ride out a busy spell where
@@ -383,7 +384,7 @@ fn judge_counts(
     const TRIES: usize = 25;
     let mut tries = 1;
     let counted = loop {
-        match counted_once(t, counters, highest, entry, frames, runs) {
+        match counted_once(t, counters, highest, entry, frames, runs, spread) {
             Err(e) if e.class() == crate::FailureClass::Environment && tries < TRIES => {
                 tries += 1;
             }
@@ -394,7 +395,7 @@ fn judge_counts(
     table.input(format!(
         "{} frames, sent {}",
         frames.len(),
-        CONTENDED.line(mode)
+        spread.line(mode)
     ));
     let shown = crate::table::Shown::measured;
     let what = match entry {
@@ -409,7 +410,32 @@ fn judge_counts(
     Ok(table.judge())
 }
 
-/// Sends `frames` spread as [`CONTENDED`] says and returns how much `counters` (entry `entry`,
+/// [`CONTENDED`], with fewer test runs per frame for a program slower than the reference (a
+/// run of `frames[0]` timed first): about 50 ms of runs per frame and CPU, at least 1000, so a
+/// program within the per-frame budget cannot stretch the check to minutes (100 000 runs of
+/// half a millisecond are 50 s), and a fast one gets all 100 000.
+fn paced(t: &mut dyn Target, frames: &[Vec<u8>]) -> Result<Spread> {
+    let Spread::Concurrent {
+        cpus,
+        test_runs,
+        sends,
+    } = CONTENDED
+    else {
+        return Ok(CONTENDED);
+    };
+    if !matches!(t.mode(), Mode::TestRun | Mode::Auto) || frames.is_empty() {
+        return Ok(CONTENDED);
+    }
+    let (_, _, took) = t.program().test_run_timed(&frames[0])?;
+    let fit = Duration::from_millis(50).as_nanos() / took.as_nanos().max(1);
+    Ok(Spread::Concurrent {
+        cpus,
+        test_runs: u32::try_from(fit).unwrap_or(u32::MAX).clamp(1000, test_runs),
+        sends,
+    })
+}
+
+/// Sends `frames` spread as `spread` says and returns how much `counters` (entry `entry`,
 /// or all entries) moved, when only those `runs` (and the harness's barriers) ran the program:
 /// a program the student attached to an interface of their own may also run on its traffic,
 /// which counts too, and then the check cannot be judged.
@@ -420,11 +446,12 @@ fn counted_once(
     entry: Option<u32>,
     frames: &[Vec<u8>],
     runs: u64,
+    spread: Spread,
 ) -> Result<u64> {
     let adopted = t.program().adopted();
     let (runs_before, barriers_before) = (t.program().run_count()?, t.barriers_sent());
     let (_, deltas) =
-        crate::counters::across_up_to(t, counters, highest, |t| t.fire_spread(frames, CONTENDED))?;
+        crate::counters::across_up_to(t, counters, highest, |t| t.fire_spread(frames, spread))?;
     let ran = t.program().run_count()? - runs_before;
     let ours = runs + (t.barriers_sent() - barriers_before);
     if adopted && ran > ours {
