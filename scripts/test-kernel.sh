@@ -35,10 +35,12 @@ vm_filter="$filter and not test(/nonatomic/)"
 # Runs the set on the running kernel, one file per result in OUT. Each step is bounded, so a
 # hang shows up as a failed step rather than a lost VM. META holds the build's nextest metadata,
 # CCACHE the compiler cache of the C programs, TESTS the nextest filter of the wrong-program
-# tests; THREADS, if given, how many run at once (else nextest's configured number).
+# tests; THREADS, if given, how many run at once (else nextest's configured number); further
+# arguments go to nextest.
 run_set() {
     local out=$1 meta=$2 cache=$3 tests=$4 threads=()
     [ -z "${5:-}" ] || threads=(--test-threads "$5")
+    threads+=("${@:6}")
     mkdir -p "$out"
     uname -r >"$out/kernel"
     local lab mode t0 rc
@@ -181,7 +183,9 @@ if [ "${1:-}" = --in-vm ]; then
     fi
     mkdir -p "$2"
     echo "${6:-${labs[*]}}" >"$2/labs"
-    run_set "$2" "$3" "$4" "$tests" 1
+    # One retry: under software emulation on a shared host a test can miss a contract clock
+    # or a stall; a kernel difference fails both times.
+    run_set "$2" "$3" "$4" "$tests" 1 --retries 1
     exit 0
 fi
 host=1 share=0

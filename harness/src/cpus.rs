@@ -360,9 +360,8 @@ pub fn counts_entry_from_2_cpus(
     (counters, index): (&'static str, u32),
     frames: Vec<Vec<u8>>,
 ) -> crate::Check {
-    crate::Check::new(lab, part, "counts-from-2-cpus", description).custom(move |t| {
-        judge_counts(t, counters, Some(index), (1, Some(index)), &frames)
-    })
+    crate::Check::new(lab, part, "counts-from-2-cpus", description)
+        .custom(move |t| judge_counts(t, counters, Some(index), (1, Some(index)), &frames))
 }
 
 /// Runs `frames` as [`CONTENDED`] says and judges `counters` (entry `entry`, or all entries
@@ -430,7 +429,9 @@ fn paced(t: &mut dyn Target, frames: &[Vec<u8>]) -> Result<Spread> {
     let fit = Duration::from_millis(50).as_nanos() / took.as_nanos().max(1);
     Ok(Spread::Concurrent {
         cpus,
-        test_runs: u32::try_from(fit).unwrap_or(u32::MAX).clamp(1000, test_runs),
+        test_runs: u32::try_from(fit)
+            .unwrap_or(u32::MAX)
+            .clamp(1000, test_runs),
         sends,
     })
 }

@@ -238,7 +238,10 @@ impl Differential {
         // which moves its counters too: then the frame cannot be judged.
         let adopted = side.target.program().adopted();
         let ran_before = if adopted {
-            Some((side.target.program().run_count()?, side.target.barriers_sent()))
+            Some((
+                side.target.program().run_count()?,
+                side.target.barriers_sent(),
+            ))
         } else {
             None
         };
