@@ -483,9 +483,8 @@ fn window_end(t: &mut dyn Target, tries: &[Vec<FrameBuilder>]) -> Result<Judgeme
     let mut result = Err(Error::env("no try"));
     for syns in tries {
         result = window_end_once(t, syns);
-        match &result {
-            Err(e) if e.class() == harness::FailureClass::Environment => continue,
-            _ => break,
+        if !matches!(&result, Err(e) if e.class() == harness::FailureClass::Environment) {
+            break;
         }
     }
     result

@@ -100,7 +100,7 @@ pub fn differential(program: &'static str, net: &Net, seed: u64, frames: usize) 
         }),
         open: Some(first_fragment),
         frames,
-        veth_frames: VETH_FRAMES.min(frames),
+        veth_frames: VETH_FRAMES,
         sequences: None,
         seed,
     }

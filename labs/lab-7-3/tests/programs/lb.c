@@ -219,16 +219,20 @@ static __always_inline void count(__u32 i)
 	__u32 zero = 0;
 	__u64 *n = bpf_map_lookup_elem(&stats, &zero);
 
-#ifdef BUG_NONATOMIC_COUNTER
-#define ADD1(n) (*(n) += 1)
-#else
-#define ADD1(n) __sync_fetch_and_add(n, 1)
-#endif
+	/* Written out, not as a macro: the mutation tool leaves macros alone. */
 	if (n)
-		ADD1(n);
+#ifdef BUG_NONATOMIC_COUNTER
+		*n += 1;
+#else
+		__sync_fetch_and_add(n, 1);
+#endif
 	n = bpf_map_lookup_elem(&backend_stats, &i);
 	if (n)
-		ADD1(n);
+#ifdef BUG_NONATOMIC_COUNTER
+		*n += 1;
+#else
+		__sync_fetch_and_add(n, 1);
+#endif
 }
 
 static __always_inline __u32 round_robin(void)
