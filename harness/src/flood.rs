@@ -68,6 +68,8 @@ pub struct Volley {
     want: BTreeMap<u32, Want>,
     entries: Option<Entries>,
     limit: Option<Duration>,
+    /// Decided within this of the previous volley's start (a window that volley opened).
+    in_previous: Option<Duration>,
     spread: Option<Spread>,
     next_tag: u16,
 }
@@ -272,6 +274,16 @@ impl Flood {
                     Some(Window::EachVolley(limit)) => kernel.blame(&program, |t| t <= limit, e),
                     None => e,
                 })?;
+            if let (Some(limit), Some((previous_start, _, _))) = (volley.in_previous, previous)
+                && decided - previous_start > limit
+            {
+                return Err(Error::env(format!(
+                    "a volley that must be decided within {limit:?} of the previous one's start \
+                     (inside the window it opened) was decided after {:?}; the machine woke too \
+                     late to judge it",
+                    decided - previous_start
+                )));
+            }
             if let Some(limit) = volley.limit
                 && shot.elapsed > limit
             {
@@ -404,6 +416,7 @@ impl Volley {
             want: BTreeMap::new(),
             entries: None,
             limit: None,
+            in_previous: None,
             spread: None,
             next_tag: 1,
         }
@@ -441,6 +454,14 @@ impl Volley {
     /// happens only for a fast enough flood (beyond it, the environment is blamed).
     pub fn decided_within(mut self, limit: Duration) -> Self {
         self.limit = Some(limit);
+        self
+    }
+
+    /// Requires the program to decide this volley within `limit` of the previous volley's
+    /// start: inside a window that volley opened. A machine that woke too late for it (the
+    /// pause overslept) cannot judge the volley, which is then unverified.
+    pub fn decided_within_previous_start(mut self, limit: Duration) -> Self {
+        self.in_previous = Some(limit);
         self
     }
 

@@ -208,6 +208,7 @@ pub(crate) fn syn_checks(f: &Free) -> Vec<Check> {
                 .volley(exact(
                     Volley::new(format!("in the same window: 10 SYNs from {s5}"))
                         .after(Pause::AfterStart(Duration::from_millis(500)))
+                        .decided_within_previous_start(WINDOW_BUDGET)
                         .group("syn", 10, |_| f.syn(s5), Expect::All(Drop)),
                     2,
                     &[(0, 10)],
