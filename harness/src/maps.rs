@@ -212,24 +212,14 @@ impl Maps<'_> {
         Ok(keys)
     }
 
-    /// The entries of every hash map (per-CPU and LRU ones included) but the contract's own
-    /// maps (a blocklist the harness filled, by name or bound by layout), as (map position,
-    /// key): where a contract puts per-source state.
-    pub fn state_entries(&mut self) -> Result<Vec<(usize, Vec<u8>)>> {
-        let mut entries = Vec::new();
-        self.each_state_map(|i, data, key_size| {
-            walk_keys(data, key_size, |k| entries.push((i, k.to_vec())))
-        })?;
-        Ok(entries)
-    }
-
-    /// Empties the maps [`Maps::state_entries`] reads, but for the entries in `keep`: the
-    /// per-source state starts afresh, as on a freshly loaded copy, for every key not kept.
-    pub fn clear_state(&mut self, keep: &[(usize, Vec<u8>)]) -> Result<()> {
-        self.each_state_map(|i, data, key_size| {
+    /// Empties every hash map (per-CPU and LRU ones included) but the contract's own maps (a
+    /// blocklist the harness filled, by name or bound by layout), where a contract puts
+    /// per-source state: the state starts afresh, as on a freshly loaded copy.
+    pub fn clear_state(&mut self) -> Result<()> {
+        self.each_state_map(|data, key_size| {
             let mut keys = Vec::new();
             walk_keys(data, key_size, |k| keys.push(k.to_vec()))?;
-            for key in keys.into_iter().filter(|k| !keep.contains(&(i, k.clone()))) {
+            for key in keys {
                 match map_syscall(
                     data,
                     BPF_MAP_DELETE_ELEM,
@@ -245,11 +235,11 @@ impl Maps<'_> {
         })
     }
 
-    /// Calls `each` with the position, data and key size of every hash map that can hold
+    /// Calls `each` with the data and key size of every hash map that can hold
     /// per-source state (not a contract map).
     fn each_state_map(
         &mut self,
-        mut each: impl FnMut(usize, &MapData, usize) -> Result<()>,
+        mut each: impl FnMut(&MapData, usize) -> Result<()>,
     ) -> Result<()> {
         let bound = self.program.bound_indices();
         for (i, (name, map)) in self.program.maps_in_order().into_iter().enumerate() {
@@ -263,7 +253,7 @@ impl Maps<'_> {
                 .info()
                 .map_err(Error::during(format!("reading the layout of map `{name}`")))?
                 .key_size() as usize;
-            each(i, data, key_size)?;
+            each(data, key_size)?;
         }
         Ok(())
     }

@@ -186,19 +186,13 @@ struct Compared {
 struct Side<'a> {
     target: &'a mut dyn Target,
     last: Option<Vec<Vec<u64>>>,
-    /// Per-source entries a sequence's fresh state keeps: those of a program the student
-    /// loaded, held before the check ran (its state from earlier checks and runs is theirs).
-    keep: Vec<(usize, Vec<u8>)>,
-    /// Whether someone else loaded the program (pinned, by id, attached): its maps may hold
-    /// state of every earlier check and run, in maps the harness cannot tell apart.
-    elsewhere: bool,
 }
 
 impl Side<'_> {
-    /// Empties the program's per-source state, but for the entries it keeps.
+    /// Empties the program's per-source state.
     fn clear(&mut self) -> Result<()> {
         self.last = None;
-        self.target.program().maps().clear_state(&self.keep)
+        self.target.program().maps().clear_state()
     }
 }
 
@@ -325,31 +319,18 @@ impl Differential {
                  file (`--object`) to run it",
             ));
         }
-        let (program, reference): (&mut dyn Target, &mut dyn Target) =
-            (&mut *pair.program, &mut *pair.reference);
         let mut sides = [
             Side {
-                target: program,
+                target: &mut *pair.program,
                 last: None,
-                keep: Vec::new(),
-                elsewhere: false,
             },
             Side {
-                target: reference,
+                target: &mut *pair.reference,
                 last: None,
-                keep: Vec::new(),
-                elsewhere: false,
             },
         ];
         let mut generator = self.generator(veth);
         if let Some(seq) = &self.sequences {
-            for side in &mut sides {
-                let program = side.target.program();
-                if !program.loaded_by_harness() {
-                    side.keep = program.maps().state_entries()?;
-                    side.elsewhere = true;
-                }
-            }
             let found = self.compare_sequences(&mut sides, &mut generator, seq, n, mode)?;
             // Leave no state of its own behind.
             for side in &mut sides {
@@ -477,11 +458,7 @@ impl Differential {
             last = Some((at, c));
         }
         // The per-source keys, once the sequence is over: a difference shows on its last frame.
-        // Not for a program loaded elsewhere: the keys a sequence adds cannot be told from
-        // those its earlier checks and runs left (the state-map-entries check, on sources its
-        // maps do not know, judges its per-source state).
-        let keys = self.compare.keys() && !sides.iter().any(|s| s.elsewhere);
-        if let (Run::Same, Some((at, mut c)), true) = (&outcome, last, keys) {
+        if let (Run::Same, Some((at, mut c)), true) = (&outcome, last, self.compare.keys()) {
             let [program, reference] = sides;
             let theirs = Compare::keys_line(reference.target)?;
             let ours = Compare::keys_line(program.target)?;

@@ -47,7 +47,7 @@ pub struct FreshTarget<'t> {
 
 impl<'t> FreshTarget<'t> {
     /// `target`, with the sources of the frames it fires moved `by`.
-    pub fn new(target: &'t mut dyn Target, by: Move) -> Self {
+    fn new(target: &'t mut dyn Target, by: Move) -> Self {
         FreshTarget { inner: target, by }
     }
 
@@ -63,7 +63,7 @@ pub struct Move(u8);
 
 impl Move {
     /// The smallest move of `sources` to addresses none of which is in `known`.
-    pub fn avoiding(known: &BTreeSet<[u8; 4]>, sources: &BTreeSet<[u8; 4]>) -> Result<Move> {
+    fn avoiding(known: &BTreeSet<[u8; 4]>, sources: &BTreeSet<[u8; 4]>) -> Result<Move> {
         (0..=u8::MAX)
             .find(|&k| sources.iter().all(|s| !known.contains(&moved(*s, k))))
             .map(Move)
