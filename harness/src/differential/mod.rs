@@ -29,7 +29,7 @@ use std::{
 };
 
 pub use compare::{Backends, Compare, Counted, Normaliser, Observation, Output};
-pub use frame::{Cut, FrameSpec, L4Csum, OptFill};
+pub use frame::{Cut, FrameSpec, L4Csum, OptFill, TotalLen};
 pub use generate::{Generator, Interesting};
 
 use crate::{
@@ -338,9 +338,18 @@ impl Differential {
             }
             return Ok(found);
         }
+        // In test-run every single-field variant of the bases first, then the drawn frames.
+        let swept = if veth {
+            Vec::new()
+        } else {
+            generate::sweep(&self.canonical, &self.interesting)
+        };
+        let total = swept.len() + n;
+        let frames = swept
+            .into_iter()
+            .chain(std::iter::repeat_with(|| generator.next_frame()).take(n));
         let mut off = 0;
-        for index in 0..n {
-            let spec = generator.next_frame();
+        for (index, spec) in frames.enumerate() {
             let c = self.differs(&mut sides, &spec)?;
             off += usize::from(c.off_contract);
             if c.differs {
@@ -355,7 +364,7 @@ impl Differential {
             }
         }
         Ok(Found {
-            frames: n,
+            frames: total,
             reference_off_contract: off,
             over_time: 0,
             mode,
@@ -896,14 +905,21 @@ impl Differential {
             self.program,
             "differential",
             format!(
-                "{} generated frames (Ethernet, IPv4, TCP/UDP/ICMP/other; odd fields, cuts, \
-                 padding){} get what the reference gives them, modulo the contract's freedoms \
-                 (test-run; a sample of {} on veth)",
-                self.frames,
+                "{} get what the reference gives them, modulo the contract's freedoms \
+                 (test-run; a sample of {} generated frames on veth)",
                 if self.sequences.is_some() {
-                    ", in sequences from fresh state,"
+                    format!(
+                        "{} generated frames (Ethernet, IPv4, TCP/UDP/ICMP/other; odd fields, \
+                         cuts, padding), in sequences from fresh state,",
+                        self.frames
+                    )
                 } else {
-                    ""
+                    format!(
+                        "The canonical frame as TCP, UDP, ICMP, SCTP and with IPv4 options, \
+                         each with every field varied alone, then {} generated frames (odd \
+                         fields together, cuts, padding),",
+                        self.frames
+                    )
                 },
                 self.veth_frames
             ),

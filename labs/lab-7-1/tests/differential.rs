@@ -42,8 +42,14 @@ fn mutants_are_caught_with_a_shrunk_frame_naming_the_field() {
         ("BUG_IHL4_SRC", "ip_filter", "ihl"),
         ("BUG_FRAGMENT_PASS", "port_filter", "mf|frag_offset"),
         ("BUG_PAD_60", "port_filter", "padding|total_len"),
-        ("BUG_UDP_CUT_6", "port_filter", "cut"),
+        ("BUG_UDP_CUT_6", "port_filter", "cut|total_len"),
         ("BUG_SYN_FIN", "port_filter", "tcp_flags"),
+        // Fields no rule reads, varied one at a time from the part's bases.
+        ("BUG_SCTP_PORTS", "port_filter", "protocol"),
+        ("BUG_UDP_LENGTH_MIN", "port_filter", "udp_len"),
+        ("BUG_TCP_DOFF_MIN", "firewall", "tcp_doff"),
+        ("BUG_ICMP_ECHO_ONLY", "firewall", "icmp_type|ihl"),
+        ("BUG_TOTLEN_20", "firewall", "total_len|ihl"),
     ] {
         diff::assert_caught(
             &differential(part, 0, CAUGHT_WITHIN),

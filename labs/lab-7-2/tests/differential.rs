@@ -53,9 +53,9 @@ fn mutants_are_caught_with_a_shrunk_sequence_naming_the_field() {
         ("BUG_BARE_ACK_EXACT_FLAGS", "syn_cookie", "tcp_flags"),
         ("BUG_BARE_ACK_BY_FRAME_END", "syn_cookie", "padding"),
         ("BUG_ACK_IHL_5_ONLY", "syn_cookie", "ihl"),
-        ("BUG_SYN_DATA_PASSES", "syn_cookie", "payload_len"),
+        ("BUG_SYN_DATA_PASSES", "syn_cookie", "payload_len|total_len"),
         ("BUG_ACCEPT_ANY_ACK", "syn_cookie", "tcp_flags"),
-        ("BUG_TRIM_BY_TOT_LEN", "syn_cookie", "padding"),
+        ("BUG_TRIM_BY_TOT_LEN", "syn_cookie", "padding|total_len"),
         ("BUG_NO_TRIM", "syn_cookie", "payload_len|tcp_option_words"),
     ] {
         diff::assert_caught(

@@ -22,7 +22,7 @@ use harness::{
 
 use crate::{
     ID,
-    frames::UDP_PORT,
+    frames::{self, UDP_PORT},
     net::{CLIENT, CLIENT_IP, Net, VIP, fills},
 };
 
@@ -84,6 +84,14 @@ pub fn differential(program: &'static str, net: &Net, seed: u64, frames: usize) 
             addrs,
             ports: vec![UDP_PORT, 80, 53],
             macs,
+            l4_csums: if nat {
+                backend_ips
+                    .iter()
+                    .flat_map(|b| frames::needing_a_second_carry_at(*b))
+                    .collect()
+            } else {
+                Vec::new()
+            },
             rewritten_to: if nat { backend_ips } else { Vec::new() },
         },
         compare: Compare {
