@@ -87,6 +87,11 @@ pub struct Backends {
     /// the TTL may drop by one, a UDP datagram sent without checksum may get one). Else DSR:
     /// only the MACs change, with no freedom.
     pub nat: bool,
+    /// Round robin: the balanced frames' backends follow one rotation, which may start at any
+    /// backend and go round in any order, so the program's backend of each is the reference's
+    /// under one fixed one-to-one mapping, and frames the contract does not balance do not move
+    /// it.
+    pub rotation: bool,
 }
 
 impl Compare {
@@ -254,7 +259,22 @@ impl Compare {
     }
 }
 
+impl Compare {
+    /// The balanced parts' backends, when they must follow a rotation.
+    pub(crate) fn rotation(&self) -> Option<&Backends> {
+        match &self.output {
+            Output::Balanced(b) if b.rotation => Some(b),
+            _ => None,
+        }
+    }
+}
+
 impl Backends {
+    /// The backend `out` (the output for `input`) was balanced to.
+    pub(crate) fn backend(&self, input: &[u8], out: &[u8]) -> Option<usize> {
+        self.normalise(input, out).map(|(k, _)| k)
+    }
+
     /// The backend `out` was balanced to and `out` rewritten as if to backend 0 with the
     /// freedoms undone, or `None` when `out` names no backend.
     fn normalise(&self, input: &[u8], out: &[u8]) -> Option<(usize, Vec<u8>)> {
@@ -494,6 +514,7 @@ mod carried_or_recomputed_tests {
             ],
             lb_mac: LB,
             nat: true,
+            rotation: false,
         };
         let input = frame(LB, VIP, true);
         let mut seen = Vec::new();

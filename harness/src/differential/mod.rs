@@ -22,6 +22,7 @@
 mod compare;
 pub mod frame;
 pub mod generate;
+mod rotation;
 
 use std::{
     sync::Arc,
@@ -31,6 +32,7 @@ use std::{
 pub use compare::{Backends, Compare, Counted, Normaliser, Observation, Output};
 pub use frame::{Cut, FrameSpec, L4Csum, OptFill, TotalLen};
 pub use generate::{Generator, Interesting};
+pub use rotation::Broken;
 
 use crate::{
     check::{Frame, Judgement},
@@ -134,6 +136,9 @@ pub struct Difference {
     /// `shrunk`, or it is a copy of the canonical frame when the prime differs), and the
     /// sequence as generated.
     pub sequence: Option<(Sequence, Sequence)>,
+    /// A round robin's rotation broken at `shrunk` (then `sequence` holds the frames from the
+    /// last balanced one).
+    pub rotation: Option<Broken>,
 }
 
 impl Difference {
@@ -180,6 +185,8 @@ struct Compared {
     program: Observation,
     /// The program's output bytes.
     output: Option<Vec<u8>>,
+    /// The reference's and the program's backends, in a part whose backends follow a rotation.
+    backends: (Option<usize>, Option<usize>),
 }
 
 /// One program and its last counter reading.
@@ -264,8 +271,15 @@ impl Differential {
         let frame = spec.build();
         let open = self.open.is_some_and(|open| open(&frame));
         let [program, reference] = sides;
-        let (theirs, _) = self.observe(reference, &frame)?;
+        let (theirs, their_output) = self.observe(reference, &frame)?;
         let (ours, output) = self.observe(program, &frame)?;
+        let backends = match self.compare.rotation() {
+            Some(b) => {
+                let of = |out: &Option<Vec<u8>>| out.as_ref().and_then(|o| b.backend(&frame, o));
+                (of(&their_output), of(&output))
+            }
+            None => (None, None),
+        };
         let off_contract = self
             .oracle
             .and_then(|o| o(&frame))
@@ -276,6 +290,7 @@ impl Differential {
             reference: theirs,
             program: ours,
             output,
+            backends,
         })
     }
 
@@ -349,9 +364,47 @@ impl Differential {
             .into_iter()
             .chain(std::iter::repeat_with(|| generator.next_frame()).take(n));
         let mut off = 0;
+        let rotating = self.compare.rotation().is_some();
+        let mut rotation = rotation::Rotation::default();
         for (index, spec) in frames.enumerate() {
+            // A frame the contract lets a program balance or pass would move one rotation and
+            // not the other.
+            if rotating && self.is_open(&spec) {
+                continue;
+            }
             let c = self.differs(&mut sides, &spec)?;
             off += usize::from(c.off_contract);
+            if rotating && !c.differs {
+                if c.off_contract {
+                    rotation.reset();
+                } else if let Some((broken, since)) = rotation.follow(&spec, c.backends) {
+                    return Ok(Found {
+                        frames: index + 1,
+                        reference_off_contract: off,
+                        over_time: 0,
+                        mode,
+                        difference: Some(Difference {
+                            index,
+                            generated: spec.clone(),
+                            shrunk: spec,
+                            reference: c.reference,
+                            program: c.program,
+                            output: c.output,
+                            sequence: Some((
+                                Sequence {
+                                    prime: 0,
+                                    frames: since.clone(),
+                                },
+                                Sequence {
+                                    prime: 0,
+                                    frames: since,
+                                },
+                            )),
+                            rotation: Some(broken),
+                        }),
+                    });
+                }
+            }
             if c.differs {
                 let difference = self.shrink(&mut sides, index, spec)?;
                 return Ok(Found {
@@ -532,6 +585,7 @@ impl Differential {
                 reference,
                 program,
                 output,
+                backends: (None, None),
             },
         ))
     }
@@ -644,6 +698,7 @@ impl Differential {
             program: c.program,
             output: c.output,
             sequence: Some((shrunk, generated)),
+            rotation: None,
         })
     }
 
@@ -684,6 +739,7 @@ impl Differential {
             program: c.program,
             output: c.output,
             sequence: None,
+            rotation: None,
         })
     }
 
@@ -775,7 +831,47 @@ impl Differential {
         };
         let mut frame = String::new();
         let mut traffic = Vec::new();
-        if let Some((shrunk, generated)) = &d.sequence {
+        let mut backends = None;
+        if let (Some(broken), Some((since, _)), Some(b)) =
+            (&d.rotation, &d.sequence, self.compare.rotation())
+        {
+            let name = |k: usize| {
+                b.list
+                    .get(k)
+                    .map_or_else(|| k.to_string(), |(a, _)| a.to_string())
+            };
+            frame.push_str(&format!(
+                "frame #{} breaks the round robin's rotation: until then the program's backend \
+                 of every balanced frame was the reference's under one mapping ({}); a \
+                 rotation may start anywhere and go round in any order, but frames the \
+                 contract passes must not move it. The last balanced frame and the frames \
+                 since:\n",
+                d.index,
+                broken
+                    .mapping
+                    .iter()
+                    .map(|(r, p)| format!("{} -> {}", name(*r), name(*p)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            for (k, f) in since.frames.iter().enumerate() {
+                frame.push_str(&format!("  frame {}:\n", k + 1));
+                self.changed_fields(&mut frame, f, "    ");
+            }
+            frame.push_str("the frame that broke it");
+            traffic.extend(since.frames.iter().map(|f| Frame {
+                sent: true,
+                at: None,
+                bytes: f.build(),
+            }));
+            backends = Some((
+                broken.expected.map_or_else(
+                    || "a backend the mapping does not give to another of the reference's".into(),
+                    name,
+                ),
+                name(broken.actual),
+            ));
+        } else if let Some((shrunk, generated)) = &d.sequence {
             frame.push_str(&format!(
                 "sequence #{} differs; shrunk to {} copies of the canonical frame, then {} \
                  frame(s):\n",
@@ -821,8 +917,12 @@ impl Differential {
             "replay: xdplab run {} --object <your object> --mode {} --check {} --seed {}\n",
             self.lab, found.mode, self.check, self.seed
         ));
-        let side = |label: &str, obs: &Observation| {
-            format!("{head}{frame}{label}:\n{}", indent(&obs.to_string()))
+        let side = |label: &str, obs: &Observation, backend: Option<&String>| {
+            let mut text = format!("{head}{frame}{label}:\n{}", indent(&obs.to_string()));
+            if let Some(b) = backend {
+                text.push_str(&format!("  backend   {b}\n"));
+            }
+            text
         };
         if let Some(out) = &d.output {
             traffic.push(Frame {
@@ -833,8 +933,8 @@ impl Differential {
         }
         (
             Judgement {
-                expected: side("outcome", &d.reference),
-                actual: side("outcome", &d.program),
+                expected: side("outcome", &d.reference, backends.as_ref().map(|b| &b.0)),
+                actual: side("outcome", &d.program, backends.as_ref().map(|b| &b.1)),
             },
             traffic,
         )

@@ -100,6 +100,7 @@ pub fn differential(program: &'static str, net: &Net, seed: u64, frames: usize) 
                 list: net.backends.to_vec(),
                 lb_mac: net.lb_mac,
                 nat,
+                rotation: matches!(program, "lb_round_robin" | "lb_redirect"),
             }),
         },
         oracle: Some(match program {

@@ -58,6 +58,25 @@ fn mutants_are_caught_with_a_shrunk_frame_naming_the_field() {
 }
 
 #[test]
+fn a_cursor_moved_by_passed_frames_breaks_the_rotation() {
+    for part in ["lb_round_robin", "lb_redirect"] {
+        let d = differential(part, &seed0_net(part), 0, FRAMES);
+        let found = diff::compare(&d, &build(&["BUG_CURSOR_EVERY_FRAME"]), FRAMES);
+        let report = d.render(&found).0;
+        let difference = found.difference.expect("caught");
+        let broken = difference.rotation.expect("by the rotation");
+        assert_ne!(broken.expected, Some(broken.actual));
+        assert!(
+            report.actual.contains("breaks the round robin's rotation")
+                && report.expected.contains("backend   10.0.1.")
+                && report.actual.contains("backend   10.0.1."),
+            "{}",
+            report.actual
+        );
+    }
+}
+
+#[test]
 fn shrinking_is_deterministic_under_a_seed() {
     diff::assert_deterministic(
         |seed| {
