@@ -87,11 +87,19 @@ pub struct Backends {
     /// the TTL may drop by one, a UDP datagram sent without checksum may get one). Else DSR:
     /// only the MACs change, with no freedom.
     pub nat: bool,
-    /// Round robin: the balanced frames' backends follow one rotation, which may start at any
-    /// backend and go round in any order, so the program's backend of each is the reference's
-    /// under one fixed one-to-one mapping, and frames the contract does not balance do not move
-    /// it.
-    pub rotation: bool,
+    /// What the backend of a balanced frame must follow, beyond being one of `list`.
+    pub choice: Choice,
+}
+
+/// What decides a balanced frame's backend, as far as the contract fixes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    /// Round robin: one rotation, which may start at any backend and go round in any order, so
+    /// the program's backend of each balanced frame is the reference's under one fixed
+    /// one-to-one mapping, and frames the contract does not balance do not move it.
+    Rotation,
+    /// A function of the source address: every frame from one source reaches one backend.
+    BySource,
 }
 
 impl Compare {
@@ -260,10 +268,10 @@ impl Compare {
 }
 
 impl Compare {
-    /// The balanced parts' backends, when they must follow a rotation.
-    pub(crate) fn rotation(&self) -> Option<&Backends> {
+    /// The balanced parts' backends.
+    pub(crate) fn backends(&self) -> Option<&Backends> {
         match &self.output {
-            Output::Balanced(b) if b.rotation => Some(b),
+            Output::Balanced(b) => Some(b),
             _ => None,
         }
     }
@@ -514,7 +522,7 @@ mod carried_or_recomputed_tests {
             ],
             lb_mac: LB,
             nat: true,
-            rotation: false,
+            choice: Choice::BySource,
         };
         let input = frame(LB, VIP, true);
         let mut seen = Vec::new();

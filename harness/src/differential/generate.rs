@@ -143,8 +143,9 @@ impl Menu {
     }
 }
 
-/// The part's well-formed bases: the canonical frame, as each of TCP, UDP, ICMP and SCTP (a
-/// protocol with ports the contracts do not name), and with 4 bytes of IPv4 options.
+/// The part's bases: the canonical frame, as each of TCP, UDP, ICMP and SCTP (a protocol with
+/// ports the contracts do not name), with 4 bytes of IPv4 options, and with an IHL of 4 (a
+/// parser taking it at its word reads ports from the addresses).
 fn bases(canonical: &FrameSpec) -> Vec<FrameSpec> {
     let mut bases = vec![canonical.clone()];
     for protocol in [6, 17, 1, 132] {
@@ -155,10 +156,12 @@ fn bases(canonical: &FrameSpec) -> Vec<FrameSpec> {
             });
         }
     }
-    bases.push(FrameSpec {
-        ihl: 6,
-        ..canonical.clone()
-    });
+    for ihl in [6, 4] {
+        bases.push(FrameSpec {
+            ihl,
+            ..canonical.clone()
+        });
+    }
     bases
 }
 
@@ -197,7 +200,9 @@ pub fn sweep(canonical: &FrameSpec, i: &Interesting) -> Vec<FrameSpec> {
             dst: m.addrs,
             sport: m.ports,
             dport: m.ports,
-            tcp_flags: m.tcp_flags,
+            // Every flag byte on the canonical frame (and its TCP twin) only: the other bases
+            // meet flags in the drawn frames.
+            tcp_flags: if base.ihl == canonical.ihl { &m.tcp_flags[..] } else { &[] },
             tcp_option_words: m.tcp_option_words,
             tcp_doff: m.tcp_doff,
             udp_len: m.udp_len,

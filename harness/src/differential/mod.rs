@@ -29,7 +29,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-pub use compare::{Backends, Compare, Counted, Normaliser, Observation, Output};
+pub use compare::{Backends, Choice, Compare, Counted, Normaliser, Observation, Output};
 pub use frame::{Cut, FrameSpec, L4Csum, OptFill, TotalLen};
 pub use generate::{Generator, Interesting};
 pub use rotation::Broken;
@@ -41,6 +41,7 @@ use crate::{
     object::XdpObject,
     target::{self, Target},
     topology::TopologySpec,
+    verdict::Verdict,
 };
 
 /// What the contract says one frame must get, in the form [`Observation::contract_view`]
@@ -185,7 +186,7 @@ struct Compared {
     program: Observation,
     /// The program's output bytes.
     output: Option<Vec<u8>>,
-    /// The reference's and the program's backends, in a part whose backends follow a rotation.
+    /// The reference's and the program's backends, in a balancing part.
     backends: (Option<usize>, Option<usize>),
 }
 
@@ -273,10 +274,18 @@ impl Differential {
         let [program, reference] = sides;
         let (theirs, their_output) = self.observe(reference, &frame)?;
         let (ours, output) = self.observe(program, &frame)?;
-        let backends = match self.compare.rotation() {
+        let backends = match self.compare.backends() {
             Some(b) => {
-                let of = |out: &Option<Vec<u8>>| out.as_ref().and_then(|o| b.backend(&frame, o));
-                (of(&their_output), of(&output))
+                // Balanced: sent on (a passed frame may happen to be addressed to a backend).
+                let of = |obs: &Observation, out: &Option<Vec<u8>>| {
+                    let sent = [Verdict::Tx, Verdict::Redirect]
+                        .iter()
+                        .any(|v| v.to_string() == obs.verdict);
+                    out.as_ref()
+                        .filter(|_| sent)
+                        .and_then(|o| b.backend(&frame, o))
+                };
+                (of(&theirs, &their_output), of(&ours, &output))
             }
             None => (None, None),
         };
@@ -364,7 +373,8 @@ impl Differential {
             .into_iter()
             .chain(std::iter::repeat_with(|| generator.next_frame()).take(n));
         let mut off = 0;
-        let rotating = self.compare.rotation().is_some();
+        let choice = self.compare.backends().map(|b| b.choice);
+        let rotating = choice == Some(Choice::Rotation);
         let mut rotation = rotation::Rotation::default();
         for (index, spec) in frames.enumerate() {
             // A frame the contract lets a program balance or pass would move one rotation and
@@ -374,10 +384,12 @@ impl Differential {
             }
             let c = self.differs(&mut sides, &spec)?;
             off += usize::from(c.off_contract);
-            if rotating && !c.differs {
+            if let Some(choice) = choice
+                && !c.differs
+            {
                 if c.off_contract {
                     rotation.reset();
-                } else if let Some((broken, since)) = rotation.follow(&spec, c.backends) {
+                } else if let Some((broken, since)) = rotation.follow(choice, &spec, c.backends) {
                     return Ok(Found {
                         frames: index + 1,
                         reference_off_contract: off,
@@ -833,27 +845,35 @@ impl Differential {
         let mut traffic = Vec::new();
         let mut backends = None;
         if let (Some(broken), Some((since, _)), Some(b)) =
-            (&d.rotation, &d.sequence, self.compare.rotation())
+            (&d.rotation, &d.sequence, self.compare.backends())
         {
             let name = |k: usize| {
                 b.list
                     .get(k)
                     .map_or_else(|| k.to_string(), |(a, _)| a.to_string())
             };
-            frame.push_str(&format!(
-                "frame #{} breaks the round robin's rotation: until then the program's backend \
-                 of every balanced frame was the reference's under one mapping ({}); a \
-                 rotation may start anywhere and go round in any order, but frames the \
-                 contract passes must not move it. The last balanced frame and the frames \
-                 since:\n",
-                d.index,
-                broken
-                    .mapping
-                    .iter()
-                    .map(|(r, p)| format!("{} -> {}", name(*r), name(*p)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
+            frame.push_str(&match b.choice {
+                Choice::Rotation => format!(
+                    "frame #{} breaks the round robin's rotation: until then the program's \
+                     backend of every balanced frame was the reference's under one mapping \
+                     ({}); a rotation may start anywhere and go round in any order, but frames \
+                     the contract passes must not move it. The last balanced frame and the \
+                     frames since:\n",
+                    d.index,
+                    broken
+                        .mapping
+                        .iter()
+                        .map(|(r, p)| format!("{} -> {}", name(*r), name(*p)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                Choice::BySource => format!(
+                    "frame #{} reaches another backend than an earlier frame from its source: \
+                     the backend must be a function of the source address. The earlier frame \
+                     and this one:\n",
+                    d.index,
+                ),
+            });
             for (k, f) in since.frames.iter().enumerate() {
                 frame.push_str(&format!("  frame {}:\n", k + 1));
                 self.changed_fields(&mut frame, f, "    ");
@@ -1015,7 +1035,7 @@ impl Differential {
                     )
                 } else {
                     format!(
-                        "The canonical frame as TCP, UDP, ICMP, SCTP and with IPv4 options, \
+                        "The canonical frame as TCP, UDP, ICMP, SCTP, with IPv4 options and with IHL 4, \
                          each with every field varied alone, then {} generated frames (odd \
                          fields together, cuts, padding),",
                         self.frames

@@ -1,21 +1,24 @@
-//! Round robin compared up to its freedoms: a rotation may start at any backend and go round
-//! in any order, so over one stream of frames the program's backend of each balanced frame
-//! must be the reference's under one fixed one-to-one mapping.
+//! Which backend, compared up to the contract's freedoms over one stream of frames. Round
+//! robin: a rotation may start at any backend and go round in any order, so the program's
+//! backend of each balanced frame must be the reference's under one fixed one-to-one mapping.
+//! By source: every frame from one source must reach one backend, whichever.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, net::Ipv4Addr};
 
-use super::FrameSpec;
+use super::{Choice, FrameSpec};
 
-/// The mapping seen so far, and the frames since the last balanced one.
+/// The mappings seen so far, and the frames since the last balanced one.
 #[derive(Debug, Default)]
 pub(crate) struct Rotation {
     /// The reference's backend → the program's.
     map: HashMap<usize, usize>,
     /// The last balanced frame and those after it.
     since: Vec<FrameSpec>,
+    /// Each source's backend and first balanced frame.
+    sources: HashMap<Ipv4Addr, (usize, FrameSpec)>,
 }
 
-/// A balanced frame that broke the rotation.
+/// A balanced frame that broke the rotation, or the source's one backend.
 #[derive(Debug, Clone)]
 pub struct Broken {
     /// The program's backend the mapping gives, when it gives one (else the program's backend
@@ -33,9 +36,27 @@ impl Rotation {
     /// and the frames from the last balanced one to this one.
     pub(crate) fn follow(
         &mut self,
+        choice: Choice,
         spec: &FrameSpec,
         backends: (Option<usize>, Option<usize>),
     ) -> Option<(Broken, Vec<FrameSpec>)> {
+        if choice == Choice::BySource {
+            let (_, Some(p)) = backends else {
+                return None;
+            };
+            let (b, first) = self
+                .sources
+                .entry(spec.src)
+                .or_insert_with(|| (p, spec.clone()));
+            return (*b != p).then(|| {
+                let broken = Broken {
+                    expected: Some(*b),
+                    actual: p,
+                    mapping: Vec::new(),
+                };
+                (broken, vec![first.clone(), spec.clone()])
+            });
+        }
         let (Some(r), Some(p)) = backends else {
             if !self.since.is_empty() {
                 self.since.push(spec.clone());
@@ -90,7 +111,7 @@ mod tests {
         pairs
             .iter()
             .enumerate()
-            .find_map(|(k, b)| r.follow(&spec(), *b).map(|_| k))
+            .find_map(|(k, b)| r.follow(Choice::Rotation, &spec(), *b).map(|_| k))
     }
 
     #[test]

@@ -16,7 +16,9 @@ use std::net::Ipv4Addr;
 
 use harness::{
     Lab,
-    differential::{Backends, Compare, Counted, Differential, FrameSpec, Interesting, Output},
+    differential::{
+        Backends, Choice, Compare, Counted, Differential, FrameSpec, Interesting, Output,
+    },
     fill,
 };
 
@@ -100,7 +102,11 @@ pub fn differential(program: &'static str, net: &Net, seed: u64, frames: usize) 
                 list: net.backends.to_vec(),
                 lb_mac: net.lb_mac,
                 nat,
-                rotation: matches!(program, "lb_round_robin" | "lb_redirect"),
+                choice: if matches!(program, "lb_round_robin" | "lb_redirect") {
+                    Choice::Rotation
+                } else {
+                    Choice::BySource
+                },
             }),
         },
         oracle: Some(match program {

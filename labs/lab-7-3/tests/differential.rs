@@ -77,6 +77,24 @@ fn a_cursor_moved_by_passed_frames_breaks_the_rotation() {
 }
 
 #[test]
+fn a_hash_of_more_than_the_source_is_caught_by_two_frames_from_one_source() {
+    for part in ["lb_hash", "lb_dsr"] {
+        let d = differential(part, &seed0_net(part), 0, FRAMES);
+        let found = diff::compare(&d, &build(&["BUG_HASH_PORTS"]), FRAMES);
+        let report = d.render(&found).0;
+        let difference = found.difference.expect("caught");
+        assert!(difference.rotation.is_some());
+        assert!(
+            report
+                .actual
+                .contains("must be a function of the source address"),
+            "{}",
+            report.actual
+        );
+    }
+}
+
+#[test]
 fn shrinking_is_deterministic_under_a_seed() {
     diff::assert_deterministic(
         |seed| {
