@@ -130,9 +130,23 @@ fn the_reference_matches_itself_on_a_million_frames() {
 }
 
 #[test]
-#[ignore = "a measurement for the README"]
+#[ignore = "half a minute in a debug build: `just differential-long` runs it"]
 fn existing_mutants_caught_by_the_differential_check_alone() {
-    diff::count_caught(&source(), &[], |d| build(&[d]), &parts(0, FRAMES));
+    diff::count_caught(
+        &source(),
+        &[],
+        |d| build(&[d]),
+        &parts(0, FRAMES),
+        &[
+            // Wraps after 65,536 packets (`round-robin-past-16-bits`).
+            "BUG_CURSOR_U16",
+            // The destination is always the VIP: a function of the source too (the spreads).
+            "BUG_HASH_DST",
+            // Show only with two CPUs at once.
+            "BUG_NONATOMIC_COUNTER",
+            "BUG_PERCPU_CURSOR",
+        ],
+    );
 }
 
 /// Correct variants the differential check once charged: a source MAC taken from the frame's
