@@ -63,6 +63,9 @@ pub struct Lab {
     pub id: &'static str,
     /// A short title (`packet filter`).
     pub title: &'static str,
+    /// The lab's contract, its README.md (`include_str!`), quoted next to each check on the
+    /// class page.
+    pub contract: &'static str,
     /// The reference solution's object bytes.
     pub reference: fn() -> &'static [u8],
     /// The parts, in contract order.
@@ -300,13 +303,11 @@ fn load_and_judge(
         if e.class() == FailureClass::Environment {
             return Err(e);
         }
-        let message = match e {
-            Error::ProgramNotFound { .. } => format!("{e} {}", object.supply_hint(part.program)),
-            _ => e.to_string(),
-        };
+        let class = e.class();
+        let message = e.with_supply_hint(object).to_string();
         Ok(checks
             .iter()
-            .map(|c| CheckResult::failed(c, e.class(), message.clone()))
+            .map(|c| CheckResult::failed(c, class, message.clone()))
             .collect())
     };
     let mut target = match target::open(object, part.program, mode, &part.topology) {
@@ -465,6 +466,7 @@ pub(crate) mod tests {
         Lab {
             id: "0.0",
             title: "blame test",
+            contract: "",
             reference,
             parts: vec![Part {
                 program: PROGRAM,

@@ -50,6 +50,7 @@ pub fn lab(seed: u64) -> Lab {
     Lab {
         id: ID,
         title: "packet filter",
+        contract: include_str!("../README.md"),
         reference: reference::lab_7_1,
         parts,
         environment: None,

@@ -49,6 +49,7 @@ pub fn lab(seed: u64) -> Lab {
     let mut lab = Lab {
         id: ID,
         title: "DDoS mitigation",
+        contract: include_str!("../README.md"),
         reference: reference::lab_7_2,
         parts: vec![
             part("rate_limiter", rate::checks(&f), TopologySpec::pair()),

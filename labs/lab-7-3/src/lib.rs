@@ -40,6 +40,7 @@ pub fn lab(seed: u64) -> Lab {
     let mut lab = Lab {
         id: ID,
         title: "L4 load balancer",
+        contract: include_str!("../README.md"),
         reference: reference::lab_7_3,
         parts: vec![
             part(
