@@ -44,8 +44,8 @@ impl Probe {
     }
 
     /// The same probe, also required to add one to counter `index`.
-    pub fn counts(mut self, index: u32) -> Self {
-        self.bucket = Some(index);
+    pub fn counts(mut self, index: impl Into<u32>) -> Self {
+        self.bucket = Some(index.into());
         self
     }
 }

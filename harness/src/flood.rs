@@ -494,8 +494,8 @@ impl Volley {
 
     /// Requires counter `index` to move by `want`; indexes below `width` with no expectation
     /// must not move (see [`Volley::counter_width`]).
-    pub fn counter(mut self, index: u32, want: Want) -> Self {
-        self.want.insert(index, want);
+    pub fn counter(mut self, index: impl Into<u32>, want: Want) -> Self {
+        self.want.insert(index.into(), want);
         self
     }
 

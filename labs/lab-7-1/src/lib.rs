@@ -31,6 +31,35 @@ const SWAPPED_A: Ipv4Addr = Ipv4Addr::new(1, 0, 0, 10);
 /// Ethernet (14) + IPv4 without options (20).
 const L4: usize = 34;
 
+/// The `stats` entries by what the contract counts in them (README.md, each part's rules);
+/// reports show them as the contract writes them, `stats[N]`.
+#[derive(Clone, Copy)]
+enum Stat {
+    /// `ip_filter`, `port_filter`: stats[0], dropped.
+    Dropped,
+    /// `ip_filter`, `port_filter`: stats[1], passed.
+    Passed,
+    /// `firewall`, rule 1: stats[0], ICMP.
+    Icmp,
+    /// `firewall`, rule 2: stats[1], from 10.0.0.1.
+    Source,
+    /// `firewall`, rule 3: stats[2], TCP or UDP to port 22 or 80.
+    Port,
+    /// `firewall`, rule 4: stats[3], everything else, passed.
+    Others,
+}
+
+impl From<Stat> for u32 {
+    fn from(stat: Stat) -> u32 {
+        match stat {
+            Stat::Dropped | Stat::Icmp => 0,
+            Stat::Passed | Stat::Source => 1,
+            Stat::Port => 2,
+            Stat::Others => 3,
+        }
+    }
+}
+
 /// The lab with frames varied by `seed` (0: the canonical frames).
 pub fn lab(seed: u64) -> Lab {
     let f = Frames::new(seed);
@@ -237,7 +266,7 @@ fn udp_cuts(
     dport: u16,
     needed: usize,
     lens: &[usize],
-    buckets: (u32, u32),
+    buckets: (Stat, Stat),
 ) -> Vec<Probe> {
     lens.iter()
         .map(|&len| {
@@ -256,7 +285,7 @@ fn udp_cuts(
         .collect()
 }
 
-fn probe(name: &str, frame: FrameBuilder, verdict: harness::Verdict, bucket: u32) -> Probe {
+fn probe(name: &str, frame: FrameBuilder, verdict: harness::Verdict, bucket: Stat) -> Probe {
     Probe::new(name, frame.build(), verdict).counts(bucket)
 }
 
@@ -312,16 +341,16 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
                 "tcp-from-10.0.0.1",
                 f.tcp(BLOCKED_A, f.sport(), f.port()),
                 Drop,
-                0,
+                Stat::Dropped,
             ),
             probe(
                 "udp-from-10.0.0.1",
                 f.udp(BLOCKED_A, f.sport(), f.port()),
                 Drop,
-                0,
+                Stat::Dropped,
             ),
-            probe("icmp-from-10.0.0.1", f.icmp(BLOCKED_A), Drop, 0),
-            probe("gre-from-10.0.0.1", f.gre(BLOCKED_A), Drop, 0),
+            probe("icmp-from-10.0.0.1", f.icmp(BLOCKED_A), Drop, Stat::Dropped),
+            probe("gre-from-10.0.0.1", f.gre(BLOCKED_A), Drop, Stat::Dropped),
         ]),
         c(
             "blocked-192.168.1.100",
@@ -332,13 +361,13 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
                 "tcp-from-192.168.1.100",
                 f.tcp(BLOCKED_B, f.sport(), f.port()),
                 Drop,
-                0,
+                Stat::Dropped,
             ),
             probe(
                 "udp-from-192.168.1.100",
                 f.udp(BLOCKED_B, f.sport(), f.port()),
                 Drop,
-                0,
+                Stat::Dropped,
             ),
         ]),
         c(
@@ -350,19 +379,19 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
                 "from-a-clean-source",
                 f.tcp(f.src(), f.sport(), f.port()),
                 Pass,
-                1,
+                Stat::Passed,
             ),
             probe(
                 "from-10.0.0.10",
                 f.tcp(Ipv4Addr::new(10, 0, 0, 10), f.sport(), f.port()),
                 Pass,
-                1,
+                Stat::Passed,
             ),
             probe(
                 "from-192.168.1.101",
                 f.udp(Ipv4Addr::new(192, 168, 1, 101), f.sport(), 53),
                 Pass,
-                1,
+                Stat::Passed,
             ),
         ]),
         c(
@@ -374,13 +403,13 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
                 "from-1.0.0.10",
                 f.tcp(SWAPPED_A, f.sport(), f.port()),
                 Pass,
-                1,
+                Stat::Passed,
             ),
             probe(
                 "from-100.1.168.192",
                 f.tcp(Ipv4Addr::new(100, 1, 168, 192), f.sport(), f.port()),
                 Pass,
-                1,
+                Stat::Passed,
             ),
         ]),
         c(
@@ -392,13 +421,13 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
                 "to-10.0.0.1",
                 f.ip(f.src(), BLOCKED_A).tcp(f.sport(), f.port()),
                 Pass,
-                1,
+                Stat::Passed,
             ),
             probe(
                 "to-192.168.1.100",
                 f.ip(f.src(), BLOCKED_B).udp(f.sport(), 53),
                 Pass,
-                1,
+                Stat::Passed,
             ),
         ]),
         c(
@@ -411,20 +440,20 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
                 f.tcp(BLOCKED_A, f.sport(), f.port())
                     .ip_options(&[1, 1, 1, 1]),
                 Drop,
-                0,
+                Stat::Dropped,
             ),
             probe(
                 "ihl-15-from-192.168.1.100",
                 f.udp(BLOCKED_B, f.sport(), 53).ip_options(&[1; 40]),
                 Drop,
-                0,
+                Stat::Dropped,
             ),
             probe(
                 "ihl-6-from-a-clean-source",
                 f.tcp(f.src(), f.sport(), f.port())
                     .ip_options(&[1, 1, 1, 1]),
                 Pass,
-                1,
+                Stat::Passed,
             ),
         ]),
         c(
@@ -432,8 +461,8 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
             "ARP (even claiming 10.0.0.1) and IPv6 pass into stats[1]",
         )
         .probes([
-            probe("arp-from-10.0.0.1", f.arp(BLOCKED_A), Pass, 1),
-            probe("ipv6-tcp", f.ipv6_tcp(f.port()), Pass, 1),
+            probe("arp-from-10.0.0.1", f.arp(BLOCKED_A), Pass, Stat::Passed),
+            probe("ipv6-tcp", f.ipv6_tcp(f.port()), Pass, Stat::Passed),
         ]),
         c(
             "truncated-pass",
@@ -444,25 +473,25 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
                 "cut-14-ethernet-only",
                 f.tcp(BLOCKED_A, f.sport(), f.port()).truncate(14),
                 Pass,
-                1,
+                Stat::Passed,
             ),
             probe(
                 "cut-24-half-ipv4",
                 f.tcp(BLOCKED_A, f.sport(), f.port()).truncate(24),
                 Pass,
-                1,
+                Stat::Passed,
             ),
             probe(
                 "cut-33-ipv4-minus-1",
                 f.tcp(BLOCKED_A, f.sport(), f.port()).truncate(33),
                 Pass,
-                1,
+                Stat::Passed,
             ),
             probe(
                 "cut-34-ipv4-complete",
                 f.tcp(BLOCKED_A, f.sport(), f.port()).truncate(L4),
                 Drop,
-                0,
+                Stat::Dropped,
             ),
         ]),
         c(
@@ -474,19 +503,19 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
                 "ihl-4-from-10.0.0.1",
                 f.tcp(BLOCKED_A, f.sport(), f.port()).ihl(4),
                 Drop,
-                0,
+                Stat::Dropped,
             ),
             probe(
                 "ihl-0-from-192.168.1.100",
                 f.udp(BLOCKED_B, f.sport(), 53).ihl(0),
                 Drop,
-                0,
+                Stat::Dropped,
             ),
             probe(
                 "ihl-4-from-a-clean-source",
                 f.tcp(f.src(), f.sport(), f.port()).ihl(4),
                 Pass,
-                1,
+                Stat::Passed,
             ),
         ]),
         c(
@@ -498,25 +527,25 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
                 "first-fragment-from-10.0.0.1",
                 f.tcp(BLOCKED_A, f.sport(), f.port()).fragment(0, true),
                 Drop,
-                0,
+                Stat::Dropped,
             ),
             probe(
                 "later-fragment-from-10.0.0.1",
                 later_fragment(f.ip(BLOCKED_A, f.dst()), f.port(), 185),
                 Drop,
-                0,
+                Stat::Dropped,
             ),
             probe(
                 "last-fragment-from-192.168.1.100",
                 f.udp(BLOCKED_B, f.sport(), 53).fragment(1, false),
                 Drop,
-                0,
+                Stat::Dropped,
             ),
             probe(
                 "later-fragment-from-a-clean-source",
                 later_fragment(f.ip(f.src(), f.dst()), f.port(), 2),
                 Pass,
-                1,
+                Stat::Passed,
             ),
         ]),
         c(
@@ -528,13 +557,13 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
                 "udp-from-10.0.0.1-padded",
                 padded(f.udp(BLOCKED_A, f.sport(), 53), 28, &[0]),
                 Drop,
-                0,
+                Stat::Dropped,
             ),
             probe(
                 "icmp-from-a-clean-source-padded-with-10.0.0.1",
                 padded(f.icmp(f.src()), 28, &[10, 0, 0, 1]),
                 Pass,
-                1,
+                Stat::Passed,
             ),
         ]),
         c(
@@ -546,7 +575,7 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
             "version-6-from-10.0.0.1",
             f.tcp(BLOCKED_A, f.sport(), f.port()).ip_version(6),
             Drop,
-            0,
+            Stat::Dropped,
         )),
         c(
             "vlan-tagged",
@@ -557,7 +586,7 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
             "vlan-100-from-10.0.0.1",
             f.vlan_tcp(BLOCKED_A, f.port()),
             Pass,
-            1,
+            Stat::Passed,
         )),
         from_two_cpus(
             "ip_filter",
@@ -582,7 +611,7 @@ fn port_filter(f: &Frames) -> Vec<Check> {
                 &format!("tcp-dport-{p}"),
                 f.tcp(f.src(), f.sport(), p),
                 Drop,
-                0,
+                Stat::Dropped,
             )
         }))
         .probes([(22, 4), (3389, 0)].map(|(p, words)| {
@@ -590,7 +619,7 @@ fn port_filter(f: &Frames) -> Vec<Check> {
                 &format!("tcp-dport-{p}-data-offset-{words}"),
                 f.tcp(f.src(), f.sport(), p).tcp_data_offset(words),
                 Drop,
-                0,
+                Stat::Dropped,
             )
         })),
         c(
@@ -602,7 +631,7 @@ fn port_filter(f: &Frames) -> Vec<Check> {
                 &format!("udp-dport-{p}"),
                 f.udp(f.src(), f.sport(), p),
                 Drop,
-                0,
+                Stat::Dropped,
             )
         }))
         .probes([(22, 0), (23, 7), (3389, u16::MAX)].map(|(p, len)| {
@@ -610,15 +639,40 @@ fn port_filter(f: &Frames) -> Vec<Check> {
                 &format!("udp-dport-{p}-length-field-{len}"),
                 f.udp(f.src(), f.sport(), p).udp_length(len),
                 Drop,
-                0,
+                Stat::Dropped,
             )
         })),
         c("other-ports-pass", "neighbouring ports pass into stats[1]").probes([
-            probe("tcp-dport-21", f.tcp(f.src(), f.sport(), 21), Pass, 1),
-            probe("tcp-dport-24", f.tcp(f.src(), f.sport(), 24), Pass, 1),
-            probe("tcp-dport-2222", f.tcp(f.src(), f.sport(), 2222), Pass, 1),
-            probe("tcp-dport-3390", f.tcp(f.src(), f.sport(), 3390), Pass, 1),
-            probe("udp-dport-53", f.udp(f.src(), f.sport(), 53), Pass, 1),
+            probe(
+                "tcp-dport-21",
+                f.tcp(f.src(), f.sport(), 21),
+                Pass,
+                Stat::Passed,
+            ),
+            probe(
+                "tcp-dport-24",
+                f.tcp(f.src(), f.sport(), 24),
+                Pass,
+                Stat::Passed,
+            ),
+            probe(
+                "tcp-dport-2222",
+                f.tcp(f.src(), f.sport(), 2222),
+                Pass,
+                Stat::Passed,
+            ),
+            probe(
+                "tcp-dport-3390",
+                f.tcp(f.src(), f.sport(), 3390),
+                Pass,
+                Stat::Passed,
+            ),
+            probe(
+                "udp-dport-53",
+                f.udp(f.src(), f.sport(), 53),
+                Pass,
+                Stat::Passed,
+            ),
         ]),
         c(
             "byte-swapped-ports",
@@ -630,7 +684,7 @@ fn port_filter(f: &Frames) -> Vec<Check> {
                 &format!("tcp-dport-{swapped}"),
                 f.tcp(f.src(), f.sport(), swapped),
                 Pass,
-                1,
+                Stat::Passed,
             )
         })),
         c(
@@ -638,8 +692,18 @@ fn port_filter(f: &Frames) -> Vec<Check> {
             "port 22 or 3389 as source port, not destination, passes",
         )
         .probes([
-            probe("tcp-sport-22", f.tcp(f.src(), 22, f.port()), Pass, 1),
-            probe("udp-sport-3389", f.udp(f.src(), 3389, 53), Pass, 1),
+            probe(
+                "tcp-sport-22",
+                f.tcp(f.src(), 22, f.port()),
+                Pass,
+                Stat::Passed,
+            ),
+            probe(
+                "udp-sport-3389",
+                f.udp(f.src(), 3389, 53),
+                Pass,
+                Stat::Passed,
+            ),
         ]),
         c(
             "ip-options",
@@ -651,28 +715,28 @@ fn port_filter(f: &Frames) -> Vec<Check> {
                 f.tcp(f.src(), f.sport(), 22)
                     .ip_options(&decoy_options(1, f.port())),
                 Drop,
-                0,
+                Stat::Dropped,
             ),
             probe(
                 "ihl-6-decoy-22-dport-clean",
                 f.tcp(f.src(), f.sport(), f.port())
                     .ip_options(&decoy_options(1, 22)),
                 Pass,
-                1,
+                Stat::Passed,
             ),
             probe(
                 "ihl-15-udp-dport-3389",
                 f.udp(f.src(), f.sport(), 3389)
                     .ip_options(&decoy_options(10, 53)),
                 Drop,
-                0,
+                Stat::Dropped,
             ),
             probe(
                 "ihl-15-decoy-23-dport-53",
                 f.udp(f.src(), f.sport(), 53)
                     .ip_options(&decoy_options(10, 23)),
                 Pass,
-                1,
+                Stat::Passed,
             ),
         ]),
         c(
@@ -681,19 +745,19 @@ fn port_filter(f: &Frames) -> Vec<Check> {
              where ports would be",
         )
         .probes([
-            probe("icmp", f.icmp(f.src()), Pass, 1),
-            probe("icmp-echo-reply", f.icmp_of_type(0), Pass, 1),
-            probe("icmp-unreachable", f.icmp_of_type(3), Pass, 1),
-            probe("sctp-dport-22", f.ports_of(132, 22), Pass, 1),
-            probe("udplite-dport-23", f.ports_of(136, 23), Pass, 1),
-            probe("dccp-dport-3389", f.ports_of(33, 3389), Pass, 1),
+            probe("icmp", f.icmp(f.src()), Pass, Stat::Passed),
+            probe("icmp-echo-reply", f.icmp_of_type(0), Pass, Stat::Passed),
+            probe("icmp-unreachable", f.icmp_of_type(3), Pass, Stat::Passed),
+            probe("sctp-dport-22", f.ports_of(132, 22), Pass, Stat::Passed),
+            probe("udplite-dport-23", f.ports_of(136, 23), Pass, Stat::Passed),
+            probe("dccp-dport-3389", f.ports_of(33, 3389), Pass, Stat::Passed),
             probe(
                 "gre-with-port-22-bytes",
                 f.ip(f.src(), f.dst())
                     .ip_protocol(47)
                     .payload(&[0, 22, 0, 22, 0, 0, 0, 0]),
                 Pass,
-                1,
+                Stat::Passed,
             ),
         ]),
         c(
@@ -703,13 +767,13 @@ fn port_filter(f: &Frames) -> Vec<Check> {
         .probes(
             truncations(f, f.src(), 22, 8)
                 .into_iter()
-                .map(|(n, b)| probe(&n, b, Pass, 1)),
+                .map(|(n, b)| probe(&n, b, Pass, Stat::Passed)),
         )
         .probe(probe(
             "cut-42-transport-8-bytes",
             f.tcp(f.src(), f.sport(), 22).truncate(L4 + 8),
             Drop,
-            0,
+            Stat::Dropped,
         )),
         c(
             "ihl-below-5",
@@ -717,23 +781,34 @@ fn port_filter(f: &Frames) -> Vec<Check> {
              address whose last bytes read as 22 or 3389 at 14 + IHL*4",
         )
         .probes([
-            probe("ihl-4-dport-22-decoy-22", f.ihl_4(true, 22, 22), Pass, 1),
+            probe(
+                "ihl-4-dport-22-decoy-22",
+                f.ihl_4(true, 22, 22),
+                Pass,
+                Stat::Passed,
+            ),
             probe(
                 "ihl-4-udp-decoy-3389",
                 f.ihl_4(false, f.port(), 3389),
                 Pass,
-                1,
+                Stat::Passed,
             ),
         ]),
         c("non-ipv4-pass", "IPv6 TCP to port 22 and ARP pass").probes([
-            probe("ipv6-tcp-dport-22", f.ipv6_tcp(22), Pass, 1),
-            probe("arp", f.arp(f.src()), Pass, 1),
+            probe("ipv6-tcp-dport-22", f.ipv6_tcp(22), Pass, Stat::Passed),
+            probe("arp", f.arp(f.src()), Pass, Stat::Passed),
         ]),
         c(
             "udp-truncated",
             "UDP to port 23 with fewer than 8 header bytes passes; 8 bytes suffice",
         )
-        .probes(udp_cuts(f, 23, 8, &[4, 7, 8], (1, 0))),
+        .probes(udp_cuts(
+            f,
+            23,
+            8,
+            &[4, 7, 8],
+            (Stat::Passed, Stat::Dropped),
+        )),
         c(
             "fragments",
             "a first fragment to port 22 is dropped; a later fragment has no ports and passes",
@@ -743,19 +818,19 @@ fn port_filter(f: &Frames) -> Vec<Check> {
                 "first-fragment-tcp-dport-22",
                 f.tcp(f.src(), f.sport(), 22).fragment(0, true),
                 Drop,
-                0,
+                Stat::Dropped,
             ),
             probe(
                 "later-fragment-reading-22",
                 later_fragment(f.ip(f.src(), f.dst()), 22, 1),
                 Pass,
-                1,
+                Stat::Passed,
             ),
             probe(
                 "last-fragment-udp-header-to-3389",
                 f.udp(f.src(), f.sport(), 3389).fragment(185, false),
                 Pass,
-                1,
+                Stat::Passed,
             ),
         ]),
         c(
@@ -767,19 +842,19 @@ fn port_filter(f: &Frames) -> Vec<Check> {
                 "udp-2-header-bytes-padded-with-22",
                 padded(f.udp(f.src(), f.sport(), 53), 22, &[0, 22]),
                 Pass,
-                1,
+                Stat::Passed,
             ),
             probe(
                 "tcp-dport-22-7-header-bytes-padded",
                 padded(f.tcp(f.src(), f.sport(), 22), 27, &[0]),
                 Pass,
-                1,
+                Stat::Passed,
             ),
             probe(
                 "tcp-dport-22-8-header-bytes-padded",
                 padded(f.tcp(f.src(), f.sport(), 22), 28, &[0]),
                 Drop,
-                0,
+                Stat::Dropped,
             ),
             // 30 bytes: 24 of IPv4 header (IHL 6), 6 of TCP; a length test with 20 for the
             // header finds 10.
@@ -792,7 +867,7 @@ fn port_filter(f: &Frames) -> Vec<Check> {
                     &[0],
                 ),
                 Pass,
-                1,
+                Stat::Passed,
             ),
         ]),
         c(
@@ -800,7 +875,12 @@ fn port_filter(f: &Frames) -> Vec<Check> {
             "802.1Q-tagged TCP to port 22 (outside the contract: not scored)",
         )
         .unscored()
-        .probe(probe("vlan-100-dport-22", f.vlan_tcp(f.src(), 22), Pass, 1)),
+        .probe(probe(
+            "vlan-100-dport-22",
+            f.vlan_tcp(f.src(), 22),
+            Pass,
+            Stat::Passed,
+        )),
         from_two_cpus(
             "port_filter",
             vec![
@@ -819,23 +899,33 @@ fn firewall(f: &Frames) -> Vec<Check> {
             "ICMP of any type is dropped into stats[0], whatever follows its IPv4 header",
         )
         .probes([
-            probe("icmp-from-a-clean-source", f.icmp(f.src()), Drop, 0),
-            probe("icmp-echo-reply", f.icmp_of_type(0), Drop, 0),
-            probe("icmp-unreachable", f.icmp_of_type(3), Drop, 0),
-            probe("icmp-time-exceeded", f.icmp_of_type(11), Drop, 0),
-            probe("icmp-cut-after-ipv4", f.icmp(f.src()).truncate(L4), Drop, 0),
+            probe(
+                "icmp-from-a-clean-source",
+                f.icmp(f.src()),
+                Drop,
+                Stat::Icmp,
+            ),
+            probe("icmp-echo-reply", f.icmp_of_type(0), Drop, Stat::Icmp),
+            probe("icmp-unreachable", f.icmp_of_type(3), Drop, Stat::Icmp),
+            probe("icmp-time-exceeded", f.icmp_of_type(11), Drop, Stat::Icmp),
+            probe(
+                "icmp-cut-after-ipv4",
+                f.icmp(f.src()).truncate(L4),
+                Drop,
+                Stat::Icmp,
+            ),
             probe(
                 "icmp-cut-inside-its-header",
                 f.icmp(f.src()).truncate(L4 + 3),
                 Drop,
-                0,
+                Stat::Icmp,
             ),
-            probe("icmp-ihl-4", f.icmp(f.src()).ihl(4), Drop, 0),
+            probe("icmp-ihl-4", f.icmp(f.src()).ihl(4), Drop, Stat::Icmp),
             probe(
                 "icmp-later-fragment",
                 f.icmp(f.src()).fragment(3, false),
                 Drop,
-                0,
+                Stat::Icmp,
             ),
         ]),
         c(
@@ -847,15 +937,15 @@ fn firewall(f: &Frames) -> Vec<Check> {
                 "tcp-from-10.0.0.1",
                 f.tcp(BLOCKED_A, f.sport(), f.port()),
                 Drop,
-                1,
+                Stat::Source,
             ),
             probe(
                 "udp-from-10.0.0.1",
                 f.udp(BLOCKED_A, f.sport(), 53),
                 Drop,
-                1,
+                Stat::Source,
             ),
-            probe("gre-from-10.0.0.1", f.gre(BLOCKED_A), Drop, 1),
+            probe("gre-from-10.0.0.1", f.gre(BLOCKED_A), Drop, Stat::Source),
         ]),
         c(
             "blocked-ports",
@@ -863,27 +953,47 @@ fn firewall(f: &Frames) -> Vec<Check> {
              offset or UDP length field says",
         )
         .probes([
-            probe("tcp-dport-22", f.tcp(f.src(), f.sport(), 22), Drop, 2),
-            probe("tcp-dport-80", f.tcp(f.src(), f.sport(), 80), Drop, 2),
-            probe("udp-dport-22", f.udp(f.src(), f.sport(), 22), Drop, 2),
-            probe("udp-dport-80", f.udp(f.src(), f.sport(), 80), Drop, 2),
+            probe(
+                "tcp-dport-22",
+                f.tcp(f.src(), f.sport(), 22),
+                Drop,
+                Stat::Port,
+            ),
+            probe(
+                "tcp-dport-80",
+                f.tcp(f.src(), f.sport(), 80),
+                Drop,
+                Stat::Port,
+            ),
+            probe(
+                "udp-dport-22",
+                f.udp(f.src(), f.sport(), 22),
+                Drop,
+                Stat::Port,
+            ),
+            probe(
+                "udp-dport-80",
+                f.udp(f.src(), f.sport(), 80),
+                Drop,
+                Stat::Port,
+            ),
             probe(
                 "tcp-dport-80-data-offset-4",
                 f.tcp(f.src(), f.sport(), 80).tcp_data_offset(4),
                 Drop,
-                2,
+                Stat::Port,
             ),
             probe(
                 "udp-dport-22-length-field-0",
                 f.udp(f.src(), f.sport(), 22).udp_length(0),
                 Drop,
-                2,
+                Stat::Port,
             ),
             probe(
                 "udp-dport-80-length-field-65535",
                 f.udp(f.src(), f.sport(), 80).udp_length(u16::MAX),
                 Drop,
-                2,
+                Stat::Port,
             ),
         ]),
         c(
@@ -892,39 +1002,59 @@ fn firewall(f: &Frames) -> Vec<Check> {
              UDP-Lite and DCCP with 80 or 22 where ports would be",
         )
         .probes([
-            probe("tcp-dport-443", f.tcp(f.src(), f.sport(), 443), Pass, 3),
-            probe("tcp-dport-23", f.tcp(f.src(), f.sport(), 23), Pass, 3),
-            probe("tcp-dport-3389", f.tcp(f.src(), f.sport(), 3389), Pass, 3),
-            probe("udp-dport-53", f.udp(f.src(), f.sport(), 53), Pass, 3),
+            probe(
+                "tcp-dport-443",
+                f.tcp(f.src(), f.sport(), 443),
+                Pass,
+                Stat::Others,
+            ),
+            probe(
+                "tcp-dport-23",
+                f.tcp(f.src(), f.sport(), 23),
+                Pass,
+                Stat::Others,
+            ),
+            probe(
+                "tcp-dport-3389",
+                f.tcp(f.src(), f.sport(), 3389),
+                Pass,
+                Stat::Others,
+            ),
+            probe(
+                "udp-dport-53",
+                f.udp(f.src(), f.sport(), 53),
+                Pass,
+                Stat::Others,
+            ),
             probe(
                 "gre-with-port-80-bytes",
                 f.ip(f.src(), f.dst())
                     .ip_protocol(47)
                     .payload(&[0, 80, 0, 80, 0, 0, 0, 0]),
                 Pass,
-                3,
+                Stat::Others,
             ),
-            probe("sctp-dport-80", f.ports_of(132, 80), Pass, 3),
-            probe("udplite-dport-22", f.ports_of(136, 22), Pass, 3),
-            probe("dccp-dport-80", f.ports_of(33, 80), Pass, 3),
+            probe("sctp-dport-80", f.ports_of(132, 80), Pass, Stat::Others),
+            probe("udplite-dport-22", f.ports_of(136, 22), Pass, Stat::Others),
+            probe("dccp-dport-80", f.ports_of(33, 80), Pass, Stat::Others),
         ]),
         c(
             "first-match-wins",
             "when several rules match, the first one decides the bucket",
         )
         .probes([
-            probe("icmp-from-10.0.0.1", f.icmp(BLOCKED_A), Drop, 0),
+            probe("icmp-from-10.0.0.1", f.icmp(BLOCKED_A), Drop, Stat::Icmp),
             probe(
                 "tcp-from-10.0.0.1-dport-22",
                 f.tcp(BLOCKED_A, f.sport(), 22),
                 Drop,
-                1,
+                Stat::Source,
             ),
             probe(
                 "udp-from-10.0.0.1-dport-80",
                 f.udp(BLOCKED_A, f.sport(), 80),
                 Drop,
-                1,
+                Stat::Source,
             ),
         ]),
         c(
@@ -936,20 +1066,35 @@ fn firewall(f: &Frames) -> Vec<Check> {
                 "from-1.0.0.10",
                 f.tcp(SWAPPED_A, f.sport(), f.port()),
                 Pass,
-                3,
+                Stat::Others,
             ),
-            probe("tcp-dport-5632", f.tcp(f.src(), f.sport(), 5632), Pass, 3),
-            probe("udp-dport-20480", f.udp(f.src(), f.sport(), 20480), Pass, 3),
+            probe(
+                "tcp-dport-5632",
+                f.tcp(f.src(), f.sport(), 5632),
+                Pass,
+                Stat::Others,
+            ),
+            probe(
+                "udp-dport-20480",
+                f.udp(f.src(), f.sport(), 20480),
+                Pass,
+                Stat::Others,
+            ),
         ]),
         c("blocked-as-destination", "10.0.0.1 as destination passes").probe(probe(
             "to-10.0.0.1",
             f.ip(f.src(), BLOCKED_A).tcp(f.sport(), f.port()),
             Pass,
-            3,
+            Stat::Others,
         )),
         c("source-port-ignored", "port 80 or 22 as source port passes").probes([
-            probe("tcp-sport-80", f.tcp(f.src(), 80, f.port()), Pass, 3),
-            probe("udp-sport-22", f.udp(f.src(), 22, 53), Pass, 3),
+            probe(
+                "tcp-sport-80",
+                f.tcp(f.src(), 80, f.port()),
+                Pass,
+                Stat::Others,
+            ),
+            probe("udp-sport-22", f.udp(f.src(), 22, 53), Pass, Stat::Others),
         ]),
         c("ip-options", "rules see past IPv4 options (IHL 6 and 15)").probes([
             probe(
@@ -957,28 +1102,28 @@ fn firewall(f: &Frames) -> Vec<Check> {
                 f.tcp(f.src(), f.sport(), 80)
                     .ip_options(&decoy_options(1, f.port())),
                 Drop,
-                2,
+                Stat::Port,
             ),
             probe(
                 "ihl-6-decoy-80-dport-clean",
                 f.tcp(f.src(), f.sport(), f.port())
                     .ip_options(&decoy_options(1, 80)),
                 Pass,
-                3,
+                Stat::Others,
             ),
             probe(
                 "ihl-15-from-10.0.0.1",
                 f.udp(BLOCKED_A, f.sport(), 53)
                     .ip_options(&decoy_options(10, 53)),
                 Drop,
-                1,
+                Stat::Source,
             ),
             probe(
                 "ihl-15-decoy-22-dport-53",
                 f.udp(f.src(), f.sport(), 53)
                     .ip_options(&decoy_options(10, 22)),
                 Pass,
-                3,
+                Stat::Others,
             ),
         ]),
         c(
@@ -988,28 +1133,38 @@ fn firewall(f: &Frames) -> Vec<Check> {
         .probes(
             truncations(f, f.src(), 22, 4)
                 .into_iter()
-                .map(|(n, b)| probe(&n, b, Pass, 3)),
+                .map(|(n, b)| probe(&n, b, Pass, Stat::Others)),
         )
         .probes([probe(
             "cut-38-transport-4-bytes",
             f.tcp(f.src(), f.sport(), 22).truncate(L4 + 4),
             Drop,
-            2,
+            Stat::Port,
         )])
-        .probes(udp_cuts(f, 80, 4, &[3, 4, 6], (3, 2))),
+        .probes(udp_cuts(f, 80, 4, &[3, 4, 6], (Stat::Others, Stat::Port))),
         c(
             "ihl-below-5",
             "an IHL of 4 means no transport header: port 80 passes, and so does a destination \
              address whose last bytes read as 80 or 22 at 14 + IHL*4",
         )
         .probes([
-            probe("ihl-4-dport-80-decoy-80", f.ihl_4(true, 80, 80), Pass, 3),
-            probe("ihl-4-udp-decoy-22", f.ihl_4(false, f.port(), 22), Pass, 3),
+            probe(
+                "ihl-4-dport-80-decoy-80",
+                f.ihl_4(true, 80, 80),
+                Pass,
+                Stat::Others,
+            ),
+            probe(
+                "ihl-4-udp-decoy-22",
+                f.ihl_4(false, f.port(), 22),
+                Pass,
+                Stat::Others,
+            ),
             probe(
                 "ihl-4-from-10.0.0.1",
                 f.tcp(BLOCKED_A, f.sport(), f.port()).ihl(4),
                 Drop,
-                1,
+                Stat::Source,
             ),
         ]),
         c(
@@ -1022,19 +1177,19 @@ fn firewall(f: &Frames) -> Vec<Check> {
                 "first-fragment-tcp-dport-80",
                 f.tcp(f.src(), f.sport(), 80).fragment(0, true),
                 Drop,
-                2,
+                Stat::Port,
             ),
             probe(
                 "later-fragment-reading-80",
                 later_fragment(f.ip(f.src(), f.dst()), 80, 1),
                 Pass,
-                3,
+                Stat::Others,
             ),
             probe(
                 "later-fragment-from-10.0.0.1",
                 later_fragment(f.ip(BLOCKED_A, f.dst()), f.port(), 9),
                 Drop,
-                1,
+                Stat::Source,
             ),
         ]),
         c(
@@ -1046,13 +1201,13 @@ fn firewall(f: &Frames) -> Vec<Check> {
                 "tcp-2-header-bytes-padded-with-80",
                 padded(f.tcp(f.src(), f.sport(), f.port()), 22, &[0, 80]),
                 Pass,
-                3,
+                Stat::Others,
             ),
             probe(
                 "udp-dport-22-4-header-bytes-padded",
                 padded(f.udp(f.src(), f.sport(), 22), 24, &[0]),
                 Drop,
-                2,
+                Stat::Port,
             ),
             // 26 bytes: 24 of IPv4 header (IHL 6), 2 of TCP, then padding reading as port
             // 80; a length test with 20 for the header finds 6.
@@ -1065,7 +1220,7 @@ fn firewall(f: &Frames) -> Vec<Check> {
                     &[0, 80],
                 ),
                 Pass,
-                3,
+                Stat::Others,
             ),
         ]),
         c(
@@ -1073,15 +1228,20 @@ fn firewall(f: &Frames) -> Vec<Check> {
             "ARP from 10.0.0.1 and IPv6 to port 22 pass into stats[3]",
         )
         .probes([
-            probe("arp-from-10.0.0.1", f.arp(BLOCKED_A), Pass, 3),
-            probe("ipv6-tcp-dport-22", f.ipv6_tcp(22), Pass, 3),
+            probe("arp-from-10.0.0.1", f.arp(BLOCKED_A), Pass, Stat::Others),
+            probe("ipv6-tcp-dport-22", f.ipv6_tcp(22), Pass, Stat::Others),
         ]),
         c(
             "vlan-tagged",
             "802.1Q-tagged TCP to port 22 (outside the contract: not scored)",
         )
         .unscored()
-        .probe(probe("vlan-100-dport-22", f.vlan_tcp(f.src(), 22), Pass, 3)),
+        .probe(probe(
+            "vlan-100-dport-22",
+            f.vlan_tcp(f.src(), 22),
+            Pass,
+            Stat::Others,
+        )),
         from_two_cpus(
             "firewall",
             vec![

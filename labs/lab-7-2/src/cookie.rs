@@ -19,7 +19,7 @@ use harness::{
 use traffic::{FrameBuilder, decode, decode::TcpOpt};
 
 use crate::{
-    Free, ID, STATS, eth,
+    Free, ID, STATS, Stat, eth,
     flags::{ACK, CWR, ECE, FIN, PSH, RST, SYN},
 };
 
@@ -323,7 +323,7 @@ pub(crate) fn checks(f: &Free) -> Vec<Check> {
             "syn_cookie",
             STATS,
             vec![Syn::new(f, "", s.src(50)).ack(0x1234_5678).build()],
-            (1, Some(2)),
+            (1, Some(Stat::AckDropped.into())),
         ),
         c(
             "real-client",
@@ -335,8 +335,11 @@ pub(crate) fn checks(f: &Free) -> Vec<Check> {
 }
 
 /// Renders the deltas of `stats[0..3]` against `pairs` (indexes not listed must not move).
-fn stats_rows(table: &mut Table, pairs: &[(u32, u64)], deltas: &[u64]) {
-    let want = pairs.iter().map(|&(i, n)| (i, Shown::fixed(n))).collect();
+fn stats_rows(table: &mut Table, pairs: &[(Stat, u64)], deltas: &[u64]) {
+    let want = pairs
+        .iter()
+        .map(|&(i, n)| (i.into(), Shown::fixed(n)))
+        .collect();
     table.counters(STATS, Some(3), &want, deltas);
 }
 
@@ -567,7 +570,11 @@ fn handshake(t: &mut dyn Target, syn: &Syn) -> Result<Judgement> {
         }
         Ok(())
     })?;
-    stats_rows(&mut table, &[(0, 1), (1, 6)], &d);
+    stats_rows(
+        &mut table,
+        &[(Stat::SynAck, 1), (Stat::CookieAccepted, 6)],
+        &d,
+    );
     Ok(table.judge())
 }
 
@@ -576,7 +583,7 @@ fn forged(t: &mut dyn Target, syn: &Syn, stranger: Ipv4Addr) -> Result<Judgement
     let ((), d) = counters::across_up_to(t, STATS, Some(2), |t| {
         forged_acks(t, &mut table, syn, stranger)
     })?;
-    stats_rows(&mut table, &[(0, 1), (2, 11)], &d);
+    stats_rows(&mut table, &[(Stat::SynAck, 1), (Stat::AckDropped, 11)], &d);
     Ok(table.judge())
 }
 

@@ -42,6 +42,42 @@ mod flags {
     pub const CWR: u8 = 0x80;
 }
 
+/// The `stats` entries by what the contract counts in them (each part's rules in README.md);
+/// reports show them as the contract writes them, `stats[N]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stat {
+    /// `rate_limiter`, `syn_guard`: stats[0], dropped.
+    Dropped,
+    /// `rate_limiter`, `syn_guard`, `ddos_guard`: stats[1], passed.
+    Passed,
+    /// `ddos_guard`: stats[0], IPv4 packets seen.
+    Seen,
+    /// `ddos_guard`: stats[2], dropped by the rate limit.
+    RateLimited,
+    /// `ddos_guard`: stats[3], dropped as SYN flood.
+    SynFlood,
+    /// `ddos_guard`: stats[4], dropped by the blocklist.
+    Blocklisted,
+    /// `syn_cookie`: stats[0], SYNs answered with a SYN-ACK.
+    SynAck,
+    /// `syn_cookie`: stats[1], bare ACKs whose cookie the kernel accepts.
+    CookieAccepted,
+    /// `syn_cookie`: stats[2], other bare ACKs, dropped.
+    AckDropped,
+}
+
+impl From<Stat> for u32 {
+    fn from(stat: Stat) -> u32 {
+        match stat {
+            Stat::Dropped | Stat::Seen | Stat::SynAck => 0,
+            Stat::Passed | Stat::CookieAccepted => 1,
+            Stat::RateLimited | Stat::AckDropped => 2,
+            Stat::SynFlood => 3,
+            Stat::Blocklisted => 4,
+        }
+    }
+}
+
 /// The lab with all its parts, the fields no rule reads varied by `seed` (0: the canonical
 /// frames).
 pub fn lab(seed: u64) -> Lab {

@@ -10,7 +10,7 @@ use harness::{
     arrival::Arrival,
     check::Judgement,
     cpus::Spreading,
-    delivery::{Count, Delivery, Expect, Observe, Parcel},
+    delivery::{Count, Delivery, Observe, Parcel, Routing},
     service::{Served, Service},
     table::render,
     target::Target,
@@ -35,18 +35,18 @@ const BALANCED: Count = Count::PerFrame {
 fn delivery(
     net: &Net,
     parcels: Vec<Parcel>,
-    expect: Expect,
+    routing: Routing,
     counts: Vec<Count>,
     observe: Observe,
 ) -> Delivery {
-    delivery_as(Rewrite::Nat, net, parcels, expect, counts, observe)
+    delivery_as(Rewrite::Nat, net, parcels, routing, counts, observe)
 }
 
 fn delivery_as(
     rewrite: Rewrite,
     net: &Net,
     parcels: Vec<Parcel>,
-    expect: Expect,
+    routing: Routing,
     counts: Vec<Count>,
     observe: Observe,
 ) -> Delivery {
@@ -54,10 +54,17 @@ fn delivery_as(
         backends: backends(net),
         parcels,
         rewrite: rewrite.harness(net),
-        expect,
+        routing,
         counts,
         observe,
     }
+}
+
+/// The transport of a frame [`rewritten_headers`] sends.
+#[derive(Clone, Copy)]
+enum Transport {
+    Tcp,
+    Udp,
 }
 
 /// Snapshots of rewritten TCP and UDP headers, checksums judged per layer. Besides a SYN, a
@@ -73,52 +80,60 @@ pub fn rewritten_headers(
     f: &Free,
     net: &Net,
 ) -> Check {
-    let spec = |name: &str, tag, tcp| Spec {
+    use Transport::{Tcp, Udp};
+    let spec = |name: &str, tag, transport| Spec {
         dport: f.dport(),
         payload: f.payload(),
-        ..if tcp {
-            Spec::tcp(name, tag, f.sport())
-        } else {
-            Spec::udp(name, tag, CLIENT_IP, f.sport())
+        ..match transport {
+            Tcp => Spec::tcp(name, tag, f.sport()),
+            Udp => Spec::udp(name, tag, CLIENT_IP, f.sport()),
         }
     };
-    let mut ihl6 = spec("tcp-ihl-6", 2, true);
-    ihl6.options = vec![1, 1, 1, 1];
-    let mut no_csum = spec("udp-no-checksum", 4, false);
-    no_csum.udp_no_checksum = true;
-    let bare = |name: &str, tag, tcp, pad_to| Spec {
+    let ihl6 = Spec {
+        options: vec![1, 1, 1, 1],
+        ..spec("tcp-ihl-6", 2, Tcp)
+    };
+    let no_csum = Spec {
+        udp_no_checksum: true,
+        ..spec("udp-no-checksum", 4, Udp)
+    };
+    // A segment that is exactly its header: a bare ACK, an empty datagram.
+    let bare = |name: &str, tag, transport| Spec {
         payload: Vec::new(),
         flags: Some(ACK),
         trailer: false,
-        pad_to,
-        ..spec(name, tag, tcp)
+        ..spec(name, tag, transport)
+    };
+    let padded = |bare: Spec| Spec {
+        pad_to: MIN_FRAME,
+        ..bare
     };
     let specs = [
-        spec("tcp-syn", 1, true),
+        spec("tcp-syn", 1, Tcp),
         ihl6,
-        spec("udp", 3, false),
+        spec("udp", 3, Udp),
         no_csum,
-        bare("tcp-ack-20-bytes", 5, true, 0),
-        bare("udp-8-bytes", 6, false, 0),
-        bare("tcp-ack-20-padded", 7, true, MIN_FRAME),
-        bare("udp-8-padded", 8, false, MIN_FRAME),
+        bare("tcp-ack-20-bytes", 5, Tcp),
+        bare("udp-8-bytes", 6, Udp),
+        padded(bare("tcp-ack-20-padded", 7, Tcp)),
+        padded(bare("udp-8-padded", 8, Udp)),
         // Fields no rule reads: the whole 20 (8) header bytes make a header, whatever the
         // data offset (length field) says.
         Spec {
             data_offset: Some(4),
-            ..spec("tcp-data-offset-4", 9, true)
+            ..spec("tcp-data-offset-4", 9, Tcp)
         },
         Spec {
             data_offset: Some(0),
-            ..spec("tcp-data-offset-0", 10, true)
+            ..spec("tcp-data-offset-0", 10, Tcp)
         },
         Spec {
             udp_length: Some(0),
-            ..spec("udp-length-field-0", 11, false)
+            ..spec("udp-length-field-0", 11, Udp)
         },
         Spec {
             udp_length: Some(u16::MAX),
-            ..spec("udp-length-field-65535", 12, false)
+            ..spec("udp-length-field-65535", 12, Udp)
         },
     ];
     let what = match rewrite {
@@ -135,7 +150,7 @@ pub fn rewritten_headers(
         rewrite,
         net,
         specs.iter().map(|s| rewrite.parcel(s, net)).collect(),
-        Expect::Rewritten,
+        Routing::Rewritten,
         vec![BALANCED],
         Observe::Output { verdict },
     ))
@@ -170,7 +185,7 @@ pub fn round_robin(part: &'static str, verdict: Verdict, f: &Free, net: &Net) ->
     .delivery(delivery(
         net,
         parcels,
-        Expect::Rotation,
+        Routing::Rotation,
         vec![BALANCED],
         Observe::Output { verdict },
     ))
@@ -253,7 +268,7 @@ pub fn checksum_edges(part: &'static str, verdict: Verdict, f: &Free, net: &Net)
     .delivery(delivery(
         net,
         specs.iter().map(|s| Rewrite::Nat.parcel(s, net)).collect(),
-        Expect::Rewritten,
+        Routing::Rewritten,
         vec![BALANCED],
         Observe::Output { verdict },
     ))
@@ -317,7 +332,7 @@ fn long_rotation(
     let d = delivery(
         net,
         Vec::new(),
-        Expect::Rotation,
+        Routing::Rotation,
         Vec::new(),
         Observe::Output { verdict },
     );
@@ -452,11 +467,11 @@ fn from_sources(sources: &[Ipv4Addr], f: &Free, net: &Net) -> Vec<Parcel> {
 }
 
 /// Balanced by `lb_hash`: TX, seen by its output.
-fn hashed(net: &Net, parcels: Vec<Parcel>, expect: Expect, counts: Vec<Count>) -> Delivery {
+fn hashed(net: &Net, parcels: Vec<Parcel>, routing: Routing, counts: Vec<Count>) -> Delivery {
     delivery(
         net,
         parcels,
-        expect,
+        routing,
         counts,
         Observe::Output {
             verdict: Verdict::Tx,
@@ -502,7 +517,7 @@ pub fn affinity(part: &'static str, rewrite: Rewrite, f: &Free, net: &Net) -> Ch
         rewrite,
         net,
         parcels,
-        Expect::Affinity,
+        Routing::Affinity,
         Vec::new(),
         Observe::Output {
             verdict: Verdict::Tx,
@@ -556,7 +571,7 @@ pub fn spread(
         rewrite,
         net,
         from_sources(sources, f, net),
-        Expect::Spread { percent: 20 },
+        Routing::Spread { percent: 20 },
         Vec::new(),
         Observe::Output {
             verdict: Verdict::Tx,
@@ -586,7 +601,7 @@ pub fn chi_square_report(
     .delivery(hashed(
         net,
         from_sources(&sources, f, net),
-        Expect::Report { sets },
+        Routing::Report { sets },
         Vec::new(),
     ))
 }
@@ -606,7 +621,7 @@ pub fn backend_stats(f: &Free, net: &Net) -> Check {
     .delivery(hashed(
         net,
         from_sources(&sources, f, net),
-        Expect::Counted,
+        Routing::Counted,
         vec![
             BALANCED,
             Count::PerBackend {
@@ -800,7 +815,7 @@ pub fn delivered(part: &'static str, path: Path, f: &Free, net: &Net) -> Check {
     Check::new(ID, part, name, desc).delivery(delivery(
         net,
         parcels,
-        Expect::Rotation,
+        Routing::Rotation,
         Vec::new(),
         Observe::Arrival(Arrival {
             link,
