@@ -43,7 +43,8 @@ impl Probe {
         }
     }
 
-    /// The same probe, also required to add one to counter `index`.
+    /// The same probe, also required to add one to counter `index` (a lab's named counter, or
+    /// a `u32`).
     pub fn counts(mut self, index: impl Into<u32>) -> Self {
         self.bucket = Some(index.into());
         self

@@ -30,6 +30,7 @@ mod grading;
 mod labs;
 mod list;
 mod mutants;
+mod new_lab;
 mod run;
 
 use exit::Exit;
@@ -80,6 +81,9 @@ enum Command {
     List(list::ListArgs),
     /// Remove namespaces and pins left behind by killed runs.
     Clean,
+    /// Write a new lab's crate from the template, and say how to register it.
+    #[command(name = "new-lab")]
+    NewLab(new_lab::NewLabArgs),
     /// Check root, kernel BPF/XDP/BTF support and leftovers.
     Doctor,
     /// Grade one submission as `grade` asks (reads its request on standard input).
@@ -126,6 +130,7 @@ fn main() -> ExitCode {
             Ok(Exit::Passed)
         }
         Command::Clean => clean::clean(),
+        Command::NewLab(args) => new_lab::new_lab(args),
     };
     harness::signals::hold_if_interrupted();
     exit::finish(result)
