@@ -74,6 +74,28 @@ pub struct Lab {
     pub environment: Option<fn() -> TopologySpec>,
 }
 
+/// One part of a lab while its checks are written: the lab's id and the part's program, named
+/// once, so each check gives only its own name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartId {
+    /// The lab's id (`7.1`).
+    pub lab: &'static str,
+    /// The part's program (`ip_filter`).
+    pub program: &'static str,
+}
+
+impl PartId {
+    /// Part `program` of lab `lab`.
+    pub const fn new(lab: &'static str, program: &'static str) -> Self {
+        Self { lab, program }
+    }
+
+    /// A check of this part, `<lab>/<program>/<name>` ([`Check::new`]).
+    pub fn check(self, name: &str, description: impl Into<String>) -> Check {
+        Check::new(self.lab, self.program, name, description)
+    }
+}
+
 /// What to run, and how.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {

@@ -14,7 +14,7 @@ pub mod differential;
 use std::{cell::Cell, net::Ipv4Addr};
 
 use harness::{
-    Check, Lab, Part, Probe,
+    Check, Lab, Part, PartId, Probe,
     Verdict::{Drop, Pass},
     topology::{CLIENT_MAC, DUT_MAC, TopologySpec},
     vary::{CLIENT_PORTS, Cycle, Vary},
@@ -74,9 +74,9 @@ impl From<Stat> for u32 {
 pub fn lab(seed: u64) -> Lab {
     let f = Frames::new(seed);
     let mut parts = vec![
-        part("ip_filter", ip_filter(&f)),
-        part("port_filter", port_filter(&f)),
-        part("firewall", firewall(&f)),
+        part(IP_FILTER, ip_filter(&f)),
+        part(PORT_FILTER, port_filter(&f)),
+        part(FIREWALL, firewall(&f)),
     ];
     for p in &mut parts {
         p.checks.push(differential::check(p.program, seed));
@@ -96,9 +96,13 @@ pub fn lab(seed: u64) -> Lab {
     }
 }
 
-fn part(program: &'static str, checks: Vec<Check>) -> Part {
+const IP_FILTER: PartId = PartId::new(ID, "ip_filter");
+const PORT_FILTER: PartId = PartId::new(ID, "port_filter");
+const FIREWALL: PartId = PartId::new(ID, "firewall");
+
+fn part(id: PartId, checks: Vec<Check>) -> Part {
     Part {
-        program,
+        program: id.program,
         counters: Some("stats"),
         checks,
         topology: TopologySpec::pair(),
@@ -111,9 +115,9 @@ fn part(program: &'static str, checks: Vec<Check>) -> Part {
 /// `stats` under load from two CPUs at once (see [`harness::cpus::counts_from_2_cpus`]): every
 /// frame the program runs is counted once, in whichever bucket its rule gives (the other checks
 /// judge the buckets).
-fn from_two_cpus(part: &'static str, frames: Vec<FrameBuilder>) -> Check {
+fn from_two_cpus(part: PartId, frames: Vec<FrameBuilder>) -> Check {
     let frames: Vec<Vec<u8>> = frames.iter().map(FrameBuilder::build).collect();
-    harness::cpus::counts_from_2_cpus(ID, part, "stats", frames, (1, None))
+    harness::cpus::counts_from_2_cpus(part.lab, part.program, "stats", frames, (1, None))
 }
 
 /// Ports no rule of any program matches, byte-swapped look-alikes included; seeded draws avoid
@@ -434,7 +438,7 @@ impl PortRule {
 }
 
 fn ip_filter(f: &Frames) -> Vec<Check> {
-    let c = |name: &str, desc: &str| Check::new(ID, "ip_filter", name, desc).counting("stats");
+    let c = |name: &str, desc: &str| IP_FILTER.check(name, desc).counting("stats");
     vec![
         c(
             "blocked-10.0.0.1",
@@ -664,7 +668,7 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
             Stat::Passed,
         )),
         from_two_cpus(
-            "ip_filter",
+            IP_FILTER,
             vec![
                 f.tcp(BLOCKED_A, f.sport(), f.port()),
                 f.tcp(f.src(), f.sport(), f.port()),
@@ -674,7 +678,7 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
 }
 
 fn port_filter(f: &Frames) -> Vec<Check> {
-    let c = |name: &str, desc: &str| Check::new(ID, "port_filter", name, desc).counting("stats");
+    let c = |name: &str, desc: &str| PORT_FILTER.check(name, desc).counting("stats");
     let rule = PortRule {
         port: 22,
         dropped: Stat::Dropped,
@@ -863,7 +867,7 @@ fn port_filter(f: &Frames) -> Vec<Check> {
         ]),
         rule.vlan_tagged(c, f),
         from_two_cpus(
-            "port_filter",
+            PORT_FILTER,
             vec![
                 f.tcp(f.src(), f.sport(), 22),
                 f.tcp(f.src(), f.sport(), 443),
@@ -873,7 +877,7 @@ fn port_filter(f: &Frames) -> Vec<Check> {
 }
 
 fn firewall(f: &Frames) -> Vec<Check> {
-    let c = |name: &str, desc: &str| Check::new(ID, "firewall", name, desc).counting("stats");
+    let c = |name: &str, desc: &str| FIREWALL.check(name, desc).counting("stats");
     let rule = PortRule {
         port: 80,
         dropped: Stat::Port,
@@ -1107,7 +1111,7 @@ fn firewall(f: &Frames) -> Vec<Check> {
         ]),
         rule.vlan_tagged(c, f),
         from_two_cpus(
-            "firewall",
+            FIREWALL,
             vec![
                 f.icmp(f.src()),
                 f.tcp(BLOCKED_A, f.sport(), f.port()),

@@ -19,7 +19,7 @@ use harness::{
 use traffic::{FrameBuilder, decode, decode::TcpOpt};
 
 use crate::{
-    Free, ID, STATS, Stat, eth,
+    Free, STATS, SYN_COOKIE, Stat, eth,
     flags::{ACK, CWR, ECE, FIN, PSH, RST, SYN},
 };
 
@@ -283,7 +283,7 @@ impl CookieJudge {
 }
 
 pub(crate) fn checks(f: &Free) -> Vec<Check> {
-    let c = |name: &str, desc: &str| Check::new(ID, "syn_cookie", name, desc);
+    let c = |name: &str, desc: &str| SYN_COOKIE.check(name, desc);
     let s = Sources(f.net(100));
     let (rewritten, summed) = (syns(f, s, 1), syns(f, s, 40));
     let handshaken = Syn::new(f, "", s.src(10)).linux_options(1460);
@@ -319,8 +319,8 @@ pub(crate) fn checks(f: &Free) -> Vec<Check> {
         // A forged bare ACK, dropped into stats[2] on every run (a SYN would be rewritten in
         // place, and the next run of the same buffer would see the SYN-ACK).
         harness::cpus::counts_from_2_cpus(
-            ID,
-            "syn_cookie",
+            SYN_COOKIE.lab,
+            SYN_COOKIE.program,
             STATS,
             vec![Syn::new(f, "", s.src(50)).ack(0x1234_5678).build()],
             (1, Some(Stat::AckDropped.into())),

@@ -17,7 +17,7 @@ use harness::{
 use traffic::{FrameBuilder, Tag};
 
 use crate::{
-    Free, ID, STATS, Stat,
+    DDOS_GUARD, Free, STATS, SYN_GUARD, Stat,
     bucket::{Count, Pace, Segment, Spend, Trace},
     flags::{ACK, CWR, ECE, FIN, PSH, RST, SYN},
     rate,
@@ -96,7 +96,7 @@ fn exact(volley: Volley, width: usize, pairs: &[(Stat, u64)]) -> Volley {
 }
 
 pub(crate) fn syn_checks(f: &Free) -> Vec<Check> {
-    let c = |name: &str, desc: &str| Check::new(ID, "syn_guard", name, desc);
+    let c = |name: &str, desc: &str| SYN_GUARD.check(name, desc);
     let net = f.net(2);
     let s = |n| Ipv4Addr::new(198, 18, net, n);
     let (s1, s2, s3, s4, s5, s6) = (s(1), s(2), s(3), s(4), s(5), s(6));
@@ -323,8 +323,8 @@ pub(crate) fn syn_checks(f: &Free) -> Vec<Check> {
         }),
         // Passed or dropped, every run counted once.
         harness::cpus::counts_from_2_cpus(
-            ID,
-            "syn_guard",
+            SYN_GUARD.lab,
+            SYN_GUARD.program,
             STATS,
             vec![f.syn(s(30)).build(), f.tcp(s(30), ACK).build(), f.udp(s(30)).build()],
             (1, Some(Stat::Passed.into())),
@@ -546,7 +546,7 @@ fn blocklist_add(t: &mut dyn Target, src: Ipv4Addr, fill: u8) -> Result<()> {
 }
 
 pub(crate) fn ddos_checks(f: &Free) -> Vec<Check> {
-    let c = |name: &str, desc: &str| Check::new(ID, "ddos_guard", name, desc);
+    let c = |name: &str, desc: &str| DDOS_GUARD.check(name, desc);
     let net = f.net(3);
     let s = |n| Ipv4Addr::new(198, 18, net, n);
     let (a, b, s3, s4, s5) = (s(1), s(2), s(3), s(4), s(5));
@@ -694,8 +694,8 @@ pub(crate) fn ddos_checks(f: &Free) -> Vec<Check> {
         .flood(own_state(f, s(20), s(21))),
         // Every run counted twice: seen in stats[0], and where it went.
         harness::cpus::counts_from_2_cpus(
-            ID,
-            "ddos_guard",
+            DDOS_GUARD.lab,
+            DDOS_GUARD.program,
             STATS,
             vec![f.syn(s(30)).build(), f.udp(s(30)).build()],
             (2, Some(Stat::Blocklisted.into())),

@@ -19,7 +19,7 @@ mod rate;
 use std::net::Ipv4Addr;
 
 use harness::{
-    Expect, Lab, Part, Verdict, Volley,
+    Expect, Lab, Part, PartId, Verdict, Volley,
     topology::{CLIENT_MAC, DUT_MAC, TopologySpec},
     vary::{CLIENT_PORTS, Cycle, Vary},
 };
@@ -88,10 +88,10 @@ pub fn lab(seed: u64) -> Lab {
         contract: include_str!("../README.md"),
         reference: reference::lab_7_2,
         parts: vec![
-            part("rate_limiter", rate::checks(&f), TopologySpec::pair()),
-            part("syn_guard", guard::syn_checks(&f), TopologySpec::pair()),
-            part("ddos_guard", guard::ddos_checks(&f), TopologySpec::pair()),
-            part("syn_cookie", cookie::checks(&f), cookie::topology()).requires(&[
+            part(RATE_LIMITER, rate::checks(&f), TopologySpec::pair()),
+            part(SYN_GUARD, guard::syn_checks(&f), TopologySpec::pair()),
+            part(DDOS_GUARD, guard::ddos_checks(&f), TopologySpec::pair()),
+            part(SYN_COOKIE, cookie::checks(&f), cookie::topology()).requires(&[
                 harness::kernel::Helper::TCP_RAW_GEN_SYNCOOKIE_IPV4,
                 harness::kernel::Helper::TCP_RAW_CHECK_SYNCOOKIE_IPV4,
             ]),
@@ -102,9 +102,18 @@ pub fn lab(seed: u64) -> Lab {
     lab
 }
 
-fn part(program: &'static str, checks: Vec<harness::Check>, topology: TopologySpec) -> Part {
+/// `rate_limiter`.
+const RATE_LIMITER: PartId = PartId::new(ID, "rate_limiter");
+/// `syn_guard`.
+const SYN_GUARD: PartId = PartId::new(ID, "syn_guard");
+/// `ddos_guard`.
+const DDOS_GUARD: PartId = PartId::new(ID, "ddos_guard");
+/// `syn_cookie`.
+const SYN_COOKIE: PartId = PartId::new(ID, "syn_cookie");
+
+fn part(id: PartId, checks: Vec<harness::Check>, topology: TopologySpec) -> Part {
     Part {
-        program,
+        program: id.program,
         counters: Some(STATS),
         checks,
         topology,

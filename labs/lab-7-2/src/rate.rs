@@ -14,7 +14,7 @@ use harness::{
 };
 
 use crate::{
-    Free, ID, STATS, Stat,
+    Free, RATE_LIMITER, STATS, Stat,
     bucket::{Count, Pace, Segment, Spend, Trace},
 };
 
@@ -43,7 +43,7 @@ fn counted(volley: Volley) -> Volley {
 }
 
 fn check(name: &str, description: &str) -> Check {
-    Check::new(ID, "rate_limiter", name, description)
+    RATE_LIMITER.check(name, description)
 }
 
 pub(crate) fn checks(f: &Free) -> Vec<Check> {
@@ -165,8 +165,8 @@ pub(crate) fn checks(f: &Free) -> Vec<Check> {
         ),
         // Passed or dropped, every run counted once.
         harness::cpus::counts_from_2_cpus(
-            ID,
-            "rate_limiter",
+            RATE_LIMITER.lab,
+            RATE_LIMITER.program,
             STATS,
             (0..4).map(|i| f.packet(src(30), i).build()).collect(),
             (1, Some(Stat::Passed.into())),

@@ -6,7 +6,7 @@
 use std::{collections::BTreeMap, net::Ipv4Addr};
 
 use harness::{
-    Check, Probe, Spread, Verdict,
+    Check, PartId, Probe, Spread, Verdict,
     arrival::Arrival,
     check::Judgement,
     cpus::Spreading,
@@ -18,7 +18,7 @@ use harness::{
 use traffic::{FrameBuilder, Tag, decode};
 
 use crate::{
-    ID,
+    ID, LB_HASH,
     frames::{ACK, Free, MIN_FRAME, Rewrite, Spec, TCP_PORT, UDP_PORT, outside_lab},
     net::{
         BACKEND_LINK, BACKEND_NS, CLIENT, CLIENT_IP, Net, SWITCH_LB_PORT, SWITCH_NS, VIP, backends,
@@ -74,7 +74,7 @@ enum Transport {
 /// 60-byte minimum (the padding is past the IPv4 total length and stays), and segments whose
 /// TCP data offset (0, 4) or UDP length field (0, 65535) is wrong: no rule reads them.
 pub fn rewritten_headers(
-    part: &'static str,
+    part: PartId,
     verdict: Verdict,
     rewrite: Rewrite,
     f: &Free,
@@ -140,9 +140,7 @@ pub fn rewritten_headers(
         Rewrite::Nat => "destination IP and MAC become a backend's, checksums stay valid",
         Rewrite::Dsr => "only the MACs change: destination a backend's, source the LB's",
     };
-    Check::new(
-        ID,
-        part,
+    part.check(
         "rewritten-headers",
         format!("TCP and UDP to the VIP: {verdict}, {what}; stats[0] counts them"),
     )
@@ -160,7 +158,7 @@ pub fn rewritten_headers(
 /// They come as ten flows of three packets each (one source, protocol and pair of ports), so
 /// a program that picks the backend from any field of the packet sends a flow's three to one
 /// backend and fails.
-pub fn round_robin(part: &'static str, verdict: Verdict, f: &Free, net: &Net) -> Check {
+pub fn round_robin(part: PartId, verdict: Verdict, f: &Free, net: &Net) -> Check {
     let mut parcels = Vec::new();
     for flow in 0..10 {
         let first = f.spec("", 0, f.src(), flow);
@@ -175,9 +173,7 @@ pub fn round_robin(part: &'static str, verdict: Verdict, f: &Free, net: &Net) ->
             parcels.push(Parcel::new(spec.name.clone(), spec.frame(net)));
         }
     }
-    Check::new(
-        ID,
-        part,
+    part.check(
         "round-robin",
         "30 VIP packets, 10 flows of 3: 10 per backend, each 3 in a row reach all 3 (starting \
          anywhere)",
@@ -196,7 +192,7 @@ pub fn round_robin(part: &'static str, verdict: Verdict, f: &Free, net: &Net) ->
 /// three crafted for each backend in a row (round robin sends one of each three to every
 /// backend; a hash sends one source's to one backend, so some land where they sum to 0), and
 /// a TCP segment sent with the checksum 0x0000, which TCP treats like any other value.
-pub fn checksum_edges(part: &'static str, verdict: Verdict, f: &Free, net: &Net) -> Check {
+pub fn checksum_edges(part: PartId, verdict: Verdict, f: &Free, net: &Net) -> Check {
     let mut specs = Vec::new();
     for (b, (ip, _)) in net.backends.iter().enumerate() {
         for k in 0..3u16 {
@@ -258,9 +254,7 @@ pub fn checksum_edges(part: &'static str, verdict: Verdict, f: &Free, net: &Net)
         );
         specs.push(spec.folding_twice(*ip));
     }
-    Check::new(
-        ID,
-        part,
+    part.check(
         "checksum-edges",
         "UDP whose rewritten checksum comes out 0 leaves with 0xffff; a TCP checksum of 0x0000 \
          is updated like any other; an update that needs a second carry stays valid",
@@ -284,7 +278,7 @@ const GAPS: [usize; 7] = [0, 1, 0, 0, 2, 0, 1];
 /// 300 VIP packets with non-VIP frames between them: the rotation never breaks (an 8-bit
 /// cursor wraps after 256 packets; a cursor bumped by every frame skips backends), the
 /// non-VIP frames pass, and `stats[0]` counts the 300.
-pub fn round_robin_long(part: &'static str, verdict: Verdict, f: &Free, net: &Net) -> Check {
+pub fn round_robin_long(part: PartId, verdict: Verdict, f: &Free, net: &Net) -> Check {
     let mut frames = Vec::new();
     let mut vip = Vec::new();
     let mut tag = 1000u16;
@@ -305,9 +299,7 @@ pub fn round_robin_long(part: &'static str, verdict: Verdict, f: &Free, net: &Ne
         }
     }
     let net = net.clone();
-    Check::new(
-        ID,
-        part,
+    part.check(
         "round-robin-long",
         format!(
             "{LONG_RUN} VIP packets with {} non-VIP frames between them: the rotation never \
@@ -436,14 +428,12 @@ fn tally(verdicts: &[Verdict]) -> String {
 /// [`round_robin`]'s packets one at a time, two in a row on one CPU, then two on the other:
 /// one rotation whatever CPU runs the program. A cursor kept per CPU (a PERCPU_ARRAY) rotates
 /// each CPU alone and breaks the sequence, whatever each CPU's cursor started at.
-pub fn round_robin_across_cpus(part: &'static str, verdict: Verdict, f: &Free, net: &Net) -> Check {
+pub fn round_robin_across_cpus(part: PartId, verdict: Verdict, f: &Free, net: &Net) -> Check {
     const IN_TURN: Spread = Spread::InTurn { cpus: 2, each: 2 };
     let harness::Body::Delivery(delivery) = round_robin(part, verdict, f, net).body else {
         unreachable!("round_robin is a delivery")
     };
-    Check::new(
-        ID,
-        part,
+    part.check(
         "round-robin-across-cpus",
         "the 30 packets of round-robin, two at a time on each of 2 CPUs in turn: still one \
          rotation",
@@ -482,7 +472,7 @@ fn hashed(net: &Net, parcels: Vec<Parcel>, routing: Routing, counts: Vec<Count>)
 /// Repeated packets from one source always reach the same backend, whatever their ports,
 /// protocol and payload (a hash over the ports sends them to different ones). `part` is
 /// `lb_hash` or `lb_dsr`, rewriting as `rewrite` says.
-pub fn affinity(part: &'static str, rewrite: Rewrite, f: &Free, net: &Net) -> Check {
+pub fn affinity(part: PartId, rewrite: Rewrite, f: &Free, net: &Net) -> Check {
     const SOURCES: [Ipv4Addr; 6] = [
         Ipv4Addr::new(172, 16, 0, 1),
         Ipv4Addr::new(172, 16, 0, 2),
@@ -506,9 +496,7 @@ pub fn affinity(part: &'static str, rewrite: Rewrite, f: &Free, net: &Net) -> Ch
         .zip(&sources)
         .map(|(p, src)| p.in_group(src.to_string()))
         .collect();
-    Check::new(
-        ID,
-        part,
+    part.check(
         "affinity",
         "6 sources, 5 packets each (interleaved; ports, protocol and payload varied): each \
          source always reaches the same backend",
@@ -554,16 +542,14 @@ pub fn scattered_sources(f: &Free) -> Vec<Ipv4Addr> {
 /// Over 300 sources (`what` they are), every backend gets at least 20% of them. `part` is
 /// `lb_hash` or `lb_dsr`, rewriting as `rewrite` says.
 pub fn spread(
-    part: &'static str,
+    part: PartId,
     rewrite: Rewrite,
     (name, what): (&str, &str),
     sources: &[Ipv4Addr],
     f: &Free,
     net: &Net,
 ) -> Check {
-    Check::new(
-        ID,
-        part,
+    part.check(
         name,
         format!("300 sources {what}: every backend gets at least 20% of them"),
     )
@@ -591,19 +577,18 @@ pub fn chi_square_report(
         ("scattered".to_owned(), scattered.len()),
     ];
     let sources: Vec<Ipv4Addr> = consecutive.iter().chain(scattered).copied().collect();
-    Check::new(
-        ID,
-        "lb_hash",
-        "spread-chi-square",
-        "chi-square of the two 300-source spreads against an even split (2 dof; 5.99 = p 0.05)",
-    )
-    .unscored()
-    .delivery(hashed(
-        net,
-        from_sources(&sources, f, net),
-        Routing::Report { sets },
-        Vec::new(),
-    ))
+    LB_HASH
+        .check(
+            "spread-chi-square",
+            "chi-square of the two 300-source spreads against an even split (2 dof; 5.99 = p 0.05)",
+        )
+        .unscored()
+        .delivery(hashed(
+            net,
+            from_sources(&sources, f, net),
+            Routing::Report { sets },
+            Vec::new(),
+        ))
 }
 
 /// `stats[0]` counts balanced packets and `backend_stats[i]` those sent to backend i.
@@ -612,9 +597,7 @@ pub fn backend_stats(f: &Free, net: &Net) -> Check {
     let sources: Vec<Ipv4Addr> = (1..=30)
         .map(|i| Ipv4Addr::new(172, 16, subnet, i))
         .collect();
-    Check::new(
-        ID,
-        "lb_hash",
+    LB_HASH.check(
         "backend-stats",
         "30 VIP packets from 30 sources: stats[0] +30, backend_stats[i] + those sent to backend i",
     )
@@ -632,7 +615,7 @@ pub fn backend_stats(f: &Free, net: &Net) -> Check {
 }
 
 /// Traffic the contract does not balance passes byte for byte and is not counted.
-pub fn non_vip(part: &'static str, f: &Free, net: &Net) -> Check {
+pub fn non_vip(part: PartId, f: &Free, net: &Net) -> Check {
     let mut tag = 100u16;
     let mut eth = || {
         tag += 1;
@@ -743,9 +726,7 @@ pub fn non_vip(part: &'static str, f: &Free, net: &Net) -> Check {
         }),
         edited("vip-tcp-fragment-at-8-mf", true, &|b| b.fragment(1, true)),
     ]);
-    Check::new(
-        ID,
-        part,
+    part.check(
         "non-vip-untouched",
         "non-VIP, non-TCP/UDP, non-IPv4, fragmented and truncated frames pass byte for byte, \
          uncounted",
@@ -785,7 +766,7 @@ pub enum Path {
 
 /// Each frame arrives at its round-robin backend (seen there) and its stack accepts it (its
 /// UDP socket gets the datagram, so the checksums are right).
-pub fn delivered(part: &'static str, path: Path, f: &Free, net: &Net) -> Check {
+pub fn delivered(part: PartId, path: Path, f: &Free, net: &Net) -> Check {
     let (name, desc, link, elsewhere) = match path {
         Path::Switch => (
             "delivered",
@@ -812,7 +793,7 @@ pub fn delivered(part: &'static str, path: Path, f: &Free, net: &Net) -> Check {
             Parcel::new(spec.name.clone(), spec.frame(net))
         })
         .collect();
-    Check::new(ID, part, name, desc).delivery(delivery(
+    part.check(name, desc).delivery(delivery(
         net,
         parcels,
         Routing::Rotation,
@@ -943,7 +924,7 @@ fn dsr_judgement(served: &Served, net: &Net) -> Judgement {
 /// `lb_dsr` is checked so: a test run repeated by the kernel starts from the frame the
 /// previous run left, which the DSR rewrite leaves addressed to the VIP (balanced again),
 /// where a NAT rewrite leaves it addressed to a backend (passed).
-pub fn counts_from_two_cpus(part: &'static str, f: &Free, net: &Net) -> Check {
+pub fn counts_from_two_cpus(part: PartId, f: &Free, net: &Net) -> Check {
     let frames = (0..2)
         .map(|k| {
             f.spec(format!("udp-{k}"), 50 + k as u16, CLIENT_IP, 2 * k)
@@ -951,8 +932,8 @@ pub fn counts_from_two_cpus(part: &'static str, f: &Free, net: &Net) -> Check {
         })
         .collect();
     harness::cpus::counts_entry_from_2_cpus(
-        ID,
-        part,
+        part.lab,
+        part.program,
         "two CPUs balancing VIP datagrams at once: stats[0] counts every one (an atomic add)",
         ("stats", 0),
         frames,
@@ -967,17 +948,10 @@ const PAST_16_BITS: usize = 65_540;
 /// a 16-bit cursor (two in a row to one backend where it wraps) fails. Test-run only: about
 /// 0.1 s of separate test runs (measured, debug build), where a repeated test run would rerun
 /// the rewritten frame and a veth would take far longer.
-pub fn round_robin_past_16_bits(
-    part: &'static str,
-    verdict: Verdict,
-    f: &Free,
-    net: &Net,
-) -> Check {
+pub fn round_robin_past_16_bits(part: PartId, verdict: Verdict, f: &Free, net: &Net) -> Check {
     let frame = f.spec("udp", 2000, CLIENT_IP, 0).frame(net);
     let net = net.clone();
-    Check::new(
-        ID,
-        part,
+    part.check(
         "round-robin-past-16-bits",
         format!(
             "{PAST_16_BITS} VIP packets: every 3 in a row reach all 3 backends, past a 16-bit \
