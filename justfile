@@ -63,12 +63,12 @@ mutants *ARGS: setup-test
     # The debug build the test suite already made: the time goes to the checks, not the CLI.
     cargo build --bin xdplab
     failed=0
-    for lab in 7.1:filter 7.2:ddos 7.3:lb; do
-        id=${lab%%:*}
-        dir=labs/lab-${id//./-}
-        target/debug/xdplab mutants "$id" --source "$dir/tests/programs/${lab##*:}.c" \
-            --register "$dir/mutants.toml" {{ARGS}} || failed=1
-    done
+    # Every registered lab: its id, C solution and register, from the CLI's list.
+    while read -r id source register; do
+        target/debug/xdplab mutants "$id" --source "$source" --register "$register" {{ARGS}} \
+            </dev/null || failed=1
+    done < <(target/debug/xdplab list --format json | python3 -c 'import json, sys; [print(
+        l["id"], l["c_solution"], l["mutants_register"]) for l in json.load(sys.stdin)]')
     exit $failed
 
 # The differential measurements: each lab's correct C program against the reference on 100,000

@@ -12,6 +12,7 @@
 # --vm-only leaves out the host run: CI uses it right after `just test`, which has run the same
 # tests on the host kernel. --share splits the wrong-program tests between the VMs (below);
 # --reference-only runs none of them in the VMs.
+# --list prints what would run (the labs, as `xdplab list --format json` gives them) and exits.
 # Exit status 1 when any reference check failed or was not verified, or any wrong-program test
 # failed, on any kernel; 2 when the matrix could not run.
 set -euo pipefail
@@ -21,11 +22,39 @@ cd "$root"
 say() { printf 'test-kernel: %s\n' "$*" >&2; }
 die() { say "$*"; exit 2; }
 
-labs=(7.1 7.2 7.3)
 modes=(native generic test-run)
-# The wrong programs: the labs' c_programs test binaries, built once on the host.
-packages=(-p xdplab-lab-7-1 -p xdplab-lab-7-2 -p xdplab-lab-7-3)
 filter='binary(c_programs)'
+
+# The labs, read from the CLI's one list (`xdplab list --format json`; $XDPLAB, else the
+# release build): `labs` their ids, `packages` the cargo arguments naming their crates, whose
+# c_programs tests hold the wrong programs.
+read_labs() {
+    local xdplab=${XDPLAB:-$root/target/release/xdplab} json
+    json=$("$xdplab" list --format json) || die "\`$xdplab list --format json\` failed"
+    mapfile -t labs < <(python3 -c 'import json, sys
+for lab in json.load(sys.stdin):
+    print(lab["id"])' <<<"$json")
+    mapfile -t packages < <(python3 -c 'import json, sys
+for lab in json.load(sys.stdin):
+    print("-p"); print(lab["package"])' <<<"$json")
+    [ ${#labs[@]} -gt 0 ] || die "xdplab lists no lab"
+}
+
+# --share: the two VMs split the wrong-program tests by lab (6.1 takes labs 7.1 and 7.3, 6.12
+# lab 7.2, the slowest), each still runs every lab's reference in every mode. Under software
+# emulation the whole set takes each VM 10-25 minutes; CI runs it shared to stay near half an
+# hour, and the host kernel runs every one of them in `just test`. A lab not named here goes
+# to 6.1, so none is left out.
+share_labs() {
+    declare -gA share_of=([6.1]="7.1 7.3" [6.12]="7.2")
+    local lab
+    for lab in "${labs[@]}"; do
+        case " ${share_of[6.1]} ${share_of[6.12]} " in
+            *" $lab "*) ;;
+            *) share_of[6.1]+=" $lab" ;;
+        esac
+    done
+}
 # In the VMs, less the tests whose subject is a race between two CPUs (a counter updated without
 # an atomic add): a lost update needs both vCPUs executing the program at the same instant,
 # which software emulation on a shared host gives too rarely to catch it every time (seen: one
@@ -180,6 +209,7 @@ EOF
 if [ "${1:-}" = --in-vm ]; then
     # The guest's PATH is minimal; the host passes the directory of cargo-nextest.
     export PATH="$5:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    read_labs
     # One test at a time in the VM. Attaching XDP rewrites the kernel's XDP dispatcher in place
     # while other CPUs run programs through it; under software emulation Debian's 6.12 guest
     # twice took a fatal int3 oops in bpf_dispatcher_xdp_func doing that (an attach in one test
@@ -206,6 +236,16 @@ fi
 host=1 share=0
 while [ $# -gt 0 ]; do
     case "$1" in
+        --list)
+            # What the matrix would run, for tests/labs.rs: the labs, the packages of their
+            # wrong programs, and each VM's share under --share.
+            read_labs
+            echo "labs: ${labs[*]}"
+            echo "packages: ${packages[*]}"
+            share_labs
+            for series in 6.1 6.12; do echo "share $series: ${share_of[$series]}"; done
+            exit 0
+            ;;
         --vm-only) host=0 ;;
         --share) share=1 ;;
         --reference-only) share=2 ;;
@@ -216,7 +256,7 @@ done
 series_list=("$@")
 [ ${#series_list[@]} -gt 0 ] || series_list=(6.1 6.12)
 for series in "${series_list[@]}"; do
-    case "$series" in 6.1 | 6.12) ;; *) die "unknown kernel series '$series': use 6.1 or 6.12 (usage: $0 [--vm-only] [--share | --reference-only] [SERIES...])" ;; esac
+    case "$series" in 6.1 | 6.12) ;; *) die "unknown kernel series '$series': use 6.1 or 6.12 (usage: $0 [--list] [--vm-only] [--share | --reference-only] [SERIES...])" ;; esac
 done
 [ "$(id -u)" -eq 0 ] || die "must run as root"
 if ! command -v ccache >/dev/null 2>&1; then
@@ -234,6 +274,7 @@ rm -rf "$meta/host" "${series_list[@]/#/$meta/}"
 mkdir -p "$meta" "$cache"
 say "building xdplab and the c_programs tests on the host"
 cargo build --release --bin xdplab
+read_labs
 # Release test binaries: the debug ones are 100 MB each and handle frames many times slower
 # under emulation.
 cargo nextest list --cargo-profile release "${packages[@]}" -E "$filter" --list-type binaries-only \
@@ -258,11 +299,7 @@ done
 # other (see --in-vm above).
 say "booting Debian's ${series_list[*]} kernels (software emulation: several minutes)"
 pids=()
-# --share: the two VMs split the wrong-program tests by lab (6.1 takes labs 7.1 and 7.3, 6.12
-# lab 7.2), each still runs every lab's reference in every mode. Under software emulation the
-# whole set takes each VM 10-25 minutes; CI runs it shared to stay near half an hour, and the
-# host kernel runs every one of them in `just test`.
-declare -A share_of=([6.1]="7.1 7.3" [6.12]="7.2")
+share_labs
 for series in "${series_list[@]}"; do
     mkdir -p "$meta/$series"
     mine=""

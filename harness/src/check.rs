@@ -43,9 +43,10 @@ impl Probe {
         }
     }
 
-    /// The same probe, also required to add one to counter `index`.
-    pub fn counts(mut self, index: u32) -> Self {
-        self.bucket = Some(index);
+    /// The same probe, also required to add one to counter `index` (a lab's named counter, or
+    /// a `u32`).
+    pub fn counts(mut self, index: impl Into<u32>) -> Self {
+        self.bucket = Some(index.into());
         self
     }
 }

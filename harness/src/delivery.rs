@@ -46,7 +46,7 @@ pub struct Parcel {
     /// The frame as it must leave the program towards each backend, in backend order (empty
     /// when the check is only about where frames go).
     pub arrives_as: Vec<Vec<u8>>,
-    /// Frames with the same group must reach the same backend ([`Expect::Affinity`]).
+    /// Frames with the same group must reach the same backend ([`Routing::Affinity`]).
     pub group: Option<String>,
 }
 
@@ -102,7 +102,7 @@ pub enum Allow {
 
 /// Which backend each frame must reach, and what the table shows.
 #[derive(Debug, Clone)]
-pub enum Expect {
+pub enum Routing {
     /// Any backend; each frame's verdict and rewritten headers (from [`Parcel::arrives_as`]).
     Rewritten,
     /// Any backend; only the counters are compared.
@@ -165,7 +165,7 @@ pub struct Delivery {
     /// How frames name their backend and which variants are allowed.
     pub rewrite: Rewrite,
     /// Which backend each must reach.
-    pub expect: Expect,
+    pub routing: Routing,
     /// The counters they must move (a frame's backend is where it went first).
     pub counts: Vec<Count>,
     /// How it is observed.
@@ -309,13 +309,13 @@ impl Delivery {
         let tokens: Vec<(Option<usize>, String)> =
             outcomes.iter().map(|o| self.token(o, verdict)).collect();
         let went: Vec<Option<usize>> = tokens.iter().map(|(b, _)| *b).collect();
-        let (expected, actual) = match &self.expect {
-            Expect::Rewritten => self.rewritten_rows(verdict, outcomes),
-            Expect::Counted => (Vec::new(), Vec::new()),
-            Expect::Rotation => self.rotation_rows(&tokens),
-            Expect::Affinity => self.affinity_rows(&tokens),
-            Expect::Spread { percent } => self.spread_rows(&went, *percent),
-            Expect::Report { sets } => {
+        let (expected, actual) = match &self.routing {
+            Routing::Rewritten => self.rewritten_rows(verdict, outcomes),
+            Routing::Counted => (Vec::new(), Vec::new()),
+            Routing::Rotation => self.rotation_rows(&tokens),
+            Routing::Affinity => self.affinity_rows(&tokens),
+            Routing::Spread { percent } => self.spread_rows(&went, *percent),
+            Routing::Report { sets } => {
                 let rows = self.report_rows(sets, &went);
                 (rows.clone(), rows)
             }
@@ -531,8 +531,8 @@ impl Delivery {
     /// went (the first backend each showed up at).
     pub(crate) fn arrival_backends(&self, seen: &arrival::Seen) -> Vec<usize> {
         let went = first_backends(seen);
-        match self.expect {
-            Expect::Rotation => {
+        match self.routing {
+            Routing::Rotation => {
                 let order = rotation(&went, self.backends.len());
                 (0..went.len()).map(|i| order[i % order.len()]).collect()
             }
@@ -644,7 +644,7 @@ mod tests {
             .collect()
     }
 
-    fn nat(expect: Expect, parcels: Vec<Parcel>) -> Delivery {
+    fn nat(routing: Routing, parcels: Vec<Parcel>) -> Delivery {
         Delivery {
             backends: backends(),
             parcels,
@@ -659,7 +659,7 @@ mod tests {
                     Allow::UdpChecksumAdded,
                 ],
             },
-            expect,
+            routing,
             counts: vec![Count::PerFrame {
                 map: "stats",
                 index: 0,
@@ -712,7 +712,7 @@ mod tests {
         let parcels = (1..=3)
             .map(|t| Parcel::new(format!("p{t}"), udp(CLIENT, LB, VIP, 64, t, false)))
             .collect();
-        let mut d = nat(Expect::Rotation, parcels);
+        let mut d = nat(Routing::Rotation, parcels);
         d.observe = Observe::Arrival(arrival.clone());
         d.counts.clear();
         let on = |b: usize, ifname: &str| Sighting {
@@ -745,7 +745,7 @@ mod tests {
 
     #[test]
     fn allowed_variants_read_as_the_contract_form() {
-        let d = nat(Expect::Rewritten, Vec::new());
+        let d = nat(Routing::Rewritten, Vec::new());
         let b = &d.backends[1];
         let sent = udp(CLIENT, LB, VIP, 64, 1, true);
         let contract = udp(CLIENT, b.mac, b.ip, 64, 1, true);
@@ -763,7 +763,7 @@ mod tests {
         let parcels = (1..=6)
             .map(|t| Parcel::new(format!("p{t}"), udp(CLIENT, LB, VIP, 64, t, false)))
             .collect();
-        let d = nat(Expect::Rotation, parcels);
+        let d = nat(Routing::Rotation, parcels);
         let stats = [BTreeMap::from([(0, 6)])];
         let round: Vec<Outcome> = [2, 0, 1, 2, 0, 1]
             .iter()

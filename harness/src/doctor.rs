@@ -330,6 +330,7 @@ mod tests {
         let lab = Lab {
             id: "0.0",
             title: "doctor test",
+            contract: "",
             reference: crate::lab::tests::rejected,
             parts: vec![Part {
                 program: "xdplab_pass",

@@ -64,17 +64,20 @@ pub enum Error {
     },
 
     /// A program the lab needs is missing from the object or pin directory. The fix depends on
-    /// where programs come from, so callers append
+    /// where programs come from: [`Error::with_supply_hint`] adds the source's
     /// [`ProgramSource::supply_hint`](crate::object::ProgramSource::supply_hint).
     #[error(
-        "program `{name}` not found; the programs given are: {}.",
-        if available.is_empty() { "none" } else { available.as_str() }
+        "program `{name}` not found; the programs given are: {}.{}",
+        if available.is_empty() { "none" } else { available.as_str() },
+        hint.as_ref().map(|h| format!(" {h}")).unwrap_or_default()
     )]
     ProgramNotFound {
         /// The program the lab asked for.
         name: String,
         /// The XDP programs the object does hold.
         available: String,
+        /// How to supply the program, a sentence that follows the message.
+        hint: Option<String>,
     },
 
     /// A program the student loaded themselves cannot be found where they said it is (a
@@ -240,6 +243,26 @@ pub enum Error {
 }
 
 impl Error {
+    /// A [`Error::ProgramNotFound`] with the sentence on how to supply the program from this
+    /// source; any other error unchanged.
+    pub fn with_supply_hint(self, source: &dyn crate::object::ProgramSource) -> Self {
+        match self {
+            Error::ProgramNotFound {
+                name,
+                available,
+                hint: None,
+            } => {
+                let hint = Some(source.supply_hint(&name));
+                Error::ProgramNotFound {
+                    name,
+                    available,
+                    hint,
+                }
+            }
+            other => other,
+        }
+    }
+
     /// An [`Error::Environment`] for a fault that has no underlying error (a topology without
     /// the namespace asked for, a socket that saw nothing).
     pub fn env(what: impl std::fmt::Display) -> Self {

@@ -493,9 +493,10 @@ impl Volley {
     }
 
     /// Requires counter `index` to move by `want`; indexes below `width` with no expectation
-    /// must not move (see [`Volley::counter_width`]).
-    pub fn counter(mut self, index: u32, want: Want) -> Self {
-        self.want.insert(index, want);
+    /// must not move (see [`Volley::counter_width`]). A lab names its counters with an enum
+    /// that converts to the index, as its contract names them.
+    pub fn counter(mut self, index: impl Into<u32>, want: Want) -> Self {
+        self.want.insert(index.into(), want);
         self
     }
 

@@ -63,12 +63,37 @@ pub struct Lab {
     pub id: &'static str,
     /// A short title (`packet filter`).
     pub title: &'static str,
+    /// The lab's contract, its README.md (`include_str!`), quoted next to each check on the
+    /// class page.
+    pub contract: &'static str,
     /// The reference solution's object bytes.
     pub reference: fn() -> &'static [u8],
     /// The parts, in contract order.
     pub parts: Vec<Part>,
     /// The network `xdplab env up` builds for exploration (the first part's when `None`).
     pub environment: Option<fn() -> TopologySpec>,
+}
+
+/// One part of a lab while its checks are written: the lab's id and the part's program, named
+/// once, so each check gives only its own name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartId {
+    /// The lab's id (`7.1`).
+    pub lab: &'static str,
+    /// The part's program (`ip_filter`).
+    pub program: &'static str,
+}
+
+impl PartId {
+    /// Part `program` of lab `lab`.
+    pub const fn new(lab: &'static str, program: &'static str) -> Self {
+        Self { lab, program }
+    }
+
+    /// A check of this part, `<lab>/<program>/<name>` ([`Check::new`]).
+    pub fn check(self, name: &str, description: impl Into<String>) -> Check {
+        Check::new(self.lab, self.program, name, description)
+    }
 }
 
 /// What to run, and how.
@@ -300,13 +325,11 @@ fn load_and_judge(
         if e.class() == FailureClass::Environment {
             return Err(e);
         }
-        let message = match e {
-            Error::ProgramNotFound { .. } => format!("{e} {}", object.supply_hint(part.program)),
-            _ => e.to_string(),
-        };
+        let class = e.class();
+        let message = e.with_supply_hint(object).to_string();
         Ok(checks
             .iter()
-            .map(|c| CheckResult::failed(c, e.class(), message.clone()))
+            .map(|c| CheckResult::failed(c, class, message.clone()))
             .collect())
     };
     let mut target = match target::open(object, part.program, mode, &part.topology) {
@@ -465,6 +488,7 @@ pub(crate) mod tests {
         Lab {
             id: "0.0",
             title: "blame test",
+            contract: "",
             reference,
             parts: vec![Part {
                 program: PROGRAM,

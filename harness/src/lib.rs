@@ -65,7 +65,7 @@ pub use check::{Body, Check, Probe};
 pub use cpus::Spread;
 pub use error::{Error, FailureClass, Result};
 pub use flood::{Bound, Expect, Flood, Pause, Volley, Want, Window};
-pub use lab::{Lab, Part, RunOptions};
+pub use lab::{Lab, Part, PartId, RunOptions};
 pub use object::XdpObject;
 pub use report::{Report, Status};
 pub use target::Mode;

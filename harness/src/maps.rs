@@ -518,7 +518,7 @@ mod role_tests {
                         },
                         Expect::All(Verdict::Pass),
                     )
-                    .counter(3, Want::Exact(1)),
+                    .counter(3u32, Want::Exact(1)),
             ),
         );
         let mut t = target::open(

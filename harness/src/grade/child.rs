@@ -17,7 +17,8 @@ use crate::{
     error::{Error, Result},
     input::{self, InputError, Links, PathKind},
     lab::{Lab, RunOptions},
-    object::{ObjectSet, PinnedPrograms, ProgramSource},
+    object::ProgramSource,
+    source::Programs,
     target::Mode,
 };
 
@@ -129,17 +130,14 @@ const PINS_PATH_LIMIT: usize = 4096;
 /// with `O_NOFOLLOW` ([`Links::Refuse`]), so a link in a submission is a `bad-object` naming
 /// the link, and what it points at is never read or quoted.
 pub fn open_source(source: &ChildSource) -> Result<Box<dyn ProgramSource>> {
-    match source {
-        ChildSource::Objects(paths) => {
-            let paths: Vec<PathBuf> = paths.iter().map(RawPath::path).collect();
-            Ok(Box::new(ObjectSet::open(&paths, Links::Refuse)?))
-        }
-        ChildSource::PinnedFile(file) => {
-            let file = file.path();
-            let pins = pins_path(&file)?;
-            Ok(Box::new(PinnedPrograms::open(pins)?))
-        }
-    }
+    let programs = match source {
+        ChildSource::Objects(paths) => Programs::Files {
+            paths: paths.iter().map(RawPath::path).collect(),
+            links: Links::Refuse,
+        },
+        ChildSource::PinnedFile(file) => Programs::Pinned(pins_path(&file.path())?.into()),
+    };
+    programs.open()
 }
 
 /// The bpffs path a `pinned` file holds: one absolute path on one line. What is wrong with it

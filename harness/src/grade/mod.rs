@@ -567,6 +567,7 @@ pub(crate) fn test_lab() -> Lab {
     Lab {
         id: "0.0",
         title: "test",
+        contract: "",
         reference: || &[],
         parts: vec![crate::lab::Part {
             program: "p",

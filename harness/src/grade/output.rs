@@ -479,6 +479,7 @@ mod tests {
         Lab {
             id: "0.0",
             title: "output test",
+            contract: "",
             reference: reference::harness_pass,
             parts: vec![part("twelve", 12), part("seven", 7), part("three", 3)],
             environment: None,

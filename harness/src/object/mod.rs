@@ -320,6 +320,7 @@ impl XdpObject {
             _ => Err(Error::ProgramNotFound {
                 name: name.unwrap_or("<unnamed>").to_owned(),
                 available: self.programs.join(", "),
+                hint: None,
             }),
         }
     }
@@ -490,6 +491,7 @@ impl ProgramSource for ObjectSet {
             None => Err(Error::ProgramNotFound {
                 name: program.into(),
                 available: self.programs().join(", "),
+                hint: None,
             }),
         }
     }

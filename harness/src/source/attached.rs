@@ -169,6 +169,7 @@ impl ProgramSource for AttachedProgram {
                      lab's programs)",
                     self.name, self.iface
                 ),
+                hint: None,
             });
         }
         let xdp = xdp_by_id(self.id, program, &self.origin())?;

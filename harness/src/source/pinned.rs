@@ -159,6 +159,7 @@ impl ProgramSource for PinnedPrograms {
             return Err(Error::ProgramNotFound {
                 name: program.into(),
                 available: names.join(", "),
+                hint: None,
             });
         };
         let xdp = Xdp::from_pin(pin, aya_obj::programs::XdpAttachType::Interface).map_err(|e| {

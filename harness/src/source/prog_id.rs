@@ -99,6 +99,7 @@ impl ProgramSource for ProgramIds {
             return Err(Error::ProgramNotFound {
                 name: program.into(),
                 available: self.programs().join(", "),
+                hint: None,
             });
         };
         let xdp = xdp_by_id(*id, program, &format!("program id {id}"))?;

@@ -14,7 +14,7 @@ pub mod differential;
 use std::{cell::Cell, net::Ipv4Addr};
 
 use harness::{
-    Check, Lab, Part, Probe,
+    Check, Lab, Part, PartId, Probe,
     Verdict::{Drop, Pass},
     topology::{CLIENT_MAC, DUT_MAC, TopologySpec},
     vary::{CLIENT_PORTS, Cycle, Vary},
@@ -31,13 +31,52 @@ const SWAPPED_A: Ipv4Addr = Ipv4Addr::new(1, 0, 0, 10);
 /// Ethernet (14) + IPv4 without options (20).
 const L4: usize = 34;
 
+/// The `stats` entries by what the contract counts in them (README.md, each part's rules);
+/// reports show them as the contract writes them, `stats[N]`.
+#[derive(Clone, Copy)]
+enum Stat {
+    /// `ip_filter`, `port_filter`: stats[0], dropped.
+    Dropped,
+    /// `ip_filter`, `port_filter`: stats[1], passed.
+    Passed,
+    /// `firewall`, rule 1: stats[0], ICMP.
+    Icmp,
+    /// `firewall`, rule 2: stats[1], from 10.0.0.1.
+    Source,
+    /// `firewall`, rule 3: stats[2], TCP or UDP to port 22 or 80.
+    Port,
+    /// `firewall`, rule 4: stats[3], everything else, passed.
+    Others,
+}
+
+impl Stat {
+    /// The verdict of the rule that counts here.
+    fn verdict(self) -> harness::Verdict {
+        match self {
+            Stat::Passed | Stat::Others => Pass,
+            Stat::Dropped | Stat::Icmp | Stat::Source | Stat::Port => Drop,
+        }
+    }
+}
+
+impl From<Stat> for u32 {
+    fn from(stat: Stat) -> u32 {
+        match stat {
+            Stat::Dropped | Stat::Icmp => 0,
+            Stat::Passed | Stat::Source => 1,
+            Stat::Port => 2,
+            Stat::Others => 3,
+        }
+    }
+}
+
 /// The lab with frames varied by `seed` (0: the canonical frames).
 pub fn lab(seed: u64) -> Lab {
     let f = Frames::new(seed);
     let mut parts = vec![
-        part("ip_filter", ip_filter(&f)),
-        part("port_filter", port_filter(&f)),
-        part("firewall", firewall(&f)),
+        part(IP_FILTER, ip_filter(&f)),
+        part(PORT_FILTER, port_filter(&f)),
+        part(FIREWALL, firewall(&f)),
     ];
     for p in &mut parts {
         p.checks.push(differential::check(p.program, seed));
@@ -50,15 +89,20 @@ pub fn lab(seed: u64) -> Lab {
     Lab {
         id: ID,
         title: "packet filter",
+        contract: include_str!("../README.md"),
         reference: reference::lab_7_1,
         parts,
         environment: None,
     }
 }
 
-fn part(program: &'static str, checks: Vec<Check>) -> Part {
+const IP_FILTER: PartId = PartId::new(ID, "ip_filter");
+const PORT_FILTER: PartId = PartId::new(ID, "port_filter");
+const FIREWALL: PartId = PartId::new(ID, "firewall");
+
+fn part(id: PartId, checks: Vec<Check>) -> Part {
     Part {
-        program,
+        program: id.program,
         counters: Some("stats"),
         checks,
         topology: TopologySpec::pair(),
@@ -71,9 +115,9 @@ fn part(program: &'static str, checks: Vec<Check>) -> Part {
 /// `stats` under load from two CPUs at once (see [`harness::cpus::counts_from_2_cpus`]): every
 /// frame the program runs is counted once, in whichever bucket its rule gives (the other checks
 /// judge the buckets).
-fn from_two_cpus(part: &'static str, frames: Vec<FrameBuilder>) -> Check {
+fn from_two_cpus(part: PartId, frames: Vec<FrameBuilder>) -> Check {
     let frames: Vec<Vec<u8>> = frames.iter().map(FrameBuilder::build).collect();
-    harness::cpus::counts_from_2_cpus(ID, part, "stats", frames, (1, None))
+    harness::cpus::counts_from_2_cpus(part.lab, part.program, "stats", frames, (1, None))
 }
 
 /// Ports no rule of any program matches, byte-swapped look-alikes included; seeded draws avoid
@@ -230,33 +274,29 @@ fn later_fragment(b: FrameBuilder, port: u16, offset: u16) -> FrameBuilder {
 }
 
 /// UDP to `dport` cut after each of `lens` header bytes: the port rule applies from `needed`
-/// bytes on. `buckets` are (pass, drop).
+/// bytes on. `stats` are (passed, dropped).
 fn udp_cuts(
     f: &Frames,
     dport: u16,
     needed: usize,
     lens: &[usize],
-    buckets: (u32, u32),
+    stats: (Stat, Stat),
 ) -> Vec<Probe> {
     lens.iter()
         .map(|&len| {
-            let (verdict, bucket) = if len >= needed {
-                (Drop, buckets.1)
-            } else {
-                (Pass, buckets.0)
-            };
+            let stat = if len >= needed { stats.1 } else { stats.0 };
             probe(
                 &format!("udp-dport-{dport}-cut-at-{len}-bytes"),
                 f.udp(f.src(), f.sport(), dport).truncate(L4 + len),
-                verdict,
-                bucket,
+                stat,
             )
         })
         .collect()
 }
 
-fn probe(name: &str, frame: FrameBuilder, verdict: harness::Verdict, bucket: u32) -> Probe {
-    Probe::new(name, frame.build(), verdict).counts(bucket)
+/// `frame` must get the verdict of the rule that counts it in `stat`, and be counted there.
+fn probe(name: &str, frame: FrameBuilder, stat: Stat) -> Probe {
+    Probe::new(name, frame.build(), stat.verdict()).counts(stat)
 }
 
 /// IPv4 options of `words` 32-bit words whose first four bytes read, to a parser that assumes a
@@ -299,8 +339,106 @@ fn truncations(f: &Frames, src: Ipv4Addr, dport: u16, keep: usize) -> Vec<(Strin
     out
 }
 
+/// A port rule (`port_filter`'s, `firewall`'s rule 3) and the edge cases every port rule has,
+/// written once: `port` is a port it blocks, `dropped` and `passed` the stats of the frames it
+/// drops and of those it lets through.
+#[derive(Clone, Copy)]
+struct PortRule {
+    port: u16,
+    dropped: Stat,
+    passed: Stat,
+}
+
+impl PortRule {
+    /// The transport header is found after one word of IPv4 options: TCP to the port is
+    /// dropped, and options that read as the port where a 20-byte header would end are not a
+    /// port.
+    fn after_options(self, f: &Frames) -> [Probe; 2] {
+        let port = self.port;
+        [
+            probe(
+                &format!("ihl-6-dport-{port}"),
+                f.tcp(f.src(), f.sport(), port)
+                    .ip_options(&decoy_options(1, f.port())),
+                self.dropped,
+            ),
+            probe(
+                &format!("ihl-6-decoy-{port}-dport-clean"),
+                f.tcp(f.src(), f.sport(), f.port())
+                    .ip_options(&decoy_options(1, port)),
+                self.passed,
+            ),
+        ]
+    }
+
+    /// TCP to `port` cut at every layer boundary before `needed` transport bytes passes; with
+    /// `needed` bytes it is dropped.
+    fn cut_short(self, f: &Frames, port: u16, needed: usize) -> Vec<Probe> {
+        let mut probes: Vec<Probe> = truncations(f, f.src(), port, needed)
+            .into_iter()
+            .map(|(n, b)| probe(&n, b, self.passed))
+            .collect();
+        probes.push(probe(
+            &format!("cut-{}-transport-{needed}-bytes", L4 + needed),
+            f.tcp(f.src(), f.sport(), port).truncate(L4 + needed),
+            self.dropped,
+        ));
+        probes
+    }
+
+    /// An IHL of 4 leaves no room for a transport header: TCP to the port passes, and so does
+    /// UDP whose destination address reads as `decoy` at 14 + IHL*4.
+    fn without_transport(self, f: &Frames, decoy: u16) -> [Probe; 2] {
+        let port = self.port;
+        [
+            probe(
+                &format!("ihl-4-dport-{port}-decoy-{port}"),
+                f.ihl_4(true, port, port),
+                self.passed,
+            ),
+            probe(
+                &format!("ihl-4-udp-decoy-{decoy}"),
+                f.ihl_4(false, f.port(), decoy),
+                self.passed,
+            ),
+        ]
+    }
+
+    /// A first fragment to the port is dropped; a later fragment has no ports and passes, even
+    /// when its data reads as the port.
+    fn fragments(self, f: &Frames) -> [Probe; 2] {
+        let port = self.port;
+        [
+            probe(
+                &format!("first-fragment-tcp-dport-{port}"),
+                f.tcp(f.src(), f.sport(), port).fragment(0, true),
+                self.dropped,
+            ),
+            probe(
+                &format!("later-fragment-reading-{port}"),
+                later_fragment(f.ip(f.src(), f.dst()), port, 1),
+                self.passed,
+            ),
+        ]
+    }
+
+    /// 802.1Q-tagged TCP to port 22, outside the contract: reported, not scored.
+    fn vlan_tagged(self, c: impl Fn(&str, &str) -> Check, f: &Frames) -> Check {
+        c(
+            "vlan-tagged",
+            "802.1Q-tagged TCP to port 22 (outside the contract: not scored)",
+        )
+        .unscored()
+        .probe(probe(
+            "vlan-100-dport-22",
+            f.vlan_tcp(f.src(), 22),
+            self.passed,
+        ))
+    }
+}
+
 fn ip_filter(f: &Frames) -> Vec<Check> {
-    let c = |name: &str, desc: &str| Check::new(ID, "ip_filter", name, desc).counting("stats");
+    let c = |name: &str, desc: &str| IP_FILTER.check(name, desc).counting("stats");
     vec![
         c(
             "blocked-10.0.0.1",
@@ -310,17 +448,15 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
             probe(
                 "tcp-from-10.0.0.1",
                 f.tcp(BLOCKED_A, f.sport(), f.port()),
-                Drop,
-                0,
+                Stat::Dropped,
             ),
             probe(
                 "udp-from-10.0.0.1",
                 f.udp(BLOCKED_A, f.sport(), f.port()),
-                Drop,
-                0,
+                Stat::Dropped,
             ),
-            probe("icmp-from-10.0.0.1", f.icmp(BLOCKED_A), Drop, 0),
-            probe("gre-from-10.0.0.1", f.gre(BLOCKED_A), Drop, 0),
+            probe("icmp-from-10.0.0.1", f.icmp(BLOCKED_A), Stat::Dropped),
+            probe("gre-from-10.0.0.1", f.gre(BLOCKED_A), Stat::Dropped),
         ]),
         c(
             "blocked-192.168.1.100",
@@ -330,14 +466,12 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
             probe(
                 "tcp-from-192.168.1.100",
                 f.tcp(BLOCKED_B, f.sport(), f.port()),
-                Drop,
-                0,
+                Stat::Dropped,
             ),
             probe(
                 "udp-from-192.168.1.100",
                 f.udp(BLOCKED_B, f.sport(), f.port()),
-                Drop,
-                0,
+                Stat::Dropped,
             ),
         ]),
         c(
@@ -348,20 +482,17 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
             probe(
                 "from-a-clean-source",
                 f.tcp(f.src(), f.sport(), f.port()),
-                Pass,
-                1,
+                Stat::Passed,
             ),
             probe(
                 "from-10.0.0.10",
                 f.tcp(Ipv4Addr::new(10, 0, 0, 10), f.sport(), f.port()),
-                Pass,
-                1,
+                Stat::Passed,
             ),
             probe(
                 "from-192.168.1.101",
                 f.udp(Ipv4Addr::new(192, 168, 1, 101), f.sport(), 53),
-                Pass,
-                1,
+                Stat::Passed,
             ),
         ]),
         c(
@@ -372,14 +503,12 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
             probe(
                 "from-1.0.0.10",
                 f.tcp(SWAPPED_A, f.sport(), f.port()),
-                Pass,
-                1,
+                Stat::Passed,
             ),
             probe(
                 "from-100.1.168.192",
                 f.tcp(Ipv4Addr::new(100, 1, 168, 192), f.sport(), f.port()),
-                Pass,
-                1,
+                Stat::Passed,
             ),
         ]),
         c(
@@ -390,14 +519,12 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
             probe(
                 "to-10.0.0.1",
                 f.ip(f.src(), BLOCKED_A).tcp(f.sport(), f.port()),
-                Pass,
-                1,
+                Stat::Passed,
             ),
             probe(
                 "to-192.168.1.100",
                 f.ip(f.src(), BLOCKED_B).udp(f.sport(), 53),
-                Pass,
-                1,
+                Stat::Passed,
             ),
         ]),
         c(
@@ -409,21 +536,18 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
                 "ihl-6-from-10.0.0.1",
                 f.tcp(BLOCKED_A, f.sport(), f.port())
                     .ip_options(&[1, 1, 1, 1]),
-                Drop,
-                0,
+                Stat::Dropped,
             ),
             probe(
                 "ihl-15-from-192.168.1.100",
                 f.udp(BLOCKED_B, f.sport(), 53).ip_options(&[1; 40]),
-                Drop,
-                0,
+                Stat::Dropped,
             ),
             probe(
                 "ihl-6-from-a-clean-source",
                 f.tcp(f.src(), f.sport(), f.port())
                     .ip_options(&[1, 1, 1, 1]),
-                Pass,
-                1,
+                Stat::Passed,
             ),
         ]),
         c(
@@ -431,8 +555,8 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
             "ARP (even claiming 10.0.0.1) and IPv6 pass into stats[1]",
         )
         .probes([
-            probe("arp-from-10.0.0.1", f.arp(BLOCKED_A), Pass, 1),
-            probe("ipv6-tcp", f.ipv6_tcp(f.port()), Pass, 1),
+            probe("arp-from-10.0.0.1", f.arp(BLOCKED_A), Stat::Passed),
+            probe("ipv6-tcp", f.ipv6_tcp(f.port()), Stat::Passed),
         ]),
         c(
             "truncated-pass",
@@ -442,26 +566,22 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
             probe(
                 "cut-14-ethernet-only",
                 f.tcp(BLOCKED_A, f.sport(), f.port()).truncate(14),
-                Pass,
-                1,
+                Stat::Passed,
             ),
             probe(
                 "cut-24-half-ipv4",
                 f.tcp(BLOCKED_A, f.sport(), f.port()).truncate(24),
-                Pass,
-                1,
+                Stat::Passed,
             ),
             probe(
                 "cut-33-ipv4-minus-1",
                 f.tcp(BLOCKED_A, f.sport(), f.port()).truncate(33),
-                Pass,
-                1,
+                Stat::Passed,
             ),
             probe(
                 "cut-34-ipv4-complete",
                 f.tcp(BLOCKED_A, f.sport(), f.port()).truncate(L4),
-                Drop,
-                0,
+                Stat::Dropped,
             ),
         ]),
         c(
@@ -472,20 +592,17 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
             probe(
                 "ihl-4-from-10.0.0.1",
                 f.tcp(BLOCKED_A, f.sport(), f.port()).ihl(4),
-                Drop,
-                0,
+                Stat::Dropped,
             ),
             probe(
                 "ihl-0-from-192.168.1.100",
                 f.udp(BLOCKED_B, f.sport(), 53).ihl(0),
-                Drop,
-                0,
+                Stat::Dropped,
             ),
             probe(
                 "ihl-4-from-a-clean-source",
                 f.tcp(f.src(), f.sport(), f.port()).ihl(4),
-                Pass,
-                1,
+                Stat::Passed,
             ),
         ]),
         c(
@@ -496,26 +613,22 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
             probe(
                 "first-fragment-from-10.0.0.1",
                 f.tcp(BLOCKED_A, f.sport(), f.port()).fragment(0, true),
-                Drop,
-                0,
+                Stat::Dropped,
             ),
             probe(
                 "later-fragment-from-10.0.0.1",
                 later_fragment(f.ip(BLOCKED_A, f.dst()), f.port(), 185),
-                Drop,
-                0,
+                Stat::Dropped,
             ),
             probe(
                 "last-fragment-from-192.168.1.100",
                 f.udp(BLOCKED_B, f.sport(), 53).fragment(1, false),
-                Drop,
-                0,
+                Stat::Dropped,
             ),
             probe(
                 "later-fragment-from-a-clean-source",
                 later_fragment(f.ip(f.src(), f.dst()), f.port(), 2),
-                Pass,
-                1,
+                Stat::Passed,
             ),
         ]),
         c(
@@ -526,14 +639,12 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
             probe(
                 "udp-from-10.0.0.1-padded",
                 padded(f.udp(BLOCKED_A, f.sport(), 53), 28, &[0]),
-                Drop,
-                0,
+                Stat::Dropped,
             ),
             probe(
                 "icmp-from-a-clean-source-padded-with-10.0.0.1",
                 padded(f.icmp(f.src()), 28, &[10, 0, 0, 1]),
-                Pass,
-                1,
+                Stat::Passed,
             ),
         ]),
         c(
@@ -544,8 +655,7 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
         .probe(probe(
             "version-6-from-10.0.0.1",
             f.tcp(BLOCKED_A, f.sport(), f.port()).ip_version(6),
-            Drop,
-            0,
+            Stat::Dropped,
         )),
         c(
             "vlan-tagged",
@@ -555,11 +665,10 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
         .probe(probe(
             "vlan-100-from-10.0.0.1",
             f.vlan_tcp(BLOCKED_A, f.port()),
-            Pass,
-            1,
+            Stat::Passed,
         )),
         from_two_cpus(
-            "ip_filter",
+            IP_FILTER,
             vec![
                 f.tcp(BLOCKED_A, f.sport(), f.port()),
                 f.tcp(f.src(), f.sport(), f.port()),
@@ -569,7 +678,12 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
 }
 
 fn port_filter(f: &Frames) -> Vec<Check> {
-    let c = |name: &str, desc: &str| Check::new(ID, "port_filter", name, desc).counting("stats");
+    let c = |name: &str, desc: &str| PORT_FILTER.check(name, desc).counting("stats");
+    let rule = PortRule {
+        port: 22,
+        dropped: Stat::Dropped,
+        passed: Stat::Passed,
+    };
     let blocked = [22, 23, 3389];
     vec![
         c(
@@ -580,16 +694,14 @@ fn port_filter(f: &Frames) -> Vec<Check> {
             probe(
                 &format!("tcp-dport-{p}"),
                 f.tcp(f.src(), f.sport(), p),
-                Drop,
-                0,
+                Stat::Dropped,
             )
         }))
         .probes([(22, 4), (3389, 0)].map(|(p, words)| {
             probe(
                 &format!("tcp-dport-{p}-data-offset-{words}"),
                 f.tcp(f.src(), f.sport(), p).tcp_data_offset(words),
-                Drop,
-                0,
+                Stat::Dropped,
             )
         })),
         c(
@@ -600,24 +712,30 @@ fn port_filter(f: &Frames) -> Vec<Check> {
             probe(
                 &format!("udp-dport-{p}"),
                 f.udp(f.src(), f.sport(), p),
-                Drop,
-                0,
+                Stat::Dropped,
             )
         }))
         .probes([(22, 0), (23, 7), (3389, u16::MAX)].map(|(p, len)| {
             probe(
                 &format!("udp-dport-{p}-length-field-{len}"),
                 f.udp(f.src(), f.sport(), p).udp_length(len),
-                Drop,
-                0,
+                Stat::Dropped,
             )
         })),
         c("other-ports-pass", "neighbouring ports pass into stats[1]").probes([
-            probe("tcp-dport-21", f.tcp(f.src(), f.sport(), 21), Pass, 1),
-            probe("tcp-dport-24", f.tcp(f.src(), f.sport(), 24), Pass, 1),
-            probe("tcp-dport-2222", f.tcp(f.src(), f.sport(), 2222), Pass, 1),
-            probe("tcp-dport-3390", f.tcp(f.src(), f.sport(), 3390), Pass, 1),
-            probe("udp-dport-53", f.udp(f.src(), f.sport(), 53), Pass, 1),
+            probe("tcp-dport-21", f.tcp(f.src(), f.sport(), 21), Stat::Passed),
+            probe("tcp-dport-24", f.tcp(f.src(), f.sport(), 24), Stat::Passed),
+            probe(
+                "tcp-dport-2222",
+                f.tcp(f.src(), f.sport(), 2222),
+                Stat::Passed,
+            ),
+            probe(
+                "tcp-dport-3390",
+                f.tcp(f.src(), f.sport(), 3390),
+                Stat::Passed,
+            ),
+            probe("udp-dport-53", f.udp(f.src(), f.sport(), 53), Stat::Passed),
         ]),
         c(
             "byte-swapped-ports",
@@ -628,8 +746,7 @@ fn port_filter(f: &Frames) -> Vec<Check> {
             probe(
                 &format!("tcp-dport-{swapped}"),
                 f.tcp(f.src(), f.sport(), swapped),
-                Pass,
-                1,
+                Stat::Passed,
             )
         })),
         c(
@@ -637,41 +754,26 @@ fn port_filter(f: &Frames) -> Vec<Check> {
             "port 22 or 3389 as source port, not destination, passes",
         )
         .probes([
-            probe("tcp-sport-22", f.tcp(f.src(), 22, f.port()), Pass, 1),
-            probe("udp-sport-3389", f.udp(f.src(), 3389, 53), Pass, 1),
+            probe("tcp-sport-22", f.tcp(f.src(), 22, f.port()), Stat::Passed),
+            probe("udp-sport-3389", f.udp(f.src(), 3389, 53), Stat::Passed),
         ]),
         c(
             "ip-options",
             "the transport header is found after IPv4 options (IHL 6 and 15)",
         )
+        .probes(rule.after_options(f))
         .probes([
-            probe(
-                "ihl-6-dport-22",
-                f.tcp(f.src(), f.sport(), 22)
-                    .ip_options(&decoy_options(1, f.port())),
-                Drop,
-                0,
-            ),
-            probe(
-                "ihl-6-decoy-22-dport-clean",
-                f.tcp(f.src(), f.sport(), f.port())
-                    .ip_options(&decoy_options(1, 22)),
-                Pass,
-                1,
-            ),
             probe(
                 "ihl-15-udp-dport-3389",
                 f.udp(f.src(), f.sport(), 3389)
                     .ip_options(&decoy_options(10, 53)),
-                Drop,
-                0,
+                Stat::Dropped,
             ),
             probe(
                 "ihl-15-decoy-23-dport-53",
                 f.udp(f.src(), f.sport(), 53)
                     .ip_options(&decoy_options(10, 23)),
-                Pass,
-                1,
+                Stat::Passed,
             ),
         ]),
         c(
@@ -680,83 +782,56 @@ fn port_filter(f: &Frames) -> Vec<Check> {
              where ports would be",
         )
         .probes([
-            probe("icmp", f.icmp(f.src()), Pass, 1),
-            probe("icmp-echo-reply", f.icmp_of_type(0), Pass, 1),
-            probe("icmp-unreachable", f.icmp_of_type(3), Pass, 1),
-            probe("sctp-dport-22", f.ports_of(132, 22), Pass, 1),
-            probe("udplite-dport-23", f.ports_of(136, 23), Pass, 1),
-            probe("dccp-dport-3389", f.ports_of(33, 3389), Pass, 1),
+            probe("icmp", f.icmp(f.src()), Stat::Passed),
+            probe("icmp-echo-reply", f.icmp_of_type(0), Stat::Passed),
+            probe("icmp-unreachable", f.icmp_of_type(3), Stat::Passed),
+            probe("sctp-dport-22", f.ports_of(132, 22), Stat::Passed),
+            probe("udplite-dport-23", f.ports_of(136, 23), Stat::Passed),
+            probe("dccp-dport-3389", f.ports_of(33, 3389), Stat::Passed),
             probe(
                 "gre-with-port-22-bytes",
                 f.ip(f.src(), f.dst())
                     .ip_protocol(47)
                     .payload(&[0, 22, 0, 22, 0, 0, 0, 0]),
-                Pass,
-                1,
+                Stat::Passed,
             ),
         ]),
         c(
             "truncated-pass",
             "TCP to port 22 cut before 8 transport bytes passes; 8 bytes suffice",
         )
-        .probes(
-            truncations(f, f.src(), 22, 8)
-                .into_iter()
-                .map(|(n, b)| probe(&n, b, Pass, 1)),
-        )
-        .probe(probe(
-            "cut-42-transport-8-bytes",
-            f.tcp(f.src(), f.sport(), 22).truncate(L4 + 8),
-            Drop,
-            0,
-        )),
+        .probes(rule.cut_short(f, 22, 8)),
         c(
             "ihl-below-5",
             "an IHL of 4 means no transport header: port 22 passes, and so does a destination \
              address whose last bytes read as 22 or 3389 at 14 + IHL*4",
         )
-        .probes([
-            probe("ihl-4-dport-22-decoy-22", f.ihl_4(true, 22, 22), Pass, 1),
-            probe(
-                "ihl-4-udp-decoy-3389",
-                f.ihl_4(false, f.port(), 3389),
-                Pass,
-                1,
-            ),
-        ]),
+        .probes(rule.without_transport(f, 3389)),
         c("non-ipv4-pass", "IPv6 TCP to port 22 and ARP pass").probes([
-            probe("ipv6-tcp-dport-22", f.ipv6_tcp(22), Pass, 1),
-            probe("arp", f.arp(f.src()), Pass, 1),
+            probe("ipv6-tcp-dport-22", f.ipv6_tcp(22), Stat::Passed),
+            probe("arp", f.arp(f.src()), Stat::Passed),
         ]),
         c(
             "udp-truncated",
             "UDP to port 23 with fewer than 8 header bytes passes; 8 bytes suffice",
         )
-        .probes(udp_cuts(f, 23, 8, &[4, 7, 8], (1, 0))),
+        .probes(udp_cuts(
+            f,
+            23,
+            8,
+            &[4, 7, 8],
+            (Stat::Passed, Stat::Dropped),
+        )),
         c(
             "fragments",
             "a first fragment to port 22 is dropped; a later fragment has no ports and passes",
         )
-        .probes([
-            probe(
-                "first-fragment-tcp-dport-22",
-                f.tcp(f.src(), f.sport(), 22).fragment(0, true),
-                Drop,
-                0,
-            ),
-            probe(
-                "later-fragment-reading-22",
-                later_fragment(f.ip(f.src(), f.dst()), 22, 1),
-                Pass,
-                1,
-            ),
-            probe(
-                "last-fragment-udp-header-to-3389",
-                f.udp(f.src(), f.sport(), 3389).fragment(185, false),
-                Pass,
-                1,
-            ),
-        ]),
+        .probes(rule.fragments(f))
+        .probes([probe(
+            "last-fragment-udp-header-to-3389",
+            f.udp(f.src(), f.sport(), 3389).fragment(185, false),
+            Stat::Passed,
+        )]),
         c(
             "padded",
             "the IPv4 total length ends the datagram: padding to 60 bytes is not a header",
@@ -765,20 +840,17 @@ fn port_filter(f: &Frames) -> Vec<Check> {
             probe(
                 "udp-2-header-bytes-padded-with-22",
                 padded(f.udp(f.src(), f.sport(), 53), 22, &[0, 22]),
-                Pass,
-                1,
+                Stat::Passed,
             ),
             probe(
                 "tcp-dport-22-7-header-bytes-padded",
                 padded(f.tcp(f.src(), f.sport(), 22), 27, &[0]),
-                Pass,
-                1,
+                Stat::Passed,
             ),
             probe(
                 "tcp-dport-22-8-header-bytes-padded",
                 padded(f.tcp(f.src(), f.sport(), 22), 28, &[0]),
-                Drop,
-                0,
+                Stat::Dropped,
             ),
             // 30 bytes: 24 of IPv4 header (IHL 6), 6 of TCP; a length test with 20 for the
             // header finds 10.
@@ -790,18 +862,12 @@ fn port_filter(f: &Frames) -> Vec<Check> {
                     30,
                     &[0],
                 ),
-                Pass,
-                1,
+                Stat::Passed,
             ),
         ]),
-        c(
-            "vlan-tagged",
-            "802.1Q-tagged TCP to port 22 (outside the contract: not scored)",
-        )
-        .unscored()
-        .probe(probe("vlan-100-dport-22", f.vlan_tcp(f.src(), 22), Pass, 1)),
+        rule.vlan_tagged(c, f),
         from_two_cpus(
-            "port_filter",
+            PORT_FILTER,
             vec![
                 f.tcp(f.src(), f.sport(), 22),
                 f.tcp(f.src(), f.sport(), 443),
@@ -811,30 +877,37 @@ fn port_filter(f: &Frames) -> Vec<Check> {
 }
 
 fn firewall(f: &Frames) -> Vec<Check> {
-    let c = |name: &str, desc: &str| Check::new(ID, "firewall", name, desc).counting("stats");
+    let c = |name: &str, desc: &str| FIREWALL.check(name, desc).counting("stats");
+    let rule = PortRule {
+        port: 80,
+        dropped: Stat::Port,
+        passed: Stat::Others,
+    };
     vec![
         c(
             "icmp-dropped",
             "ICMP of any type is dropped into stats[0], whatever follows its IPv4 header",
         )
         .probes([
-            probe("icmp-from-a-clean-source", f.icmp(f.src()), Drop, 0),
-            probe("icmp-echo-reply", f.icmp_of_type(0), Drop, 0),
-            probe("icmp-unreachable", f.icmp_of_type(3), Drop, 0),
-            probe("icmp-time-exceeded", f.icmp_of_type(11), Drop, 0),
-            probe("icmp-cut-after-ipv4", f.icmp(f.src()).truncate(L4), Drop, 0),
+            probe("icmp-from-a-clean-source", f.icmp(f.src()), Stat::Icmp),
+            probe("icmp-echo-reply", f.icmp_of_type(0), Stat::Icmp),
+            probe("icmp-unreachable", f.icmp_of_type(3), Stat::Icmp),
+            probe("icmp-time-exceeded", f.icmp_of_type(11), Stat::Icmp),
+            probe(
+                "icmp-cut-after-ipv4",
+                f.icmp(f.src()).truncate(L4),
+                Stat::Icmp,
+            ),
             probe(
                 "icmp-cut-inside-its-header",
                 f.icmp(f.src()).truncate(L4 + 3),
-                Drop,
-                0,
+                Stat::Icmp,
             ),
-            probe("icmp-ihl-4", f.icmp(f.src()).ihl(4), Drop, 0),
+            probe("icmp-ihl-4", f.icmp(f.src()).ihl(4), Stat::Icmp),
             probe(
                 "icmp-later-fragment",
                 f.icmp(f.src()).fragment(3, false),
-                Drop,
-                0,
+                Stat::Icmp,
             ),
         ]),
         c(
@@ -845,16 +918,14 @@ fn firewall(f: &Frames) -> Vec<Check> {
             probe(
                 "tcp-from-10.0.0.1",
                 f.tcp(BLOCKED_A, f.sport(), f.port()),
-                Drop,
-                1,
+                Stat::Source,
             ),
             probe(
                 "udp-from-10.0.0.1",
                 f.udp(BLOCKED_A, f.sport(), 53),
-                Drop,
-                1,
+                Stat::Source,
             ),
-            probe("gre-from-10.0.0.1", f.gre(BLOCKED_A), Drop, 1),
+            probe("gre-from-10.0.0.1", f.gre(BLOCKED_A), Stat::Source),
         ]),
         c(
             "blocked-ports",
@@ -862,27 +933,24 @@ fn firewall(f: &Frames) -> Vec<Check> {
              offset or UDP length field says",
         )
         .probes([
-            probe("tcp-dport-22", f.tcp(f.src(), f.sport(), 22), Drop, 2),
-            probe("tcp-dport-80", f.tcp(f.src(), f.sport(), 80), Drop, 2),
-            probe("udp-dport-22", f.udp(f.src(), f.sport(), 22), Drop, 2),
-            probe("udp-dport-80", f.udp(f.src(), f.sport(), 80), Drop, 2),
+            probe("tcp-dport-22", f.tcp(f.src(), f.sport(), 22), Stat::Port),
+            probe("tcp-dport-80", f.tcp(f.src(), f.sport(), 80), Stat::Port),
+            probe("udp-dport-22", f.udp(f.src(), f.sport(), 22), Stat::Port),
+            probe("udp-dport-80", f.udp(f.src(), f.sport(), 80), Stat::Port),
             probe(
                 "tcp-dport-80-data-offset-4",
                 f.tcp(f.src(), f.sport(), 80).tcp_data_offset(4),
-                Drop,
-                2,
+                Stat::Port,
             ),
             probe(
                 "udp-dport-22-length-field-0",
                 f.udp(f.src(), f.sport(), 22).udp_length(0),
-                Drop,
-                2,
+                Stat::Port,
             ),
             probe(
                 "udp-dport-80-length-field-65535",
                 f.udp(f.src(), f.sport(), 80).udp_length(u16::MAX),
-                Drop,
-                2,
+                Stat::Port,
             ),
         ]),
         c(
@@ -891,39 +959,44 @@ fn firewall(f: &Frames) -> Vec<Check> {
              UDP-Lite and DCCP with 80 or 22 where ports would be",
         )
         .probes([
-            probe("tcp-dport-443", f.tcp(f.src(), f.sport(), 443), Pass, 3),
-            probe("tcp-dport-23", f.tcp(f.src(), f.sport(), 23), Pass, 3),
-            probe("tcp-dport-3389", f.tcp(f.src(), f.sport(), 3389), Pass, 3),
-            probe("udp-dport-53", f.udp(f.src(), f.sport(), 53), Pass, 3),
+            probe(
+                "tcp-dport-443",
+                f.tcp(f.src(), f.sport(), 443),
+                Stat::Others,
+            ),
+            probe("tcp-dport-23", f.tcp(f.src(), f.sport(), 23), Stat::Others),
+            probe(
+                "tcp-dport-3389",
+                f.tcp(f.src(), f.sport(), 3389),
+                Stat::Others,
+            ),
+            probe("udp-dport-53", f.udp(f.src(), f.sport(), 53), Stat::Others),
             probe(
                 "gre-with-port-80-bytes",
                 f.ip(f.src(), f.dst())
                     .ip_protocol(47)
                     .payload(&[0, 80, 0, 80, 0, 0, 0, 0]),
-                Pass,
-                3,
+                Stat::Others,
             ),
-            probe("sctp-dport-80", f.ports_of(132, 80), Pass, 3),
-            probe("udplite-dport-22", f.ports_of(136, 22), Pass, 3),
-            probe("dccp-dport-80", f.ports_of(33, 80), Pass, 3),
+            probe("sctp-dport-80", f.ports_of(132, 80), Stat::Others),
+            probe("udplite-dport-22", f.ports_of(136, 22), Stat::Others),
+            probe("dccp-dport-80", f.ports_of(33, 80), Stat::Others),
         ]),
         c(
             "first-match-wins",
             "when several rules match, the first one decides the bucket",
         )
         .probes([
-            probe("icmp-from-10.0.0.1", f.icmp(BLOCKED_A), Drop, 0),
+            probe("icmp-from-10.0.0.1", f.icmp(BLOCKED_A), Stat::Icmp),
             probe(
                 "tcp-from-10.0.0.1-dport-22",
                 f.tcp(BLOCKED_A, f.sport(), 22),
-                Drop,
-                1,
+                Stat::Source,
             ),
             probe(
                 "udp-from-10.0.0.1-dport-80",
                 f.udp(BLOCKED_A, f.sport(), 80),
-                Drop,
-                1,
+                Stat::Source,
             ),
         ]),
         c(
@@ -934,108 +1007,72 @@ fn firewall(f: &Frames) -> Vec<Check> {
             probe(
                 "from-1.0.0.10",
                 f.tcp(SWAPPED_A, f.sport(), f.port()),
-                Pass,
-                3,
+                Stat::Others,
             ),
-            probe("tcp-dport-5632", f.tcp(f.src(), f.sport(), 5632), Pass, 3),
-            probe("udp-dport-20480", f.udp(f.src(), f.sport(), 20480), Pass, 3),
+            probe(
+                "tcp-dport-5632",
+                f.tcp(f.src(), f.sport(), 5632),
+                Stat::Others,
+            ),
+            probe(
+                "udp-dport-20480",
+                f.udp(f.src(), f.sport(), 20480),
+                Stat::Others,
+            ),
         ]),
         c("blocked-as-destination", "10.0.0.1 as destination passes").probe(probe(
             "to-10.0.0.1",
             f.ip(f.src(), BLOCKED_A).tcp(f.sport(), f.port()),
-            Pass,
-            3,
+            Stat::Others,
         )),
         c("source-port-ignored", "port 80 or 22 as source port passes").probes([
-            probe("tcp-sport-80", f.tcp(f.src(), 80, f.port()), Pass, 3),
-            probe("udp-sport-22", f.udp(f.src(), 22, 53), Pass, 3),
+            probe("tcp-sport-80", f.tcp(f.src(), 80, f.port()), Stat::Others),
+            probe("udp-sport-22", f.udp(f.src(), 22, 53), Stat::Others),
         ]),
-        c("ip-options", "rules see past IPv4 options (IHL 6 and 15)").probes([
-            probe(
-                "ihl-6-dport-80",
-                f.tcp(f.src(), f.sport(), 80)
-                    .ip_options(&decoy_options(1, f.port())),
-                Drop,
-                2,
-            ),
-            probe(
-                "ihl-6-decoy-80-dport-clean",
-                f.tcp(f.src(), f.sport(), f.port())
-                    .ip_options(&decoy_options(1, 80)),
-                Pass,
-                3,
-            ),
-            probe(
-                "ihl-15-from-10.0.0.1",
-                f.udp(BLOCKED_A, f.sport(), 53)
-                    .ip_options(&decoy_options(10, 53)),
-                Drop,
-                1,
-            ),
-            probe(
-                "ihl-15-decoy-22-dport-53",
-                f.udp(f.src(), f.sport(), 53)
-                    .ip_options(&decoy_options(10, 22)),
-                Pass,
-                3,
-            ),
-        ]),
+        c("ip-options", "rules see past IPv4 options (IHL 6 and 15)")
+            .probes(rule.after_options(f))
+            .probes([
+                probe(
+                    "ihl-15-from-10.0.0.1",
+                    f.udp(BLOCKED_A, f.sport(), 53)
+                        .ip_options(&decoy_options(10, 53)),
+                    Stat::Source,
+                ),
+                probe(
+                    "ihl-15-decoy-22-dport-53",
+                    f.udp(f.src(), f.sport(), 53)
+                        .ip_options(&decoy_options(10, 22)),
+                    Stat::Others,
+                ),
+            ]),
         c(
             "truncated",
             "port rule needs 4 transport bytes; shorter frames pass into stats[3]",
         )
-        .probes(
-            truncations(f, f.src(), 22, 4)
-                .into_iter()
-                .map(|(n, b)| probe(&n, b, Pass, 3)),
-        )
-        .probes([probe(
-            "cut-38-transport-4-bytes",
-            f.tcp(f.src(), f.sport(), 22).truncate(L4 + 4),
-            Drop,
-            2,
-        )])
-        .probes(udp_cuts(f, 80, 4, &[3, 4, 6], (3, 2))),
+        .probes(rule.cut_short(f, 22, 4))
+        .probes(udp_cuts(f, 80, 4, &[3, 4, 6], (Stat::Others, Stat::Port))),
         c(
             "ihl-below-5",
             "an IHL of 4 means no transport header: port 80 passes, and so does a destination \
              address whose last bytes read as 80 or 22 at 14 + IHL*4",
         )
-        .probes([
-            probe("ihl-4-dport-80-decoy-80", f.ihl_4(true, 80, 80), Pass, 3),
-            probe("ihl-4-udp-decoy-22", f.ihl_4(false, f.port(), 22), Pass, 3),
-            probe(
-                "ihl-4-from-10.0.0.1",
-                f.tcp(BLOCKED_A, f.sport(), f.port()).ihl(4),
-                Drop,
-                1,
-            ),
-        ]),
+        .probes(rule.without_transport(f, 22))
+        .probes([probe(
+            "ihl-4-from-10.0.0.1",
+            f.tcp(BLOCKED_A, f.sport(), f.port()).ihl(4),
+            Stat::Source,
+        )]),
         c(
             "fragments",
             "a first fragment to port 80 is dropped into stats[2]; a later one has no ports and \
              passes; the source rule holds for every fragment",
         )
-        .probes([
-            probe(
-                "first-fragment-tcp-dport-80",
-                f.tcp(f.src(), f.sport(), 80).fragment(0, true),
-                Drop,
-                2,
-            ),
-            probe(
-                "later-fragment-reading-80",
-                later_fragment(f.ip(f.src(), f.dst()), 80, 1),
-                Pass,
-                3,
-            ),
-            probe(
-                "later-fragment-from-10.0.0.1",
-                later_fragment(f.ip(BLOCKED_A, f.dst()), f.port(), 9),
-                Drop,
-                1,
-            ),
-        ]),
+        .probes(rule.fragments(f))
+        .probes([probe(
+            "later-fragment-from-10.0.0.1",
+            later_fragment(f.ip(BLOCKED_A, f.dst()), f.port(), 9),
+            Stat::Source,
+        )]),
         c(
             "padded",
             "the IPv4 total length ends the datagram: padding to 60 bytes is not a header",
@@ -1044,14 +1081,12 @@ fn firewall(f: &Frames) -> Vec<Check> {
             probe(
                 "tcp-2-header-bytes-padded-with-80",
                 padded(f.tcp(f.src(), f.sport(), f.port()), 22, &[0, 80]),
-                Pass,
-                3,
+                Stat::Others,
             ),
             probe(
                 "udp-dport-22-4-header-bytes-padded",
                 padded(f.udp(f.src(), f.sport(), 22), 24, &[0]),
-                Drop,
-                2,
+                Stat::Port,
             ),
             // 26 bytes: 24 of IPv4 header (IHL 6), 2 of TCP, then padding reading as port
             // 80; a length test with 20 for the header finds 6.
@@ -1063,8 +1098,7 @@ fn firewall(f: &Frames) -> Vec<Check> {
                     26,
                     &[0, 80],
                 ),
-                Pass,
-                3,
+                Stat::Others,
             ),
         ]),
         c(
@@ -1072,17 +1106,12 @@ fn firewall(f: &Frames) -> Vec<Check> {
             "ARP from 10.0.0.1 and IPv6 to port 22 pass into stats[3]",
         )
         .probes([
-            probe("arp-from-10.0.0.1", f.arp(BLOCKED_A), Pass, 3),
-            probe("ipv6-tcp-dport-22", f.ipv6_tcp(22), Pass, 3),
+            probe("arp-from-10.0.0.1", f.arp(BLOCKED_A), Stat::Others),
+            probe("ipv6-tcp-dport-22", f.ipv6_tcp(22), Stat::Others),
         ]),
-        c(
-            "vlan-tagged",
-            "802.1Q-tagged TCP to port 22 (outside the contract: not scored)",
-        )
-        .unscored()
-        .probe(probe("vlan-100-dport-22", f.vlan_tcp(f.src(), 22), Pass, 3)),
+        rule.vlan_tagged(c, f),
         from_two_cpus(
-            "firewall",
+            FIREWALL,
             vec![
                 f.icmp(f.src()),
                 f.tcp(BLOCKED_A, f.sport(), f.port()),

@@ -19,7 +19,7 @@ use harness::{
 use traffic::{FrameBuilder, decode, decode::TcpOpt};
 
 use crate::{
-    Free, ID, STATS, eth,
+    Free, STATS, SYN_COOKIE, Stat, eth,
     flags::{ACK, CWR, ECE, FIN, PSH, RST, SYN},
 };
 
@@ -283,7 +283,7 @@ impl CookieJudge {
 }
 
 pub(crate) fn checks(f: &Free) -> Vec<Check> {
-    let c = |name: &str, desc: &str| Check::new(ID, "syn_cookie", name, desc);
+    let c = |name: &str, desc: &str| SYN_COOKIE.check(name, desc);
     let s = Sources(f.net(100));
     let (rewritten, summed) = (syns(f, s, 1), syns(f, s, 40));
     let handshaken = Syn::new(f, "", s.src(10)).linux_options(1460);
@@ -319,11 +319,11 @@ pub(crate) fn checks(f: &Free) -> Vec<Check> {
         // A forged bare ACK, dropped into stats[2] on every run (a SYN would be rewritten in
         // place, and the next run of the same buffer would see the SYN-ACK).
         harness::cpus::counts_from_2_cpus(
-            ID,
-            "syn_cookie",
+            SYN_COOKIE.lab,
+            SYN_COOKIE.program,
             STATS,
             vec![Syn::new(f, "", s.src(50)).ack(0x1234_5678).build()],
-            (1, Some(2)),
+            (1, Some(Stat::AckDropped.into())),
         ),
         c(
             "real-client",
@@ -335,8 +335,11 @@ pub(crate) fn checks(f: &Free) -> Vec<Check> {
 }
 
 /// Renders the deltas of `stats[0..3]` against `pairs` (indexes not listed must not move).
-fn stats_rows(table: &mut Table, pairs: &[(u32, u64)], deltas: &[u64]) {
-    let want = pairs.iter().map(|&(i, n)| (i, Shown::fixed(n))).collect();
+fn stats_rows(table: &mut Table, pairs: &[(Stat, u64)], deltas: &[u64]) {
+    let want = pairs
+        .iter()
+        .map(|&(i, n)| (i.into(), Shown::fixed(n)))
+        .collect();
     table.counters(STATS, Some(3), &want, deltas);
 }
 
@@ -567,7 +570,11 @@ fn handshake(t: &mut dyn Target, syn: &Syn) -> Result<Judgement> {
         }
         Ok(())
     })?;
-    stats_rows(&mut table, &[(0, 1), (1, 6)], &d);
+    stats_rows(
+        &mut table,
+        &[(Stat::SynAck, 1), (Stat::CookieAccepted, 6)],
+        &d,
+    );
     Ok(table.judge())
 }
 
@@ -576,7 +583,7 @@ fn forged(t: &mut dyn Target, syn: &Syn, stranger: Ipv4Addr) -> Result<Judgement
     let ((), d) = counters::across_up_to(t, STATS, Some(2), |t| {
         forged_acks(t, &mut table, syn, stranger)
     })?;
-    stats_rows(&mut table, &[(0, 1), (2, 11)], &d);
+    stats_rows(&mut table, &[(Stat::SynAck, 1), (Stat::AckDropped, 11)], &d);
     Ok(table.judge())
 }
 

@@ -17,9 +17,10 @@ use harness::{
 use traffic::{FrameBuilder, Tag};
 
 use crate::{
-    Free, ID, STATS,
+    DDOS_GUARD, Free, STATS, SYN_GUARD, Stat,
     bucket::{Count, Pace, Segment, Spend, Trace},
     flags::{ACK, CWR, ECE, FIN, PSH, RST, SYN},
+    rate,
 };
 
 /// Floods that must fit in one SYN window are not judged (the check is unverified) when they take
@@ -86,7 +87,7 @@ fn in_window() -> Flood {
 }
 
 /// Counter expectations that fix every index below `width`.
-fn exact(volley: Volley, width: usize, pairs: &[(u32, u64)]) -> Volley {
+fn exact(volley: Volley, width: usize, pairs: &[(Stat, u64)]) -> Volley {
     pairs
         .iter()
         .fold(volley.counter_width(width), |v, &(i, n)| {
@@ -95,7 +96,7 @@ fn exact(volley: Volley, width: usize, pairs: &[(u32, u64)]) -> Volley {
 }
 
 pub(crate) fn syn_checks(f: &Free) -> Vec<Check> {
-    let c = |name: &str, desc: &str| Check::new(ID, "syn_guard", name, desc);
+    let c = |name: &str, desc: &str| SYN_GUARD.check(name, desc);
     let net = f.net(2);
     let s = |n| Ipv4Addr::new(198, 18, net, n);
     let (s1, s2, s3, s4, s5, s6) = (s(1), s(2), s(3), s(4), s(5), s(6));
@@ -125,7 +126,7 @@ pub(crate) fn syn_checks(f: &Free) -> Vec<Check> {
                 then(Pass, 100, Drop, 200),
             ),
             2,
-            &[(0, 200), (1, 100)],
+            &[(Stat::Dropped, 200), (Stat::Passed, 100)],
         ))),
         c(
             "synack-ack-pass",
@@ -157,7 +158,7 @@ pub(crate) fn syn_checks(f: &Free) -> Vec<Check> {
                 ],
             ),
             2,
-            &[(0, 80), (1, 180)],
+            &[(Stat::Dropped, 80), (Stat::Passed, 180)],
         ))),
         c(
             "other-source-passes",
@@ -194,7 +195,7 @@ pub(crate) fn syn_checks(f: &Free) -> Vec<Check> {
                     Expect::All(Pass),
                 ),
                 2,
-                &[(0, 50), (1, 350)],
+                &[(Stat::Dropped, 50), (Stat::Passed, 350)],
             )),
         ),
         c(
@@ -204,19 +205,19 @@ pub(crate) fn syn_checks(f: &Free) -> Vec<Check> {
         )
         .flood(
             in_window()
-                .volley(exact(flood_of("first"), 2, &[(0, 20), (1, 100)]))
+                .volley(exact(flood_of("first"), 2, &[(Stat::Dropped, 20), (Stat::Passed, 100)]))
                 .volley(exact(
                     Volley::new(format!("in the same window: 10 SYNs from {s5}"))
                         .after(Pause::AfterStart(Duration::from_millis(500)))
                         .decided_within_previous_start(WINDOW_BUDGET)
                         .group("syn", 10, |_| f.syn(s5), Expect::All(Drop)),
                     2,
-                    &[(0, 10)],
+                    &[(Stat::Dropped, 10)],
                 ))
                 .volley(exact(
                     flood_of("second").after(Pause::AfterStart(Duration::from_millis(600))),
                     2,
-                    &[(0, 20), (1, 100)],
+                    &[(Stat::Dropped, 20), (Stat::Passed, 100)],
                 )),
         ),
         c(
@@ -248,7 +249,7 @@ pub(crate) fn syn_checks(f: &Free) -> Vec<Check> {
                         then(Pass, 100, Drop, 1),
                     )
                     // Whether truncated frames are counted in stats[1] is left open.
-                    .counter(0, Exact(1)),
+                    .counter(Stat::Dropped, Exact(1)),
             ),
         ),
         c(
@@ -289,7 +290,7 @@ pub(crate) fn syn_checks(f: &Free) -> Vec<Check> {
                 ],
             ),
             2,
-            &[(0, 1), (1, 610)],
+            &[(Stat::Dropped, 1), (Stat::Passed, 610)],
         ))),
         c(
             "non-ipv4-passes",
@@ -298,7 +299,7 @@ pub(crate) fn syn_checks(f: &Free) -> Vec<Check> {
         .flood(
             Flood::new(STATS).volley(
                 f.non_ipv4_groups(Volley::new("non-IPv4 and cut frames"), 20, s(14))
-                    .counter(0, Exact(0)),
+                    .counter(Stat::Dropped, Exact(0)),
             ),
         ),
         c(
@@ -322,11 +323,11 @@ pub(crate) fn syn_checks(f: &Free) -> Vec<Check> {
         }),
         // Passed or dropped, every run counted once.
         harness::cpus::counts_from_2_cpus(
-            ID,
-            "syn_guard",
+            SYN_GUARD.lab,
+            SYN_GUARD.program,
             STATS,
             vec![f.syn(s(30)).build(), f.tcp(s(30), ACK).build(), f.udp(s(30)).build()],
-            (1, Some(1)),
+            (1, Some(Stat::Passed.into())),
         ),
     ]
 }
@@ -349,21 +350,21 @@ fn opened_by_syn(f: &Free, src: Ipv4Addr) -> Flood {
                 Expect::All(Pass),
             ),
             2,
-            &[(1, 3)],
+            &[(Stat::Passed, 3)],
         ))
         .volley(exact(
             Volley::new(format!("100 SYNs from {src}"))
                 .after(Pause::AfterStart(Duration::from_millis(700)))
                 .group("syn", 100, |_| f.syn(src), Expect::All(Pass)),
             2,
-            &[(1, 100)],
+            &[(Stat::Passed, 100)],
         ))
         .volley(exact(
             Volley::new(format!("in the window the SYNs opened: one SYN from {src}"))
                 .after(Pause::AfterStart(Duration::from_millis(450)))
                 .group("syn", 1, |_| f.syn(src), Expect::All(Drop)),
             2,
-            &[(0, 1)],
+            &[(Stat::Dropped, 1)],
         ))
 }
 
@@ -545,7 +546,7 @@ fn blocklist_add(t: &mut dyn Target, src: Ipv4Addr, fill: u8) -> Result<()> {
 }
 
 pub(crate) fn ddos_checks(f: &Free) -> Vec<Check> {
-    let c = |name: &str, desc: &str| Check::new(ID, "ddos_guard", name, desc);
+    let c = |name: &str, desc: &str| DDOS_GUARD.check(name, desc);
     let net = f.net(3);
     let s = |n| Ipv4Addr::new(198, 18, net, n);
     let (a, b, s3, s4, s5) = (s(1), s(2), s(3), s(4), s(5));
@@ -580,7 +581,7 @@ pub(crate) fn ddos_checks(f: &Free) -> Vec<Check> {
                             Expect::All(Drop),
                         ),
                     5,
-                    &[(0, 1250), (4, 1250)],
+                    &[(Stat::Seen, 1250), (Stat::Blocklisted, 1250)],
                 ))
                 .volley(exact(
                     Volley::new(format!("1000 packets from {a}"))
@@ -602,7 +603,7 @@ pub(crate) fn ddos_checks(f: &Free) -> Vec<Check> {
                             Expect::All(Pass),
                         ),
                     5,
-                    &[(0, 1000), (1, 1000)],
+                    &[(Stat::Seen, 1000), (Stat::Passed, 1000)],
                 )),
         ),
         c(
@@ -612,19 +613,11 @@ pub(crate) fn ddos_checks(f: &Free) -> Vec<Check> {
         .flood(
             Flood::new(STATS).volley(
                 Volley::new(format!("1500 packets from {s3}"))
-                    .group(
-                        "udp, tcp, icmp",
-                        1500,
-                        |i| f.packet(s3, i),
-                        Expect::Passes {
-                            lo: Bound::Fixed(1000),
-                            hi: Bound::refill(1000, 50),
-                        },
-                    )
+                    .group("udp, tcp, icmp", 1500, |i| f.packet(s3, i), rate::bucket())
                     .counter_width(5)
-                    .counter(0, Exact(1500))
-                    .counter(1, Passed)
-                    .counter(2, Dropped),
+                    .counter(Stat::Seen, Exact(1500))
+                    .counter(Stat::Passed, Passed)
+                    .counter(Stat::RateLimited, Dropped),
             ),
         ),
         c(
@@ -656,7 +649,7 @@ pub(crate) fn ddos_checks(f: &Free) -> Vec<Check> {
                         Expect::All(Pass),
                     ),
                 5,
-                &[(0, 230), (1, 180), (3, 50)],
+                &[(Stat::Seen, 230), (Stat::Passed, 180), (Stat::SynFlood, 50)],
             )),
         ),
         c(
@@ -688,9 +681,9 @@ pub(crate) fn ddos_checks(f: &Free) -> Vec<Check> {
         .flood(
             Flood::new(STATS).volley(
                 f.non_ipv4_groups(Volley::new("non-IPv4 and cut frames"), 20, s(6))
-                    .counter(2, Exact(0))
-                    .counter(3, Exact(0))
-                    .counter(4, Exact(0)),
+                    .counter(Stat::RateLimited, Exact(0))
+                    .counter(Stat::SynFlood, Exact(0))
+                    .counter(Stat::Blocklisted, Exact(0)),
             ),
         ),
         c(
@@ -701,11 +694,11 @@ pub(crate) fn ddos_checks(f: &Free) -> Vec<Check> {
         .flood(own_state(f, s(20), s(21))),
         // Every run counted twice: seen in stats[0], and where it went.
         harness::cpus::counts_from_2_cpus(
-            ID,
-            "ddos_guard",
+            DDOS_GUARD.lab,
+            DDOS_GUARD.program,
             STATS,
             vec![f.syn(s(30)).build(), f.udp(s(30)).build()],
-            (2, Some(4)),
+            (2, Some(Stat::Blocklisted.into())),
         ),
     ]
 }
@@ -742,7 +735,7 @@ fn own_state(f: &Free, spent: Ipv4Addr, flooded: Ipv4Addr) -> Flood {
                 Expect::All(Pass),
             ),
         5,
-        &[(0, 600), (1, 600)],
+        &[(Stat::Seen, 600), (Stat::Passed, 600)],
     ))
 }
 
@@ -764,15 +757,12 @@ fn rate_then_window(f: &Free, s: Ipv4Addr) -> Flood {
                     "syn (a token each only by refill)",
                     100,
                     |_| f.syn(s),
-                    Expect::Passes {
-                        lo: Bound::Fixed(0),
-                        hi: Bound::refill(0, 50),
-                    },
+                    rate::bucket_holding(0),
                 )
                 .counter_width(5)
-                .counter(0, Exact(1100))
-                .counter(1, Passed)
-                .counter(2, Dropped),
+                .counter(Stat::Seen, Exact(1100))
+                .counter(Stat::Passed, Passed)
+                .counter(Stat::RateLimited, Dropped),
         )
         .volley(
             Volley::new("then 100 more SYNs")
@@ -787,9 +777,9 @@ fn rate_then_window(f: &Free, s: Ipv4Addr) -> Flood {
                     },
                 )
                 .counter_width(5)
-                .counter(0, Exact(100))
-                .counter(1, Passed)
-                .counter(3, Dropped),
+                .counter(Stat::Seen, Exact(100))
+                .counter(Stat::Passed, Passed)
+                .counter(Stat::SynFlood, Dropped),
         )
 }
 

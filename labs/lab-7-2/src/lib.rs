@@ -19,7 +19,7 @@ mod rate;
 use std::net::Ipv4Addr;
 
 use harness::{
-    Expect, Lab, Part, Verdict, Volley,
+    Expect, Lab, Part, PartId, Verdict, Volley,
     topology::{CLIENT_MAC, DUT_MAC, TopologySpec},
     vary::{CLIENT_PORTS, Cycle, Vary},
 };
@@ -42,6 +42,42 @@ mod flags {
     pub const CWR: u8 = 0x80;
 }
 
+/// The `stats` entries by what the contract counts in them (each part's rules in README.md);
+/// reports show them as the contract writes them, `stats[N]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stat {
+    /// `rate_limiter`, `syn_guard`: stats[0], dropped.
+    Dropped,
+    /// `rate_limiter`, `syn_guard`, `ddos_guard`: stats[1], passed.
+    Passed,
+    /// `ddos_guard`: stats[0], IPv4 packets seen.
+    Seen,
+    /// `ddos_guard`: stats[2], dropped by the rate limit.
+    RateLimited,
+    /// `ddos_guard`: stats[3], dropped as SYN flood.
+    SynFlood,
+    /// `ddos_guard`: stats[4], dropped by the blocklist.
+    Blocklisted,
+    /// `syn_cookie`: stats[0], SYNs answered with a SYN-ACK.
+    SynAck,
+    /// `syn_cookie`: stats[1], bare ACKs whose cookie the kernel accepts.
+    CookieAccepted,
+    /// `syn_cookie`: stats[2], other bare ACKs, dropped.
+    AckDropped,
+}
+
+impl From<Stat> for u32 {
+    fn from(stat: Stat) -> u32 {
+        match stat {
+            Stat::Dropped | Stat::Seen | Stat::SynAck => 0,
+            Stat::Passed | Stat::CookieAccepted => 1,
+            Stat::RateLimited | Stat::AckDropped => 2,
+            Stat::SynFlood => 3,
+            Stat::Blocklisted => 4,
+        }
+    }
+}
+
 /// The lab with all its parts, the fields no rule reads varied by `seed` (0: the canonical
 /// frames).
 pub fn lab(seed: u64) -> Lab {
@@ -49,12 +85,13 @@ pub fn lab(seed: u64) -> Lab {
     let mut lab = Lab {
         id: ID,
         title: "DDoS mitigation",
+        contract: include_str!("../README.md"),
         reference: reference::lab_7_2,
         parts: vec![
-            part("rate_limiter", rate::checks(&f), TopologySpec::pair()),
-            part("syn_guard", guard::syn_checks(&f), TopologySpec::pair()),
-            part("ddos_guard", guard::ddos_checks(&f), TopologySpec::pair()),
-            part("syn_cookie", cookie::checks(&f), cookie::topology()).requires(&[
+            part(RATE_LIMITER, rate::checks(&f), TopologySpec::pair()),
+            part(SYN_GUARD, guard::syn_checks(&f), TopologySpec::pair()),
+            part(DDOS_GUARD, guard::ddos_checks(&f), TopologySpec::pair()),
+            part(SYN_COOKIE, cookie::checks(&f), cookie::topology()).requires(&[
                 harness::kernel::Helper::TCP_RAW_GEN_SYNCOOKIE_IPV4,
                 harness::kernel::Helper::TCP_RAW_CHECK_SYNCOOKIE_IPV4,
             ]),
@@ -65,9 +102,18 @@ pub fn lab(seed: u64) -> Lab {
     lab
 }
 
-fn part(program: &'static str, checks: Vec<harness::Check>, topology: TopologySpec) -> Part {
+/// `rate_limiter`.
+const RATE_LIMITER: PartId = PartId::new(ID, "rate_limiter");
+/// `syn_guard`.
+const SYN_GUARD: PartId = PartId::new(ID, "syn_guard");
+/// `ddos_guard`.
+const DDOS_GUARD: PartId = PartId::new(ID, "ddos_guard");
+/// `syn_cookie`.
+const SYN_COOKIE: PartId = PartId::new(ID, "syn_cookie");
+
+fn part(id: PartId, checks: Vec<harness::Check>, topology: TopologySpec) -> Part {
     Part {
-        program,
+        program: id.program,
         counters: Some(STATS),
         checks,
         topology,

@@ -14,7 +14,7 @@ use harness::{
 };
 
 use crate::{
-    Free, ID, STATS,
+    Free, RATE_LIMITER, STATS, Stat,
     bucket::{Count, Pace, Segment, Spend, Trace},
 };
 
@@ -22,10 +22,15 @@ const CAPACITY: u64 = 1000;
 const SLACK: u64 = 50;
 
 /// What a full bucket passes of a flood: its capacity, plus the refill while the flood lasted.
-fn bucket() -> Expect {
+pub(crate) fn bucket() -> Expect {
+    bucket_holding(CAPACITY)
+}
+
+/// What a bucket holding `tokens` passes of a flood: those, plus the refill while it lasted.
+pub(crate) fn bucket_holding(tokens: u64) -> Expect {
     Expect::Passes {
-        lo: Bound::Fixed(CAPACITY),
-        hi: Bound::refill(CAPACITY, SLACK),
+        lo: Bound::Fixed(tokens),
+        hi: Bound::refill(tokens, SLACK),
     }
 }
 
@@ -33,12 +38,12 @@ fn bucket() -> Expect {
 fn counted(volley: Volley) -> Volley {
     volley
         .counter_width(2)
-        .counter(0, Dropped)
-        .counter(1, Passed)
+        .counter(Stat::Dropped, Dropped)
+        .counter(Stat::Passed, Passed)
 }
 
 fn check(name: &str, description: &str) -> Check {
-    Check::new(ID, "rate_limiter", name, description)
+    RATE_LIMITER.check(name, description)
 }
 
 pub(crate) fn checks(f: &Free) -> Vec<Check> {
@@ -137,7 +142,7 @@ pub(crate) fn checks(f: &Free) -> Vec<Check> {
         .flood(
             Flood::new(STATS).volley(
                 f.non_ipv4_groups(Volley::new("3300 frames"), 1100, src(5))
-                    .counter(0, Exact(0)),
+                    .counter(Stat::Dropped, Exact(0)),
             ),
         ),
         check(
@@ -160,11 +165,11 @@ pub(crate) fn checks(f: &Free) -> Vec<Check> {
         ),
         // Passed or dropped, every run counted once.
         harness::cpus::counts_from_2_cpus(
-            ID,
-            "rate_limiter",
+            RATE_LIMITER.lab,
+            RATE_LIMITER.program,
             STATS,
             (0..4).map(|i| f.packet(src(30), i).build()).collect(),
-            (1, Some(1)),
+            (1, Some(Stat::Passed.into())),
         ),
     ]
 }

@@ -6,11 +6,11 @@
 use std::{collections::BTreeMap, net::Ipv4Addr};
 
 use harness::{
-    Check, Probe, Spread, Verdict,
+    Check, PartId, Probe, Spread, Verdict,
     arrival::Arrival,
     check::Judgement,
     cpus::Spreading,
-    delivery::{Count, Delivery, Expect, Observe, Parcel},
+    delivery::{Count, Delivery, Observe, Parcel, Routing},
     service::{Served, Service},
     table::render,
     target::Target,
@@ -18,7 +18,7 @@ use harness::{
 use traffic::{FrameBuilder, Tag, decode};
 
 use crate::{
-    ID,
+    ID, LB_HASH,
     frames::{ACK, Free, MIN_FRAME, Rewrite, Spec, TCP_PORT, UDP_PORT, outside_lab},
     net::{
         BACKEND_LINK, BACKEND_NS, CLIENT, CLIENT_IP, Net, SWITCH_LB_PORT, SWITCH_NS, VIP, backends,
@@ -35,18 +35,18 @@ const BALANCED: Count = Count::PerFrame {
 fn delivery(
     net: &Net,
     parcels: Vec<Parcel>,
-    expect: Expect,
+    routing: Routing,
     counts: Vec<Count>,
     observe: Observe,
 ) -> Delivery {
-    delivery_as(Rewrite::Nat, net, parcels, expect, counts, observe)
+    delivery_as(Rewrite::Nat, net, parcels, routing, counts, observe)
 }
 
 fn delivery_as(
     rewrite: Rewrite,
     net: &Net,
     parcels: Vec<Parcel>,
-    expect: Expect,
+    routing: Routing,
     counts: Vec<Count>,
     observe: Observe,
 ) -> Delivery {
@@ -54,10 +54,17 @@ fn delivery_as(
         backends: backends(net),
         parcels,
         rewrite: rewrite.harness(net),
-        expect,
+        routing,
         counts,
         observe,
     }
+}
+
+/// The transport of a frame [`rewritten_headers`] sends.
+#[derive(Clone, Copy)]
+enum Transport {
+    Tcp,
+    Udp,
 }
 
 /// Snapshots of rewritten TCP and UDP headers, checksums judged per layer. Besides a SYN, a
@@ -67,67 +74,73 @@ fn delivery_as(
 /// 60-byte minimum (the padding is past the IPv4 total length and stays), and segments whose
 /// TCP data offset (0, 4) or UDP length field (0, 65535) is wrong: no rule reads them.
 pub fn rewritten_headers(
-    part: &'static str,
+    part: PartId,
     verdict: Verdict,
     rewrite: Rewrite,
     f: &Free,
     net: &Net,
 ) -> Check {
-    let spec = |name: &str, tag, tcp| Spec {
+    use Transport::{Tcp, Udp};
+    let spec = |name: &str, tag, transport| Spec {
         dport: f.dport(),
         payload: f.payload(),
-        ..if tcp {
-            Spec::tcp(name, tag, f.sport())
-        } else {
-            Spec::udp(name, tag, CLIENT_IP, f.sport())
+        ..match transport {
+            Tcp => Spec::tcp(name, tag, f.sport()),
+            Udp => Spec::udp(name, tag, CLIENT_IP, f.sport()),
         }
     };
-    let mut ihl6 = spec("tcp-ihl-6", 2, true);
-    ihl6.options = vec![1, 1, 1, 1];
-    let mut no_csum = spec("udp-no-checksum", 4, false);
-    no_csum.udp_no_checksum = true;
-    let bare = |name: &str, tag, tcp, pad_to| Spec {
+    let ihl6 = Spec {
+        options: vec![1, 1, 1, 1],
+        ..spec("tcp-ihl-6", 2, Tcp)
+    };
+    let no_csum = Spec {
+        udp_no_checksum: true,
+        ..spec("udp-no-checksum", 4, Udp)
+    };
+    // A segment that is exactly its header: a bare ACK, an empty datagram.
+    let bare = |name: &str, tag, transport| Spec {
         payload: Vec::new(),
         flags: Some(ACK),
         trailer: false,
-        pad_to,
-        ..spec(name, tag, tcp)
+        ..spec(name, tag, transport)
+    };
+    let padded = |bare: Spec| Spec {
+        pad_to: MIN_FRAME,
+        ..bare
     };
     let specs = [
-        spec("tcp-syn", 1, true),
+        spec("tcp-syn", 1, Tcp),
         ihl6,
-        spec("udp", 3, false),
+        spec("udp", 3, Udp),
         no_csum,
-        bare("tcp-ack-20-bytes", 5, true, 0),
-        bare("udp-8-bytes", 6, false, 0),
-        bare("tcp-ack-20-padded", 7, true, MIN_FRAME),
-        bare("udp-8-padded", 8, false, MIN_FRAME),
+        bare("tcp-ack-20-bytes", 5, Tcp),
+        bare("udp-8-bytes", 6, Udp),
+        padded(bare("tcp-ack-20-padded", 7, Tcp)),
+        padded(bare("udp-8-padded", 8, Udp)),
         // Fields no rule reads: the whole 20 (8) header bytes make a header, whatever the
         // data offset (length field) says.
         Spec {
             data_offset: Some(4),
-            ..spec("tcp-data-offset-4", 9, true)
+            ..spec("tcp-data-offset-4", 9, Tcp)
         },
         Spec {
             data_offset: Some(0),
-            ..spec("tcp-data-offset-0", 10, true)
+            ..spec("tcp-data-offset-0", 10, Tcp)
         },
         Spec {
             udp_length: Some(0),
-            ..spec("udp-length-field-0", 11, false)
+            ..spec("udp-length-field-0", 11, Udp)
         },
         Spec {
             udp_length: Some(u16::MAX),
-            ..spec("udp-length-field-65535", 12, false)
+            ..spec("udp-length-field-65535", 12, Udp)
         },
     ];
     let what = match rewrite {
         Rewrite::Nat => "destination IP and MAC become a backend's, checksums stay valid",
         Rewrite::Dsr => "only the MACs change: destination a backend's, source the LB's",
     };
-    Check::new(
-        ID,
-        part,
+    part.check(
         "rewritten-headers",
         format!("TCP and UDP to the VIP: {verdict}, {what}; stats[0] counts them"),
     )
@@ -135,7 +148,7 @@ pub fn rewritten_headers(
         rewrite,
         net,
         specs.iter().map(|s| rewrite.parcel(s, net)).collect(),
-        Expect::Rewritten,
+        Routing::Rewritten,
         vec![BALANCED],
         Observe::Output { verdict },
     ))
@@ -145,7 +158,7 @@ pub fn rewritten_headers(
 /// They come as ten flows of three packets each (one source, protocol and pair of ports), so
 /// a program that picks the backend from any field of the packet sends a flow's three to one
 /// backend and fails.
-pub fn round_robin(part: &'static str, verdict: Verdict, f: &Free, net: &Net) -> Check {
+pub fn round_robin(part: PartId, verdict: Verdict, f: &Free, net: &Net) -> Check {
     let mut parcels = Vec::new();
     for flow in 0..10 {
         let first = f.spec("", 0, f.src(), flow);
@@ -160,9 +173,7 @@ pub fn round_robin(part: &'static str, verdict: Verdict, f: &Free, net: &Net) ->
             parcels.push(Parcel::new(spec.name.clone(), spec.frame(net)));
         }
     }
-    Check::new(
-        ID,
-        part,
+    part.check(
         "round-robin",
         "30 VIP packets, 10 flows of 3: 10 per backend, each 3 in a row reach all 3 (starting \
          anywhere)",
@@ -170,7 +181,7 @@ pub fn round_robin(part: &'static str, verdict: Verdict, f: &Free, net: &Net) ->
     .delivery(delivery(
         net,
         parcels,
-        Expect::Rotation,
+        Routing::Rotation,
         vec![BALANCED],
         Observe::Output { verdict },
     ))
@@ -181,7 +192,7 @@ pub fn round_robin(part: &'static str, verdict: Verdict, f: &Free, net: &Net) ->
 /// three crafted for each backend in a row (round robin sends one of each three to every
 /// backend; a hash sends one source's to one backend, so some land where they sum to 0), and
 /// a TCP segment sent with the checksum 0x0000, which TCP treats like any other value.
-pub fn checksum_edges(part: &'static str, verdict: Verdict, f: &Free, net: &Net) -> Check {
+pub fn checksum_edges(part: PartId, verdict: Verdict, f: &Free, net: &Net) -> Check {
     let mut specs = Vec::new();
     for (b, (ip, _)) in net.backends.iter().enumerate() {
         for k in 0..3u16 {
@@ -243,9 +254,7 @@ pub fn checksum_edges(part: &'static str, verdict: Verdict, f: &Free, net: &Net)
         );
         specs.push(spec.folding_twice(*ip));
     }
-    Check::new(
-        ID,
-        part,
+    part.check(
         "checksum-edges",
         "UDP whose rewritten checksum comes out 0 leaves with 0xffff; a TCP checksum of 0x0000 \
          is updated like any other; an update that needs a second carry stays valid",
@@ -253,7 +262,7 @@ pub fn checksum_edges(part: &'static str, verdict: Verdict, f: &Free, net: &Net)
     .delivery(delivery(
         net,
         specs.iter().map(|s| Rewrite::Nat.parcel(s, net)).collect(),
-        Expect::Rewritten,
+        Routing::Rewritten,
         vec![BALANCED],
         Observe::Output { verdict },
     ))
@@ -269,7 +278,7 @@ const GAPS: [usize; 7] = [0, 1, 0, 0, 2, 0, 1];
 /// 300 VIP packets with non-VIP frames between them: the rotation never breaks (an 8-bit
 /// cursor wraps after 256 packets; a cursor bumped by every frame skips backends), the
 /// non-VIP frames pass, and `stats[0]` counts the 300.
-pub fn round_robin_long(part: &'static str, verdict: Verdict, f: &Free, net: &Net) -> Check {
+pub fn round_robin_long(part: PartId, verdict: Verdict, f: &Free, net: &Net) -> Check {
     let mut frames = Vec::new();
     let mut vip = Vec::new();
     let mut tag = 1000u16;
@@ -290,9 +299,7 @@ pub fn round_robin_long(part: &'static str, verdict: Verdict, f: &Free, net: &Ne
         }
     }
     let net = net.clone();
-    Check::new(
-        ID,
-        part,
+    part.check(
         "round-robin-long",
         format!(
             "{LONG_RUN} VIP packets with {} non-VIP frames between them: the rotation never \
@@ -317,7 +324,7 @@ fn long_rotation(
     let d = delivery(
         net,
         Vec::new(),
-        Expect::Rotation,
+        Routing::Rotation,
         Vec::new(),
         Observe::Output { verdict },
     );
@@ -421,14 +428,12 @@ fn tally(verdicts: &[Verdict]) -> String {
 /// [`round_robin`]'s packets one at a time, two in a row on one CPU, then two on the other:
 /// one rotation whatever CPU runs the program. A cursor kept per CPU (a PERCPU_ARRAY) rotates
 /// each CPU alone and breaks the sequence, whatever each CPU's cursor started at.
-pub fn round_robin_across_cpus(part: &'static str, verdict: Verdict, f: &Free, net: &Net) -> Check {
+pub fn round_robin_across_cpus(part: PartId, verdict: Verdict, f: &Free, net: &Net) -> Check {
     const IN_TURN: Spread = Spread::InTurn { cpus: 2, each: 2 };
     let harness::Body::Delivery(delivery) = round_robin(part, verdict, f, net).body else {
         unreachable!("round_robin is a delivery")
     };
-    Check::new(
-        ID,
-        part,
+    part.check(
         "round-robin-across-cpus",
         "the 30 packets of round-robin, two at a time on each of 2 CPUs in turn: still one \
          rotation",
@@ -452,11 +457,11 @@ fn from_sources(sources: &[Ipv4Addr], f: &Free, net: &Net) -> Vec<Parcel> {
 }
 
 /// Balanced by `lb_hash`: TX, seen by its output.
-fn hashed(net: &Net, parcels: Vec<Parcel>, expect: Expect, counts: Vec<Count>) -> Delivery {
+fn hashed(net: &Net, parcels: Vec<Parcel>, routing: Routing, counts: Vec<Count>) -> Delivery {
     delivery(
         net,
         parcels,
-        expect,
+        routing,
         counts,
         Observe::Output {
             verdict: Verdict::Tx,
@@ -467,7 +472,7 @@ fn hashed(net: &Net, parcels: Vec<Parcel>, expect: Expect, counts: Vec<Count>) -
 /// Repeated packets from one source always reach the same backend, whatever their ports,
 /// protocol and payload (a hash over the ports sends them to different ones). `part` is
 /// `lb_hash` or `lb_dsr`, rewriting as `rewrite` says.
-pub fn affinity(part: &'static str, rewrite: Rewrite, f: &Free, net: &Net) -> Check {
+pub fn affinity(part: PartId, rewrite: Rewrite, f: &Free, net: &Net) -> Check {
     const SOURCES: [Ipv4Addr; 6] = [
         Ipv4Addr::new(172, 16, 0, 1),
         Ipv4Addr::new(172, 16, 0, 2),
@@ -491,9 +496,7 @@ pub fn affinity(part: &'static str, rewrite: Rewrite, f: &Free, net: &Net) -> Ch
         .zip(&sources)
         .map(|(p, src)| p.in_group(src.to_string()))
         .collect();
-    Check::new(
-        ID,
-        part,
+    part.check(
         "affinity",
         "6 sources, 5 packets each (interleaved; ports, protocol and payload varied): each \
          source always reaches the same backend",
@@ -502,7 +505,7 @@ pub fn affinity(part: &'static str, rewrite: Rewrite, f: &Free, net: &Net) -> Ch
         rewrite,
         net,
         parcels,
-        Expect::Affinity,
+        Routing::Affinity,
         Vec::new(),
         Observe::Output {
             verdict: Verdict::Tx,
@@ -539,16 +542,14 @@ pub fn scattered_sources(f: &Free) -> Vec<Ipv4Addr> {
 /// Over 300 sources (`what` they are), every backend gets at least 20% of them. `part` is
 /// `lb_hash` or `lb_dsr`, rewriting as `rewrite` says.
 pub fn spread(
-    part: &'static str,
+    part: PartId,
     rewrite: Rewrite,
     (name, what): (&str, &str),
     sources: &[Ipv4Addr],
     f: &Free,
     net: &Net,
 ) -> Check {
-    Check::new(
-        ID,
-        part,
+    part.check(
         name,
         format!("300 sources {what}: every backend gets at least 20% of them"),
     )
@@ -556,7 +557,7 @@ pub fn spread(
         rewrite,
         net,
         from_sources(sources, f, net),
-        Expect::Spread { percent: 20 },
+        Routing::Spread { percent: 20 },
         Vec::new(),
         Observe::Output {
             verdict: Verdict::Tx,
@@ -576,19 +577,18 @@ pub fn chi_square_report(
         ("scattered".to_owned(), scattered.len()),
     ];
     let sources: Vec<Ipv4Addr> = consecutive.iter().chain(scattered).copied().collect();
-    Check::new(
-        ID,
-        "lb_hash",
-        "spread-chi-square",
-        "chi-square of the two 300-source spreads against an even split (2 dof; 5.99 = p 0.05)",
-    )
-    .unscored()
-    .delivery(hashed(
-        net,
-        from_sources(&sources, f, net),
-        Expect::Report { sets },
-        Vec::new(),
-    ))
+    LB_HASH
+        .check(
+            "spread-chi-square",
+            "chi-square of the two 300-source spreads against an even split (2 dof; 5.99 = p 0.05)",
+        )
+        .unscored()
+        .delivery(hashed(
+            net,
+            from_sources(&sources, f, net),
+            Routing::Report { sets },
+            Vec::new(),
+        ))
 }
 
 /// `stats[0]` counts balanced packets and `backend_stats[i]` those sent to backend i.
@@ -597,16 +597,14 @@ pub fn backend_stats(f: &Free, net: &Net) -> Check {
     let sources: Vec<Ipv4Addr> = (1..=30)
         .map(|i| Ipv4Addr::new(172, 16, subnet, i))
         .collect();
-    Check::new(
-        ID,
-        "lb_hash",
+    LB_HASH.check(
         "backend-stats",
         "30 VIP packets from 30 sources: stats[0] +30, backend_stats[i] + those sent to backend i",
     )
     .delivery(hashed(
         net,
         from_sources(&sources, f, net),
-        Expect::Counted,
+        Routing::Counted,
         vec![
             BALANCED,
             Count::PerBackend {
@@ -617,7 +615,7 @@ pub fn backend_stats(f: &Free, net: &Net) -> Check {
 }
 
 /// Traffic the contract does not balance passes byte for byte and is not counted.
-pub fn non_vip(part: &'static str, f: &Free, net: &Net) -> Check {
+pub fn non_vip(part: PartId, f: &Free, net: &Net) -> Check {
     let mut tag = 100u16;
     let mut eth = || {
         tag += 1;
@@ -728,9 +726,7 @@ pub fn non_vip(part: &'static str, f: &Free, net: &Net) -> Check {
         }),
         edited("vip-tcp-fragment-at-8-mf", true, &|b| b.fragment(1, true)),
     ]);
-    Check::new(
-        ID,
-        part,
+    part.check(
         "non-vip-untouched",
         "non-VIP, non-TCP/UDP, non-IPv4, fragmented and truncated frames pass byte for byte, \
          uncounted",
@@ -770,7 +766,7 @@ pub enum Path {
 
 /// Each frame arrives at its round-robin backend (seen there) and its stack accepts it (its
 /// UDP socket gets the datagram, so the checksums are right).
-pub fn delivered(part: &'static str, path: Path, f: &Free, net: &Net) -> Check {
+pub fn delivered(part: PartId, path: Path, f: &Free, net: &Net) -> Check {
     let (name, desc, link, elsewhere) = match path {
         Path::Switch => (
             "delivered",
@@ -797,10 +793,10 @@ pub fn delivered(part: &'static str, path: Path, f: &Free, net: &Net) -> Check {
             Parcel::new(spec.name.clone(), spec.frame(net))
         })
         .collect();
-    Check::new(ID, part, name, desc).delivery(delivery(
+    part.check(name, desc).delivery(delivery(
         net,
         parcels,
-        Expect::Rotation,
+        Routing::Rotation,
         Vec::new(),
         Observe::Arrival(Arrival {
             link,
@@ -928,7 +924,7 @@ fn dsr_judgement(served: &Served, net: &Net) -> Judgement {
 /// `lb_dsr` is checked so: a test run repeated by the kernel starts from the frame the
 /// previous run left, which the DSR rewrite leaves addressed to the VIP (balanced again),
 /// where a NAT rewrite leaves it addressed to a backend (passed).
-pub fn counts_from_two_cpus(part: &'static str, f: &Free, net: &Net) -> Check {
+pub fn counts_from_two_cpus(part: PartId, f: &Free, net: &Net) -> Check {
     let frames = (0..2)
         .map(|k| {
             f.spec(format!("udp-{k}"), 50 + k as u16, CLIENT_IP, 2 * k)
@@ -936,8 +932,8 @@ pub fn counts_from_two_cpus(part: &'static str, f: &Free, net: &Net) -> Check {
         })
         .collect();
     harness::cpus::counts_entry_from_2_cpus(
-        ID,
-        part,
+        part.lab,
+        part.program,
         "two CPUs balancing VIP datagrams at once: stats[0] counts every one (an atomic add)",
         ("stats", 0),
         frames,
@@ -952,17 +948,10 @@ const PAST_16_BITS: usize = 65_540;
 /// a 16-bit cursor (two in a row to one backend where it wraps) fails. Test-run only: about
 /// 0.1 s of separate test runs (measured, debug build), where a repeated test run would rerun
 /// the rewritten frame and a veth would take far longer.
-pub fn round_robin_past_16_bits(
-    part: &'static str,
-    verdict: Verdict,
-    f: &Free,
-    net: &Net,
-) -> Check {
+pub fn round_robin_past_16_bits(part: PartId, verdict: Verdict, f: &Free, net: &Net) -> Check {
     let frame = f.spec("udp", 2000, CLIENT_IP, 0).frame(net);
     let net = net.clone();
-    Check::new(
-        ID,
-        part,
+    part.check(
         "round-robin-past-16-bits",
         format!(
             "{PAST_16_BITS} VIP packets: every 3 in a row reach all 3 backends, past a 16-bit \

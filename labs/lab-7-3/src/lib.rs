@@ -12,7 +12,7 @@ pub mod differential;
 pub mod frames;
 pub mod net;
 
-use harness::{Lab, Part, Verdict, fill};
+use harness::{Lab, Part, PartId, Verdict, fill};
 
 use checks::Path;
 use frames::{Free, Rewrite};
@@ -40,31 +40,32 @@ pub fn lab(seed: u64) -> Lab {
     let mut lab = Lab {
         id: ID,
         title: "L4 load balancer",
+        contract: include_str!("../README.md"),
         reference: reference::lab_7_3,
         parts: vec![
             part(
-                "lb_round_robin",
+                LB_ROUND_ROBIN,
                 vec![
-                    checks::rewritten_headers("lb_round_robin", Verdict::Tx, Rewrite::Nat, &f, &rr),
-                    checks::checksum_edges("lb_round_robin", Verdict::Tx, &f, &rr),
-                    checks::round_robin("lb_round_robin", Verdict::Tx, &f, &rr),
-                    checks::round_robin_long("lb_round_robin", Verdict::Tx, &f, &rr),
-                    checks::round_robin_past_16_bits("lb_round_robin", Verdict::Tx, &f, &rr),
-                    checks::round_robin_across_cpus("lb_round_robin", Verdict::Tx, &f, &rr),
-                    checks::delivered("lb_round_robin", Path::Switch, &f, &rr),
-                    checks::non_vip("lb_round_robin", &f, &rr),
+                    checks::rewritten_headers(LB_ROUND_ROBIN, Verdict::Tx, Rewrite::Nat, &f, &rr),
+                    checks::checksum_edges(LB_ROUND_ROBIN, Verdict::Tx, &f, &rr),
+                    checks::round_robin(LB_ROUND_ROBIN, Verdict::Tx, &f, &rr),
+                    checks::round_robin_long(LB_ROUND_ROBIN, Verdict::Tx, &f, &rr),
+                    checks::round_robin_past_16_bits(LB_ROUND_ROBIN, Verdict::Tx, &f, &rr),
+                    checks::round_robin_across_cpus(LB_ROUND_ROBIN, Verdict::Tx, &f, &rr),
+                    checks::delivered(LB_ROUND_ROBIN, Path::Switch, &f, &rr),
+                    checks::non_vip(LB_ROUND_ROBIN, &f, &rr),
                 ],
                 false,
                 &rr,
             ),
             part(
-                "lb_hash",
+                LB_HASH,
                 vec![
-                    checks::rewritten_headers("lb_hash", Verdict::Tx, Rewrite::Nat, &f, &hash),
-                    checks::checksum_edges("lb_hash", Verdict::Tx, &f, &hash),
-                    checks::affinity("lb_hash", Rewrite::Nat, &f, &hash),
+                    checks::rewritten_headers(LB_HASH, Verdict::Tx, Rewrite::Nat, &f, &hash),
+                    checks::checksum_edges(LB_HASH, Verdict::Tx, &f, &hash),
+                    checks::affinity(LB_HASH, Rewrite::Nat, &f, &hash),
                     checks::spread(
-                        "lb_hash",
+                        LB_HASH,
                         Rewrite::Nat,
                         (SPREAD_CONSECUTIVE, &in_a_row),
                         &consecutive,
@@ -72,7 +73,7 @@ pub fn lab(seed: u64) -> Lab {
                         &hash,
                     ),
                     checks::spread(
-                        "lb_hash",
+                        LB_HASH,
                         Rewrite::Nat,
                         SPREAD_SCATTERED,
                         &scattered,
@@ -81,66 +82,49 @@ pub fn lab(seed: u64) -> Lab {
                     ),
                     checks::chi_square_report(&consecutive, &scattered, &f, &hash),
                     checks::backend_stats(&f, &hash),
-                    checks::non_vip("lb_hash", &f, &hash),
+                    checks::non_vip(LB_HASH, &f, &hash),
                 ],
                 false,
                 &hash,
             ),
             stretch(part(
-                "lb_redirect",
+                LB_REDIRECT,
                 vec![
                     checks::rewritten_headers(
-                        "lb_redirect",
+                        LB_REDIRECT,
                         Verdict::Redirect,
                         Rewrite::Nat,
                         &f,
                         &redirect,
                     ),
-                    checks::checksum_edges("lb_redirect", Verdict::Redirect, &f, &redirect),
-                    checks::round_robin("lb_redirect", Verdict::Redirect, &f, &redirect),
-                    checks::round_robin_long("lb_redirect", Verdict::Redirect, &f, &redirect),
-                    checks::round_robin_past_16_bits(
-                        "lb_redirect",
-                        Verdict::Redirect,
-                        &f,
-                        &redirect,
-                    ),
-                    checks::round_robin_across_cpus(
-                        "lb_redirect",
-                        Verdict::Redirect,
-                        &f,
-                        &redirect,
-                    ),
-                    checks::delivered("lb_redirect", Path::Link, &f, &redirect),
-                    checks::non_vip("lb_redirect", &f, &redirect),
+                    checks::checksum_edges(LB_REDIRECT, Verdict::Redirect, &f, &redirect),
+                    checks::round_robin(LB_REDIRECT, Verdict::Redirect, &f, &redirect),
+                    checks::round_robin_long(LB_REDIRECT, Verdict::Redirect, &f, &redirect),
+                    checks::round_robin_past_16_bits(LB_REDIRECT, Verdict::Redirect, &f, &redirect),
+                    checks::round_robin_across_cpus(LB_REDIRECT, Verdict::Redirect, &f, &redirect),
+                    checks::delivered(LB_REDIRECT, Path::Link, &f, &redirect),
+                    checks::non_vip(LB_REDIRECT, &f, &redirect),
                 ],
                 false,
                 &redirect,
             )),
             stretch(part(
-                "lb_dsr",
+                LB_DSR,
                 vec![
-                    checks::rewritten_headers("lb_dsr", Verdict::Tx, Rewrite::Dsr, &f, &dsr),
-                    checks::affinity("lb_dsr", Rewrite::Dsr, &f, &dsr),
+                    checks::rewritten_headers(LB_DSR, Verdict::Tx, Rewrite::Dsr, &f, &dsr),
+                    checks::affinity(LB_DSR, Rewrite::Dsr, &f, &dsr),
                     checks::spread(
-                        "lb_dsr",
+                        LB_DSR,
                         Rewrite::Dsr,
                         (SPREAD_CONSECUTIVE, &in_a_row),
                         &consecutive,
                         &f,
                         &dsr,
                     ),
-                    checks::spread(
-                        "lb_dsr",
-                        Rewrite::Dsr,
-                        SPREAD_SCATTERED,
-                        &scattered,
-                        &f,
-                        &dsr,
-                    ),
+                    checks::spread(LB_DSR, Rewrite::Dsr, SPREAD_SCATTERED, &scattered, &f, &dsr),
                     checks::dsr_tcp(&dsr),
-                    checks::non_vip("lb_dsr", &f, &dsr),
-                    checks::counts_from_two_cpus("lb_dsr", &f, &dsr),
+                    checks::non_vip(LB_DSR, &f, &dsr),
+                    checks::counts_from_two_cpus(LB_DSR, &f, &dsr),
                 ],
                 true,
                 &dsr,
@@ -157,13 +141,22 @@ pub fn lab(seed: u64) -> Lab {
     lab
 }
 
-fn part(program: &'static str, checks: Vec<harness::Check>, dsr: bool, net: &Net) -> Part {
+/// `lb_round_robin`.
+const LB_ROUND_ROBIN: PartId = PartId::new(ID, "lb_round_robin");
+/// `lb_hash`.
+pub(crate) const LB_HASH: PartId = PartId::new(ID, "lb_hash");
+/// `lb_redirect`.
+const LB_REDIRECT: PartId = PartId::new(ID, "lb_redirect");
+/// `lb_dsr`.
+const LB_DSR: PartId = PartId::new(ID, "lb_dsr");
+
+fn part(id: PartId, checks: Vec<harness::Check>, dsr: bool, net: &Net) -> Part {
     Part {
-        program,
+        program: id.program,
         counters: Some("stats"),
         checks,
         topology: net::spec(dsr, net),
-        setup: Some(fill::setup(net::fills(program == "lb_redirect", net))),
+        setup: Some(fill::setup(net::fills(id == LB_REDIRECT, net))),
         requires: &[],
         points: None,
     }
