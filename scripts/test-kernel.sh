@@ -158,7 +158,10 @@ for d in dirs:
                     # The VM runs in software emulation, 5-10x slower than the host (BPF_PROG_TEST_RUN
                     # calls about 250x): a check whose contract clock it cannot keep up with is
                     # unverified. That is listed, not failed; the host must verify everything.
-                    if d.endswith("/vm") and status == "unverified":
+                    # So is the reference charged as too slow there: the kernel's run statistics
+                    # count the emulated time (seen: 49 us a frame in generic mode on a loaded
+                    # host), and the host run holds the reference to the per-frame limits.
+                    if d.endswith("/vm") and (status == "unverified" or cls == "timeout"):
                         unverified.append(line)
                     else:
                         bad.append(line)
