@@ -19,21 +19,26 @@ setup-test:
 build: setup
     @cargo build --release --bin xdplab
 
-# Run any lab (just lab 7.2 [OBJ] [ARGS]) against the reference solution or OBJ, as `xdplab run`.
-lab LAB OBJ="" *ARGS: build
-    {{xdplab}} run {{LAB}} {{ if OBJ == "" { "" } else { "--object " + join(invocation_directory(), OBJ) } }} {{ARGS}}
+# Run any lab (just lab 7.2 [OBJ] [ARGS]) against the reference solution or OBJ, as `xdplab run`;
+# without OBJ, flags go straight to it (just lab 7.2 --mode test-run).
+[positional-arguments]
+lab LAB *ARGS: build
+    @shift; scripts/lab.sh "{{LAB}}" "{{invocation_directory()}}" "$@"
 
 # Run lab 7.1 against the reference solution, or against OBJ; extra ARGS go to `xdplab run`.
-lab-7-1 OBJ="" *ARGS: build
-    {{xdplab}} run 7.1 {{ if OBJ == "" { "" } else { "--object " + join(invocation_directory(), OBJ) } }} {{ARGS}}
+[positional-arguments]
+lab-7-1 *ARGS: build
+    @scripts/lab.sh 7.1 "{{invocation_directory()}}" "$@"
 
 # Run lab 7.2 against the reference solution, or against OBJ.
-lab-7-2 OBJ="" *ARGS: build
-    {{xdplab}} run 7.2 {{ if OBJ == "" { "" } else { "--object " + join(invocation_directory(), OBJ) } }} {{ARGS}}
+[positional-arguments]
+lab-7-2 *ARGS: build
+    @scripts/lab.sh 7.2 "{{invocation_directory()}}" "$@"
 
 # Run lab 7.3 against the reference solution, or against OBJ.
-lab-7-3 OBJ="" *ARGS: build
-    {{xdplab}} run 7.3 {{ if OBJ == "" { "" } else { "--object " + join(invocation_directory(), OBJ) } }} {{ARGS}}
+[positional-arguments]
+lab-7-3 *ARGS: build
+    @scripts/lab.sh 7.3 "{{invocation_directory()}}" "$@"
 
 # Grade a folder of submissions: just grade 7.1 submissions/ results/
 grade LAB DIR OUT *ARGS: build

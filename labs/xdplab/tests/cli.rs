@@ -315,3 +315,34 @@ fn env_up_and_down() {
     assert!(out.contains("removed 6 namespace(s)"), "{out}");
     assert!(!Path::new("/var/run/netns/xdplab-env-b1").exists());
 }
+
+/// `just lab-7-N [OBJ] [ARGS]` (scripts/lab.sh): a first argument that is a flag goes to
+/// `xdplab run` (the reference is checked), anything else is the object, relative to the folder
+/// `just` was invoked from.
+#[test]
+fn the_lab_recipes_take_flags_without_an_object() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/lab.sh");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lab-recipe");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("mine.o"), reference::lab_7_1()).unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(&script)
+            .arg("7.1")
+            .arg(&dir)
+            .args(args)
+            .env("XDPLAB", env!("CARGO_BIN_EXE_xdplab"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{args:?}: {text}");
+        text.lines().next().unwrap_or_default().to_owned()
+    };
+    let flags = ["--mode", "test-run", "--check", "7.1/ip_filter/blocked-10.0.0.1"];
+    assert!(
+        run(&flags).contains("mode test-run · object reference solution"),
+        "{}",
+        run(&flags)
+    );
+    let mine = run(&[&["mine.o"][..], &flags].concat());
+    assert!(mine.contains("lab-recipe/mine.o"), "{mine}");
+}
