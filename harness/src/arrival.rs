@@ -8,14 +8,26 @@ use std::{
     time::{Duration, Instant},
 };
 
-use traffic::{BurstReport, find_tag};
+use traffic::{BurstReport, MacAddr, find_tag};
 
 use crate::{
-    delivery::Backend,
     error::{Error, Result},
     settle,
     target::{Target, VethTarget},
 };
+
+/// One backend frames may be delivered to.
+#[derive(Debug, Clone)]
+pub struct Backend {
+    /// Its short name in tables (`b1`).
+    pub name: String,
+    /// The namespace role it lives in (where arrival is observed).
+    pub ns: &'static str,
+    /// Its address.
+    pub ip: Ipv4Addr,
+    /// Its MAC.
+    pub mac: MacAddr,
+}
 
 /// Where a delivery is watched on a real path.
 #[derive(Debug, Clone)]

@@ -14,6 +14,7 @@ use crate::{
     delivery::Delivery,
     error::Result,
     flood::Flood,
+    judgement::{Frame, Judgement},
     table::render,
     target::Target,
     verdict::{Outcome, Verdict},
@@ -102,53 +103,6 @@ impl fmt::Debug for Scenario {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Scenario(..)")
     }
-}
-
-/// One frame of a check's traffic, kept for pcap files.
-#[derive(Debug, Clone)]
-pub struct Frame {
-    /// True for a frame the check sent, false for one it saw come out.
-    pub sent: bool,
-    /// Where an outgoing frame was seen (`ns/ifname`), when known.
-    pub at: Option<String>,
-    /// The frame.
-    pub bytes: Vec<u8>,
-}
-
-impl Frame {
-    /// The frames sent and the frames seen coming out, for pcap files.
-    pub fn traffic<'a>(
-        sent: impl IntoIterator<Item = &'a Vec<u8>>,
-        outcomes: &[Outcome],
-    ) -> Vec<Frame> {
-        let mut traffic: Vec<Frame> = sent
-            .into_iter()
-            .map(|bytes| Frame {
-                sent: true,
-                at: None,
-                bytes: bytes.clone(),
-            })
-            .collect();
-        for o in outcomes {
-            if let Some(bytes) = &o.bytes {
-                traffic.push(Frame {
-                    sent: false,
-                    at: o.at.clone(),
-                    bytes: bytes.clone(),
-                });
-            }
-        }
-        traffic
-    }
-}
-
-/// What a check expected and what it saw, rendered alike; equal tables mean a pass.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Judgement {
-    /// The contract's side.
-    pub expected: String,
-    /// The program's side.
-    pub actual: String,
 }
 
 impl Check {

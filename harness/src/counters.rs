@@ -1,21 +1,13 @@
-//! The one way counter maps are compared: a reading before, a reading after, their deltas.
+//! The one way counter maps are compared: a reading before, a reading after, their deltas
+//! ([`deltas`], beside the map reader), the indexes that moved, and the layout they need.
 
 use std::collections::BTreeMap;
 
 use crate::{
     error::{Error, Result},
+    maps::deltas,
     target::Target,
 };
-
-/// How much each index of a counter map moved between two readings (wrapping, so a counter
-/// that overflowed still gives its true delta). Indexes missing from `before` count from zero.
-pub fn deltas(before: &[u64], after: &[u64]) -> Vec<u64> {
-    after
-        .iter()
-        .zip(before.iter().chain(std::iter::repeat(&0)))
-        .map(|(a, b)| a.wrapping_sub(*b))
-        .collect()
-}
 
 /// Only the indexes that moved, by index.
 pub fn moved(deltas: &[u64]) -> BTreeMap<u32, u64> {

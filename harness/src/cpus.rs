@@ -372,7 +372,7 @@ fn judge_counts(
     entry: Option<u32>,
     (per_run, highest): (u64, Option<u32>),
     frames: &[Vec<u8>],
-) -> Result<crate::check::Judgement> {
+) -> Result<crate::judgement::Judgement> {
     let mode = t.mode();
     let spread = paced(t, frames)?;
     let runs = frames.len() as u64 * spread.runs_per_frame(mode);

@@ -9,32 +9,20 @@
 //! rotation starts, where a source hashes to) are read from what the program did, and the
 //! expected table is the contract filled in with them.
 
-use std::{collections::BTreeMap, net::Ipv4Addr};
+use std::collections::BTreeMap;
 
 use traffic::{MacAddr, decode, decode::Csum};
 
 use crate::{
-    arrival::{self, Arrival},
-    check::{Frame, Judgement},
+    arrival::{self, Arrival, Backend},
     counters,
     error::Result,
+    judgement::{Frame, Judgement},
+    maps,
     table::render,
     target::Target,
     verdict::{Outcome, Verdict},
 };
-
-/// One backend frames may be delivered to.
-#[derive(Debug, Clone)]
-pub struct Backend {
-    /// Its short name in tables (`b1`).
-    pub name: String,
-    /// The namespace role it lives in (where arrival is observed).
-    pub ns: &'static str,
-    /// Its address.
-    pub ip: Ipv4Addr,
-    /// Its MAC.
-    pub mac: MacAddr,
-}
 
 /// One frame of a delivery.
 #[derive(Debug, Clone)]
@@ -217,7 +205,7 @@ impl Delivery {
         let mut deltas = Vec::new();
         for (count, before) in self.counts.iter().zip(&before) {
             let after = target.counters(count.map())?;
-            deltas.push(counters::moved(&counters::deltas(before, &after)));
+            deltas.push(counters::moved(&maps::deltas(before, &after)));
         }
         Ok((noted(note, self.judgement(table, &deltas)), traffic))
     }
@@ -624,6 +612,8 @@ pub fn chi_square(n: &[usize]) -> f64 {
 #[cfg(test)]
 mod tests {
     use traffic::{FrameBuilder, Tag};
+
+    use std::net::Ipv4Addr;
 
     use super::*;
     use crate::arrival::{Seen, Sighting};

@@ -58,14 +58,9 @@ impl Finding {
     }
 }
 
-/// True when the process runs as root (the harness needs CAP_SYS_ADMIN and CAP_NET_ADMIN).
-pub fn is_root() -> bool {
-    unsafe { libc::geteuid() == 0 }
-}
-
 /// Fails with [`Error::NotRoot`] unless running as root.
 pub fn require_root() -> Result<(), Error> {
-    if is_root() {
+    if kernel::is_root() {
         Ok(())
     } else {
         Err(Error::NotRoot)
@@ -77,7 +72,7 @@ pub fn require_root() -> Result<(), Error> {
 /// Each problem says how to fix it.
 pub fn diagnose(labs: &[Lab]) -> Vec<Finding> {
     let mut out = vec![kernel_version()];
-    let root = is_root();
+    let root = kernel::is_root();
     out.push(Finding::check(
         "root",
         root,

@@ -21,10 +21,10 @@ pub use fresh::{FreshTarget, Move, fresh_sources};
 
 use crate::{
     budget::KernelTime,
-    check::{Frame, Judgement},
     counters,
     cpus::Spread,
     error::{Error, Result},
+    judgement::{Frame, Judgement},
     maps::HashMapSummary,
     table::{Shown, Table, ms},
     target::Target,

@@ -85,6 +85,11 @@ pub fn series(release: &str) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
+/// True when the process runs as root (the harness needs CAP_SYS_ADMIN and CAP_NET_ADMIN).
+pub fn is_root() -> bool {
+    unsafe { libc::geteuid() == 0 }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,14 +3,17 @@
 use crate::{
     check::Check,
     error::{Error, FailureClass, Result},
+    foreign,
     kernel::{self, Helper},
     map_role::MapBinding,
     object::{ProgramSource, XdpObject},
     report::{CheckResult, ReferenceUnavailable, Report, Status},
-    source::foreign,
     target::{self, Mode, Target},
     topology::TopologySpec,
 };
+
+/// Points for a part when neither the lab nor the rubric file says.
+pub const DEFAULT_PART_POINTS: f64 = 10.0;
 
 /// One program of a lab's contract and the checks that judge it.
 #[derive(Debug, Clone)]
@@ -31,7 +34,7 @@ pub struct Part {
     /// of the part is "not run" rather than judged.
     pub requires: &'static [Helper],
     /// What the part is worth in the lab's default rubric; `None`:
-    /// [`DEFAULT_PART_POINTS`](crate::grade::rubric::DEFAULT_PART_POINTS).
+    /// [`DEFAULT_PART_POINTS`].
     pub points: Option<f64>,
 }
 

@@ -414,6 +414,16 @@ fn role(kinds: &'static [&'static str], value_size: Option<u32>) -> Role {
     }
 }
 
+/// How much each index of a counter map moved between two readings (wrapping, so a counter
+/// that overflowed still gives its true delta). Indexes missing from `before` count from zero.
+pub fn deltas(before: &[u64], after: &[u64]) -> Vec<u64> {
+    after
+        .iter()
+        .zip(before.iter().chain(std::iter::repeat(&0)))
+        .map(|(a, b)| a.wrapping_sub(*b))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,8 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    check::{Check, Judgement},
+    check::Check,
     error::{Error, FailureClass},
+    judgement::{Frame, Judgement},
     target::Mode,
 };
 
@@ -64,12 +65,12 @@ pub struct CheckResult {
     pub actual: String,
     /// The frames the check sent and saw, for `--pcap`.
     #[serde(skip)]
-    pub traffic: Vec<crate::check::Frame>,
+    pub traffic: Vec<Frame>,
 }
 
 impl CheckResult {
     /// Judges what a check saw against what it expected.
-    pub fn judge(check: &Check, judgement: Judgement, traffic: Vec<crate::check::Frame>) -> Self {
+    pub fn judge(check: &Check, judgement: Judgement, traffic: Vec<Frame>) -> Self {
         let Judgement { expected, actual } = judgement;
         let (status, message) = if !check.scored {
             (
@@ -302,7 +303,7 @@ pub struct Report {
     pub maps: Vec<crate::map_role::MapBinding>,
     /// How fast the programs are next to the reference solution (`run --perf`; information).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub perf: Option<crate::bench::Perf>,
+    pub perf: Option<Perf>,
 }
 
 impl Report {
@@ -463,6 +464,115 @@ pub fn write_pcaps(dir: &std::path::Path, report: &Report) -> crate::Result<usiz
         }
     }
     Ok(written)
+}
+
+/// The median of several runs and their spread.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Spread {
+    /// The median run.
+    pub median: f64,
+    /// The fastest run.
+    pub min: f64,
+    /// The slowest run.
+    pub max: f64,
+}
+
+impl Spread {
+    pub(crate) fn of(mut xs: Vec<f64>) -> Self {
+        xs.sort_by(f64::total_cmp);
+        Self {
+            median: xs[xs.len() / 2],
+            min: xs[0],
+            max: xs[xs.len() - 1],
+        }
+    }
+}
+
+/// Native-mode veth throughput: frames per second each program took from a burst on its veth.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct VethRates {
+    /// The program under test (None when it could not be measured).
+    pub program: Option<Spread>,
+    /// The reference solution's program.
+    pub reference: Spread,
+    /// The bare XDP_DROP program.
+    pub floor: Spread,
+}
+
+/// One program measured side by side with the reference solution's and an XDP_DROP floor.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ProgramPerf {
+    /// The program's name.
+    pub program: String,
+    /// Distinct frames in the lab's frame mix for this program.
+    pub frames: usize,
+    /// ns per frame through BPF_PROG_TEST_RUN, averaged over the mix (None when it could not
+    /// be measured: see `error`).
+    pub ns: Option<Spread>,
+    /// The reference solution's ns per frame on the same mix, in the same run.
+    pub reference_ns: Spread,
+    /// A bare XDP_DROP program's ns per frame: what the test run itself costs.
+    pub floor_ns: Spread,
+    /// Median ns per frame of the program over the reference's (1.0 = as fast).
+    pub ratio: Option<f64>,
+    /// Native-mode veth frames per second, when measured.
+    pub veth: Option<VethRates>,
+    /// Why the program could not be measured.
+    pub error: Option<String>,
+}
+
+/// A performance report: every program of a lab next to the reference solution.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Perf {
+    /// Runs per measurement (the median and spread are over these).
+    pub runs: usize,
+    /// BPF_PROG_TEST_RUN repeats of each frame in one run.
+    pub repeat: u32,
+    /// Per program, in contract order.
+    pub programs: Vec<ProgramPerf>,
+}
+
+impl Perf {
+    /// The report as a text table (ns per frame: median, and min-max over the runs).
+    pub fn to_text(&self) -> String {
+        let mut out = format!(
+            "performance (information; {} runs, each frame {} times through BPF_PROG_TEST_RUN; \
+             median [min-max])\n",
+            self.runs, self.repeat
+        );
+        let ns = |s: &Spread| format!("{:.0} [{:.0}-{:.0}]", s.median, s.min, s.max);
+        let fps = |s: &Spread| format!("{:.0}k", s.median / 1e3);
+        for p in &self.programs {
+            out.push_str(&format!(
+                "  {} ({} frames in the mix)\n",
+                p.program, p.frames
+            ));
+            match (&p.ns, &p.error) {
+                (Some(s), _) => out.push_str(&format!(
+                    "    ns/frame: this program {}, reference {}, XDP_DROP floor {}; ratio {:.2}\n",
+                    ns(s),
+                    ns(&p.reference_ns),
+                    ns(&p.floor_ns),
+                    p.ratio.unwrap_or_default()
+                )),
+                (None, e) => out.push_str(&format!(
+                    "    not measured: {}\n    ns/frame: reference {}, XDP_DROP floor {}\n",
+                    e.as_deref().unwrap_or("no result"),
+                    ns(&p.reference_ns),
+                    ns(&p.floor_ns)
+                )),
+            }
+            if let Some(v) = &p.veth {
+                out.push_str(&format!(
+                    "    native veth frames/s: this program {}, reference {}, XDP_DROP floor {}\n",
+                    v.program.as_ref().map_or("-".into(), fps),
+                    fps(&v.reference),
+                    fps(&v.floor)
+                ));
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use crate::{check::Judgement, verdict::Verdict};
+use crate::{judgement::Judgement, verdict::Verdict};
 
 /// Width of the name column.
 const NAME_WIDTH: usize = 44;

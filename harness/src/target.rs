@@ -905,7 +905,7 @@ impl VethTarget {
                 None => true,
             };
             if alone {
-                return Ok(crate::counters::deltas(&before, &after));
+                return Ok(crate::maps::deltas(&before, &after));
             }
         }
         Err(Error::env(format!(

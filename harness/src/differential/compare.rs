@@ -195,7 +195,7 @@ impl Compare {
                 );
                 continue;
             }
-            let d = crate::counters::deltas(b, a);
+            let d = crate::maps::deltas(b, a);
             let fixed = match c {
                 Counted::Where { indices, .. } => Some(indices(frame)),
                 Counted::Fixed { indices, .. } => Some(*indices),

@@ -33,8 +33,8 @@ pub use frame::{Cut, FrameSpec, L4Csum, OptFill};
 pub use generate::{Generator, Interesting};
 
 use crate::{
-    check::{Frame, Judgement},
     error::Result,
+    judgement::{Frame, Judgement},
     lab::Setup,
     object::XdpObject,
     target::{self, Target},

@@ -16,7 +16,12 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
-use super::{Graded, Skipped, html, output, shard::Shard};
+use super::{
+    Graded, Skipped,
+    html::{self, ClassInfo},
+    output,
+    shard::Shard,
+};
 use crate::{
     error::{Error, Result},
     input::{self, InputError, PathKind},
@@ -37,19 +42,6 @@ pub const LOCK_FILE: &str = ".xdplab.lock";
 
 /// The longest student name merge accepts: a name is a folder name, and those stop at 255 bytes.
 const MAX_STUDENT_NAME: usize = 255;
-
-/// What the class files say beyond the results.
-#[derive(Debug, Clone, Copy)]
-pub struct ClassInfo<'a> {
-    /// The lab, for example `7.1`.
-    pub lab: &'a str,
-    /// The lab's contract (its README, Markdown), quoted next to each check on the class page.
-    pub contract: &'a str,
-    /// The seed the class was graded with.
-    pub seed: u64,
-    /// The share of the class graded ([`Shard::WHOLE`] without `--shard`, and after a merge).
-    pub shard: Shard,
-}
 
 /// What every refusal of `grade merge` ends with.
 const MERGE_FIX: &str = "Pass the unchanged --out folders of one grading: those of `xdplab grade \

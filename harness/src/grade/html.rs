@@ -6,8 +6,21 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use super::{Graded, class::ClassInfo, output::class_name};
+use super::{Graded, output::class_name, shard::Shard};
 use crate::report::Status;
+
+/// What the class files say beyond the results.
+#[derive(Debug, Clone, Copy)]
+pub struct ClassInfo<'a> {
+    /// The lab, for example `7.1`.
+    pub lab: &'a str,
+    /// The lab's contract (its README, Markdown), quoted next to each check on the class page.
+    pub contract: &'a str,
+    /// The seed the class was graded with.
+    pub seed: u64,
+    /// The share of the class graded ([`Shard::WHOLE`] without `--shard`, and after a merge).
+    pub shard: Shard,
+}
 
 /// The class page's file name, in the results folder.
 pub const CLASS_PAGE: &str = "index.html";

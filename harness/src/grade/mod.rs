@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod output;
 pub mod perf;
 pub mod rubric;
+pub mod score;
 pub mod shard;
 
 use std::{
@@ -34,7 +35,8 @@ use crate::{
 };
 pub use child::{ChildRequest, ChildSource, RawPath};
 pub use discover::{Discovery, Skipped, Submission, discover};
-pub use rubric::{Rubric, Score};
+pub use rubric::Rubric;
+pub use score::Score;
 
 /// Name of a file in a student's folder that holds the bpffs path of their pinned programs.
 pub const PINNED_FILE: &str = "pinned";

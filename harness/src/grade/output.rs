@@ -155,12 +155,12 @@ pub fn student_json(g: &Graded) -> String {
         ungraded: &'a Option<super::RunError>,
         reference_unavailable: &'a [crate::report::ReferenceUnavailable],
         parts: Vec<serde_json::Value>,
-        checks: &'a [super::rubric::TestScore],
+        checks: &'a [super::score::TestScore],
         replay: Vec<&'a str>,
         #[serde(skip_serializing_if = "<[_]>::is_empty")]
         maps: &'a [crate::map_role::MapBinding],
         #[serde(skip_serializing_if = "Option::is_none")]
-        perf: &'a Option<crate::bench::Perf>,
+        perf: &'a Option<crate::report::Perf>,
     }
     let doc = Doc {
         student: &g.submission.student,

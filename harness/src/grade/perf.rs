@@ -9,10 +9,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::rubric::{MAX_RUBRIC_VALUE, PartScore, TestScore};
+use super::score::{MAX_RUBRIC_VALUE, PartScore, TestScore};
 use crate::{
-    bench::Perf,
     error::{Error, FailureClass, Result},
+    report::Perf,
     report::{Report, Status},
 };
 
@@ -31,7 +31,7 @@ pub struct PerfRule {
 }
 
 fn default_points() -> f64 {
-    super::rubric::DEFAULT_PART_POINTS
+    crate::lab::DEFAULT_PART_POINTS
 }
 
 impl PerfRule {
@@ -120,7 +120,7 @@ impl PerfRule {
 mod tests {
     use super::*;
     use crate::{
-        bench::{ProgramPerf, Spread},
+        report::{ProgramPerf, Spread},
         target::Mode,
     };
 

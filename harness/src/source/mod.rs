@@ -5,11 +5,10 @@
 //! Such a program is not reloaded: the harness attaches the very same program to its own veth
 //! (or test-runs it), and reads the maps the program references. Its state is the student's,
 //! so counters carry over between parts, and the program may meanwhile run on other traffic
-//! ([`foreign`]).
+//! (which the runner's `foreign` module tells apart).
 
 pub mod adopt;
 pub mod attached;
-pub mod foreign;
 pub mod pinned;
 pub mod prog_id;
 

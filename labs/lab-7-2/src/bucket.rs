@@ -25,8 +25,8 @@ use std::{
 use harness::{
     Error, Result, Verdict,
     budget::KernelTime,
-    check::Judgement,
     counters,
+    judgement::Judgement,
     table::{Shown, Table, ms, runs},
     target::Target,
 };

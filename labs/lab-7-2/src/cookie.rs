@@ -7,9 +7,8 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use harness::{
-    Check, Error, Outcome, Probe, Result, Verdict, XdpObject,
-    check::Judgement,
-    counters,
+    Check, Error, Outcome, Probe, Result, Verdict, XdpObject, counters,
+    judgement::Judgement,
     object::LoadedProgram,
     table::{Shown, Table},
     target::Target,

@@ -8,9 +8,8 @@ use harness::{
     Verdict::{self, Drop, Pass},
     Volley,
     Want::{Dropped, Exact, Passed},
-    Window,
-    check::Judgement,
-    counters,
+    Window, counters,
+    judgement::Judgement,
     table::{Shown, Table},
     target::Target,
 };

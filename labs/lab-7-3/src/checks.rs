@@ -8,9 +8,9 @@ use std::{collections::BTreeMap, net::Ipv4Addr};
 use harness::{
     Check, Probe, Spread, Verdict,
     arrival::Arrival,
-    check::Judgement,
     cpus::Spreading,
     delivery::{Count, Delivery, Expect, Observe, Parcel},
+    judgement::Judgement,
     service::{Served, Service},
     table::render,
     target::Target,
@@ -386,7 +386,7 @@ fn long_rotation(
     );
     let actual = rows(actual_rotation, counts, tally(&others));
     let want = BTreeMap::from([(0, went.len() as u64)]);
-    let got = harness::counters::moved(&harness::counters::deltas(&before, &after));
+    let got = harness::counters::moved(&harness::maps::deltas(&before, &after));
     let note = shot.note.map(|n| n + "\n").unwrap_or_default();
     let table = |rows: Vec<(String, String)>, counted: &BTreeMap<u32, u64>| {
         note.clone()

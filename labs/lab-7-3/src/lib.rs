@@ -171,7 +171,7 @@ fn part(program: &'static str, checks: Vec<harness::Check>, dsr: bool, net: &Net
 
 /// What a stretch part (`lb_redirect`, `lb_dsr`) is worth by default: half a core part, so
 /// the two core parts carry two thirds of the lab (see README.md, Grading).
-const STRETCH_POINTS: f64 = harness::grade::rubric::DEFAULT_PART_POINTS / 2.0;
+const STRETCH_POINTS: f64 = harness::lab::DEFAULT_PART_POINTS / 2.0;
 
 /// A part as a stretch goal: worth [`STRETCH_POINTS`] in the default rubric.
 fn stretch(part: Part) -> Part {

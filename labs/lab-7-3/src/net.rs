@@ -4,7 +4,7 @@ use std::net::Ipv4Addr;
 
 use harness::{
     Verdict,
-    delivery::Backend,
+    arrival::Backend,
     fill::Fill,
     netconf::NetConfig,
     topology::{CLIENT_MAC, DUT_MAC, End, TopologySpec, Watch},

@@ -570,7 +570,7 @@ fn grade(args: GradeArgs) -> Result<(), Error> {
              namespaces once they are gone"
         );
     }
-    let info = grade::class::ClassInfo {
+    let info = grade::html::ClassInfo {
         lab: lab.id,
         contract: lab_contract(lab.id).unwrap_or_default(),
         seed: args.seed,
