@@ -15,9 +15,11 @@ use std::{cell::Cell, net::Ipv4Addr};
 
 use harness::{
     Check, Lab, Part, Probe,
+    vary::{CLIENT_PORTS, Cycle, Vary},
+};
+use kernel::{
     Verdict::{Drop, Pass},
     topology::{CLIENT_MAC, DUT_MAC, TopologySpec},
-    vary::{CLIENT_PORTS, Cycle, Vary},
 };
 use traffic::{FrameBuilder, Tag};
 
@@ -255,7 +257,7 @@ fn udp_cuts(
         .collect()
 }
 
-fn probe(name: &str, frame: FrameBuilder, verdict: harness::Verdict, bucket: u32) -> Probe {
+fn probe(name: &str, frame: FrameBuilder, verdict: kernel::Verdict, bucket: u32) -> Probe {
     Probe::new(name, frame.build(), verdict).counts(bucket)
 }
 

@@ -7,10 +7,13 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use harness::{
-    Check, Error, Outcome, Probe, Result, Verdict, XdpObject, counters,
+    Check, Probe, counters,
     judgement::Judgement,
-    object::LoadedProgram,
     table::{Shown, Table},
+};
+use kernel::{
+    Error, Outcome, Result, Verdict, XdpObject,
+    object::LoadedProgram,
     target::Target,
     tcp::{self, Connection},
     topology::{CLIENT_MAC, DUT_MAC, End, TopologySpec},

@@ -19,9 +19,12 @@ mod rate;
 use std::net::Ipv4Addr;
 
 use harness::{
-    Expect, Lab, Part, Verdict, Volley,
-    topology::{CLIENT_MAC, DUT_MAC, TopologySpec},
+    Expect, Lab, Part, Volley,
     vary::{CLIENT_PORTS, Cycle, Vary},
+};
+use kernel::{
+    Verdict,
+    topology::{CLIENT_MAC, DUT_MAC, TopologySpec},
 };
 use traffic::FrameBuilder;
 
@@ -55,8 +58,8 @@ pub fn lab(seed: u64) -> Lab {
             part("syn_guard", guard::syn_checks(&f), TopologySpec::pair()),
             part("ddos_guard", guard::ddos_checks(&f), TopologySpec::pair()),
             part("syn_cookie", cookie::checks(&f), cookie::topology()).requires(&[
-                harness::kernel::Helper::TCP_RAW_GEN_SYNCOOKIE_IPV4,
-                harness::kernel::Helper::TCP_RAW_CHECK_SYNCOOKIE_IPV4,
+                kernel::host::Helper::TCP_RAW_GEN_SYNCOOKIE_IPV4,
+                kernel::host::Helper::TCP_RAW_CHECK_SYNCOOKIE_IPV4,
             ]),
         ],
         environment: Some(cookie::topology),

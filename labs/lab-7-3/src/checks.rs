@@ -6,13 +6,16 @@
 use std::{collections::BTreeMap, net::Ipv4Addr};
 
 use harness::{
-    Check, Probe, Spread, Verdict,
+    Check, Probe,
     arrival::Arrival,
-    cpus::Spreading,
     delivery::{Count, Delivery, Expect, Observe, Parcel},
     judgement::Judgement,
-    service::{Served, Service},
     table::render,
+};
+use kernel::{
+    Spread, Verdict,
+    cpus::Spreading,
+    service::{Served, Service},
     target::Target,
 };
 use traffic::{FrameBuilder, Tag, decode};
@@ -309,7 +312,7 @@ fn long_rotation(
     vip: &[usize],
     verdict: Verdict,
     net: &Net,
-) -> harness::Result<Judgement> {
+) -> kernel::Result<Judgement> {
     let before = t.counters("stats")?;
     let shot = t.fire(frames)?;
     let after = t.counters("stats")?;
@@ -386,7 +389,7 @@ fn long_rotation(
     );
     let actual = rows(actual_rotation, counts, tally(&others));
     let want = BTreeMap::from([(0, went.len() as u64)]);
-    let got = harness::counters::moved(&harness::maps::deltas(&before, &after));
+    let got = harness::counters::moved(&kernel::maps::deltas(&before, &after));
     let note = shot.note.map(|n| n + "\n").unwrap_or_default();
     let table = |rows: Vec<(String, String)>, counted: &BTreeMap<u32, u64>| {
         note.clone()
@@ -835,7 +838,7 @@ fn backend_name(b: usize) -> String {
 
 /// The exchange through the load balancer, judged: who served it, what the client read, and
 /// which MAC the replies came from.
-fn dsr(t: &mut dyn Target, net: &Net) -> harness::Result<Judgement> {
+fn dsr(t: &mut dyn Target, net: &Net) -> kernel::Result<Judgement> {
     let service = Service {
         client: "client",
         client_link: "eth0",

@@ -12,7 +12,8 @@ pub mod differential;
 pub mod frames;
 pub mod net;
 
-use harness::{Lab, Part, Verdict, fill};
+use harness::{Lab, Part, fill};
+use kernel::Verdict;
 
 use checks::Path;
 use frames::{Free, Rewrite};
@@ -183,7 +184,7 @@ fn stretch(part: Part) -> Part {
 
 #[cfg(test)]
 mod tests {
-    use harness::grade::Rubric;
+    use grade::Rubric;
 
     /// The core parts carry two thirds of the default rubric, the stretch parts one third.
     #[test]

@@ -10,11 +10,11 @@ use std::{
 };
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use harness::{
-    Error, FailureClass, Lab, Mode, Report, RunOptions, Status, XdpObject, doctor,
-    grade::{self, GradeOptions, Rubric, RunErrorDocument, output},
+use grade::{self, GradeOptions, Rubric, RunErrorDocument, output};
+use harness::{Lab, Report, RunOptions, Status, doctor};
+use kernel::{
+    Error, FailureClass, Mode, XdpObject, cleanup,
     input::{self, PathKind},
-    netns,
     object::{ObjectSet, PinnedPrograms, ProgramSource},
     source::{AttachedProgram, ProgramIds},
 };
@@ -37,7 +37,7 @@ fn write_stdout(args: std::fmt::Arguments<'_>) {
     let written = stdout.write_fmt(args).and_then(|()| stdout.flush());
     drop(stdout);
     if let Err(e) = written {
-        netns::sweep_own();
+        cleanup::sweep_own();
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
@@ -292,7 +292,7 @@ enum Format {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = harness::signals::install() {
+    if let Err(e) = kernel::signals::install() {
         eprintln!("xdplab: {e}");
         return ExitCode::from(2);
     }
@@ -308,7 +308,7 @@ fn main() -> ExitCode {
             // A panic past the loader's own boundary still ends in one document.
             let outcome = std::panic::catch_unwind(|| run(args)).unwrap_or_else(|panic| {
                 Err(Error::Crashed(
-                    harness::object::panic_detail(panic.as_ref()).to_owned(),
+                    kernel::object::panic_detail(panic.as_ref()).to_owned(),
                 ))
             });
             return match outcome {
@@ -346,7 +346,7 @@ fn main() -> ExitCode {
         Command::Grade(args) => grade(args),
         Command::Mutants(args) => match mutants(args) {
             Ok(passed) => {
-                harness::signals::hold_if_interrupted();
+                kernel::signals::hold_if_interrupted();
                 return ExitCode::from(u8::from(!passed));
             }
             Err(e) => Err(e),
@@ -379,7 +379,7 @@ fn main() -> ExitCode {
             };
         }
     };
-    harness::signals::hold_if_interrupted();
+    kernel::signals::hold_if_interrupted();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -416,7 +416,7 @@ fn run(args: RunArgs) -> Result<u8, Error> {
         check_pcap_dir(dir)?;
     }
     doctor::require_root()?;
-    netns::sweep();
+    cleanup::sweep();
     let program = args.program.as_deref();
     let source: Box<dyn ProgramSource> = match (args.pinned, args.object.as_slice()) {
         _ if !args.prog_id.is_empty() => Box::new(ProgramIds::open(
@@ -534,7 +534,7 @@ fn grade(args: GradeArgs) -> Result<(), Error> {
         None => Rubric::default_for(&lab),
     };
     doctor::require_root()?;
-    netns::sweep();
+    cleanup::sweep();
     // Held until the reports are written: a second grade into `out` fails at once.
     let _out_lock = grade::prepare_out(&submissions, &out)?;
     let found = grade::discover(&submissions)?;
@@ -561,7 +561,7 @@ fn grade(args: GradeArgs) -> Result<(), Error> {
     });
     bar.finish_and_clear();
     // Children stopped by a SIGINT/SIGTERM are no grades: write nothing, let the signal exit.
-    harness::signals::hold_if_interrupted();
+    kernel::signals::hold_if_interrupted();
     let stuck = grade::stragglers::hand_off(&opts.exe, Duration::ZERO);
     if stuck > 0 {
         eprintln!(
@@ -584,11 +584,11 @@ fn grade(args: GradeArgs) -> Result<(), Error> {
 
 /// Runs `xdplab mutants`; false when the register disagrees with the survivors.
 fn mutants(args: MutantsArgs) -> Result<bool, Error> {
-    use harness::mutants::{self, register::Register};
+    use grade::mutants::{self, register::Register};
     let lab = find_lab(&args.lab, 0)?;
     let register = args.register.as_deref().map(Register::load).transpose()?;
     doctor::require_root()?;
-    netns::sweep();
+    cleanup::sweep();
     let opts = mutants::Options {
         program: args.program,
         jobs: args.jobs,
@@ -625,7 +625,7 @@ fn mutants(args: MutantsArgs) -> Result<bool, Error> {
 /// The progress bar of `xdplab mutants`, shown once the mutants are counted.
 struct MutantsBar(indicatif::ProgressBar);
 
-impl harness::mutants::Progress for MutantsBar {
+impl grade::mutants::Progress for MutantsBar {
     fn begin(&self, total: usize) {
         self.0.set_length(total as u64);
         self.0.set_style(
@@ -636,7 +636,7 @@ impl harness::mutants::Progress for MutantsBar {
             .set_draw_target(indicatif::ProgressDrawTarget::stderr());
     }
 
-    fn done(&self, result: &harness::mutants::MutantResult) {
+    fn done(&self, result: &grade::mutants::MutantResult) {
         let m = &result.mutant;
         self.0
             .set_message(format!("{}:{} {}", m.function, m.line, m.operator.name()));
@@ -647,7 +647,7 @@ impl harness::mutants::Progress for MutantsBar {
 fn bench(args: BenchArgs) -> Result<(), Error> {
     let lab = find_lab(&args.lab, 0)?;
     doctor::require_root()?;
-    netns::sweep();
+    cleanup::sweep();
     let source: Box<dyn ProgramSource> = match args.object.as_slice() {
         [] => Box::new(lab.reference_object()),
         [one] => Box::new(XdpObject::from_path(one)?),
@@ -729,7 +729,7 @@ fn env(cmd: EnvCommand) -> Result<(), Error> {
                         Error::env(format!("lab {} has no network to explore", lab.id))
                     })?,
             };
-            let names = harness::topology::Topology::create_environment(&spec)?;
+            let names = kernel::topology::Topology::create_environment(&spec)?;
             println!(
                 "lab {} network is up; enter a namespace with `ip netns exec NAME bash`:",
                 lab.id
@@ -743,7 +743,7 @@ fn env(cmd: EnvCommand) -> Result<(), Error> {
             );
         }
         EnvCommand::Down => {
-            let removed = netns::remove_environment();
+            let removed = cleanup::remove_environment();
             println!("removed {} namespace(s)", removed.len());
             for n in removed {
                 println!("  {n}");
@@ -772,7 +772,7 @@ fn list() {
 
 fn clean() -> Result<(), Error> {
     doctor::require_root()?;
-    let swept = netns::sweep();
+    let swept = cleanup::sweep();
     println!(
         "removed {} namespace(s) and {} pin(s) left by killed runs",
         swept.namespaces.len(),

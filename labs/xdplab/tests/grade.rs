@@ -13,7 +13,7 @@ mod common;
 use common::{FILTER_C, fresh_dir as tmp};
 
 fn filter(defines: &[&str], out: &Path) -> PathBuf {
-    harness::clang::compile(Path::new(FILTER_C), defines, out).unwrap()
+    kernel::clang::compile(Path::new(FILTER_C), defines, out).unwrap()
 }
 
 fn put(sub: &Path, student: &str, file: &str, from: &Path) {
@@ -25,7 +25,7 @@ fn put(sub: &Path, student: &str, file: &str, from: &Path) {
 /// The class: (student, expected points, expected failure classes by check).
 struct Corpus {
     dir: PathBuf,
-    _pins: harness::object::PinDir,
+    _pins: kernel::object::PinDir,
 }
 
 fn corpus() -> Corpus {
@@ -72,10 +72,10 @@ fn corpus() -> Corpus {
         &sub,
         "judy",
         "filter.o",
-        &harness::clang::compile(&misnamed, &[], &build).unwrap(),
+        &kernel::clang::compile(&misnamed, &[], &build).unwrap(),
     );
     // frank loaded and pinned his programs himself, as the course's Clojure library does.
-    let pins = harness::object::PinDir::create().unwrap();
+    let pins = kernel::object::PinDir::create().unwrap();
     let mut ebpf = aya::Ebpf::load_file(filter(&[], &build)).unwrap();
     for name in ["ip_filter", "port_filter", "firewall"] {
         let p: &mut aya::programs::Xdp = ebpf.program_mut(name).unwrap().try_into().unwrap();

@@ -10,10 +10,9 @@ use std::{
     time::Duration,
 };
 
-use harness::{
-    FailureClass, Status,
-    grade::{self, GradeOptions, Rubric},
-};
+use grade::{self, GradeOptions, Rubric};
+use harness::Status;
+use kernel::FailureClass;
 
 const SPIN_C: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/programs/spin.c");
 
@@ -133,7 +132,7 @@ fn a_hostile_submission_fails_as_too_slow_without_holding_anyone_up() {
     let subs = fresh_dir("hostile-subs");
     // "aaa" sorts first, so it is started first and occupies one worker from the start.
     std::fs::copy(
-        harness::clang::compile(Path::new(SPIN_C), &[], &build).unwrap(),
+        kernel::clang::compile(Path::new(SPIN_C), &[], &build).unwrap(),
         subs.join("aaa.o"),
     )
     .unwrap();

@@ -46,7 +46,7 @@ pub fn class(name: &str) -> PathBuf {
     let build = fresh_dir(&format!("{name}-build"));
     let subs = fresh_dir(&format!("{name}-subs"));
     let c =
-        |defines: &[&str]| harness::clang::compile(Path::new(FILTER_C), defines, &build).unwrap();
+        |defines: &[&str]| kernel::clang::compile(Path::new(FILTER_C), defines, &build).unwrap();
     for (student, object) in [
         ("amy", c(&[])),
         ("ben", c(&["BUG_RULE_ORDER"])),
