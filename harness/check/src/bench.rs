@@ -6,7 +6,8 @@
 use std::time::{Duration, Instant};
 
 use crate::{
-    lab::{Lab, Part, RunOptions, Setup},
+    fill::Setup,
+    lab::{Lab, Part, RunOptions},
     report::{Perf, ProgramPerf, Spread, VethRates},
 };
 use kernel::{
@@ -155,7 +156,7 @@ impl Target for Recorder<'_> {
     fn fire_spread(
         &mut self,
         frames: &[Vec<u8>],
-        _: kernel::cpus::Spread,
+        _: kernel::Spread,
     ) -> Result<kernel::target::Shot> {
         // Only the frames matter here: once each, on one CPU.
         self.fire(frames)

@@ -12,6 +12,7 @@ use std::{fmt, sync::Arc};
 use crate::{
     counters,
     delivery::Delivery,
+    differential::{self, Differential},
     flood::Flood,
     judgement::{Frame, Judgement},
     table::render,
@@ -71,7 +72,7 @@ pub enum Body {
     Scenario(Scenario),
     /// Generated frames compared with the reference (test-run only; see
     /// [`crate::differential`]).
-    Differential(crate::differential::Body),
+    Differential(differential::Body),
 }
 
 /// A named scenario with a stable id (`7.1/firewall/icmp-dropped`).
@@ -297,4 +298,30 @@ fn outcome_cell(probe: &Probe, o: &Outcome) -> String {
         }
     }
     cell
+}
+
+impl Differential {
+    /// The part's scored check `<lab>/<program>/differential` with this body.
+    pub fn into_check(mut self) -> Check {
+        let mut check = Check::new(
+            self.lab,
+            self.program,
+            "differential",
+            format!(
+                "{} generated frames (Ethernet, IPv4, TCP/UDP/ICMP/other; odd fields, cuts, \
+                 padding){} get what the reference gives them, modulo the contract's freedoms \
+                 (test-run; a sample of {} on veth)",
+                self.frames,
+                if self.sequences.is_some() {
+                    ", in sequences from fresh state,"
+                } else {
+                    ""
+                },
+                self.veth_frames
+            ),
+        );
+        self.check.clone_from(&check.id);
+        check.body = Body::Differential(differential::Body(Arc::new(self)));
+        check
+    }
 }

@@ -1,4 +1,5 @@
-//! Checks from several CPUs: how a spread batch reads in a table, and the check that a
+//! Checks from several CPUs: how a spread batch reads in a table, a target that spreads every
+//! batch ([`Spreading`]), and the check that a
 //! program counts every frame once when two CPUs run it at once (an atomic add). How frames
 //! are spread over CPUs is the kernel layer's ([`kernel::cpus`]).
 
@@ -7,7 +8,9 @@ use std::time::Duration;
 use kernel::{
     Spread,
     error::{Error, FailureClass, Result},
-    target::{Mode, Target},
+    object::LoadedProgram,
+    target::{Mode, Shot, Target, VethTarget},
+    verdict::Outcome,
 };
 
 use crate::{
@@ -28,6 +31,50 @@ pub fn line(spread: Spread, mode: Mode) -> String {
             "from {cpus} CPUs at once, each running every frame {} times",
             Shown::measured(u64::from(spread.repeat(mode)))
         ),
+    }
+}
+
+/// A target whose [`Target::fire`] spreads every batch over CPUs, for check bodies that fire
+/// through a target they are given (a delivery, a scenario).
+pub struct Spreading<'a> {
+    inner: &'a mut dyn Target,
+    spread: Spread,
+}
+
+impl<'a> Spreading<'a> {
+    /// `inner`, firing every batch spread as `spread` says.
+    pub fn new(inner: &'a mut dyn Target, spread: Spread) -> Self {
+        Self { inner, spread }
+    }
+}
+
+impl Target for Spreading<'_> {
+    fn mode(&self) -> Mode {
+        self.inner.mode()
+    }
+    fn program(&mut self) -> &mut LoadedProgram {
+        self.inner.program()
+    }
+    fn fire(&mut self, frames: &[Vec<u8>]) -> Result<Shot> {
+        self.inner.fire_spread(frames, self.spread)
+    }
+    fn fire_spread(&mut self, frames: &[Vec<u8>], spread: Spread) -> Result<Shot> {
+        self.inner.fire_spread(frames, spread)
+    }
+    fn exchange(&mut self, frame: &[u8]) -> Result<Outcome> {
+        self.inner.exchange(frame)
+    }
+    fn counters(&mut self, map: &str) -> Result<Vec<u64>> {
+        self.inner.counters(map)
+    }
+    fn veth(&mut self) -> Option<&mut VethTarget> {
+        self.inner.veth()
+    }
+    fn barriers_sent(&self) -> u64 {
+        self.inner.barriers_sent()
+    }
+    fn source(&self, addr: std::net::Ipv4Addr) -> std::net::Ipv4Addr {
+        self.inner.source(addr)
     }
 }
 

@@ -1,14 +1,27 @@
 //! Map contents a contract says the harness writes before any frame is sent (a backend table,
 //! redirect ports), as data: a part lists its [`Fill`]s and the harness applies them on every
-//! fresh load.
+//! fresh load. A part's set-up step ([`Setup`]) is the function that applies them (or any
+//! other set-up a part needs) to a target.
 
 use std::sync::Arc;
 
-use crate::lab::Setup;
 use kernel::{
     error::{Error, Result},
     target::{Mode, Target},
 };
+
+/// A part's set-up step; see [`Part::setup`](crate::lab::Part::setup).
+#[derive(Clone)]
+pub struct Setup(pub std::sync::Arc<SetupFn>);
+
+/// The function behind a [`Setup`].
+pub type SetupFn = dyn Fn(&mut dyn Target) -> Result<()> + Send + Sync;
+
+impl std::fmt::Debug for Setup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Setup(..)")
+    }
+}
 
 /// The loopback device's ifindex, the same in every namespace: the DEVMAP target in test-run
 /// mode, where the kernel reports a REDIRECT without sending anything.

@@ -26,10 +26,9 @@ use crate::{
 };
 use kernel::{
     budget::KernelTime,
-    cpus::Spread,
     error::{Error, Result},
     maps::HashMapSummary,
-    target::Target,
+    target::{Spread, Target},
     verdict::Verdict,
 };
 

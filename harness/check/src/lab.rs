@@ -2,6 +2,7 @@
 
 use crate::{
     check::Check,
+    fill::Setup,
     foreign,
     report::{CheckResult, ReferenceUnavailable, Report, Status},
 };
@@ -10,7 +11,7 @@ use kernel::{
     host::{self, Helper},
     map_role::MapBinding,
     object::{ProgramSource, XdpObject},
-    target::{self, Mode, Target},
+    target::{self, Mode},
     topology::TopologySpec,
 };
 
@@ -45,19 +46,6 @@ impl Part {
     pub fn requires(mut self, helpers: &'static [Helper]) -> Self {
         self.requires = helpers;
         self
-    }
-}
-
-/// A part's set-up step; see [`Part::setup`].
-#[derive(Clone)]
-pub struct Setup(pub std::sync::Arc<SetupFn>);
-
-/// The function behind a [`Setup`].
-pub type SetupFn = dyn Fn(&mut dyn Target) -> Result<()> + Send + Sync;
-
-impl std::fmt::Debug for Setup {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Setup(..)")
     }
 }
 

@@ -17,7 +17,8 @@ use harness::lab::{Lab, RunOptions};
 use kernel::{
     error::{Error, Result},
     input::{self, InputError, Links, PathKind},
-    object::{ObjectSet, PinnedPrograms, ProgramSource},
+    object::{ObjectSet, ProgramSource},
+    source::PinnedPrograms,
     target::Mode,
 };
 

@@ -1,124 +1,13 @@
 //! Traffic from several CPUs. Frames sent from one thread, and test runs from one thread, all
 //! run the program on one CPU, where per-CPU state (a per-CPU round-robin cursor) and a
 //! non-atomic `+=` on a shared ARRAY look right. A check spreads a batch over CPUs in one of two
-//! ways ([`Spread`]); the targets do it by pinning the threads that send or test-run.
+//! ways ([`Spread`](crate::target::Spread)); the targets do it with what this module offers:
+//! pinning the threads that send or test-run, raising their priority, starting them together
+//! and checking that they did run at the same time.
 
 use std::time::{Duration, Instant};
 
-use crate::{
-    error::{Error, Result},
-    object::LoadedProgram,
-    target::{Mode, Shot, Target, VethTarget},
-    verdict::Outcome,
-};
-
-/// How a batch of frames is spread over CPUs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Spread {
-    /// The frames one at a time, in order, `each` in a row on one CPU, then `each` on the
-    /// next, round `cpus` CPUs; each frame decided before the next is sent. State a program
-    /// keeps per CPU shows as a break in a sequence (a per-CPU round-robin cursor restarts on
-    /// each CPU). Deterministic.
-    InTurn {
-        /// How many CPUs.
-        cpus: usize,
-        /// How many frames in a row run on one CPU.
-        each: usize,
-    },
-    /// `cpus` threads on as many CPUs, all at once, each running every frame many times: a
-    /// shared counter updated without an atomic add loses counts. Test runs and veth sends
-    /// differ about a hundredfold in cost and in how often two CPUs collide, so each has its
-    /// own count. Each frame's outcome is the first thread's; counters must move by
-    /// [`Spread::runs_per_frame`] per frame.
-    Concurrent {
-        /// How many CPUs.
-        cpus: usize,
-        /// How many times each thread runs each frame in test-run mode.
-        test_runs: u32,
-        /// How many times each thread sends each frame on a veth.
-        sends: u32,
-    },
-}
-
-impl Spread {
-    /// How many times the program runs each frame of the batch in `mode`.
-    pub fn runs_per_frame(self, mode: Mode) -> u64 {
-        match self {
-            Spread::InTurn { .. } => 1,
-            Spread::Concurrent { cpus, .. } => cpus as u64 * u64::from(self.repeat(mode)),
-        }
-    }
-
-    /// How many times each CPU runs (or sends) each frame in `mode`.
-    pub fn repeat(self, mode: Mode) -> u32 {
-        match (self, mode) {
-            (Spread::InTurn { .. }, _) => 1,
-            (Spread::Concurrent { test_runs, .. }, Mode::TestRun | Mode::Auto) => test_runs,
-            (Spread::Concurrent { sends, .. }, _) => sends,
-        }
-    }
-
-    /// How many CPUs it needs.
-    pub fn cpus(self) -> usize {
-        match self {
-            Spread::InTurn { cpus, .. } | Spread::Concurrent { cpus, .. } => cpus,
-        }
-    }
-}
-
-impl Spread {
-    /// Which of the spread's CPUs (an index into them) frame `i` runs on.
-    pub fn cpu_of(self, i: usize) -> usize {
-        match self {
-            Spread::InTurn { cpus, each } => (i / each.max(1)) % cpus,
-            Spread::Concurrent { .. } => 0,
-        }
-    }
-}
-
-/// A target whose [`Target::fire`] spreads every batch over CPUs, for check bodies that fire
-/// through a target they are given (a delivery, a scenario).
-pub struct Spreading<'a> {
-    inner: &'a mut dyn Target,
-    spread: Spread,
-}
-
-impl<'a> Spreading<'a> {
-    /// `inner`, firing every batch spread as `spread` says.
-    pub fn new(inner: &'a mut dyn Target, spread: Spread) -> Self {
-        Self { inner, spread }
-    }
-}
-
-impl Target for Spreading<'_> {
-    fn mode(&self) -> Mode {
-        self.inner.mode()
-    }
-    fn program(&mut self) -> &mut LoadedProgram {
-        self.inner.program()
-    }
-    fn fire(&mut self, frames: &[Vec<u8>]) -> Result<Shot> {
-        self.inner.fire_spread(frames, self.spread)
-    }
-    fn fire_spread(&mut self, frames: &[Vec<u8>], spread: Spread) -> Result<Shot> {
-        self.inner.fire_spread(frames, spread)
-    }
-    fn exchange(&mut self, frame: &[u8]) -> Result<Outcome> {
-        self.inner.exchange(frame)
-    }
-    fn counters(&mut self, map: &str) -> Result<Vec<u64>> {
-        self.inner.counters(map)
-    }
-    fn veth(&mut self) -> Option<&mut VethTarget> {
-        self.inner.veth()
-    }
-    fn barriers_sent(&self) -> u64 {
-        self.inner.barriers_sent()
-    }
-    fn source(&self, addr: std::net::Ipv4Addr) -> std::net::Ipv4Addr {
-        self.inner.source(addr)
-    }
-}
+use crate::error::{Error, Result};
 
 /// The first `n` CPUs this process may run on; fewer is an environment fault (the check
 /// cannot be judged on this machine).

@@ -1,12 +1,17 @@
 //! What the running kernel offers that some labs need: BPF helpers, probed once per process, and
 //! its version against the versions the project is tested on.
 
-use std::sync::Mutex;
+use std::{
+    os::fd::OwnedFd,
+    sync::{Mutex, OnceLock},
+};
 
 use aya::{
     programs::ProgramType,
     sys::{BpfHelper, is_helper_supported},
 };
+
+use crate::error::{Error, Result};
 
 /// A BPF helper that a part's programs must call and that some kernels lack; a [`Part`]
 /// lists the ones it needs in [`Part::requires`], and its checks are "not run" where the
@@ -83,6 +88,18 @@ pub fn series(release: &str) -> Option<(u32, u32)> {
     let major = parts.next()?.parse().ok()?;
     let minor = parts.next()?.parse().ok()?;
     Some((major, minor))
+}
+
+/// Keeps the kernel's per-program run statistics on for the life of the process; the run count
+/// is how the veth target knows the program has seen every frame.
+pub fn run_stats() -> Result<()> {
+    // Cached as text: the first failure is the answer for the process, and aya's error is not Clone.
+    static STATS: OnceLock<std::result::Result<OwnedFd, String>> = OnceLock::new();
+    STATS
+        .get_or_init(|| aya::sys::enable_stats(aya::sys::Stats::RunTime).map_err(|e| e.to_string()))
+        .as_ref()
+        .map(|_| ())
+        .map_err(|e| Error::op("cannot enable BPF run statistics", e.as_str()))
 }
 
 /// True when the process runs as root (the harness needs CAP_SYS_ADMIN and CAP_NET_ADMIN).

@@ -45,8 +45,7 @@ pub mod tcp;
 pub mod topology;
 pub mod verdict;
 
-pub use cpus::Spread;
 pub use error::{Error, FailureClass, Result};
 pub use object::XdpObject;
-pub use target::Mode;
+pub use target::{Mode, Spread};
 pub use verdict::{Outcome, Verdict};

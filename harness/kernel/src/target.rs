@@ -4,8 +4,6 @@
 use std::{
     collections::HashMap,
     fmt,
-    os::fd::OwnedFd,
-    sync::OnceLock,
     time::{Duration, Instant},
 };
 
@@ -13,9 +11,10 @@ use traffic::{MacAddr, PacketSocket, find_tag};
 
 use crate::{
     budget::KernelTime,
-    cpus::{self, OnCpu, Spread},
+    cpus::{self, OnCpu},
     error::{Error, Result},
     exception::Exceptions,
+    host,
     object::{AttachMode, LoadedProgram, ProgramSource, XdpObject},
     settle::{self, PinnedCpu},
     topology::{Iface, Topology, TopologySpec},
@@ -53,6 +52,70 @@ impl fmt::Display for Mode {
             Mode::TestRun => "test-run",
             Mode::Auto => "auto",
         })
+    }
+}
+
+/// How a batch of frames is spread over CPUs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spread {
+    /// The frames one at a time, in order, `each` in a row on one CPU, then `each` on the
+    /// next, round `cpus` CPUs; each frame decided before the next is sent. State a program
+    /// keeps per CPU shows as a break in a sequence (a per-CPU round-robin cursor restarts on
+    /// each CPU). Deterministic.
+    InTurn {
+        /// How many CPUs.
+        cpus: usize,
+        /// How many frames in a row run on one CPU.
+        each: usize,
+    },
+    /// `cpus` threads on as many CPUs, all at once, each running every frame many times: a
+    /// shared counter updated without an atomic add loses counts. Test runs and veth sends
+    /// differ about a hundredfold in cost and in how often two CPUs collide, so each has its
+    /// own count. Each frame's outcome is the first thread's; counters must move by
+    /// [`Spread::runs_per_frame`] per frame.
+    Concurrent {
+        /// How many CPUs.
+        cpus: usize,
+        /// How many times each thread runs each frame in test-run mode.
+        test_runs: u32,
+        /// How many times each thread sends each frame on a veth.
+        sends: u32,
+    },
+}
+
+impl Spread {
+    /// How many times the program runs each frame of the batch in `mode`.
+    pub fn runs_per_frame(self, mode: Mode) -> u64 {
+        match self {
+            Spread::InTurn { .. } => 1,
+            Spread::Concurrent { cpus, .. } => cpus as u64 * u64::from(self.repeat(mode)),
+        }
+    }
+
+    /// How many times each CPU runs (or sends) each frame in `mode`.
+    pub fn repeat(self, mode: Mode) -> u32 {
+        match (self, mode) {
+            (Spread::InTurn { .. }, _) => 1,
+            (Spread::Concurrent { test_runs, .. }, Mode::TestRun | Mode::Auto) => test_runs,
+            (Spread::Concurrent { sends, .. }, _) => sends,
+        }
+    }
+
+    /// How many CPUs it needs.
+    pub fn cpus(self) -> usize {
+        match self {
+            Spread::InTurn { cpus, .. } | Spread::Concurrent { cpus, .. } => cpus,
+        }
+    }
+}
+
+impl Spread {
+    /// Which of the spread's CPUs (an index into them) frame `i` runs on.
+    pub fn cpu_of(self, i: usize) -> usize {
+        match self {
+            Spread::InTurn { cpus, each } => (i / each.max(1)) % cpus,
+            Spread::Concurrent { .. } => 0,
+        }
     }
 }
 
@@ -310,18 +373,6 @@ impl TestRunTarget {
     }
 }
 
-/// Keeps the kernel's per-program run statistics on for the life of the process; the run count
-/// is how the veth target knows the program has seen every frame.
-pub(crate) fn run_stats() -> Result<()> {
-    // Cached as text: the first failure is the answer for the process, and aya's error is not Clone.
-    static STATS: OnceLock<std::result::Result<OwnedFd, String>> = OnceLock::new();
-    STATS
-        .get_or_init(|| aya::sys::enable_stats(aya::sys::Stats::RunTime).map_err(|e| e.to_string()))
-        .as_ref()
-        .map(|_| ())
-        .map_err(|e| Error::op("cannot enable BPF run statistics", e.as_str()))
-}
-
 /// One socket of a veth target: where it sits and the MAC frames from it carry.
 struct Socket {
     at: String,
@@ -378,7 +429,7 @@ pub struct Settled {
 impl VethTarget {
     /// Builds `spec`, attaches `program` to `dut/eth0` in `mode` and opens the sockets.
     pub fn new(mut program: LoadedProgram, spec: &TopologySpec, mode: AttachMode) -> Result<Self> {
-        run_stats()?;
+        host::run_stats()?;
         let topology = Topology::create(spec)?;
         let dut = topology.iface(spec.xdp.0, spec.xdp.1)?.clone();
         topology

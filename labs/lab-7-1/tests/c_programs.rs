@@ -359,7 +359,7 @@ fn pinned_programs_pass() {
         program.pin(pins.path().join(name)).unwrap();
     }
     drop(ebpf); // the pins keep the programs, and the programs keep their maps
-    let source = kernel::object::PinnedPrograms::open(pins.path()).unwrap();
+    let source = kernel::source::PinnedPrograms::open(pins.path()).unwrap();
     for mode in [Mode::TestRun, Mode::Native] {
         let report = run(&source, mode);
         assert!(report.all_passed(), "{}", report.to_text());

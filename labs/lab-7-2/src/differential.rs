@@ -32,7 +32,7 @@ use harness::{
         Compare, Counted, Differential, FrameSpec, Interesting, Normaliser, Output, Sequences,
         frame::{fold, ones_sum},
     },
-    lab::Setup,
+    fill::Setup,
 };
 use kernel::{
     Verdict, XdpObject,

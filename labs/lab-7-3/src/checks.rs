@@ -8,13 +8,13 @@ use std::{collections::BTreeMap, net::Ipv4Addr};
 use harness::{
     Check, Probe,
     arrival::Arrival,
+    cpus::Spreading,
     delivery::{Count, Delivery, Expect, Observe, Parcel},
     judgement::Judgement,
     table::render,
 };
 use kernel::{
     Spread, Verdict,
-    cpus::Spreading,
     service::{Served, Service},
     target::Target,
 };

@@ -15,8 +15,8 @@ use harness::{Lab, Report, RunOptions, Status, doctor};
 use kernel::{
     Error, FailureClass, Mode, XdpObject, cleanup,
     input::{self, PathKind},
-    object::{ObjectSet, PinnedPrograms, ProgramSource},
-    source::{AttachedProgram, ProgramIds},
+    object::{ObjectSet, ProgramSource},
+    source::{AttachedProgram, PinnedPrograms, ProgramIds},
 };
 
 // Every print of this file goes through `write_stdout`: these shadow the standard macros, so

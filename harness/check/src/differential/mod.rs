@@ -33,8 +33,8 @@ pub use frame::{Cut, FrameSpec, L4Csum, OptFill};
 pub use generate::{Generator, Interesting};
 
 use crate::{
+    fill::Setup,
     judgement::{Frame, Judgement},
-    lab::Setup,
 };
 use kernel::{
     error::Result,
@@ -889,29 +889,3 @@ fn hex(bytes: &[u8]) -> String {
 /// A differential body as a check's body holds it.
 #[derive(Debug, Clone)]
 pub struct Body(pub Arc<Differential>);
-
-impl Differential {
-    /// The part's scored check `<lab>/<program>/differential` with this body.
-    pub fn into_check(mut self) -> crate::Check {
-        let mut check = crate::Check::new(
-            self.lab,
-            self.program,
-            "differential",
-            format!(
-                "{} generated frames (Ethernet, IPv4, TCP/UDP/ICMP/other; odd fields, cuts, \
-                 padding){} get what the reference gives them, modulo the contract's freedoms \
-                 (test-run; a sample of {} on veth)",
-                self.frames,
-                if self.sequences.is_some() {
-                    ", in sequences from fresh state,"
-                } else {
-                    ""
-                },
-                self.veth_frames
-            ),
-        );
-        self.check.clone_from(&check.id);
-        check.body = crate::check::Body::Differential(Body(Arc::new(self)));
-        check
-    }
-}

@@ -13,10 +13,9 @@
 use std::{collections::BTreeSet, net::Ipv4Addr};
 
 use kernel::{
-    cpus::Spread,
     error::{Error, Result},
     object::LoadedProgram,
-    target::{Mode, Shot, Target, VethTarget},
+    target::{Mode, Shot, Spread, Target, VethTarget},
     verdict::Outcome,
 };
 

@@ -24,7 +24,6 @@ use std::{
 
 use aya::{EbpfError, EbpfLoader, VerifierLogLevel, programs::Xdp};
 
-pub use crate::source::pinned::PinnedPrograms;
 use crate::{
     error::{Error, Result},
     input::{self, Links, PathKind},

@@ -22,7 +22,7 @@ use crate::{
 pub fn adopt(name: &str, mut xdp: Xdp, map_pins: &[(String, PathBuf)]) -> Result<LoadedProgram> {
     // The run count tells apart the harness's frames from the program's other traffic, also
     // in test-run mode.
-    crate::target::run_stats()?;
+    crate::host::run_stats()?;
     require_interface_xdp(name, &mut xdp)?;
     let ids = xdp
         .info()
