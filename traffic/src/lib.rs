@@ -14,7 +14,7 @@
 //! assert!(decode(&frame).to_string().contains("tcp 40000 > 22 [S]"));
 //! ```
 
-#![warn(missing_docs)]
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 pub mod build;
 mod checksum;

@@ -11,8 +11,10 @@
 //!   and exchanges need on a real path.
 //! - [`judgement`], [`table`] and [`counters`]: how every check is judged (one expected/actual
 //!   table); [`vary`]: the values a contract leaves free, varied inside checks and by seed.
-//! - [`report`]: results of a run, and the perf figures [`bench`] measures.
+//! - [`report`]: results of a run, and the perf figures [`bench`](mod@bench) measures.
 //! - [`doctor`]: whether this machine can run the labs.
+
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 pub mod arrival;
 pub mod bench;

@@ -10,6 +10,8 @@
 //! namespaces are swept when it is killed. The parent only lists names ([`discover()`]); every
 //! file a student handed in is opened by the child, under the time limit.
 
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 pub mod child;
 pub mod class;
 pub mod discover;

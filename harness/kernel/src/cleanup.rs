@@ -1,7 +1,7 @@
 //! Clean-up: the names the harness gives what it creates in the kernel (namespaces, bpffs pin
 //! directories), the lock held while creating them, and the sweeps that remove what a killed
-//! run left behind. [`netns`](crate::netns) and the pin directories create under [`creating`];
-//! [`signals`](crate::signals) takes the lock for good ([`stop_creating`]) and sweeps.
+//! run left behind. [`crate::netns`] and the pin directories create under its lock;
+//! [`crate::signals`] takes the lock for good, so nothing new appears, and sweeps.
 //!
 //! Namespaces are named `xdplab-<pid>_<pidns>-<n>-<role>` so that `ip netns` shows them to a
 //! curious student, and so that a later run can tell which ones belong to a process that no

@@ -162,7 +162,7 @@ impl SpinBarrier {
     }
 }
 
-/// When a thread of a [`Spread::Concurrent`] batch started and finished its share.
+/// When a thread of a [`Spread::Concurrent`](crate::target::Spread::Concurrent) batch started and finished its share.
 pub type Span = (Instant, Instant);
 
 /// Fails (an environment fault) unless the threads' spans overlap for at least a quarter of the

@@ -36,7 +36,7 @@ struct IfReq {
 
 /// Turns the offloads in [`OFF`] off on `ifname`, in the calling thread's namespace. Features
 /// the driver does not know are skipped.
-pub fn disable_offloads(ifname: &str) -> Result<()> {
+pub(crate) fn disable_offloads(ifname: &str) -> Result<()> {
     let err = |what: &str, e: io::Error| Error::op(format!("ethtool {what} on {ifname}"), e);
     let sock = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if sock < 0 {

@@ -13,12 +13,9 @@ use aya::{
 
 use crate::error::{Error, Result};
 
-/// A BPF helper that a part's programs must call and that some kernels lack; a [`Part`]
-/// lists the ones it needs in [`Part::requires`], and its checks are "not run" where the
-/// kernel lacks one.
-///
-/// [`Part`]: harness::Part
-/// [`Part::requires`]: harness::Part::requires
+/// A BPF helper that a part's programs must call and that some kernels lack; a lab's part
+/// (the check model's `Part::requires`) lists the ones it needs, and its checks are "not run"
+/// where the kernel lacks one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Helper {
     /// The helper's name as the kernel documents it (`bpf_tcp_raw_gen_syncookie_ipv4`).

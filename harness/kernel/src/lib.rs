@@ -10,7 +10,7 @@
 //!   check judges.
 //! - [`maps`]: read and write maps by the names a contract gives; [`map_role`]: or by role.
 //! - [`source`]: programs a student loaded themselves (pinned, by id, attached).
-//! - [`netns`] and [`topology`]: namespaces and veths ([`netconf`], [`ethtool`], [`netlink`]
+//! - [`netns`] and [`topology`]: namespaces and veths ([`netconf`], `ethtool` and [`netlink`]
 //!   configure them); [`cleanup`]: the creation lock and the sweeps of what killed runs left;
 //!   [`signals`]: clean exits on SIGINT/SIGTERM.
 //! - [`target`]: the three modes a frame can reach a program in; [`settle`]: the barrier frames
@@ -21,12 +21,14 @@
 //! - [`budget`]: how long a program may take per frame, and who missed a clock; [`host`]: what
 //!   the running kernel offers (helpers, version) and whether we run as root.
 
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 pub mod budget;
 pub mod clang;
 pub mod cleanup;
 pub mod cpus;
 pub mod error;
-pub mod ethtool;
+mod ethtool;
 pub mod exception;
 pub mod host;
 pub mod input;

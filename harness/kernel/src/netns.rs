@@ -1,4 +1,4 @@
-//! Throw-away network namespaces. Each is named by [`cleanup`](crate::cleanup) (the pid of its
+//! Throw-away network namespaces. Each is named by [`crate::cleanup`] (the pid of its
 //! run, so a later run can tell a killed run's leftovers), created under its lock, and removed
 //! when dropped.
 

@@ -172,8 +172,8 @@ pub trait Target {
         0
     }
     /// The address a check's source `addr` is sent from: itself, unless the harness moved the
-    /// check's sources to ones the program's maps do not know yet (see
-    /// [`harness::flood::fresh_sources`]). A check that puts a source in a map uses this.
+    /// check's sources to ones the program's maps do not know yet (the check model's
+    /// `flood::fresh_sources`). A check that puts a source in a map uses this.
     fn source(&self, addr: std::net::Ipv4Addr) -> std::net::Ipv4Addr {
         addr
     }

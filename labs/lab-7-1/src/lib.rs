@@ -9,6 +9,8 @@
 //! non-zero seed draws them at random and shuffles the frames of each check, so a program
 //! that matched the exact frames instead of the rules fails.
 
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 pub mod differential;
 
 use std::{cell::Cell, net::Ipv4Addr};

@@ -10,6 +10,8 @@
 //! (02:00:00:00:00:02), to addresses in 203.0.113.0/24. Every rule is keyed on the source
 //! address, so everything else varies from frame to frame (`Free`).
 
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 mod bucket;
 mod cookie;
 pub mod differential;
@@ -36,13 +38,13 @@ const STATS: &str = "stats";
 
 /// TCP flag bits, as on the wire.
 mod flags {
-    pub const FIN: u8 = 0x01;
-    pub const SYN: u8 = 0x02;
-    pub const RST: u8 = 0x04;
-    pub const PSH: u8 = 0x08;
-    pub const ACK: u8 = 0x10;
-    pub const ECE: u8 = 0x40;
-    pub const CWR: u8 = 0x80;
+    pub(crate) const FIN: u8 = 0x01;
+    pub(crate) const SYN: u8 = 0x02;
+    pub(crate) const RST: u8 = 0x04;
+    pub(crate) const PSH: u8 = 0x08;
+    pub(crate) const ACK: u8 = 0x10;
+    pub(crate) const ECE: u8 = 0x40;
+    pub(crate) const CWR: u8 = 0x80;
 }
 
 /// The lab with all its parts, the fields no rule reads varied by `seed` (0: the canonical

@@ -7,6 +7,8 @@
 //! payloads, and the source wherever a rule does not depend on it, change from frame to frame
 //! ([`frames::Free`]); a seed draws them at random.
 
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 pub mod checks;
 pub mod differential;
 pub mod frames;

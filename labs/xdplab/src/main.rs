@@ -3,6 +3,8 @@
 //! Exit codes: 0 every check passed; 1 a check failed; 2 the run could not happen (bad input,
 //! verifier rejection, no root, environment fault), with a message saying why.
 
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 use std::{
     path::{Path, PathBuf},
     process::ExitCode,

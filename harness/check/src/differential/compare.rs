@@ -68,7 +68,7 @@ pub struct Normaliser {
 }
 
 /// The function behind a [`Normaliser`]: (input, output) to the output with its freedoms undone.
-pub type NormaliseFn = dyn Fn(&[u8], &[u8]) -> Vec<u8> + Send + Sync;
+pub(super) type NormaliseFn = dyn Fn(&[u8], &[u8]) -> Vec<u8> + Send + Sync;
 
 impl fmt::Debug for Normaliser {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

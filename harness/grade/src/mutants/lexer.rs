@@ -32,8 +32,11 @@ pub enum Kind {
 /// One token: its kind, its bytes in the source and whether the compiler sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Token {
+    /// What sort of token it is.
     pub kind: Kind,
+    /// Its first byte in the source.
     pub start: usize,
+    /// One past its last byte.
     pub end: usize,
     /// False inside a conditional block the preprocessor drops.
     pub active: bool,

@@ -61,17 +61,26 @@ pub struct Options {
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum Outcome {
     /// These checks failed.
-    Killed { checks: Vec<String> },
+    Killed {
+        /// The ids of the checks that failed.
+        checks: Vec<String>,
+    },
     /// Every check passed.
     Survived,
     /// It did not compile, or the kernel refused it.
-    Stillborn { reason: String },
+    Stillborn {
+        /// The compiler's or the verifier's complaint.
+        reason: String,
+    },
     /// Its run passed the time limit.
     Timeout,
     /// The compiler made the same program of it: equivalent, not run.
     Identical,
     /// The run could not judge it (an environment fault, a check left unverified).
-    Unjudged { reason: String },
+    Unjudged {
+        /// Why the run could not judge it.
+        reason: String,
+    },
 }
 
 impl Outcome {
@@ -91,37 +100,52 @@ impl Outcome {
 /// One mutant and its outcome for each program it reaches.
 #[derive(Debug, Clone, Serialize)]
 pub struct MutantResult {
+    /// The mutant.
     #[serde(flatten)]
     pub mutant: Mutant,
+    /// Its outcome for each program it reaches, by program name.
     pub outcomes: BTreeMap<String, Outcome>,
 }
 
 /// The counts of one program.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Tally {
+    /// The program.
     pub program: String,
+    /// Mutants that reach it.
     pub mutants: usize,
+    /// Mutants one of its checks caught.
     pub killed: usize,
+    /// Mutants every one of its checks passed.
     pub survived: usize,
+    /// Mutants that did not compile or load.
     pub stillborn: usize,
+    /// Mutants whose run passed the time limit.
     pub timeout: usize,
+    /// Mutants the compiler made the same program of.
     pub identical: usize,
+    /// Mutants the run could not judge.
     pub unjudged: usize,
 }
 
 /// A mutation run: the counts per program, and every mutant.
 #[derive(Debug, Clone, Serialize)]
 pub struct MutationReport {
+    /// The lab, for example `7.1`.
     pub lab: String,
     /// The source's file name.
     pub source: String,
+    /// The counts per program, in contract order.
     pub programs: Vec<Tally>,
+    /// Every mutant run, with its outcomes.
     pub mutants: Vec<MutantResult>,
     /// Checks the unmutated program already fails: they kill nothing.
     pub baseline_failures: Vec<String>,
     /// Mutants left out by `--sample`.
     pub not_sampled: usize,
+    /// Mutants compiled and graded at once.
     pub jobs: usize,
+    /// How long the whole run took.
     pub seconds: f64,
     /// The mutants `--sample` left out, for telling a stale register entry from one not run.
     #[serde(skip)]

@@ -53,6 +53,7 @@ impl Operator {
 pub struct Mutant {
     /// The function the edit is in.
     pub function: String,
+    /// The kind of edit.
     pub operator: Operator,
     /// The line the edit starts on (1-based), for people; keys never use it.
     pub line: usize,
@@ -63,10 +64,13 @@ pub struct Mutant {
     /// Which of the mutants with the same function, operator and lines this is (0 for the
     /// first), for a line written twice in one function.
     pub nth: usize,
+    /// The edited span's first byte in the source.
     #[serde(skip)]
     pub start: usize,
+    /// One past its last byte.
     #[serde(skip)]
     pub end: usize,
+    /// What replaces the span.
     #[serde(skip)]
     pub replacement: String,
 }
@@ -86,7 +90,9 @@ impl Mutant {
 /// A function defined in the source: its name and the functions of the file it calls.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Function {
+    /// Its name.
     pub name: String,
+    /// The functions of the same file it calls.
     pub calls: BTreeSet<String>,
 }
 

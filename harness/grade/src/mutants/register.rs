@@ -17,6 +17,7 @@ pub const TODO: &str = "TODO";
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Register {
+    /// The survivors judged equivalent to the solution.
     #[serde(default)]
     pub equivalent: Vec<Entry>,
 }
@@ -25,10 +26,15 @@ pub struct Register {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Entry {
+    /// The program whose checks it survived.
     pub program: String,
+    /// The function the edit is in.
     pub function: String,
+    /// The kind of edit.
     pub operator: Operator,
+    /// The edited line(s) as written (see [`Mutant::original`](super::operators::Mutant::original)).
     pub original: String,
+    /// The same line(s) after the edit.
     pub mutated: String,
     /// For a line written more than once in one function: which one (0 is the first).
     #[serde(default, skip_serializing_if = "is_zero")]

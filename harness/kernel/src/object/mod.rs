@@ -2,8 +2,8 @@
 //!
 //! - this module: ELF sources ([`XdpObject`], [`ObjectSet`]) and the [`ProgramSource`] they share;
 //! - `loaded`: a program in the kernel ([`LoadedProgram`]);
-//! - `pins`: programs pinned by a student ([`PinnedPrograms`]), and the harness's own pin
-//!   directories ([`PinDir`]);
+//! - `pins`: the harness's own pin directories ([`PinDir`]); programs a student pinned are
+//!   [`crate::source`]'s;
 //! - `verifier`: what the verifier said, trimmed ([`trim_verifier_log`]).
 //!
 //! Nothing a student hands in can panic the harness: aya is called behind a `catch_unwind`, and a
