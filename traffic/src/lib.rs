@@ -19,6 +19,7 @@
 pub mod build;
 mod checksum;
 pub mod decode;
+pub mod header;
 mod proto;
 pub mod socket;
 pub mod tag;

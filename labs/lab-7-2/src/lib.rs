@@ -33,19 +33,11 @@ use traffic::FrameBuilder;
 /// The lab's id.
 pub const ID: &str = "7.2";
 
+/// TCP flag bits, as on the wire.
+use traffic::header::TcpFlags as flags;
+
 /// The counter map every lab 7.2 program has.
 const STATS: &str = "stats";
-
-/// TCP flag bits, as on the wire.
-mod flags {
-    pub(crate) const FIN: u8 = 0x01;
-    pub(crate) const SYN: u8 = 0x02;
-    pub(crate) const RST: u8 = 0x04;
-    pub(crate) const PSH: u8 = 0x08;
-    pub(crate) const ACK: u8 = 0x10;
-    pub(crate) const ECE: u8 = 0x40;
-    pub(crate) const CWR: u8 = 0x80;
-}
 
 /// The lab with all its parts, the fields no rule reads varied by `seed` (0: the canonical
 /// frames).

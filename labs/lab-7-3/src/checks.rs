@@ -18,11 +18,11 @@ use kernel::{
     service::{Served, Service},
     target::Target,
 };
-use traffic::{FrameBuilder, Tag, decode};
+use traffic::{FrameBuilder, Tag, decode, header::TcpFlags::ACK};
 
 use crate::{
     ID,
-    frames::{ACK, Free, MIN_FRAME, Rewrite, Spec, TCP_PORT, UDP_PORT, outside_lab},
+    frames::{Free, MIN_FRAME, Rewrite, Spec, TCP_PORT, UDP_PORT, outside_lab},
     net::{
         BACKEND_LINK, BACKEND_NS, CLIENT, CLIENT_IP, Net, SWITCH_LB_PORT, SWITCH_NS, VIP, backends,
     },

@@ -5,7 +5,9 @@ use std::{fmt, net::Ipv4Addr, sync::Arc};
 
 use traffic::MacAddr;
 
-use super::frame::{ETH_LEN, fold, ones_sum};
+use traffic::header::ETH_LEN;
+
+use super::frame::{fold, ones_sum};
 use kernel::{error::Result, target::Target, verdict::Outcome};
 
 /// A part's comparison: which counters and how the output is read.

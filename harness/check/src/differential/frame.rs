@@ -3,7 +3,7 @@
 
 use std::{fmt, net::Ipv4Addr};
 
-use traffic::{FrameBuilder, MacAddr};
+use traffic::{FrameBuilder, MacAddr, header::ETH_LEN};
 
 /// What the transport checksum of a generated TCP or UDP frame is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,9 +92,6 @@ pub enum Cut {
     /// After this many bytes of the transport header (which starts after the options present).
     IntoTransport(u16),
 }
-
-/// Where the fields sit, for the normaliser and the frame's replay.
-pub const ETH_LEN: usize = 14;
 
 /// Folds a one's-complement sum (RFC 1071). Written here because traffic's checksum code is
 /// private and pnet's wants typed packets; the lands-on-zero payload needs the raw sum.

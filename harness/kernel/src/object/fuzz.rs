@@ -21,7 +21,8 @@ fn seeds() -> Vec<Vec<u8>> {
     .filter(|o| !o.is_empty())
     .map(<[u8]>::to_vec)
     .collect();
-    let c = Path::new(env!("CARGO_MANIFEST_DIR")).join("../labs/lab-7-1/tests/programs/filter.c");
+    let c =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../labs/lab-7-1/tests/programs/filter.c");
     let out = std::env::temp_dir().join(format!("xdplab-fuzz-{}", std::process::id()));
     std::fs::create_dir_all(&out).unwrap();
     let object = crate::clang::compile(&c, &[], &out).expect("clang builds the C program");
