@@ -138,6 +138,15 @@ pub(super) fn class_name(class: kernel::FailureClass) -> String {
         .unwrap_or_default()
 }
 
+/// One part's points in a student's `report.json`. Fields in the order the file has always
+/// had them (alphabetical, as they were when written through a JSON map).
+#[derive(Serialize)]
+struct PartPoints<'a> {
+    max: f64,
+    points: f64,
+    program: &'a str,
+}
+
 /// The student's report as JSON: score, parts, checks (hidden ones redacted), replay commands.
 pub fn student_json(g: &Graded) -> String {
     #[derive(Serialize)]
@@ -152,7 +161,7 @@ pub fn student_json(g: &Graded) -> String {
         incomplete: bool,
         ungraded: &'a Option<super::RunError>,
         reference_unavailable: &'a [harness::report::ReferenceUnavailable],
-        parts: Vec<serde_json::Value>,
+        parts: Vec<PartPoints<'a>>,
         checks: &'a [super::score::TestScore],
         replay: Vec<&'a str>,
         #[serde(skip_serializing_if = "<[_]>::is_empty")]
@@ -173,7 +182,11 @@ pub fn student_json(g: &Graded) -> String {
             .score
             .parts
             .iter()
-            .map(|p| serde_json::json!({"program": p.program, "points": round(p.points), "max": round(p.max)}))
+            .map(|p| PartPoints {
+                max: round(p.max),
+                points: round(p.points),
+                program: &p.program,
+            })
             .collect(),
         checks: &g.score.tests,
         replay: g.replay.iter().map(|(_, c)| c.as_str()).collect(),
@@ -231,6 +244,31 @@ pub fn junit(g: &Graded) -> Result<String> {
         .map_err(|e| Error::op("writing the JUnit XML", e))
 }
 
+/// Gradescope's `results.json` (its format is Gradescope's: no version of ours). Fields in the
+/// order the file has always had them (alphabetical, as they were when written through a JSON
+/// map).
+#[derive(Serialize)]
+struct GradescopeResults<'a> {
+    output: String,
+    score: f64,
+    tests: Vec<GradescopeTest<'a>>,
+    visibility: &'static str,
+}
+
+/// One graded check in Gradescope's `results.json`.
+#[derive(Serialize)]
+struct GradescopeTest<'a> {
+    max_score: f64,
+    name: &'a str,
+    output: String,
+    score: f64,
+    visibility: &'static str,
+}
+
+/// Everything the harness reports to Gradescope is shown to the student (hidden checks say
+/// only that they failed).
+const VISIBLE: &str = "visible";
+
 /// Gradescope's `results.json`: the score and one test per graded check, so the harness can
 /// drive a Gradescope autograder unchanged. Each part's `max_score` values add up exactly to
 /// the part's points possible (rounding to cents is spread over its checks); a check not
@@ -247,7 +285,7 @@ pub fn gradescope(g: &Graded) -> String {
             cents[i] = c;
         }
     }
-    let tests: Vec<serde_json::Value> = g
+    let tests: Vec<GradescopeTest> = g
         .score
         .tests
         .iter()
@@ -258,13 +296,13 @@ pub fn gradescope(g: &Graded) -> String {
                 _ => format!("{}\n{}", t.description, t.message),
             };
             let max = max as f64 / 100.0;
-            serde_json::json!({
-                "name": t.id,
-                "score": if t.status == Status::Pass { max } else { 0.0 },
-                "max_score": max,
-                "output": output,
-                "visibility": "visible",
-            })
+            GradescopeTest {
+                max_score: max,
+                name: &t.id,
+                output,
+                score: if t.status == Status::Pass { max } else { 0.0 },
+                visibility: VISIBLE,
+            }
         })
         .collect();
     let mut output = match &g.ungraded {
@@ -278,12 +316,12 @@ pub fn gradescope(g: &Graded) -> String {
     if !caveats.is_empty() {
         output = format!("{output}\n{}", caveats.trim_end());
     }
-    serde_json::to_string_pretty(&serde_json::json!({
-        "score": round(g.score.points),
-        "output": output,
-        "visibility": "visible",
-        "tests": tests,
-    }))
+    serde_json::to_string_pretty(&GradescopeResults {
+        output,
+        score: round(g.score.points),
+        tests,
+        visibility: VISIBLE,
+    })
     .expect("serialises")
 }
 
