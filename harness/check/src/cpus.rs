@@ -1,5 +1,5 @@
-//! Checks from several CPUs: how a spread batch reads in a table, a target that spreads every
-//! batch ([`Spreading`]), and the check that a
+//! Checks from several CPUs: a target that spreads every batch ([`Spreading`]), and the check
+//! that a
 //! program counts every frame once when two CPUs run it at once (an atomic add). How frames
 //! are spread over CPUs is the kernel layer's ([`kernel::cpus`]).
 
@@ -16,23 +16,8 @@ use kernel::{
 use crate::{
     Check, counters,
     judgement::Judgement,
-    table::{Shown, Table},
+    table::{self, Shown, Table},
 };
-
-/// A line for a table's inputs: how `spread` sends a batch in `mode`.
-pub fn line(spread: Spread, mode: Mode) -> String {
-    match spread {
-        Spread::InTurn { cpus, each } => {
-            format!("one at a time, {each} in a row on each of {cpus} CPUs in turn")
-        }
-        // The count differs by mode: shown as a measured value, so tables (and snapshots)
-        // read the same in every mode.
-        Spread::Concurrent { cpus, .. } => format!(
-            "from {cpus} CPUs at once, each running every frame {} times",
-            Shown::measured(u64::from(spread.repeat(mode)))
-        ),
-    }
-}
 
 /// A target whose [`Target::fire`] spreads every batch over CPUs, for check bodies that fire
 /// through a target they are given (a delivery, a scenario).
@@ -156,7 +141,7 @@ fn judge_counts(
     table.input(format!(
         "{} frames, sent {}",
         frames.len(),
-        line(spread, mode)
+        table::spread_line(spread, mode)
     ));
     let shown = Shown::measured;
     let what = match entry {

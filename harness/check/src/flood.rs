@@ -308,7 +308,10 @@ impl Flood {
             let verdicts: Vec<Verdict> = shot.outcomes.iter().map(|o| o.verdict).collect();
             table.input(format!("{}, within T = {}", volley.intro, ms(shot.elapsed)));
             if let Some(spread) = volley.spread {
-                table.input(format!("sent {}", crate::cpus::line(spread, target.mode())));
+                table.input(format!(
+                    "sent {}",
+                    crate::table::spread_line(spread, target.mode())
+                ));
             }
             if let Some(note) = &shot.note {
                 table.input(note);

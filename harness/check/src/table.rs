@@ -8,7 +8,10 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use crate::judgement::Judgement;
-use kernel::verdict::Verdict;
+use kernel::{
+    target::{Mode, Spread},
+    verdict::Verdict,
+};
 
 /// Width of the name column.
 const NAME_WIDTH: usize = 44;
@@ -214,6 +217,21 @@ pub fn runs(verdicts: &[Verdict]) -> String {
 /// `d` in milliseconds, as a measured value.
 pub fn ms(d: Duration) -> String {
     format!("⟨{:.1} ms⟩", d.as_secs_f64() * 1e3)
+}
+
+/// A line for a table's inputs: how `spread` sends a batch in `mode`.
+pub fn spread_line(spread: Spread, mode: Mode) -> String {
+    match spread {
+        Spread::InTurn { cpus, each } => {
+            format!("one at a time, {each} in a row on each of {cpus} CPUs in turn")
+        }
+        // The count differs by mode: shown as a measured value, so tables (and snapshots)
+        // read the same in every mode.
+        Spread::Concurrent { cpus, .. } => format!(
+            "from {cpus} CPUs at once, each running every frame {} times",
+            Shown::measured(u64::from(spread.repeat(mode)))
+        ),
+    }
 }
 
 #[cfg(test)]

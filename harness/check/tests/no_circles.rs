@@ -2,13 +2,18 @@
 //! without a circle. Cargo already refuses a circle between crates (kernel <- check <- grade);
 //! this walks every `crate::` and `super::` path of each crate's sources (use lines and paths
 //! written inline; comments and the test module at the end of a file left out) and fails on a
-//! circle of top-level modules, naming the files and paths that tie it.
+//! circle of top-level modules, naming the files and paths that tie it. A name the crate root
+//! re-exports (`crate::Check`) counts as the module that defines it; anything else the root
+//! defines counts as the root, a module of its own (`lib`).
 
 use std::{
     collections::{BTreeMap, BTreeSet},
     fs,
     path::{Path, PathBuf},
 };
+
+/// The crate root's node, for what `lib.rs` itself defines.
+const ROOT: &str = "lib";
 
 /// A module-level import graph: top-level module -> (module it reaches -> where, as
 /// `file: path` lines).
@@ -179,17 +184,48 @@ fn heads_after(code: &str, prefix: &str) -> Vec<String> {
     heads
 }
 
+/// The names the crate root re-exports (`pub use check::{Body, Check};`), each with the module
+/// it comes from.
+fn reexports(root: &str) -> BTreeMap<String, String> {
+    let mut names = BTreeMap::new();
+    for stmt in root.split(';') {
+        let Some(path) = stmt.trim().strip_prefix("pub use ") else {
+            continue;
+        };
+        let Some((module, rest)) = path.split_once("::") else {
+            continue;
+        };
+        let rest = rest.trim_start_matches('{').trim_end_matches('}');
+        for item in rest.split(',') {
+            let name = item.rsplit([' ', ':']).next().unwrap_or("").trim();
+            if !name.is_empty() && name != "self" {
+                names.insert(name.to_owned(), module.trim().to_owned());
+            }
+        }
+    }
+    names
+}
+
 fn graph(src: &Path) -> Graph {
     let mut graph = Graph::new();
     let mut tops = BTreeSet::new();
     let mut refs = Vec::new();
+    let root_code = code(&fs::read_to_string(src.join("lib.rs")).unwrap());
+    let reexported = reexports(&root_code);
     for file in sources(src) {
         let module = module_of(src, &file);
-        let Some(top) = module.first().cloned() else {
-            continue; // the crate root only declares modules and names its public types
-        };
+        let top = module.first().cloned().unwrap_or_else(|| ROOT.to_owned());
         tops.insert(top.clone());
         let code = code(&fs::read_to_string(&file).unwrap());
+        // The root's own `mod` and `pub use` lines are how it is made, not what it uses.
+        let code = if module.is_empty() {
+            code.lines()
+                .filter(|l| !l.trim_start().starts_with("pub use ") && !l.contains("mod "))
+                .collect::<Vec<_>>()
+                .join("\n")
+        } else {
+            code
+        };
         let shown = file.strip_prefix(src).unwrap().display().to_string();
         for head in heads_after(&code, "crate::") {
             refs.push((top.clone(), head, format!("{shown}: crate::{{..}}")));
@@ -209,10 +245,34 @@ fn graph(src: &Path) -> Graph {
             }
         }
     }
+    // The root names its own modules by their bare names (`class::write(..)`).
+    let root_code: String = root_code
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("pub use ") && !l.contains("mod "))
+        .collect::<Vec<_>>()
+        .join("\n");
     for top in &tops {
         graph.entry(top.clone()).or_default();
+        let bare = format!("{top}::");
+        let named = root_code.match_indices(&bare).any(|(at, _)| {
+            !root_code[..at]
+                .chars()
+                .last()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':')
+        });
+        if named {
+            refs.push((ROOT.to_owned(), top.clone(), format!("lib.rs: {bare}..")));
+        }
     }
-    for (from, to, at) in refs {
+    for (from, head, at) in refs {
+        // A module, a name the root re-exports from one, or an item of the root itself.
+        let to = if tops.contains(&head) {
+            head
+        } else if let Some(module) = reexported.get(&head) {
+            module.clone()
+        } else {
+            ROOT.to_owned()
+        };
         if from != to && tops.contains(&to) {
             graph
                 .get_mut(&from)

@@ -12,15 +12,41 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
-use super::RunErrorDocument;
 use harness::lab::{Lab, RunOptions};
 use kernel::{
-    error::{Error, Result},
+    error::{Error, FailureClass, Result},
     input::{self, InputError, Links, PathKind},
     object::{ObjectSet, ProgramSource},
     source::PinnedPrograms,
     target::Mode,
 };
+
+/// The machine-readable error a child prints with `--format json` when the run cannot happen.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunError {
+    /// The failure class.
+    pub class: FailureClass,
+    /// The one-paragraph message.
+    pub message: String,
+}
+
+/// What a child prints with `--format json` when the run cannot happen at all.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RunErrorDocument {
+    /// The error.
+    pub error: RunError,
+}
+
+impl From<&Error> for RunErrorDocument {
+    fn from(e: &Error) -> Self {
+        Self {
+            error: RunError {
+                class: e.class(),
+                message: e.to_string(),
+            },
+        }
+    }
+}
 
 /// A path as raw bytes, so non-UTF-8 file names survive the trip through JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -17,7 +17,8 @@ use std::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Graded, Skipped,
+    discover::Skipped,
+    graded::Graded,
     html::{self, ClassInfo},
     output,
     shard::Shard,
@@ -42,6 +43,19 @@ pub const LOCK_FILE: &str = ".xdplab.lock";
 
 /// The longest student name merge accepts: a name is a folder name, and those stop at 255 bytes.
 const MAX_STUDENT_NAME: usize = 255;
+
+/// Writes `<out>/skipped.csv`: every entry of the class folder that was not graded, and why.
+pub fn write_skipped(out: &Path, skipped: &[Skipped]) -> Result<()> {
+    let path = out.join("skipped.csv");
+    let err = |e: csv::Error| Error::op(format!("cannot write {}", path.display()), e);
+    let mut w = csv::Writer::from_path(&path).map_err(err)?;
+    w.write_record(["entry", "reason"]).map_err(err)?;
+    for s in skipped {
+        w.write_record([&s.entry, &s.reason]).map_err(err)?;
+    }
+    w.flush()
+        .map_err(|e| Error::op(format!("cannot write {}", path.display()), e))
+}
 
 /// What every refusal of `grade merge` ends with.
 const MERGE_FIX: &str = "Pass the unchanged --out folders of one grading: those of `xdplab grade \
@@ -161,7 +175,7 @@ pub fn write(out: &Path, info: ClassInfo, graded: &[Graded], skipped: &[Skipped]
         )?;
     }
     output::write_class(out, graded)?;
-    super::write_skipped(out, skipped)?;
+    write_skipped(out, skipped)?;
     write_file(&out.join(html::CLASS_PAGE), &html::class_page(info, graded))?;
     let all = serde_json::to_string_pretty(&ClassFile {
         schema_version: SCHEMA_VERSION,

@@ -13,11 +13,14 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
-use super::{PINNED_FILE, RunError};
+use crate::child::RunError;
 use kernel::{
     error::{FailureClass, Result},
     input::{self, InputError, PathKind},
 };
+
+/// Name of a file in a student's folder that holds the bpffs path of their pinned programs.
+pub const PINNED_FILE: &str = "pinned";
 
 /// The most entries a student's folder may hold; more is reported, not listed further.
 pub const MAX_FILES_PER_STUDENT: usize = 64;

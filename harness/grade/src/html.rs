@@ -6,7 +6,7 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use super::{Graded, output::class_name, shard::Shard};
+use super::{graded::Graded, output::class_name, shard::Shard};
 use harness::report::Status;
 
 /// What the class files say beyond the results.

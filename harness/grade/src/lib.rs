@@ -15,6 +15,7 @@
 pub mod child;
 pub mod class;
 pub mod discover;
+pub mod graded;
 pub mod html;
 pub mod jobs;
 pub mod mutants;
@@ -31,24 +32,20 @@ use std::{
     time::{Duration, Instant},
 };
 
-use serde::{Deserialize, Serialize};
-
-pub use child::{ChildRequest, ChildSource, RawPath};
-pub use discover::{Discovery, Skipped, Submission, discover};
+pub use child::{ChildRequest, ChildSource, RawPath, RunError, RunErrorDocument};
+pub use discover::{Discovery, PINNED_FILE, Skipped, Submission, discover};
+pub use graded::Graded;
 use harness::{
     lab::Lab,
     report::{CheckResult, Report, Status},
 };
 use kernel::{
-    error::{Error, FailureClass, Result},
+    error::{FailureClass, Result},
     input::{self, InputError, PathKind},
     target::Mode,
 };
 pub use rubric::Rubric;
 pub use score::Score;
-
-/// Name of a file in a student's folder that holds the bpffs path of their pinned programs.
-pub const PINNED_FILE: &str = "pinned";
 
 /// The most a grading child may print on each of its outputs; the rest is discarded.
 const CHILD_OUTPUT_LIMIT: u64 = 16 << 20;
@@ -101,19 +98,6 @@ fn resolved(path: &Path) -> std::io::Result<PathBuf> {
     Ok(out)
 }
 
-/// Writes `<out>/skipped.csv`: every entry of the class folder that was not graded, and why.
-pub fn write_skipped(out: &Path, skipped: &[Skipped]) -> Result<()> {
-    let path = out.join("skipped.csv");
-    let err = |e: csv::Error| Error::op(format!("cannot write {}", path.display()), e);
-    let mut w = csv::Writer::from_path(&path).map_err(err)?;
-    w.write_record(["entry", "reason"]).map_err(err)?;
-    for s in skipped {
-        w.write_record([&s.entry, &s.reason]).map_err(err)?;
-    }
-    w.flush()
-        .map_err(|e| Error::op(format!("cannot write {}", path.display()), e))
-}
-
 /// How to grade.
 #[derive(Debug, Clone)]
 pub struct GradeOptions {
@@ -125,50 +109,6 @@ pub struct GradeOptions {
     pub timeout: Duration,
     /// Also measure each program's speed next to the reference (`run --perf`).
     pub perf: bool,
-}
-
-/// The machine-readable error a child prints with `--format json` when the run cannot happen.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunError {
-    /// The failure class.
-    pub class: FailureClass,
-    /// The one-paragraph message.
-    pub message: String,
-}
-
-/// What a child prints with `--format json` when the run cannot happen at all.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct RunErrorDocument {
-    /// The error.
-    pub error: RunError,
-}
-
-impl From<&Error> for RunErrorDocument {
-    fn from(e: &Error) -> Self {
-        Self {
-            error: RunError {
-                class: e.class(),
-                message: e.to_string(),
-            },
-        }
-    }
-}
-
-/// One graded submission.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Graded {
-    /// The submission.
-    pub submission: Submission,
-    /// The child's report (every check), even when the submission could not be run: then each
-    /// check carries the reason.
-    pub report: Report,
-    /// Why the submission as a whole could not be judged, if so.
-    pub ungraded: Option<RunError>,
-    /// The score.
-    pub score: Score,
-    /// How to replay a failed check locally: `xdplab run ... --check ID` for each.
-    pub replay: Vec<(String, String)>,
 }
 
 /// Grades one submission in its own process.

@@ -7,7 +7,7 @@ use std::{fs, path::Path};
 use quick_junit::{NonSuccessKind, Report as JunitReport, TestCase, TestCaseStatus, TestSuite};
 use serde::Serialize;
 
-use super::Graded;
+use super::graded::Graded;
 use harness::report::Status;
 use kernel::error::{Error, Result};
 
@@ -159,7 +159,7 @@ pub fn student_json(g: &Graded) -> String {
         /// Some check stayed unverified: `points` is no final score.
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         incomplete: bool,
-        ungraded: &'a Option<super::RunError>,
+        ungraded: &'a Option<super::child::RunError>,
         reference_unavailable: &'a [harness::report::ReferenceUnavailable],
         parts: Vec<PartPoints<'a>>,
         checks: &'a [super::score::TestScore],
