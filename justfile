@@ -71,6 +71,13 @@ mutants *ARGS: setup-test
     done
     exit $failed
 
+# The differential measurements: each lab's correct C program against the reference on 100,000
+# frames per part, and how many wrong C programs the differential check catches alone.
+differential-long: setup-test
+    cargo nextest run --profile long -p xdplab-lab-7-1 -p xdplab-lab-7-2 -p xdplab-lab-7-3 \
+        --run-ignored only -E 'test(/100000/) | test(existing_mutants_caught)' \
+        --success-output immediate
+
 # Remove namespaces and pins left behind by killed runs.
 clean: build
     {{xdplab}} clean

@@ -308,14 +308,21 @@ impl Differential {
             self.program,
             "differential",
             format!(
-                "{} generated frames (Ethernet, IPv4, TCP/UDP/ICMP/other; odd fields, cuts, \
-                 padding){} get what the reference gives them, modulo the contract's freedoms \
-                 (test-run; a sample of {} on veth)",
-                self.frames,
+                "{} get what the reference gives them, modulo the contract's freedoms \
+                 (test-run; a sample of {} generated frames on veth)",
                 if self.sequences.is_some() {
-                    ", in sequences from fresh state,"
+                    format!(
+                        "{} generated frames (Ethernet, IPv4, TCP/UDP/ICMP/other; odd fields, \
+                         cuts, padding), in sequences from fresh state,",
+                        self.frames
+                    )
                 } else {
-                    ""
+                    format!(
+                        "The canonical frame as TCP, UDP, ICMP, SCTP, with IPv4 options and with IHL 4, \
+                         each with every field varied alone, then {} generated frames (odd \
+                         fields together, cuts, padding),",
+                        self.frames
+                    )
                 },
                 self.veth_frames
             ),

@@ -63,6 +63,7 @@ pub fn differential(program: &'static str, seed: u64, frames: usize) -> Differen
             ports: vec![22, 23, 80, 3389, 21, 24, 8080],
             macs: vec![CLIENT_MAC, DUT_MAC],
             rewritten_to: Vec::new(),
+            l4_csums: Vec::new(),
         },
         compare: Compare {
             counters: vec![Counted::Fixed {

@@ -118,6 +118,7 @@ pub fn differential(program: &'static str, seed: u64, frames: usize) -> Differen
             ports: vec![80, 443, 8080, 53],
             macs: vec![CLIENT_MAC, DUT_MAC],
             rewritten_to: Vec::new(),
+            l4_csums: Vec::new(),
         },
         compare: Compare {
             counters,

@@ -54,9 +54,9 @@ fn mutants_are_caught_with_a_shrunk_sequence_naming_the_field() {
         ("BUG_BARE_ACK_EXACT_FLAGS", "syn_cookie", "tcp_flags"),
         ("BUG_BARE_ACK_BY_FRAME_END", "syn_cookie", "padding"),
         ("BUG_ACK_IHL_5_ONLY", "syn_cookie", "ihl"),
-        ("BUG_SYN_DATA_PASSES", "syn_cookie", "payload_len"),
+        ("BUG_SYN_DATA_PASSES", "syn_cookie", "payload_len|total_len"),
         ("BUG_ACCEPT_ANY_ACK", "syn_cookie", "tcp_flags"),
-        ("BUG_TRIM_BY_TOT_LEN", "syn_cookie", "padding"),
+        ("BUG_TRIM_BY_TOT_LEN", "syn_cookie", "padding|total_len"),
         ("BUG_NO_TRIM", "syn_cookie", "payload_len|tcp_option_words"),
     ] {
         diff::assert_caught(
@@ -183,7 +183,42 @@ fn the_reference_matches_itself_on_a_million_frames() {
 }
 
 #[test]
-#[ignore = "a measurement for the README"]
+#[ignore = "minutes in a debug build: `just differential-long` runs it"]
 fn existing_mutants_caught_by_the_differential_check_alone() {
-    diff::count_caught(&source(), &[], |d| build(&[d]), &parts(0, FRAMES));
+    diff::count_caught(
+        &source(),
+        &[],
+        |d| build(&[d]),
+        &parts(0, FRAMES),
+        // What the hand-written checks catch (tests/c_programs.rs) and this comparison does
+        // not: limits in time (refill, capacity, clock, a bucket run dry, window length, start
+        // and renewal), two CPUs at once, state shared between programs, a window's 101st SYN
+        // being SYN|FIN or SYN|RST (2 of 256 flag bytes, after a 100-SYN opening), and
+        // syn_cookie's SYN-ACK checksum carries, options past 40 bytes and bare ACKs with
+        // options (ACKs need a cookie the kernel issued).
+        &[
+            "BUG_BARE_ACK_DOFF5",
+            "BUG_CAPACITY_X10",
+            "BUG_CLOCK_RESET",
+            "BUG_FOLD_ONCE",
+            "BUG_NONATOMIC_STATS",
+            "BUG_NO_CAP",
+            "BUG_NO_REFILL",
+            "BUG_OPTIONS_40",
+            "BUG_OVER_LIMIT_ABORTED",
+            "BUG_OVER_LIMIT_TX",
+            "BUG_PERCPU_STATE",
+            "BUG_RATE_BEFORE_BLOCKLIST",
+            "BUG_RATE_DROP_IN_WINDOW",
+            "BUG_REFILL_WHEN_EMPTY",
+            "BUG_SHARED_STATE",
+            "BUG_SYN_EXCLUDES_FIN_RST",
+            "BUG_TOKEN_REFUND",
+            "BUG_WINDOW_2POW30",
+            "BUG_WINDOW_ANY_SEGMENT",
+            "BUG_WINDOW_NEVER_RESETS",
+            "BUG_WINDOW_SLIDES",
+            "BUG_WINDOW_WALL_CLOCK",
+        ],
+    );
 }

@@ -16,13 +16,15 @@ use std::net::Ipv4Addr;
 
 use harness::{
     Lab,
-    differential::{Backends, Compare, Counted, Differential, FrameSpec, Interesting, Output},
+    differential::{
+        Backends, Choice, Compare, Counted, Differential, FrameSpec, Interesting, Output,
+    },
     fill,
 };
 
 use crate::{
     ID,
-    frames::UDP_PORT,
+    frames::{self, UDP_PORT},
     net::{CLIENT, CLIENT_IP, Net, VIP, fills},
 };
 
@@ -84,6 +86,14 @@ pub fn differential(program: &'static str, net: &Net, seed: u64, frames: usize) 
             addrs,
             ports: vec![UDP_PORT, 80, 53],
             macs,
+            l4_csums: if nat {
+                backend_ips
+                    .iter()
+                    .flat_map(|b| frames::needing_a_second_carry_at(*b))
+                    .collect()
+            } else {
+                Vec::new()
+            },
             rewritten_to: if nat { backend_ips } else { Vec::new() },
         },
         compare: Compare {
@@ -92,6 +102,11 @@ pub fn differential(program: &'static str, net: &Net, seed: u64, frames: usize) 
                 list: net.backends.to_vec(),
                 lb_mac: net.lb_mac,
                 nat,
+                choice: if matches!(program, "lb_round_robin" | "lb_redirect") {
+                    Choice::Rotation
+                } else {
+                    Choice::BySource
+                },
             }),
         },
         oracle: Some(match program {

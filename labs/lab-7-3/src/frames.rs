@@ -181,6 +181,17 @@ impl Spec {
     }
 }
 
+/// The checksums (as the field carries them, of a datagram or segment to the VIP) whose
+/// update for the rewrite VIP → `backend` needs a second carry, summed in network order or as
+/// a little-endian CPU reads the words: what the differential's generator crafts too.
+pub fn needing_a_second_carry_at(backend: Ipv4Addr) -> Vec<u16> {
+    let mut values: Vec<u16> = second_carry(backend, u16::from_be_bytes)
+        .into_iter()
+        .collect();
+    values.extend(second_carry(backend, u16::from_le_bytes).map(u16::swap_bytes));
+    values
+}
+
 /// The checksum C, as `word` reads it, that makes ~C + ~VIP + `dst_ip` (in words read by
 /// `word`) all ones in its low 16 bits with a carry above them: folded once, it still
 /// exceeds 16 bits. `None` when the address words alone stay under 16 bits.

@@ -89,6 +89,19 @@ pub struct Backends {
     /// the TTL may drop by one, a UDP datagram sent without checksum may get one). Else DSR:
     /// only the MACs change, with no freedom.
     pub nat: bool,
+    /// What the backend of a balanced frame must follow, beyond being one of `list`.
+    pub choice: Choice,
+}
+
+/// What decides a balanced frame's backend, as far as the contract fixes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    /// Round robin: one rotation, which may start at any backend and go round in any order, so
+    /// the program's backend of each balanced frame is the reference's under one fixed
+    /// one-to-one mapping, and frames the contract does not balance do not move it.
+    Rotation,
+    /// A function of the source address: every frame from one source reaches one backend.
+    BySource,
 }
 
 impl Compare {
@@ -256,7 +269,22 @@ impl Compare {
     }
 }
 
+impl Compare {
+    /// The balanced parts' backends.
+    pub(crate) fn backends(&self) -> Option<&Backends> {
+        match &self.output {
+            Output::Balanced(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
 impl Backends {
+    /// The backend `out` (the output for `input`) was balanced to.
+    pub(crate) fn backend(&self, input: &[u8], out: &[u8]) -> Option<usize> {
+        self.normalise(input, out).map(|(k, _)| k)
+    }
+
     /// The backend `out` was balanced to and `out` rewritten as if to backend 0 with the
     /// freedoms undone, or `None` when `out` names no backend.
     fn normalise(&self, input: &[u8], out: &[u8]) -> Option<(usize, Vec<u8>)> {
@@ -496,6 +524,7 @@ mod carried_or_recomputed_tests {
             ],
             lb_mac: LB,
             nat: true,
+            choice: Choice::BySource,
         };
         let input = frame(LB, VIP, true);
         let mut seen = Vec::new();

@@ -17,6 +17,19 @@ pub enum L4Csum {
     /// Correct as sent, with the first two payload bytes chosen so that the checksum computed
     /// after the destination becomes this address is 0 (UDP must then send 0xffff).
     LandsOnZeroFor(Ipv4Addr),
+    /// Correct as sent and equal to this value (the first two payload bytes chosen so): a lab
+    /// names the values whose update after a rewrite needs a second carry.
+    Is(u16),
+}
+
+/// An IPv4 total length other than the packet's real one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TotalLen {
+    /// This value.
+    Is(u16),
+    /// The header as the IHL gives it (IHL × 4) plus this many bytes: the datagram ends
+    /// inside (or right after) its transport header while the frame carries the rest.
+    IntoTransport(u16),
 }
 
 /// What fills IPv4 options (IHL above 5).
@@ -48,7 +61,7 @@ pub struct FrameSpec {
     /// DSCP/ECN byte.
     pub tos: u8,
     /// The total length field, when not the packet's real length.
-    pub total_len: Option<u16>,
+    pub total_len: Option<TotalLen>,
     /// Don't Fragment.
     pub df: bool,
     /// More Fragments.
@@ -74,6 +87,12 @@ pub struct FrameSpec {
     pub tcp_flags: u8,
     /// TCP option words (NOPs), 0 to 10.
     pub tcp_option_words: u8,
+    /// The TCP data offset nibble, when not the header's real length.
+    pub tcp_doff: Option<u8>,
+    /// The UDP length field, when not the datagram's real length.
+    pub udp_len: Option<u16>,
+    /// The ICMP type (8, echo request, unless varied; the rest of the header stays an echo's).
+    pub icmp_type: u8,
     /// The transport checksum.
     pub l4_csum: L4Csum,
     /// Payload length in bytes.
@@ -165,6 +184,9 @@ impl FrameSpec {
             dport,
             tcp_flags: 0x02,
             tcp_option_words: 0,
+            tcp_doff: None,
+            udp_len: None,
+            icmp_type: 8,
             l4_csum: L4Csum::Valid,
             payload_len: 6,
             padding: 0,
@@ -189,12 +211,26 @@ impl FrameSpec {
         }
         let mut payload: Vec<u8> = (0..self.payload_len).map(|i| (i % 251) as u8).collect();
         b = match self.protocol {
-            6 => b
-                .tcp(self.sport, self.dport)
-                .tcp_flags(self.tcp_flags)
-                .tcp_options(&vec![1; usize::from(self.tcp_option_words) * 4]),
-            17 => b.udp(self.sport, self.dport),
-            1 => b.icmp_echo(self.sport, self.dport),
+            6 => {
+                let b = b
+                    .tcp(self.sport, self.dport)
+                    .tcp_flags(self.tcp_flags)
+                    .tcp_options(&vec![1; usize::from(self.tcp_option_words) * 4]);
+                match self.tcp_doff {
+                    Some(words) => b.tcp_data_offset(words & 0x0f),
+                    None => b,
+                }
+            }
+            17 => {
+                let b = b.udp(self.sport, self.dport);
+                match self.udp_len {
+                    Some(len) => b.udp_length(len),
+                    None => b,
+                }
+            }
+            1 => b
+                .icmp_echo(self.sport, self.dport)
+                .icmp_type(self.icmp_type),
             p => {
                 // Raw transport bytes that start like ports, so a parser that reads ports for
                 // any protocol sees them.
@@ -206,7 +242,14 @@ impl FrameSpec {
             }
         };
         let l4_ports = matches!(self.protocol, 6 | 17);
-        if matches!(self.l4_csum, L4Csum::LandsOnZeroFor(_)) && l4_ports && payload.len() < 2 {
+        // The value a crafted first payload word makes the checksum come out as, for a
+        // destination.
+        let crafted = match self.l4_csum {
+            L4Csum::LandsOnZeroFor(to) => Some((to, 0)),
+            L4Csum::Is(value) => Some((self.dst, value)),
+            L4Csum::Valid | L4Csum::Zero | L4Csum::Bad => None,
+        };
+        if crafted.is_some() && l4_ports && payload.len() < 2 {
             payload.resize(2, 0);
         }
         b = b.payload(&payload);
@@ -216,6 +259,10 @@ impl FrameSpec {
         frame[ip] = (self.version << 4) | (self.ihl & 0x0f);
         frame[ip + 1] = self.tos;
         if let Some(len) = self.total_len {
+            let len = match len {
+                TotalLen::Is(n) => n,
+                TotalLen::IntoTransport(n) => u16::from(self.ihl) * 4 + n,
+            };
             frame[ip + 2..ip + 4].copy_from_slice(&len.to_be_bytes());
         }
         let frag =
@@ -227,17 +274,21 @@ impl FrameSpec {
             let sum =
                 |frame: &[u8], dst| l4_checksum(self.src, dst, self.protocol, &frame[l4..], at);
             let wire = |c: u16| if udp && c == 0 { 0xffff } else { c };
-            if let L4Csum::LandsOnZeroFor(to) = self.l4_csum
+            if let Some((to, value)) = crafted
                 && let Some(p) = layout.payload
             {
-                // With the adjusting word 0, the sum s over the rewritten packet; the word !s
-                // brings the sum to 0xffff, whose checksum is 0.
+                // With the adjusting word 0, the sum s over the packet sent to `to`; the word
+                // !value + !s (one's complement) brings the sum to !value, whose checksum is
+                // `value`.
                 frame[p..p + 2].fill(0);
                 let s = !sum(&frame, to);
-                frame[p..p + 2].copy_from_slice(&(!s).to_be_bytes());
+                let word = fold(u32::from(!value) + u32::from(!s));
+                frame[p..p + 2].copy_from_slice(&word.to_be_bytes());
             }
             let value = match self.l4_csum {
-                L4Csum::Valid | L4Csum::LandsOnZeroFor(_) => wire(sum(&frame, self.dst)),
+                L4Csum::Valid | L4Csum::LandsOnZeroFor(_) | L4Csum::Is(_) => {
+                    wire(sum(&frame, self.dst))
+                }
                 L4Csum::Zero => 0,
                 L4Csum::Bad => wire(sum(&frame, self.dst)).wrapping_add(1).max(1),
             };
@@ -284,6 +335,7 @@ impl Show for L4Csum {
             L4Csum::Zero => "0".into(),
             L4Csum::Bad => "wrong".into(),
             L4Csum::LandsOnZeroFor(a) => format!("valid, 0 once the destination is {a}"),
+            L4Csum::Is(v) => format!("valid, 0x{v:04x}"),
         }
     }
 }
@@ -293,6 +345,15 @@ impl Show for Cut {
         match self {
             Cut::At(n) => format!("after {n} bytes"),
             Cut::IntoTransport(n) => format!("after {n} bytes of transport header"),
+        }
+    }
+}
+
+impl Show for TotalLen {
+    fn show(&self) -> String {
+        match self {
+            TotalLen::Is(n) => n.to_string(),
+            TotalLen::IntoTransport(n) => format!("IHL × 4 + {n}"),
         }
     }
 }
@@ -372,6 +433,9 @@ fields!(
     dport,
     tcp_flags,
     tcp_option_words,
+    tcp_doff,
+    udp_len,
+    icmp_type,
     l4_csum,
     payload_len,
     padding,

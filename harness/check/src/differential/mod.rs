@@ -22,15 +22,17 @@
 mod compare;
 pub mod frame;
 pub mod generate;
+mod rotation;
 
 use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
 
-pub use compare::{Backends, Compare, Counted, Normaliser, Observation, Output};
-pub use frame::{Cut, FrameSpec, L4Csum, OptFill};
+pub use compare::{Backends, Choice, Compare, Counted, Normaliser, Observation, Output};
+pub use frame::{Cut, FrameSpec, L4Csum, OptFill, TotalLen};
 pub use generate::{Generator, Interesting};
+pub use rotation::Broken;
 
 use crate::{
     fill::Setup,
@@ -41,6 +43,7 @@ use kernel::{
     object::XdpObject,
     target::{self, Target},
     topology::TopologySpec,
+    verdict::Verdict,
 };
 
 /// What the contract says one frame must get, in the form [`Observation::contract_view`]
@@ -136,6 +139,9 @@ pub struct Difference {
     /// `shrunk`, or it is a copy of the canonical frame when the prime differs), and the
     /// sequence as generated.
     pub sequence: Option<(Sequence, Sequence)>,
+    /// A round robin's rotation broken at `shrunk` (then `sequence` holds the frames from the
+    /// last balanced one).
+    pub rotation: Option<Broken>,
 }
 
 impl Difference {
@@ -182,6 +188,8 @@ struct Compared {
     program: Observation,
     /// The program's output bytes.
     output: Option<Vec<u8>>,
+    /// The reference's and the program's backends, in a balancing part.
+    backends: (Option<usize>, Option<usize>),
 }
 
 /// One program and its last counter reading.
@@ -266,8 +274,23 @@ impl Differential {
         let frame = spec.build();
         let open = self.open.is_some_and(|open| open(&frame));
         let [program, reference] = sides;
-        let (theirs, _) = self.observe(reference, &frame)?;
+        let (theirs, their_output) = self.observe(reference, &frame)?;
         let (ours, output) = self.observe(program, &frame)?;
+        let backends = match self.compare.backends() {
+            Some(b) => {
+                // Balanced: sent on (a passed frame may happen to be addressed to a backend).
+                let of = |obs: &Observation, out: &Option<Vec<u8>>| {
+                    let sent = [Verdict::Tx, Verdict::Redirect]
+                        .iter()
+                        .any(|v| v.to_string() == obs.verdict);
+                    out.as_ref()
+                        .filter(|_| sent)
+                        .and_then(|o| b.backend(&frame, o))
+                };
+                (of(&theirs, &their_output), of(&ours, &output))
+            }
+            None => (None, None),
+        };
         let off_contract = self
             .oracle
             .and_then(|o| o(&frame))
@@ -278,6 +301,7 @@ impl Differential {
             reference: theirs,
             program: ours,
             output,
+            backends,
         })
     }
 
@@ -340,11 +364,61 @@ impl Differential {
             }
             return Ok(found);
         }
+        // In test-run every single-field variant of the bases first, then the drawn frames.
+        let swept = if veth {
+            Vec::new()
+        } else {
+            generate::sweep(&self.canonical, &self.interesting)
+        };
+        let total = swept.len() + n;
+        let frames = swept
+            .into_iter()
+            .chain(std::iter::repeat_with(|| generator.next_frame()).take(n));
         let mut off = 0;
-        for index in 0..n {
-            let spec = generator.next_frame();
+        let choice = self.compare.backends().map(|b| b.choice);
+        let rotating = choice == Some(Choice::Rotation);
+        let mut rotation = rotation::Rotation::default();
+        for (index, spec) in frames.enumerate() {
+            // A frame the contract lets a program balance or pass would move one rotation and
+            // not the other.
+            if rotating && self.is_open(&spec) {
+                continue;
+            }
             let c = self.differs(&mut sides, &spec)?;
             off += usize::from(c.off_contract);
+            if let Some(choice) = choice
+                && !c.differs
+            {
+                if c.off_contract {
+                    rotation.reset();
+                } else if let Some((broken, since)) = rotation.follow(choice, &spec, c.backends) {
+                    return Ok(Found {
+                        frames: index + 1,
+                        reference_off_contract: off,
+                        over_time: 0,
+                        mode,
+                        difference: Some(Difference {
+                            index,
+                            generated: spec.clone(),
+                            shrunk: spec,
+                            reference: c.reference,
+                            program: c.program,
+                            output: c.output,
+                            sequence: Some((
+                                Sequence {
+                                    prime: 0,
+                                    frames: since.clone(),
+                                },
+                                Sequence {
+                                    prime: 0,
+                                    frames: since,
+                                },
+                            )),
+                            rotation: Some(broken),
+                        }),
+                    });
+                }
+            }
             if c.differs {
                 let difference = self.shrink(&mut sides, index, spec)?;
                 return Ok(Found {
@@ -357,7 +431,7 @@ impl Differential {
             }
         }
         Ok(Found {
-            frames: n,
+            frames: total,
             reference_off_contract: off,
             over_time: 0,
             mode,
@@ -525,6 +599,7 @@ impl Differential {
                 reference,
                 program,
                 output,
+                backends: (None, None),
             },
         ))
     }
@@ -637,6 +712,7 @@ impl Differential {
             program: c.program,
             output: c.output,
             sequence: Some((shrunk, generated)),
+            rotation: None,
         })
     }
 
@@ -677,6 +753,7 @@ impl Differential {
             program: c.program,
             output: c.output,
             sequence: None,
+            rotation: None,
         })
     }
 
@@ -768,7 +845,55 @@ impl Differential {
         };
         let mut frame = String::new();
         let mut traffic = Vec::new();
-        if let Some((shrunk, generated)) = &d.sequence {
+        let mut backends = None;
+        if let (Some(broken), Some((since, _)), Some(b)) =
+            (&d.rotation, &d.sequence, self.compare.backends())
+        {
+            let name = |k: usize| {
+                b.list
+                    .get(k)
+                    .map_or_else(|| k.to_string(), |(a, _)| a.to_string())
+            };
+            frame.push_str(&match b.choice {
+                Choice::Rotation => format!(
+                    "frame #{} breaks the round robin's rotation: until then the program's \
+                     backend of every balanced frame was the reference's under one mapping \
+                     ({}); a rotation may start anywhere and go round in any order, but frames \
+                     the contract passes must not move it. The last balanced frame and the \
+                     frames since:\n",
+                    d.index,
+                    broken
+                        .mapping
+                        .iter()
+                        .map(|(r, p)| format!("{} -> {}", name(*r), name(*p)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                Choice::BySource => format!(
+                    "frame #{} reaches another backend than an earlier frame from its source: \
+                     the backend must be a function of the source address. The earlier frame \
+                     and this one:\n",
+                    d.index,
+                ),
+            });
+            for (k, f) in since.frames.iter().enumerate() {
+                frame.push_str(&format!("  frame {}:\n", k + 1));
+                self.changed_fields(&mut frame, f, "    ");
+            }
+            frame.push_str("the frame that broke it");
+            traffic.extend(since.frames.iter().map(|f| Frame {
+                sent: true,
+                at: None,
+                bytes: f.build(),
+            }));
+            backends = Some((
+                broken.expected.map_or_else(
+                    || "a backend the mapping does not give to another of the reference's".into(),
+                    name,
+                ),
+                name(broken.actual),
+            ));
+        } else if let Some((shrunk, generated)) = &d.sequence {
             frame.push_str(&format!(
                 "sequence #{} differs; shrunk to {} copies of the canonical frame, then {} \
                  frame(s):\n",
@@ -814,8 +939,12 @@ impl Differential {
             "replay: xdplab run {} --object <your object> --mode {} --check {} --seed {}\n",
             self.lab, found.mode, self.check, self.seed
         ));
-        let side = |label: &str, obs: &Observation| {
-            format!("{head}{frame}{label}:\n{}", indent(&obs.to_string()))
+        let side = |label: &str, obs: &Observation, backend: Option<&String>| {
+            let mut text = format!("{head}{frame}{label}:\n{}", indent(&obs.to_string()));
+            if let Some(b) = backend {
+                text.push_str(&format!("  backend   {b}\n"));
+            }
+            text
         };
         if let Some(out) = &d.output {
             traffic.push(Frame {
@@ -826,8 +955,8 @@ impl Differential {
         }
         (
             Judgement {
-                expected: side("outcome", &d.reference),
-                actual: side("outcome", &d.program),
+                expected: side("outcome", &d.reference, backends.as_ref().map(|b| &b.0)),
+                actual: side("outcome", &d.program, backends.as_ref().map(|b| &b.1)),
             },
             traffic,
         )

@@ -87,12 +87,14 @@ pub fn assert_deterministic(d: impl Fn(u64) -> Differential, object: &XdpObject)
 }
 
 /// Prints which parts' differential checks catch each `BUG_` flag of `source` (built by
-/// `build`), and how many flags are caught at all. `skip`: flags that do not load.
+/// `build`), and how many flags are caught at all; asserts that the flags none catches are
+/// exactly `missed`. `skip`: flags that do not load.
 pub fn count_caught(
     source: &Path,
     skip: &[&str],
     build: impl Fn(&str) -> XdpObject,
     parts: &[Differential],
+    missed: &[&str],
 ) {
     let text = std::fs::read_to_string(source).unwrap();
     let mut defines: Vec<&str> = text
@@ -101,7 +103,7 @@ pub fn count_caught(
         .collect();
     defines.sort_unstable();
     defines.dedup();
-    let mut caught = 0;
+    let mut uncaught = Vec::new();
     for define in &defines {
         let object = build(define);
         let hit: Vec<&str> = parts
@@ -109,8 +111,15 @@ pub fn count_caught(
             .filter(|d| compare(d, &object, d.frames).difference.is_some())
             .map(|d| d.program)
             .collect();
-        caught += usize::from(!hit.is_empty());
+        if hit.is_empty() {
+            uncaught.push(*define);
+        }
         eprintln!("{define}: {hit:?}");
     }
-    eprintln!("caught {caught} of {}", defines.len());
+    eprintln!(
+        "caught {} of {}",
+        defines.len() - uncaught.len(),
+        defines.len()
+    );
+    assert_eq!(uncaught, missed, "the flags no differential check catches");
 }
