@@ -389,4 +389,33 @@ mod tests {
         assert!(!score.has_environment_fault());
         assert_eq!(score.failed().count(), 0);
     }
+
+    /// Two parts of one program (a lab may judge a program twice, say once per kernel helper
+    /// it needs): each part's points go to its own checks, by check, not by program name.
+    #[test]
+    fn two_parts_of_one_program_score_by_their_own_checks() {
+        let mut lab = lab();
+        lab.parts[0].checks = ["passes", "fails"]
+            .map(|n| harness::Check::new("0.0", "p", n, n))
+            .to_vec();
+        lab.parts.push(lab.parts[0].clone());
+        lab.parts[1].checks = ["other-passes", "other-fails"]
+            .map(|n| harness::Check::new("0.0", "p", n, n))
+            .to_vec();
+        let report = Report::new(
+            "0.0",
+            kernel::Mode::TestRun,
+            "x.o",
+            vec![
+                result("0.0/p/passes", Status::Pass),
+                result("0.0/p/fails", Status::Fail(FailureClass::Environment)),
+                result("0.0/p/other-passes", Status::NotRun),
+                result("0.0/p/other-fails", Status::NotRun),
+            ],
+        );
+        let score = Rubric::default_for(&lab).score(&report);
+        let possible: Vec<f64> = score.tests.iter().map(|t| t.max).collect();
+        assert_eq!(possible, [5.0, 0.0, 0.0, 0.0], "{:?}", score.tests);
+        assert_eq!((score.points, score.max), (5.0, 5.0));
+    }
 }
