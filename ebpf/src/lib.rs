@@ -4,6 +4,8 @@
 //! Each object is an ELF file for bpfel-unknown-none with BTF (`.BTF`, `.BTF.ext`) and
 //! BTF-defined maps (`.maps`), loadable by aya and readable by libbpf and bpftool.
 
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 /// Keeps embedded bytes 8-byte aligned, as ELF parsers reading an object in place expect.
 #[repr(C, align(8))]
 struct Aligned<Bytes: ?Sized>(Bytes);

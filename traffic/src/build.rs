@@ -15,20 +15,12 @@ use pnet::packet::vlan::MutableVlanPacket;
 use pnet::util::MacAddr;
 
 use crate::checksum::{self, Addrs};
+use crate::header::{
+    ARP_LEN, ETH_LEN, ICMP_LEN, IPV4_LEN, IPV6_LEN, MAX_OPTIONS, TCP_LEN, UDP_LEN, VLAN_LEN,
+};
 use crate::proto::{EXPERIMENTAL_ETHERTYPE, EXPERIMENTAL_IP_PROTO};
 use crate::tag::{TRAILER_LEN, trailer};
 pub use crate::tag::{Tag, find_tag};
-
-const ETH_LEN: usize = 14;
-const VLAN_LEN: usize = 4;
-const IPV4_LEN: usize = 20;
-const IPV6_LEN: usize = 40;
-const ARP_LEN: usize = 28;
-const TCP_LEN: usize = 20;
-const UDP_LEN: usize = 8;
-const ICMP_ECHO_LEN: usize = 8;
-/// IPv4 options and TCP options both fit in 40 bytes (a 4-bit length counting 32-bit words).
-const MAX_OPTIONS: usize = 40;
 
 /// Builds one Ethernet frame for a test: pick the layers, optionally break something, then
 /// [`build`](Self::build).
@@ -423,7 +415,7 @@ impl FrameBuilder {
             Transport::None | Transport::Raw(_) => None,
             Transport::Tcp { .. } => Some(TCP_LEN + self.tcp.options.len()),
             Transport::Udp { .. } => Some(UDP_LEN),
-            Transport::IcmpEcho { .. } => Some(ICMP_ECHO_LEN),
+            Transport::IcmpEcho { .. } => Some(ICMP_LEN),
         };
         let is_ip = matches!(self.net, Net::Ipv4 { .. } | Net::Ipv6 { .. });
         assert!(

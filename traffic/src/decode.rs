@@ -28,6 +28,8 @@ use pnet::packet::ipv4::{self, Ipv4Flags, Ipv4Packet};
 use pnet::packet::ipv6::Ipv6Packet;
 use pnet::packet::tcp::TcpPacket;
 use pnet::packet::udp::UdpPacket;
+
+use crate::header::{ARP_LEN, ETH_LEN, ICMP_LEN, IPV4_LEN, IPV6_LEN, TCP_LEN, UDP_LEN, VLAN_LEN};
 use pnet::packet::vlan::VlanPacket;
 use pnet::util::MacAddr;
 
@@ -274,15 +276,6 @@ pub fn decode(frame: &[u8]) -> Decoded {
     d.eth(frame);
     d
 }
-
-const ETH_LEN: usize = 14;
-const VLAN_LEN: usize = 4;
-const IPV4_LEN: usize = 20;
-const IPV6_LEN: usize = 40;
-const ARP_LEN: usize = 28;
-const TCP_LEN: usize = 20;
-const UDP_LEN: usize = 8;
-const ICMP_LEN: usize = 8;
 
 /// ICMP types with an identifier and sequence number: echo request and reply.
 const ICMP_ECHO_TYPES: [u8; 2] = [8, 0];

@@ -4,14 +4,14 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::{MacAddr, build::FrameBuilder};
 
-pub const A: MacAddr = MacAddr(2, 0, 0, 0, 0, 1);
-pub const B: MacAddr = MacAddr(2, 0, 0, 0, 0, 2);
-pub const IP_A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
-pub const IP_B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
-pub const IP6_A: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1);
-pub const IP6_B: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2);
+pub(crate) const A: MacAddr = MacAddr(2, 0, 0, 0, 0, 1);
+pub(crate) const B: MacAddr = MacAddr(2, 0, 0, 0, 0, 2);
+pub(crate) const IP_A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+pub(crate) const IP_B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+pub(crate) const IP6_A: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1);
+pub(crate) const IP6_B: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2);
 
 /// An Ethernet frame from A to B.
-pub fn eth() -> FrameBuilder {
+pub(crate) fn eth() -> FrameBuilder {
     FrameBuilder::ethernet(A, B)
 }

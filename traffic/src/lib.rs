@@ -14,11 +14,12 @@
 //! assert!(decode(&frame).to_string().contains("tcp 40000 > 22 [S]"));
 //! ```
 
-#![warn(missing_docs)]
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 pub mod build;
 mod checksum;
 pub mod decode;
+pub mod header;
 mod proto;
 pub mod socket;
 pub mod tag;

@@ -5,18 +5,18 @@ use pnet::packet::ip::{IpNextHeaderProtocol, IpNextHeaderProtocols};
 
 /// EtherType of frames with nothing above Ethernet: IEEE 802 "local experimental 1", so no
 /// real protocol handler claims them.
-pub const EXPERIMENTAL_ETHERTYPE: EtherType = EtherType(0x88b5);
+pub(crate) const EXPERIMENTAL_ETHERTYPE: EtherType = EtherType(0x88b5);
 
 /// IP protocol of packets with no transport header: RFC 3692's "use for experimentation".
-pub const EXPERIMENTAL_IP_PROTO: IpNextHeaderProtocol = IpNextHeaderProtocols::Test1;
+pub(crate) const EXPERIMENTAL_IP_PROTO: IpNextHeaderProtocol = IpNextHeaderProtocols::Test1;
 
 /// Whether `ethertype` announces an 802.1Q/802.1ad tag rather than a network protocol.
-pub fn is_vlan(ethertype: EtherType) -> bool {
+pub(crate) fn is_vlan(ethertype: EtherType) -> bool {
     [EtherTypes::Vlan, EtherTypes::PBridge, EtherTypes::QinQ].contains(&ethertype)
 }
 
 /// Short lower-case name of an EtherType, or its hex value.
-pub fn ethertype_name(ethertype: EtherType) -> String {
+pub(crate) fn ethertype_name(ethertype: EtherType) -> String {
     match ethertype {
         EtherTypes::Ipv4 => "ipv4".into(),
         EtherTypes::Ipv6 => "ipv6".into(),
@@ -29,7 +29,7 @@ pub fn ethertype_name(ethertype: EtherType) -> String {
 }
 
 /// Short lower-case name of an IP protocol, or its number.
-pub fn ip_proto_name(proto: IpNextHeaderProtocol) -> String {
+pub(crate) fn ip_proto_name(proto: IpNextHeaderProtocol) -> String {
     match proto {
         IpNextHeaderProtocols::Tcp => "tcp".into(),
         IpNextHeaderProtocols::Udp => "udp".into(),

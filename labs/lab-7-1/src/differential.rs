@@ -9,8 +9,8 @@ use std::net::Ipv4Addr;
 use harness::{
     Check,
     differential::{Compare, Counted, Differential, FrameSpec, Interesting, Output},
-    topology::{CLIENT_MAC, DUT_MAC},
 };
+use kernel::topology::{CLIENT_MAC, DUT_MAC};
 
 use crate::ID;
 

@@ -9,15 +9,19 @@
 //! non-zero seed draws them at random and shuffles the frames of each check, so a program
 //! that matched the exact frames instead of the rules fails.
 
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 pub mod differential;
 
 use std::{cell::Cell, net::Ipv4Addr};
 
 use harness::{
     Check, Lab, Part, PartId, Probe,
+    vary::{CLIENT_PORTS, Cycle, Vary},
+};
+use kernel::{
     Verdict::{Drop, Pass},
     topology::{CLIENT_MAC, DUT_MAC, TopologySpec},
-    vary::{CLIENT_PORTS, Cycle, Vary},
 };
 use traffic::{FrameBuilder, Tag};
 
@@ -51,7 +55,7 @@ enum Stat {
 
 impl Stat {
     /// The verdict of the rule that counts here.
-    fn verdict(self) -> harness::Verdict {
+    fn verdict(self) -> kernel::Verdict {
         match self {
             Stat::Passed | Stat::Others => Pass,
             Stat::Dropped | Stat::Icmp | Stat::Source | Stat::Port => Drop,

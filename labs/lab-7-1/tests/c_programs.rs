@@ -4,7 +4,8 @@
 
 use std::{collections::BTreeSet, path::Path};
 
-use harness::{FailureClass, Mode, Report, Status, XdpObject, object::ProgramSource, testing};
+use harness::{Report, Status, testing};
+use kernel::{FailureClass, Mode, XdpObject, object::ProgramSource};
 
 fn build(defines: &[&str]) -> XdpObject {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs/filter.c");
@@ -350,7 +351,7 @@ fn truncated_frames_aborted_test_run() {
 #[test]
 fn pinned_programs_pass() {
     let object = build(&[]);
-    let pins = harness::object::PinDir::create().expect("a bpffs pin directory");
+    let pins = kernel::object::PinDir::create().expect("a bpffs pin directory");
     let mut ebpf = aya::Ebpf::load_file(object.origin()).expect("aya loads the C object");
     for name in ["ip_filter", "port_filter", "firewall"] {
         let program: &mut aya::programs::Xdp = ebpf.program_mut(name).unwrap().try_into().unwrap();
@@ -358,7 +359,7 @@ fn pinned_programs_pass() {
         program.pin(pins.path().join(name)).unwrap();
     }
     drop(ebpf); // the pins keep the programs, and the programs keep their maps
-    let source = harness::object::PinnedPrograms::open(pins.path()).unwrap();
+    let source = kernel::source::PinnedPrograms::open(pins.path()).unwrap();
     for mode in [Mode::TestRun, Mode::Native] {
         let report = run(&source, mode);
         assert!(report.all_passed(), "{}", report.to_text());

@@ -6,13 +6,16 @@
 use std::collections::BTreeSet;
 
 use harness::{
-    Mode, Report, Status, XdpObject,
-    object::{PinDir, ProgramSource},
-    source::{AttachedProgram, PinnedPrograms, ProgramIds},
+    Report, Status,
     testing::{
         self,
         student_loader::{StudentPrograms, XDP_FLAGS_DRV_MODE, attach_netlink, patch_compare_imm},
     },
+};
+use kernel::{
+    Mode, XdpObject,
+    object::{PinDir, ProgramSource},
+    source::{AttachedProgram, PinnedPrograms, ProgramIds},
     topology::Topology,
 };
 
@@ -164,7 +167,7 @@ fn a_buggy_copy_is_flagged_as_its_elf_twin_is() {
                     .checks
                     .iter()
                     .filter(|c| !c.passed)
-                    .all(|c| c.status == Status::Fail(harness::FailureClass::Behaviour)),
+                    .all(|c| c.status == Status::Fail(kernel::FailureClass::Behaviour)),
                 "{}",
                 report.to_text()
             );
@@ -216,7 +219,7 @@ fn two_candidate_maps_are_listed_with_how_to_name_one() {
     for c in reads_stats {
         assert_eq!(
             c.status,
-            Status::Fail(harness::FailureClass::MapLayout),
+            Status::Fail(kernel::FailureClass::MapLayout),
             "{}",
             c.message
         );
@@ -299,7 +302,7 @@ fn other_traffic_on_the_students_interface_is_not_charged() {
         stop.store(true, Ordering::Relaxed);
         report
     });
-    let behaviour = harness::FailureClass::Behaviour;
+    let behaviour = kernel::FailureClass::Behaviour;
     assert!(
         report
             .checks

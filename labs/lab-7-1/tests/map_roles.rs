@@ -5,7 +5,8 @@
 
 use std::path::Path;
 
-use harness::{FailureClass, Mode, Status, testing};
+use harness::{Status, testing};
+use kernel::{FailureClass, Mode};
 
 #[test]
 fn another_roles_map_is_not_bound_by_layout() {

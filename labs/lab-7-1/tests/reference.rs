@@ -2,7 +2,8 @@
 //! mode. The verdict tables are insta snapshots under expected/lab-7-1/, shared by all modes:
 //! a mode that disagrees with the others fails its snapshot.
 
-use harness::{Mode, testing};
+use harness::testing;
+use kernel::Mode;
 
 fn passes_everything(mode: Mode) {
     let lab = lab_7_1::lab(0);

@@ -6,7 +6,8 @@
 //! way in all three), and lab 7.2's test, whose programs keep per-source state, runs all three.
 //! All three here took 35 s.
 
-use harness::{Mode, testing};
+use harness::testing;
+use kernel::Mode;
 
 const PARTS: [&str; 3] = ["ip_filter", "port_filter", "firewall"];
 

@@ -23,13 +23,11 @@ use std::{
 };
 
 use harness::{
-    Error, Result, Verdict,
-    budget::KernelTime,
-    check::Judgement,
     counters,
+    judgement::Judgement,
     table::{Shown, Table, ms, runs},
-    target::Target,
 };
+use kernel::{Error, Result, Verdict, budget::KernelTime, target::Target};
 use traffic::{FrameBuilder, Tag};
 
 use crate::STATS;
@@ -260,7 +258,7 @@ impl Trace {
     /// Why a trace in which every frame found a token verified nothing: its frames came so
     /// slowly that the contract's bucket refilled for all of them. The machine's fault
     /// (unverified) unless the program's own time alone, with the trace's deliberate waits,
-    /// refills the bucket for every frame: then the program is too slow (see harness::budget).
+    /// refills the bucket for every frame: then the program is too slow (see kernel::budget).
     fn vacuous(&self, program: &str, kernel: KernelTime, frames: usize, fired: &[Fired]) -> Error {
         let took: Duration = fired.iter().map(|(_, _, took)| *took).sum();
         let designed_ms: f64 = self

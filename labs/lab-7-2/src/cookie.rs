@@ -7,11 +7,13 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use harness::{
-    Check, Error, Outcome, Probe, Result, Verdict, XdpObject,
-    check::Judgement,
-    counters,
-    object::LoadedProgram,
+    Check, Probe, counters,
+    judgement::Judgement,
     table::{Shown, Table},
+};
+use kernel::{
+    Error, Outcome, Result, Verdict, XdpObject,
+    object::LoadedProgram,
     target::Target,
     tcp::{self, Connection},
     topology::{CLIENT_MAC, DUT_MAC, End, TopologySpec},

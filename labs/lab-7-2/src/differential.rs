@@ -27,12 +27,15 @@ use std::{
 };
 
 use harness::{
-    Check, Verdict, XdpObject,
+    Check,
     differential::{
         Compare, Counted, Differential, FrameSpec, Interesting, Normaliser, Output, Sequences,
         frame::{fold, ones_sum},
     },
-    lab::Setup,
+    fill::Setup,
+};
+use kernel::{
+    Verdict, XdpObject,
     object::LoadedProgram,
     topology::{CLIENT_MAC, DUT_MAC},
 };

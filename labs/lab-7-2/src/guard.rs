@@ -4,14 +4,15 @@
 use std::{net::Ipv4Addr, time::Duration};
 
 use harness::{
-    Bound, Check, Error, Expect, Flood, Pause, Result,
-    Verdict::{self, Drop, Pass},
-    Volley,
+    Bound, Check, Expect, Flood, Pause, Volley,
     Want::{Dropped, Exact, Passed},
-    Window,
-    check::Judgement,
-    counters,
+    Window, counters,
+    judgement::Judgement,
     table::{Shown, Table},
+};
+use kernel::{
+    Error, Result,
+    Verdict::{self, Drop, Pass},
     target::Target,
 };
 use traffic::{FrameBuilder, Tag};
@@ -447,7 +448,7 @@ fn straddle(t: &mut dyn Target, syns: &[FrameBuilder]) -> Result<Judgement> {
     if let Some(note) = t.by().note() {
         table.input(note);
     }
-    let verdicts = |shot: &harness::target::Shot| -> Vec<Verdict> {
+    let verdicts = |shot: &kernel::target::Shot| -> Vec<Verdict> {
         shot.outcomes.iter().map(|o| o.verdict).collect()
     };
     let half = first.len();
@@ -485,7 +486,7 @@ fn window_end(t: &mut dyn Target, tries: &[Vec<FrameBuilder>]) -> Result<Judgeme
     let mut result = Err(Error::env("no try"));
     for syns in tries {
         result = window_end_once(t, syns);
-        if !matches!(&result, Err(e) if e.class() == harness::FailureClass::Environment) {
+        if !matches!(&result, Err(e) if e.class() == kernel::FailureClass::Environment) {
             break;
         }
     }
@@ -518,7 +519,7 @@ fn window_end_once(t: &mut dyn Target, syns: &[FrameBuilder]) -> Result<Judgemen
         }
         Ok((a, b, c, took))
     })?;
-    let verdicts = |shot: &harness::target::Shot| -> Vec<Verdict> {
+    let verdicts = |shot: &kernel::target::Shot| -> Vec<Verdict> {
         shot.outcomes.iter().map(|o| o.verdict).collect()
     };
     let mut table = Table::default();

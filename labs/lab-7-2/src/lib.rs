@@ -10,6 +10,8 @@
 //! (02:00:00:00:00:02), to addresses in 203.0.113.0/24. Every rule is keyed on the source
 //! address, so everything else varies from frame to frame (`Free`).
 
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 mod bucket;
 mod cookie;
 pub mod differential;
@@ -19,28 +21,23 @@ mod rate;
 use std::net::Ipv4Addr;
 
 use harness::{
-    Expect, Lab, Part, PartId, Verdict, Volley,
-    topology::{CLIENT_MAC, DUT_MAC, TopologySpec},
+    Expect, Lab, Part, PartId, Volley,
     vary::{CLIENT_PORTS, Cycle, Vary},
+};
+use kernel::{
+    Verdict,
+    topology::{CLIENT_MAC, DUT_MAC, TopologySpec},
 };
 use traffic::FrameBuilder;
 
 /// The lab's id.
 pub const ID: &str = "7.2";
 
+/// TCP flag bits, as on the wire.
+use traffic::header::TcpFlags as flags;
+
 /// The counter map every lab 7.2 program has.
 const STATS: &str = "stats";
-
-/// TCP flag bits, as on the wire.
-mod flags {
-    pub const FIN: u8 = 0x01;
-    pub const SYN: u8 = 0x02;
-    pub const RST: u8 = 0x04;
-    pub const PSH: u8 = 0x08;
-    pub const ACK: u8 = 0x10;
-    pub const ECE: u8 = 0x40;
-    pub const CWR: u8 = 0x80;
-}
 
 /// The `stats` entries by what the contract counts in them (each part's rules in README.md);
 /// reports show them as the contract writes them, `stats[N]`.
@@ -92,8 +89,8 @@ pub fn lab(seed: u64) -> Lab {
             part(SYN_GUARD, guard::syn_checks(&f), TopologySpec::pair()),
             part(DDOS_GUARD, guard::ddos_checks(&f), TopologySpec::pair()),
             part(SYN_COOKIE, cookie::checks(&f), cookie::topology()).requires(&[
-                harness::kernel::Helper::TCP_RAW_GEN_SYNCOOKIE_IPV4,
-                harness::kernel::Helper::TCP_RAW_CHECK_SYNCOOKIE_IPV4,
+                kernel::host::Helper::TCP_RAW_GEN_SYNCOOKIE_IPV4,
+                kernel::host::Helper::TCP_RAW_CHECK_SYNCOOKIE_IPV4,
             ]),
         ],
         environment: Some(cookie::topology),

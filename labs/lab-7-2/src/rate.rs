@@ -7,11 +7,10 @@
 use std::{net::Ipv4Addr, time::Duration};
 
 use harness::{
-    Bound, Check, Expect, Flood, Pause,
-    Verdict::Pass,
-    Volley,
+    Bound, Check, Expect, Flood, Pause, Volley,
     Want::{Dropped, Exact, Passed},
 };
+use kernel::Verdict::Pass;
 
 use crate::{
     Free, RATE_LIMITER, STATS, Stat,

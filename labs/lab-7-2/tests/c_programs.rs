@@ -6,7 +6,8 @@
 
 use std::{collections::BTreeSet, path::Path};
 
-use harness::{FailureClass, Mode, Report, Status, XdpObject, testing};
+use harness::{Report, Status, testing};
+use kernel::{FailureClass, Mode, XdpObject};
 
 fn build(defines: &[&str]) -> XdpObject {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs/ddos.c");

@@ -5,10 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use harness::{
-    FailureClass, Mode, Status, XdpObject,
+    Status,
     differential::Differential,
     testing::{self, differential as diff},
 };
+use kernel::{FailureClass, Mode, XdpObject};
 use lab_7_2::differential::{FRAMES, differential};
 
 /// Frames these tests compare: a mutant whose difference needs a rare combination (a SYN

@@ -1,14 +1,14 @@
 //! Figures for the README, not assertions: how fast floods reach the program in each mode.
 //! `cargo nextest run -p xdplab-lab-7-2 --run-ignored only --no-capture`
 
-use harness::{Mode, target};
+use kernel::{Mode, target};
 use traffic::{FrameBuilder, Tag};
 
 /// 1500 tagged UDP frames from one source, as the rate checks send them.
 fn frames(base: u16) -> Vec<Vec<u8>> {
     (0..1500u16)
         .map(|i| {
-            FrameBuilder::ethernet(harness::topology::CLIENT_MAC, harness::topology::DUT_MAC)
+            FrameBuilder::ethernet(kernel::topology::CLIENT_MAC, kernel::topology::DUT_MAC)
                 .ipv4(
                     "198.18.9.1".parse().unwrap(),
                     "203.0.113.1".parse().unwrap(),

@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use harness::{FailureClass, Mode, Status, XdpObject, testing};
+use harness::{Status, testing};
+use kernel::{FailureClass, Mode, XdpObject};
 
 fn build(defines: &[&str]) -> XdpObject {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs/ddos.c");

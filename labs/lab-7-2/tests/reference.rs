@@ -4,7 +4,8 @@
 //! snapshot of their own, with the cookie redacted; the cookie is checked by the handshake
 //! checks instead.
 
-use harness::{Mode, Verdict, XdpObject, target, testing};
+use harness::testing;
+use kernel::{Mode, Verdict, XdpObject, target};
 use traffic::{FrameBuilder, decode};
 
 fn object() -> XdpObject {
@@ -68,7 +69,7 @@ fn syn_ack_headers(mode: Mode) {
         .find(|p| p.program == "syn_cookie")
         .unwrap();
     let mut t = target::open(&object(), "syn_cookie", mode, &part.topology).expect("target");
-    let syn = FrameBuilder::ethernet(harness::topology::CLIENT_MAC, harness::topology::DUT_MAC)
+    let syn = FrameBuilder::ethernet(kernel::topology::CLIENT_MAC, kernel::topology::DUT_MAC)
         .ipv4(
             "198.51.100.99".parse().unwrap(),
             "203.0.113.1".parse().unwrap(),

@@ -4,7 +4,8 @@
 //! Checks that need sources the maps do not know yet send from another /24. One test per mode,
 //! so that they run side by side (each takes about 35 s).
 
-use harness::{Mode, testing};
+use harness::testing;
+use kernel::Mode;
 
 const PARTS: [&str; 4] = ["rate_limiter", "syn_guard", "ddos_guard", "syn_cookie"];
 

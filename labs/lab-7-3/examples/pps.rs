@@ -7,13 +7,14 @@
 //! every frame) and how many datagrams the backends' UDP layers took in (their `NoPorts` and
 //! `InDatagrams` counters: checksums verified, delivered up to UDP).
 
-use harness::{Mode, arrival::throughput, target};
+use harness::arrival::throughput;
+use kernel::{Mode, target};
 use lab_7_3::{
     frames::Spec,
     net::{BACKEND_NS, CLIENT_IP},
 };
 
-fn main() -> harness::Result<()> {
+fn main() -> kernel::Result<()> {
     let mut args = std::env::args().skip(1);
     let mode = match args.next().as_deref() {
         None | Some("native") => Mode::Native,

@@ -6,20 +6,23 @@
 use std::{collections::BTreeMap, net::Ipv4Addr};
 
 use harness::{
-    Check, PartId, Probe, Spread, Verdict,
+    Check, PartId, Probe,
     arrival::Arrival,
-    check::Judgement,
     cpus::Spreading,
     delivery::{Count, Delivery, Observe, Parcel, Routing},
-    service::{Served, Service},
+    judgement::Judgement,
     table::render,
+};
+use kernel::{
+    Spread, Verdict,
+    service::{Served, Service},
     target::Target,
 };
-use traffic::{FrameBuilder, Tag, decode};
+use traffic::{FrameBuilder, Tag, decode, header::TcpFlags::ACK};
 
 use crate::{
     ID, LB_HASH,
-    frames::{ACK, Free, MIN_FRAME, Rewrite, Spec, TCP_PORT, UDP_PORT, outside_lab},
+    frames::{Free, MIN_FRAME, Rewrite, Spec, TCP_PORT, UDP_PORT, outside_lab},
     net::{
         BACKEND_LINK, BACKEND_NS, CLIENT, CLIENT_IP, Net, SWITCH_LB_PORT, SWITCH_NS, VIP, backends,
     },
@@ -316,7 +319,7 @@ fn long_rotation(
     vip: &[usize],
     verdict: Verdict,
     net: &Net,
-) -> harness::Result<Judgement> {
+) -> kernel::Result<Judgement> {
     let before = t.counters("stats")?;
     let shot = t.fire(frames)?;
     let after = t.counters("stats")?;
@@ -393,7 +396,7 @@ fn long_rotation(
     );
     let actual = rows(actual_rotation, counts, tally(&others));
     let want = BTreeMap::from([(0, went.len() as u64)]);
-    let got = harness::counters::moved(&harness::counters::deltas(&before, &after));
+    let got = harness::counters::moved(&kernel::maps::deltas(&before, &after));
     let note = shot.note.map(|n| n + "\n").unwrap_or_default();
     let table = |rows: Vec<(String, String)>, counted: &BTreeMap<u32, u64>| {
         note.clone()
@@ -831,7 +834,7 @@ fn backend_name(b: usize) -> String {
 
 /// The exchange through the load balancer, judged: who served it, what the client read, and
 /// which MAC the replies came from.
-fn dsr(t: &mut dyn Target, net: &Net) -> harness::Result<Judgement> {
+fn dsr(t: &mut dyn Target, net: &Net) -> kernel::Result<Judgement> {
     let service = Service {
         client: "client",
         client_link: "eth0",

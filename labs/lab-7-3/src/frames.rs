@@ -13,10 +13,8 @@ use crate::net::{CLIENT, CLIENT_IP, Net, VIP};
 
 /// The shortest Ethernet frame on a wire (without its FCS): shorter ones are padded to it.
 pub const MIN_FRAME: usize = 60;
-/// TCP's ACK flag.
-pub const ACK: u8 = 0x10;
 /// Where the IPv4 header starts in the lab's untagged Ethernet II frames.
-const L3: usize = 14;
+const L3: usize = traffic::header::ETH_LEN;
 
 /// The UDP port backends listen on in the delivery checks.
 pub const UDP_PORT: u16 = 7000;

@@ -7,12 +7,15 @@
 //! payloads, and the source wherever a rule does not depend on it, change from frame to frame
 //! ([`frames::Free`]); a seed draws them at random.
 
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 pub mod checks;
 pub mod differential;
 pub mod frames;
 pub mod net;
 
-use harness::{Lab, Part, PartId, Verdict, fill};
+use harness::{Lab, Part, PartId, fill};
+use kernel::Verdict;
 
 use checks::Path;
 use frames::{Free, Rewrite};
@@ -164,7 +167,7 @@ fn part(id: PartId, checks: Vec<harness::Check>, dsr: bool, net: &Net) -> Part {
 
 /// What a stretch part (`lb_redirect`, `lb_dsr`) is worth by default: half a core part, so
 /// the two core parts carry two thirds of the lab (see README.md, Grading).
-const STRETCH_POINTS: f64 = harness::grade::rubric::DEFAULT_PART_POINTS / 2.0;
+const STRETCH_POINTS: f64 = harness::lab::DEFAULT_PART_POINTS / 2.0;
 
 /// A part as a stretch goal: worth [`STRETCH_POINTS`] in the default rubric.
 fn stretch(part: Part) -> Part {
@@ -176,7 +179,7 @@ fn stretch(part: Part) -> Part {
 
 #[cfg(test)]
 mod tests {
-    use harness::grade::Rubric;
+    use grade::Rubric;
 
     /// The core parts carry two thirds of the default rubric, the stretch parts one third.
     #[test]

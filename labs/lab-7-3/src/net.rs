@@ -2,10 +2,9 @@
 
 use std::net::Ipv4Addr;
 
-use harness::{
+use harness::{arrival::Backend, fill::Fill};
+use kernel::{
     Verdict,
-    delivery::Backend,
-    fill::Fill,
     netconf::NetConfig,
     topology::{CLIENT_MAC, DUT_MAC, End, TopologySpec, Watch},
 };

@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use harness::{Mode, Report, XdpObject, testing};
+use harness::{Report, testing};
+use kernel::{Mode, XdpObject};
 
 fn build(defines: &[&str]) -> XdpObject {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs/lb.c");

@@ -5,10 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use harness::{
-    Mode, Status, XdpObject,
+    Status,
     differential::Differential,
     testing::{self, differential as diff},
 };
+use kernel::{Mode, XdpObject};
 use lab_7_3::differential::{FRAMES, differential, seed0_net};
 
 /// Frames these tests compare: a mutant whose difference needs a rare combination of fields

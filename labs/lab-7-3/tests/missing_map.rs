@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use harness::{FailureClass, Mode, Status, testing};
+use harness::{Status, testing};
+use kernel::{FailureClass, Mode};
 
 #[test]
 fn an_unfound_map_fails_only_the_checks_that_read_it() {

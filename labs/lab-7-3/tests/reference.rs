@@ -5,7 +5,8 @@
 //! backends (where the round robin started, where a source hashes to) are left out, since the
 //! contract lets those differ between correct programs.
 
-use harness::{Mode, Report, Status, XdpObject, testing};
+use harness::{Report, Status, testing};
+use kernel::{Mode, XdpObject};
 
 fn object() -> XdpObject {
     testing::object_under_test(&lab_7_3::lab(0))

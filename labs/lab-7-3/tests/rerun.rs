@@ -6,7 +6,8 @@
 //! Native mode only, which also runs the checks that need a real path: what carries over does
 //! not depend on the mode, and lab 7.2's test runs all three. All three here took 35 s.
 
-use harness::{Mode, testing};
+use harness::testing;
+use kernel::Mode;
 
 const PARTS: [&str; 4] = ["lb_round_robin", "lb_hash", "lb_redirect", "lb_dsr"];
 

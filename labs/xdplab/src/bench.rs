@@ -3,7 +3,8 @@
 use std::{path::PathBuf, time::Duration};
 
 use clap::Args;
-use harness::{Error, Mode, XdpObject, doctor, netns};
+use harness::doctor;
+use kernel::{Error, Mode, XdpObject, cleanup};
 
 use crate::{Format, exit::Exit, labs, run::objects_or_reference};
 
@@ -42,7 +43,7 @@ pub(crate) struct BenchArgs {
 pub(crate) fn bench(args: BenchArgs) -> Result<Exit, Error> {
     let lab = labs::find_or_explain(&args.lab, 0)?;
     doctor::require_root()?;
-    netns::sweep();
+    cleanup::sweep();
     let source = objects_or_reference(&args.object, || lab.reference_object()).open()?;
     let opts = harness::bench::PerfOptions {
         runs: args.runs,

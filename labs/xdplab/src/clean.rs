@@ -1,12 +1,13 @@
 //! `xdplab clean`: namespaces and pins left behind by killed runs removed.
 
-use harness::{Error, doctor, netns};
+use harness::doctor;
+use kernel::{Error, cleanup};
 
 use crate::exit::Exit;
 
 pub(crate) fn clean() -> Result<Exit, Error> {
     doctor::require_root()?;
-    let swept = netns::sweep();
+    let swept = cleanup::sweep();
     println!(
         "removed {} namespace(s) and {} pin(s) left by killed runs",
         swept.namespaces.len(),

@@ -1,7 +1,8 @@
 //! `xdplab env`: a lab's network brought up for exploration, or taken down.
 
 use clap::Subcommand;
-use harness::{Error, doctor, netns};
+use harness::doctor;
+use kernel::{Error, cleanup};
 
 use crate::{exit::Exit, labs};
 
@@ -31,7 +32,7 @@ pub(crate) fn env(cmd: EnvCommand) -> Result<Exit, Error> {
                         Error::env(format!("lab {} has no network to explore", lab.id))
                     })?,
             };
-            let names = harness::topology::Topology::create_environment(&spec)?;
+            let names = kernel::topology::Topology::create_environment(&spec)?;
             println!(
                 "lab {} network is up; enter a namespace with `ip netns exec NAME bash`:",
                 lab.id
@@ -45,7 +46,7 @@ pub(crate) fn env(cmd: EnvCommand) -> Result<Exit, Error> {
             );
         }
         EnvCommand::Down => {
-            let removed = netns::remove_environment();
+            let removed = cleanup::remove_environment();
             println!("removed {} namespace(s)", removed.len());
             for n in removed {
                 println!("  {n}");

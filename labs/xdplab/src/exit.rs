@@ -2,7 +2,8 @@
 
 use std::process::ExitCode;
 
-use harness::{FailureClass, Report, Status};
+use harness::{Report, Status};
+use kernel::FailureClass;
 
 /// The exit status of a command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

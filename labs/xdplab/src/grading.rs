@@ -3,11 +3,11 @@
 use std::{path::PathBuf, time::Duration};
 
 use clap::{Args, Subcommand};
-use harness::{
-    Error, doctor,
-    grade::{self, GradeOptions, Rubric, output},
+use grade::{GradeOptions, Rubric, output};
+use harness::doctor;
+use kernel::{
+    Error, cleanup,
     input::{self, PathKind},
-    netns,
 };
 
 use crate::{exit::Exit, labs};
@@ -88,7 +88,7 @@ pub(crate) fn grade(args: GradeArgs) -> Result<Exit, Error> {
         None => Rubric::default_for(&lab),
     };
     doctor::require_root()?;
-    netns::sweep();
+    cleanup::sweep();
     // Held until the reports are written: a second grade into `out` fails at once.
     let _out_lock = grade::prepare_out(&submissions, &out)?;
     let found = grade::discover(&submissions)?;
@@ -115,7 +115,7 @@ pub(crate) fn grade(args: GradeArgs) -> Result<Exit, Error> {
     });
     bar.finish_and_clear();
     // Children stopped by a SIGINT/SIGTERM are no grades: write nothing, let the signal exit.
-    harness::signals::hold_if_interrupted();
+    kernel::signals::hold_if_interrupted();
     let stuck = grade::stragglers::hand_off(&opts.exe, Duration::ZERO);
     if stuck > 0 {
         eprintln!(
@@ -124,7 +124,7 @@ pub(crate) fn grade(args: GradeArgs) -> Result<Exit, Error> {
              namespaces once they are gone"
         );
     }
-    let info = grade::class::ClassInfo {
+    let info = grade::html::ClassInfo {
         lab: lab.id,
         contract: lab.contract,
         seed: args.seed,

@@ -2,7 +2,8 @@
 //! class page's contracts, `xdplab list --format json` and through it the kernel matrix and
 //! `just mutants`).
 
-use harness::{Error, Lab};
+use harness::Lab;
+use kernel::Error;
 
 /// A registered lab.
 pub(crate) struct Registered {

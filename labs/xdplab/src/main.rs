@@ -7,7 +7,6 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use harness::grade;
 
 // Every print of this crate goes through `write_stdout`: these shadow the standard macros, so
 // no print path (nor one added later) can panic on a closed or full standard output. Defined
@@ -44,7 +43,7 @@ fn write_stdout(args: std::fmt::Arguments<'_>) {
     let written = stdout.write_fmt(args).and_then(|()| stdout.flush());
     drop(stdout);
     if let Err(e) = written {
-        harness::netns::sweep_own();
+        kernel::cleanup::sweep_own();
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
@@ -106,7 +105,7 @@ enum Format {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = harness::signals::install() {
+    if let Err(e) = kernel::signals::install() {
         eprintln!("xdplab: {e}");
         return Exit::CouldNotRun.into();
     }
@@ -132,6 +131,6 @@ fn main() -> ExitCode {
         Command::Clean => clean::clean(),
         Command::NewLab(args) => new_lab::new_lab(args),
     };
-    harness::signals::hold_if_interrupted();
+    kernel::signals::hold_if_interrupted();
     exit::finish(result)
 }

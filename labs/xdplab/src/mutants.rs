@@ -3,11 +3,9 @@
 use std::{path::PathBuf, time::Duration};
 
 use clap::Args;
-use harness::{
-    Error, doctor, grade,
-    mutants::{self, register::Register},
-    netns,
-};
+use grade::mutants::{self, register::Register};
+use harness::doctor;
+use kernel::{Error, cleanup};
 
 use crate::{Format, exit::Exit, labs};
 
@@ -51,7 +49,7 @@ pub(crate) fn mutants(args: MutantsArgs) -> Result<Exit, Error> {
     let lab = labs::find_or_explain(&args.lab, 0)?;
     let register = args.register.as_deref().map(Register::load).transpose()?;
     doctor::require_root()?;
-    netns::sweep();
+    cleanup::sweep();
     let opts = mutants::Options {
         program: args.program,
         jobs: args.jobs,

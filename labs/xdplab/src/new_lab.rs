@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use harness::Error;
+use kernel::Error;
 
 use crate::exit::Exit;
 

@@ -3,11 +3,11 @@
 use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Args, ValueEnum};
-use harness::{
-    Error, Mode, RunOptions, doctor,
-    grade::RunErrorDocument,
+use grade::RunErrorDocument;
+use harness::{RunOptions, doctor};
+use kernel::{
+    Error, Mode, cleanup,
     input::Links,
-    netns,
     source::{ProgramIds, Programs},
 };
 
@@ -85,7 +85,7 @@ pub(crate) fn main(args: RunArgs) -> ExitCode {
     // A panic past the loader's own boundary still ends in one document.
     let outcome = std::panic::catch_unwind(|| run(args)).unwrap_or_else(|panic| {
         Err(Error::Crashed(
-            harness::object::panic_detail(panic.as_ref()).to_owned(),
+            kernel::object::panic_detail(panic.as_ref()).to_owned(),
         ))
     });
     match outcome {
@@ -107,7 +107,7 @@ pub(crate) fn main(args: RunArgs) -> ExitCode {
 /// The programs the arguments name: loaded ones, pins, objects, or the lab's reference.
 fn programs(
     args: &RunArgs,
-    reference: impl FnOnce() -> harness::XdpObject,
+    reference: impl FnOnce() -> kernel::XdpObject,
 ) -> Result<Programs, Error> {
     Ok(if !args.prog_id.is_empty() {
         Programs::Ids(
@@ -132,7 +132,7 @@ fn programs(
 /// The objects given on the command line, or the lab's reference when none is.
 pub(crate) fn objects_or_reference(
     paths: &[PathBuf],
-    reference: impl FnOnce() -> harness::XdpObject,
+    reference: impl FnOnce() -> kernel::XdpObject,
 ) -> Programs {
     if paths.is_empty() {
         Programs::Object(reference())
@@ -157,7 +157,7 @@ fn run(args: RunArgs) -> Result<Exit, Error> {
         check_pcap_dir(dir)?;
     }
     doctor::require_root()?;
-    netns::sweep();
+    cleanup::sweep();
     let programs = programs(&args, || lab.reference_object())?;
     let loaded = programs.loaded_by_student();
     let source = programs.open()?;

@@ -164,7 +164,7 @@ fn class_page_shows_the_class() {
         );
     }
     let ben = dump_dom(&out.join("students/ben/report.html"));
-    assert!(ben.contains("29.38 / 30.00 points"), "{ben}");
+    assert!(ben.contains("28.75 / 30.00 points"), "{ben}");
     assert!(
         ben.contains("--check 7.1/firewall/first-match-wins"),
         "{ben}"

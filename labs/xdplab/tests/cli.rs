@@ -16,7 +16,7 @@ fn tmp(name: &str) -> String {
 fn c_object(name: &str, source: &str) -> String {
     let src = tmp(&format!("{name}.c"));
     std::fs::write(&src, source).unwrap();
-    harness::clang::compile(Path::new(&src), &[], Path::new(env!("CARGO_TARGET_TMPDIR")))
+    kernel::clang::compile(Path::new(&src), &[], Path::new(env!("CARGO_TARGET_TMPDIR")))
         .unwrap()
         .display()
         .to_string()
@@ -114,7 +114,7 @@ fn wrong_program_name_exits_2_and_lists_what_is_there() {
 /// A pin directory that lacks a program says where to pin it.
 #[test]
 fn missing_pin_names_where_to_pin_it() {
-    let pins = harness::object::PinDir::create().unwrap();
+    let pins = kernel::object::PinDir::create().unwrap();
     let mut ebpf = aya::Ebpf::load(reference::harness_pass()).unwrap();
     let p: &mut aya::programs::Xdp = ebpf.program_mut("xdplab_pass").unwrap().try_into().unwrap();
     p.load().unwrap();
@@ -220,9 +220,9 @@ fn killed_run_is_cleaned_up() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let prefix = harness::netns::owner_prefix(child.id());
+    let prefix = kernel::cleanup::owner_prefix(child.id());
     let ours = || {
-        harness::netns::leftovers()
+        kernel::cleanup::leftovers()
             .into_iter()
             .filter(|n| n.starts_with(&prefix))
             .count()
@@ -337,7 +337,12 @@ fn the_lab_recipes_take_flags_without_an_object() {
         assert!(out.status.success(), "{args:?}: {text}");
         text.lines().next().unwrap_or_default().to_owned()
     };
-    let flags = ["--mode", "test-run", "--check", "7.1/ip_filter/blocked-10.0.0.1"];
+    let flags = [
+        "--mode",
+        "test-run",
+        "--check",
+        "7.1/ip_filter/blocked-10.0.0.1",
+    ];
     assert!(
         run(&flags).contains("mode test-run · object reference solution"),
         "{}",

@@ -18,7 +18,7 @@ const DDOS_C: &str = concat!(
 const NESTED_C: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/programs/nested_loop.c");
 
 fn compile(source: &str, defines: &[&str], build: &Path) -> PathBuf {
-    harness::clang::compile(Path::new(source), defines, build).unwrap()
+    kernel::clang::compile(Path::new(source), defines, build).unwrap()
 }
 
 /// Grades `class` (student → object) for `lab`; returns each student's report.json.
@@ -174,7 +174,7 @@ fn a_child_stuck_in_the_kernel_is_decided_at_its_limit() {
     let start = Instant::now();
     let reports = grade("7.1", "stuck", &class, &["--timeout", &limit.to_string()]);
     let took = start.elapsed();
-    let bound = Duration::from_secs(limit) + harness::grade::KILL_GRACE + Duration::from_secs(3);
+    let bound = Duration::from_secs(limit) + grade::KILL_GRACE + Duration::from_secs(3);
     assert!(took < bound, "grading took {took:?}, over {bound:?}");
     let text = reports[0].to_string();
     assert!(text.contains("longer than 2 s"), "{:#}", reports[0]);

@@ -48,7 +48,7 @@ fn compile(source: &str, name: &str, build: &Path) -> PathBuf {
         ),
     )
     .unwrap();
-    harness::clang::compile(&c, &[], build).unwrap()
+    kernel::clang::compile(&c, &[], build).unwrap()
 }
 
 fn mkfifo(path: &Path) {
@@ -119,7 +119,7 @@ fn class() -> PathBuf {
     let build = tmp("build");
     let sub = tmp("class");
     links(&sub, &secrets());
-    let good = harness::clang::compile(Path::new(FILTER_C), &[], &build).unwrap();
+    let good = kernel::clang::compile(Path::new(FILTER_C), &[], &build).unwrap();
     let put = |rel: &[u8], from: &Path| {
         let to = sub.join(OsStr::from_bytes(rel));
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();

@@ -14,7 +14,7 @@ use std::{
 
 /// Names under `dir` owned by `pid` (`xdplab-<pid>_<pidns>-...`).
 fn owned(dir: &str, pid: u32) -> BTreeSet<String> {
-    let prefix = harness::netns::owner_prefix(pid);
+    let prefix = kernel::cleanup::owner_prefix(pid);
     std::fs::read_dir(dir)
         .map(|d| {
             d.flatten()

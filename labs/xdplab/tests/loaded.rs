@@ -3,10 +3,8 @@
 
 use std::process::Command;
 
-use harness::{
-    testing::student_loader::{StudentPrograms, XDP_FLAGS_DRV_MODE, attach_netlink},
-    topology::{Topology, TopologySpec},
-};
+use harness::testing::student_loader::{StudentPrograms, XDP_FLAGS_DRV_MODE, attach_netlink};
+use kernel::topology::{Topology, TopologySpec};
 
 mod common;
 
@@ -132,7 +130,7 @@ fn a_wrong_id_or_interface_stops_the_run_with_the_reason() {
 #[test]
 fn grading_a_pinned_file_uses_its_map_pins() {
     let student = StudentPrograms::load(reference::lab_7_1(), false).unwrap();
-    let pins = harness::object::PinDir::create().unwrap();
+    let pins = kernel::object::PinDir::create().unwrap();
     student.pin_all(pins.path()).unwrap();
     student
         .pin_map("stats", &pins.path().join("stats"))
@@ -188,7 +186,7 @@ fn pinned_programs_an_interface_cannot_run_fail_as_the_programs() {
         (XDP, BPF_XDP_DEVMAP, "loaded for a devmap or cpumap"),
     ] {
         let fd = load_program(kind, expected_attach, &insns, Some("ip_filter")).unwrap();
-        let pins = harness::object::PinDir::create().unwrap();
+        let pins = kernel::object::PinDir::create().unwrap();
         pin(
             std::os::fd::AsFd::as_fd(&fd),
             &pins.path().join("ip_filter"),

@@ -156,7 +156,7 @@ const CASES: &[Case] = &[
     // Sparse: the size is refused before a byte is read.
     ("an oversized file", BOTH, 1, |f| {
         let file = File::options().write(true).open(f.join("graded.json")).unwrap();
-        file.set_len(harness::grade::class::GRADED_LIMIT + 1).unwrap();
+        file.set_len(grade::class::GRADED_LIMIT + 1).unwrap();
     }, "its graded.json is larger than the limit of 256 MiB"),
     ("a FIFO", BOTH, 1, |f| replace_with(&f.join("graded.json"), |p| {
         let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
@@ -318,7 +318,7 @@ fn slow_class() -> PathBuf {
     let build = fresh_dir("slow-build");
     let subs = fresh_dir("slow-subs");
     std::fs::copy(
-        harness::clang::compile(Path::new(SPIN_C), &[], &build).unwrap(),
+        kernel::clang::compile(Path::new(SPIN_C), &[], &build).unwrap(),
         subs.join("spinner.o"),
     )
     .unwrap();

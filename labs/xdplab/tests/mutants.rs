@@ -116,7 +116,7 @@ reason = "Stale on purpose: this mutant is killed."
 /// without running a mutant).
 #[test]
 fn every_register_reads_and_every_entry_has_a_reason() {
-    use harness::mutants::register::{Register, TODO};
+    use grade::mutants::register::{Register, TODO};
     for lab in ["lab-7-1", "lab-7-2", "lab-7-3"] {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../")

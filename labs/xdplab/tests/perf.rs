@@ -26,7 +26,7 @@ fn spread_ok(s: &Value) {
 #[test]
 fn bench_measures_each_program_next_to_the_reference_and_the_floor() {
     let build = fresh_dir("bench");
-    let object = harness::clang::compile(Path::new(FILTER_C), &[], &build).unwrap();
+    let object = kernel::clang::compile(Path::new(FILTER_C), &[], &build).unwrap();
     let out = xdplab(&[
         "bench",
         "7.1",
@@ -79,7 +79,7 @@ fn perf_says_why_a_program_was_not_measured() {
          char LICENSE[] SEC(\"license\") = \"GPL\";\n",
     )
     .unwrap();
-    let object = harness::clang::compile(&source, &[], &build).unwrap();
+    let object = kernel::clang::compile(&source, &[], &build).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_xdplab"))
         .args([
             "run", "7.1", "--mode", "test-run", "--format", "json", "--perf", "--object",
@@ -110,7 +110,7 @@ fn rubric_scores_speed_against_the_reference() {
     let build = fresh_dir("perf-rubric");
     let subs = fresh_dir("perf-rubric-subs");
     let spin = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/programs/spin.c");
-    let slow = harness::clang::compile(Path::new(spin), &["SLOW"], &build).unwrap();
+    let slow = kernel::clang::compile(Path::new(spin), &["SLOW"], &build).unwrap();
     std::fs::copy(slow, subs.join("slow.o")).unwrap();
     std::fs::copy(reference::LAB_7_1_PATH, subs.join("fast.o")).unwrap();
     let rubric = build.join("rubric.toml");

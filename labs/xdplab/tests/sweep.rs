@@ -15,7 +15,7 @@ const NSFS_MAGIC: libc::__fsword_t = 0x6e73_6673;
 
 /// Names in /run/netns that start with `prefix`.
 fn namespaces(prefix: &str) -> Vec<String> {
-    harness::netns::leftovers()
+    kernel::cleanup::leftovers()
         .into_iter()
         .filter(|n| n.starts_with(prefix))
         .collect()
@@ -91,15 +91,15 @@ fn clean_in_a_new_pid_namespace() -> Output {
 /// run passes.
 #[test]
 fn clean_in_another_pid_namespace_leaves_live_runs_alone() {
-    let held = harness::netns::Namespace::create("held").unwrap();
-    let pins = harness::object::PinDir::create().unwrap();
+    let held = kernel::netns::Namespace::create("held").unwrap();
+    let pins = kernel::object::PinDir::create().unwrap();
     let mut run = Command::new(XDPLAB)
         .args(["run", "7.1", "--mode", "native"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let runs = harness::netns::owner_prefix(run.id());
+    let runs = kernel::cleanup::owner_prefix(run.id());
     wait_for(&mut run, "namespace of the run", || {
         !namespaces(&runs).is_empty()
     });

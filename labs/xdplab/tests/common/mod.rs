@@ -7,13 +7,13 @@ use std::{
 };
 
 /// Lab 7.1's correct C program; `-D BUG_...` defines turn it into the wrong ones.
-pub const FILTER_C: &str = concat!(
+pub(crate) const FILTER_C: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../lab-7-1/tests/programs/filter.c"
 );
 
 /// An empty scratch folder under the target directory, unique to this test process.
-pub fn fresh_dir(name: &str) -> PathBuf {
+pub(crate) fn fresh_dir(name: &str) -> PathBuf {
     let dir =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("class-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -22,7 +22,7 @@ pub fn fresh_dir(name: &str) -> PathBuf {
 }
 
 /// Every file under `dir` (hidden ones too), by relative path, with its bytes, sorted.
-pub fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+pub(crate) fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
@@ -42,11 +42,11 @@ pub fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 /// A lab 7.1 class of eight: correct C, two with the rule-order bug, one that filters only TCP,
 /// the reference solution, another correct one, `gus`, who handed in an uncompiled file, and
 /// `hal`, whose port_filter the verifier rejects.
-pub fn class(name: &str) -> PathBuf {
+pub(crate) fn class(name: &str) -> PathBuf {
     let build = fresh_dir(&format!("{name}-build"));
     let subs = fresh_dir(&format!("{name}-subs"));
     let c =
-        |defines: &[&str]| harness::clang::compile(Path::new(FILTER_C), defines, &build).unwrap();
+        |defines: &[&str]| kernel::clang::compile(Path::new(FILTER_C), defines, &build).unwrap();
     for (student, object) in [
         ("amy", c(&[])),
         ("ben", c(&["BUG_RULE_ORDER"])),
@@ -65,7 +65,7 @@ pub fn class(name: &str) -> PathBuf {
 
 /// Runs `xdplab` with `args` and returns its exit code (-1 when a signal ended it), standard
 /// output and standard error.
-pub fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (i32, String, String) {
+pub(crate) fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_xdplab"))
         .args(args)
         .output()
@@ -78,7 +78,7 @@ pub fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (i32, String, String) {
 }
 
 /// Runs `xdplab` with `args`, requires success, and returns its standard output.
-pub fn xdplab(args: &[&str]) -> String {
+pub(crate) fn xdplab(args: &[&str]) -> String {
     let (code, stdout, stderr) = run(args);
     assert_eq!(code, 0, "xdplab {args:?}: {stderr}");
     stdout

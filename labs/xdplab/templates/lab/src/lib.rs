@@ -7,8 +7,8 @@
 
 use std::net::Ipv4Addr;
 
-use harness::{
-    Check, Lab, Part, Probe,
+use harness::{Check, Lab, Part, Probe};
+use kernel::{
     Verdict::Pass,
     topology::{CLIENT_MAC, DUT_MAC, TopologySpec},
 };
