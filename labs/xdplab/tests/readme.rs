@@ -1,9 +1,9 @@
-//! The README's CI and cluster snippets (GitHub Actions, Kubernetes, GitHub Classroom) are
+//! The CI and cluster snippets of docs/grading-at-scale.md (GitHub Actions, Kubernetes, GitHub Classroom) are
 //! valid YAML of the right shape: parsed with a YAML parser, not eyeballed.
 
 use yaml_rust2::{Yaml, YamlLoader};
 
-const README: &str = include_str!("../../../README.md");
+const README: &str = include_str!("../../../docs/grading-at-scale.md");
 
 /// Every ```yaml block of the README, each parsed into its documents.
 fn yaml_blocks() -> Vec<Vec<Yaml>> {
