@@ -319,7 +319,7 @@ fn load_and_judge(
             return Err(e);
         }
         let class = e.class();
-        let message = e.with_supply_hint(object).to_string();
+        let message = object.with_supply_hint(e).to_string();
         Ok(checks
             .iter()
             .map(|c| CheckResult::failed(c, class, message.clone()))

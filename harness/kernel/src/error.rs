@@ -64,8 +64,8 @@ pub enum Error {
     },
 
     /// A program the lab needs is missing from the object or pin directory. The fix depends on
-    /// where programs come from: [`Error::with_supply_hint`] adds the source's
-    /// [`ProgramSource::supply_hint`](crate::object::ProgramSource::supply_hint).
+    /// where programs come from: the source's `ProgramSource::with_supply_hint` (in `object`)
+    /// adds its sentence.
     #[error(
         "program `{name}` not found; the programs given are: {}.{}",
         if available.is_empty() { "none" } else { available.as_str() },
@@ -243,26 +243,6 @@ pub enum Error {
 }
 
 impl Error {
-    /// A [`Error::ProgramNotFound`] with the sentence on how to supply the program from this
-    /// source; any other error unchanged.
-    pub fn with_supply_hint(self, source: &dyn crate::object::ProgramSource) -> Self {
-        match self {
-            Error::ProgramNotFound {
-                name,
-                available,
-                hint: None,
-            } => {
-                let hint = Some(source.supply_hint(&name));
-                Error::ProgramNotFound {
-                    name,
-                    available,
-                    hint,
-                }
-            }
-            other => other,
-        }
-    }
-
     /// An [`Error::Environment`] for a fault that has no underlying error (a topology without
     /// the namespace asked for, a socket that saw nothing).
     pub fn env(what: impl std::fmt::Display) -> Self {

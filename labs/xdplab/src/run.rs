@@ -164,12 +164,11 @@ fn run(args: RunArgs) -> Result<Exit, Error> {
     if let Some(p) = &opts.program
         && !source.programs().contains(p)
     {
-        return Err(Error::ProgramNotFound {
+        return Err(source.with_supply_hint(Error::ProgramNotFound {
             name: p.clone(),
             available: source.programs().join(", "),
             hint: None,
-        }
-        .with_supply_hint(source.as_ref()));
+        }));
     }
     // One program loaded by the student (attached, or one --prog-id): judge only its part.
     if let ([one], true, None) = (source.programs().as_slice(), loaded, &opts.program) {

@@ -405,6 +405,26 @@ pub trait ProgramSource {
              in C, `#[xdp] fn {program}` in aya-ebpf); the lab's README lists the required names."
         )
     }
+
+    /// `e` with, when it is [`Error::ProgramNotFound`], the sentence on how to supply the
+    /// program from this source; any other error unchanged.
+    fn with_supply_hint(&self, e: Error) -> Error {
+        match e {
+            Error::ProgramNotFound {
+                name,
+                available,
+                hint: None,
+            } => {
+                let hint = Some(self.supply_hint(&name));
+                Error::ProgramNotFound {
+                    name,
+                    available,
+                    hint,
+                }
+            }
+            other => other,
+        }
+    }
 }
 
 impl ProgramSource for XdpObject {
