@@ -39,26 +39,23 @@ fn the_correct_c_program_matches_the_reference_on_100000_frames_per_part() {
 
 #[test]
 fn mutants_are_caught_with_a_shrunk_frame_naming_the_field() {
-    for (define, part, fields) in [
-        ("BUG_IHL4_SRC", "ip_filter", "ihl"),
-        ("BUG_FRAGMENT_PASS", "port_filter", "mf|frag_offset"),
-        ("BUG_PAD_60", "port_filter", "padding|total_len"),
-        ("BUG_UDP_CUT_6", "port_filter", "cut|total_len"),
-        ("BUG_SYN_FIN", "port_filter", "tcp_flags"),
-        // Fields no rule reads, varied one at a time from the part's bases.
-        ("BUG_SCTP_PORTS", "port_filter", "protocol"),
-        ("BUG_UDP_LENGTH_MIN", "port_filter", "udp_len"),
-        ("BUG_TCP_DOFF_MIN", "firewall", "tcp_doff"),
-        ("BUG_ICMP_ECHO_ONLY", "firewall", "icmp_type|ihl"),
-        ("BUG_TOTLEN_20", "firewall", "total_len|ihl"),
-    ] {
-        diff::assert_caught(
-            &differential(part, 0, CAUGHT_WITHIN),
-            &build(&[define]),
-            define,
-            fields,
-        );
-    }
+    diff::assert_each_caught(
+        &[
+            ("BUG_IHL4_SRC", "ip_filter", "ihl"),
+            ("BUG_FRAGMENT_PASS", "port_filter", "mf|frag_offset"),
+            ("BUG_PAD_60", "port_filter", "padding|total_len"),
+            ("BUG_UDP_CUT_6", "port_filter", "cut|total_len"),
+            ("BUG_SYN_FIN", "port_filter", "tcp_flags"),
+            // Fields no rule reads, varied one at a time from the part's bases.
+            ("BUG_SCTP_PORTS", "port_filter", "protocol"),
+            ("BUG_UDP_LENGTH_MIN", "port_filter", "udp_len"),
+            ("BUG_TCP_DOFF_MIN", "firewall", "tcp_doff"),
+            ("BUG_ICMP_ECHO_ONLY", "firewall", "icmp_type|ihl"),
+            ("BUG_TOTLEN_20", "firewall", "total_len|ihl"),
+        ],
+        |part| differential(part, 0, CAUGHT_WITHIN),
+        |define| build(&[define]),
+    );
 }
 
 #[test]

@@ -44,28 +44,25 @@ fn the_correct_c_program_matches_the_reference_on_100000_frames_per_part() {
 
 #[test]
 fn mutants_are_caught_with_a_shrunk_sequence_naming_the_field() {
-    for (define, part, fields) in [
-        ("BUG_IHL_CHECK_FIRST", "rate_limiter", "ihl"),
-        ("BUG_SYNACK_AS_SYN", "syn_guard", "tcp_flags"),
-        ("BUG_SYN_EXCLUDES_FIN_RST", "syn_guard", "tcp_flags"),
-        ("BUG_WINDOW_COUNTS_ALL_TCP", "syn_guard", "tcp_flags"),
-        ("BUG_FRAGMENTS_READ_AS_TCP", "syn_guard", "frag_offset"),
-        ("BUG_BLACKLIST_HOST_ORDER", "ddos_guard", "src"),
-        ("BUG_BARE_ACK_EXACT_FLAGS", "syn_cookie", "tcp_flags"),
-        ("BUG_BARE_ACK_BY_FRAME_END", "syn_cookie", "padding"),
-        ("BUG_ACK_IHL_5_ONLY", "syn_cookie", "ihl"),
-        ("BUG_SYN_DATA_PASSES", "syn_cookie", "payload_len|total_len"),
-        ("BUG_ACCEPT_ANY_ACK", "syn_cookie", "tcp_flags"),
-        ("BUG_TRIM_BY_TOT_LEN", "syn_cookie", "padding|total_len"),
-        ("BUG_NO_TRIM", "syn_cookie", "payload_len|tcp_option_words"),
-    ] {
-        diff::assert_caught(
-            &differential(part, 0, CAUGHT_WITHIN),
-            &build(&[define]),
-            define,
-            fields,
-        );
-    }
+    diff::assert_each_caught(
+        &[
+            ("BUG_IHL_CHECK_FIRST", "rate_limiter", "ihl"),
+            ("BUG_SYNACK_AS_SYN", "syn_guard", "tcp_flags"),
+            ("BUG_SYN_EXCLUDES_FIN_RST", "syn_guard", "tcp_flags"),
+            ("BUG_WINDOW_COUNTS_ALL_TCP", "syn_guard", "tcp_flags"),
+            ("BUG_FRAGMENTS_READ_AS_TCP", "syn_guard", "frag_offset"),
+            ("BUG_BLACKLIST_HOST_ORDER", "ddos_guard", "src"),
+            ("BUG_BARE_ACK_EXACT_FLAGS", "syn_cookie", "tcp_flags"),
+            ("BUG_BARE_ACK_BY_FRAME_END", "syn_cookie", "padding"),
+            ("BUG_ACK_IHL_5_ONLY", "syn_cookie", "ihl"),
+            ("BUG_SYN_DATA_PASSES", "syn_cookie", "payload_len|total_len"),
+            ("BUG_ACCEPT_ANY_ACK", "syn_cookie", "tcp_flags"),
+            ("BUG_TRIM_BY_TOT_LEN", "syn_cookie", "padding|total_len"),
+            ("BUG_NO_TRIM", "syn_cookie", "payload_len|tcp_option_words"),
+        ],
+        |part| differential(part, 0, CAUGHT_WITHIN),
+        |define| build(&[define]),
+    );
 }
 
 /// Mutants wrong on the canonical frame itself: the shrunk sequence changes no field.

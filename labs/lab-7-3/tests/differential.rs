@@ -40,22 +40,19 @@ fn the_correct_c_program_matches_the_reference_on_100000_frames_per_part() {
 
 #[test]
 fn mutants_are_caught_with_a_shrunk_frame_naming_the_field() {
-    for (define, part, fields) in [
-        ("BUG_UDP_CSUM_ZERO_OUT", "lb_round_robin", "l4_csum"),
-        ("BUG_UDP_CSUM_ZERO_OUT", "lb_hash", "l4_csum"),
-        ("BUG_NO_FRAG_CHECK", "lb_hash", "frag_offset"),
-        // Checksums the lab names (an update that carries twice), fields no rule reads.
-        ("BUG_FOLD_ONCE", "lb_hash", "l4_csum"),
-        ("BUG_TCP_DOFF_MIN", "lb_round_robin", "tcp_doff"),
-        ("BUG_UDP_LENGTH_MIN", "lb_dsr", "udp_len"),
-    ] {
-        diff::assert_caught(
-            &differential(part, &seed0_net(part), 0, CAUGHT_WITHIN),
-            &build(&[define]),
-            define,
-            fields,
-        );
-    }
+    diff::assert_each_caught(
+        &[
+            ("BUG_UDP_CSUM_ZERO_OUT", "lb_round_robin", "l4_csum"),
+            ("BUG_UDP_CSUM_ZERO_OUT", "lb_hash", "l4_csum"),
+            ("BUG_NO_FRAG_CHECK", "lb_hash", "frag_offset"),
+            // Checksums the lab names (an update that carries twice), fields no rule reads.
+            ("BUG_FOLD_ONCE", "lb_hash", "l4_csum"),
+            ("BUG_TCP_DOFF_MIN", "lb_round_robin", "tcp_doff"),
+            ("BUG_UDP_LENGTH_MIN", "lb_dsr", "udp_len"),
+        ],
+        |part| differential(part, &seed0_net(part), 0, CAUGHT_WITHIN),
+        |define| build(&[define]),
+    );
 }
 
 #[test]

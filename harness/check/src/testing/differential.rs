@@ -73,6 +73,18 @@ pub fn assert_caught(d: &Differential, object: &XdpObject, what: &str, fields: &
     );
 }
 
+/// [`assert_caught`] for each `(flag, part, fields)`: the part's differential from `part`, the
+/// program built with that one `-D` flag by `build`.
+pub fn assert_each_caught(
+    cases: &[(&str, &'static str, &str)],
+    part: impl Fn(&'static str) -> Differential,
+    build: impl Fn(&str) -> XdpObject,
+) {
+    for (define, program, fields) in cases {
+        assert_caught(&part(program), &build(define), define, fields);
+    }
+}
+
 /// Asserts that two runs under each seed find the same difference and shrink it alike.
 pub fn assert_deterministic(d: impl Fn(u64) -> Differential, object: &XdpObject) {
     for seed in [0, 7] {
