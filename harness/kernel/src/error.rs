@@ -95,9 +95,9 @@ pub enum Error {
     /// The kernel verifier rejected the program.
     #[error(
         "the kernel verifier rejected `{program}` ({errno}{}). The verifier's log, trimmed to \
-         the part that matters:\n{log}\nFix the access it complains about; usually a bounds \
-         check against `data_end` is missing before the read.",
-        insns.map(|n| format!(", after {n} instructions")).unwrap_or_default()
+         the part that matters:\n{log}\n{}",
+        insns.map(|n| format!(", after {n} instructions")).unwrap_or_default(),
+        hint.unwrap_or("Its last lines say which instruction it refused and why.")
     )]
     Verifier {
         /// The program that failed to load.
@@ -108,6 +108,9 @@ pub enum Error {
         log: String,
         /// The instruction count the verifier reached, when its log says.
         insns: Option<u64>,
+        /// What usually causes the rejection the log names and how to fix it, for the
+        /// verifier's common rejections; none for a log no known pattern matches.
+        hint: Option<&'static str>,
     },
 
     /// The verifier gave up on `program` at one of its limits (instruction count, complexity,

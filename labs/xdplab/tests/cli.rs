@@ -351,3 +351,30 @@ fn the_lab_recipes_take_flags_without_an_object() {
     let mine = run(&[&["mine.o"][..], &flags].concat());
     assert!(mine.contains("lab-recipe/mine.o"), "{mine}");
 }
+
+/// A rejection gets the hint its log names, from the real kernel: a GPL-only helper called
+/// under an MIT license is a license to change, not a bounds check to add.
+#[test]
+fn a_verifier_rejection_gets_the_hint_its_log_names() {
+    let path = c_object(
+        "mit-licensed",
+        "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n\
+         SEC(\"xdp\") int ip_filter(struct xdp_md *ctx) {\n\
+           bpf_printk(\"seen\");\n  return XDP_PASS;\n}\n\
+         char LICENSE[] SEC(\"license\") = \"MIT\";\n",
+    );
+    let (code, out, _) = xdplab(&[
+        "run",
+        "7.1",
+        "--object",
+        &path,
+        "--program",
+        "ip_filter",
+        "--mode",
+        "test-run",
+    ]);
+    assert_eq!(code, 2, "a rejected program: {out}");
+    assert!(out.contains("GPL-restricted"), "{out}");
+    assert!(out.contains("SEC(\"license\")"), "{out}");
+    assert!(!out.contains("data_end"), "{out}");
+}

@@ -40,6 +40,88 @@ const LIMITS: &[Limit] = &[
     },
 ];
 
+/// The verifier's common rejections: words of its log, and the usual cause and fix (in C, and
+/// in the course's Clojure library, clj-ebpf, where that differs). The first match wins, so the
+/// more specific come first; a log none matches gets no hint rather than a guess.
+const REJECTIONS: &[(&[&str], &str)] = &[
+    (
+        &["GPL-restricted function", "non-GPL compatible program"],
+        "The program calls a helper that only GPL-compatible programs may call, and the object's \
+         license is not GPL-compatible (or missing): declare `char LICENSE[] SEC(\"license\") = \
+         \"GPL\";` (\"Dual BSD/GPL\" works too); in aya-ebpf `#[unsafe(link_section = \"license\")]`; \
+         in clj-ebpf load the program with the license \"GPL\".",
+    ),
+    (
+        &["!read_ok"],
+        "A register is read before anything was written to it, often because a helper call \
+         overwrote it: a call leaves r1-r5 undefined (r0 holds its result). Keep values needed \
+         after a call in r6-r9 (in clj-ebpf, move them there before the `call`), and set r0 \
+         before `exit`.",
+    ),
+    (
+        &["map_value_or_null"],
+        "The value `bpf_map_lookup_elem` returned is used without a NULL check: test the pointer \
+         (`if (!v) return XDP_PASS;`) before reading or writing through it.",
+    ),
+    (
+        &["unbounded memory access", "min value is negative"],
+        "A helper's size or an offset is not bounded: the verifier must know its range. Use a \
+         constant size, or clamp the value (`len &= 0x3f;`, `if (len > 60) return ...`) right \
+         before the call; to copy packet bytes of a variable length use `bpf_xdp_load_bytes`.",
+    ),
+    (
+        &[
+            "invalid indirect read from stack",
+            "invalid read from stack",
+        ],
+        "A stack buffer is read (by the program or a helper) before all its bytes were written: \
+         initialise it whole (`struct x buf = {};` or `__builtin_memset`) before use.",
+    ),
+    (
+        &["invalid access to packet", "outside of the packet"],
+        "A packet read or write is not preceded by a bounds check the verifier can follow: \
+         before touching bytes `data + off .. data + off + n`, test `data + off + n > data_end` \
+         and leave when it holds, and check again after computing a new offset (IHL, options). \
+         In clj-ebpf compare the pointer register with the one holding `data_end` right before \
+         the access.",
+    ),
+    (
+        &["invalid stack off", "stack limit"],
+        "An access is outside the 512-byte stack: keep buffers small (copy only the bytes you \
+         need) or put large ones in a per-CPU array map.",
+    ),
+    (
+        &[
+            "unknown func",
+            "invalid func",
+            "program of this type cannot use helper",
+        ],
+        "The program calls a helper this kernel does not have, or one XDP programs may not call: \
+         check the helper's name and the kernel version it needs (`bpftool feature probe`).",
+    ),
+];
+
+/// The hint for a rejection whose log is `log`, read from its last two lines (the reason; the
+/// statistics after it left out): earlier lines of a verbose log describe register states in
+/// the same words (`map_value_or_null`) without being the reason.
+fn hint(log: &str) -> Option<&'static str> {
+    let reason: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            !l.trim().is_empty()
+                && !l.starts_with("processed ")
+                && !l.starts_with("verification time")
+                && !l.starts_with("stack depth")
+        })
+        .rev()
+        .take(2)
+        .collect();
+    REJECTIONS
+        .iter()
+        .find(|(words, _)| words.iter().any(|w| reason.iter().any(|l| l.contains(w))))
+        .map(|(_, fix)| *fix)
+}
+
 /// Turns aya's load error into the user-facing one, trimming the verifier log.
 pub(crate) fn load_error(program: &str, e: ProgramError) -> Error {
     match e {
@@ -83,6 +165,7 @@ fn classify(program: &str, errno: &std::io::Error, full: &str) -> Error {
             errno: errno.to_string(),
             log,
             insns,
+            hint: hint(full),
         },
     }
 }
@@ -143,6 +226,59 @@ mod tests {
         let e = rejected(libc::EACCES, "invalid access to packet, off=12 size=2\n");
         assert!(matches!(e, Error::Verifier { .. }));
         assert!(e.to_string().contains("data_end"));
+    }
+
+    /// Each common rejection gets its own fix, lines as the kernel prints them; a log no
+    /// pattern matches gets none (never the bounds-check guess).
+    #[test]
+    fn each_rejection_gets_the_hint_that_matches_its_log() {
+        for (log, needle) in [
+            (
+                "16: (85) call bpf_tcp_raw_gen_syncookie_ipv4#204\ncannot call GPL-restricted \
+                 function from non-GPL compatible program\n",
+                "SEC(\"license\")",
+            ),
+            ("12: (bf) r1 = r5\nR5 !read_ok\n", "r6-r9"),
+            (
+                "8: (61) r1 = *(u32 *)(r0 +0)\nR0 invalid mem access 'map_value_or_null'\n",
+                "NULL",
+            ),
+            (
+                "R2 unbounded memory access, make sure to bounds check any such access\n",
+                "bpf_xdp_load_bytes",
+            ),
+            (
+                "invalid indirect read from stack R3 off -16+0 size 16\n",
+                "initialise",
+            ),
+            (
+                "invalid access to packet, off=23 size=1, R1(id=0,off=23,r=14)\n",
+                "data_end",
+            ),
+            ("invalid stack off=-520 size=8\n", "512-byte"),
+            ("unknown func bpf_foo#999\n", "bpftool feature probe"),
+        ] {
+            let text = rejected(libc::EACCES, log).to_string();
+            assert!(text.contains(needle), "{needle} missing for {log}:\n{text}");
+        }
+        // A register state earlier in a verbose log is not the reason.
+        let earlier = rejected(
+            libc::EACCES,
+            "5: R0_w=map_value_or_null(id=1,off=0,ks=4,vs=8,imm=0)\n9: (b7) r0 = 2\n\
+             10: (95) exit\nsomething new the verifier says\nprocessed 11 insns\n",
+        )
+        .to_string();
+        assert!(!earlier.contains("NULL check"), "{earlier}");
+        let unknown = rejected(libc::EINVAL, "something new the verifier says\n").to_string();
+        assert!(!unknown.contains("data_end"), "{unknown}");
+        assert!(unknown.contains("Its last lines say"), "{unknown}");
+        // A GPL rejection is not an access to fix.
+        let gpl = rejected(
+            libc::EINVAL,
+            "cannot call GPL-restricted function from non-GPL compatible program\n",
+        )
+        .to_string();
+        assert!(!gpl.contains("data_end"), "{gpl}");
     }
 
     #[test]
