@@ -99,8 +99,10 @@ pub fn assert_deterministic(d: impl Fn(u64) -> Differential, object: &XdpObject)
 }
 
 /// Prints which parts' differential checks catch each `BUG_` flag of `source` (built by
-/// `build`), and how many flags are caught at all; asserts that the flags none catches are
-/// exactly `missed`. `skip`: flags that do not load.
+/// `build`), and how many flags are caught at all; asserts that every flag not in `missed` is
+/// caught. A flag of `missed` caught after all is printed, not failed: lab 7.2's sequences
+/// left out over time change, from run to run, which frames are compared. `skip`: flags that
+/// do not load.
 pub fn count_caught(
     source: &Path,
     skip: &[&str],
@@ -133,5 +135,13 @@ pub fn count_caught(
         defines.len() - uncaught.len(),
         defines.len()
     );
-    assert_eq!(uncaught, missed, "the flags no differential check catches");
+    let surprising: Vec<&&str> = uncaught.iter().filter(|d| !missed.contains(d)).collect();
+    assert!(
+        surprising.is_empty(),
+        "no differential check catches {surprising:?} any more"
+    );
+    let caught_now: Vec<&&str> = missed.iter().filter(|d| !uncaught.contains(d)).collect();
+    if !caught_now.is_empty() {
+        eprintln!("caught this time, though listed as missed: {caught_now:?}");
+    }
 }
