@@ -320,9 +320,22 @@ fn load_and_judge(
         }
         let class = e.class();
         let message = object.with_supply_hint(e).to_string();
+        // A long message (a verifier's log) is given whole once, under the part's first check;
+        // the others name its first line and where the rest is.
+        let short = match (message.split_once('\n'), checks.first()) {
+            (Some((first, _)), Some(c)) => {
+                let head = first.split_once(". ").map_or(first, |(h, _)| h);
+                format!("{head}; the whole message is under {}", c.id)
+            }
+            _ => message.clone(),
+        };
         Ok(checks
             .iter()
-            .map(|c| CheckResult::failed(c, class, message.clone()))
+            .enumerate()
+            .map(|(k, c)| {
+                let text = if k == 0 { &message } else { &short };
+                CheckResult::failed(c, class, text.clone())
+            })
             .collect())
     };
     let mut target = match target::open(object, part.program, mode, &part.topology) {

@@ -200,7 +200,10 @@ impl Rubric {
                 earned += points;
                 let message = match (status, c.hidden) {
                     (Status::Pass, _) => String::new(),
-                    (Status::Fail(_), true) => {
+                    // A hidden check hides its frames; a program that did not load (a
+                    // verifier's log, a missing program) has none, and the runner gives such a
+                    // message whole under a part's first check only.
+                    (Status::Fail(FailureClass::Behaviour), true) => {
                         "failed (hidden check: the frames are not shown)".into()
                     }
                     _ => result.map_or_else(

@@ -377,4 +377,10 @@ fn a_verifier_rejection_gets_the_hint_its_log_names() {
     assert!(out.contains("GPL-restricted"), "{out}");
     assert!(out.contains("SEC(\"license\")"), "{out}");
     assert!(!out.contains("data_end"), "{out}");
+    // The log is given once, under the part's first check; the others point to it.
+    assert_eq!(out.matches("GPL-restricted").count(), 1, "{out}");
+    assert!(
+        out.contains("; the whole message is under 7.1/ip_filter/blocked-10.0.0.1"),
+        "{out}"
+    );
 }
