@@ -8,7 +8,11 @@ use traffic::MacAddr;
 use traffic::header::ETH_LEN;
 
 use super::frame::{fold, ones_sum};
-use kernel::{error::Result, target::Target, verdict::Outcome};
+use kernel::{
+    error::Result,
+    target::Target,
+    verdict::{Outcome, Verdict},
+};
 
 /// A part's comparison: which counters and how the output is read.
 #[derive(Debug, Clone)]
@@ -175,14 +179,15 @@ impl Compare {
         Ok(())
     }
 
-    /// Reduces what happened to `frame` to what must match.
+    /// Reduces what happened to `frame` to what must match, and the backend a balancing part
+    /// sent it on to (TX or REDIRECT to one of the backends).
     pub(crate) fn observe(
         &self,
         frame: &[u8],
         outcome: &Outcome,
         before: &[Vec<u64>],
         after: &[Vec<u64>],
-    ) -> Observation {
+    ) -> (Observation, Option<usize>) {
         let mut backend = None;
         let output = outcome.bytes.as_ref().map(|out| match &self.output {
             Output::Exact => (false, out.clone()),
@@ -237,12 +242,15 @@ impl Compare {
                 }
             }
         }
-        Observation {
+        let observation = Observation {
             verdict: outcome.verdict.to_string(),
             input: frame.to_vec(),
             output,
             counters,
-        }
+        };
+        // Balanced: sent on (a passed frame may happen to be addressed to a backend).
+        let sent = matches!(outcome.verdict, Verdict::Tx | Verdict::Redirect);
+        (observation, backend.filter(|_| sent))
     }
 }
 
@@ -280,11 +288,6 @@ impl Compare {
 }
 
 impl Backends {
-    /// The backend `out` (the output for `input`) was balanced to.
-    pub(crate) fn backend(&self, input: &[u8], out: &[u8]) -> Option<usize> {
-        self.normalise(input, out).map(|(k, _)| k)
-    }
-
     /// The backend `out` was balanced to and `out` rewritten as if to backend 0 with the
     /// freedoms undone, or `None` when `out` names no backend.
     fn normalise(&self, input: &[u8], out: &[u8]) -> Option<(usize, Vec<u8>)> {

@@ -43,7 +43,6 @@ use kernel::{
     object::XdpObject,
     target::{self, Target},
     topology::TopologySpec,
-    verdict::Verdict,
 };
 
 /// What the contract says one frame must get, in the form [`Observation::contract_view`]
@@ -231,9 +230,14 @@ impl Differential {
         Ok(t)
     }
 
-    /// One frame through one program: what it did, as compared, and its output bytes. The
-    /// counters read after a frame are the next frame's "before" (half the map reads).
-    fn observe(&self, side: &mut Side<'_>, frame: &[u8]) -> Result<(Observation, Option<Vec<u8>>)> {
+    /// One frame through one program: what it did, as compared, its output bytes, and the
+    /// backend it sent the frame on to (balancing parts). The counters read after a frame are
+    /// the next frame's "before" (half the map reads).
+    fn observe(
+        &self,
+        side: &mut Side<'_>,
+        frame: &[u8],
+    ) -> Result<(Observation, Option<Vec<u8>>, Option<usize>)> {
         let before = match side.last.take() {
             Some(b) => b,
             None => self.compare.read(side.target, self.sequences.is_none())?,
@@ -263,9 +267,9 @@ impl Differential {
         }
         let after = self.compare.read(side.target, self.sequences.is_none())?;
         self.compare.require(frame, &after)?;
-        let obs = self.compare.observe(frame, &outcome, &before, &after);
+        let (obs, backend) = self.compare.observe(frame, &outcome, &before, &after);
         side.last = Some(after);
-        Ok((obs, outcome.bytes))
+        Ok((obs, outcome.bytes, backend))
     }
 
     /// Whether the two programs differ on `spec`, counting a frame the reference gets wrong
@@ -274,23 +278,8 @@ impl Differential {
         let frame = spec.build();
         let open = self.open.is_some_and(|open| open(&frame));
         let [program, reference] = sides;
-        let (theirs, their_output) = self.observe(reference, &frame)?;
-        let (ours, output) = self.observe(program, &frame)?;
-        let backends = match self.compare.backends() {
-            Some(b) => {
-                // Balanced: sent on (a passed frame may happen to be addressed to a backend).
-                let of = |obs: &Observation, out: &Option<Vec<u8>>| {
-                    let sent = [Verdict::Tx, Verdict::Redirect]
-                        .iter()
-                        .any(|v| v.to_string() == obs.verdict);
-                    out.as_ref()
-                        .filter(|_| sent)
-                        .and_then(|o| b.backend(&frame, o))
-                };
-                (of(&theirs, &their_output), of(&ours, &output))
-            }
-            None => (None, None),
-        };
+        let (theirs, _, their_backend) = self.observe(reference, &frame)?;
+        let (ours, output, our_backend) = self.observe(program, &frame)?;
         let off_contract = self
             .oracle
             .and_then(|o| o(&frame))
@@ -301,7 +290,7 @@ impl Differential {
             reference: theirs,
             program: ours,
             output,
-            backends,
+            backends: (their_backend, our_backend),
         })
     }
 
@@ -579,7 +568,7 @@ impl Differential {
                     bytes: None,
                     at: None,
                 });
-            let mut obs = self.compare.observe(&frame, &last, &before, &after);
+            let (mut obs, _) = self.compare.observe(&frame, &last, &before, &after);
             obs.verdict = runs(&shot.outcomes);
             side.last = Some(after);
             seen.push((obs, last.bytes, shot.outcomes));
