@@ -1,52 +1,10 @@
-//! The class page `index.html` and each student's `report.html`: self-contained files (inline
-//! CSS and SVG, no scripts, nothing fetched) that an instructor opens after a deadline.
-//!
-//! Charts are small generated SVG bar charts; each has a title and a description, and the same
-//! numbers are in a real table next to it, so screen readers and text browsers lose nothing.
+//! The class page `index.html`.
 
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{Markup, html};
 
-use super::{graded::Graded, output::class_name, shard::Shard};
+use super::{ClassInfo, STUDENT_PAGE, fmt, page, percent, short, student_href};
+use crate::{graded::Graded, output::class_name};
 use harness::report::Status;
-
-/// What the class files say beyond the results.
-#[derive(Debug, Clone, Copy)]
-pub struct ClassInfo<'a> {
-    /// The lab, for example `7.1`.
-    pub lab: &'a str,
-    /// The lab's contract (its README, Markdown), quoted next to each check on the class page.
-    pub contract: &'a str,
-    /// The seed the class was graded with.
-    pub seed: u64,
-    /// The share of the class graded ([`Shard::WHOLE`] without `--shard`, and after a merge).
-    pub shard: Shard,
-}
-
-/// The class page's file name, in the results folder.
-pub const CLASS_PAGE: &str = "index.html";
-/// A student's HTML report's file name, in their folder.
-pub const STUDENT_PAGE: &str = "report.html";
-
-/// The link from the class page to `file` in a student's folder (`students/<name>/file`). The
-/// name is percent-encoded: escaped names hold `\`, which browsers read as `/`.
-fn student_href(g: &Graded, file: &str) -> String {
-    let mut name = String::new();
-    for b in g.submission.student.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            name.push(b as char);
-        } else {
-            name.push_str(&format!("%{b:02X}"));
-        }
-    }
-    format!("{}/{name}/{file}", super::output::STUDENTS_DIR)
-}
-
-const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:62rem;margin:1rem auto;\
-padding:0 1rem;color:#1b1b1b}table{border-collapse:collapse;margin:.5rem 0 1rem}\
-th,td{border:1px solid #bbb;padding:.2rem .5rem;text-align:left;vertical-align:top}\
-td.n{text-align:right;font-variant-numeric:tabular-nums}caption{text-align:left;font-weight:600}\
-pre{white-space:pre-wrap;background:#f4f4f4;padding:.5rem;margin:.2rem 0}\
-.fail{color:#a00000}.pass{color:#006400}svg text{font-size:12px;fill:#1b1b1b}";
 
 /// One bar of a chart: its label and value.
 struct Bar {
@@ -78,24 +36,6 @@ fn bar_chart(id: &str, title: &str, desc: &str, bars: &[Bar], max: f64) -> Marku
                 }
             }
         }
-    }
-}
-
-fn fmt(x: f64) -> String {
-    format!("{x:.1}")
-}
-
-/// A count or a score with at most two decimals and no trailing zeros.
-fn short(x: f64) -> String {
-    let s = format!("{x:.2}");
-    s.trim_end_matches('0').trim_end_matches('.').to_owned()
-}
-
-fn percent(part: f64, whole: f64) -> f64 {
-    if whole > 0.0 {
-        100.0 * part / whole
-    } else {
-        0.0
     }
 }
 
@@ -164,22 +104,6 @@ fn contract_for(contract: &str, program: &str, programs: &[&str]) -> String {
 
 fn anchor(check_id: &str) -> String {
     format!("contract-{}", check_id.replace(['/', '.'], "-"))
-}
-
-fn page(title: &str, body: Markup) -> String {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) }
-                style { (PreEscaped(STYLE)) }
-            }
-            body { (body) }
-        }
-    }
-    .into_string()
 }
 
 /// The class page: score histogram, per-part averages, checks by how many failed them (linked to
@@ -409,76 +333,6 @@ pub fn class_page(info: ClassInfo, graded: &[Graded]) -> String {
                         }
                     }
                 }
-            }
-        },
-    )
-}
-
-fn status_text(status: Status) -> &'static str {
-    match status {
-        Status::Pass => "pass",
-        Status::Skip => "skipped",
-        Status::Info => "info",
-        Status::NotRun => "not run",
-        Status::Fail(kernel::FailureClass::Environment) => "environment fault",
-        Status::Unverified => "not verified",
-        Status::Fail(_) => "fail",
-    }
-}
-
-/// A student's report as a page: score per part, each check with its diff, how to replay.
-pub fn student_page(g: &Graded) -> String {
-    let s = &g.score;
-    let title = format!(
-        "{} · lab {} · {:.2} / {:.2} points",
-        g.submission.student, g.report.lab, s.points, s.max
-    );
-    page(
-        &title,
-        html! {
-            p { a href="../../index.html" { "Class page" } }
-            h1 { (title) }
-            p { "Seed " (g.report.seed) "." }
-            @if let Some(e) = &g.ungraded {
-                p.fail { strong { "Could not be graded (" (class_name(e.class)) "):" } }
-                pre { (e.message) }
-            }
-            table {
-                caption { "Points per part" }
-                thead { tr { th scope="col" { "part" } th scope="col" { "points" } th scope="col" { "max" } } }
-                tbody {
-                    @for p in &s.parts {
-                        tr { td { code { (p.program) } } td.n { (format!("{:.2}", p.points)) } td.n { (format!("{:.2}", p.max)) } }
-                    }
-                }
-            }
-            @for p in &s.parts {
-                h2 { code { (p.program) } }
-                table {
-                    caption { "Checks of " (p.program) }
-                    thead { tr {
-                        th scope="col" { "check" } th scope="col" { "result" }
-                        th scope="col" { "points" } th scope="col" { "details" }
-                    } }
-                    tbody {
-                        @for t in s.tests.iter().filter(|t| t.part == p.program) {
-                            tr {
-                                td { code { (t.id) } br; (t.description) }
-                                td class=(if t.status == Status::Pass { "pass" } else { "fail" }) { (status_text(t.status)) }
-                                td.n { (format!("{:.2} / {:.2}", t.points, t.max)) }
-                                td { @if !t.message.is_empty() && g.ungraded.is_none() { pre { (t.message) } } }
-                            }
-                        }
-                    }
-                }
-            }
-            @if let Some(perf) = &g.report.perf {
-                h2 { "Performance (information, not scored)" }
-                pre { (perf.to_text()) }
-            }
-            @if !g.replay.is_empty() {
-                h2 { "Replay a failed check locally" }
-                pre { @for (_, cmd) in &g.replay { (cmd) "\n" } }
             }
         },
     )
