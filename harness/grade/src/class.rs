@@ -162,8 +162,8 @@ pub fn claim_out(out: &Path) -> Result<OutLock> {
     Ok(OutLock { _file: file })
 }
 
-/// Writes every student's files and the class-level files (`summary.csv`, `index.html`,
-/// `graded.json`) into `out`. `graded` must be sorted by student.
+/// Writes every student's files and the class-level files (`summary.csv`, `gradebook.csv`,
+/// `skipped.csv`, `index.html`, `graded.json`) into `out`. `graded` must be sorted by student.
 pub fn write(out: &Path, info: ClassInfo, graded: &[Graded], skipped: &[Skipped]) -> Result<()> {
     fs::create_dir_all(out)
         .map_err(|e| Error::op(format!("cannot create {}", out.display()), e))?;
@@ -175,6 +175,7 @@ pub fn write(out: &Path, info: ClassInfo, graded: &[Graded], skipped: &[Skipped]
         )?;
     }
     output::write_class(out, graded)?;
+    output::write_gradebook(out, graded)?;
     write_skipped(out, skipped)?;
     write_file(&out.join(html::CLASS_PAGE), &html::class_page(info, graded))?;
     let all = serde_json::to_string_pretty(&ClassFile {
@@ -223,6 +224,42 @@ pub fn merge(
     let _lock = claim_out(out)?;
     write(out, info, &graded, &skipped)?;
     Ok(graded)
+}
+
+/// The class already graded into `out`, read back from its `graded.json` for `grade --only`:
+/// checked as `grade merge` checks a shard, and it must be a whole grading of `lab` with `seed`.
+/// The error says what is wrong and how to get a folder `--only` can add to.
+pub fn previous(
+    out: &Path,
+    lab: &str,
+    seed: u64,
+    contract: fn(&str) -> Option<&'static str>,
+) -> Result<Vec<Graded>> {
+    let refuse = |what: String| {
+        Error::usage(format!(
+            "cannot re-grade into `{}`: {what}. `--only` adds to a folder that a whole `xdplab \
+             grade {lab} ... --seed {seed}` (or `grade merge`) wrote; grade the whole class into \
+             it first.",
+            out.display()
+        ))
+    };
+    let file = read_shard(out, contract).map_err(refuse)?;
+    if file.lab != lab {
+        return Err(refuse(format!("its {GRADED_FILE} is of lab {}", file.lab)));
+    }
+    if file.seed != seed {
+        return Err(refuse(format!(
+            "its {GRADED_FILE} was graded with seed {}",
+            file.seed
+        )));
+    }
+    if file.shard != Shard::WHOLE {
+        return Err(refuse(format!(
+            "its {GRADED_FILE} holds shard {} only",
+            file.shard
+        )));
+    }
+    Ok(file.graded)
 }
 
 /// Reads and checks one shard's `graded.json` on its own; the error says what is wrong, naming
