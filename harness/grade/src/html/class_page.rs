@@ -105,7 +105,7 @@ ul.legend{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.3rem 1.2rem
 ul.legend span.c{display:inline-block;width:1.1rem;text-align:center;margin-right:.3rem}\
 .order{display:none}.order:target{display:block}\
 .orders:not(:has(.order:target)) .order.default{display:block}\
-ul.who{margin:0;padding-left:1rem}table.wide{width:100%}";
+td.id{white-space:nowrap}td.who{min-width:10rem}table.wide{width:100%}";
 
 /// One bar of a chart: its label, value and colour.
 struct Bar {
@@ -114,12 +114,14 @@ struct Bar {
     /// What the value label above the bar says.
     text: String,
     fill: &'static str,
+    /// The most it could be, drawn as an outline behind the bar.
+    outline: Option<f64>,
 }
 
 /// A vertical bar chart as SVG, with axis titles, and `title` and `desc` for assistive
 /// technology.
 fn bar_chart(id: &str, title: &str, desc: &str, axes: (&str, &str), bars: &[Bar], max: f64) -> Markup {
-    let (w, h, left, bottom, top) = (560.0, 240.0, 46.0, 52.0, 18.0);
+    let (w, h, left, bottom, top) = (640.0, 240.0, 46.0, 52.0, 18.0);
     let slot = (w - left - 8.0) / bars.len().max(1) as f64;
     let scale = (h - bottom - top) / max.max(f64::MIN_POSITIVE);
     html! {
@@ -134,9 +136,14 @@ fn bar_chart(id: &str, title: &str, desc: &str, axes: (&str, &str), bars: &[Bar]
             @for (i, b) in bars.iter().enumerate() {
                 @let x = left + i as f64 * slot + slot * 0.1;
                 @let bh = b.value * scale;
+                @if let Some(o) = b.outline {
+                    rect x=(fmt(x)) y=(fmt(h - bottom - o * scale)) width=(fmt(slot * 0.8))
+                        height=(fmt(o * scale)) fill="none" stroke="#3465a4" stroke-dasharray="4 3" {}
+                }
                 rect x=(fmt(x)) y=(fmt(h - bottom - bh)) width=(fmt(slot * 0.8)) height=(fmt(bh))
                     fill=(b.fill) {}
-                text x=(fmt(x + slot * 0.4)) y=(fmt(h - bottom - bh - 3.0)) text-anchor="middle" {
+                @let above = bh.max(b.outline.unwrap_or(0.0) * scale);
+                text x=(fmt(x + slot * 0.4)) y=(fmt(h - bottom - above - 3.0)) text-anchor="middle" {
                     (b.text)
                 }
                 text x=(fmt(x + slot * 0.4)) y=(fmt(h - bottom + 15.0)) text-anchor="middle" {
@@ -387,6 +394,15 @@ pub fn class_page(info: ClassInfo, graded: &[Graded]) -> String {
             short(class_max * (i + 1) as f64 / 10.0)
         )
     };
+    // Each bin holds its lower bound and not its upper one; the last holds the maximum too.
+    let bin_words = |i: usize| {
+        let (low, high) = (class_max * i as f64 / 10.0, class_max * (i + 1) as f64 / 10.0);
+        if i == 9 {
+            format!("{} to {}", short(low), short(high))
+        } else {
+            format!("{} to under {}", short(low), short(high))
+        }
+    };
     let mut hist: Vec<Bar> = bins
         .iter()
         .enumerate()
@@ -395,35 +411,39 @@ pub fn class_page(info: ClassInfo, graded: &[Graded]) -> String {
             value: *n as f64,
             text: n.to_string(),
             fill: "#3465a4",
+            outline: None,
         })
         .collect();
     if !not_graded.is_empty() {
         hist.push(Bar {
-            label: "not graded".into(),
+            label: "ungraded".into(),
             value: not_graded.len() as f64,
             text: not_graded.len().to_string(),
             fill: "#6b6b6b",
+            outline: None,
         });
     }
     let hist_desc = bins
         .iter()
         .enumerate()
         .filter(|(_, n)| **n > 0)
-        .map(|(i, n)| format!("{n} scored {} points", bin_label(i)))
+        .map(|(i, n)| format!("{n} scored {} points", bin_words(i)))
         .chain((!not_graded.is_empty()).then(|| format!("{} not graded", not_graded.len())))
         .collect::<Vec<_>>()
         .join("; ");
     let hist_max = hist.iter().map(|b| b.value).fold(0.0, f64::max);
-    // Per part: the average's share of the part's maximum, labelled in points.
+    // Per part: the average in points, the part's maximum outlined behind it.
     let part_bars: Vec<Bar> = parts
         .iter()
         .map(|p| Bar {
             label: p.program.clone(),
-            value: if p.max > 0.0 { p.average / p.max } else { 0.0 },
+            value: p.average,
             text: format!("{:.2} of {}", p.average, short(p.max)),
             fill: "#3465a4",
+            outline: Some(p.max),
         })
         .collect();
+    let part_max = parts.iter().map(|p| p.max).fold(0.0, f64::max);
     let parts_desc = parts
         .iter()
         .map(|p| format!("{}: {:.2} of {} points on average", p.program, p.average, short(p.max)))
@@ -547,7 +567,10 @@ pub fn class_page(info: ClassInfo, graded: &[Graded]) -> String {
             }
             section id="checks" {
                 h2 { "Who failed what" }
-                p { "Most failed first, among the " (judged.len()) " students graded. Each check links to the contract's text for it." }
+                p {
+                    "The checks someone was charged for, most failed first, among the "
+                    (judged.len()) " students graded; each links to the contract's text for it."
+                }
                 table.wide {
                     thead { tr {
                         th scope="col" { "check" } th scope="col" { "failed" }
@@ -556,11 +579,11 @@ pub fn class_page(info: ClassInfo, graded: &[Graded]) -> String {
                         th scope="col" { "what it shows when it passes" }
                     } }
                     tbody {
-                        @for c in &by_failures {
+                        @for c in by_failures.iter().filter(|c| !c.failed.is_empty() || c.excused > 0) {
                             tr {
-                                td { a href={"#" (anchor(c.id))} { code { (c.id) } } }
+                                td.id { a href={"#" (anchor(c.id))} { code { (c.id) } } }
                                 td.n { (c.failed.len()) }
-                                td {
+                                td.who {
                                     @for (i, g) in c.failed.iter().enumerate() {
                                         @if i > 0 { ", " }
                                         a href={(student_href(g, STUDENT_PAGE))} { (g.submission.student) }
@@ -570,6 +593,17 @@ pub fn class_page(info: ClassInfo, graded: &[Graded]) -> String {
                                 td { (c.description) }
                             }
                         }
+                    }
+                }
+                @let passed: Vec<&&CheckRow> = by_failures.iter().filter(|c| c.failed.is_empty() && c.excused == 0).collect();
+                @if !passed.is_empty() {
+                    p id="all-passed" {
+                        "Passed by every student graded (" (passed.len()) "): "
+                        @for (i, c) in passed.iter().enumerate() {
+                            @if i > 0 { ", " }
+                            a href={"#" (anchor(c.id))} { code { (c.id.split_once('/').map_or(c.id, |x| x.1)) } }
+                        }
+                        "."
                     }
                 }
             }
@@ -586,7 +620,7 @@ pub fn class_page(info: ClassInfo, graded: &[Graded]) -> String {
                             thead { tr { th scope="col" { "points" } th scope="col" { "students" } } }
                             tbody {
                                 @for (i, n) in bins.iter().enumerate() {
-                                    tr { td { (bin_label(i)) } td.n { (n) } }
+                                    tr { td { (bin_words(i)) } td.n { (n) } }
                                 }
                                 @if !not_graded.is_empty() {
                                     tr { td { "not graded" } td.n { (not_graded.len()) } }
@@ -597,7 +631,7 @@ pub fn class_page(info: ClassInfo, graded: &[Graded]) -> String {
                     div {
                         (bar_chart("parts-chart", "Average points per part",
                             &format!("Average points of each part: {parts_desc}."),
-                            ("part", "average, of the part's points"), &part_bars, 1.0))
+                            ("part (its maximum dashed)", "average points"), &part_bars, part_max))
                         table {
                             caption { "Average points per part, over the students graded" }
                             thead { tr {
