@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     discover::Skipped,
-    graded::Graded,
+    graded::{Graded, TIMINGS_FILE, Timings},
     html::{self, ClassInfo},
     output,
     shard::Shard,
@@ -214,7 +214,14 @@ pub fn merge(
                 .map(|file| (folder, file))
         })
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    let (lab, seed, graded, skipped) = join(shards)?;
+    let (lab, seed, mut graded, skipped) = join(shards)?;
+    for g in &mut graded {
+        g.timings = folders
+            .iter()
+            .map(|f| read_timings(f.as_ref(), &g.submission.student))
+            .find_map(|t| t.transpose())
+            .transpose()?;
+    }
     let info = ClassInfo {
         lab: &lab,
         contract: contract(&lab).unwrap_or_default(),
@@ -224,6 +231,42 @@ pub fn merge(
     let _lock = claim_out(out)?;
     write(out, info, &graded, &skipped)?;
     Ok(graded)
+}
+
+/// The largest `timings.json` merge reads.
+const TIMINGS_LIMIT: u64 = 16 << 20;
+
+/// A student's `timings.json` in a shard's folder, if it has one: read bounded and without
+/// following links (the student's folder must be a real folder), and parsed, so merge copies
+/// only what `grade` writes.
+fn read_timings(
+    folder: &Path,
+    student: &str,
+) -> std::result::Result<Option<Timings>, MergeError> {
+    let dir = folder.join(output::STUDENTS_DIR).join(student);
+    let real_dir = |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.is_dir());
+    if !real_dir(&folder.join(output::STUDENTS_DIR)) || !real_dir(&dir) {
+        return Ok(None);
+    }
+    let refuse = |what: String| MergeError::Shard {
+        folder: folder.display().to_string(),
+        what,
+    };
+    let name = format!("{}/{student}/{TIMINGS_FILE}", output::STUDENTS_DIR);
+    match input::read_bounded_no_follow(&dir.join(TIMINGS_FILE), PathKind::Out, TIMINGS_LIMIT) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|_| refuse(format!("its {name} is not what `grade` writes"))),
+        Err(InputError::Unreadable { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            Ok(None)
+        }
+        Err(_) => Err(refuse(format!(
+            "its {name} is not a regular file of at most {} MiB that can be read",
+            TIMINGS_LIMIT >> 20
+        ))),
+    }
 }
 
 /// The class already graded into `out`, read back from its `graded.json` for `grade --only`:
