@@ -239,10 +239,7 @@ const TIMINGS_LIMIT: u64 = 16 << 20;
 /// A student's `timings.json` in a shard's folder, if it has one: read bounded and without
 /// following links (the student's folder must be a real folder), and parsed, so merge copies
 /// only what `grade` writes.
-fn read_timings(
-    folder: &Path,
-    student: &str,
-) -> std::result::Result<Option<Timings>, MergeError> {
+fn read_timings(folder: &Path, student: &str) -> std::result::Result<Option<Timings>, MergeError> {
     let dir = folder.join(output::STUDENTS_DIR).join(student);
     let real_dir = |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.is_dir());
     if !real_dir(&folder.join(output::STUDENTS_DIR)) || !real_dir(&dir) {

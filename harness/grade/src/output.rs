@@ -623,7 +623,8 @@ mod tests {
             "student,points,max,ungraded,reason,failed_checks,not_run,notes,incomplete\n\
              sam,19.16,20.00,,,0.0/twelve/c0,3 (not run: the kernel lacks bpf_x),,\n"
         );
-        let dir = std::env::temp_dir().join(format!("xdplab-gradebook-test-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("xdplab-gradebook-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let mut incomplete = graded();
         incomplete.submission.student = "tom, jr".into();
@@ -711,8 +712,14 @@ mod tests {
             assert_eq!(sum("score"), c(&gs["score"]), "s{student}");
             assert_eq!(sum("max_score"), c(&json["max"]), "s{student}");
             let parts = json["parts"].as_array().unwrap();
-            assert_eq!(parts.iter().map(|p| c(&p["points"])).sum::<i64>(), c(&json["points"]));
-            assert_eq!(parts.iter().map(|p| c(&p["max"])).sum::<i64>(), c(&json["max"]));
+            assert_eq!(
+                parts.iter().map(|p| c(&p["points"])).sum::<i64>(),
+                c(&json["points"])
+            );
+            assert_eq!(
+                parts.iter().map(|p| c(&p["max"])).sum::<i64>(),
+                c(&json["max"])
+            );
             for p in parts {
                 let of_part = |key: &str| {
                     json["checks"]
@@ -735,7 +742,12 @@ mod tests {
                 (cents(a), cents(b))
             };
             let head = text.lines().next().unwrap();
-            let total = figures(head.rsplit(" · ").next().unwrap().trim_end_matches(" points"));
+            let total = figures(
+                head.rsplit(" · ")
+                    .next()
+                    .unwrap()
+                    .trim_end_matches(" points"),
+            );
             let (mut part_sum, mut check_sum) = ((0, 0), (0, 0));
             for line in text.lines() {
                 let check = line.strip_prefix("  ").filter(|l| !l.starts_with(' '));

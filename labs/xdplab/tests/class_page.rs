@@ -99,7 +99,10 @@ fn class_page_shows_the_class() {
     let mut by_name = by_score;
     by_name.sort();
     assert_eq!(row_names(table("by-name")), by_name, "{students}");
-    assert!(students.contains("<a href=\"#by-name\">name</a>"), "{students}");
+    assert!(
+        students.contains("<a href=\"#by-name\">name</a>"),
+        "{students}"
+    );
     for header in [
         "points (of 30)",
         "<code>ip_filter</code> (of 10)",
@@ -117,8 +120,16 @@ fn class_page_shows_the_class() {
         "{}",
         row("hal")
     );
-    assert!(row("ben").contains("<td>behaviour: 2 checks</td>"), "{}", row("ben"));
-    assert!(row("gus").contains("<td>not graded: bad-object</td>"), "{}", row("gus"));
+    assert!(
+        row("ben").contains("<td>behaviour: 2 checks</td>"),
+        "{}",
+        row("ben")
+    );
+    assert!(
+        row("gus").contains("<td>not graded: bad-object</td>"),
+        "{}",
+        row("gus")
+    );
     assert!(
         !students.contains("incomplete") && !students.contains(">max<"),
         "empty columns are left out: {students}"
@@ -136,10 +147,18 @@ fn class_page_shows_the_class() {
     }
     let cell = |student: &str, check: &str| -> &str {
         let title = format!("title=\"{student} · 7.1/{check}: ");
-        let at = matrix.find(&title).unwrap_or_else(|| panic!("{title} in {matrix}"));
+        let at = matrix
+            .find(&title)
+            .unwrap_or_else(|| panic!("{title} in {matrix}"));
         let open = matrix[..at].rfind("<td").unwrap();
         let class = &matrix[open..at];
-        class.split("class=\"").nth(1).unwrap().split('"').next().unwrap()
+        class
+            .split("class=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
     };
     assert_eq!(cell("ben", "firewall/first-match-wins"), "c o-behaviour");
     assert_eq!(cell("ben", "ip_filter/fragments"), "c o-pass");
@@ -169,7 +188,13 @@ fn class_page_shows_the_class() {
         .split("<tr>")
         .skip(2)
         .map(|row| {
-            let id = row.split("<code>").nth(1).unwrap().split('<').next().unwrap();
+            let id = row
+                .split("<code>")
+                .nth(1)
+                .unwrap()
+                .split('<')
+                .next()
+                .unwrap();
             let n = row
                 .split("<td class=\"n\">")
                 .nth(1)
@@ -190,7 +215,10 @@ fn class_page_shows_the_class() {
         failed.contains(&("7.1/port_filter/udp-truncated", 2, vec!["hal", "cho"])),
         "{failed:?}"
     );
-    assert!(checks.contains("Passed by every student graded (27)"), "{checks}");
+    assert!(
+        checks.contains("Passed by every student graded (27)"),
+        "{checks}"
+    );
     assert!(checks.contains("href=\"#contract-7-1-firewall-first-match-wins\""));
 
     // The histogram, in points, with its axes named and the student who could not be graded
@@ -202,9 +230,7 @@ fn class_page_shows_the_class() {
         "{scores}"
     );
     assert!(
-        scores.contains(
-            "1 scored 18 to under 21 points; 6 scored 27 to 30 points; 1 not graded."
-        ),
+        scores.contains("1 scored 18 to under 21 points; 6 scored 27 to 30 points; 1 not graded."),
         "hal (20 of 30), the six others and gus: {scores}"
     );
     for axis in ["points (of 30)", "students", "average points"] {
@@ -237,7 +263,10 @@ fn class_page_shows_the_class() {
         contract.contains("the first matching rule wins"),
         "{contract}"
     );
-    assert!(contract.contains("<li><code>ip_filter</code>:"), "{contract}");
+    assert!(
+        contract.contains("<li><code>ip_filter</code>:"),
+        "{contract}"
+    );
     assert!(!contract.contains('`'), "raw Markdown: {contract}");
 
     // Who could not be graded, and why; every student's report one click away.

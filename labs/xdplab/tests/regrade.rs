@@ -9,7 +9,13 @@ mod common;
 use common::{FILTER_C, files, fresh_dir, run, xdplab};
 
 fn grade(subs: &Path, out: &Path, extra: &[&str]) -> (i32, String) {
-    let mut args = vec!["grade", "7.1", subs.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    let mut args = vec![
+        "grade",
+        "7.1",
+        subs.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
     args.extend(extra);
     let (code, _, stderr) = run(&args);
     (code, stderr)
@@ -19,7 +25,8 @@ fn grade(subs: &Path, out: &Path, extra: &[&str]) -> (i32, String) {
 fn only_regrades_named_students_as_a_whole_grading_would() {
     let build = fresh_dir("only-build");
     let subs = fresh_dir("only-subs");
-    let c = |defines: &[&str]| kernel::clang::compile(Path::new(FILTER_C), defines, &build).unwrap();
+    let c =
+        |defines: &[&str]| kernel::clang::compile(Path::new(FILTER_C), defines, &build).unwrap();
     for (student, object) in [
         ("amy", c(&[])),
         ("ben", c(&["BUG_RULE_ORDER"])),
@@ -29,12 +36,20 @@ fn only_regrades_named_students_as_a_whole_grading_would() {
         std::fs::copy(object, subs.join(student).join("lab-7-1.o")).unwrap();
     }
     let partly = fresh_dir("only-partly");
-    xdplab(&["grade", "7.1", subs.to_str().unwrap(), "--out", partly.to_str().unwrap()]);
+    xdplab(&[
+        "grade",
+        "7.1",
+        subs.to_str().unwrap(),
+        "--out",
+        partly.to_str().unwrap(),
+    ]);
     let before = files(&partly);
-    let ben = |out: &Path| {
-        std::fs::read_to_string(out.join("students/ben/report.json")).unwrap()
-    };
-    assert!(ben(&partly).contains("\"points\": 28.75"), "{}", ben(&partly));
+    let ben = |out: &Path| std::fs::read_to_string(out.join("students/ben/report.json")).unwrap();
+    assert!(
+        ben(&partly).contains("\"points\": 28.75"),
+        "{}",
+        ben(&partly)
+    );
 
     // Refused before anything is graded or written: a name that is no submission, another
     // seed, a folder without a grading.
@@ -64,14 +79,24 @@ fn only_regrades_named_students_as_a_whole_grading_would() {
         "--only",
         "ben",
     ]);
-    assert!(ben(&partly).contains("\"points\": 30.0"), "{}", ben(&partly));
+    assert!(
+        ben(&partly).contains("\"points\": 30.0"),
+        "{}",
+        ben(&partly)
+    );
     assert_eq!(
         std::fs::read(partly.join("students/amy/timings.json")).unwrap(),
         amy_timings,
         "students not named keep their run's timings"
     );
     let whole = fresh_dir("only-whole");
-    xdplab(&["grade", "7.1", subs.to_str().unwrap(), "--out", whole.to_str().unwrap()]);
+    xdplab(&[
+        "grade",
+        "7.1",
+        subs.to_str().unwrap(),
+        "--out",
+        whole.to_str().unwrap(),
+    ]);
     let (a, b) = (files(&partly), files(&whole));
     assert_eq!(
         a.iter().map(|f| &f.0).collect::<Vec<_>>(),

@@ -51,11 +51,15 @@ fn grading_lab_7_2_twice_gives_identical_files() {
     let subs = fresh_dir("repro-subs");
     let correct = ddos(&[], &build);
     put(&subs, "amy", "ddos.o", &correct);
-    // A bucket that never refills: its messages are full of measured times and counts.
-    put(&subs, "bo", "ddos.o", &ddos(&["BUG_NO_REFILL"], &build));
+    // Wrong programs that the checks flag the same way on every run (those `flagged`, not
+    // `flagged_among`, in labs/lab-7-2/tests/c_programs.rs): a mistake whose effect depends on
+    // where a run falls on the clock (`BUG_NO_REFILL`) fails other checks on other runs, by
+    // its nature. A bucket ten times too big: messages full of measured times and counts.
+    put(&subs, "bo", "ddos.o", &ddos(&["BUG_CAPACITY_X10"], &build));
     // SYN-ACKs without a TCP checksum: the right one covers the kernel's cookie.
     put(&subs, "cy", "ddos.o", &ddos(&["BUG_SYNACK_NO_TCP_CSUM"], &build));
-    put(&subs, "di", "ddos.o", &ddos(&["BUG_WINDOW_SLIDES"], &build));
+    // 1-second SYN windows that never start again.
+    put(&subs, "di", "ddos.o", &ddos(&["BUG_WINDOW_NEVER_RESETS"], &build));
     // Every program twice, in two objects.
     put(&subs, "judy", "a.o", &correct);
     put(&subs, "judy", "b.o", &correct);
@@ -63,7 +67,13 @@ fn grading_lab_7_2_twice_gives_identical_files() {
 
     let grade = |name: &str| {
         let out = fresh_dir(name);
-        xdplab(&["grade", "7.2", subs.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+        xdplab(&[
+            "grade",
+            "7.2",
+            subs.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
         out
     };
     let (one, two) = (grade("repro-1"), grade("repro-2"));
@@ -75,9 +85,12 @@ fn grading_lab_7_2_twice_gives_identical_files() {
             !timings["checks"].as_array().unwrap().is_empty(),
             "{student}: {timings}"
         );
-        let text = std::fs::read_to_string(one.join("students").join(student).join("report.txt"))
-            .unwrap();
-        assert!(text.contains("⟨…⟩") && text.contains("timings.json"), "{text}");
+        let text =
+            std::fs::read_to_string(one.join("students").join(student).join("report.txt")).unwrap();
+        assert!(
+            text.contains("⟨…⟩") && text.contains("timings.json"),
+            "{text}"
+        );
     }
     let cy = std::fs::read_to_string(one.join("students/cy/report.txt")).unwrap();
     assert!(cy.contains("tcp checksum BAD (⟨…⟩, want ⟨…⟩)"), "{cy}");
@@ -85,7 +98,14 @@ fn grading_lab_7_2_twice_gives_identical_files() {
     // The duplicated programs: every one is named, and both objects.
     let judy = json(&one.join("students/judy/report.json"));
     let message = judy["ungraded"]["message"].as_str().unwrap();
-    for name in ["rate_limiter", "syn_guard", "syn_cookie", "ddos_guard", "a.o`", "b.o`"] {
+    for name in [
+        "rate_limiter",
+        "syn_guard",
+        "syn_cookie",
+        "ddos_guard",
+        "a.o`",
+        "b.o`",
+    ] {
         assert!(message.contains(name), "{name}: {message}");
     }
 
@@ -107,7 +127,10 @@ fn grading_lab_7_2_twice_gives_identical_files() {
     let unexcused: Vec<&&PathBuf> = differ
         .iter()
         .filter(|p| {
-            let student = p.strip_prefix("students").ok().and_then(|s| s.iter().next());
+            let student = p
+                .strip_prefix("students")
+                .ok()
+                .and_then(|s| s.iter().next());
             match student {
                 Some(s) => !excused.iter().any(|e| s == e.as_str()),
                 None => excused.is_empty(),

@@ -120,7 +120,14 @@ struct Bar {
 
 /// A vertical bar chart as SVG, with axis titles, and `title` and `desc` for assistive
 /// technology.
-fn bar_chart(id: &str, title: &str, desc: &str, axes: (&str, &str), bars: &[Bar], max: f64) -> Markup {
+fn bar_chart(
+    id: &str,
+    title: &str,
+    desc: &str,
+    axes: (&str, &str),
+    bars: &[Bar],
+    max: f64,
+) -> Markup {
     let (w, h, left, bottom, top) = (640.0, 240.0, 46.0, 52.0, 18.0);
     let slot = (w - left - 8.0) / bars.len().max(1) as f64;
     let scale = (h - bottom - top) / max.max(f64::MIN_POSITIVE);
@@ -188,7 +195,11 @@ fn what_went_wrong(g: &Graded) -> String {
         .map(|(o, parts, n)| match o {
             Outcome::Behaviour => format!("behaviour: {n} check{}", if *n == 1 { "" } else { "s" }),
             Outcome::Unverified => format!("unverified: {n} (grade again)"),
-            _ => format!("{}: {}", o.look().2.split(':').next().unwrap_or(""), parts.join(", ")),
+            _ => format!(
+                "{}: {}",
+                o.look().2.split(':').next().unwrap_or(""),
+                parts.join(", ")
+            ),
         })
         .collect::<Vec<_>>()
         .join("; ")
@@ -279,7 +290,13 @@ fn short_id(id: &str) -> &str {
 }
 
 /// The students table in one order, under `id`.
-fn students_table(id: &str, default: bool, rows: &[&Graded], parts: &[PartInfo], same_max: bool) -> Markup {
+fn students_table(
+    id: &str,
+    default: bool,
+    rows: &[&Graded],
+    parts: &[PartInfo],
+    same_max: bool,
+) -> Markup {
     let incomplete = rows.iter().any(|g| g.score.incomplete);
     html! {
         div.order.default[default] id=(id) {
@@ -354,7 +371,13 @@ pub fn class_page(info: ClassInfo, graded: &[Graded]) -> String {
 
     let parts: Vec<PartInfo> = graded
         .first()
-        .map(|g| g.score.parts.iter().map(|p| p.program.clone()).collect::<Vec<_>>())
+        .map(|g| {
+            g.score
+                .parts
+                .iter()
+                .map(|p| p.program.clone())
+                .collect::<Vec<_>>()
+        })
         .unwrap_or_default()
         .into_iter()
         .map(|program| {
@@ -396,7 +419,10 @@ pub fn class_page(info: ClassInfo, graded: &[Graded]) -> String {
     };
     // Each bin holds its lower bound and not its upper one; the last holds the maximum too.
     let bin_words = |i: usize| {
-        let (low, high) = (class_max * i as f64 / 10.0, class_max * (i + 1) as f64 / 10.0);
+        let (low, high) = (
+            class_max * i as f64 / 10.0,
+            class_max * (i + 1) as f64 / 10.0,
+        );
         if i == 9 {
             format!("{} to {}", short(low), short(high))
         } else {
@@ -446,7 +472,14 @@ pub fn class_page(info: ClassInfo, graded: &[Graded]) -> String {
     let part_max = parts.iter().map(|p| p.max).fold(0.0, f64::max);
     let parts_desc = parts
         .iter()
-        .map(|p| format!("{}: {:.2} of {} points on average", p.program, p.average, short(p.max)))
+        .map(|p| {
+            format!(
+                "{}: {:.2} of {} points on average",
+                p.program,
+                p.average,
+                short(p.max)
+            )
+        })
         .collect::<Vec<_>>()
         .join("; ");
 
@@ -454,7 +487,13 @@ pub fn class_page(info: ClassInfo, graded: &[Graded]) -> String {
     // The matrix's columns: every graded check, grouped by part in the rubric's order.
     let columns: Vec<(&str, &str)> = graded
         .first()
-        .map(|g| g.score.tests.iter().map(|t| (t.part.as_str(), t.id.as_str())).collect())
+        .map(|g| {
+            g.score
+                .tests
+                .iter()
+                .map(|t| (t.part.as_str(), t.id.as_str()))
+                .collect()
+        })
         .unwrap_or_default();
     let groups: Vec<(&str, usize)> = columns.iter().fold(Vec::new(), |mut acc, (part, _)| {
         match acc.last_mut() {
@@ -678,6 +717,7 @@ pub fn class_page(info: ClassInfo, graded: &[Graded]) -> String {
                 @for p in &programs {
                     h3 { code { (p) } }
                     div.contract { (markdown(&contract_for(info.contract, p, &programs))) }
+                    p { strong { "Its checks" } }
                     ul {
                         @for c in checks.iter().filter(|c| c.part == *p) {
                             li id=(anchor(c.id)) { code { (c.id) } ": " (c.description) }
