@@ -500,8 +500,9 @@ mod tests {
     };
     use kernel::{target::Mode, topology::TopologySpec};
 
-    fn lab() -> Lab {
-        let part = |program: &'static str, n: usize| Part {
+    /// A part of `n` checks, worth `points` (the default when `None`).
+    fn part(program: &'static str, n: usize, points: Option<f64>) -> Part {
+        Part {
             program,
             counters: None,
             checks: (0..n)
@@ -510,14 +511,21 @@ mod tests {
             topology: TopologySpec::pair(),
             setup: None,
             requires: &[],
-            points: None,
-        };
+            points,
+        }
+    }
+
+    fn lab() -> Lab {
         Lab {
             id: "0.0",
             title: "output test",
             contract: "",
             reference: reference::harness_pass,
-            parts: vec![part("twelve", 12), part("seven", 7), part("three", 3)],
+            parts: vec![
+                part("twelve", 12, None),
+                part("seven", 7, None),
+                part("three", 3, None),
+            ],
             environment: None,
         }
     }
@@ -645,17 +653,6 @@ mod tests {
     /// output the checks' figures add up exactly to the part's, and the parts' to the total.
     #[test]
     fn every_output_adds_up_exactly_over_parts_of_3_5_6_and_7_checks() {
-        let part = |program: &'static str, n: usize, points| Part {
-            program,
-            counters: None,
-            checks: (0..n)
-                .map(|i| Check::new("0.0", program, &format!("c{i}"), "a check"))
-                .collect(),
-            topology: TopologySpec::pair(),
-            setup: None,
-            requires: &[],
-            points,
-        };
         let lab = Lab {
             id: "0.0",
             title: "sums",
