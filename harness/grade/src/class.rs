@@ -219,7 +219,7 @@ pub fn merge(
         g.timings = folders
             .iter()
             .map(|f| read_timings(f.as_ref(), &g.submission.student))
-            .find_map(|t| t.transpose())
+            .find_map(std::result::Result::transpose)
             .transpose()?;
     }
     let info = ClassInfo {

@@ -97,7 +97,7 @@ fn class_page_shows_the_class() {
     };
     assert_eq!(row_names(table("by-score")), by_score, "{students}");
     let mut by_name = by_score;
-    by_name.sort();
+    by_name.sort_unstable();
     assert_eq!(row_names(table("by-name")), by_name, "{students}");
     assert!(
         students.contains("<a href=\"#by-name\">name</a>"),

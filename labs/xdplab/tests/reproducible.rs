@@ -57,9 +57,19 @@ fn grading_lab_7_2_twice_gives_identical_files() {
     // its nature. A bucket ten times too big: messages full of measured times and counts.
     put(&subs, "bo", "ddos.o", &ddos(&["BUG_CAPACITY_X10"], &build));
     // SYN-ACKs without a TCP checksum: the right one covers the kernel's cookie.
-    put(&subs, "cy", "ddos.o", &ddos(&["BUG_SYNACK_NO_TCP_CSUM"], &build));
+    put(
+        &subs,
+        "cy",
+        "ddos.o",
+        &ddos(&["BUG_SYNACK_NO_TCP_CSUM"], &build),
+    );
     // 1-second SYN windows that never start again.
-    put(&subs, "di", "ddos.o", &ddos(&["BUG_WINDOW_NEVER_RESETS"], &build));
+    put(
+        &subs,
+        "di",
+        "ddos.o",
+        &ddos(&["BUG_WINDOW_NEVER_RESETS"], &build),
+    );
     // Every program twice, in two objects.
     put(&subs, "judy", "a.o", &correct);
     put(&subs, "judy", "b.o", &correct);

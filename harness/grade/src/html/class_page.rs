@@ -7,7 +7,11 @@
 use maud::{Markup, PreEscaped, html};
 
 use super::{ClassInfo, STUDENT_PAGE, fmt, page_with, short, student_href};
-use crate::{graded::Graded, output::class_name, score::TestScore};
+use crate::{
+    graded::Graded,
+    output::class_name,
+    score::{TestScore, cents},
+};
 use harness::report::Status;
 use kernel::FailureClass;
 
@@ -358,7 +362,9 @@ pub fn class_page(info: ClassInfo, graded: &[Graded]) -> String {
         .collect();
     let not_graded: Vec<&Graded> = graded.iter().filter(|g| g.ungraded.is_some()).collect();
     let class_max = graded.iter().map(|g| g.score.max).fold(0.0, f64::max);
-    let same_max = graded.iter().all(|g| g.score.max == class_max);
+    let same_max = graded
+        .iter()
+        .all(|g| cents(g.score.max) == cents(class_max));
     // Lowest score first: who needs help comes first. Ties by name.
     let mut by_score: Vec<&Graded> = graded.iter().collect();
     by_score.sort_by(|a, b| {
