@@ -141,7 +141,7 @@ pub enum Error {
         if program.len() == 1 { "it" } else { "them" }
     )]
     DuplicateProgram {
-        /// Every program both objects define, in the first object's order.
+        /// Every program both objects define, sorted by name.
         program: Vec<String>,
         /// The first object defining it.
         first: PathBuf,

@@ -538,7 +538,7 @@ mod tests {
         // Every program both define, not only the first found.
         assert!(
             text.starts_with(
-                "programs `ip_filter`, `port_filter` and `firewall` are defined in both"
+                "programs `firewall`, `ip_filter` and `port_filter` are defined in both"
             ),
             "{text}"
         );
