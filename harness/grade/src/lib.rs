@@ -143,8 +143,23 @@ pub fn grade_one(lab: &Lab, rubric: &Rubric, sub: &Submission, opts: &GradeOptio
 /// it was graded), so a class re-graded in part (`grade --only`) is scored by one rubric, as a
 /// whole grading would be.
 pub fn rescore(lab: &Lab, rubric: &Rubric, g: &mut Graded) {
-    g.score = rubric.score(&g.report);
-    g.replay = replay_failed(lab.id, &g.submission, &g.score, g.report.seed);
+    let mut score = rubric.score(&g.report);
+    // Speed figures are the grading run's (kept in timings.json, not in the report): a `[perf]`
+    // part is kept as that run scored it.
+    if rubric.perf.is_some() && g.score.parts.iter().any(|p| p.program == perf::PART) {
+        let ours = |program: &str| program != perf::PART;
+        let mut parts: Vec<_> = score
+            .parts
+            .into_iter()
+            .filter(|p| ours(&p.program))
+            .collect();
+        let mut tests: Vec<_> = score.tests.into_iter().filter(|t| ours(&t.part)).collect();
+        parts.extend(g.score.parts.iter().filter(|p| !ours(&p.program)).cloned());
+        tests.extend(g.score.tests.iter().filter(|t| !ours(&t.part)).cloned());
+        score = Score::of(parts, tests);
+    }
+    g.replay = replay_failed(lab.id, &g.submission, &score, g.report.seed);
+    g.score = score;
 }
 
 /// The request that grades `sub` with `seed` (without speed figures).
@@ -623,6 +638,52 @@ mod tests {
             perf: false,
         };
         grade_one(&lab, &Rubric::default_for(&lab), &sub, &opts)
+    }
+
+    /// `grade --only` scores the students it keeps again; their speed part, whose figures are
+    /// not in the report, stays as their grading run scored it.
+    #[test]
+    fn rescoring_keeps_the_speed_part_of_the_run() {
+        let lab = test_lab();
+        let mut rubric = Rubric::default_for(&lab);
+        rubric.perf = Some(perf::PerfRule {
+            max_ratio: 3.0,
+            points: 10.0,
+        });
+        let fast = score::TestScore {
+            id: "0.0/perf/p".into(),
+            part: perf::PART.into(),
+            description: String::new(),
+            status: Status::Pass,
+            hidden: false,
+            points: 10.0,
+            max: 10.0,
+            message: String::new(),
+        };
+        let run = Score::of(
+            vec![score::PartScore {
+                program: perf::PART.into(),
+                points: 10.0,
+                max: 10.0,
+            }],
+            vec![fast],
+        );
+        let mut g = Graded {
+            submission: Submission {
+                student: "amy".into(),
+                objects: vec![PathBuf::from("amy.o")],
+                pinned: None,
+                problem: None,
+            },
+            report: Report::new("0.0", Mode::Auto, "amy.o", Vec::new()),
+            ungraded: None,
+            score: run,
+            replay: Vec::new(),
+            timings: None,
+        };
+        rescore(&lab, &rubric, &mut g);
+        assert_eq!((g.score.points, g.score.max), (10.0, 10.0), "{:?}", g.score);
+        assert_eq!(g.score.parts.len(), 2, "the lab's part and perf");
     }
 
     #[test]

@@ -128,8 +128,8 @@ pub fn text(g: &Graded) -> String {
 
 /// What a report says when its messages hold measured values.
 pub const MEASURED_NOTE: &str = "⟨…⟩ stands for a value measured during the run (a time, a count \
-     within it, a cookie the kernel made): it differs from run to run, so it is kept in \
-     timings.json next to this report, and replaying the check shows it.";
+     within it, a checksum over the kernel's SYN cookie): it differs from run to run, so it is \
+     kept in timings.json next to this report, and replaying the check shows it.";
 
 /// Says why a score is not final, when some check stayed unverified after the retry.
 fn incomplete_line(g: &Graded) -> Option<String> {

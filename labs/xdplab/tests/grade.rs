@@ -177,6 +177,14 @@ fn grades_a_class() {
         "{csv}"
     );
 
+    // The gradebook export: a student and a score per row.
+    let gradebook = std::fs::read_to_string(out.join("gradebook.csv")).unwrap();
+    assert!(
+        gradebook.starts_with("student,score\nalice,30.00\nbob,28.75\ncarol,0.00\n"),
+        "{gradebook}"
+    );
+    assert_eq!(gradebook.lines().count(), 1 + expect.len(), "{gradebook}");
+
     // JUnit XML: well-formed, one testcase per graded check, failures where the score says.
     let xml = std::fs::read_to_string(out.join("students/bob/junit.xml")).unwrap();
     let mut reader = quick_xml::Reader::from_str(&xml);
