@@ -93,8 +93,8 @@ const CLASS_STYLE: &str = "body{max-width:110rem}\
 .row{display:flex;flex-wrap:wrap;gap:1rem 2.5rem;align-items:flex-start}\
 .scroll{overflow-x:auto;max-width:100%}\
 table.matrix{border-collapse:collapse}\
-table.matrix td.c{width:1.1rem;height:1.1rem;padding:0;text-align:center;font-size:.75rem;\
-line-height:1.1rem;border:1px solid #fff}\
+table.matrix td.c{width:1.35rem;height:1.35rem;padding:0;text-align:center;font-size:.8rem;\
+line-height:1.35rem;border:1px solid #fff}\
 table.matrix th.v{writing-mode:vertical-rl;transform:rotate(180deg);font-weight:normal;\
 font-size:.75rem;padding:.2rem 0;white-space:nowrap;border:1px solid #fff;max-height:14rem}\
 table.matrix th.part{text-align:center;border-left:2px solid #555}\
@@ -305,6 +305,10 @@ fn students_table(
     html! {
         div.order.default[default] id=(id) {
             table.wide {
+                caption {
+                    @if default { "By score, lowest first (" a href="#by-name" { "sort by name" } ")" }
+                    @else { "By name (" a href="#by-score" { "sort by score" } ")" }
+                }
                 thead { tr {
                     th scope="col" { "student" }
                     th scope="col" {
