@@ -6,7 +6,7 @@
 use std::path::Path;
 
 mod common;
-use common::{FILTER_C, files, fresh_dir, run};
+use common::{FILTER_C, class, files, fresh_dir, run};
 
 fn grade(subs: &Path, out: &Path, extra: &[&str]) -> (i32, String) {
     let mut args = vec![
@@ -27,18 +27,7 @@ fn graded_ok((code, stderr): (i32, String)) {
 
 #[test]
 fn only_regrades_named_students_as_a_whole_grading_would() {
-    let build = fresh_dir("only-build");
-    let subs = fresh_dir("only-subs");
-    let c =
-        |defines: &[&str]| kernel::clang::compile(Path::new(FILTER_C), defines, &build).unwrap();
-    for (student, object) in [
-        ("amy", c(&[])),
-        ("ben", c(&["BUG_RULE_ORDER"])),
-        ("cho", c(&["BUG_TCP_ONLY"])),
-    ] {
-        std::fs::create_dir_all(subs.join(student)).unwrap();
-        std::fs::copy(object, subs.join(student).join("lab-7-1.o")).unwrap();
-    }
+    let subs = class("only");
     let partly = fresh_dir("only-partly");
     graded_ok(grade(&subs, &partly, &[]));
     let before = files(&partly);
@@ -66,7 +55,8 @@ fn only_regrades_named_students_as_a_whole_grading_would() {
     assert!(stderr.contains("it has no graded.json"), "{stderr}");
 
     // Ben hands in a fixed program late: only he is graded again.
-    std::fs::copy(c(&[]), subs.join("ben/lab-7-1.o")).unwrap();
+    let fixed = kernel::clang::compile(Path::new(FILTER_C), &[], &fresh_dir("only-build")).unwrap();
+    std::fs::copy(fixed, subs.join("ben/lab-7-1.o")).unwrap();
     let amy_timings = std::fs::read(partly.join("students/amy/timings.json")).unwrap();
     graded_ok(grade(&subs, &partly, &["--only", "ben"]));
     assert!(
