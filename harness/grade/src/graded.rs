@@ -80,6 +80,21 @@ pub fn settle(report: &mut Report) -> Timings {
     timings
 }
 
+/// Takes the measured values out of the messages `score` made itself (the speed part's, from
+/// the figures [`settle`] moved), as [`settle`] does for the report's.
+pub fn settle_score(score: &mut crate::score::Score, timings: &mut Timings) {
+    for t in &mut score.tests {
+        let mut values = Vec::new();
+        t.message = redact(&t.message, &mut values);
+        if !values.is_empty() {
+            timings.checks.push(Measured {
+                id: t.id.clone(),
+                values,
+            });
+        }
+    }
+}
+
 /// `text` with everything inside `⟨ ⟩` replaced by [`REDACTED`], the values pushed to `values`.
 fn redact(text: &str, values: &mut Vec<String>) -> String {
     let mut out = String::new();

@@ -127,8 +127,12 @@ pub fn grade_one(lab: &Lab, rubric: &Rubric, sub: &Submission, opts: &GradeOptio
             Ok(Err(e)) | Err(e) => (failed_report(lab, &e, opts.seed), Some(e)),
         },
     };
-    let timings = graded::settle(&mut report);
-    let score = rubric.score(&report);
+    let mut timings = graded::settle(&mut report);
+    // The speed part is scored from the figures settle just moved out of the report.
+    report.perf = timings.perf.take();
+    let mut score = rubric.score(&report);
+    timings.perf = report.perf.take();
+    graded::settle_score(&mut score, &mut timings);
     Graded {
         replay: replay_failed(lab.id, sub, &score, opts.seed),
         submission: sub.clone(),
