@@ -145,8 +145,9 @@ pub fn grade_one(lab: &Lab, rubric: &Rubric, sub: &Submission, opts: &GradeOptio
         Some(_) => Vec::new(),
         None => score
             .failed()
-            // Speed is replayed with `xdplab bench`, not a check.
-            .filter(|t| t.part != perf::PART)
+            // Speed is replayed with `xdplab bench`, not a check; a hidden check's command
+            // would show its frames.
+            .filter(|t| t.part != perf::PART && !t.hidden)
             .map(|t| (t.id.clone(), replay_command(&request, &t.id)))
             .collect(),
     };
@@ -194,21 +195,25 @@ pub(crate) fn retry_unverified(
     report
 }
 
-/// The command that replays one check of a submission locally, quoted for a POSIX shell.
+/// The command that replays one check of a submission locally, quoted for a POSIX shell. It
+/// names the student's own files (`ddos.o`), not where the grader keeps them
+/// (`class72/erin/ddos.o`): the student runs it beside their files.
 pub fn replay_command(request: &ChildRequest, check: &str) -> String {
+    let own = |p: &RawPath| {
+        let path = p.path();
+        let name = path.file_name().map_or(path.as_os_str(), |n| n);
+        shell_quote(name.as_encoded_bytes())
+    };
     let mut cmd = format!("xdplab run {}", shell_quote(request.lab.as_bytes()));
     match &request.source {
         ChildSource::Objects(paths) => {
             for p in paths {
                 cmd.push_str(" --object ");
-                cmd.push_str(&shell_quote(
-                    &p.path().into_os_string().into_encoded_bytes(),
-                ));
+                cmd.push_str(&own(p));
             }
         }
         ChildSource::PinnedFile(file) => {
-            let file = shell_quote(&file.path().into_os_string().into_encoded_bytes());
-            cmd.push_str(&format!(" --pinned \"$(cat {file})\""));
+            cmd.push_str(&format!(" --pinned \"$(cat {})\"", own(file)));
         }
     }
     cmd.push_str(&format!(" --check {}", shell_quote(check.as_bytes())));
@@ -554,7 +559,7 @@ mod tests {
         };
         assert_eq!(
             replay_command(&req, "7.1/firewall/icmp-dropped"),
-            "xdplab run 7.1 --object 'class/it'\\''s me.o' --check 7.1/firewall/icmp-dropped --seed 3"
+            "xdplab run 7.1 --object 'it'\\''s me.o' --check 7.1/firewall/icmp-dropped --seed 3"
         );
         assert_eq!(shell_quote(b"a\xffb"), "$'\\x61\\xff\\x62'");
         let pinned = ChildRequest {
@@ -566,7 +571,15 @@ mod tests {
         };
         assert_eq!(
             replay_command(&pinned, "x"),
-            "xdplab run 7.1 --pinned \"$(cat class/frank/pinned)\" --check x"
+            "xdplab run 7.1 --pinned \"$(cat pinned)\" --check x"
+        );
+        let erin = ChildRequest {
+            source: ChildSource::Objects(vec![RawPath::from(Path::new("class72/erin/ddos.o"))]),
+            ..pinned
+        };
+        assert_eq!(
+            replay_command(&erin, "7.2/syn_cookie/x"),
+            "xdplab run 7.1 --object ddos.o --check 7.2/syn_cookie/x"
         );
     }
 

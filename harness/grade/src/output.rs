@@ -104,6 +104,9 @@ pub fn text(g: &Graded) -> String {
                 }
             }
             previous = &t.message;
+            for h in &t.hints {
+                out.push_str(&format!("      hint: {h}\n"));
+            }
         }
     }
     if let Some(perf) = &g.report.perf {
@@ -293,7 +296,10 @@ pub fn gradescope(g: &Graded) -> String {
         .map(|(t, max)| {
             let output = match t.status {
                 Status::Pass => t.description.clone(),
-                _ => format!("{}\n{}", t.description, t.message),
+                _ => t.hints.iter().fold(
+                    format!("{}\n{}", t.description, t.message),
+                    |out, h| format!("{out}\nhint: {h}"),
+                ),
             };
             let max = max as f64 / 100.0;
             GradescopeTest {

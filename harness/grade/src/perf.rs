@@ -99,6 +99,7 @@ impl PerfRule {
                     hidden: false,
                     max: share,
                     message,
+                    hints: Vec::new(),
                 }
             })
             .collect();

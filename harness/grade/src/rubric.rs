@@ -211,6 +211,10 @@ impl Rubric {
                         |r| r.message.clone(),
                     ),
                 };
+                let hints = match (status, c.hidden, result) {
+                    (Status::Fail(FailureClass::Behaviour), false, Some(r)) => r.hints.clone(),
+                    _ => Vec::new(),
+                };
                 tests.push(TestScore {
                     id: c.id.clone(),
                     part: part.program.clone(),
@@ -220,6 +224,7 @@ impl Rubric {
                     points,
                     max,
                     message,
+                    hints,
                 });
             }
             parts.push(PartScore {
@@ -289,6 +294,7 @@ mod tests {
             } else {
                 format!("{id}: diff")
             },
+            hints: Vec::new(),
             actual: String::new(),
             traffic: Vec::new(),
         }
