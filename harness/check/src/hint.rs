@@ -24,7 +24,8 @@ enum Pattern {
         expected: Verdict,
         got: Verdict,
     },
-    /// Counter `map[got]` moved more than expected while `map[expected]` moved less.
+    /// Counter `map[got]` moved more than expected while `map[expected]` moved less, and
+    /// everything else (the verdicts) is as expected: the right action, the wrong counter.
     Counted { map: String, expected: u32, got: u32 },
 }
 
@@ -92,7 +93,16 @@ impl Hint {
             Pattern::Counted { map, expected, got } => {
                 let (want, saw) = (counts(&j.expected, map), counts(&j.actual, map));
                 let at = |m: &BTreeMap<u32, u64>, i| m.get(i).copied().unwrap_or(0);
-                at(&saw, expected) < at(&want, expected) && at(&saw, got) > at(&want, got)
+                let prefix = format!("{map}[");
+                let rest = |t: &str| -> Vec<String> {
+                    t.lines()
+                        .filter(|l| !l.starts_with(&prefix))
+                        .map(str::to_owned)
+                        .collect()
+                };
+                rest(&j.expected) == rest(&j.actual)
+                    && at(&saw, expected) < at(&want, expected)
+                    && at(&saw, got) > at(&want, got)
             }
         }
     }
@@ -112,7 +122,8 @@ pub fn matching(hints: &[Hint], j: &Judgement) -> Vec<String> {
 /// The rows of a table as (name, cell): those named `row`, or every row when `None` (rows are
 /// `name` padded to the name column, then the cell; see [`row_line`]).
 fn cells(table: &str, row: Option<&str>) -> Vec<(String, String)> {
-    let column = row_line("", "").len();
+    // The name column is padded in characters (names hold `×`), so split at a character.
+    let column = row_line("", "").chars().count();
     table
         .lines()
         .filter_map(|line| match row {
@@ -120,7 +131,8 @@ fn cells(table: &str, row: Option<&str>) -> Vec<(String, String)> {
                 .strip_prefix(&row_line(name, ""))
                 .map(|cell| (name.to_owned(), cell.to_owned())),
             None => {
-                let (name, cell) = (line.get(..column)?, line.get(column..)?);
+                let at = line.char_indices().nth(column)?.0;
+                let (name, cell) = line.split_at(at);
                 let name = name.trim_end();
                 (!name.is_empty() && !name.starts_with(' ') && !cell.starts_with(' '))
                     .then(|| (name.to_owned(), cell.to_owned()))
@@ -193,8 +205,11 @@ mod tests {
     fn a_verdict_hint_reads_runs_and_ignores_a_verdict_both_sides_name() {
         let tx = Hint::any_row(Drop, Tx, "tx");
         let j = judgement(
-            &[("over the limit", "PASS ×10, DROP ×5")],
-            &[("over the limit", "PASS ×10, TX ×5")],
+            &[("from 198.18.1.1 ×1500", "PASS 1000..=⟨1064⟩, the rest DROP: yes")],
+            &[(
+                "from 198.18.1.1 ×1500",
+                "PASS 1000..=⟨1064⟩, the rest DROP: no, the rest TX ×487",
+            )],
         );
         assert!(tx.matches(&j));
         let j = judgement(
@@ -210,6 +225,12 @@ mod tests {
         let j = judgement(&[("stats[2]", "+3")], &[("stats[3]", "+3")]);
         assert!(swapped.matches(&j));
         let j = judgement(&[("stats[2]", "+3")], &[("stats[1]", "+3")]);
+        assert!(!swapped.matches(&j));
+        // A wrong verdict moves the count too: that is not this mistake.
+        let j = judgement(
+            &[("tcp-dport-22", "DROP"), ("stats[2]", "+1")],
+            &[("tcp-dport-22", "PASS"), ("stats[3]", "+1")],
+        );
         assert!(!swapped.matches(&j));
         let j = judgement(
             &[("stats[2]", "+⟨3⟩"), ("stats[3]", "+0")],
