@@ -324,7 +324,7 @@ fn pcap_files_hold_scenario_checks_traffic() {
         "run", "7.2", "--mode", "native", "--check", check, "--pcap", &dir,
     ]);
     assert_eq!(code, 0, "{err}");
-    let seen = pcap_frames(&file("real-client", "observed"));
+    let seen = pcap_frames(&Path::new(&dir).join("7.2_syn_cookie_real-client.observed.pcap"));
     // At least the SYN-ACK the program sent the client and the client's ACK and data that
     // reached the server.
     assert!(seen.len() >= 3, "{} frames; {err}", seen.len());

@@ -767,14 +767,22 @@ impl Differential {
         }
         let mut reference = self.load_reference()?;
         let n = self.frames_in(target.mode());
+        let mut recording = crate::record::Recording::new(target);
         let found = self.compare_n(
             &mut Pair {
-                program: target,
+                program: &mut recording,
                 reference: reference.as_mut(),
             },
             n,
         )?;
-        Ok(self.render(&found))
+        let (judgement, difference) = self.render(&found);
+        // A difference's pcap holds its frames; without one, every frame the program got.
+        let traffic = if difference.is_empty() {
+            recording.finish()
+        } else {
+            difference
+        };
+        Ok((judgement, traffic))
     }
 
     /// The judgement: equal sides when no difference was found, else the shrunk frame field by
