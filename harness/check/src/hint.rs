@@ -17,10 +17,10 @@ pub struct Hint {
 
 #[derive(Debug, Clone)]
 enum Pattern {
-    /// A row (any row, or the named one) whose expected cell names `expected` and whose actual
-    /// cell names `got` where the expected one does not.
+    /// A row (any row, or one of the named ones) whose expected cell names `expected` and whose
+    /// actual cell names `got` where the expected one does not.
     Verdict {
-        row: Option<String>,
+        rows: Vec<String>,
         expected: Verdict,
         got: Verdict,
     },
@@ -32,9 +32,19 @@ enum Pattern {
 impl Hint {
     /// When the frame of row `row` was expected to get `expected` and got `got`.
     pub fn row(row: &str, expected: Verdict, got: Verdict, text: impl Into<String>) -> Self {
+        Self::rows([row], expected, got, text)
+    }
+
+    /// When the frame of any of `rows` was expected to get `expected` and got `got`.
+    pub fn rows<'a>(
+        rows: impl IntoIterator<Item = &'a str>,
+        expected: Verdict,
+        got: Verdict,
+        text: impl Into<String>,
+    ) -> Self {
         Self {
             when: Pattern::Verdict {
-                row: Some(row.to_owned()),
+                rows: rows.into_iter().map(str::to_owned).collect(),
                 expected,
                 got,
             },
@@ -46,7 +56,7 @@ impl Hint {
     pub fn any_row(expected: Verdict, got: Verdict, text: impl Into<String>) -> Self {
         Self {
             when: Pattern::Verdict {
-                row: None,
+                rows: Vec::new(),
                 expected,
                 got,
             },
@@ -79,9 +89,20 @@ impl Hint {
     /// Whether the failure `j` shows this hint's pattern.
     pub fn matches(&self, j: &Judgement) -> bool {
         match &self.when {
-            Pattern::Verdict { row, expected, got } => {
+            Pattern::Verdict {
+                rows,
+                expected,
+                got,
+            } => {
                 let (e, g) = (expected.to_string(), got.to_string());
-                cells(&j.expected, row.as_deref())
+                let expected_cells = if rows.is_empty() {
+                    cells(&j.expected, None)
+                } else {
+                    rows.iter()
+                        .flat_map(|r| cells(&j.expected, Some(r)))
+                        .collect()
+                };
+                expected_cells
                     .into_iter()
                     .filter(|(_, cell)| names(cell, &e) && !names(cell, &g))
                     .any(|(name, _)| {

@@ -315,18 +315,31 @@ fn probe(name: &str, frame: FrameBuilder, stat: Stat) -> Probe {
     Probe::new(name, frame.build(), stat.verdict()).counts(stat)
 }
 
-/// The hint for a dropped look-alike of blocked port `port` (its bytes swapped): the port was
-/// compared in host byte order.
-fn swapped_port(protocol: &str, port: u16) -> Hint {
-    let swapped = port.swap_bytes();
-    Hint::row(
-        &format!("{protocol}-dport-{swapped}"),
+/// The hint for dropped look-alikes of blocked ports (their bytes swapped), frames
+/// `(protocol, port)`: the ports were compared in host byte order.
+fn swapped_ports(frames: &[(&str, u16)]) -> Hint {
+    let rows: Vec<String> = frames
+        .iter()
+        .map(|(protocol, port)| format!("{protocol}-dport-{}", port.swap_bytes()))
+        .collect();
+    let list = |f: &dyn Fn(u16) -> String| {
+        frames
+            .iter()
+            .map(|(_, p)| f(*p))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let port = frames[0].1;
+    Hint::rows(
+        rows.iter().map(String::as_str),
         Pass,
         Drop,
         format!(
-            "port {swapped} is {port} with its two bytes swapped, and it was dropped: the \
-             header holds ports in network byte order, so compare the field with \
-             `bpf_htons({port})` (or `bpf_ntohs(field)` with {port})"
+            "ports {} are {} with their two bytes swapped, and one was dropped: the header \
+             holds ports in network byte order, so compare the field with `bpf_htons({port})` \
+             (or `bpf_ntohs(field)` with {port})",
+            list(&|p| p.swap_bytes().to_string()),
+            list(&|p| p.to_string()),
         ),
     )
 }
@@ -806,9 +819,7 @@ fn port_filter(f: &Frames) -> Vec<Check> {
             "byte-swapped-ports",
             "ports 5632, 5888 and 15629 (22, 23, 3389 byte-swapped) pass",
         )
-        .hint(swapped_port("tcp", 22))
-        .hint(swapped_port("tcp", 23))
-        .hint(swapped_port("tcp", 3389))
+        .hint(swapped_ports(&[("tcp", 22), ("tcp", 23), ("tcp", 3389)]))
         .probes(blocked.map(|p: u16| {
             let swapped = p.swap_bytes();
             probe(
@@ -1073,8 +1084,7 @@ fn firewall(f: &Frames) -> Vec<Check> {
             "1.0.0.10 and ports 5632 and 20480 (byte-swapped 22, 80) pass",
         )
         .hint(swapped_address())
-        .hint(swapped_port("tcp", 22))
-        .hint(swapped_port("udp", 80))
+        .hint(swapped_ports(&[("tcp", 22), ("udp", 80)]))
         .probes([
             probe(
                 "from-1.0.0.10",

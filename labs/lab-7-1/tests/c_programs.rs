@@ -101,7 +101,7 @@ fn hints_show_only_for_the_mistake_they_name() {
         (
             "BUG_PORT_HOST_ORDER",
             "7.1/port_filter/byte-swapped-ports",
-            "compare the field with `bpf_htons(22)`",
+            "ports 5632, 5888, 15629 are 22, 23, 3389 with their two bytes swapped",
         ),
         (
             "BUG_SRC_HOST_ORDER",

@@ -72,10 +72,10 @@ fn a_students_page_puts_failures_first_with_diff_hint_and_replay() {
         "{swapped}"
     );
     let html = std::fs::read_to_string(&kim_page).unwrap();
-    assert!(html.contains("pre.diff,pre.log,pre.replay{white-space:pre;overflow-x:auto"));
+    assert!(html.contains("pre.diff,pre.replay{white-space:pre;overflow-x:auto"));
     // The hint for this mistake, under this check only.
     assert!(
-        swapped.contains("<p class=\"hint\"><strong>Hint: </strong>port 5632 is 22"),
+        swapped.contains("<p class=\"hint\"><strong>Hint: </strong>ports 5632, 5888, 15629 are 22"),
         "{swapped}"
     );
     assert!(swapped.contains("bpf_htons(22)"), "{swapped}");
@@ -107,7 +107,13 @@ fn a_students_page_puts_failures_first_with_diff_hint_and_replay() {
         1,
         "{hal}"
     );
-    assert!(hal.contains("--object lab-7-1.o"), "{hal}");
+    assert!(
+        hal.contains("fail (verifier)</span>: 15 checks could not run, for one reason"),
+        "{hal}"
+    );
+    assert!(hal.contains("<li><code>7.1/port_filter/udp-blocked-ports</code>"), "{hal}");
+    assert_eq!(hal.matches("<pre class=\"replay\">").count(), 1, "{hal}");
+    assert!(hal.contains("--object lab-7-1.o --check 7.1/port_filter/"), "{hal}");
 
     if let Ok(dir) = std::env::var("XDPLAB_SCREENSHOTS") {
         let dir = Path::new(&dir);

@@ -9,11 +9,12 @@ use crate::{graded::Graded, output::class_name, score::TestScore};
 use harness::report::Status;
 use kernel::FailureClass;
 
-/// The page's own styles, after the shared ones: a diff keeps its columns (no wrapping,
-/// scrolls sideways), and expected/actual lines are told apart by colour as well as sign.
+/// The page's own styles, after the shared ones: a diff and a command keep their columns (no
+/// wrapping, they scroll sideways; a log wraps, as prose), and expected/actual lines are told
+/// apart by colour as well as sign.
 const STUDENT_STYLE: &str = "section.check{border-top:1px solid #bbb;margin:1rem 0}\
 section.check h3{font-size:1rem;margin:.5rem 0 .2rem}\
-pre.diff,pre.log,pre.replay{white-space:pre;overflow-x:auto;max-width:100%}\
+pre.diff,pre.replay{white-space:pre;overflow-x:auto;max-width:100%}\
 pre.diff .del{background:#ffe0e0;color:#8b0000;display:inline-block;min-width:100%}\
 pre.diff .add{background:#ddf4dd;color:#004d00;display:inline-block;min-width:100%}\
 pre.diff .head{color:#555;font-weight:600}\
@@ -46,8 +47,11 @@ pub fn student_page(g: &Graded) -> String {
             }
             @if !failed.is_empty() && g.ungraded.is_none() {
                 h2 { "Failed checks" }
-                @for (i, t) in failed.iter().enumerate() {
-                    (failure(g, t, i.checked_sub(1).map(|j| failed[j])))
+                @for group in groups(&failed) {
+                    @match group.as_slice() {
+                        [one] => (failure(g, one)),
+                        many => (unloaded(g, many)),
+                    }
                 }
             }
             table {
@@ -90,23 +94,56 @@ fn settled(status: Status) -> bool {
     matches!(status, Status::Pass | Status::Info | Status::Skip)
 }
 
-/// One failure: its id and points, what it shows when it passes, then the diff (or the
-/// reason it could not run), the hints and how to replay it. A reason the previous failure of
-/// the same part already gave (a verifier's log) is not printed again.
-fn failure(g: &Graded, t: &TestScore, previous: Option<&TestScore>) -> Markup {
-    let replay = g.replay.iter().find(|(id, _)| *id == t.id).map(|(_, c)| c);
-    let repeated = previous.is_some_and(|p| p.part == t.part && p.message == t.message);
+/// The failures in order, those of one part that could not be loaded (a verifier's
+/// rejection, a missing program or map) together: they share one reason.
+fn groups<'a>(failed: &[&'a TestScore]) -> Vec<Vec<&'a TestScore>> {
+    let load = |t: &TestScore| match t.status {
+        Status::Fail(c) => matches!(
+            c,
+            FailureClass::BadObject
+                | FailureClass::NoProgram
+                | FailureClass::Verifier
+                | FailureClass::MapLayout
+        ),
+        _ => false,
+    };
+    let mut out: Vec<Vec<&TestScore>> = Vec::new();
+    for &t in failed {
+        match out.last_mut() {
+            Some(last) if load(t) && load(last[0]) && last[0].part == t.part => last.push(t),
+            _ => out.push(vec![t]),
+        }
+    }
+    out
+}
+
+/// The heading of a failed check: its id, result and points.
+fn heading(t: &TestScore) -> Markup {
+    html! {
+        code { (t.id) } " "
+        span.fail { (status_text(t.status)) } " "
+        span { (format!("{:.2} / {:.2}", t.points, t.max)) }
+    }
+}
+
+/// The replay command of check `id`, beside the student's file.
+fn replay(g: &Graded, id: &str) -> Markup {
+    html! {
+        @if let Some((_, cmd)) = g.replay.iter().find(|(r, _)| r == id) {
+            p { "Replay it beside your file:" }
+            pre.replay { code { (cmd) } }
+        }
+    }
+}
+
+/// One failure: what it shows when it passes, then the diff (or the reason it could not
+/// run), the hints and how to replay it.
+fn failure(g: &Graded, t: &TestScore) -> Markup {
     html! {
         section.check id=(t.id) {
-            h3 {
-                code { (t.id) } " "
-                span.fail { (status_text(t.status)) } " "
-                span { (format!("{:.2} / {:.2}", t.points, t.max)) }
-            }
+            h3 { (heading(t)) }
             p { (t.description) }
-            @if repeated {
-                p { "Same reason as the check above." }
-            } @else if t.status == Status::Fail(FailureClass::Behaviour) && !t.hidden {
+            @if t.status == Status::Fail(FailureClass::Behaviour) && !t.hidden {
                 (diff(&t.message))
             } @else if !t.message.is_empty() {
                 pre.log { (t.message) }
@@ -114,9 +151,31 @@ fn failure(g: &Graded, t: &TestScore, previous: Option<&TestScore>) -> Markup {
             @for h in &t.hints {
                 p.hint { strong { "Hint: " } (h) }
             }
-            @if let Some(cmd) = replay {
-                p { "Replay it beside your file:" }
-                pre.replay { code { (cmd) } }
+            (replay(g, &t.id))
+        }
+    }
+}
+
+/// The checks of a part that could not be loaded: the reason once (the first check carries
+/// a verifier's whole log), the checks it failed listed, one replay command.
+fn unloaded(g: &Graded, checks: &[&TestScore]) -> Markup {
+    let first = checks[0];
+    html! {
+        section.check id=(first.id) {
+            h3 {
+                code { (first.part) } " "
+                span.fail {
+                    @if let Status::Fail(c) = first.status { "fail (" (class_name(c)) ")" }
+                } ": " (checks.len()) " checks could not run, for one reason"
+            }
+            pre.log { (first.message) }
+            details {
+                summary { "The checks" }
+                ul { @for t in checks { li { (heading(t)) } } }
+            }
+            // Any of them replays the reason (a hidden one has no command).
+            @if let Some(t) = checks.iter().find(|t| g.replay.iter().any(|(r, _)| *r == t.id)) {
+                (replay(g, &t.id))
             }
         }
     }
