@@ -26,7 +26,11 @@ enum Pattern {
     },
     /// Counter `map[got]` moved more than expected while `map[expected]` moved less, and
     /// everything else (the verdicts) is as expected: the right action, the wrong counter.
-    Counted { map: String, expected: u32, got: u32 },
+    Counted {
+        map: String,
+        expected: u32,
+        got: u32,
+    },
 }
 
 impl Hint {
@@ -147,17 +151,16 @@ fn cells(table: &str, row: Option<&str>) -> Vec<(String, String)> {
     let column = row_line("", "").chars().count();
     table
         .lines()
-        .filter_map(|line| match row {
-            Some(name) => line
-                .strip_prefix(&row_line(name, ""))
-                .map(|cell| (name.to_owned(), cell.to_owned())),
-            None => {
-                let at = line.char_indices().nth(column)?.0;
-                let (name, cell) = line.split_at(at);
-                let name = name.trim_end();
-                (!name.is_empty() && !name.starts_with(' ') && !cell.starts_with(' '))
-                    .then(|| (name.to_owned(), cell.to_owned()))
+        .filter_map(|line| {
+            if let Some(name) = row {
+                let cell = line.strip_prefix(&row_line(name, ""))?;
+                return Some((name.to_owned(), cell.to_owned()));
             }
+            let at = line.char_indices().nth(column)?.0;
+            let (name, cell) = line.split_at(at);
+            let name = name.trim_end();
+            (!name.is_empty() && !name.starts_with(' ') && !cell.starts_with(' '))
+                .then(|| (name.to_owned(), cell.to_owned()))
         })
         .collect()
 }
@@ -226,7 +229,10 @@ mod tests {
     fn a_verdict_hint_reads_runs_and_ignores_a_verdict_both_sides_name() {
         let tx = Hint::any_row(Drop, Tx, "tx");
         let j = judgement(
-            &[("from 198.18.1.1 ×1500", "PASS 1000..=⟨1064⟩, the rest DROP: yes")],
+            &[(
+                "from 198.18.1.1 ×1500",
+                "PASS 1000..=⟨1064⟩, the rest DROP: yes",
+            )],
             &[(
                 "from 198.18.1.1 ×1500",
                 "PASS 1000..=⟨1064⟩, the rest DROP: no, the rest TX ×487",

@@ -38,7 +38,7 @@ pub mod testing;
 pub mod vary;
 
 pub use check::{Body, Check, Probe};
-pub use hint::Hint;
 pub use flood::{Bound, Expect, Flood, Pause, Volley, Want, Window};
+pub use hint::Hint;
 pub use lab::{Lab, Part, PartId, RunOptions};
 pub use report::{Report, Status};

@@ -296,10 +296,12 @@ pub fn gradescope(g: &Graded) -> String {
         .map(|(t, max)| {
             let output = match t.status {
                 Status::Pass => t.description.clone(),
-                _ => t.hints.iter().fold(
-                    format!("{}\n{}", t.description, t.message),
-                    |out, h| format!("{out}\nhint: {h}"),
-                ),
+                _ => t
+                    .hints
+                    .iter()
+                    .fold(format!("{}\n{}", t.description, t.message), |out, h| {
+                        format!("{out}\nhint: {h}")
+                    }),
             };
             let max = max as f64 / 100.0;
             GradescopeTest {

@@ -199,9 +199,8 @@ impl Topology {
                     .map_err(Error::during(format!("creating {}", dir.display())))?;
                 let iface = topo.iface(spec.xdp.0, spec.xdp.1)?;
                 let link = dir.join(cleanup::ENV_LINK_PIN);
-                topo.ns(iface.ns)?.run(|| {
-                    program.attach_kept(iface.ifindex, AttachMode::Generic, dir, &link)
-                })?
+                topo.ns(iface.ns)?
+                    .run(|| program.attach_kept(iface.ifindex, AttachMode::Generic, dir, &link))?
             };
             if let Err(e) = attach() {
                 let _ = std::fs::remove_dir_all(dir);

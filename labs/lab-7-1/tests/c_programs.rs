@@ -120,11 +120,19 @@ fn hints_show_only_for_the_mistake_they_name() {
             !got.is_empty() && got.iter().all(|(id, _)| *id == check),
             "{define}: {got:?}"
         );
-        assert!(got.iter().any(|(_, h)| h.contains(says)), "{define}: {got:?}");
+        assert!(
+            got.iter().any(|(_, h)| h.contains(says)),
+            "{define}: {got:?}"
+        );
         let text = report.to_text();
         assert!(text.contains("    hint: "), "{text}");
     }
-    for define in ["BUG_SOURCE_PORT", "BUG_DEST_ADDR", "BUG_TCP_ONLY", "BUG_RULE_ORDER"] {
+    for define in [
+        "BUG_SOURCE_PORT",
+        "BUG_DEST_ADDR",
+        "BUG_TCP_ONLY",
+        "BUG_RULE_ORDER",
+    ] {
         let report = run(&build(&[define]), Mode::TestRun);
         assert!(!report.all_passed(), "{define}");
         assert!(hints(&report).is_empty(), "{define}: {:?}", hints(&report));

@@ -109,9 +109,10 @@ fn up(lab: &Lab, object: Option<PathBuf>, program: Option<String>) -> Result<Exi
     }
     match chosen {
         Some(p) => {
-            let from = object
-                .as_ref()
-                .map_or_else(|| "the reference solution".to_owned(), |o| o.display().to_string());
+            let from = object.as_ref().map_or_else(
+                || "the reference solution".to_owned(),
+                |o| o.display().to_string(),
+            );
             println!(
                 "{p} (from {from}) is attached to {xdp_if} in {xdp_ns}, in generic mode; it and \
                  its link are pinned in {}",
@@ -142,10 +143,7 @@ fn up(lab: &Lab, object: Option<PathBuf>, program: Option<String>) -> Result<Exi
     if let Some((end, peer)) = target
         && let Some((addr, _)) = end.addr
     {
-        println!(
-            "  ip netns exec {} ping -c 3 {addr}",
-            ns_of(peer.ns)
-        );
+        println!("  ip netns exec {} ping -c 3 {addr}", ns_of(peer.ns));
     }
     println!("take it all down with `xdplab env down`");
     Ok(Exit::Passed)

@@ -298,7 +298,14 @@ fn pcap_files_hold_scenario_checks_traffic() {
     let dir = tmp("pcaps-cookie");
     let _ = std::fs::remove_dir_all(&dir);
     let (code, _, err) = xdplab(&[
-        "run", "7.2", "--program", "syn_cookie", "--mode", "test-run", "--pcap", &dir,
+        "run",
+        "7.2",
+        "--program",
+        "syn_cookie",
+        "--mode",
+        "test-run",
+        "--pcap",
+        &dir,
     ]);
     assert_eq!(code, 0, "{err}");
     let file = |check: &str, suffix: &str| {
@@ -308,12 +315,21 @@ fn pcap_files_hold_scenario_checks_traffic() {
     let back = pcap_frames(&file("syn-ack-rewrite", "observed"));
     assert!(!sent.is_empty() && !back.is_empty(), "{err}");
     // Each frame that came back is a SYN-ACK (TCP flags byte of a 20-byte IPv4 header).
-    assert!(back.iter().all(|f| f[14 + 20 + 13] & 0x12 == 0x12), "{back:?}");
-    for check in ["cookie-handshake", "forged-acks-dropped", "counts-from-2-cpus"] {
+    assert!(
+        back.iter().all(|f| f[14 + 20 + 13] & 0x12 == 0x12),
+        "{back:?}"
+    );
+    for check in [
+        "cookie-handshake",
+        "forged-acks-dropped",
+        "counts-from-2-cpus",
+    ] {
         assert!(!pcap_frames(&file(check, "sent")).is_empty(), "{check}");
     }
     assert!(
-        err.contains("no pcap files for 1 check(s):\n  7.2/syn_cookie/real-client: skipped in test-run mode"),
+        err.contains(
+            "no pcap files for 1 check(s):\n  7.2/syn_cookie/real-client: skipped in test-run mode"
+        ),
         "{err}"
     );
 
@@ -372,7 +388,15 @@ fn env_up_and_down() {
     // With an object: the program is attached, and the commands printed work as printed.
     let object = tmp("env-ddos.o");
     std::fs::write(&object, reference::lab_7_2()).unwrap();
-    let (code, out, err) = xdplab(&["env", "up", "7.2", "--object", &object, "--program", "syn_cookie"]);
+    let (code, out, err) = xdplab(&[
+        "env",
+        "up",
+        "7.2",
+        "--object",
+        &object,
+        "--program",
+        "syn_cookie",
+    ]);
     assert_eq!(code, 0, "{err}");
     assert!(
         out.contains("syn_cookie (from ") && out.contains("is attached to eth0 in xdplab-env-dut"),

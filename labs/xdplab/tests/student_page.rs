@@ -24,7 +24,8 @@ fn check_section<'a>(dom: &'a str, id: &str) -> &'a str {
 fn a_students_page_puts_failures_first_with_diff_hint_and_replay() {
     let build = fresh_dir("student-page-build");
     let subs = fresh_dir("student-page-subs");
-    let c = |defines: &[&str]| kernel::clang::compile(Path::new(FILTER_C), defines, &build).unwrap();
+    let c =
+        |defines: &[&str]| kernel::clang::compile(Path::new(FILTER_C), defines, &build).unwrap();
     for (student, file, object) in [
         ("kim", "filter.o", c(&["BUG_PORT_HOST_ORDER"])),
         ("hal", "lab-7-1.o", c(&["BUG_NO_BOUNDS_CHECK"])),
@@ -87,14 +88,22 @@ fn a_students_page_puts_failures_first_with_diff_hint_and_replay() {
         ),
         "{swapped}"
     );
-    assert!(!kim.contains(subs.to_str().unwrap()), "the grader's path: {kim}");
+    assert!(
+        !kim.contains(subs.to_str().unwrap()),
+        "the grader's path: {kim}"
+    );
     // The hidden check: failed, and nothing more.
     let hidden = check_section(&kim, "7.1/port_filter/tcp-blocked-ports");
     assert!(
         hidden.contains("failed (hidden check: the frames are not shown)"),
         "{hidden}"
     );
-    for shown in ["tcp-dport-22", "class=\"hint\"", "xdplab run", "<pre class=\"diff\">"] {
+    for shown in [
+        "tcp-dport-22",
+        "class=\"hint\"",
+        "xdplab run",
+        "<pre class=\"diff\">",
+    ] {
         assert!(!hidden.contains(shown), "{shown} in {hidden}");
     }
     assert!(!kim.contains("--check 7.1/port_filter/tcp-blocked-ports"));
@@ -102,22 +111,32 @@ fn a_students_page_puts_failures_first_with_diff_hint_and_replay() {
     // A verifier rejection: its log once for the program, not once per check.
     let hal_page = out.join("students/hal/report.html");
     let hal = dump_dom(&hal_page);
-    assert_eq!(
-        hal.matches("invalid access to packet").count(),
-        1,
-        "{hal}"
-    );
+    assert_eq!(hal.matches("invalid access to packet").count(), 1, "{hal}");
     assert!(
         hal.contains("fail (verifier)</span>: 15 checks could not run, for one reason"),
         "{hal}"
     );
-    assert!(hal.contains("<li><code>7.1/port_filter/udp-blocked-ports</code>"), "{hal}");
+    assert!(
+        hal.contains("<li><code>7.1/port_filter/udp-blocked-ports</code>"),
+        "{hal}"
+    );
     assert_eq!(hal.matches("<pre class=\"replay\">").count(), 1, "{hal}");
-    assert!(hal.contains("--object lab-7-1.o --check 7.1/port_filter/"), "{hal}");
+    assert!(
+        hal.contains("--object lab-7-1.o --check 7.1/port_filter/"),
+        "{hal}"
+    );
 
     if let Ok(dir) = std::env::var("XDPLAB_SCREENSHOTS") {
         let dir = Path::new(&dir);
-        screenshot(&kim_page, &dir.join("student-report-behaviour.png"), (1000, 1200));
-        screenshot(&hal_page, &dir.join("student-report-verifier.png"), (1000, 1000));
+        screenshot(
+            &kim_page,
+            &dir.join("student-report-behaviour.png"),
+            (1000, 1200),
+        );
+        screenshot(
+            &hal_page,
+            &dir.join("student-report-verifier.png"),
+            (1000, 1000),
+        );
     }
 }
