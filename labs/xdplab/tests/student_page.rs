@@ -9,16 +9,7 @@
 use std::path::Path;
 
 mod common;
-use common::{FILTER_C, dump_dom, fresh_dir, screenshot, xdplab};
-
-/// The part of `dom` from the section of check `id` to its end.
-fn check_section<'a>(dom: &'a str, id: &str) -> &'a str {
-    let start = dom
-        .find(&format!("<section class=\"check\" id=\"{id}\">"))
-        .unwrap_or_else(|| panic!("no section for {id}"));
-    let end = dom[start..].find("</section>").unwrap() + start;
-    &dom[start..end]
-}
+use common::{FILTER_C, dump_dom, fresh_dir, screenshot, section, xdplab};
 
 #[test]
 fn a_students_page_puts_failures_first_with_diff_hint_and_replay() {
@@ -62,7 +53,7 @@ fn a_students_page_puts_failures_first_with_diff_hint_and_replay() {
         "a failure is not among the passes"
     );
     // The diff: its own block, signs kept, lines marked for colour; never wrapped.
-    let swapped = check_section(&kim, "7.1/port_filter/byte-swapped-ports");
+    let swapped = section(&kim, "7.1/port_filter/byte-swapped-ports");
     assert!(swapped.contains("<pre class=\"diff\">"), "{swapped}");
     assert!(
         swapped.contains("<span class=\"del\">-tcp-dport-5632"),
@@ -93,7 +84,7 @@ fn a_students_page_puts_failures_first_with_diff_hint_and_replay() {
         "the grader's path: {kim}"
     );
     // The hidden check: failed, and nothing more.
-    let hidden = check_section(&kim, "7.1/port_filter/tcp-blocked-ports");
+    let hidden = section(&kim, "7.1/port_filter/tcp-blocked-ports");
     assert!(
         hidden.contains("failed (hidden check: the frames are not shown)"),
         "{hidden}"

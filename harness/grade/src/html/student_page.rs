@@ -38,7 +38,7 @@ pub fn student_page(g: &Graded) -> String {
             p { a href="../../index.html" { "Class page" } }
             h1 { (title) }
             p.summary {
-                (failed.len()) " check(s) to look at, " (passed.len()) " passed or not scored. Seed "
+                (failed.len()) " check(s) to look at; " (passed.len()) " passed, skipped or not scored. Seed "
                 (g.report.seed) "."
             }
             @if let Some(e) = &g.ungraded {

@@ -131,3 +131,13 @@ pub(crate) fn screenshot(page: &Path, png: &Path, (width, height): (u32, u32)) {
         .unwrap();
     assert!(status.success());
 }
+
+/// The element `<section ... id="ID">` of a dumped DOM, up to its end.
+pub(crate) fn section<'a>(dom: &'a str, id: &str) -> &'a str {
+    let at = dom
+        .find(&format!(" id=\"{id}\">"))
+        .unwrap_or_else(|| panic!("section {id} in\n{dom}"));
+    let start = dom[..at].rfind("<section").expect("a section");
+    let end = dom[start..].find("</section>").unwrap() + start;
+    &dom[start..end]
+}
