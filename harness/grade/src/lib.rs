@@ -36,6 +36,7 @@ pub use child::{ChildRequest, ChildSource, RawPath, RunError, RunErrorDocument};
 pub use discover::{Discovery, PINNED_FILE, Skipped, Submission, discover};
 pub use graded::Graded;
 use harness::{
+    differential::YOUR_OBJECT,
     lab::Lab,
     report::{CheckResult, Report, Status},
 };
@@ -139,7 +140,14 @@ pub fn grade_one(lab: &Lab, rubric: &Rubric, sub: &Submission, opts: &GradeOptio
             Ok(Err(e)) | Err(e) => (failed_report(lab, &e, opts.seed), Some(e)),
         },
     };
-    let score = rubric.score(&report);
+    let mut score = rubric.score(&report);
+    // A replay command inside a message (a differential check's) names the student's files.
+    let own = own_source(&request);
+    for t in &mut score.tests {
+        if t.message.contains(YOUR_OBJECT) {
+            t.message = t.message.replace(YOUR_OBJECT, &own);
+        }
+    }
     // A submission that never ran (a collision, an empty folder) has nothing to replay.
     let replay = match &sub.problem {
         Some(_) => Vec::new(),
@@ -199,28 +207,34 @@ pub(crate) fn retry_unverified(
 /// names the student's own files (`ddos.o`), not where the grader keeps them
 /// (`class72/erin/ddos.o`): the student runs it beside their files.
 pub fn replay_command(request: &ChildRequest, check: &str) -> String {
-    let own = |p: &RawPath| {
-        let path = p.path();
-        let name = path.file_name().map_or(path.as_os_str(), |n| n);
-        shell_quote(name.as_encoded_bytes())
-    };
-    let mut cmd = format!("xdplab run {}", shell_quote(request.lab.as_bytes()));
-    match &request.source {
-        ChildSource::Objects(paths) => {
-            for p in paths {
-                cmd.push_str(" --object ");
-                cmd.push_str(&own(p));
-            }
-        }
-        ChildSource::PinnedFile(file) => {
-            cmd.push_str(&format!(" --pinned \"$(cat {})\"", own(file)));
-        }
-    }
+    let mut cmd = format!(
+        "xdplab run {} {}",
+        shell_quote(request.lab.as_bytes()),
+        own_source(request)
+    );
     cmd.push_str(&format!(" --check {}", shell_quote(check.as_bytes())));
     if request.seed != 0 {
         cmd.push_str(&format!(" --seed {}", request.seed));
     }
     cmd
+}
+
+/// The arguments that name a submission's programs as the student has them: their own file
+/// names (`--object ddos.o`), or their pin file (`--pinned "$(cat pinned)"`).
+fn own_source(request: &ChildRequest) -> String {
+    let own = |p: &RawPath| {
+        let path = p.path();
+        let name = path.file_name().map_or(path.as_os_str(), |n| n);
+        shell_quote(name.as_encoded_bytes())
+    };
+    match &request.source {
+        ChildSource::Objects(paths) => paths
+            .iter()
+            .map(|p| format!("--object {}", own(p)))
+            .collect::<Vec<_>>()
+            .join(" "),
+        ChildSource::PinnedFile(file) => format!("--pinned \"$(cat {})\"", own(file)),
+    }
 }
 
 /// Quotes bytes for a POSIX shell: plain words as they are, text in single quotes, and names

@@ -165,6 +165,12 @@ fn grades_a_class() {
         "replay command:\n{bob}"
     );
     assert!(!bob.contains(corpus.dir.to_str().unwrap()), "{bob}");
+    // So does the one in the differential check's message.
+    assert!(
+        bob.contains("replay: xdplab run 7.1 --object bob.o --mode "),
+        "{bob}"
+    );
+    assert!(!bob.contains("<your object>"), "{bob}");
     assert!(
         bob.contains("--check 7.1/firewall/first-match-wins"),
         "{bob}"

@@ -169,6 +169,10 @@ pub struct Found {
     pub difference: Option<Difference>,
 }
 
+/// Where a replay command names the program's files: grading puts the student's own in its
+/// place (`--object ddos.o`).
+pub const YOUR_OBJECT: &str = "--object <your object>";
+
 /// Both programs, each on its own fresh load.
 pub struct Pair<'a> {
     /// The program under test.
@@ -933,7 +937,7 @@ impl Differential {
         let bytes = d.shrunk.build();
         frame.push_str(&format!("bytes ({}): {}\n", bytes.len(), hex(&bytes)));
         frame.push_str(&format!(
-            "replay: xdplab run {} --object <your object> --mode {} --check {} --seed {}\n",
+            "replay: xdplab run {} {YOUR_OBJECT} --mode {} --check {} --seed {}\n",
             self.lab, found.mode, self.check, self.seed
         ));
         let side = |label: &str, obs: &Observation, backend: Option<&String>| {
