@@ -385,9 +385,15 @@ fn env_up_and_down() {
     assert!(out.contains("removed 6 namespace(s)"), "{out}");
     assert!(!Path::new("/var/run/netns/xdplab-env-b1").exists());
 
-    // With an object: the program is attached, and the commands printed work as printed.
+    // A program the lab does not have is refused before anything is built.
     let object = tmp("env-ddos.o");
     std::fs::write(&object, reference::lab_7_2()).unwrap();
+    let (code, _, err) = xdplab(&["env", "up", "7.2", "--object", &object, "--program", "nope"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no program `nope`"), "{err}");
+    assert!(!Path::new("/var/run/netns/xdplab-env-dut").exists());
+
+    // With an object: the program is attached, and the commands printed work as printed.
     let (code, out, err) = xdplab(&[
         "env",
         "up",
