@@ -335,9 +335,9 @@ fn swapped_ports(frames: &[(&str, u16)]) -> Hint {
         Pass,
         Drop,
         format!(
-            "ports {} are {} with their two bytes swapped, and one was dropped: the header \
-             holds ports in network byte order, so compare the field with `bpf_htons({port})` \
-             (or `bpf_ntohs(field)` with {port})",
+            "ports {} are {} with their two bytes swapped, and at least one was dropped: \
+             the header holds ports in network byte order, so compare the field with \
+             `bpf_htons({port})` (or `bpf_ntohs(field)` with {port})",
             list(&|p| p.swap_bytes().to_string()),
             list(&|p| p.to_string()),
         ),
