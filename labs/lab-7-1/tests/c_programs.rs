@@ -81,22 +81,13 @@ fn verifier_rejection_is_reported_with_its_log() {
     );
 }
 
-/// The hints each program's report carries, by check.
-fn hints(report: &Report) -> BTreeSet<(&str, &str)> {
-    report
-        .checks
-        .iter()
-        .flat_map(|c| c.hints.iter().map(|h| (c.id.as_str(), h.as_str())))
-        .collect()
-}
-
 /// A hint shows only where its pattern is the failure: the byte-order mistakes get the
 /// byte-order hints on their look-alikes, the wrong bucket the bucket hint; the correct program
 /// and different wrong ones get none, although they fail the same or neighbouring checks.
 #[test]
 fn hints_show_only_for_the_mistake_they_name() {
     let correct = run(&build(&[]), Mode::TestRun);
-    assert!(hints(&correct).is_empty(), "{}", correct.to_text());
+    assert!(testing::hints(&correct).is_empty(), "{}", correct.to_text());
     for (define, check, says) in [
         (
             "BUG_PORT_HOST_ORDER",
@@ -115,7 +106,7 @@ fn hints_show_only_for_the_mistake_they_name() {
         ),
     ] {
         let report = run(&build(&[define]), Mode::TestRun);
-        let got = hints(&report);
+        let got = testing::hints(&report);
         assert!(
             !got.is_empty() && got.iter().all(|(id, _)| *id == check),
             "{define}: {got:?}"
@@ -135,7 +126,11 @@ fn hints_show_only_for_the_mistake_they_name() {
     ] {
         let report = run(&build(&[define]), Mode::TestRun);
         assert!(!report.all_passed(), "{define}");
-        assert!(hints(&report).is_empty(), "{define}: {:?}", hints(&report));
+        assert!(
+            testing::hints(&report).is_empty(),
+            "{define}: {:?}",
+            testing::hints(&report)
+        );
     }
 }
 

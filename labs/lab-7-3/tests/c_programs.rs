@@ -120,28 +120,23 @@ fn destination_mac_not_rewritten_native() {
     flagged_ids("BUG_NO_DST_MAC", Mode::Native, &checks);
 }
 
-/// The checks that carry a hint in `report`, with the hints.
-fn hinted(report: &Report) -> Vec<(&str, &str)> {
-    report
-        .checks
-        .iter()
-        .flat_map(|c| c.hints.iter().map(|h| (c.id.as_str(), h.as_str())))
-        .collect()
-}
-
 /// The PASS-for-TX hint shows under each part's `rewritten-headers` (where a named frame was
 /// expected TX and got PASS), and for no other wrong program that fails those checks.
 #[test]
 fn pass_instead_of_tx() {
     let report = run(&build(&["BUG_PASS"]), Mode::TestRun);
-    let got = hinted(&report);
-    let want: Vec<String> = ids(&[
+    let got = testing::hints(&report);
+    let want: std::collections::BTreeSet<String> = ids(&[
         (RR, "rewritten-headers"),
         (HASH, "rewritten-headers"),
         (DSR, "rewritten-headers"),
-    ]);
+    ])
+    .into_iter()
+    .collect();
     assert_eq!(
-        got.iter().map(|(id, _)| id.to_string()).collect::<Vec<_>>(),
+        got.iter()
+            .map(|(id, _)| id.to_string())
+            .collect::<std::collections::BTreeSet<_>>(),
         want,
         "{got:?}"
     );
@@ -152,7 +147,11 @@ fn pass_instead_of_tx() {
     );
     let other = run(&build(&["BUG_NO_IP_CSUM"]), Mode::TestRun);
     assert!(!other.all_passed());
-    assert!(hinted(&other).is_empty(), "{:?}", hinted(&other));
+    assert!(
+        testing::hints(&other).is_empty(),
+        "{:?}",
+        testing::hints(&other)
+    );
     let expected = ids(&[
         (RR, "rewritten-headers"),
         (RR, "checksum-edges"),
