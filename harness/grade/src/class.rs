@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     discover::Skipped,
-    graded::Graded,
+    graded::{Graded, TIMINGS_FILE, Timings},
     html::{self, ClassInfo},
     output,
     shard::Shard,
@@ -162,8 +162,8 @@ pub fn claim_out(out: &Path) -> Result<OutLock> {
     Ok(OutLock { _file: file })
 }
 
-/// Writes every student's files and the class-level files (`summary.csv`, `index.html`,
-/// `graded.json`) into `out`. `graded` must be sorted by student.
+/// Writes every student's files and the class-level files (`summary.csv`, `gradebook.csv`,
+/// `skipped.csv`, `index.html`, `graded.json`) into `out`. `graded` must be sorted by student.
 pub fn write(out: &Path, info: ClassInfo, graded: &[Graded], skipped: &[Skipped]) -> Result<()> {
     fs::create_dir_all(out)
         .map_err(|e| Error::op(format!("cannot create {}", out.display()), e))?;
@@ -175,6 +175,7 @@ pub fn write(out: &Path, info: ClassInfo, graded: &[Graded], skipped: &[Skipped]
         )?;
     }
     output::write_class(out, graded)?;
+    output::write_gradebook(out, graded)?;
     write_skipped(out, skipped)?;
     write_file(&out.join(html::CLASS_PAGE), &html::class_page(info, graded))?;
     let all = serde_json::to_string_pretty(&ClassFile {
@@ -213,7 +214,14 @@ pub fn merge(
                 .map(|file| (folder, file))
         })
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    let (lab, seed, graded, skipped) = join(shards)?;
+    let (lab, seed, mut graded, skipped) = join(shards)?;
+    for g in &mut graded {
+        g.timings = folders
+            .iter()
+            .map(|f| read_timings(f.as_ref(), &g.submission.student))
+            .find_map(std::result::Result::transpose)
+            .transpose()?;
+    }
     let info = ClassInfo {
         lab: &lab,
         contract: contract(&lab).unwrap_or_default(),
@@ -223,6 +231,75 @@ pub fn merge(
     let _lock = claim_out(out)?;
     write(out, info, &graded, &skipped)?;
     Ok(graded)
+}
+
+/// The largest `timings.json` merge reads.
+const TIMINGS_LIMIT: u64 = 16 << 20;
+
+/// A student's `timings.json` in a shard's folder, if it has one: read bounded and without
+/// following links (the student's folder must be a real folder), and parsed, so merge copies
+/// only what `grade` writes.
+fn read_timings(folder: &Path, student: &str) -> std::result::Result<Option<Timings>, MergeError> {
+    let dir = folder.join(output::STUDENTS_DIR).join(student);
+    let real_dir = |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.is_dir());
+    if !real_dir(&folder.join(output::STUDENTS_DIR)) || !real_dir(&dir) {
+        return Ok(None);
+    }
+    let refuse = |what: String| MergeError::Shard {
+        folder: folder.display().to_string(),
+        what,
+    };
+    let name = format!("{}/{student}/{TIMINGS_FILE}", output::STUDENTS_DIR);
+    match input::read_bounded_no_follow(&dir.join(TIMINGS_FILE), PathKind::Out, TIMINGS_LIMIT) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|_| refuse(format!("its {name} is not what `grade` writes"))),
+        Err(InputError::Unreadable { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            Ok(None)
+        }
+        Err(_) => Err(refuse(format!(
+            "its {name} is not a regular file of at most {} MiB that can be read",
+            TIMINGS_LIMIT >> 20
+        ))),
+    }
+}
+
+/// The class already graded into `out`, read back from its `graded.json` for `grade --only`:
+/// checked as `grade merge` checks a shard, and it must be a whole grading of `lab` with `seed`.
+/// The error says what is wrong and how to get a folder `--only` can add to.
+pub fn previous(
+    out: &Path,
+    lab: &str,
+    seed: u64,
+    contract: fn(&str) -> Option<&'static str>,
+) -> Result<Vec<Graded>> {
+    let refuse = |what: String| {
+        Error::usage(format!(
+            "cannot re-grade into `{}`: {what}. `--only` adds to a folder that a whole `xdplab \
+             grade {lab} ... --seed {seed}` (or `grade merge`) wrote; grade the whole class into \
+             it first.",
+            out.display()
+        ))
+    };
+    let file = read_shard(out, contract).map_err(refuse)?;
+    if file.lab != lab {
+        return Err(refuse(format!("its {GRADED_FILE} is of lab {}", file.lab)));
+    }
+    if file.seed != seed {
+        return Err(refuse(format!(
+            "its {GRADED_FILE} was graded with seed {}",
+            file.seed
+        )));
+    }
+    if file.shard != Shard::WHOLE {
+        return Err(refuse(format!(
+            "its {GRADED_FILE} holds shard {} only",
+            file.shard
+        )));
+    }
+    Ok(file.graded)
 }
 
 /// Reads and checks one shard's `graded.json` on its own; the error says what is wrong, naming

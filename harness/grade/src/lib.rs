@@ -114,23 +114,11 @@ pub struct GradeOptions {
 
 /// Grades one submission in its own process.
 pub fn grade_one(lab: &Lab, rubric: &Rubric, sub: &Submission, opts: &GradeOptions) -> Graded {
-    let source = match &sub.pinned {
-        Some(p) => ChildSource::PinnedFile(RawPath::from(p.as_path())),
-        None => ChildSource::Objects(
-            sub.objects
-                .iter()
-                .map(|o| RawPath::from(o.as_path()))
-                .collect(),
-        ),
-    };
     let request = ChildRequest {
-        lab: lab.id.into(),
-        seed: opts.seed,
-        source,
         perf: opts.perf,
-        program: None,
+        ..request_for(lab.id, sub, opts.seed)
     };
-    let (report, ungraded) = match &sub.problem {
+    let (mut report, ungraded) = match &sub.problem {
         Some(e) => (failed_report(lab, e, opts.seed), Some(e.clone())),
         None => match run_child(&opts.exe, &request, opts.timeout) {
             Ok(Ok(report)) => (
@@ -140,32 +128,92 @@ pub fn grade_one(lab: &Lab, rubric: &Rubric, sub: &Submission, opts: &GradeOptio
             Ok(Err(e)) | Err(e) => (failed_report(lab, &e, opts.seed), Some(e)),
         },
     };
+    let timings = graded::settle(&mut report);
     let mut score = rubric.score(&report);
-    // A replay command inside a message (a differential check's) names the student's files.
-    let own = own_source(&request);
+    name_own_files(&mut score, &request);
+    Graded {
+        replay: replay_failed(lab.id, sub, &score, opts.seed),
+        submission: sub.clone(),
+        report,
+        ungraded,
+        score,
+        timings: Some(timings),
+    }
+}
+
+/// Scores a submission read back from a `graded.json` again with `rubric` (its report is kept as
+/// it was graded), so a class re-graded in part (`grade --only`) is scored by one rubric, as a
+/// whole grading would be.
+pub fn rescore(lab: &Lab, rubric: &Rubric, g: &mut Graded) {
+    let mut score = rubric.score(&g.report);
+    // Speed figures are the grading run's (kept in timings.json, not in the report): a `[perf]`
+    // part is kept as that run scored it.
+    if rubric.perf.is_some() && g.score.parts.iter().any(|p| p.program == perf::PART) {
+        let ours = |program: &str| program != perf::PART;
+        let mut parts: Vec<_> = score
+            .parts
+            .into_iter()
+            .filter(|p| ours(&p.program))
+            .collect();
+        let mut tests: Vec<_> = score.tests.into_iter().filter(|t| ours(&t.part)).collect();
+        parts.extend(g.score.parts.iter().filter(|p| !ours(&p.program)).cloned());
+        tests.extend(g.score.tests.iter().filter(|t| !ours(&t.part)).cloned());
+        score = Score::of(parts, tests);
+    }
+    name_own_files(&mut score, &request_for(lab.id, &g.submission, g.report.seed));
+    g.replay = replay_failed(lab.id, &g.submission, &score, g.report.seed);
+    g.score = score;
+}
+
+/// Puts the student's own files in the replay commands inside messages (a differential
+/// check's), where the runner wrote [`YOUR_OBJECT`].
+fn name_own_files(score: &mut Score, request: &ChildRequest) {
+    let own = own_source(request);
     for t in &mut score.tests {
         if t.message.contains(YOUR_OBJECT) {
             t.message = t.message.replace(YOUR_OBJECT, &own);
         }
     }
-    // A submission that never ran (a collision, an empty folder) has nothing to replay.
-    let replay = match &sub.problem {
-        Some(_) => Vec::new(),
-        None => score
-            .failed()
-            // Speed is replayed with `xdplab bench`, not a check; a hidden check's command
-            // would show its frames.
-            .filter(|t| t.part != perf::PART && !t.hidden)
-            .map(|t| (t.id.clone(), replay_command(&request, &t.id)))
-            .collect(),
+}
+
+/// The request that grades `sub` with `seed` (without speed figures).
+fn request_for(lab: &str, sub: &Submission, seed: u64) -> ChildRequest {
+    let source = match &sub.pinned {
+        Some(p) => ChildSource::PinnedFile(RawPath::from(p.as_path())),
+        None => ChildSource::Objects(
+            sub.objects
+                .iter()
+                .map(|o| RawPath::from(o.as_path()))
+                .collect(),
+        ),
     };
-    Graded {
-        submission: sub.clone(),
-        report,
-        ungraded,
-        score,
-        replay,
+    ChildRequest {
+        lab: lab.into(),
+        seed,
+        source,
+        perf: false,
+        program: None,
     }
+}
+
+/// The replay command of each failed check of `sub` (none for a submission that never ran: a
+/// collision, an empty folder). Speed is replayed with `xdplab bench`, not a check; a hidden
+/// check has none, as its command would show its frames.
+pub(crate) fn replay_failed(
+    lab: &str,
+    sub: &Submission,
+    score: &Score,
+    seed: u64,
+) -> Vec<(String, String)> {
+    if sub.problem.is_some() {
+        return Vec::new();
+    }
+    let request = request_for(lab, sub, seed);
+    score
+        .failed()
+        .filter(|t| t.part != perf::PART && !t.hidden)
+        .map(|t| (t.id.clone(), replay_command(&request, &t.id)))
+        .collect()
 }
 
 /// Runs the submission once more when some of its checks could not be verified (a contract's
@@ -623,6 +671,52 @@ mod tests {
             perf: false,
         };
         grade_one(&lab, &Rubric::default_for(&lab), &sub, &opts)
+    }
+
+    /// `grade --only` scores the students it keeps again; their speed part, whose figures are
+    /// not in the report, stays as their grading run scored it.
+    #[test]
+    fn rescoring_keeps_the_speed_part_of_the_run() {
+        let lab = test_lab();
+        let mut rubric = Rubric::default_for(&lab);
+        rubric.perf = Some(perf::PerfRule {
+            max_ratio: 3.0,
+            points: 10.0,
+        });
+        let fast = score::TestScore {
+            id: "0.0/perf/p".into(),
+            part: perf::PART.into(),
+            description: String::new(),
+            status: Status::Pass,
+            hidden: false,
+            points: 10.0,
+            max: 10.0,
+            message: String::new(),
+        };
+        let run = Score::of(
+            vec![score::PartScore {
+                program: perf::PART.into(),
+                points: 10.0,
+                max: 10.0,
+            }],
+            vec![fast],
+        );
+        let mut g = Graded {
+            submission: Submission {
+                student: "amy".into(),
+                objects: vec![PathBuf::from("amy.o")],
+                pinned: None,
+                problem: None,
+            },
+            report: Report::new("0.0", Mode::Auto, "amy.o", Vec::new()),
+            ungraded: None,
+            score: run,
+            replay: Vec::new(),
+            timings: None,
+        };
+        rescore(&lab, &rubric, &mut g);
+        assert_eq!((g.score.points, g.score.max), (10.0, 10.0), "{:?}", g.score);
+        assert_eq!(g.score.parts.len(), 2, "the lab's part and perf");
     }
 
     #[test]

@@ -1,13 +1,14 @@
 //! Grading outputs: per-student text, JSON, JUnit XML and Gradescope `results.json`, and the
-//! class summary (CSV and a terminal table). Nothing here carries a time or a duration, so the
-//! same folder graded twice gives identical files.
+//! class summary (CSV and a terminal table). Nothing here carries a time, a duration or another
+//! figure measured during the run (those are in each student's `timings.json`), so the same
+//! folder graded twice gives identical files.
 
 use std::{fs, path::Path};
 
 use quick_junit::{NonSuccessKind, Report as JunitReport, TestCase, TestCaseStatus, TestSuite};
 use serde::Serialize;
 
-use super::graded::Graded;
+use super::graded::{Graded, REDACTED, TIMINGS_FILE};
 use harness::report::Status;
 use kernel::error::{Error, Result};
 
@@ -28,7 +29,8 @@ pub fn student_dir(out: &Path, g: &Graded) -> std::path::PathBuf {
 }
 
 /// Writes `<out>/students/<student>/` with `report.txt`, `report.json`, `junit.xml` and
-/// `results.json`; under `students/`, no student's name can meet a class-level file.
+/// `results.json`, and `timings.json` when the run's measurements are at hand; under
+/// `students/`, no student's name can meet a class-level file.
 pub fn write_student(out: &Path, g: &Graded) -> Result<()> {
     let dir = student_dir(out, g);
     fs::create_dir_all(&dir).map_err(io(&dir))?;
@@ -41,6 +43,12 @@ pub fn write_student(out: &Path, g: &Graded) -> Result<()> {
     for (name, content) in files {
         let path = dir.join(name);
         fs::write(&path, content).map_err(io(&path))?;
+    }
+    // Only a grading run has them; a merge leaves the shards' own in their folders.
+    if let Some(timings) = &g.timings {
+        let path = dir.join(TIMINGS_FILE);
+        let json = serde_json::to_string_pretty(timings).expect("serialises");
+        fs::write(&path, json).map_err(io(&path))?;
     }
     Ok(())
 }
@@ -109,9 +117,8 @@ pub fn text(g: &Graded) -> String {
             }
         }
     }
-    if let Some(perf) = &g.report.perf {
-        out.push('\n');
-        out.push_str(&perf.to_text());
+    if s.tests.iter().any(|t| t.message.contains(REDACTED)) {
+        out.push_str(&format!("\n{MEASURED_NOTE}\n"));
     }
     if !g.replay.is_empty() {
         out.push_str("\nreplay a failed check locally:\n");
@@ -121,6 +128,11 @@ pub fn text(g: &Graded) -> String {
     }
     out
 }
+
+/// What a report says when its messages hold measured values.
+pub const MEASURED_NOTE: &str = "⟨…⟩ stands for a value measured during the run (a time, a count \
+     within it, a checksum over the kernel's SYN cookie): it differs from run to run, so it is \
+     kept in timings.json next to this report, and replaying the check shows it.";
 
 /// Says why a score is not final, when some check stayed unverified after the retry.
 fn incomplete_line(g: &Graded) -> Option<String> {
@@ -273,27 +285,15 @@ struct GradescopeTest<'a> {
 const VISIBLE: &str = "visible";
 
 /// Gradescope's `results.json`: the score and one test per graded check, so the harness can
-/// drive a Gradescope autograder unchanged. Each part's `max_score` values add up exactly to
-/// the part's points possible (rounding to cents is spread over its checks); a check not
-/// verified here has a `max_score` of 0 and says why.
+/// drive a Gradescope autograder unchanged. Scores are whole cents ([`Rubric::score`](crate::Rubric::score)),
+/// so each part's `max_score` values add up exactly to the part's points possible and the
+/// tests' scores to the total; a check not verified here has a `max_score` of 0 and says why.
 pub fn gradescope(g: &Graded) -> String {
-    let mut cents = vec![0i64; g.score.tests.len()];
-    for part in &g.score.parts {
-        let idx: Vec<usize> = (0..g.score.tests.len())
-            .filter(|&i| g.score.tests[i].part == part.program)
-            .collect();
-        let shares: Vec<f64> = idx.iter().map(|&i| g.score.tests[i].max).collect();
-        let total = (part.max * 100.0).round() as i64;
-        for (i, c) in idx.into_iter().zip(distribute(total, &shares)) {
-            cents[i] = c;
-        }
-    }
     let tests: Vec<GradescopeTest> = g
         .score
         .tests
         .iter()
-        .zip(cents)
-        .map(|(t, max)| {
+        .map(|t| {
             let output = match t.status {
                 Status::Pass => t.description.clone(),
                 _ => t
@@ -303,12 +303,11 @@ pub fn gradescope(g: &Graded) -> String {
                         format!("{out}\nhint: {h}")
                     }),
             };
-            let max = max as f64 / 100.0;
             GradescopeTest {
-                max_score: max,
+                max_score: round(t.max),
                 name: &t.id,
                 output,
-                score: if t.status == Status::Pass { max } else { 0.0 },
+                score: round(t.points),
                 visibility: VISIBLE,
             }
         })
@@ -331,27 +330,6 @@ pub fn gradescope(g: &Graded) -> String {
         visibility: VISIBLE,
     })
     .expect("serialises")
-}
-
-/// Splits `total` cents over `shares` in proportion, each rounded down, then the cents left
-/// over to the largest remainders (ties to the first): the parts add up exactly to `total`.
-fn distribute(total: i64, shares: &[f64]) -> Vec<i64> {
-    let sum: f64 = shares.iter().sum();
-    if sum <= 0.0 {
-        return vec![0; shares.len()];
-    }
-    let exact: Vec<f64> = shares.iter().map(|s| total as f64 * s / sum).collect();
-    let mut out: Vec<i64> = exact.iter().map(|x| x.floor() as i64).collect();
-    let mut order: Vec<usize> = (0..shares.len()).collect();
-    order.sort_by(|&a, &b| {
-        let (ra, rb) = (exact[a] - exact[a].floor(), exact[b] - exact[b].floor());
-        rb.total_cmp(&ra).then(a.cmp(&b))
-    });
-    let left = total - out.iter().sum::<i64>();
-    for &i in order.iter().cycle().take(left.max(0) as usize) {
-        out[i] += 1;
-    }
-    out
 }
 
 /// Writes the class summary `<out>/summary.csv`: student, points, max, failure class if the
@@ -409,6 +387,29 @@ pub fn write_class(out: &Path, graded: &[Graded]) -> Result<()> {
     }
     w.flush().map_err(io(&path))
 }
+
+/// Writes `<out>/gradebook.csv` for a learning platform's grade import (Canvas, Moodle): the
+/// student (their folder's name, which the instructor maps to the platform's login or id
+/// column) and the score in points. An incomplete score is left empty: it is no grade yet.
+pub fn write_gradebook(out: &Path, graded: &[Graded]) -> Result<()> {
+    let path = out.join(GRADEBOOK_FILE);
+    let csv_err = |e: csv::Error| Error::op(format!("cannot write {}", path.display()), e);
+    let mut w = csv::Writer::from_path(&path).map_err(csv_err)?;
+    w.write_record(["student", "score"]).map_err(csv_err)?;
+    for g in graded {
+        let score = if g.score.incomplete {
+            String::new()
+        } else {
+            format!("{:.2}", g.score.points)
+        };
+        w.write_record([g.submission.student.as_str(), &score])
+            .map_err(csv_err)?;
+    }
+    w.flush().map_err(io(&path))
+}
+
+/// The gradebook export's file name, in the results folder.
+pub const GRADEBOOK_FILE: &str = "gradebook.csv";
 
 /// The class table for the terminal: each student's score, failed checks, or why they could
 /// not be graded.
@@ -507,8 +508,9 @@ mod tests {
     };
     use kernel::{target::Mode, topology::TopologySpec};
 
-    fn lab() -> Lab {
-        let part = |program: &'static str, n: usize| Part {
+    /// A part of `n` checks, worth `points` (the default when `None`).
+    fn part(program: &'static str, n: usize, points: Option<f64>) -> Part {
+        Part {
             program,
             counters: None,
             checks: (0..n)
@@ -517,14 +519,21 @@ mod tests {
             topology: TopologySpec::pair(),
             setup: None,
             requires: &[],
-            points: None,
-        };
+            points,
+        }
+    }
+
+    fn lab() -> Lab {
         Lab {
             id: "0.0",
             title: "output test",
             contract: "",
             reference: reference::harness_pass,
-            parts: vec![part("twelve", 12), part("seven", 7), part("three", 3)],
+            parts: vec![
+                part("twelve", 12, None),
+                part("seven", 7, None),
+                part("three", 3, None),
+            ],
             environment: None,
         }
     }
@@ -562,15 +571,8 @@ mod tests {
             report,
             ungraded: None,
             replay: vec![],
+            timings: None,
         }
-    }
-
-    #[test]
-    fn distribute_adds_up_exactly() {
-        assert_eq!(distribute(1000, &[1.0; 3]), [334, 333, 333]);
-        assert_eq!(distribute(1000, &[1.0; 12]).iter().sum::<i64>(), 1000);
-        assert_eq!(distribute(500, &[0.0, 0.0]), [0, 0]);
-        assert_eq!(distribute(1000, &[4.0, 1.0, 0.0]), [800, 200, 0]);
     }
 
     #[test]
@@ -592,7 +594,8 @@ mod tests {
             0,
             "not run: out of the points possible"
         );
-        assert_eq!(doc["score"].as_f64().unwrap(), 19.17);
+        // twelve: 0.84 x 4 + 0.83 x 8, its first check (0.84) failed; seven: 10 of 10.
+        assert_eq!(doc["score"].as_f64().unwrap(), 19.16);
         assert!(
             doc["output"]
                 .as_str()
@@ -607,7 +610,7 @@ mod tests {
         assert_eq!((g.score.max, g.score.parts[2].max), (20.0, 0.0));
         let text = text(&g);
         assert!(
-            text.starts_with("sam · lab 0.0 · seed 0 · 19.17 / 20.00 points\nNOT RUN"),
+            text.starts_with("sam · lab 0.0 · seed 0 · 19.16 / 20.00 points\nNOT RUN"),
             "{text}"
         );
         assert!(
@@ -634,7 +637,155 @@ mod tests {
         assert_eq!(
             csv,
             "student,points,max,ungraded,reason,failed_checks,not_run,notes,incomplete\n\
-             sam,19.17,20.00,,,0.0/twelve/c0,3 (not run: the kernel lacks bpf_x),,\n"
+             sam,19.16,20.00,,,0.0/twelve/c0,3 (not run: the kernel lacks bpf_x),,\n"
         );
+        let dir =
+            std::env::temp_dir().join(format!("xdplab-gradebook-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut incomplete = graded();
+        incomplete.submission.student = "tom, jr".into();
+        incomplete.score.incomplete = true;
+        write_gradebook(&dir, &[graded(), incomplete]).unwrap();
+        let csv = std::fs::read_to_string(dir.join(GRADEBOOK_FILE)).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(csv, "student,score\nsam,19.16\n\"tom, jr\",\n");
+    }
+
+    /// Cents in a printed figure.
+    fn c(x: &serde_json::Value) -> i64 {
+        (x.as_f64().unwrap() * 100.0).round() as i64
+    }
+
+    /// A class of parts of 3, 5, 6 and 7 checks (worth 10, 10, 7 and 10 points, so no share is
+    /// whole cents), each student passing another pattern of checks, some not run: in every
+    /// output the checks' figures add up exactly to the part's, and the parts' to the total.
+    #[test]
+    fn every_output_adds_up_exactly_over_parts_of_3_5_6_and_7_checks() {
+        let lab = Lab {
+            id: "0.0",
+            title: "sums",
+            contract: "",
+            reference: reference::harness_pass,
+            parts: vec![
+                part("three", 3, None),
+                part("five", 5, None),
+                part("six", 6, Some(7.0)),
+                part("seven", 7, None),
+            ],
+            environment: None,
+        };
+        let rubric = Rubric::default_for(&lab);
+        let mut rng = fastrand::Rng::with_seed(18);
+        for student in 0..200 {
+            let checks = lab
+                .parts
+                .iter()
+                .flat_map(|p| &p.checks)
+                .map(|check| {
+                    let mut r = CheckResult::not_run(check, "not run: no bpf_x");
+                    r.status = match rng.u8(0..10) {
+                        0..5 => Status::Pass,
+                        5..8 => Status::Fail(kernel::FailureClass::Behaviour),
+                        8 => Status::Unverified,
+                        _ if student % 3 == 0 => Status::NotRun,
+                        _ => Status::Pass,
+                    };
+                    r.passed = r.status == Status::Pass;
+                    r
+                })
+                .collect();
+            let report = Report::new("0.0", Mode::Auto, "s.o", checks);
+            let g = Graded {
+                submission: Submission {
+                    student: format!("s{student}"),
+                    objects: vec![],
+                    pinned: None,
+                    problem: None,
+                },
+                score: rubric.score(&report),
+                report,
+                ungraded: None,
+                replay: vec![],
+                timings: None,
+            };
+            // Gradescope: tests against the total; report.json: tests against parts, parts
+            // against the total.
+            let gs: serde_json::Value = serde_json::from_str(&gradescope(&g)).unwrap();
+            let json: serde_json::Value = serde_json::from_str(&student_json(&g)).unwrap();
+            let tests = gs["tests"].as_array().unwrap();
+            let sum = |key: &str| tests.iter().map(|t| c(&t[key])).sum::<i64>();
+            assert_eq!(sum("score"), c(&gs["score"]), "s{student}");
+            assert_eq!(sum("max_score"), c(&json["max"]), "s{student}");
+            let parts = json["parts"].as_array().unwrap();
+            assert_eq!(
+                parts.iter().map(|p| c(&p["points"])).sum::<i64>(),
+                c(&json["points"])
+            );
+            assert_eq!(
+                parts.iter().map(|p| c(&p["max"])).sum::<i64>(),
+                c(&json["max"])
+            );
+            for p in parts {
+                let of_part = |key: &str| {
+                    json["checks"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .filter(|t| t["part"] == p["program"])
+                        .map(|t| c(&t[key]))
+                        .sum::<i64>()
+                };
+                assert_eq!(of_part("points"), c(&p["points"]), "s{student} {p}");
+                assert_eq!(of_part("max"), c(&p["max"]), "s{student} {p}");
+            }
+            // report.txt prints the same figures: each check's `(points/max)` sums to its part's
+            // line, and the parts' lines to the first.
+            let text = text(&g);
+            let figures = |s: &str| -> (i64, i64) {
+                let (a, b) = s.split_once('/').unwrap();
+                let cents = |x: &str| (x.trim().parse::<f64>().unwrap() * 100.0).round() as i64;
+                (cents(a), cents(b))
+            };
+            let head = text.lines().next().unwrap();
+            let total = figures(
+                head.rsplit(" · ")
+                    .next()
+                    .unwrap()
+                    .trim_end_matches(" points"),
+            );
+            let (mut part_sum, mut check_sum) = ((0, 0), (0, 0));
+            for line in text.lines() {
+                let check = line.strip_prefix("  ").filter(|l| !l.starts_with(' '));
+                if let Some((_, f)) = check.and_then(|l| l.rsplit_once(" (")) {
+                    let (p, m) = figures(f.trim_end_matches(')'));
+                    check_sum = (check_sum.0 + p, check_sum.1 + m);
+                } else if let Some((_, f)) = ["three", "five", "six", "seven"]
+                    .iter()
+                    .find_map(|p| line.split_once(&format!("{p}: ")))
+                    .filter(|(before, _)| before.is_empty())
+                {
+                    let (p, m) = figures(f.split(" (").next().unwrap());
+                    part_sum = (part_sum.0 + p, part_sum.1 + m);
+                }
+            }
+            assert_eq!(part_sum, total, "{text}");
+            assert_eq!(check_sum, total, "{text}");
+            // A check is worth the same for everyone (largest remainder: 10 points over 3 checks
+            // are 3.34, 3.33 and 3.33), whatever else passed.
+            for t in &g.score.tests {
+                if t.max > 0.0 {
+                    let want = match t.id.as_str() {
+                        "0.0/three/c0" => 3.34,
+                        "0.0/three/c1" | "0.0/three/c2" => 3.33,
+                        "0.0/six/c4" | "0.0/six/c5" => 1.16,
+                        id if id.starts_with("0.0/six/") => 1.17,
+                        id if id.starts_with("0.0/five/") => 2.0,
+                        "0.0/seven/c6" => 1.42,
+                        _ => 1.43,
+                    };
+                    assert_eq!(t.max, want, "{}", t.id);
+                }
+            }
+        }
     }
 }

@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::score::{MAX_RUBRIC_VALUE, PartScore, TestScore};
+use super::score::{MAX_RUBRIC_VALUE, PartScore, TestScore, cents, distribute, from_cents};
 use harness::{
     report::Perf,
     report::{Report, Status},
@@ -69,17 +69,20 @@ impl PerfRule {
             self.max_ratio
         );
         let programs = report.perf.as_ref().map_or(&[][..], |p: &Perf| &p.programs);
-        let share = self.points / programs.len().max(1) as f64;
+        // Equal shares in whole cents that add up to the part's points exactly.
+        let worth = distribute(cents(self.points), &vec![1.0; programs.len()]);
         let tests: Vec<TestScore> = programs
             .iter()
-            .map(|p| {
+            .zip(worth)
+            .map(|(p, share)| {
+                let share = from_cents(share);
                 let (status, message) = match (p.ratio, &p.error) {
                     (Some(r), _) if r <= self.max_ratio => (Status::Pass, String::new()),
                     (Some(r), _) => (
                         Status::Fail(FailureClass::Behaviour),
                         format!(
-                            "{r:.2}x the reference: {:.0} ns per frame against {:.0} (XDP_DROP \
-                             floor {:.0})",
+                            "⟨{r:.2}⟩x the reference: ⟨{:.0}⟩ ns per frame against ⟨{:.0}⟩ \
+                             (XDP_DROP floor ⟨{:.0}⟩)",
                             p.ns.map_or(0.0, |s| s.median),
                             p.reference_ns.median,
                             p.floor_ns.median
@@ -103,14 +106,9 @@ impl PerfRule {
                 }
             })
             .collect();
-        let passed = tests.iter().filter(|t| t.status == Status::Pass).count();
         let part = PartScore {
             program: PART.into(),
-            points: if tests.is_empty() {
-                0.0
-            } else {
-                self.points * passed as f64 / tests.len() as f64
-            },
+            points: from_cents(tests.iter().map(|t| cents(t.points)).sum()),
             max: self.points,
         };
         (part, tests)
@@ -201,7 +199,7 @@ mod tests {
             tests[1].message
         );
         assert!(
-            tests[2].message.starts_with("3.50x the reference"),
+            tests[2].message.starts_with("⟨3.50⟩x the reference"),
             "{}",
             tests[2].message
         );

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::score::{PartScore, Score, TestScore, sane};
+use super::score::{PartScore, Score, TestScore, cents, distribute, from_cents, sane};
 use harness::{
     lab::DEFAULT_PART_POINTS,
     lab::Lab,
@@ -110,41 +110,42 @@ impl Rubric {
         }
     }
 
-    /// The default rubric with an instructor's TOML overrides applied. Unknown parts and check
-    /// ids are errors that list the valid ones.
+    /// The default rubric with an instructor's TOML overrides applied. Every problem of the
+    /// file is reported at once, one paragraph each (unknown parts and check ids list the valid
+    /// ones), so one round of fixes makes it valid.
     pub fn from_toml(lab: &Lab, text: &str) -> Result<Self> {
         let file: RubricFile = toml::from_str(text)
             .map_err(|e| Error::usage(format!("the rubric file is not valid: {e}")))?;
         let mut rubric = Self::default_for(lab);
-        rubric.perf = file.perf.map(super::perf::PerfRule::checked).transpose()?;
+        let mut problems: Vec<String> = Vec::new();
+        match file.perf.map(super::perf::PerfRule::checked).transpose() {
+            Ok(perf) => rubric.perf = perf,
+            Err(e) => problems.push(e.to_string()),
+        }
         for (program, o) in &file.parts {
-            let part = rubric.parts.iter_mut().find(|p| &p.program == program).ok_or_else(|| {
+            let Some(part) = rubric.parts.iter_mut().find(|p| &p.program == program) else {
                 let names: Vec<&str> = lab.parts.iter().map(|p| p.program).collect();
-                Error::usage(format!(
+                problems.push(format!(
                     "the rubric names part `{program}`, which lab {} does not have; its parts are: {}",
                     lab.id,
                     names.join(", ")
-                ))
-            })?;
-            part.points = sane("points of part", program, o.points)?;
+                ));
+                continue;
+            };
+            match sane("points of part", program, o.points) {
+                Ok(points) => part.points = points,
+                Err(e) => problems.push(e.to_string()),
+            }
         }
+        let mut unknown = Vec::new();
         for (id, o) in &file.checks {
             let Some(part) = rubric
                 .parts
                 .iter_mut()
                 .find(|p| p.checks.iter().any(|c| &c.id == id))
             else {
-                let valid: Vec<&str> = rubric
-                    .parts
-                    .iter()
-                    .flat_map(|p| p.checks.iter().map(|c| c.id.as_str()))
-                    .collect();
-                return Err(Error::usage(format!(
-                    "the rubric names check `{id}`, which lab {} does not grade; the valid ids \
-                     are:\n  {}",
-                    lab.id,
-                    valid.join("\n  ")
-                )));
+                unknown.push(format!("`{id}`"));
+                continue;
             };
             if o.drop {
                 part.checks.retain(|c| &c.id != id);
@@ -156,11 +157,34 @@ impl Rubric {
                 .find(|c| &c.id == id)
                 .expect("found above");
             if let Some(w) = o.weight {
-                check.weight = sane("weight of check", id, w)?;
+                match sane("weight of check", id, w) {
+                    Ok(w) => check.weight = w,
+                    Err(e) => problems.push(e.to_string()),
+                }
             }
             check.hidden = o.hidden;
         }
-        Ok(rubric)
+        if !unknown.is_empty() {
+            let valid: Vec<String> = Self::default_for(lab)
+                .parts
+                .into_iter()
+                .flat_map(|p| p.checks.into_iter().map(|c| c.id))
+                .collect();
+            let valid = valid.join("\n  ");
+            problems.push(format!(
+                "the rubric names check {}, which lab {} does not grade; the valid ids are:\n  {valid}",
+                unknown.join(", "),
+                lab.id,
+            ));
+        }
+        match problems.len() {
+            0 => Ok(rubric),
+            1 => Err(Error::usage(problems.remove(0))),
+            n => Err(Error::usage(format!(
+                "the rubric file has {n} problems; nothing was graded:\n\n{}",
+                problems.join("\n\n")
+            ))),
+        }
     }
 
     /// The total a perfect submission scores.
@@ -180,22 +204,21 @@ impl Rubric {
         let mut parts = Vec::new();
         let mut tests = Vec::new();
         for part in &self.parts {
-            let total_weight: f64 = part.checks.iter().map(|c| c.weight).sum();
-            let (mut earned, mut possible) = (0.0, 0.0);
-            for c in &part.checks {
+            // Each check's worth in whole cents, fixed by the rubric (not by which checks this
+            // student's run judged), so a check is worth the same for everyone and the part's
+            // figures add up exactly.
+            let weights: Vec<f64> = part.checks.iter().map(|c| c.weight).collect();
+            let worth = distribute(cents(part.points), &weights);
+            let (mut earned, mut possible) = (0, 0);
+            for (c, share) in part.checks.iter().zip(worth) {
                 let result = report.checks.iter().find(|r| r.id == c.id);
                 let status = result.map_or(Status::Fail(FailureClass::Environment), |r| r.status);
-                let share = if total_weight > 0.0 {
-                    part.points * c.weight / total_weight
-                } else {
-                    0.0
-                };
                 let max = if status.is_verified() || status == Status::Unverified {
                     share
                 } else {
-                    0.0
+                    0
                 };
-                let points = if status == Status::Pass { share } else { 0.0 };
+                let points = if status == Status::Pass { share } else { 0 };
                 possible += max;
                 earned += points;
                 let message = match (status, c.hidden) {
@@ -221,16 +244,16 @@ impl Rubric {
                     description: result.map(|r| r.description.clone()).unwrap_or_default(),
                     status,
                     hidden: c.hidden,
-                    points,
-                    max,
+                    points: from_cents(points),
+                    max: from_cents(max),
                     message,
                     hints,
                 });
             }
             parts.push(PartScore {
                 program: part.program.clone(),
-                points: earned,
-                max: possible,
+                points: from_cents(earned),
+                max: from_cents(possible),
             });
         }
         if let Some(rule) = &self.perf {
@@ -238,13 +261,7 @@ impl Rubric {
             parts.push(part);
             tests.extend(perf_tests);
         }
-        Score {
-            points: parts.iter().map(|p| p.points).sum(),
-            max: parts.iter().map(|p| p.max).sum(),
-            incomplete: tests.iter().any(|t| t.status == Status::Unverified),
-            parts,
-            tests,
-        }
+        Score::of(parts, tests)
     }
 }
 
@@ -280,6 +297,30 @@ mod tests {
         assert!(e.to_string().contains("does not grade"), "{e}");
         let e = Rubric::from_toml(&lab(), "[parts.p]\npoints = 5\nbonus = 1\n").unwrap_err();
         assert_eq!(e.class(), FailureClass::Usage);
+    }
+
+    #[test]
+    fn every_problem_of_a_rubric_is_reported_at_once() {
+        let e = Rubric::from_toml(
+            &lab(),
+            "[parts.q]\npoints = 5\n[parts.p]\npoints = -1\n[checks.\"0.0/p/x\"]\nweight = 2\n\
+             [checks.\"0.0/p/y\"]\nweight = 2\n[perf]\nmax_ratio = 0\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.class(), FailureClass::Usage);
+        let text = e.to_string();
+        assert!(
+            text.starts_with("the rubric file has 4 problems; nothing was graded:"),
+            "{text}"
+        );
+        for problem in [
+            "[perf] max_ratio` is 0",
+            "names part `q`",
+            "points of part `p` the value -1",
+            "names check `0.0/p/x`, `0.0/p/y`, which lab 0.0 does not grade",
+        ] {
+            assert!(text.contains(problem), "{problem}: {text}");
+        }
     }
 
     fn result(id: &str, status: Status) -> harness::report::CheckResult {

@@ -23,6 +23,39 @@ pub(super) fn sane(what: &str, name: &str, value: f64) -> Result<f64> {
     }
 }
 
+/// `x` in whole cents. Every score is a whole number of cents, summed as integers, so the
+/// figures printed at two decimals add up exactly: a part's points are the sum of its checks',
+/// the total the sum of its parts'.
+pub(crate) fn cents(x: f64) -> i64 {
+    (x * 100.0).round() as i64
+}
+
+/// Whole cents as points.
+pub(crate) fn from_cents(c: i64) -> f64 {
+    c as f64 / 100.0
+}
+
+/// Splits `total` cents over `shares` in proportion, each rounded down, then the cents left
+/// over to the largest remainders (ties to the first): the parts add up exactly to `total`.
+pub(crate) fn distribute(total: i64, shares: &[f64]) -> Vec<i64> {
+    let sum: f64 = shares.iter().sum();
+    if sum <= 0.0 {
+        return vec![0; shares.len()];
+    }
+    let exact: Vec<f64> = shares.iter().map(|s| total as f64 * s / sum).collect();
+    let mut out: Vec<i64> = exact.iter().map(|x| x.floor() as i64).collect();
+    let mut order: Vec<usize> = (0..shares.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (ra, rb) = (exact[a] - exact[a].floor(), exact[b] - exact[b].floor());
+        rb.total_cmp(&ra).then(a.cmp(&b))
+    });
+    let left = total - out.iter().sum::<i64>();
+    for &i in order.iter().cycle().take(left.max(0) as usize) {
+        out[i] += 1;
+    }
+    out
+}
+
 /// What a submission scored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Score {
@@ -43,6 +76,18 @@ pub struct Score {
 }
 
 impl Score {
+    /// The score of `parts` and `tests`, whose points are whole cents: the totals are their
+    /// sums, taken in cents.
+    pub(crate) fn of(parts: Vec<PartScore>, tests: Vec<TestScore>) -> Self {
+        Self {
+            points: from_cents(parts.iter().map(|p| cents(p.points)).sum()),
+            max: from_cents(parts.iter().map(|p| cents(p.max)).sum()),
+            incomplete: tests.iter().any(|t| t.status == Status::Unverified),
+            parts,
+            tests,
+        }
+    }
+
     /// The graded checks that failed (environment faults and unverified checks included,
     /// flagged by their status).
     pub fn failed(&self) -> impl Iterator<Item = &TestScore> {

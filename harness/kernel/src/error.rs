@@ -133,14 +133,16 @@ pub enum Error {
         insns: Option<u64>,
     },
 
-    /// Two of a student's objects define the same program, so which one is meant is unclear.
+    /// Two of a student's objects define the same programs, so which one is meant is unclear.
     #[error(
-        "program `{program}` is defined in both `{first}` and `{second}`. Hand in each program \
-         once: remove it from one of the objects."
+        "{} defined in both `{first}` and `{second}`. Hand in each program once: remove {} from \
+         one of the objects.",
+        crate::error::program_list(program),
+        if program.len() == 1 { "it" } else { "them" }
     )]
     DuplicateProgram {
-        /// The program's name.
-        program: String,
+        /// Every program both objects define, sorted by name.
+        program: Vec<String>,
         /// The first object defining it.
         first: PathBuf,
         /// The second object defining it.
@@ -346,6 +348,16 @@ pub enum FailureClass {
     Timeout,
     /// The submission made the grading run crash (graded 0, with partial output).
     Crash,
+}
+
+/// "program `a` is" or "programs `a`, `b` and `c` are".
+fn program_list(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match quoted.as_slice() {
+        [one] => format!("program {one} is"),
+        [rest @ .., last] => format!("programs {} and {last} are", rest.join(", ")),
+        [] => "no program is".into(),
+    }
 }
 
 /// Shorthand for results whose error is [`Error`].

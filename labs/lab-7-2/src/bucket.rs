@@ -224,7 +224,8 @@ impl Trace {
                     .find(|(first, _)| *first <= m.frame)
                     .copied()
                     .unwrap_or((0, ""));
-                format!("no: frame {} of `{name}` {}", m.frame - first + 1, m.why)
+                // Which frame is the first to misfit depends on when each arrived: measured.
+                format!("no: frame ⟨{}⟩ of `{name}` {}", m.frame - first + 1, m.why)
             }
         };
         table.row(

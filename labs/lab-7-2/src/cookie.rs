@@ -512,7 +512,14 @@ fn checksums(t: &mut dyn Target, syns: &[Syn]) -> Result<Judgement> {
                     .map_or("missing".into(), |ip| ip.csum.to_string()),
                 d.tcp
                     .as_ref()
-                    .map_or("missing".into(), |tcp| tcp.csum.to_string()),
+                    .map_or("missing".into(), |tcp| match tcp.csum {
+                        // The sum covers the cookie, which holds the kernel's secret and the time:
+                        // its values differ from run to run, so they are shown as measured.
+                        decode::Csum::Bad { got, want } => {
+                            format!("BAD (⟨0x{got:04x}⟩, want ⟨0x{want:04x}⟩)")
+                        }
+                        other => other.to_string(),
+                    }),
             ),
             None => format!("{} (no SYN-ACK answering it)", out.verdict),
         };

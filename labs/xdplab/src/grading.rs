@@ -45,9 +45,14 @@ pub(crate) struct GradeArgs {
     #[arg(long, default_value_t = 120)]
     timeout: u64,
     /// Also measure each program's speed next to the reference solution and add it to each
-    /// report as information (timings differ from one grading to the next).
+    /// student's timings.json as information (timings differ from one grading to the next).
     #[arg(long)]
     perf: bool,
+    /// Grade only these students (their names in the submissions folder) again, into an --out
+    /// folder that holds the whole class's grading, and rebuild the class's files: the folder
+    /// ends as a whole grading of the class as it is now would leave it.
+    #[arg(long, num_args = 1.., value_name = "NAME", conflicts_with = "shard")]
+    only: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -99,6 +104,35 @@ pub(crate) fn grade(args: GradeArgs) -> Result<Exit, Error> {
     if let Some(shard) = args.shard {
         subs = shard.select(subs);
     }
+    // With --only: the class graded before, and only the named students to grade now.
+    let mut kept = Vec::new();
+    if !args.only.is_empty() {
+        kept = grade::class::previous(&out, lab.id, args.seed, labs::contract)?;
+        let unknown: Vec<&str> = args
+            .only
+            .iter()
+            .filter(|n| !subs.iter().any(|s| &s.student == *n))
+            .map(String::as_str)
+            .collect();
+        if !unknown.is_empty() {
+            return Err(Error::usage(format!(
+                "--only names {}, which {} no submission in `{}` (a student is the name of \
+                 their folder or object file there, as in summary.csv); nothing was graded",
+                unknown
+                    .iter()
+                    .map(|n| format!("`{}`", n.escape_debug()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if unknown.len() == 1 { "is" } else { "are" },
+                submissions.display()
+            )));
+        }
+        subs.retain(|s| args.only.contains(&s.student));
+        kept.retain(|g| !args.only.contains(&g.submission.student));
+        for g in &mut kept {
+            grade::rescore(&lab, &rubric, g);
+        }
+    }
     let opts = GradeOptions {
         exe: std::env::current_exe().map_err(Error::during("finding the xdplab executable"))?,
         seed: args.seed,
@@ -109,7 +143,7 @@ pub(crate) fn grade(args: GradeArgs) -> Result<Exit, Error> {
     let bar = indicatif::ProgressBar::new(subs.len() as u64).with_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}").expect("template"),
     );
-    let graded = grade::jobs::grade_all(&lab, &rubric, &subs, &opts, args.jobs, &|g| {
+    let mut graded = grade::jobs::grade_all(&lab, &rubric, &subs, &opts, args.jobs, &|g| {
         bar.set_message(g.submission.student.clone());
         bar.inc(1);
     });
@@ -123,6 +157,10 @@ pub(crate) fn grade(args: GradeArgs) -> Result<Exit, Error> {
              kernel (a program running far past its limit); a background xdplab removes their \
              namespaces once they are gone"
         );
+    }
+    if !kept.is_empty() {
+        graded.extend(kept);
+        graded.sort_by(|a, b| a.submission.student.cmp(&b.submission.student));
     }
     let info = grade::html::ClassInfo {
         lab: lab.id,

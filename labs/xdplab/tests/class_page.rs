@@ -7,6 +7,14 @@
 mod common;
 use common::{class, dump_dom, fresh_dir, screenshot, section, xdplab};
 
+/// The students named by the row links (`students/NAME/report.html`) in `html`, in order.
+fn row_names(html: &str) -> Vec<&str> {
+    html.split("href=\"students/")
+        .skip(1)
+        .map(|s| s.split('/').next().unwrap())
+        .collect()
+}
+
 #[test]
 fn class_page_shows_the_class() {
     let subs = class("page");
@@ -36,29 +44,105 @@ fn class_page_shows_the_class() {
         "{dom}"
     );
 
-    // The histogram: a chart with a text alternative, and the same numbers in a table.
-    let scores = section(&dom, "scores");
-    assert!(scores.contains("role=\"img\""), "{scores}");
+    // Students by score, lowest first (gus could not be graded, hal's port_filter was
+    // rejected, cho filters only TCP, ben and eve have the rule-order bug), with each part's
+    // points and what went wrong; by name behind its anchor.
+    let by_score = ["gus", "hal", "cho", "ben", "eve", "amy", "dan", "fay"];
+    let students = section(&dom, "students");
+    let table = |id: &str| {
+        let start = students.find(&format!("id=\"{id}\"")).unwrap();
+        &students[start..students[start..].find("</table>").unwrap() + start]
+    };
+    assert_eq!(row_names(table("by-score")), by_score, "{students}");
+    let mut by_name = by_score;
+    by_name.sort_unstable();
+    assert_eq!(row_names(table("by-name")), by_name, "{students}");
     assert!(
-        scores.contains("<title id=\"histogram-title\">Score histogram</title>"),
-        "{scores}"
+        students.contains("<a href=\"#by-name\">name</a>"),
+        "{students}"
+    );
+    for header in [
+        "points (of 30)",
+        "<code>ip_filter</code> (of 10)",
+        "<code>firewall</code> (of 10)",
+    ] {
+        assert!(table("by-score").contains(header), "{header}: {students}");
+    }
+    let row = |name: &str| {
+        let t = table("by-score");
+        let start = t.find(&format!(">{name}</a>")).unwrap();
+        &t[start..t[start..].find("</tr>").unwrap() + start]
+    };
+    assert!(
+        row("hal").contains("<td class=\"n\">20.00</td><td class=\"n\">10.00</td><td class=\"n\">0.00</td><td class=\"n\">10.00</td><td>verifier rejected the program: port_filter</td>"),
+        "{}",
+        row("hal")
     );
     assert!(
-        scores.contains("1 scored 60-69%; 6 scored 90-100%"),
-        "hal (20 of 30), and the six others: {scores}"
+        row("ben").contains("<td>behaviour: 2 checks</td>"),
+        "{}",
+        row("ben")
     );
     assert!(
-        scores.contains("<td>90-100%</td><td class=\"n\">6</td>"),
-        "{scores}"
+        row("gus").contains("<td>not graded: bad-object</td>"),
+        "{}",
+        row("gus")
     );
     assert!(
-        scores.contains("<td>60-69%</td><td class=\"n\">1</td>"),
-        "{scores}"
+        !students.contains("incomplete") && !students.contains(">max<"),
+        "empty columns are left out: {students}"
     );
 
-    // Checks, most failed first: first-match-wins (ben, eve) among the top.
+    // The matrix: a row per student in the same order, a cell per check grouped by part, each
+    // coloured by its outcome and saying it in a letter and a tooltip; a legend for all.
+    let matrix = section(&dom, "matrix");
+    assert_eq!(row_names(matrix), by_score, "{matrix}");
+    for part in ["ip_filter", "port_filter", "firewall"] {
+        assert!(
+            matrix.contains(&format!("scope=\"colgroup\"><code>{part}</code>")),
+            "{matrix}"
+        );
+    }
+    let cell = |student: &str, check: &str| -> &str {
+        let title = format!("title=\"{student} · 7.1/{check}: ");
+        let at = matrix
+            .find(&title)
+            .unwrap_or_else(|| panic!("{title} in {matrix}"));
+        let open = matrix[..at].rfind("<td").unwrap();
+        let class = &matrix[open..at];
+        class
+            .split("class=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+    };
+    assert_eq!(cell("ben", "firewall/first-match-wins"), "c o-behaviour");
+    assert_eq!(cell("ben", "ip_filter/fragments"), "c o-pass");
+    assert_eq!(cell("hal", "port_filter/padded"), "c o-verifier");
+    assert_eq!(cell("gus", "firewall/padded"), "c o-ungraded");
+    assert_eq!(matrix.matches("<td class=\"c ").count(), 8 * 44, "{matrix}");
+    for words in [
+        "pass",
+        "behaviour: wrong output",
+        "verifier rejected the program",
+        "map-layout: a map missing or wrong",
+        "timeout: too slow, or crashed",
+        "unverified: grade again",
+        "not run on this kernel",
+        "not graded: the submission never ran",
+    ] {
+        assert!(
+            matrix.contains(&format!("</span>{words}</li>")),
+            "legend: {words}: {matrix}"
+        );
+    }
+
+    // Who failed what: the checks someone failed, most failed first, with who failed them
+    // (in the students table's order), each linked to the contract's text for it.
     let checks = section(&dom, "checks");
-    let failed: Vec<(&str, usize)> = checks
+    let failed: Vec<(&str, usize, Vec<&str>)> = checks
         .split("<tr>")
         .skip(2)
         .map(|row| {
@@ -76,19 +160,58 @@ fn class_page_shows_the_class() {
                 .split('<')
                 .next()
                 .unwrap();
-            (id, n.parse().unwrap())
+            (id, n.parse().unwrap(), row_names(row))
         })
         .collect();
-    assert_eq!(failed.len(), 44, "{checks}");
+    assert_eq!(failed.len(), 17, "{checks}");
     assert!(failed.windows(2).all(|w| w[0].1 >= w[1].1), "{failed:?}");
-    assert_eq!(failed[0].1, 2, "{failed:?}");
     assert!(
-        failed.contains(&("7.1/firewall/first-match-wins", 2)),
+        failed.contains(&("7.1/firewall/first-match-wins", 2, vec!["ben", "eve"])),
         "{failed:?}"
     );
-    assert_eq!(failed.last().unwrap().1, 0, "{failed:?}");
-    // ... each linking to the contract's text for it.
+    assert!(
+        failed.contains(&("7.1/port_filter/udp-truncated", 2, vec!["hal", "cho"])),
+        "{failed:?}"
+    );
+    assert!(
+        checks.contains("Passed by every student graded (27)"),
+        "{checks}"
+    );
     assert!(checks.contains("href=\"#contract-7-1-firewall-first-match-wins\""));
+
+    // The histogram, in points, with its axes named and the student who could not be graded
+    // in a bar of their own; the same numbers in a table.
+    let scores = section(&dom, "scores");
+    assert!(scores.contains("role=\"img\""), "{scores}");
+    assert!(
+        scores.contains("<title id=\"histogram-title\">Score histogram</title>"),
+        "{scores}"
+    );
+    assert!(
+        scores.contains("1 scored 18 to under 21 points; 6 scored 27 to 30 points; 1 not graded."),
+        "hal (20 of 30), the six others and gus: {scores}"
+    );
+    for axis in ["points (of 30)", "students", "average points"] {
+        assert!(
+            scores.contains(&format!("text-anchor=\"middle\">{axis}</text>"))
+                || scores.contains(&format!("rotate(-90)\">{axis}</text>")),
+            "axis {axis}: {scores}"
+        );
+    }
+    assert!(scores.contains(">ungraded</text>"), "{scores}");
+    for (bin, n) in [("27 to 30", 6), ("18 to under 21", 1), ("not graded", 1)] {
+        assert!(
+            scores.contains(&format!("<td>{bin}</td><td class=\"n\">{n}</td>")),
+            "{bin}: {scores}"
+        );
+    }
+    // One unit: points, never a percentage.
+    for text in [students, matrix, checks, scores] {
+        assert!(!text.contains('%'), "{text}");
+    }
+    assert!(scores.contains("<td><code>port_filter</code></td><td class=\"n\">8.19</td>"));
+
+    // The contract, rendered from its Markdown: code spans, no backticks left.
     let contract = section(&dom, "contract");
     assert!(
         contract.contains("id=\"contract-7-1-firewall-first-match-wins\""),
@@ -98,10 +221,11 @@ fn class_page_shows_the_class() {
         contract.contains("the first matching rule wins"),
         "{contract}"
     );
-
-    // Per-part averages as a table.
-    let parts = section(&dom, "parts");
-    assert!(parts.contains("<td><code>firewall</code></td>"), "{parts}");
+    assert!(
+        contract.contains("<li><code>ip_filter</code>:"),
+        "{contract}"
+    );
+    assert!(!contract.contains('`'), "raw Markdown: {contract}");
 
     // Who could not be graded, and why; every student's report one click away.
     let not_graded = section(&dom, "not-graded");
@@ -110,8 +234,7 @@ fn class_page_shows_the_class() {
         "{not_graded}"
     );
     assert!(not_graded.contains("is not an ELF object"), "{not_graded}");
-    let students = section(&dom, "students");
-    for s in ["amy", "ben", "cho", "dan", "eve", "fay", "gus"] {
+    for s in by_score {
         assert!(
             students.contains(&format!("href=\"students/{s}/report.html\"")),
             "{s}"
@@ -129,6 +252,6 @@ fn class_page_shows_the_class() {
     );
 
     if let Ok(shot) = std::env::var("XDPLAB_SCREENSHOT") {
-        screenshot(&page, std::path::Path::new(&shot), (1100, 1500));
+        screenshot(&page, std::path::Path::new(&shot), (1440, 1700));
     }
 }

@@ -203,6 +203,14 @@ const CASES: &[Case] = &[
         edit(f, |d| d["shard"] = json!("2/2"));
         edit(&f.with_file_name("two"), |d| d["shard"] = json!("1/2"));
     }, "`graded[0].submission.student` in its graded.json, `amy`, falls in shard 1/2 of the whole class, not 2/2"),
+    ("a timings.json that is not what grade writes", BOTH, 0, |f| {
+        std::fs::create_dir_all(f.join("students/amy")).unwrap();
+        std::fs::write(f.join("students/amy/timings.json"), "{\"checks\": 5}").unwrap();
+    }, "its students/amy/timings.json is not what `grade` writes"),
+    ("a timings.json that is a link to /dev/zero", BOTH, 0, |f| {
+        std::fs::create_dir_all(f.join("students/amy")).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", f.join("students/amy/timings.json")).unwrap();
+    }, "its students/amy/timings.json is not a regular file of at most 16 MiB"),
     ("different skipped entries", BOTH, 1,
      |f| edit(f, |d| d["skipped"] = json!([{"entry": ".git", "reason": "hidden"}])),
      "`skipped` in its graded.json differs from"),

@@ -165,15 +165,14 @@ fn bases(canonical: &FrameSpec) -> Vec<FrameSpec> {
     bases
 }
 
-/// Every base with one field set to one of its values from the menu, each distinct frame
-/// once: a mistake about a single field meets the frame that shows it whatever the seed.
+/// Every base, and every base with one field set to one of its values from the menu, each
+/// distinct frame once: a mistake about a single field meets the frame that shows it whatever the seed.
 pub fn sweep(canonical: &FrameSpec, i: &Interesting) -> Vec<FrameSpec> {
     let m = Menu::new(i);
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for base in bases(canonical) {
-        seen.insert(base.build());
-        let mut variants = Vec::new();
+        let mut variants = vec![base.clone()];
         macro_rules! vary {
             ($($field:ident: $values:expr),* $(,)?) => {$(
                 for v in $values.iter() {
@@ -415,5 +414,43 @@ impl Generator {
             .new_tree(&mut self.runner)
             .expect("the frame strategies reject only VLAN EtherTypes, which are rare")
             .current()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn canonical() -> FrameSpec {
+        FrameSpec::new(
+            MacAddr(2, 0, 0, 0, 0, 1),
+            MacAddr(2, 0, 0, 0, 0, 2),
+            6,
+            [10, 0, 0, 1].into(),
+            [10, 0, 0, 2].into(),
+            1000,
+            22,
+        )
+    }
+
+    #[test]
+    fn sweep_sends_every_base_and_each_frame_once() {
+        let i = Interesting {
+            ports: vec![22],
+            ..Interesting::default()
+        };
+        let swept = sweep(&canonical(), &i);
+        let built: Vec<Vec<u8>> = swept.iter().map(FrameSpec::build).collect();
+        for base in bases(&canonical()) {
+            assert!(built.contains(&base.build()), "base missing: {base}");
+        }
+        let distinct: std::collections::HashSet<&Vec<u8>> = built.iter().collect();
+        assert_eq!(distinct.len(), built.len(), "a frame swept twice");
+        // One field at a time: the byte-swapped port appears as a destination port alone.
+        assert!(
+            swept
+                .iter()
+                .any(|f| f.dport == 22u16.swap_bytes() && f.sport == 1000)
+        );
     }
 }

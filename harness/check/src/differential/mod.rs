@@ -19,20 +19,20 @@
 //! ([`Differential::veth_frames`]), sent over the pair one at a time, and the reference runs
 //! beside it in test-run as always.
 
+mod choice;
 mod compare;
 pub mod frame;
 pub mod generate;
-mod rotation;
 
 use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
 
+pub use choice::Broken;
 pub use compare::{Backends, Choice, Compare, Counted, Normaliser, Observation, Output};
 pub use frame::{Cut, FrameSpec, L4Csum, OptFill, TotalLen};
 pub use generate::{Generator, Interesting};
-pub use rotation::Broken;
 
 use crate::{
     fill::Setup,
@@ -370,7 +370,7 @@ impl Differential {
         let mut off = 0;
         let choice = self.compare.backends().map(|b| b.choice);
         let rotating = choice == Some(Choice::Rotation);
-        let mut rotation = rotation::Rotation::default();
+        let mut tracker = choice::Tracker::default();
         for (index, spec) in frames.enumerate() {
             // A frame the contract lets a program balance or pass would move one rotation and
             // not the other.
@@ -383,8 +383,8 @@ impl Differential {
                 && !c.differs
             {
                 if c.off_contract {
-                    rotation.reset();
-                } else if let Some((broken, since)) = rotation.follow(choice, &spec, c.backends) {
+                    tracker.reset();
+                } else if let Some((broken, since)) = tracker.follow(choice, &spec, c.backends) {
                     return Ok(Found {
                         frames: index + 1,
                         reference_off_contract: off,

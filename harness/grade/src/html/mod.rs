@@ -52,7 +52,8 @@ padding:0 1rem;color:#1b1b1b}table{border-collapse:collapse;margin:.5rem 0 1rem}
 th,td{border:1px solid #bbb;padding:.2rem .5rem;text-align:left;vertical-align:top}\
 td.n{text-align:right;font-variant-numeric:tabular-nums}caption{text-align:left;font-weight:600}\
 pre{white-space:pre-wrap;background:#f4f4f4;padding:.5rem;margin:.2rem 0}\
-.fail{color:#a00000}.pass{color:#006400}svg text{font-size:12px;fill:#1b1b1b}";
+.fail{color:#a00000}.pass{color:#006400}svg text{font-size:12px;fill:#1b1b1b}\
+svg text.axis{font-size:13px;font-weight:600}";
 
 fn fmt(x: f64) -> String {
     format!("{x:.1}")
@@ -64,15 +65,12 @@ fn short(x: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
-fn percent(part: f64, whole: f64) -> f64 {
-    if whole > 0.0 {
-        100.0 * part / whole
-    } else {
-        0.0
-    }
+fn page(title: &str, body: Markup) -> String {
+    page_with(title, "", body)
 }
 
-fn page(title: &str, body: Markup) -> String {
+/// A page with `extra` CSS after the shared style.
+fn page_with(title: &str, extra: &str, body: Markup) -> String {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -80,7 +78,7 @@ fn page(title: &str, body: Markup) -> String {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) }
-                style { (PreEscaped(STYLE)) }
+                style { (PreEscaped(STYLE)) (PreEscaped(extra)) }
             }
             body { (body) }
         }

@@ -466,9 +466,15 @@ impl ObjectSet {
         }
         for (i, later) in objects.iter().enumerate() {
             for earlier in &objects[..i] {
-                if let Some(p) = later.programs.iter().find(|p| earlier.programs.contains(p)) {
+                let both: Vec<String> = earlier
+                    .programs
+                    .iter()
+                    .filter(|p| later.programs.contains(p))
+                    .cloned()
+                    .collect();
+                if !both.is_empty() {
                     return Err(Error::DuplicateProgram {
-                        program: p.clone(),
+                        program: both,
                         first: earlier.origin.clone(),
                         second: later.origin.clone(),
                     });
@@ -529,10 +535,14 @@ mod tests {
         let e = ObjectSet::from_paths(&[&a, &b]).unwrap_err();
         let text = e.to_string();
         assert!(text.contains("a.o`") && text.contains("b.o`"), "{text}");
+        // Every program both define, not only the first found.
         assert!(
-            text.starts_with("program `firewall` is defined in both"),
+            text.starts_with(
+                "programs `firewall`, `ip_filter` and `port_filter` are defined in both"
+            ),
             "{text}"
         );
+        assert!(text.contains("remove them from one"), "{text}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 

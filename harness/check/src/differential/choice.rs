@@ -9,7 +9,7 @@ use super::{Choice, FrameSpec};
 
 /// The mappings seen so far, and the frames since the last balanced one.
 #[derive(Debug, Default)]
-pub(crate) struct Rotation {
+pub(crate) struct Tracker {
     /// The reference's backend → the program's.
     map: HashMap<usize, usize>,
     /// The last balanced frame and those after it.
@@ -30,7 +30,7 @@ pub struct Broken {
     pub mapping: Vec<(usize, usize)>,
 }
 
-impl Rotation {
+impl Tracker {
     /// Follows one frame both programs handled alike (modulo the backend): `backends` are the
     /// reference's and the program's, when they balanced it. Returns how the rotation broke,
     /// and the frames from the last balanced one to this one.
@@ -107,7 +107,7 @@ mod tests {
     }
 
     fn run(pairs: &[(Option<usize>, Option<usize>)]) -> Option<usize> {
-        let mut r = Rotation::default();
+        let mut r = Tracker::default();
         pairs
             .iter()
             .enumerate()
