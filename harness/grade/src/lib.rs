@@ -160,7 +160,10 @@ pub fn rescore(lab: &Lab, rubric: &Rubric, g: &mut Graded) {
         tests.extend(g.score.tests.iter().filter(|t| !ours(&t.part)).cloned());
         score = Score::of(parts, tests);
     }
-    name_own_files(&mut score, &request_for(lab.id, &g.submission, g.report.seed));
+    name_own_files(
+        &mut score,
+        &request_for(lab.id, &g.submission, g.report.seed),
+    );
     g.replay = replay_failed(lab.id, &g.submission, &score, g.report.seed);
     g.score = score;
 }
@@ -692,6 +695,7 @@ mod tests {
             points: 10.0,
             max: 10.0,
             message: String::new(),
+            hints: Vec::new(),
         };
         let run = Score::of(
             vec![score::PartScore {
