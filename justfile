@@ -48,6 +48,11 @@ grade LAB DIR OUT *ARGS: build
 class-page-screenshot PNG="docs/class-page.png": setup-test
     XDPLAB_SCREENSHOT={{join(invocation_directory(), PNG)}} cargo nextest run -p xdplab --test class_page
 
+# Screenshots of two students' report.html (a failing behaviour check with its hint, a
+# verifier failure) into DIR: student-report-behaviour.png and student-report-verifier.png.
+student-page-screenshots DIR="docs": setup-test
+    XDPLAB_SCREENSHOTS={{join(invocation_directory(), DIR)}} cargo nextest run -p xdplab --test student_page
+
 # Run the whole test suite (as root).
 test: setup-test
     cargo nextest run --workspace --exclude xdplab-programs

@@ -74,18 +74,20 @@ fi
 
 # 4. For the test suite only: clang and libbpf headers (it builds C XDP programs, as students
 #    do), bpftool (the rerun tests load the references with it, as students do) and chromium
-#    (the class page's test opens it in a headless browser).
+#    (the class page's test opens it in a headless browser), tcpdump, ping and curl (what
+#    `xdplab env up` and the READMEs suggest for watching traffic; its test runs the first two).
 if [ "${1:-}" = --test ] && { ! command -v clang >/dev/null 2>&1 ||
     [ ! -f /usr/include/bpf/bpf_helpers.h ] || ! command -v chromium >/dev/null 2>&1 ||
-    ! command -v bpftool >/dev/null 2>&1; }; then
-    say "installing clang, libbpf-dev, bpftool and chromium (for the test suite)"
+    ! command -v bpftool >/dev/null 2>&1 || ! command -v tcpdump >/dev/null 2>&1 ||
+    ! command -v ping >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1; }; then
+    say "installing clang, libbpf-dev, bpftool, chromium, tcpdump, ping and curl (for the test suite)"
     if [ "$(id -u)" -ne 0 ]; then
-        say "need root to apt-get install clang libbpf-dev bpftool chromium; rerun as root"
+        say "need root to apt-get install clang libbpf-dev bpftool chromium tcpdump iputils-ping curl; rerun as root"
         exit 2
     fi
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libbpf-dev bpftool chromium \
-        >/dev/null
+        tcpdump iputils-ping curl >/dev/null
 fi
 
 say "ready (Rust $toolchain, $(bpf-linker --version), $(just --version)$([ "${1:-}" != --test ] || printf ', %s' "$(clang --version | head -n1)"))"

@@ -14,6 +14,7 @@ use crate::{
     delivery::Delivery,
     differential::{self, Differential},
     flood::Flood,
+    hint::Hint,
     judgement::{Frame, Judgement},
     table::render,
 };
@@ -93,6 +94,9 @@ pub struct Check {
     pub needs_veth: bool,
     /// Whether the check runs in test-run mode only; the veth modes then skip it.
     pub test_run_only: bool,
+    /// Advice for the usual mistakes, each shown under the diff of a failure that shows its
+    /// pattern.
+    pub hints: Vec<Hint>,
 }
 
 /// A check's own driver, for a real protocol exchange: it uses the target as it likes and
@@ -124,7 +128,14 @@ impl Check {
             },
             needs_veth: false,
             test_run_only: false,
+            hints: Vec::new(),
         }
+    }
+
+    /// Adds a hint for a usual mistake, shown when a failure shows its pattern.
+    pub fn hint(mut self, hint: Hint) -> Self {
+        self.hints.push(hint);
+        self
     }
 
     /// Drives the check with `scenario`, for a real protocol exchange.
@@ -217,13 +228,17 @@ impl Check {
     }
 
     /// Runs the check on `target`. Also returns its traffic (sent and seen frames) for pcap
-    /// files.
+    /// files; a scenario's is recorded as it goes (see [`crate::record`]).
     pub fn judge(&self, target: &mut dyn Target) -> Result<(Judgement, Vec<Frame>)> {
         match &self.body {
             Body::Probes { probes, counters } => judge_probes(probes, *counters, target),
             Body::Flood(flood) => flood.judge(target),
             Body::Delivery(delivery) => delivery.judge(target),
-            Body::Scenario(Scenario(run)) => Ok((run(target)?, Vec::new())),
+            Body::Scenario(Scenario(run)) => {
+                let mut recording = crate::record::Recording::new(target);
+                let judgement = run(&mut recording)?;
+                Ok((judgement, recording.finish()))
+            }
             Body::Differential(d) => d.0.judge(target),
         }
     }

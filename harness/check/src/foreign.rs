@@ -51,6 +51,8 @@ pub fn judge_runs(
     if ran > sent {
         result.status = Status::Unverified;
         result.message = foreign_message(sent, ran, &result.message);
+        // Not judged: no advice about a mistake it may not be.
+        result.hints.clear();
     }
     result
 }

@@ -10,7 +10,7 @@
 //!   kinds of body; [`cpus`]: checks from several CPUs; [`arrival`], [`fill`]: what deliveries
 //!   and exchanges need on a real path.
 //! - [`judgement`], [`table`] and [`counters`]: how every check is judged (one expected/actual
-//!   table); [`vary`]: the values a contract leaves free, varied inside checks and by seed.
+//!   table); [`hint`]: advice for the usual mistakes, keyed on a failure's pattern; [`vary`]: the values a contract leaves free, varied inside checks and by seed.
 //! - [`report`]: results of a run, and the perf figures [`bench`](mod@bench) measures.
 //! - [`doctor`]: whether this machine can run the labs.
 
@@ -27,8 +27,10 @@ pub mod doctor;
 pub mod fill;
 pub mod flood;
 pub mod foreign;
+pub mod hint;
 pub mod judgement;
 pub mod lab;
+pub mod record;
 pub mod report;
 pub mod table;
 #[cfg(feature = "testing")]
@@ -37,5 +39,6 @@ pub mod vary;
 
 pub use check::{Body, Check, Probe};
 pub use flood::{Bound, Expect, Flood, Pause, Volley, Want, Window};
+pub use hint::Hint;
 pub use lab::{Lab, Part, PartId, RunOptions};
 pub use report::{Report, Status};

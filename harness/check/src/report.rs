@@ -62,6 +62,10 @@ pub struct CheckResult {
     pub passed: bool,
     /// Empty on a pass; otherwise the diff or the error, readable as is.
     pub message: String,
+    /// Advice for a usual mistake whose pattern this failure shows (none on a pass, and none
+    /// guessed: a failure no hint's pattern matches has none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hints: Vec<String>,
     /// The table of what happened (also for passes: the snapshot tests record it).
     #[serde(skip)]
     pub actual: String,
@@ -73,6 +77,11 @@ pub struct CheckResult {
 impl CheckResult {
     /// Judges what a check saw against what it expected.
     pub fn judge(check: &Check, judgement: Judgement, traffic: Vec<Frame>) -> Self {
+        let hints = if check.scored && judgement.expected != judgement.actual {
+            crate::hint::matching(&check.hints, &judgement)
+        } else {
+            Vec::new()
+        };
         let Judgement { expected, actual } = judgement;
         let (status, message) = if !check.scored {
             (
@@ -94,6 +103,7 @@ impl CheckResult {
             passed: status != Status::Fail(FailureClass::Behaviour),
             status,
             message,
+            hints,
             actual,
             traffic,
         }
@@ -115,6 +125,7 @@ impl CheckResult {
                 "needs a real path: run it in native or generic mode"
             }
             .into(),
+            hints: Vec::new(),
             actual: String::new(),
             traffic: Vec::new(),
         }
@@ -143,6 +154,7 @@ impl CheckResult {
             passed: status == Status::Info,
             status,
             message,
+            hints: Vec::new(),
             actual: String::new(),
             traffic: Vec::new(),
         }
@@ -174,6 +186,7 @@ impl CheckResult {
             status: Status::NotRun,
             passed: false,
             message: reason.to_owned(),
+            hints: Vec::new(),
             actual: String::new(),
             traffic: Vec::new(),
         }
@@ -363,6 +376,9 @@ impl Report {
             if !c.message.is_empty() {
                 out.push_str(&indent(&c.message));
             }
+            for h in &c.hints {
+                out.push_str(&indent(&format!("hint: {h}")));
+            }
         }
         let t = &self.totals;
         out.push_str(&format!(
@@ -466,6 +482,27 @@ pub fn write_pcaps(dir: &std::path::Path, report: &Report) -> kernel::Result<usi
         }
     }
     Ok(written)
+}
+
+/// The checks that left no frames for pcap files, each with why: skipped in this mode, could
+/// not run (a load failure, a missing kernel feature), or sent none.
+pub fn without_traffic(report: &Report) -> Vec<(&str, String)> {
+    report
+        .checks
+        .iter()
+        .filter(|c| c.traffic.is_empty())
+        .map(|c| {
+            let why = match c.status {
+                Status::Skip => format!("skipped in {} mode", report.mode),
+                Status::NotRun => "not run on this machine".to_owned(),
+                Status::Fail(class) if class != FailureClass::Behaviour => {
+                    "it could not run (its result says why)".to_owned()
+                }
+                _ => "it sent no frames".to_owned(),
+            };
+            (c.id.as_str(), why)
+        })
+        .collect()
 }
 
 /// The median of several runs and their spread.

@@ -92,6 +92,15 @@ pub fn assert_flagged(report: &Report, what: &str, expected: &[&str]) {
     );
 }
 
+/// Every hint of `report`, with the id of the check it was shown under.
+pub fn hints(report: &Report) -> BTreeSet<(&str, &str)> {
+    report
+        .checks
+        .iter()
+        .flat_map(|c| c.hints.iter().map(|h| (c.id.as_str(), h.as_str())))
+        .collect()
+}
+
 /// Asserts that the reference solution passes `lab` built with seeds 1, 7 and 4242 in test-run
 /// mode, and that those seeds really change the first part's frames (a seed that changed
 /// nothing would let hard-coded programs through).

@@ -36,6 +36,7 @@ pub use child::{ChildRequest, ChildSource, RawPath, RunError, RunErrorDocument};
 pub use discover::{Discovery, PINNED_FILE, Skipped, Submission, discover};
 pub use graded::Graded;
 use harness::{
+    differential::YOUR_OBJECT,
     lab::Lab,
     report::{CheckResult, Report, Status},
 };
@@ -133,6 +134,7 @@ pub fn grade_one(lab: &Lab, rubric: &Rubric, sub: &Submission, opts: &GradeOptio
     let mut score = rubric.score(&report);
     timings.perf = report.perf.take();
     graded::settle_score(&mut score, &mut timings);
+    name_own_files(&mut score, &request);
     Graded {
         replay: replay_failed(lab.id, sub, &score, opts.seed),
         submission: sub.clone(),
@@ -162,8 +164,23 @@ pub fn rescore(lab: &Lab, rubric: &Rubric, g: &mut Graded) {
         tests.extend(g.score.tests.iter().filter(|t| !ours(&t.part)).cloned());
         score = Score::of(parts, tests);
     }
+    name_own_files(
+        &mut score,
+        &request_for(lab.id, &g.submission, g.report.seed),
+    );
     g.replay = replay_failed(lab.id, &g.submission, &score, g.report.seed);
     g.score = score;
+}
+
+/// Puts the student's own files in the replay commands inside messages (a differential
+/// check's), where the runner wrote [`YOUR_OBJECT`].
+fn name_own_files(score: &mut Score, request: &ChildRequest) {
+    let own = own_source(request);
+    for t in &mut score.tests {
+        if t.message.contains(YOUR_OBJECT) {
+            t.message = t.message.replace(YOUR_OBJECT, &own);
+        }
+    }
 }
 
 /// The request that grades `sub` with `seed` (without speed figures).
@@ -187,7 +204,8 @@ fn request_for(lab: &str, sub: &Submission, seed: u64) -> ChildRequest {
 }
 
 /// The replay command of each failed check of `sub` (none for a submission that never ran: a
-/// collision, an empty folder). Speed is replayed with `xdplab bench`, not a check.
+/// collision, an empty folder). Speed is replayed with `xdplab bench`, not a check; a hidden
+/// check has none, as its command would show its frames.
 pub(crate) fn replay_failed(
     lab: &str,
     sub: &Submission,
@@ -200,7 +218,7 @@ pub(crate) fn replay_failed(
     let request = request_for(lab, sub, seed);
     score
         .failed()
-        .filter(|t| t.part != perf::PART)
+        .filter(|t| t.part != perf::PART && !t.hidden)
         .map(|t| (t.id.clone(), replay_command(&request, &t.id)))
         .collect()
 }
@@ -240,28 +258,38 @@ pub(crate) fn retry_unverified(
     report
 }
 
-/// The command that replays one check of a submission locally, quoted for a POSIX shell.
+/// The command that replays one check of a submission locally, quoted for a POSIX shell. It
+/// names the student's own files (`ddos.o`), not where the grader keeps them
+/// (`class72/erin/ddos.o`): the student runs it beside their files.
 pub fn replay_command(request: &ChildRequest, check: &str) -> String {
-    let mut cmd = format!("xdplab run {}", shell_quote(request.lab.as_bytes()));
-    match &request.source {
-        ChildSource::Objects(paths) => {
-            for p in paths {
-                cmd.push_str(" --object ");
-                cmd.push_str(&shell_quote(
-                    &p.path().into_os_string().into_encoded_bytes(),
-                ));
-            }
-        }
-        ChildSource::PinnedFile(file) => {
-            let file = shell_quote(&file.path().into_os_string().into_encoded_bytes());
-            cmd.push_str(&format!(" --pinned \"$(cat {file})\""));
-        }
-    }
+    let mut cmd = format!(
+        "xdplab run {} {}",
+        shell_quote(request.lab.as_bytes()),
+        own_source(request)
+    );
     cmd.push_str(&format!(" --check {}", shell_quote(check.as_bytes())));
     if request.seed != 0 {
         cmd.push_str(&format!(" --seed {}", request.seed));
     }
     cmd
+}
+
+/// The arguments that name a submission's programs as the student has them: their own file
+/// names (`--object ddos.o`), or their pin file (`--pinned "$(cat pinned)"`).
+fn own_source(request: &ChildRequest) -> String {
+    let own = |p: &RawPath| {
+        let path = p.path();
+        let name = path.file_name().map_or(path.as_os_str(), |n| n);
+        shell_quote(name.as_encoded_bytes())
+    };
+    match &request.source {
+        ChildSource::Objects(paths) => paths
+            .iter()
+            .map(|p| format!("--object {}", own(p)))
+            .collect::<Vec<_>>()
+            .join(" "),
+        ChildSource::PinnedFile(file) => format!("--pinned \"$(cat {})\"", own(file)),
+    }
 }
 
 /// Quotes bytes for a POSIX shell: plain words as they are, text in single quotes, and names
@@ -600,7 +628,7 @@ mod tests {
         };
         assert_eq!(
             replay_command(&req, "7.1/firewall/icmp-dropped"),
-            "xdplab run 7.1 --object 'class/it'\\''s me.o' --check 7.1/firewall/icmp-dropped --seed 3"
+            "xdplab run 7.1 --object 'it'\\''s me.o' --check 7.1/firewall/icmp-dropped --seed 3"
         );
         assert_eq!(shell_quote(b"a\xffb"), "$'\\x61\\xff\\x62'");
         let pinned = ChildRequest {
@@ -612,7 +640,15 @@ mod tests {
         };
         assert_eq!(
             replay_command(&pinned, "x"),
-            "xdplab run 7.1 --pinned \"$(cat class/frank/pinned)\" --check x"
+            "xdplab run 7.1 --pinned \"$(cat pinned)\" --check x"
+        );
+        let erin = ChildRequest {
+            source: ChildSource::Objects(vec![RawPath::from(Path::new("class72/erin/ddos.o"))]),
+            ..pinned
+        };
+        assert_eq!(
+            replay_command(&erin, "7.2/syn_cookie/x"),
+            "xdplab run 7.1 --object ddos.o --check 7.2/syn_cookie/x"
         );
     }
 
@@ -663,6 +699,7 @@ mod tests {
             points: 10.0,
             max: 10.0,
             message: String::new(),
+            hints: Vec::new(),
         };
         let run = Score::of(
             vec![score::PartScore {

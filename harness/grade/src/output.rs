@@ -112,6 +112,9 @@ pub fn text(g: &Graded) -> String {
                 }
             }
             previous = &t.message;
+            for h in &t.hints {
+                out.push_str(&format!("      hint: {h}\n"));
+            }
         }
     }
     if s.tests.iter().any(|t| t.message.contains(REDACTED)) {
@@ -293,7 +296,12 @@ pub fn gradescope(g: &Graded) -> String {
         .map(|t| {
             let output = match t.status {
                 Status::Pass => t.description.clone(),
-                _ => format!("{}\n{}", t.description, t.message),
+                _ => t
+                    .hints
+                    .iter()
+                    .fold(format!("{}\n{}", t.description, t.message), |out, h| {
+                        format!("{out}\nhint: {h}")
+                    }),
             };
             GradescopeTest {
                 max_score: round(t.max),

@@ -102,6 +102,7 @@ impl PerfRule {
                     hidden: false,
                     max: share,
                     message,
+                    hints: Vec::new(),
                 }
             })
             .collect();

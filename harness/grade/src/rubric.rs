@@ -234,6 +234,10 @@ impl Rubric {
                         |r| r.message.clone(),
                     ),
                 };
+                let hints = match (status, c.hidden, result) {
+                    (Status::Fail(FailureClass::Behaviour), false, Some(r)) => r.hints.clone(),
+                    _ => Vec::new(),
+                };
                 tests.push(TestScore {
                     id: c.id.clone(),
                     part: part.program.clone(),
@@ -243,6 +247,7 @@ impl Rubric {
                     points: from_cents(points),
                     max: from_cents(max),
                     message,
+                    hints,
                 });
             }
             parts.push(PartScore {
@@ -330,6 +335,7 @@ mod tests {
             } else {
                 format!("{id}: diff")
             },
+            hints: Vec::new(),
             actual: String::new(),
             traffic: Vec::new(),
         }

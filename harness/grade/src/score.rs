@@ -154,4 +154,7 @@ pub struct TestScore {
     pub max: f64,
     /// The diff or error; only "failed" for hidden checks.
     pub message: String,
+    /// Advice for the usual mistake this failure shows; none for hidden checks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hints: Vec<String>,
 }

@@ -30,6 +30,11 @@ pub(crate) const PIN_DIR: &str = "/sys/fs/bpf";
 pub const PREFIX: &str = "xdplab-";
 /// Prefix of the namespaces of an interactive environment (`xdplab env up`).
 pub const ENV_PREFIX: &str = "xdplab-env-";
+/// Where `xdplab env up` pins the program it attaches and its link (no dots: bpffs reserves
+/// them); `env down` removes it. Its name carries no pid, so sweeps leave it alone.
+pub const ENV_PIN_DIR: &str = "/sys/fs/bpf/xdplab-env";
+/// The link's pin in [`ENV_PIN_DIR`], beside the program's (named after the program).
+pub const ENV_LINK_PIN: &str = "link";
 /// Where named namespaces live (the `ip netns` convention, which netns-rs follows).
 pub(crate) const NETNS_DIR: &str = "/var/run/netns";
 
@@ -162,7 +167,8 @@ fn sweep_where(judge: impl Fn(Owner) -> Verdict) -> Swept {
     swept
 }
 
-/// Removes every namespace of an interactive environment; returns their names.
+/// Removes every namespace of an interactive environment and the pins of the program it
+/// attached; returns their names.
 pub fn remove_environment() -> Vec<String> {
     let Ok(entries) = fs::read_dir(NETNS_DIR) else {
         return Vec::new();
@@ -177,6 +183,10 @@ pub fn remove_environment() -> Vec<String> {
         }
     }
     removed.sort();
+    // The link's pin last: the namespaces' interfaces are gone, so nothing is attached.
+    if fs::remove_dir_all(ENV_PIN_DIR).is_ok() {
+        removed.push(ENV_PIN_DIR.to_owned());
+    }
     removed
 }
 

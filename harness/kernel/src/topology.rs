@@ -6,6 +6,7 @@
 use std::{
     net::{IpAddr, Ipv4Addr},
     os::fd::AsRawFd,
+    path::Path,
 };
 
 use futures::TryStreamExt as _;
@@ -16,11 +17,13 @@ use rtnetlink::{
 use traffic::MacAddr;
 
 use crate::{
+    cleanup,
     error::{Error, Result},
     ethtool,
     netconf::{self, NetConfig},
     netlink::with_handle,
     netns::Namespace,
+    object::{AttachMode, LoadedProgram},
 };
 
 /// One end of a veth pair.
@@ -175,8 +178,35 @@ impl Topology {
 
     /// Creates `spec` for interactive exploration: namespaces `xdplab-env-<role>` that stay
     /// after this process exits. Returns (role, namespace name) pairs.
-    pub fn create_environment(spec: &TopologySpec) -> Result<Vec<(&'static str, String)>> {
+    ///
+    /// With a `program`, attaches it where the spec says, in generic mode (its XDP_TX frames
+    /// then reach the peer, which has no XDP program of its own), so that it stays after this
+    /// process: the program and its link are pinned in [`cleanup::ENV_PIN_DIR`]. When that
+    /// fails, nothing is left behind.
+    pub fn create_environment(
+        spec: &TopologySpec,
+        program: Option<&mut LoadedProgram>,
+    ) -> Result<Vec<(&'static str, String)>> {
         let topo = Self::create_with(spec, Namespace::create_environment)?;
+        if let Some(program) = program {
+            let dir = Path::new(cleanup::ENV_PIN_DIR);
+            let mut attach = || -> Result<()> {
+                crate::object::ensure_bpffs()?;
+                // What an earlier environment left (its namespaces, and so its interfaces, are
+                // gone: they exist only when `env up` refuses to run).
+                let _ = std::fs::remove_dir_all(dir);
+                std::fs::create_dir_all(dir)
+                    .map_err(Error::during(format!("creating {}", dir.display())))?;
+                let iface = topo.iface(spec.xdp.0, spec.xdp.1)?;
+                let link = dir.join(cleanup::ENV_LINK_PIN);
+                topo.ns(iface.ns)?
+                    .run(|| program.attach_kept(iface.ifindex, AttachMode::Generic, dir, &link))?
+            };
+            if let Err(e) = attach() {
+                let _ = std::fs::remove_dir_all(dir);
+                return Err(e);
+            }
+        }
         Ok(topo
             .namespaces
             .into_iter()

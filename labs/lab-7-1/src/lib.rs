@@ -16,7 +16,7 @@ pub mod differential;
 use std::{cell::Cell, net::Ipv4Addr};
 
 use harness::{
-    Check, Lab, Part, PartId, Probe,
+    Check, Hint, Lab, Part, PartId, Probe,
     vary::{CLIENT_PORTS, Cycle, Vary},
 };
 use kernel::{
@@ -54,6 +54,18 @@ enum Stat {
 }
 
 impl Stat {
+    /// What the contract counts here, for hints.
+    fn meaning(self) -> &'static str {
+        match self {
+            Stat::Dropped => "dropped frames",
+            Stat::Passed => "passed frames",
+            Stat::Icmp => "ICMP (rule 1)",
+            Stat::Source => "frames from 10.0.0.1 (rule 2)",
+            Stat::Port => "TCP and UDP to ports 22 and 80 (rule 3)",
+            Stat::Others => "everything else, passed (rule 4)",
+        }
+    }
+
     /// The verdict of the rule that counts here.
     fn verdict(self) -> kernel::Verdict {
         match self {
@@ -303,6 +315,66 @@ fn probe(name: &str, frame: FrameBuilder, stat: Stat) -> Probe {
     Probe::new(name, frame.build(), stat.verdict()).counts(stat)
 }
 
+/// The hint for dropped look-alikes of blocked ports (their bytes swapped), frames
+/// `(protocol, port)`: the ports were compared in host byte order.
+fn swapped_ports(frames: &[(&str, u16)]) -> Hint {
+    let rows: Vec<String> = frames
+        .iter()
+        .map(|(protocol, port)| format!("{protocol}-dport-{}", port.swap_bytes()))
+        .collect();
+    let list = |f: &dyn Fn(u16) -> String| {
+        frames
+            .iter()
+            .map(|(_, p)| f(*p))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let port = frames[0].1;
+    Hint::rows(
+        rows.iter().map(String::as_str),
+        Pass,
+        Drop,
+        format!(
+            "ports {} are {} with their two bytes swapped, and at least one was dropped: \
+             the header holds ports in network byte order, so compare the field with \
+             `bpf_htons({port})` (or `bpf_ntohs(field)` with {port})",
+            list(&|p| p.swap_bytes().to_string()),
+            list(&|p| p.to_string()),
+        ),
+    )
+}
+
+/// The hint for a dropped look-alike of 10.0.0.1 (its bytes swapped): the address was
+/// compared in host byte order.
+fn swapped_address() -> Hint {
+    Hint::row(
+        &format!("from-{SWAPPED_A}"),
+        Pass,
+        Drop,
+        format!(
+            "{SWAPPED_A} is {BLOCKED_A} with its bytes swapped, and it was dropped: the header \
+             holds addresses in network byte order, so compare `saddr` with \
+             `bpf_htonl(0x0a000001)`, not with the host-order number"
+        ),
+    )
+}
+
+/// The hint for counts the contract puts in `stats[expected]` that went to `stats[got]`.
+fn counted_in(expected: Stat, got: Stat) -> Hint {
+    let (e, g) = (u32::from(expected), u32::from(got));
+    Hint::counted(
+        "stats",
+        e,
+        g,
+        format!(
+            "these frames were counted in stats[{g}], which counts {}; the contract counts \
+             them in stats[{e}] ({})",
+            got.meaning(),
+            expected.meaning()
+        ),
+    )
+}
+
 /// IPv4 options of `words` 32-bit words whose first four bytes read, to a parser that assumes a
 /// 20-byte header, as source port `decoy` and destination port `decoy`.
 fn decoy_options(words: usize, decoy: u16) -> Vec<u8> {
@@ -448,6 +520,7 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
             "blocked-10.0.0.1",
             "TCP, UDP, ICMP and GRE from 10.0.0.1 are dropped into stats[0]",
         )
+        .hint(counted_in(Stat::Dropped, Stat::Passed))
         .probes([
             probe(
                 "tcp-from-10.0.0.1",
@@ -503,6 +576,7 @@ fn ip_filter(f: &Frames) -> Vec<Check> {
             "byte-swapped-lookalikes",
             "1.0.0.10 and 100.1.168.192 (byte-swapped blocked addresses) pass",
         )
+        .hint(swapped_address())
         .probes([
             probe(
                 "from-1.0.0.10",
@@ -745,6 +819,7 @@ fn port_filter(f: &Frames) -> Vec<Check> {
             "byte-swapped-ports",
             "ports 5632, 5888 and 15629 (22, 23, 3389 byte-swapped) pass",
         )
+        .hint(swapped_ports(&[("tcp", 22), ("tcp", 23), ("tcp", 3389)]))
         .probes(blocked.map(|p: u16| {
             let swapped = p.swap_bytes();
             probe(
@@ -936,6 +1011,7 @@ fn firewall(f: &Frames) -> Vec<Check> {
             "TCP and UDP to ports 22 and 80 are dropped into stats[2], whatever the TCP data \
              offset or UDP length field says",
         )
+        .hint(counted_in(Stat::Port, Stat::Others))
         .probes([
             probe("tcp-dport-22", f.tcp(f.src(), f.sport(), 22), Stat::Port),
             probe("tcp-dport-80", f.tcp(f.src(), f.sport(), 80), Stat::Port),
@@ -1007,6 +1083,8 @@ fn firewall(f: &Frames) -> Vec<Check> {
             "byte-swapped-lookalikes",
             "1.0.0.10 and ports 5632 and 20480 (byte-swapped 22, 80) pass",
         )
+        .hint(swapped_address())
+        .hint(swapped_ports(&[("tcp", 22), ("udp", 80)]))
         .probes([
             probe(
                 "from-1.0.0.10",

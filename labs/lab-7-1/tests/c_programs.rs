@@ -81,6 +81,59 @@ fn verifier_rejection_is_reported_with_its_log() {
     );
 }
 
+/// A hint shows only where its pattern is the failure: the byte-order mistakes get the
+/// byte-order hints on their look-alikes, the wrong bucket the bucket hint; the correct program
+/// and different wrong ones get none, although they fail the same or neighbouring checks.
+#[test]
+fn hints_show_only_for_the_mistake_they_name() {
+    let correct = run(&build(&[]), Mode::TestRun);
+    assert!(testing::hints(&correct).is_empty(), "{}", correct.to_text());
+    for (define, check, says) in [
+        (
+            "BUG_PORT_HOST_ORDER",
+            "7.1/port_filter/byte-swapped-ports",
+            "ports 5632, 5888, 15629 are 22, 23, 3389 with their two bytes swapped",
+        ),
+        (
+            "BUG_SRC_HOST_ORDER",
+            "7.1/ip_filter/byte-swapped-lookalikes",
+            "compare `saddr` with `bpf_htonl(0x0a000001)`",
+        ),
+        (
+            "BUG_WRONG_BUCKET",
+            "7.1/firewall/blocked-ports",
+            "counted in stats[3], which counts everything else",
+        ),
+    ] {
+        let report = run(&build(&[define]), Mode::TestRun);
+        let got = testing::hints(&report);
+        assert!(
+            !got.is_empty() && got.iter().all(|(id, _)| *id == check),
+            "{define}: {got:?}"
+        );
+        assert!(
+            got.iter().any(|(_, h)| h.contains(says)),
+            "{define}: {got:?}"
+        );
+        let text = report.to_text();
+        assert!(text.contains("    hint: "), "{text}");
+    }
+    for define in [
+        "BUG_SOURCE_PORT",
+        "BUG_DEST_ADDR",
+        "BUG_TCP_ONLY",
+        "BUG_RULE_ORDER",
+    ] {
+        let report = run(&build(&[define]), Mode::TestRun);
+        assert!(!report.all_passed(), "{define}");
+        assert!(
+            testing::hints(&report).is_empty(),
+            "{define}: {:?}",
+            testing::hints(&report)
+        );
+    }
+}
+
 #[test]
 fn source_address_in_host_order() {
     flagged(

@@ -7,10 +7,10 @@
 use std::{net::Ipv4Addr, time::Duration};
 
 use harness::{
-    Bound, Check, Expect, Flood, Pause, Volley,
+    Bound, Check, Expect, Flood, Hint, Pause, Volley,
     Want::{Dropped, Exact, Passed},
 };
-use kernel::Verdict::Pass;
+use kernel::Verdict::{Aborted, Drop, Pass, Tx};
 
 use crate::{
     Free, RATE_LIMITER, STATS, Stat,
@@ -42,7 +42,20 @@ fn counted(volley: Volley) -> Volley {
 }
 
 fn check(name: &str, description: &str) -> Check {
-    RATE_LIMITER.check(name, description)
+    RATE_LIMITER
+        .check(name, description)
+        .hint(Hint::any_row(
+            Drop,
+            Tx,
+            "frames over the limit were sent back out (XDP_TX): the contract drops them, \
+             return XDP_DROP",
+        ))
+        .hint(Hint::any_row(
+            Drop,
+            Aborted,
+            "frames over the limit got XDP_ABORTED, which reports a program error: the \
+             contract drops them, return XDP_DROP",
+        ))
 }
 
 pub(crate) fn checks(f: &Free) -> Vec<Check> {

@@ -651,6 +651,26 @@ fn over_limit(define: &str, mode: Mode, shown: &str) {
         "{mode}: {}",
         burst.message
     );
+    // The hint names this mistake and not the other one.
+    let (mine, other) = match shown {
+        "TX" => ("(XDP_TX)", "XDP_ABORTED"),
+        _ => ("XDP_ABORTED", "(XDP_TX)"),
+    };
+    if burst.status != harness::Status::Unverified {
+        assert!(
+            burst.hints.iter().any(|h| h.contains(mine)),
+            "{define}: {:?}",
+            burst.hints
+        );
+    }
+    for c in &report.checks {
+        assert!(
+            c.hints.iter().all(|h| !h.contains(other)),
+            "{}: {:?}",
+            c.id,
+            c.hints
+        );
+    }
 }
 
 #[test]

@@ -6,7 +6,7 @@
 use std::{collections::BTreeMap, net::Ipv4Addr};
 
 use harness::{
-    Check, PartId, Probe,
+    Check, Hint, PartId, Probe,
     arrival::Arrival,
     cpus::Spreading,
     delivery::{Count, Delivery, Observe, Parcel, Routing},
@@ -147,6 +147,14 @@ pub fn rewritten_headers(
         "rewritten-headers",
         format!("TCP and UDP to the VIP: {verdict}, {what}; stats[0] counts them"),
     )
+    .hint(Hint::any_row(
+        verdict,
+        Verdict::Pass,
+        format!(
+            "frames to the VIP went up the load balancer's own stack (XDP_PASS); the contract \
+             sends each on to its backend: return XDP_{verdict} after the rewrite"
+        ),
+    ))
     .delivery(delivery_as(
         rewrite,
         net,

@@ -120,30 +120,58 @@ fn destination_mac_not_rewritten_native() {
     flagged_ids("BUG_NO_DST_MAC", Mode::Native, &checks);
 }
 
+/// The PASS-for-TX hint shows under each part's `rewritten-headers` (where a named frame was
+/// expected TX and got PASS), and for no other wrong program that fails those checks.
 #[test]
 fn pass_instead_of_tx() {
-    flagged_ids(
-        "BUG_PASS",
-        Mode::TestRun,
-        &[
-            (RR, "rewritten-headers"),
-            (RR, "checksum-edges"),
-            (RR, "round-robin"),
-            (RR, "round-robin-long"),
-            (RR, "round-robin-past-16-bits"),
-            (RR, "round-robin-across-cpus"),
-            (HASH, "rewritten-headers"),
-            (HASH, "checksum-edges"),
-            (HASH, "affinity"),
-            (HASH, "spread-consecutive"),
-            (HASH, "spread-scattered"),
-            (HASH, "backend-stats"),
-            (DSR, "rewritten-headers"),
-            (DSR, "affinity"),
-            DSR_SPREAD[0],
-            DSR_SPREAD[1],
-        ],
+    let report = run(&build(&["BUG_PASS"]), Mode::TestRun);
+    let got = testing::hints(&report);
+    let want: std::collections::BTreeSet<String> = ids(&[
+        (RR, "rewritten-headers"),
+        (HASH, "rewritten-headers"),
+        (DSR, "rewritten-headers"),
+    ])
+    .into_iter()
+    .collect();
+    assert_eq!(
+        got.iter()
+            .map(|(id, _)| id.to_string())
+            .collect::<std::collections::BTreeSet<_>>(),
+        want,
+        "{got:?}"
     );
+    assert!(
+        got.iter()
+            .all(|(_, h)| h.contains("(XDP_PASS)") && h.contains("return XDP_TX")),
+        "{got:?}"
+    );
+    let other = run(&build(&["BUG_NO_IP_CSUM"]), Mode::TestRun);
+    assert!(!other.all_passed());
+    assert!(
+        testing::hints(&other).is_empty(),
+        "{:?}",
+        testing::hints(&other)
+    );
+    let expected = ids(&[
+        (RR, "rewritten-headers"),
+        (RR, "checksum-edges"),
+        (RR, "round-robin"),
+        (RR, "round-robin-long"),
+        (RR, "round-robin-past-16-bits"),
+        (RR, "round-robin-across-cpus"),
+        (HASH, "rewritten-headers"),
+        (HASH, "checksum-edges"),
+        (HASH, "affinity"),
+        (HASH, "spread-consecutive"),
+        (HASH, "spread-scattered"),
+        (HASH, "backend-stats"),
+        (DSR, "rewritten-headers"),
+        (DSR, "affinity"),
+        DSR_SPREAD[0],
+        DSR_SPREAD[1],
+    ]);
+    let refs: Vec<&str> = expected.iter().map(String::as_str).collect();
+    testing::assert_flagged(&report, "BUG_PASS in test-run mode", &refs);
 }
 
 #[test]

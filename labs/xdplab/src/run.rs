@@ -184,6 +184,13 @@ fn run(args: RunArgs) -> Result<Exit, Error> {
     if let Some(dir) = &args.pcap {
         let written = harness::report::write_pcaps(dir, &report)?;
         eprintln!("xdplab: wrote {written} pcap file(s) to {}", dir.display());
+        let silent = harness::report::without_traffic(&report);
+        if !silent.is_empty() {
+            eprintln!("xdplab: no pcap files for {} check(s):", silent.len());
+            for (id, why) in silent {
+                eprintln!("  {id}: {why}");
+            }
+        }
     }
     match args.format {
         Format::Text => print!("{}", report.to_text()),

@@ -4,50 +4,8 @@
 //! With `XDPLAB_SCREENSHOT=PATH` set, the test also writes a screenshot of the page there
 //! (`just class-page-screenshot`).
 
-use std::{path::Path, process::Command};
-
 mod common;
-use common::{class, fresh_dir, xdplab};
-
-/// Chromium with everything that could reach the network or keep state switched off.
-fn chromium(profile: &Path) -> Command {
-    let mut cmd = Command::new("chromium");
-    cmd.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-    ])
-    .arg(format!("--user-data-dir={}", profile.display()));
-    cmd
-}
-
-fn dump_dom(page: &Path) -> String {
-    let out = chromium(&fresh_dir("chromium-dom"))
-        .arg("--dump-dom")
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .expect("chromium runs; scripts/bootstrap.sh installs it (apt-get install chromium)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// The text of the section with `id`, from the dumped DOM.
-fn section<'a>(dom: &'a str, id: &str) -> &'a str {
-    let start = dom
-        .find(&format!("<section id=\"{id}\">"))
-        .unwrap_or_else(|| panic!("section {id} in\n{dom}"));
-    let end = dom[start..].find("</section>").unwrap() + start;
-    &dom[start..end]
-}
+use common::{class, dump_dom, fresh_dir, screenshot, section, xdplab};
 
 /// The students named by the row links (`students/NAME/report.html`) in `html`, in order.
 fn row_names(html: &str) -> Vec<&str> {
@@ -294,12 +252,6 @@ fn class_page_shows_the_class() {
     );
 
     if let Ok(shot) = std::env::var("XDPLAB_SCREENSHOT") {
-        let status = chromium(&fresh_dir("chromium-shot"))
-            .arg(format!("--screenshot={shot}"))
-            .arg("--window-size=1440,1700")
-            .arg(format!("file://{}", page.display()))
-            .status()
-            .unwrap();
-        assert!(status.success());
+        screenshot(&page, std::path::Path::new(&shot), (1440, 1700));
     }
 }

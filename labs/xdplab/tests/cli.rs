@@ -279,6 +279,74 @@ fn pcap_files_hold_the_checks_traffic() {
     assert_eq!(count("observed"), 0);
 }
 
+/// The frames of one pcap file.
+fn pcap_frames(path: &Path) -> Vec<Vec<u8>> {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut reader = pcap_file::pcap::PcapReader::new(file).expect("a pcap file");
+    let mut frames = Vec::new();
+    while let Some(packet) = reader.next_packet() {
+        frames.push(packet.expect("a readable packet").data.into_owned());
+    }
+    frames
+}
+
+/// Scenario checks leave a trace too: lab 7.2's SYN-cookie exchanges write the SYN-ACKs the
+/// program sent back, the real TCP client's check what the captures saw of its connection,
+/// and the run names each check that wrote none, with why.
+#[test]
+fn pcap_files_hold_scenario_checks_traffic() {
+    let dir = tmp("pcaps-cookie");
+    let _ = std::fs::remove_dir_all(&dir);
+    let (code, _, err) = xdplab(&[
+        "run",
+        "7.2",
+        "--program",
+        "syn_cookie",
+        "--mode",
+        "test-run",
+        "--pcap",
+        &dir,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let file = |check: &str, suffix: &str| {
+        Path::new(&dir).join(format!("7.2_syn_cookie_{check}.{suffix}.pcap"))
+    };
+    let sent = pcap_frames(&file("syn-ack-rewrite", "sent"));
+    let back = pcap_frames(&file("syn-ack-rewrite", "observed"));
+    assert!(!sent.is_empty() && !back.is_empty(), "{err}");
+    // Each frame that came back is a SYN-ACK (TCP flags byte of a 20-byte IPv4 header).
+    assert!(
+        back.iter().all(|f| f[14 + 20 + 13] & 0x12 == 0x12),
+        "{back:?}"
+    );
+    for check in [
+        "cookie-handshake",
+        "forged-acks-dropped",
+        "counts-from-2-cpus",
+    ] {
+        assert!(!pcap_frames(&file(check, "sent")).is_empty(), "{check}");
+    }
+    assert!(
+        err.contains(
+            "no pcap files for 1 check(s):\n  7.2/syn_cookie/real-client: skipped in test-run mode"
+        ),
+        "{err}"
+    );
+
+    let dir = tmp("pcaps-client");
+    let _ = std::fs::remove_dir_all(&dir);
+    let check = "7.2/syn_cookie/real-client";
+    let (code, _, err) = xdplab(&[
+        "run", "7.2", "--mode", "native", "--check", check, "--pcap", &dir,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let seen = pcap_frames(&Path::new(&dir).join("7.2_syn_cookie_real-client.observed.pcap"));
+    // At least the SYN-ACK the program sent the client and the client's ACK and data that
+    // reached the server.
+    assert!(seen.len() >= 3, "{} frames; {err}", seen.len());
+    assert!(!err.contains("no pcap files"), "{err}");
+}
+
 /// An unwritable `--pcap` folder is refused before anything runs, as a usage error, and JSON
 /// output is that one error document.
 #[test]
@@ -300,7 +368,8 @@ fn an_unwritable_pcap_folder_is_refused_up_front() {
     assert!(!doc.to_string().contains("\"checks\""), "{out}");
 }
 
-/// `env up` leaves a lab's network for exploration; `env down` removes all of it.
+/// `env up` leaves a lab's network for exploration, with a program attached when given one;
+/// `env down` removes all of it: namespaces, veths, the attachment and the pins.
 #[test]
 fn env_up_and_down() {
     let (code, out, err) = xdplab(&["env", "up", "7.3"]);
@@ -310,10 +379,108 @@ fn env_up_and_down() {
     let (code, _, err) = xdplab(&["env", "up", "7.3"]);
     assert_eq!(code, 2, "a second env up is refused");
     assert!(err.contains("an environment is up"), "{err}");
+    assert!(out.contains("no program is attached"), "{out}");
     let (code, out, _) = xdplab(&["env", "down"]);
     assert_eq!(code, 0);
     assert!(out.contains("removed 6 namespace(s)"), "{out}");
     assert!(!Path::new("/var/run/netns/xdplab-env-b1").exists());
+
+    // A program the lab does not have is refused before anything is built.
+    let object = tmp("env-ddos.o");
+    std::fs::write(&object, reference::lab_7_2()).unwrap();
+    let (code, _, err) = xdplab(&["env", "up", "7.2", "--object", &object, "--program", "nope"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no program `nope`"), "{err}");
+    assert!(!Path::new("/var/run/netns/xdplab-env-dut").exists());
+
+    // With an object: the program is attached, and the commands printed work as printed.
+    let (code, out, err) = xdplab(&[
+        "env",
+        "up",
+        "7.2",
+        "--object",
+        &object,
+        "--program",
+        "syn_cookie",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("syn_cookie (from ") && out.contains("is attached to eth0 in xdplab-env-dut"),
+        "{out}"
+    );
+    let printed = |start: &str| -> Vec<String> {
+        let line = out
+            .lines()
+            .map(str::trim)
+            .find(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("no `{start}` line:\n{out}"));
+        line.split_whitespace().map(str::to_owned).collect()
+    };
+    let shown = Command::new("ip")
+        .args(["-n", "xdplab-env-dut", "link", "show", "eth0"])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout).into_owned();
+    let id = shown
+        .split("prog/xdp id ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no XDP program on eth0: {shown}"))
+        .to_owned();
+    // tcpdump as printed sees the printed ping's requests (they pass the program).
+    let tcpdump = printed("ip netns exec xdplab-env-dut tcpdump");
+    let mut capture = Command::new(&tcpdump[0])
+        .args(&tcpdump[1..])
+        .args(["-c", "1", "icmp"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("tcpdump (scripts/bootstrap.sh --test installs it)");
+    // Ready once it says it is listening.
+    let mut err = std::io::BufReader::new(capture.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("listening on eth0") {
+        line.clear();
+        let n = std::io::BufRead::read_line(&mut err, &mut line).unwrap();
+        assert!(n > 0, "tcpdump ended before listening");
+    }
+    let ping = printed("ip netns exec xdplab-env-client ping");
+    let pinged = Command::new(&ping[0]).args(&ping[1..]).output().unwrap();
+    assert!(pinged.status.success(), "{pinged:?}");
+    let captured = capture.wait_with_output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&captured.stdout).contains("ICMP echo request"),
+        "{captured:?}"
+    );
+    // The printed run command judges the attached program (test-run: the real-client check
+    // is the veth modes' and is run by the lab's own tests).
+    let run: Vec<String> = printed("xdplab run");
+    let mut args: Vec<&str> = run[1..].iter().map(String::as_str).collect();
+    args.extend(["--mode", "test-run"]);
+    let (code, report, err) = xdplab(&args);
+    assert_eq!(code, 0, "{report}{err}");
+    assert!(report.contains("lab 7.2"), "{report}");
+
+    let (code, out, _) = xdplab(&["env", "down"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("removed 2 namespace(s)"), "{out}");
+    assert!(out.contains("/sys/fs/bpf/xdplab-env"), "{out}");
+    assert!(!Path::new("/var/run/netns/xdplab-env-dut").exists());
+    assert!(!Path::new("/sys/fs/bpf/xdplab-env").exists());
+    // The program goes once nothing holds it; the kernel frees it asynchronously.
+    let gone = || {
+        !Command::new("bpftool")
+            .args(["prog", "show", "id", &id])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !gone() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(gone(), "program {id} is still loaded after env down");
 }
 
 /// `just lab-7-N [OBJ] [ARGS]` (scripts/lab.sh): a first argument that is a flag goes to

@@ -161,10 +161,18 @@ fn grades_a_class() {
     let dave = std::fs::read_to_string(out.join("students/dave/report.txt")).unwrap();
     assert!(dave.contains("invalid access to packet"), "{dave}");
     let bob = std::fs::read_to_string(out.join("students/bob/report.txt")).unwrap();
+    // The replay command names bob's own file, not the grader's path to it.
     assert!(
-        bob.contains("xdplab run 7.1 --object"),
+        bob.contains("xdplab run 7.1 --object bob.o --check"),
         "replay command:\n{bob}"
     );
+    assert!(!bob.contains(corpus.dir.to_str().unwrap()), "{bob}");
+    // So does the one in the differential check's message.
+    assert!(
+        bob.contains("replay: xdplab run 7.1 --object bob.o --mode "),
+        "{bob}"
+    );
+    assert!(!bob.contains("<your object>"), "{bob}");
     assert!(
         bob.contains("--check 7.1/firewall/first-match-wins"),
         "{bob}"
@@ -286,6 +294,17 @@ fn rubric_overrides_weights_and_hides_checks() {
     assert!(
         !text.contains("icmp-from-10.0.0.1"),
         "a hidden check shows no frames:\n{text}"
+    );
+    // ... nor a replay command, which would show them.
+    assert!(
+        !text.contains("--check 7.1/firewall/first-match-wins"),
+        "{text}"
+    );
+    assert!(
+        !bob["replay"]
+            .to_string()
+            .contains("7.1/firewall/first-match-wins"),
+        "{bob}"
     );
 
     std::fs::write(&rubric, "[checks.\"7.1/firewall/nope\"]\nweight = 2\n").unwrap();

@@ -169,6 +169,10 @@ pub struct Found {
     pub difference: Option<Difference>,
 }
 
+/// Where a replay command names the program's files: grading puts the student's own in its
+/// place (`--object ddos.o`).
+pub const YOUR_OBJECT: &str = "--object <your object>";
+
 /// Both programs, each on its own fresh load.
 pub struct Pair<'a> {
     /// The program under test.
@@ -767,14 +771,22 @@ impl Differential {
         }
         let mut reference = self.load_reference()?;
         let n = self.frames_in(target.mode());
+        let mut recording = crate::record::Recording::new(target);
         let found = self.compare_n(
             &mut Pair {
-                program: target,
+                program: &mut recording,
                 reference: reference.as_mut(),
             },
             n,
         )?;
-        Ok(self.render(&found))
+        let (judgement, difference) = self.render(&found);
+        // A difference's pcap holds its frames; without one, every frame the program got.
+        let traffic = if difference.is_empty() {
+            recording.finish()
+        } else {
+            difference
+        };
+        Ok((judgement, traffic))
     }
 
     /// The judgement: equal sides when no difference was found, else the shrunk frame field by
@@ -925,7 +937,7 @@ impl Differential {
         let bytes = d.shrunk.build();
         frame.push_str(&format!("bytes ({}): {}\n", bytes.len(), hex(&bytes)));
         frame.push_str(&format!(
-            "replay: xdplab run {} --object <your object> --mode {} --check {} --seed {}\n",
+            "replay: xdplab run {} {YOUR_OBJECT} --mode {} --check {} --seed {}\n",
             self.lab, found.mode, self.check, self.seed
         ));
         let side = |label: &str, obs: &Observation, backend: Option<&String>| {

@@ -299,6 +299,36 @@ impl LoadedProgram {
         })
     }
 
+    /// Attaches the program to `ifindex` so that it stays there after this process exits:
+    /// the program is pinned at `dir/<name>` and its link at `link` (removing the link's pin,
+    /// or the interface, detaches it). Call it from a thread inside the interface's namespace.
+    pub fn attach_kept(
+        &mut self,
+        ifindex: u32,
+        mode: AttachMode,
+        dir: &std::path::Path,
+        link: &std::path::Path,
+    ) -> Result<()> {
+        let program = dir.join(&self.name);
+        let xdp = self.xdp();
+        xdp.pin(&program)
+            .map_err(|e| Error::op(format!("pinning the program at {}", program.display()), e))?;
+        let id = xdp.attach(ifindex, mode.into()).map_err(|e| {
+            Error::op(
+                format!("attaching XDP in {mode:?} mode to ifindex {ifindex} failed"),
+                e,
+            )
+        })?;
+        let taken = xdp
+            .take_link(id)
+            .map_err(|e| Error::op("taking the XDP link", e))?;
+        let fd = aya::programs::links::FdLink::try_from(taken)
+            .map_err(|e| Error::op("the XDP link is not a bpf link (kernel too old?)", e))?;
+        fd.pin(link)
+            .map_err(|e| Error::op(format!("pinning the XDP link at {}", link.display()), e))?;
+        Ok(())
+    }
+
     /// How many times the kernel has run the program (counted only while BPF run statistics are
     /// on, as the veth targets keep them).
     pub fn run_count(&mut self) -> Result<u64> {

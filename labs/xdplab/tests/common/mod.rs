@@ -1,4 +1,5 @@
-//! What the class-level tests share: scratch folders, a small lab 7.1 class, and running the CLI.
+//! What the class-level tests share: scratch folders, a small lab 7.1 class, running the CLI,
+//! and a headless Chromium to open the pages.
 #![allow(dead_code)] // each test file uses its own share of these
 
 use std::{
@@ -83,4 +84,61 @@ pub(crate) fn xdplab(args: &[&str]) -> String {
     let (code, stdout, stderr) = run(args);
     assert_eq!(code, 0, "xdplab {args:?}: {stderr}");
     stdout
+}
+
+/// Headless Chromium (Debian's, installed by `scripts/bootstrap.sh --test`) with everything that
+/// could reach the network or keep state switched off.
+pub(crate) fn chromium() -> Command {
+    let mut cmd = Command::new("chromium");
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ])
+    .arg(format!(
+        "--user-data-dir={}",
+        fresh_dir("chromium-profile").display()
+    ));
+    cmd
+}
+
+/// The page's DOM after Chromium has parsed and laid it out.
+pub(crate) fn dump_dom(page: &Path) -> String {
+    let out = chromium()
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs; scripts/bootstrap.sh installs it (apt-get install chromium)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Writes a screenshot of `page` to `png`, `width` × `height` pixels.
+pub(crate) fn screenshot(page: &Path, png: &Path, (width, height): (u32, u32)) {
+    let status = chromium()
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("--window-size={width},{height}"))
+        .arg(format!("file://{}", page.display()))
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// The element `<section ... id="ID">` of a dumped DOM, up to its end.
+pub(crate) fn section<'a>(dom: &'a str, id: &str) -> &'a str {
+    let at = dom
+        .find(&format!(" id=\"{id}\">"))
+        .unwrap_or_else(|| panic!("section {id} in\n{dom}"));
+    let start = dom[..at].rfind("<section").expect("a section");
+    let end = dom[start..].find("</section>").unwrap() + start;
+    &dom[start..end]
 }
