@@ -102,8 +102,8 @@ pub fn build(source: &Path, out: &Path, defines: &[&str]) -> Result<()> {
         .map_err(|e| {
             Error::usage(format!(
                 "cannot run clang ({e}): compiling a C program needs clang and the BPF headers. \
-                 Install them with `apt-get install {DEBIAN_PACKAGES}` (scripts/bootstrap.sh \
-                 --test does it), or pass a compiled object."
+                 Install them with `apt-get install {DEBIAN_PACKAGES}` (`scripts/bootstrap.sh \
+                 --c` does it), or pass a compiled object."
             ))
         })?;
     if output.status.success() {

@@ -16,7 +16,10 @@ use kernel::{
     input::Links,
     source::{Programs, prog_id},
 };
-use notify_debouncer_mini::{new_debouncer, notify::RecursiveMode};
+use notify_debouncer_full::{
+    DebounceEventResult, Debouncer, RecommendedCache, new_debouncer,
+    notify::{EventKind, RecommendedWatcher, RecursiveMode, event::ModifyKind},
+};
 
 use crate::{exit::Exit, labs, run::CliMode};
 
@@ -140,13 +143,13 @@ fn check(lab: &Lab, programs: Programs, opts: &RunOptions) -> Result<Report, Err
 }
 
 /// Watches `path`: a file through its folder (an editor may replace the file, which ends a
-/// watch on the file itself), or a folder's entries. Each change sends one message.
+/// watch on the file itself), or a folder's entries. Each change sends one message; reading
+/// the file (as the compiler does) is no change.
 fn watch_path(
     path: &Path,
     is_file: bool,
     tx: mpsc::Sender<()>,
-) -> Result<notify_debouncer_mini::Debouncer<notify_debouncer_mini::notify::RecommendedWatcher>, Error>
-{
+) -> Result<Debouncer<RecommendedWatcher, RecommendedCache>, Error> {
     let cannot = |e: &dyn std::fmt::Display| {
         Error::usage(format!("cannot watch `{}`: {e}", path.display()))
     };
@@ -159,18 +162,26 @@ fn watch_path(
     } else {
         (path.to_owned(), None)
     };
-    let mut debouncer = new_debouncer(SETTLE, move |events: notify_debouncer_mini::DebounceEventResult| {
+    let mut debouncer = new_debouncer(SETTLE, None, move |events: DebounceEventResult| {
         let Ok(events) = events else { return };
-        if events
-            .iter()
-            .any(|e| name.as_ref().is_none_or(|n| e.path.file_name() == Some(n.as_os_str())))
-        {
+        let changed = events.iter().any(|e| {
+            let writes = match e.event.kind {
+                EventKind::Create(_) | EventKind::Remove(_) => true,
+                EventKind::Modify(kind) => !matches!(kind, ModifyKind::Metadata(_)),
+                _ => false,
+            };
+            writes
+                && e.event.paths.iter().any(|p| {
+                    name.as_ref()
+                        .is_none_or(|n| p.file_name() == Some(n.as_os_str()))
+                })
+        });
+        if changed {
             let _ = tx.send(());
         }
     })
     .map_err(|e| cannot(&e))?;
     debouncer
-        .watcher()
         .watch(&dir, RecursiveMode::NonRecursive)
         .map_err(|e| cannot(&e))?;
     Ok(debouncer)
