@@ -183,22 +183,7 @@ fn run(args: RunArgs) -> Result<Exit, Error> {
     doctor::require_root()?;
     cleanup::sweep();
     let programs = programs(&args, || lab.reference_object())?;
-    let loaded = programs.loaded_by_student();
-    let source = programs.open()?;
-    if let Some(p) = &opts.program
-        && !source.programs().contains(p)
-    {
-        return Err(source.with_supply_hint(Error::ProgramNotFound {
-            name: p.clone(),
-            available: source.programs().join(", "),
-            hint: None,
-        }));
-    }
-    // One program loaded by the student (attached, or one --prog-id): judge only its part.
-    if let ([one], true, None) = (source.programs().as_slice(), loaded, &opts.program) {
-        opts.program = Some(one.clone());
-        lab.validate(&opts)?;
-    }
+    let source = open(&lab, programs, &mut opts)?;
     let mut report = lab.run(source.as_ref(), &opts)?;
     if args.perf {
         let quick = harness::bench::PerfOptions::quick();
@@ -275,6 +260,31 @@ pub(crate) fn write_verifier_logs(
     })?;
     eprintln!("xdplab: wrote the verifier's log to {}", file.display());
     Ok(())
+}
+
+/// Opens the programs for `lab`: a `--program` the source lacks is refused at once, and one
+/// program the student loaded (attached, or one --prog-id) narrows the run to its part.
+pub(crate) fn open(
+    lab: &harness::Lab,
+    programs: Programs,
+    opts: &mut RunOptions,
+) -> Result<Box<dyn kernel::object::ProgramSource>, Error> {
+    let loaded = programs.loaded_by_student();
+    let source = programs.open()?;
+    if let Some(p) = &opts.program
+        && !source.programs().contains(p)
+    {
+        return Err(source.with_supply_hint(Error::ProgramNotFound {
+            name: p.clone(),
+            available: source.programs().join(", "),
+            hint: None,
+        }));
+    }
+    if let ([one], true, None) = (source.programs().as_slice(), loaded, &opts.program) {
+        opts.program = Some(one.clone());
+        lab.validate(opts)?;
+    }
+    Ok(source)
 }
 
 /// Checks before anything runs that `--pcap DIR` can be written to (creating it if needed), so

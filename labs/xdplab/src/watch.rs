@@ -21,7 +21,11 @@ use notify_debouncer_full::{
     notify::{EventKind, RecommendedWatcher, RecursiveMode, event::ModifyKind},
 };
 
-use crate::{exit::Exit, labs, run::CliMode};
+use crate::{
+    exit::Exit,
+    labs,
+    run::{self, CliMode},
+};
 
 #[derive(Args)]
 #[command(group = clap::ArgGroup::new("what").required(true).args(["file", "pinned", "prog_id"]))]
@@ -136,10 +140,11 @@ fn parse_ids(args: &WatchArgs) -> Result<Vec<(String, u32)>, Error> {
         .collect()
 }
 
-/// Opens the programs and runs the checks once.
+/// Opens the programs as `xdplab run` does and runs the checks once.
 fn check(lab: &Lab, programs: Programs, opts: &RunOptions) -> Result<Report, Error> {
-    let source = programs.open()?;
-    lab.run(source.as_ref(), opts)
+    let mut opts = opts.clone();
+    let source = run::open(lab, programs, &mut opts)?;
+    lab.run(source.as_ref(), &opts)
 }
 
 /// Watches `path`: a file through its folder (an editor may replace the file, which ends a

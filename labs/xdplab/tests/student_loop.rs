@@ -201,3 +201,75 @@ fn watch_reruns_when_the_file_is_saved() {
     drop(watch);
     let _ = std::fs::remove_dir_all(Path::new(&dir));
 }
+
+/// Lab 7.1's solution (with `bugs`) compiled into `dir/NAME.o`, its firewall renamed `kernel`
+/// in the kernel so that programs of other tests never share its name.
+fn firewall_object(dir: &Path, name: &str, bugs: &[&str], kernel: &str) -> PathBuf {
+    let src = dir.join(format!("{name}.c"));
+    let mut text = format!("#define firewall {kernel}\n");
+    text.push_str(&filter_with(bugs));
+    std::fs::write(&src, text).unwrap();
+    kernel::clang::compile(&src, &[], dir).unwrap()
+}
+
+fn bpftool(args: &[&str]) -> String {
+    let out = Command::new("bpftool").args(args).output().expect("bpftool runs");
+    assert!(out.status.success(), "bpftool {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Results until one passes every check, which must come within `most` results.
+fn until_all_pass(watch: &Watch, most: usize) -> String {
+    for _ in 0..most {
+        let screen = watch.next_result().join("\n");
+        if screen.contains(" 0 failed") {
+            return screen;
+        }
+    }
+    panic!("no passing result in {most}");
+}
+
+/// `watch --pinned DIR` reruns when a pin is replaced, and `watch --prog-id` when a newer
+/// program with the same kernel name is loaded (the student loaded the fix).
+#[test]
+fn watch_follows_pins_and_program_ids() {
+    let dir = fresh_dir("watch-pins");
+    let kernel_name = format!("fw{}", std::process::id() % 100_000_000);
+    let broken = firewall_object(&dir, "broken", &["BUG_RULE_ORDER"], &kernel_name);
+    let fixed = firewall_object(&dir, "fixed", &[], &kernel_name);
+    let bpffs = PathBuf::from(format!("/sys/fs/bpf/xdplab-watch-test-{}", std::process::id()));
+    kernel::object::ensure_bpffs().unwrap();
+    let (pins, staging) = (bpffs.join("pins"), bpffs.join("staging"));
+    std::fs::create_dir_all(&pins).unwrap();
+    std::fs::create_dir_all(&staging).unwrap();
+    bpftool(&["prog", "loadall", broken.to_str().unwrap(), pins.to_str().unwrap()]);
+    let pinned_firewall = pins.join(&kernel_name);
+    std::fs::rename(&pinned_firewall, pins.join("firewall")).unwrap();
+    let watch = Watch::start(&["7.1", "--pinned", pins.to_str().unwrap(), "--program", "firewall"]);
+    let first = watch.next_result().join("\n");
+    assert!(first.contains("FAIL 7.1/firewall/"), "{first}");
+    bpftool(&["prog", "loadall", fixed.to_str().unwrap(), staging.to_str().unwrap()]);
+    std::fs::rename(staging.join(&kernel_name), pins.join("firewall")).unwrap();
+    until_all_pass(&watch, 2);
+    drop(watch);
+
+    // By id: the broken one given, the fixed one loaded after.
+    let show = bpftool(&["prog", "show", "pinned", pins.join("firewall").to_str().unwrap()]);
+    assert!(show.contains(&kernel_name), "{show}");
+    let again = bpffs.join("again");
+    std::fs::create_dir_all(&again).unwrap();
+    bpftool(&["prog", "loadall", broken.to_str().unwrap(), again.to_str().unwrap()]);
+    let show = bpftool(&["prog", "show", "pinned", again.join(&kernel_name).to_str().unwrap()]);
+    let id = show.split(':').next().unwrap().trim().to_owned();
+    let arg = format!("firewall={id}");
+    let watch = Watch::start(&["7.1", "--prog-id", &arg]);
+    let first = watch.next_result().join("\n");
+    assert!(first.contains("FAIL 7.1/firewall/"), "{first}");
+    let newer = bpffs.join("newer");
+    std::fs::create_dir_all(&newer).unwrap();
+    bpftool(&["prog", "loadall", fixed.to_str().unwrap(), newer.to_str().unwrap()]);
+    until_all_pass(&watch, 2);
+    drop(watch);
+    let _ = std::fs::remove_dir_all(&bpffs);
+    let _ = std::fs::remove_dir_all(dir);
+}
