@@ -109,7 +109,9 @@ pub fn build(source: &Path, out: &Path, defines: &[&str]) -> Result<()> {
     if output.status.success() {
         return Ok(());
     }
-    let diagnostics = String::from_utf8_lossy(&output.stderr).trim_end().to_owned();
+    let diagnostics = String::from_utf8_lossy(&output.stderr)
+        .trim_end()
+        .to_owned();
     Err(Error::Compile {
         source_path: source.to_owned(),
         command: command(source, out),
@@ -171,7 +173,9 @@ pub(crate) fn compile_to_bytes(source: &Path) -> Result<Vec<u8>> {
     let n = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("xdplab-build-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(Error::during("creating a build folder"))?;
-    let out = dir.join(default_object(Path::new(source.file_name().unwrap_or_default())));
+    let out = dir.join(default_object(Path::new(
+        source.file_name().unwrap_or_default(),
+    )));
     let built = build(source, &out, &[]).and_then(|()| {
         std::fs::read(&out).map_err(|e| Error::op(format!("reading {}", out.display()), e))
     });
@@ -198,7 +202,10 @@ mod tests {
         )
         .unwrap();
         let line = command(&src, &dir.join("ok.o"));
-        assert!(line.starts_with("clang -O2 -g -Wall -target bpf "), "{line}");
+        assert!(
+            line.starts_with("clang -O2 -g -Wall -target bpf "),
+            "{line}"
+        );
         if !Path::new("/usr/include/asm/types.h").exists() {
             assert!(line.contains("-I/usr/include/"), "{line}");
         }
@@ -218,7 +225,10 @@ mod tests {
         assert_eq!(e.class(), crate::FailureClass::Compile);
         let text = e.to_string();
         assert!(text.contains("does not compile"), "{text}");
-        assert!(text.contains("use of undeclared identifier 'undeclared'"), "{text}");
+        assert!(
+            text.contains("use of undeclared identifier 'undeclared'"),
+            "{text}"
+        );
         assert!(text.contains("clang -O2 -g"), "{text}");
         std::fs::remove_dir_all(dir).unwrap();
     }

@@ -17,8 +17,8 @@ pub enum Error {
 
     /// The object file does not exist or cannot be read.
     #[error(
-        "cannot read the object `{path}`: {source}. Check the path; pass a compiled object or the C \
-         source itself (`xdplab run LAB prog.c` compiles it)."
+        "cannot read the object `{path}`: {source}. Check the path (`xdplab run LAB \
+         prog.c --print-compile-command` prints the line that compiles a C program here)."
     )]
     Unreadable {
         /// The path given by the user.
@@ -30,8 +30,7 @@ pub enum Error {
     /// The file is not an ELF object.
     #[error(
         "`{path}` is not an ELF object (it starts with {magic}). Pass the compiled `.o` file, not \
-         a linked binary, or a C source named `.c` (xdplab compiles it); to compile it yourself \
-         on this machine: `{build}`."
+         the source or a linked binary; to compile a C program on this machine: `{build}`."
     )]
     NotElf {
         /// The path given by the user.
@@ -126,10 +125,11 @@ pub enum Error {
         errno: String,
         /// The trimmed verifier log.
         log: String,
-        /// The whole log, as the kernel wrote it (`--verifier-log` writes it).
-        whole: String,
+        /// The whole log, as the kernel wrote it (`--verifier-log` writes it); boxed to keep
+        /// the error small.
+        whole: Box<str>,
         /// The instruction count the verifier reached, when its log says.
-        insns: Option<u64>,
+        insns: Option<u32>,
         /// What usually causes the rejection the log names and how to fix it, for the
         /// verifier's common rejections; none for a log no known pattern matches.
         hint: Option<&'static str>,
@@ -151,10 +151,11 @@ pub enum Error {
         fix: &'static str,
         /// The trimmed verifier log.
         log: String,
-        /// The whole log, as the kernel wrote it (`--verifier-log` writes it).
-        whole: String,
+        /// The whole log, as the kernel wrote it (`--verifier-log` writes it); boxed to keep
+        /// the error small.
+        whole: Box<str>,
         /// The instruction count the verifier reached, when its log says.
-        insns: Option<u64>,
+        insns: Option<u32>,
     },
 
     /// The program calls a helper only GPL-compatible programs may call, and its object has no

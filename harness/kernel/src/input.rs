@@ -75,8 +75,8 @@ impl PathKind {
     fn fix(self) -> &'static str {
         match self {
             PathKind::Object => {
-                "Pass a compiled object, or a C source named `.c` that xdplab compiles (`xdplab run LAB \
-                 prog.c --print-compile-command` shows the clang line for this machine)."
+                "Pass a compiled object (`xdplab run LAB prog.c --print-compile-command` prints \
+                 the line that compiles a C program on this machine)."
             }
             PathKind::PinnedFile => {
                 "The file must hold one line, the bpffs folder where the programs are pinned, for \

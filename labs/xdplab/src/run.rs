@@ -242,7 +242,9 @@ pub(crate) fn write_verifier_logs(
         if let Err(e) = source.load(program)
             && let Some(log) = e.verifier_log()
         {
-            out.push_str(&format!("==== {program}: the verifier's whole log\n{log}\n"));
+            out.push_str(&format!(
+                "==== {program}: the verifier's whole log\n{log}\n"
+            ));
         }
     }
     if out.is_empty() {

@@ -155,9 +155,8 @@ fn watch_path(
     is_file: bool,
     tx: mpsc::Sender<()>,
 ) -> Result<Debouncer<RecommendedWatcher, RecommendedCache>, Error> {
-    let cannot = |e: &dyn std::fmt::Display| {
-        Error::usage(format!("cannot watch `{}`: {e}", path.display()))
-    };
+    let cannot =
+        |e: &dyn std::fmt::Display| Error::usage(format!("cannot watch `{}`: {e}", path.display()));
     let (dir, name) = if is_file {
         let parent = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
@@ -201,7 +200,9 @@ fn poll_ids(ids: Vec<(String, u32)>, tx: mpsc::Sender<()>) {
             let now: Vec<u32> = ids
                 .iter()
                 .zip(&seen)
-                .map(|((name, _), id)| prog_id::newest_like(*id, Some(name)).map_or(*id, |(n, _)| n))
+                .map(|((name, _), id)| {
+                    prog_id::newest_like(*id, Some(name)).map_or(*id, |(n, _)| n)
+                })
                 .collect();
             if now != seen {
                 seen = now;

@@ -374,7 +374,10 @@ fn a_gpl_helper_under_mit_gets_the_license_fix() {
         "test-run",
     ]);
     assert_eq!(code, 2, "a rejected program: {out}");
-    assert!(out.contains("only GPL-compatible programs may call"), "{out}");
+    assert!(
+        out.contains("only GPL-compatible programs may call"),
+        "{out}"
+    );
     assert!(out.contains("SEC(\"license\")"), "{out}");
     assert!(!out.contains("data_end"), "{out}");
     // The fix is given once, under the part's first check; the others point to it.

@@ -30,7 +30,14 @@ fn a_c_file_is_compiled_and_run() {
     assert!(out.contains("filter.c"), "{out}");
     // --object takes a source too, and the bug is caught there.
     std::fs::write(&src, filter_with(&["BUG_RULE_ORDER"])).unwrap();
-    let (code, out, _) = xdplab(&["run", "7.1", "--object", src.to_str().unwrap(), "--mode", "test-run"]);
+    let (code, out, _) = xdplab(&[
+        "run",
+        "7.1",
+        "--object",
+        src.to_str().unwrap(),
+        "--mode",
+        "test-run",
+    ]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("FAIL 7.1/firewall/"), "{out}");
 }
@@ -40,11 +47,18 @@ fn a_c_file_is_compiled_and_run() {
 fn a_compile_error_is_reported_as_such() {
     let dir = fresh_dir("compile-error");
     let src = dir.join("typo.c");
-    std::fs::write(&src, filter_with(&[]) + "int typo(void) { return XDP_PAS; }\n").unwrap();
+    std::fs::write(
+        &src,
+        filter_with(&[]) + "int typo(void) { return XDP_PAS; }\n",
+    )
+    .unwrap();
     let (code, _, err) = xdplab(&["run", "7.1", src.to_str().unwrap(), "--mode", "test-run"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("typo.c` does not compile"), "{err}");
-    assert!(err.contains("use of undeclared identifier 'XDP_PAS'"), "{err}");
+    assert!(
+        err.contains("use of undeclared identifier 'XDP_PAS'"),
+        "{err}"
+    );
     let (_, out, _) = xdplab(&["run", "7.1", src.to_str().unwrap(), "--format", "json"]);
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(doc["error"]["class"], "compile", "{doc}");
@@ -66,17 +80,23 @@ fn recommended_compile_commands_work() {
     let (code, _, err) = xdplab(&["run", "7.1", dir.join("prog.o").to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
     let recommended = err
-        .split("on this machine: `")
+        .split("to compile a C program on this machine: `")
         .nth(1)
         .and_then(|rest| rest.split('`').next())
         .unwrap_or_else(|| panic!("no command in: {err}"));
     assert_eq!(recommended, printed);
     for line in [printed, recommended] {
         std::fs::remove_file(dir.join("prog.o")).unwrap();
-        let status = Command::new("sh").arg("-c").arg(line).current_dir(&dir).status().unwrap();
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(line)
+            .current_dir(&dir)
+            .status()
+            .unwrap();
         assert!(status.success(), "{line}");
         let object = dir.join("prog.o");
-        let (code, out, err) = xdplab(&["run", "7.1", object.to_str().unwrap(), "--mode", "test-run"]);
+        let (code, out, err) =
+            xdplab(&["run", "7.1", object.to_str().unwrap(), "--mode", "test-run"]);
         assert_eq!(code, 0, "{line}: {out}{err}");
     }
     let _ = std::fs::remove_dir_all(dir);
@@ -102,9 +122,15 @@ fn the_verifier_log_is_written_whole() {
         log.to_str().unwrap(),
     ]);
     assert_eq!(code, 2, "{out}{err}");
-    assert!(out.contains("earlier lines"), "the report trims the log: {out}");
+    assert!(
+        out.contains("earlier lines"),
+        "the report trims the log: {out}"
+    );
     let whole = std::fs::read_to_string(&log).unwrap();
-    assert!(whole.starts_with("==== port_filter: the verifier's whole log\n"), "{whole}");
+    assert!(
+        whole.starts_with("==== port_filter: the verifier's whole log\n"),
+        "{whole}"
+    );
     assert!(whole.contains("invalid access to packet"), "{whole}");
     // Every line of the report's excerpt is in the file, and the file has more.
     let excerpt: Vec<&str> = out
@@ -186,7 +212,10 @@ fn watch_reruns_when_the_file_is_saved() {
     let first = watch.next_result().join("\n");
     assert!(first.contains("run 1 · mode test-run"), "{first}");
     assert!(first.contains("FAIL 7.1/firewall/"), "{first}");
-    assert!(first.contains("--- expected"), "the first failure's diff: {first}");
+    assert!(
+        first.contains("--- expected"),
+        "the first failure's diff: {first}"
+    );
     assert!(!first.contains(" 0 failed"), "{first}");
     // The fix: the `#define` line removed.
     std::fs::write(&src, filter_with(&[])).unwrap();
@@ -213,8 +242,15 @@ fn firewall_object(dir: &Path, name: &str, bugs: &[&str], kernel: &str) -> PathB
 }
 
 fn bpftool(args: &[&str]) -> String {
-    let out = Command::new("bpftool").args(args).output().expect("bpftool runs");
-    assert!(out.status.success(), "bpftool {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("bpftool")
+        .args(args)
+        .output()
+        .expect("bpftool runs");
+    assert!(
+        out.status.success(),
+        "bpftool {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -237,29 +273,63 @@ fn watch_follows_pins_and_program_ids() {
     let kernel_name = format!("fw{}", std::process::id() % 100_000_000);
     let broken = firewall_object(&dir, "broken", &["BUG_RULE_ORDER"], &kernel_name);
     let fixed = firewall_object(&dir, "fixed", &[], &kernel_name);
-    let bpffs = PathBuf::from(format!("/sys/fs/bpf/xdplab-watch-test-{}", std::process::id()));
+    let bpffs = PathBuf::from(format!(
+        "/sys/fs/bpf/xdplab-watch-test-{}",
+        std::process::id()
+    ));
     kernel::object::ensure_bpffs().unwrap();
     let (pins, staging) = (bpffs.join("pins"), bpffs.join("staging"));
     std::fs::create_dir_all(&pins).unwrap();
     std::fs::create_dir_all(&staging).unwrap();
-    bpftool(&["prog", "loadall", broken.to_str().unwrap(), pins.to_str().unwrap()]);
+    bpftool(&[
+        "prog",
+        "loadall",
+        broken.to_str().unwrap(),
+        pins.to_str().unwrap(),
+    ]);
     let pinned_firewall = pins.join(&kernel_name);
     std::fs::rename(&pinned_firewall, pins.join("firewall")).unwrap();
-    let watch = Watch::start(&["7.1", "--pinned", pins.to_str().unwrap(), "--program", "firewall"]);
+    let watch = Watch::start(&[
+        "7.1",
+        "--pinned",
+        pins.to_str().unwrap(),
+        "--program",
+        "firewall",
+    ]);
     let first = watch.next_result().join("\n");
     assert!(first.contains("FAIL 7.1/firewall/"), "{first}");
-    bpftool(&["prog", "loadall", fixed.to_str().unwrap(), staging.to_str().unwrap()]);
+    bpftool(&[
+        "prog",
+        "loadall",
+        fixed.to_str().unwrap(),
+        staging.to_str().unwrap(),
+    ]);
     std::fs::rename(staging.join(&kernel_name), pins.join("firewall")).unwrap();
     until_all_pass(&watch, 2);
     drop(watch);
 
     // By id: the broken one given, the fixed one loaded after.
-    let show = bpftool(&["prog", "show", "pinned", pins.join("firewall").to_str().unwrap()]);
+    let show = bpftool(&[
+        "prog",
+        "show",
+        "pinned",
+        pins.join("firewall").to_str().unwrap(),
+    ]);
     assert!(show.contains(&kernel_name), "{show}");
     let again = bpffs.join("again");
     std::fs::create_dir_all(&again).unwrap();
-    bpftool(&["prog", "loadall", broken.to_str().unwrap(), again.to_str().unwrap()]);
-    let show = bpftool(&["prog", "show", "pinned", again.join(&kernel_name).to_str().unwrap()]);
+    bpftool(&[
+        "prog",
+        "loadall",
+        broken.to_str().unwrap(),
+        again.to_str().unwrap(),
+    ]);
+    let show = bpftool(&[
+        "prog",
+        "show",
+        "pinned",
+        again.join(&kernel_name).to_str().unwrap(),
+    ]);
     let id = show.split(':').next().unwrap().trim().to_owned();
     let arg = format!("firewall={id}");
     let watch = Watch::start(&["7.1", "--prog-id", &arg]);
@@ -267,9 +337,54 @@ fn watch_follows_pins_and_program_ids() {
     assert!(first.contains("FAIL 7.1/firewall/"), "{first}");
     let newer = bpffs.join("newer");
     std::fs::create_dir_all(&newer).unwrap();
-    bpftool(&["prog", "loadall", fixed.to_str().unwrap(), newer.to_str().unwrap()]);
+    bpftool(&[
+        "prog",
+        "loadall",
+        fixed.to_str().unwrap(),
+        newer.to_str().unwrap(),
+    ]);
     until_all_pass(&watch, 2);
     drop(watch);
     let _ = std::fs::remove_dir_all(&bpffs);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Lab 7.2's contract: the license must be GPL-compatible, because `syn_cookie` calls GPL-only
+/// helpers. Lab 7.2's C solution without its license line fails that part before loading (aya
+/// alone would load a license-less object as GPL), with the fix; a part calling no GPL-only
+/// helper is not charged for it.
+#[test]
+fn lab_7_2_without_a_license_fails_syn_cookie_with_the_fix() {
+    let dir = fresh_dir("no-license");
+    let solution = concat!(env!("CARGO_MANIFEST_DIR"), "/../lab-7-2/tests/programs/ddos.c");
+    let text = std::fs::read_to_string(solution).unwrap();
+    let line = "char LICENSE[] SEC(\"license\") = \"GPL\";";
+    assert!(text.contains(line));
+    let src = dir.join("ddos.c");
+    std::fs::write(&src, text.replace(line, "")).unwrap();
+    let run = |program: &str| {
+        xdplab(&[
+            "run",
+            "7.2",
+            src.to_str().unwrap(),
+            "--program",
+            program,
+            "--mode",
+            "test-run",
+            "--format",
+            "json",
+        ])
+    };
+    let (code, out, err) = run("syn_cookie");
+    assert_eq!(code, 2, "{out}{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let first = &report["checks"][0];
+    let message = first["message"].as_str().unwrap();
+    assert!(message.contains("bpf_tcp_raw_gen_syncookie_ipv4"), "{message}");
+    assert!(message.contains("the object has no license section"), "{message}");
+    assert!(message.contains("SEC(\"license\") = \"GPL\""), "{message}");
+    assert_eq!(first["class"], "verifier", "{first}");
+    let (code, out, err) = run("ddos_guard");
+    assert_eq!(code, 0, "{out}{err}");
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -53,8 +53,8 @@ fn names(text: &str, before: &str, after: &str) -> Vec<String> {
 
 /// Serialises `env up`/`env down` between test processes (the namespaces have fixed names).
 fn env_lock() -> std::fs::File {
-    let file = std::fs::File::create(Path::new(env!("CARGO_TARGET_TMPDIR")).join("env.lock"))
-        .unwrap();
+    let file =
+        std::fs::File::create(Path::new(env!("CARGO_TARGET_TMPDIR")).join("env.lock")).unwrap();
     assert_eq!(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) }, 0);
     file
 }
@@ -94,7 +94,7 @@ fn check_section(readme: &str) {
     let source = commands
         .iter()
         .flat_map(|l| l.split_whitespace())
-        .find(|w| w.ends_with(".c"))
+        .find(|w| kernel::clang::is_c_source(Path::new(w)))
         .expect("the commands name the C file")
         .to_owned();
     let dir = fresh_dir(&format!("writing-{}", readme.replace('/', "-")));
@@ -107,7 +107,10 @@ fn check_section(readme: &str) {
             // Installing is the machine's set-up; the names must be the packages it has.
             for p in packages.split_whitespace() {
                 let (code, out, _) = sh(&format!("dpkg-query -W -f='${{Status}}' {p}"), &dir);
-                assert!(code == 0 && out.contains("installed"), "{readme}: package {p}");
+                assert!(
+                    code == 0 && out.contains("installed"),
+                    "{readme}: package {p}"
+                );
             }
             continue;
         }
@@ -123,7 +126,11 @@ fn check_section(readme: &str) {
             assert_eq!(code, 0, "{line}: {err}");
             printed = Some(out.trim().to_owned());
         } else if line.starts_with("clang ") {
-            assert_eq!(Some(line.trim()), printed.as_deref(), "{readme}: the printed line");
+            assert_eq!(
+                Some(line.trim()),
+                printed.as_deref(),
+                "{readme}: the printed line"
+            );
             assert_eq!(code, 0, "{readme}: {line}: {err}");
         } else if line.starts_with("xdplab run ") {
             // The skeleton loads and is judged: some checks pass, the rest fail as behaviour.
@@ -146,18 +153,40 @@ fn check_section(readme: &str) {
     let mut maps: Vec<String> = c[0]
         .lines()
         .filter(|l| l.contains("SEC(\".maps\")"))
-        .map(|l| l.split("SEC").next().unwrap().trim_start_matches('}').trim().to_owned())
+        .map(|l| {
+            l.split("SEC")
+                .next()
+                .unwrap()
+                .trim_start_matches('}')
+                .trim()
+                .to_owned()
+        })
         .collect();
     maps.sort();
     assert!(!programs.is_empty() && !maps.is_empty(), "{readme}");
     for rust in blocks(&text, "rust") {
-        assert_eq!(names(&rust, "pub fn ", "("), programs, "{readme}: Rust programs");
-        assert_eq!(names(&rust, "#[btf_map(name = \"", "\""), maps, "{readme}: Rust maps");
+        assert_eq!(
+            names(&rust, "pub fn ", "("),
+            programs,
+            "{readme}: Rust programs"
+        );
+        assert_eq!(
+            names(&rust, "#[btf_map(name = \"", "\""),
+            maps,
+            "{readme}: Rust maps"
+        );
     }
     for clj in blocks(&text, "clojure") {
-        assert_eq!(names(&clj, ":map-name \"", "\""), maps, "{readme}: Clojure maps");
+        assert_eq!(
+            names(&clj, ":map-name \"", "\""),
+            maps,
+            "{readme}: Clojure maps"
+        );
         for p in &programs {
-            assert!(clj.contains(p.as_str()), "{readme}: Clojure skeleton lacks {p}");
+            assert!(
+                clj.contains(p.as_str()),
+                "{readme}: Clojure skeleton lacks {p}"
+            );
         }
     }
     let _ = std::fs::remove_dir_all(dir);

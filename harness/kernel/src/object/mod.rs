@@ -220,7 +220,10 @@ impl XdpObject {
     pub fn open(path: impl AsRef<Path>, links: Links) -> Result<Self> {
         let path = path.as_ref();
         let read = input::read_bounded(path, PathKind::Object, input::OBJECT_LIMIT, links)?;
-        if links == Links::Follow && crate::clang::is_c_source(path) && !read.bytes.starts_with(b"\x7fELF") {
+        if links == Links::Follow
+            && crate::clang::is_c_source(path)
+            && !read.bytes.starts_with(b"\x7fELF")
+        {
             return Self::checked(path, crate::clang::compile_to_bytes(path)?.into(), true);
         }
         Self::checked(path, read.bytes.into(), read.quotable)
@@ -356,7 +359,7 @@ impl XdpObject {
                 // A limit (`VerifierLimit`) or a long walk is not repeated: the verbose log of
                 // a long walk overflows aya's buffer, and aya retries with ten times the size.
                 Err(e @ Error::Verifier { insns, .. })
-                    if insns.is_none_or(|n| n <= VERBOSE_LOG_MAX_INSNS) =>
+                    if insns.is_none_or(|n| u64::from(n) <= VERBOSE_LOG_MAX_INSNS) =>
                 {
                     match self.load_with(&name, VerifierLogLevel::DEBUG | VerifierLogLevel::STATS) {
                         // The verbose log can only add to a rejection; keep the first if the

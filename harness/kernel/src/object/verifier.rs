@@ -172,9 +172,10 @@ impl License {
 /// every other loader leaves the license empty, and the kernel refuses the call.
 pub(crate) fn license_problems(bytes: &[u8], parsed: &aya_obj::Object) -> Vec<License> {
     use object::{Object, ObjectSection};
-    let section = object::File::parse(bytes)
-        .ok()
-        .and_then(|f| f.section_by_name("license").and_then(|s| s.data().ok().map(<[u8]>::to_vec)));
+    let section = object::File::parse(bytes).ok().and_then(|f| {
+        f.section_by_name("license")
+            .and_then(|s| s.data().ok().map(<[u8]>::to_vec))
+    });
     let license = match &section {
         None => "the object has no license section".to_owned(),
         Some(data) => {
@@ -186,8 +187,11 @@ pub(crate) fn license_problems(bytes: &[u8], parsed: &aya_obj::Object) -> Vec<Li
             format!("the object's license is \"{text}\", which is not GPL-compatible")
         }
     };
-    let program_keys: Vec<(usize, u64)> =
-        parsed.programs.values().map(|p| p.function_key()).collect();
+    let program_keys: Vec<(usize, u64)> = parsed
+        .programs
+        .values()
+        .map(aya_obj::Program::function_key)
+        .collect();
     let gpl_calls = |f: &aya_obj::Function| -> Vec<&'static str> {
         f.instructions
             .iter()
@@ -271,6 +275,8 @@ pub(crate) fn unreadable_log_error(program: &str, log: &str) -> Error {
 /// A rejection with its errno and full log: a verifier limit or an unsafe access.
 fn classify(program: &str, errno: &std::io::Error, full: &str) -> Error {
     let (log, insns) = trim_verifier_log(full);
+    // The limit is a million: a u32 keeps the error small.
+    let insns = insns.and_then(|n| u32::try_from(n).ok());
     // E2BIG without a known log line still means the instruction limit.
     let limit = LIMITS
         .iter()
@@ -282,14 +288,14 @@ fn classify(program: &str, errno: &std::io::Error, full: &str) -> Error {
             limit: l.what.into(),
             fix: l.fix,
             log,
-            whole: full.to_owned(),
+            whole: full.into(),
             insns,
         },
         None => Error::Verifier {
             program: program.to_owned(),
             errno: errno.to_string(),
             log,
-            whole: full.to_owned(),
+            whole: full.into(),
             insns,
             hint: hint(full),
         },
@@ -456,8 +462,11 @@ mod tests {
             assert!(matches!(e, Error::VerifierLimit { .. }), "{name}: {e}");
             assert!(e.to_string().contains(needle), "{name}: {e}");
         }
-        let e = kernel_verdict(&fixture("gpl_call", &["HELPER=999", "LICENSE_TEXT=\"GPL\""]), "prog")
-            .unwrap_err();
+        let e = kernel_verdict(
+            &fixture("gpl_call", &["HELPER=999", "LICENSE_TEXT=\"GPL\""]),
+            "prog",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("bpftool feature probe"), "{e}");
     }
 
@@ -466,7 +475,10 @@ mod tests {
     #[test]
     fn gpl_only_helpers_are_refused_under_mit() {
         for (id, name) in GPL_ONLY_HELPERS {
-            let bytes = fixture("gpl_call", &[&format!("HELPER={id}"), "LICENSE_TEXT=\"MIT\""]);
+            let bytes = fixture(
+                "gpl_call",
+                &[&format!("HELPER={id}"), "LICENSE_TEXT=\"MIT\""],
+            );
             let e = kernel_verdict(&bytes, "prog").expect_err(name);
             assert!(e.to_string().contains("GPL-restricted"), "{name}: {e}");
         }
@@ -481,19 +493,29 @@ mod tests {
     fn the_license_is_checked_before_loading() {
         for (defines, clause) in [
             (&["HELPER=6", "NO_LICENSE"][..], "no license section"),
-            (&["HELPER=6", "LICENSE_TEXT=\"MIT\""][..], "\"MIT\", which is not"),
+            (
+                &["HELPER=6", "LICENSE_TEXT=\"MIT\""][..],
+                "\"MIT\", which is not",
+            ),
         ] {
             let object = crate::XdpObject::from_bytes("g.o", fixture("gpl_call", defines)).unwrap();
             let e = object.load(Some("prog")).map(|_| ()).unwrap_err();
             assert!(matches!(e, Error::License { .. }), "{e}");
             let text = e.to_string();
-            assert!(text.contains("bpf_trace_printk") && text.contains(clause), "{text}");
+            assert!(
+                text.contains("bpf_trace_printk") && text.contains(clause),
+                "{text}"
+            );
             assert!(text.contains("SEC(\"license\") = \"GPL\""), "{text}");
-            object.load(Some("clean")).expect("a program without GPL helpers loads");
+            object
+                .load(Some("clean"))
+                .expect("a program without GPL helpers loads");
         }
         let ok = fixture("gpl_helper", &["LICENSE_TEXT=\"Dual BSD/GPL\""]);
         let object = crate::XdpObject::from_bytes("g.o", ok).unwrap();
-        object.load(Some("prog")).expect("Dual BSD/GPL is GPL-compatible");
+        object
+            .load(Some("prog"))
+            .expect("Dual BSD/GPL is GPL-compatible");
     }
 
     #[test]

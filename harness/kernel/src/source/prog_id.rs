@@ -59,7 +59,8 @@ impl ProgramIds {
 /// newer): `xdplab watch --prog-id` follows a student's reloads by it. None when `id` is gone
 /// and `name` (the kernel's name, at most 15 bytes) names no loaded program either.
 pub fn newest_like(id: u32, name: Option<&str>) -> Option<(u32, String)> {
-    let xdp = |p: &ProgramInfo| p.program_type() == aya_obj::generated::bpf_prog_type::BPF_PROG_TYPE_XDP;
+    let xdp =
+        |p: &ProgramInfo| p.program_type() == aya_obj::generated::bpf_prog_type::BPF_PROG_TYPE_XDP;
     let programs: Vec<ProgramInfo> = loaded_programs()
         .filter_map(std::result::Result::ok)
         .filter(xdp)
