@@ -356,7 +356,10 @@ fn watch_follows_pins_and_program_ids() {
 #[test]
 fn lab_7_2_without_a_license_fails_syn_cookie_with_the_fix() {
     let dir = fresh_dir("no-license");
-    let solution = concat!(env!("CARGO_MANIFEST_DIR"), "/../lab-7-2/tests/programs/ddos.c");
+    let solution = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../lab-7-2/tests/programs/ddos.c"
+    );
     let text = std::fs::read_to_string(solution).unwrap();
     let line = "char LICENSE[] SEC(\"license\") = \"GPL\";";
     assert!(text.contains(line));
@@ -380,8 +383,14 @@ fn lab_7_2_without_a_license_fails_syn_cookie_with_the_fix() {
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     let first = &report["checks"][0];
     let message = first["message"].as_str().unwrap();
-    assert!(message.contains("bpf_tcp_raw_gen_syncookie_ipv4"), "{message}");
-    assert!(message.contains("the object has no license section"), "{message}");
+    assert!(
+        message.contains("bpf_tcp_raw_gen_syncookie_ipv4"),
+        "{message}"
+    );
+    assert!(
+        message.contains("the object has no license section"),
+        "{message}"
+    );
     assert!(message.contains("SEC(\"license\") = \"GPL\""), "{message}");
     assert_eq!(first["class"], "verifier", "{first}");
     let (code, out, err) = run("ddos_guard");

@@ -211,3 +211,43 @@ fn lab_7_2() {
 fn lab_7_3() {
     check_section("labs/lab-7-3/README.md");
 }
+
+/// The main README's Rust skeleton, built as the README says (bpf-linker, build-std) and run:
+/// it loads and is judged.
+#[test]
+fn main_readme_rust_skeleton_builds_and_loads() {
+    let text = section("README.md");
+    let rust = &blocks(&text, "rust")[0];
+    let prose = text.replace('\n', " ");
+    let command = prose
+        .split('`')
+        .find(|s| s.starts_with("RUSTC_BOOTSTRAP=1 "))
+        .expect("the README gives the build command");
+    // Kept between runs: the first build compiles `core` (a minute or two), later ones reuse it.
+    let krate = Path::new(env!("CARGO_TARGET_TMPDIR")).join("rust-skeleton");
+    std::fs::create_dir_all(krate.join("src")).unwrap();
+    std::fs::write(
+        krate.join("Cargo.toml"),
+        "[package]\nname = \"skeleton\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
+         [dependencies]\naya-ebpf = \"0.3\"\n\n[profile.release]\npanic = \"abort\"\ndebug = 2\n\n\
+         [workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(krate.join("src/main.rs"), rust).unwrap();
+    let (code, out, err) = sh(command, &krate);
+    assert_eq!(code, 0, "{command}: {out}{err}");
+    let object = krate.join("target/bpfel-unknown-none/release/skeleton");
+    let (code, out, err) = sh(
+        &format!(
+            "xdplab run 7.1 {} --program ip_filter --mode test-run",
+            object.display()
+        ),
+        &krate,
+    );
+    // Passing everything: judged (behaviour failures), not refused.
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("FAIL 7.1/ip_filter/blocked-10.0.0.1"), "{out}");
+    for refused in ["not found", "verifier", "wrong layout", "bad-object"] {
+        assert!(!out.contains(refused), "{out}");
+    }
+}
