@@ -114,7 +114,7 @@ pub enum Error {
     /// The kernel verifier rejected the program.
     #[error(
         "the kernel verifier rejected `{program}` ({errno}{}). The verifier's log, trimmed to \
-         the part that matters:\n{log}\n{}",
+         the part that matters (`xdplab run ... --verifier-log FILE` writes it whole):\n{log}\n{}",
         insns.map(|n| format!(", after {n} instructions")).unwrap_or_default(),
         hint.unwrap_or("Its last lines say which instruction it refused and why.")
     )]
