@@ -89,10 +89,15 @@ pub(crate) fn watch(args: WatchArgs) -> Result<Exit, Error> {
     let what = match (&args.file, &args.pinned) {
         (Some(f), _) => f.display().to_string(),
         (None, Some(d)) => format!("the pins in {}", d.display()),
-        (None, None) => "newer programs with these names".into(),
+        (None, None) => format!(
+            "program ids {} (or newer programs of their names)",
+            args.prog_id.join(", ")
+        ),
     };
     let clear = std::io::stdout().is_terminal();
-    for run in 1.. {
+    let mut run = 0;
+    loop {
+        run += 1;
         let started = Instant::now();
         ids = ids
             .into_iter()
@@ -129,7 +134,6 @@ pub(crate) fn watch(args: WatchArgs) -> Result<Exit, Error> {
         }
         while changes.try_recv().is_ok() {}
     }
-    unreachable!("the loop ends only by returning")
 }
 
 /// The `--prog-id` arguments, parsed as `xdplab run` does.
