@@ -17,9 +17,9 @@ use crate::{Format, exit::Exit, labs};
 pub(crate) struct RunArgs {
     /// The lab, for example 7.1.
     lab: String,
-    /// The program to check: a C source (`prog.c`, compiled first with the line
+    /// The file to check: a C source (`prog.c`, compiled first with the line
     /// `--print-compile-command` shows) or an XDP ELF object; the same as --object.
-    #[arg(value_name = "PROGRAM", conflicts_with_all = ["pinned", "prog_id", "attached"])]
+    #[arg(value_name = "FILE", conflicts_with_all = ["pinned", "prog_id", "attached"])]
     file: Option<PathBuf>,
     /// An XDP ELF object or C source to check; repeat it for programs spread over several
     /// objects.

@@ -12,6 +12,12 @@ struct Limit {
     fix: &'static str,
 }
 
+/// The fix for a loop the verifier cannot prove ends.
+const LOOP_FIX: &str = "give every loop a constant upper bound (`for (int i = 0; i < 64; i++)`, \
+     leaving early with `break`), or use `bpf_loop()`; a loop that waits for memory to change \
+     never ends. In clj-ebpf, count in a register and compare it with a constant before each \
+     jump back.";
+
 const LIMITS: &[Limit] = &[
     Limit {
         marker: "BPF program is too large",
@@ -29,17 +35,17 @@ const LIMITS: &[Limit] = &[
     Limit {
         marker: "infinite loop detected",
         what: "a loop it cannot prove ends",
-        fix: "give every loop a constant upper bound.",
+        fix: LOOP_FIX,
     },
     Limit {
         marker: "back-edge from insn",
         what: "a loop it cannot prove ends",
-        fix: "give every loop a constant upper bound.",
+        fix: LOOP_FIX,
     },
     Limit {
         marker: "loop is not bounded",
         what: "a loop it cannot prove ends",
-        fix: "give every loop a constant upper bound.",
+        fix: LOOP_FIX,
     },
 ];
 
