@@ -201,6 +201,14 @@ impl Drop for Watch {
     }
 }
 
+/// Saves `text` as editors do: written beside `path`, then renamed over it (one change, never a
+/// half-written file).
+fn save(path: &Path, text: &str) {
+    let tmp = path.with_extension("c.tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(tmp, path).unwrap();
+}
+
 /// `xdplab watch` shows a result, and after the file is saved with a one-line fix, the new
 /// one: the first failure with its diff, then all passing.
 #[test]
@@ -218,13 +226,13 @@ fn watch_reruns_when_the_file_is_saved() {
     );
     assert!(!first.contains(" 0 failed"), "{first}");
     // The fix: the `#define` line removed.
-    std::fs::write(&src, filter_with(&[])).unwrap();
+    save(&src, &filter_with(&[]));
     let second = watch.next_result().join("\n");
     assert!(second.contains("run 2 · mode test-run"), "{second}");
     assert!(second.contains(" 0 failed"), "{second}");
     assert!(!second.contains("FAIL"), "{second}");
     // A compile error is a result too, and the watch goes on.
-    std::fs::write(&src, "int broken(").unwrap();
+    save(&src, "int broken(");
     let third = watch.next_result().join("\n");
     assert!(third.contains("does not compile"), "{third}");
     drop(watch);
