@@ -4,16 +4,18 @@
 #   scripts/bootstrap.sh          what running a lab needs: the pinned Rust toolchain (with
 #                                 rust-src), bpf-linker built against that toolchain's own LLVM,
 #                                 cargo-nextest and just
-#   scripts/bootstrap.sh --test   also what the test suite needs: clang and the libbpf headers
-#                                 (it compiles C XDP programs, as students do) and chromium (the
+#   scripts/bootstrap.sh --c      also what compiling C programs needs (`xdplab run LAB prog.c`):
+#                                 clang, libbpf-dev and linux-libc-dev
+#   scripts/bootstrap.sh --test   also what the test suite needs: --c's packages (it compiles C
+#                                 XDP programs, as students do), bpftool and chromium (the
 #                                 class page's browser test); `just test` asks for it
 #
 # Takes a few seconds when everything is already present.
 set -euo pipefail
 
 case "${1:-}" in
-    "" | --test) ;;
-    *) printf 'usage: %s [--test]\n' "$0" >&2; exit 2 ;;
+    "" | --c | --test) ;;
+    *) printf 'usage: %s [--c | --test]\n' "$0" >&2; exit 2 ;;
 esac
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -72,7 +74,21 @@ if ! just --version >/dev/null 2>&1; then
     just --version >/dev/null 2>&1 || cargo +"$toolchain" install just --locked
 fi
 
-# 4. For the test suite only: clang and libbpf headers (it builds C XDP programs, as students
+# 4. For compiling C (and the test suite): clang, libbpf's headers and the kernel's headers,
+#    which `xdplab run LAB prog.c` compiles with (README "Writing your program").
+if [ -n "${1:-}" ] && { ! command -v clang >/dev/null 2>&1 ||
+    [ ! -f /usr/include/bpf/bpf_helpers.h ] || [ ! -f /usr/include/linux/bpf.h ]; }; then
+    say "installing clang, libbpf-dev and linux-libc-dev (to compile C XDP programs)"
+    if [ "$(id -u)" -ne 0 ]; then
+        say "need root to apt-get install clang libbpf-dev linux-libc-dev; rerun as root"
+        exit 2
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libbpf-dev linux-libc-dev \
+        >/dev/null
+fi
+
+# 5. For the test suite only: clang and libbpf headers (it builds C XDP programs, as students
 #    do), bpftool (the rerun tests load the references with it, as students do) and chromium
 #    (the class page's test opens it in a headless browser), tcpdump, ping and curl (what
 #    `xdplab env up` and the READMEs suggest for watching traffic; its test runs the first two).
@@ -90,4 +106,4 @@ if [ "${1:-}" = --test ] && { ! command -v clang >/dev/null 2>&1 ||
         tcpdump iputils-ping curl >/dev/null
 fi
 
-say "ready (Rust $toolchain, $(bpf-linker --version), $(just --version)$([ "${1:-}" != --test ] || printf ', %s' "$(clang --version | head -n1)"))"
+say "ready (Rust $toolchain, $(bpf-linker --version), $(just --version)$([ -z "${1:-}" ] || printf ', %s' "$(clang --version | head -n1)"))"

@@ -320,10 +320,13 @@ fn load_and_judge(
         }
         let class = e.class();
         let message = object.with_supply_hint(e).to_string();
-        // A long message (a verifier's log) is given whole once, under the part's first check;
-        // the others name its first line and where the rest is.
-        let short = match (message.split_once('\n'), checks.first()) {
-            (Some((first, _)), Some(c)) => {
+        // A long message (a verifier's log, a license's fix in three languages) is given whole
+        // once, under the part's first check; the others name its first sentence and where
+        // the rest is.
+        const LONG: usize = 200;
+        let first = message.lines().next().unwrap_or_default();
+        let short = match checks.first() {
+            Some(c) if first.len() < message.len() || message.len() > LONG => {
                 let head = first.split_once(". ").map_or(first, |(h, _)| h);
                 format!("{head}; the whole message is under {}", c.id)
             }

@@ -17,8 +17,8 @@ pub enum Error {
 
     /// The object file does not exist or cannot be read.
     #[error(
-        "cannot read the object `{path}`: {source}. Check the path; build a C program with \
-         `clang -O2 -g -target bpf -c prog.c -o prog.o`."
+        "cannot read the object `{path}`: {source}. Check the path (`xdplab run LAB \
+         prog.c --print-compile-command` prints the line that compiles a C program here)."
     )]
     Unreadable {
         /// The path given by the user.
@@ -30,13 +30,32 @@ pub enum Error {
     /// The file is not an ELF object.
     #[error(
         "`{path}` is not an ELF object (it starts with {magic}). Pass the compiled `.o` file, not \
-         the source or a linked binary: `clang -O2 -g -target bpf -c prog.c -o prog.o`."
+         the source or a linked binary; to compile a C program on this machine: `{build}`."
     )]
     NotElf {
         /// The path given by the user.
         path: PathBuf,
         /// The first bytes of the file, shown so the user recognises what they passed.
         magic: String,
+        /// The clang line that builds a C program on this machine (`clang::command`).
+        build: String,
+    },
+
+    /// A C source handed in did not compile: clang's own diagnostics, and the line that ran.
+    #[error(
+        "`{}` does not compile. `{command}` said:\n{diagnostics}{}",
+        source_path.display(),
+        hint.map(|h| format!("\nFix: {h}")).unwrap_or_default()
+    )]
+    Compile {
+        /// The source file.
+        source_path: PathBuf,
+        /// The clang command line.
+        command: String,
+        /// What clang printed.
+        diagnostics: String,
+        /// The fix for a missing header, when that is the failure.
+        hint: Option<&'static str>,
     },
 
     /// The ELF object could not be parsed or prepared by aya.
@@ -95,7 +114,7 @@ pub enum Error {
     /// The kernel verifier rejected the program.
     #[error(
         "the kernel verifier rejected `{program}` ({errno}{}). The verifier's log, trimmed to \
-         the part that matters:\n{log}\n{}",
+         the part that matters (`xdplab run ... --verifier-log FILE` writes it whole):\n{log}\n{}",
         insns.map(|n| format!(", after {n} instructions")).unwrap_or_default(),
         hint.unwrap_or("Its last lines say which instruction it refused and why.")
     )]
@@ -106,8 +125,11 @@ pub enum Error {
         errno: String,
         /// The trimmed verifier log.
         log: String,
+        /// The whole log, as the kernel wrote it (`--verifier-log` writes it); boxed to keep
+        /// the error small.
+        whole: Box<str>,
         /// The instruction count the verifier reached, when its log says.
-        insns: Option<u64>,
+        insns: Option<u32>,
         /// What usually causes the rejection the log names and how to fix it, for the
         /// verifier's common rejections; none for a log no known pattern matches.
         hint: Option<&'static str>,
@@ -129,8 +151,32 @@ pub enum Error {
         fix: &'static str,
         /// The trimmed verifier log.
         log: String,
+        /// The whole log, as the kernel wrote it (`--verifier-log` writes it); boxed to keep
+        /// the error small.
+        whole: Box<str>,
         /// The instruction count the verifier reached, when its log says.
-        insns: Option<u64>,
+        insns: Option<u32>,
+    },
+
+    /// The program calls a helper only GPL-compatible programs may call, and its object has no
+    /// license or one that is not GPL-compatible: found before loading, because aya loads an
+    /// object without a license section as GPL, where the kernel through any other loader
+    /// (bpftool, libbpf, iproute2) refuses the call.
+    #[error(
+        "`{program}` calls {helpers}, which only GPL-compatible programs may call, but {license}. \
+         The lab's contract requires a GPL-compatible license: add `char LICENSE[] \
+         SEC(\"license\") = \"GPL\";` to the C source (\"Dual BSD/GPL\" and \"Dual MIT/GPL\" work \
+         too); in aya-ebpf `#[unsafe(link_section = \"license\")] #[unsafe(no_mangle)] static \
+         LICENSE: [u8; 4] = *b\"GPL\\0\";`; the Clojure library's `programs/load-program` takes \
+         `:license \"GPL\"` (its default)."
+    )]
+    License {
+        /// The program.
+        program: String,
+        /// The GPL-only helpers it calls, already formatted.
+        helpers: String,
+        /// What the object's license is, as a clause ("the object has no license section").
+        license: String,
     },
 
     /// Two of a student's objects define the same programs, so which one is meant is unclear.
@@ -283,6 +329,14 @@ impl Error {
         Error::Usage(what.to_string())
     }
 
+    /// The verifier's whole log, when this is a verifier rejection.
+    pub fn verifier_log(&self) -> Option<&str> {
+        match self {
+            Error::Verifier { whole, .. } | Error::VerifierLimit { whole, .. } => Some(whole),
+            _ => None,
+        }
+    }
+
     /// The failure class, as used in reports and grading.
     pub fn class(&self) -> FailureClass {
         match self {
@@ -295,7 +349,10 @@ impl Error {
             | Error::DuplicateProgram { .. }
             | Error::ProgramType { .. } => FailureClass::NoProgram,
             Error::TooSlow { .. } => FailureClass::Timeout,
-            Error::Verifier { .. } | Error::VerifierLimit { .. } => FailureClass::Verifier,
+            Error::Verifier { .. } | Error::VerifierLimit { .. } | Error::License { .. } => {
+                FailureClass::Verifier
+            }
+            Error::Compile { .. } => FailureClass::Compile,
             Error::Crashed(_) => FailureClass::Crash,
             // What users hand in: a student's files are the submission's fault; a grader's
             // rubric or folders are usage mistakes.
@@ -338,6 +395,8 @@ pub enum FailureClass {
     Verifier,
     /// A required map is missing or has the wrong type or sizes.
     MapLayout,
+    /// The C source handed in did not compile.
+    Compile,
     /// A behaviour check failed.
     Behaviour,
     /// The harness or kernel misbehaved; never charged to the student.

@@ -75,7 +75,8 @@ impl PathKind {
     fn fix(self) -> &'static str {
         match self {
             PathKind::Object => {
-                "Pass a compiled object: `clang -O2 -g -target bpf -c prog.c -o prog.o`."
+                "Pass a compiled object (`xdplab run LAB prog.c --print-compile-command` prints \
+                 the line that compiles a C program on this machine)."
             }
             PathKind::PinnedFile => {
                 "The file must hold one line, the bpffs folder where the programs are pinned, for \

@@ -31,6 +31,7 @@ mod list;
 mod mutants;
 mod new_lab;
 mod run;
+mod watch;
 
 use exit::Exit;
 
@@ -64,8 +65,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a lab's checks against an XDP object (the reference solution by default).
+    /// Run a lab's checks against an XDP object or C source (the reference solution by default).
     Run(run::RunArgs),
+    /// Run a lab's checks again on every change of the program (a saved `.c` or `.o`, a
+    /// re-pinned program, a newer program id), each result on one screen.
+    Watch(watch::WatchArgs),
     /// Grade a folder of submissions: scores, reasons, and reports for people and machines.
     Grade(grading::GradeArgs),
     /// Measure each program's speed next to the reference solution and an XDP_DROP floor.
@@ -122,6 +126,7 @@ fn main() -> ExitCode {
         Command::Doctor => return doctor::doctor().into(),
         Command::GradeReap { pid } => grade::reap(pid).map(|()| Exit::Passed),
         Command::Mutants(args) => mutants::mutants(args),
+        Command::Watch(args) => watch::watch(args),
         Command::Bench(args) => bench::bench(args),
         Command::Env(cmd) => env::env(cmd),
         Command::List(args) => {

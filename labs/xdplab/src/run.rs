@@ -17,7 +17,12 @@ use crate::{Format, exit::Exit, labs};
 pub(crate) struct RunArgs {
     /// The lab, for example 7.1.
     lab: String,
-    /// The XDP ELF object to check; repeat it for programs spread over several objects.
+    /// The file to check: a C source (`prog.c`, compiled first with the line
+    /// `--print-compile-command` shows) or an XDP ELF object; the same as --object.
+    #[arg(value_name = "FILE", conflicts_with_all = ["pinned", "prog_id", "attached"])]
+    file: Option<PathBuf>,
+    /// An XDP ELF object or C source to check; repeat it for programs spread over several
+    /// objects.
     #[arg(long, conflicts_with = "pinned")]
     object: Vec<PathBuf>,
     /// Check programs loaded and pinned by the student: a bpffs directory of pins named after
@@ -53,6 +58,14 @@ pub(crate) struct RunArgs {
     /// Write each check's traffic (sent and observed frames) as pcap files into this folder.
     #[arg(long)]
     pcap: Option<PathBuf>,
+    /// Write the verifier's whole log of each program it rejected to this file (reports show
+    /// its end).
+    #[arg(long, value_name = "FILE")]
+    verifier_log: Option<PathBuf>,
+    /// Print the clang command line that compiles a C source on this machine (the one this
+    /// command runs for a `.c` file), and exit.
+    #[arg(long)]
+    print_compile_command: bool,
     /// Also measure each program's speed next to the reference (as `xdplab bench`, without
     /// the veth rates) and add it to the report as information.
     #[arg(long)]
@@ -60,7 +73,7 @@ pub(crate) struct RunArgs {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum CliMode {
+pub(crate) enum CliMode {
     Native,
     Generic,
     TestRun,
@@ -125,8 +138,15 @@ fn programs(
     } else if let Some(pins) = &args.pinned {
         Programs::Pinned(pins.clone())
     } else {
-        objects_or_reference(&args.object, reference)
+        objects_or_reference(&args.files(), reference)
     })
+}
+
+impl RunArgs {
+    /// The objects and sources given, the positional one first.
+    fn files(&self) -> Vec<PathBuf> {
+        self.file.iter().chain(&self.object).cloned().collect()
+    }
 }
 
 /// The objects given on the command line, or the lab's reference when none is.
@@ -145,6 +165,10 @@ pub(crate) fn objects_or_reference(
 }
 
 fn run(args: RunArgs) -> Result<Exit, Error> {
+    if args.print_compile_command {
+        print_compile_commands(&args.files());
+        return Ok(Exit::Passed);
+    }
     let lab = labs::find_or_explain(&args.lab, args.seed)?;
     let mut opts = RunOptions {
         mode: args.mode.into(),
@@ -159,22 +183,7 @@ fn run(args: RunArgs) -> Result<Exit, Error> {
     doctor::require_root()?;
     cleanup::sweep();
     let programs = programs(&args, || lab.reference_object())?;
-    let loaded = programs.loaded_by_student();
-    let source = programs.open()?;
-    if let Some(p) = &opts.program
-        && !source.programs().contains(p)
-    {
-        return Err(source.with_supply_hint(Error::ProgramNotFound {
-            name: p.clone(),
-            available: source.programs().join(", "),
-            hint: None,
-        }));
-    }
-    // One program loaded by the student (attached, or one --prog-id): judge only its part.
-    if let ([one], true, None) = (source.programs().as_slice(), loaded, &opts.program) {
-        opts.program = Some(one.clone());
-        lab.validate(&opts)?;
-    }
+    let source = open(&lab, programs, &mut opts)?;
     let mut report = lab.run(source.as_ref(), &opts)?;
     if args.perf {
         let quick = harness::bench::PerfOptions::quick();
@@ -192,11 +201,99 @@ fn run(args: RunArgs) -> Result<Exit, Error> {
             }
         }
     }
+    if let Some(file) = &args.verifier_log {
+        write_verifier_logs(file, source.as_ref(), &report)?;
+    }
     match args.format {
         Format::Text => print!("{}", report.to_text()),
         Format::Json => println!("{}", report.to_json()),
     }
     Ok(Exit::of_report(&report))
+}
+
+/// The clang line for each C source given (or for `prog.c` when none is).
+fn print_compile_commands(files: &[PathBuf]) {
+    let sources: Vec<&PathBuf> = files
+        .iter()
+        .filter(|f| kernel::clang::is_c_source(f))
+        .collect();
+    let example = PathBuf::from("prog.c");
+    for source in if sources.is_empty() {
+        vec![&example]
+    } else {
+        sources
+    } {
+        println!(
+            "{}",
+            kernel::clang::command(source, &kernel::clang::default_object(source))
+        );
+    }
+}
+
+/// Writes the whole verifier log of every program the verifier rejected in `report` into
+/// `file`: each program is loaded once more for it (the report keeps only the log's end).
+pub(crate) fn write_verifier_logs(
+    file: &std::path::Path,
+    source: &dyn kernel::object::ProgramSource,
+    report: &harness::Report,
+) -> Result<(), Error> {
+    let mut rejected: Vec<&str> = report
+        .checks
+        .iter()
+        .filter(|c| c.status == harness::Status::Fail(kernel::FailureClass::Verifier))
+        .map(|c| c.part.as_str())
+        .collect();
+    rejected.dedup();
+    let mut out = String::new();
+    for program in rejected {
+        if let Err(e) = source.load(program)
+            && let Some(log) = e.verifier_log()
+        {
+            out.push_str(&format!(
+                "==== {program}: the verifier's whole log\n{log}\n"
+            ));
+        }
+    }
+    if out.is_empty() {
+        eprintln!(
+            "xdplab: the verifier rejected no program, so {} was not written",
+            file.display()
+        );
+        return Ok(());
+    }
+    std::fs::write(file, out).map_err(|e| {
+        Error::usage(format!(
+            "cannot write the verifier log to `{}`: {e}",
+            file.display()
+        ))
+    })?;
+    eprintln!("xdplab: wrote the verifier's log to {}", file.display());
+    Ok(())
+}
+
+/// Opens the programs for `lab`: a `--program` the source lacks is refused at once, and one
+/// program the student loaded (attached, or one --prog-id) narrows the run to its part.
+pub(crate) fn open(
+    lab: &harness::Lab,
+    programs: Programs,
+    opts: &mut RunOptions,
+) -> Result<Box<dyn kernel::object::ProgramSource>, Error> {
+    let loaded = programs.loaded_by_student();
+    let source = programs.open()?;
+    if let Some(p) = &opts.program
+        && !source.programs().contains(p)
+    {
+        return Err(source.with_supply_hint(Error::ProgramNotFound {
+            name: p.clone(),
+            available: source.programs().join(", "),
+            hint: None,
+        }));
+    }
+    if let ([one], true, None) = (source.programs().as_slice(), loaded, &opts.program) {
+        opts.program = Some(one.clone());
+        lab.validate(opts)?;
+    }
+    Ok(source)
 }
 
 /// Checks before anything runs that `--pcap DIR` can be written to (creating it if needed), so

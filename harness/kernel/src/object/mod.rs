@@ -189,6 +189,9 @@ pub struct XdpObject {
     /// Programs among `programs` built for a devmap or cpumap, with their section: an interface
     /// cannot run them, so loading one is the program's failure.
     map_only: Vec<(String, &'static str)>,
+    /// Programs that call GPL-only helpers under a missing or non-GPL license: refused before
+    /// loading.
+    license: Vec<verifier::License>,
 }
 
 impl fmt::Debug for XdpObject {
@@ -209,9 +212,20 @@ impl XdpObject {
 
     /// Reads and checks an object file; `links` says whether a link is followed
     /// ([`Links::Refuse`] for a submission's file).
+    ///
+    /// A user's C source (named `.c`, links followed) is compiled first, with the line
+    /// [`crate::clang::command`] gives; the object keeps the source's path as its origin. A
+    /// submission's source ([`Links::Refuse`]) is never compiled here: clang would run as root
+    /// on a student's file, and its diagnostics quote whatever the file includes.
     pub fn open(path: impl AsRef<Path>, links: Links) -> Result<Self> {
         let path = path.as_ref();
         let read = input::read_bounded(path, PathKind::Object, input::OBJECT_LIMIT, links)?;
+        if links == Links::Follow
+            && crate::clang::is_c_source(path)
+            && !read.bytes.starts_with(b"\x7fELF")
+        {
+            return Self::checked(path, crate::clang::compile_to_bytes(path)?.into(), true);
+        }
         Self::checked(path, read.bytes.into(), read.quotable)
     }
 
@@ -225,8 +239,12 @@ impl XdpObject {
         let origin = origin.to_owned();
         if !bytes.starts_with(b"\x7fELF") {
             return Err(Error::NotElf {
-                path: origin,
                 magic: magic(&bytes, quotable),
+                build: crate::clang::command(
+                    Path::new("prog.c"),
+                    &crate::clang::default_object(Path::new("prog.c")),
+                ),
+                path: origin,
             });
         }
         check_function_bounds(&origin, &bytes)?;
@@ -276,11 +294,13 @@ impl XdpObject {
                 });
             }
         }
+        let license = verifier::license_problems(&bytes, &parsed);
         Ok(Self {
             origin,
             bytes,
             programs,
             map_only,
+            license,
         })
     }
 
@@ -331,12 +351,15 @@ impl XdpObject {
     /// again with the verbose log that shows the offending instructions.
     pub fn load(&self, program: Option<&str>) -> Result<LoadedProgram> {
         let name = self.resolve(program)?;
+        if let Some(problem) = self.license.iter().find(|l| l.program() == name) {
+            return Err(problem.error());
+        }
         no_panic(&self.origin, "loading", || {
             match self.load_with(&name, VerifierLogLevel::STATS) {
                 // A limit (`VerifierLimit`) or a long walk is not repeated: the verbose log of
                 // a long walk overflows aya's buffer, and aya retries with ten times the size.
                 Err(e @ Error::Verifier { insns, .. })
-                    if insns.is_none_or(|n| n <= VERBOSE_LOG_MAX_INSNS) =>
+                    if insns.is_none_or(|n| u64::from(n) <= VERBOSE_LOG_MAX_INSNS) =>
                 {
                     match self.load_with(&name, VerifierLogLevel::DEBUG | VerifierLogLevel::STATS) {
                         // The verbose log can only add to a rejection; keep the first if the

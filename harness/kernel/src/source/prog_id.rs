@@ -55,6 +55,29 @@ impl ProgramIds {
     }
 }
 
+/// The newest loaded XDP program with the kernel name program `id` has (itself when none is
+/// newer): `xdplab watch --prog-id` follows a student's reloads by it. None when `id` is gone
+/// and `name` (the kernel's name, at most 15 bytes) names no loaded program either.
+pub fn newest_like(id: u32, name: Option<&str>) -> Option<(u32, String)> {
+    let xdp =
+        |p: &ProgramInfo| p.program_type() == aya_obj::generated::bpf_prog_type::BPF_PROG_TYPE_XDP;
+    let programs: Vec<ProgramInfo> = loaded_programs()
+        .filter_map(std::result::Result::ok)
+        .filter(xdp)
+        .collect();
+    let kernel_name = programs
+        .iter()
+        .find(|p| p.id() == id)
+        .and_then(|p| p.name_as_str().map(str::to_owned))
+        .or_else(|| name.map(|n| n.chars().take(15).collect()))?;
+    programs
+        .iter()
+        .filter(|p| p.name_as_str() == Some(kernel_name.as_str()))
+        .map(ProgramInfo::id)
+        .max()
+        .map(|newest| (newest, kernel_name))
+}
+
 /// Finds loaded program `id` and takes it over as XDP program `name`.
 pub(crate) fn xdp_by_id(id: u32, name: &str, what: &str) -> Result<Xdp> {
     let not_loaded = |reason: String| Error::NotLoaded {
