@@ -52,6 +52,9 @@ pub fn text(g: &Graded) -> String {
         "{} · lab {} · seed {} · {:.2} / {:.2} points\n",
         g.submission.student, g.report.lab, g.report.seed, s.points, s.max
     );
+    if !g.report.kernel.is_empty() {
+        out.push_str(&format!("judged on kernel {}\n", g.report.kernel));
+    }
     if let Some(e) = &g.ungraded {
         out.push_str(&format!(
             "could not be graded ({}): {}\n",
@@ -315,6 +318,9 @@ pub fn gradescope(g: &Graded) -> String {
     let caveats = g.report.caveats();
     if !caveats.is_empty() {
         output = format!("{output}\n{}", caveats.trim_end());
+    }
+    if !g.report.kernel.is_empty() {
+        output = format!("{output}\njudged on kernel {}", g.report.kernel);
     }
     serde_json::to_string_pretty(&GradescopeResults {
         output,

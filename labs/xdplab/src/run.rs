@@ -52,7 +52,7 @@ pub(crate) struct RunArgs {
     seed: u64,
     /// Write each check's traffic (sent and observed frames) as pcap files into this folder.
     #[arg(long)]
-    pcap: Option<PathBuf>,
+    pub(crate) pcap: Option<PathBuf>,
     /// Also measure each program's speed next to the reference (as `xdplab bench`, without
     /// the veth rates) and add it to the report as information.
     #[arg(long)]
