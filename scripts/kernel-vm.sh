@@ -25,6 +25,8 @@
 # field notes ("Other kernels in a VM").
 set -euo pipefail
 
+# depmod and friends, for users whose PATH leaves out the sbin folders.
+PATH=$PATH:/usr/sbin:/sbin
 say() { printf 'kernel-vm: %s\n' "$*" >&2; }
 die() { say "$*"; exit 2; }
 
@@ -33,7 +35,6 @@ prefix=${XDPLAB_PREFIX:-/opt/xdplab}
 
 setup() {
     [ "$(id -u)" -eq 0 ] || die "setup must run as root (it installs packages); everything after it runs as any user"
-    PATH=$PATH:/usr/sbin:/sbin
     # qemu; kmod: depmod (virtme-ng runs it on an unpacked kernel's modules) and modprobe (the
     # guest loads veth); a static busybox for the initramfs (9p is a module in Debian's kernels,
     # so virtme-ng needs an initramfs to mount the root).
@@ -120,6 +121,19 @@ unpack() {
         mkdir -p "$cache"
         rm -rf "${cache:?}/$pkg"
         dpkg -x "$deb" "$cache/$pkg"
+        # virtme-ng runs depmod on a first boot that finds no modules.dep, writing into the
+        # cache: a later run as another user could not, and would boot without 9p. Done now,
+        # in the layout it uses (kmod builds search lib/ or usr/lib/).
+        local moddir kver base
+        for moddir in "$cache/$pkg"/lib/modules/*; do
+            kver=$(basename "$moddir")
+            base=$(mktemp -d)
+            mkdir -p "$base/usr/lib/modules"
+            ln -s "$(cd "$moddir" && pwd)" "$base/usr/lib/modules/$kver"
+            ln -s usr/lib "$base/lib"
+            depmod -a -b "$base" "$kver" || { rm -rf "$base"; die "depmod failed on $moddir"; }
+            rm -rf "$base"
+        done
         touch "$cache/$pkg/.complete"
     fi
     vmlinuz_of "$cache/$pkg"
@@ -209,6 +223,8 @@ run() {
         vmlinuz=$(kernel "$kernel")
     fi
     vng=$(vng_path)
+    # vng runs virtme-run by name: from its own venv.
+    PATH="$(dirname "$vng"):$PATH"
     kvm=$(kvm_args)
     accel=kvm
     [ -z "$kvm" ] || accel=emulated

@@ -39,7 +39,8 @@ unprivileged=(setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-
 
 tmp=$(mktemp -d /tmp/xdplab-test-vm.XXXXXX)
 chmod 755 "$tmp"
-trap 'rm -rf "$tmp"' EXIT
+# XDPLAB_TEST_KEEP=1 keeps the folder (bundle, logs, results) for a look.
+[ -n "${XDPLAB_TEST_KEEP:-}" ] || trap 'rm -rf "$tmp"' EXIT
 
 score() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["score"])' "$1"; }
 
@@ -105,7 +106,9 @@ print(next((l for l in out.splitlines() if l.startswith("judged on")), "no kerne
         failed=1
         line="$line: SCORES DIFFER"
         python3 -c 'import json, sys
-for t in json.load(open(sys.argv[1]))["tests"]:
+r = json.load(open(sys.argv[1]))
+print("  VM:", r["output"].splitlines()[0])
+for t in r.get("tests", []):
     if t["score"] != t["max_score"] or t["max_score"] == 0:
         print("  VM:", t["name"], t["score"], "/", t["max_score"], t["output"].splitlines()[-1][:200])' \
             "$ag/results/results.json" >&2
