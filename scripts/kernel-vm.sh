@@ -238,8 +238,8 @@ run() {
     chmod +x "$script"
     # A signal to this script stops the VM (timeout passes it to qemu) before the script ends,
     # so an interrupted caller leaves no qemu behind.
-    local vm_pid=""
-    trap '[ -z "$vm_pid" ] || { kill -TERM "$vm_pid" 2>/dev/null; wait "$vm_pid"; }; exit 143' TERM INT HUP
+    vm_pid="" interrupted=""
+    trap 'interrupted=1; [ -z "$vm_pid" ] || kill -TERM "$vm_pid" 2>/dev/null' TERM INT HUP
     # No network device: traffic stays in namespaces inside the VM. The timeout is a last
     # resort against a hung guest; the command is expected to bound its own steps.
     # The console goes to a file of its own: streamed into a log file that the caller redirects
@@ -255,6 +255,11 @@ run() {
             --exec "$script" </dev/null >"$console" 2>&1 &
         vm_pid=$!
         wait "$vm_pid" || status=$?
+        if [ -n "$interrupted" ]; then
+            wait "$vm_pid" 2>/dev/null || true
+            say "interrupted: the VM is stopped"
+            exit 143
+        fi
         vm_pid=""
         [ ! -s "$dir/.vm-status" ] || break
         say "the VM (vng exit status $status) ended without the command's exit status; the end of its console ($console):"

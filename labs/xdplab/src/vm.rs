@@ -216,9 +216,10 @@ pub(crate) struct Scratch(pub(crate) PathBuf);
 impl Scratch {
     pub(crate) fn new() -> Result<Self, String> {
         let base = std::env::temp_dir();
+        sweep(&base);
         for attempt in 0..100u32 {
             let path = base.join(format!(
-                "xdplab-vm-{}-{}-{attempt}",
+                "{PREFIX}{}-{}-{attempt}",
                 std::process::id(),
                 nanos()
             ));
@@ -231,6 +232,31 @@ impl Scratch {
         Err(format!("cannot create a folder in {}", base.display()))
     }
 }
+
+/// Removes the folders of runs killed outright (SIGKILL: no clean-up ran; the VM itself went
+/// with them, its script having this process as parent-death signal). Folders of live
+/// processes stay.
+fn sweep(base: &Path) {
+    let Ok(entries) = fs::read_dir(base) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(PREFIX))
+            .and_then(|rest| rest.split('-').next())
+        else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid).exists() {
+            let _ = fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+/// How this module's scratch folders are named: `xdplab-vm-PID-...`.
+const PREFIX: &str = "xdplab-vm-";
 
 /// A few bits that differ between runs, for a folder name.
 fn nanos() -> u32 {
