@@ -30,7 +30,7 @@ PATH=$PATH:/usr/sbin:/sbin
 say() { printf 'kernel-vm: %s\n' "$*" >&2; }
 die() { say "$*"; exit 2; }
 
-cache=${XDG_CACHE_HOME:-$HOME/.cache}/xdplab/kernels
+cache=${XDG_CACHE_HOME:-${HOME:-/nonexistent}/.cache}/xdplab/kernels
 prefix=${XDPLAB_PREFIX:-/opt/xdplab}
 
 setup() {

@@ -71,6 +71,8 @@ set -euo pipefail
 root=${XDPLAB_AUTOGRADER_ROOT:-/autograder}
 src=$root/source
 export XDG_CACHE_HOME=$src/cache
+# Gradescope's containers default to 768 MB: the guest gets 1 GB, which it fills lazily.
+export XDPLAB_VM_MEMORY=${XDPLAB_VM_MEMORY:-1G}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$root/results" "$work/submissions/submission"

@@ -207,7 +207,9 @@ fn boot(kernel: &str, writable: &[PathBuf]) -> Result<ExitCode, String> {
     if sig != 0 {
         return Ok(ExitCode::from((128 + sig) as u8));
     }
-    Ok(ExitCode::from(status.code().unwrap_or(2).clamp(0, 255) as u8))
+    Ok(ExitCode::from(
+        status.code().unwrap_or(2).clamp(0, 255) as u8
+    ))
 }
 
 /// A private folder (shared with the guest); removed when dropped.
@@ -298,7 +300,10 @@ impl Follow {
             self.at = 0;
         }
         let mut buf = Vec::new();
-        if f.seek(SeekFrom::Start(self.at)).is_err() || f.read_to_end(&mut buf).is_err() {
+        // What had been written when the length was read: the rest comes on the next call.
+        if f.seek(SeekFrom::Start(self.at)).is_err()
+            || f.take(len - self.at).read_to_end(&mut buf).is_err()
+        {
             return;
         }
         self.at += buf.len() as u64;
@@ -326,12 +331,16 @@ mod tests {
         let cases = [
             (&["run", "7.1", "--vm"][..], "6.1", &["run", "7.1"][..]),
             (&["run", "--vm", "6.12", "7.1"], "6.12", &["run", "7.1"]),
-            (&["run", "7.1", "--vm=6.12", "--mode", "test-run"], "6.12", &[
-                "run", "7.1", "--mode", "test-run",
-            ]),
-            (&["run", "7.1", "--vm", "--mode", "native"], "6.1", &[
-                "run", "7.1", "--mode", "native",
-            ]),
+            (
+                &["run", "7.1", "--vm=6.12", "--mode", "test-run"],
+                "6.12",
+                &["run", "7.1", "--mode", "test-run"],
+            ),
+            (
+                &["run", "7.1", "--vm", "--mode", "native"],
+                "6.1",
+                &["run", "7.1", "--mode", "native"],
+            ),
         ];
         for (args, kernel, want) in cases {
             assert_eq!(guest_args(&os(args), kernel), os(want), "{args:?}");
