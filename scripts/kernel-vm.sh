@@ -236,8 +236,8 @@ run() {
     printf '#!/bin/bash\nexport XDPLAB_VM=%s\ncd %q\n%s\necho $? > %q\n' "$accel" "$PWD" "$cmd" \
         "$dir/.vm-status" >"$script"
     chmod +x "$script"
-    # A signal to this script stops the VM (timeout passes it to qemu) before the script ends,
-    # so an interrupted caller leaves no qemu behind.
+    # A signal to this script stops the VM (timeout passes it to its process group, qemu's)
+    # before the script ends, so an interrupted caller leaves no qemu behind.
     vm_pid="" interrupted=""
     trap 'interrupted=1; [ -z "$vm_pid" ] || kill -TERM "$vm_pid" 2>/dev/null' TERM INT HUP
     # No network device: traffic stays in namespaces inside the VM. The timeout is a last
@@ -257,6 +257,15 @@ run() {
         wait "$vm_pid" || status=$?
         if [ -n "$interrupted" ]; then
             wait "$vm_pid" 2>/dev/null || true
+            # timeout passed the signal to its process group (its own, it leads it) and ended
+            # with vng; qemu, vng's grandchild, may take a moment more: it is gone before this
+            # script ends, killed after 10 s.
+            local _
+            for _ in $(seq 100); do
+                kill -0 -- "-$vm_pid" 2>/dev/null || break
+                sleep 0.1
+            done
+            kill -KILL -- "-$vm_pid" 2>/dev/null || true
             say "interrupted: the VM is stopped"
             exit 143
         fi

@@ -605,7 +605,10 @@ mod tests {
         assert_eq!((g.score.max, g.score.parts[2].max), (20.0, 0.0));
         let text = text(&g);
         assert!(
-            text.starts_with("sam · lab 0.0 · seed 0 · 19.17 / 20.00 points\nNOT RUN"),
+            text.starts_with(&format!(
+                "sam · lab 0.0 · seed 0 · 19.17 / 20.00 points\njudged on kernel {}\nNOT RUN",
+                g.report.kernel
+            )),
             "{text}"
         );
         assert!(
