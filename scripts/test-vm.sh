@@ -164,7 +164,8 @@ descendants() { local p; for p in $(pgrep -P "$1"); do echo "$p"; descendants "$
 pid=$!
 qemu=""
 for _ in $(seq 1 600); do
-    qemu=$(for p in $(descendants "$pid"); do ps -o pid=,comm= -p "$p"; done | awk '/qemu/ {print $1}' | head -n1)
+    # (pipefail: a process gone between pgrep and ps fails the pipeline, which is no error here)
+    qemu=$(for p in $(descendants "$pid"); do ps -o pid=,comm= -p "$p"; done | awk '/qemu/ {print $1}' | head -n1 || true)
     [ -z "$qemu" ] || break
     sleep 0.1
 done
