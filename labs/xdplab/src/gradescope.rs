@@ -25,7 +25,7 @@ pub(crate) struct GradescopeArgs {
     #[arg(long)]
     rubric: Option<PathBuf>,
     /// The kernel series the VM boots (6.1, Debian 12's default, or 6.12).
-    #[arg(long, default_value = vm::DEFAULT_SERIES)]
+    #[arg(long, default_value = vm::DEFAULT_SERIES, value_parser = vm::SERIES)]
     kernel: String,
     /// The kernel package (.deb) to carry, instead of downloading the cached kernel's package
     /// through apt.
@@ -126,7 +126,6 @@ pub(crate) fn gradescope(args: GradescopeArgs) -> Result<Exit, Error> {
         }
         None => None,
     };
-    vm::parse_kernel(&args.kernel).map_err(Error::usage)?;
     let exe = std::env::current_exe().map_err(Error::during("finding the xdplab executable"))?;
     let scratch = vm::Scratch::new().map_err(Error::usage)?;
     let deb = match &args.kernel_deb {

@@ -26,7 +26,7 @@ const SCRIPT: &str = include_str!("../../../scripts/kernel-vm.sh");
 pub(crate) const DEFAULT_SERIES: &str = "6.1";
 
 /// The series the script knows how to fetch.
-const SERIES: [&str; 2] = ["6.1", "6.12"];
+pub(crate) const SERIES: [&str; 2] = ["6.1", "6.12"];
 
 /// `--vm`'s value parser: a series or the path of a kernel image; anything else is refused
 /// with what to write instead (a lab id there means `--vm` took the lab as its value).
