@@ -96,6 +96,12 @@ clean: build
 doctor: build
     {{xdplab}} doctor
 
+# The Gradescope bundle for real (as root): for each LAB (all if none given), run_autograder
+# grades the lab's C solution as `nobody` with no capabilities, in a VM under emulation, and the
+# score must equal the host's. Times measured are printed.
+test-vm *LABS: build setup-test
+    scripts/test-vm.sh {{LABS}}
+
 # Debian's kernels (6.1, 6.12; both if none given) in VMs and the host kernel: every lab, mode
 # and wrong C program; a table. `--vm-only` first leaves out the host run.
 test-kernel *ARGS: setup-test

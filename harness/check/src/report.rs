@@ -302,6 +302,9 @@ pub struct Report {
     pub mode: Mode,
     /// The object judged.
     pub object: String,
+    /// The kernel that judged it (`6.1.0-25-amd64 (VM, emulated)`; [`kernel::host::judge`]).
+    #[serde(default)]
+    pub kernel: String,
     /// One entry per check, in lab order.
     pub checks: Vec<CheckResult>,
     /// Counts.
@@ -329,6 +332,7 @@ impl Report {
             lab: lab.into(),
             mode,
             object: object.to_owned(),
+            kernel: kernel::host::judge(),
             checks,
             totals,
             seed: 0,
@@ -358,8 +362,8 @@ impl Report {
     /// One line per check with a pass/fail mark, the diff under each failure, then totals.
     pub fn to_text(&self) -> String {
         let mut out = format!(
-            "lab {} · mode {} · object {}\n",
-            self.lab, self.mode, self.object
+            "lab {} · mode {} · object {} · kernel {}\n",
+            self.lab, self.mode, self.object, self.kernel
         );
         let caveats = self.caveats();
         out.push_str(&caveats);

@@ -60,6 +60,9 @@ pub fn text(g: &Graded) -> String {
         "{} · lab {} · seed {} · {:.2} / {:.2} points\n",
         g.submission.student, g.report.lab, g.report.seed, s.points, s.max
     );
+    if !g.report.kernel.is_empty() {
+        out.push_str(&format!("judged on kernel {}\n", g.report.kernel));
+    }
     if let Some(e) = &g.ungraded {
         out.push_str(&format!(
             "could not be graded ({}): {}\n",
@@ -322,6 +325,9 @@ pub fn gradescope(g: &Graded) -> String {
     let caveats = g.report.caveats();
     if !caveats.is_empty() {
         output = format!("{output}\n{}", caveats.trim_end());
+    }
+    if !g.report.kernel.is_empty() {
+        output = format!("{output}\njudged on kernel {}", g.report.kernel);
     }
     serde_json::to_string_pretty(&GradescopeResults {
         output,
@@ -610,7 +616,10 @@ mod tests {
         assert_eq!((g.score.max, g.score.parts[2].max), (20.0, 0.0));
         let text = text(&g);
         assert!(
-            text.starts_with("sam · lab 0.0 · seed 0 · 19.16 / 20.00 points\nNOT RUN"),
+            text.starts_with(&format!(
+                "sam · lab 0.0 · seed 0 · 19.16 / 20.00 points\njudged on kernel {}\nNOT RUN",
+                g.report.kernel
+            )),
             "{text}"
         );
         assert!(

@@ -79,6 +79,17 @@ pub fn release() -> String {
         .map_or_else(|_| "unknown".into(), |s| s.trim().to_owned())
 }
 
+/// The kernel that judges this run, as reports name it: its release, and `(VM, emulated)` or
+/// `(VM, KVM)` inside the VM that `xdplab --vm` boots (which sets `XDPLAB_VM`).
+pub fn judge() -> String {
+    let release = release();
+    match std::env::var("XDPLAB_VM").as_deref() {
+        Ok("kvm") => format!("{release} (VM, KVM)"),
+        Ok("emulated") => format!("{release} (VM, emulated)"),
+        _ => release,
+    }
+}
+
 /// The major and minor version of a release string (`6.12.48+deb13-amd64` gives (6, 12)).
 pub fn series(release: &str) -> Option<(u32, u32)> {
     let mut parts = release.split(['.', '-', '+']);

@@ -27,7 +27,7 @@ pub(crate) struct GradeArgs {
     submissions: Option<PathBuf>,
     /// Where the reports go.
     #[arg(long, required = true)]
-    out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
     /// How many submissions to grade at once (the default is the number of cores).
     #[arg(long, default_value_t = grade::jobs::default_jobs())]
     jobs: usize,

@@ -25,12 +25,14 @@ mod clean;
 mod doctor;
 mod env;
 mod exit;
+mod gradescope;
 mod grading;
 mod labs;
 mod list;
 mod mutants;
 mod new_lab;
 mod run;
+mod vm;
 mod watch;
 
 use exit::Exit;
@@ -61,6 +63,12 @@ fn write_stdout(args: std::fmt::Arguments<'_>) {
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Run the command (run, grade, bench, doctor) inside a VM booted with a pinned kernel:
+    /// 6.1 (Debian 12's, the default), 6.12, or a kernel image's path. Needs no root once
+    /// `xdplab vm setup` has run; KVM where it works, software emulation elsewhere.
+    #[arg(long, global = true, value_name = "KERNEL", num_args = 0..=1,
+          default_missing_value = vm::DEFAULT_SERIES, value_parser = vm::parse_kernel)]
+    vm: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -89,6 +97,11 @@ enum Command {
     NewLab(new_lab::NewLabArgs),
     /// Check root, kernel BPF/XDP/BTF support and leftovers.
     Doctor,
+    /// Write a Gradescope autograder bundle (autograder.zip) that grades a lab in a VM.
+    Gradescope(gradescope::GradescopeArgs),
+    /// Prepare this machine for `--vm` (as root, once).
+    #[command(subcommand)]
+    Vm(vm::VmCommand),
     /// Grade one submission as `grade` asks (reads its request on standard input).
     #[command(name = "grade-child", hide = true)]
     GradeChild,
@@ -109,6 +122,10 @@ enum Format {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Before the signal handlers: a run in a VM has its own (it stops the VM).
+    if let Some(kernel) = &cli.vm {
+        return in_vm(kernel, &cli.command);
+    }
     if let Err(e) = kernel::signals::install() {
         eprintln!("xdplab: {e}");
         return Exit::CouldNotRun.into();
@@ -135,7 +152,27 @@ fn main() -> ExitCode {
         }
         Command::Clean => clean::clean(),
         Command::NewLab(args) => new_lab::new_lab(args),
+        Command::Vm(cmd) => return vm::vm(cmd),
+        Command::Gradescope(args) => gradescope::gradescope(args),
     };
     kernel::signals::hold_if_interrupted();
     exit::finish(result)
+}
+
+/// `--vm`: the commands that judge or inspect a kernel run in the VM, with the folders they
+/// write shared with it.
+fn in_vm(kernel: &str, command: &Command) -> ExitCode {
+    let writable = match command {
+        Command::Run(args) => args.pcap.iter().cloned().collect(),
+        Command::Grade(args) if args.merge.is_none() => args.out.iter().cloned().collect(),
+        Command::Bench(_) | Command::Doctor => Vec::new(),
+        _ => {
+            eprintln!(
+                "xdplab: --vm works with run, grade, bench and doctor; the other commands run \
+                 here (drop --vm)"
+            );
+            return Exit::CouldNotRun.into();
+        }
+    };
+    vm::run_in_vm(kernel, &writable)
 }

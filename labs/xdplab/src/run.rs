@@ -57,7 +57,7 @@ pub(crate) struct RunArgs {
     seed: u64,
     /// Write each check's traffic (sent and observed frames) as pcap files into this folder.
     #[arg(long)]
-    pcap: Option<PathBuf>,
+    pub(crate) pcap: Option<PathBuf>,
     /// Write the verifier's whole log of each program it rejected to this file (reports show
     /// its end).
     #[arg(long, value_name = "FILE")]

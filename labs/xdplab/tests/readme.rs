@@ -1,5 +1,6 @@
-//! The CI and cluster snippets of docs/grading-at-scale.md (GitHub Actions, Kubernetes, GitHub Classroom) are
-//! valid YAML of the right shape: parsed with a YAML parser, not eyeballed.
+//! The CI and cluster snippets of docs/grading-at-scale.md (GitHub Actions, Kubernetes, GitHub Classroom) and
+//! of README.md (the container image) are valid YAML of the right shape: parsed with a YAML
+//! parser, not eyeballed.
 
 use yaml_rust2::{Yaml, YamlLoader};
 
@@ -7,8 +8,13 @@ const README: &str = include_str!("../../../docs/grading-at-scale.md");
 
 /// Every ```yaml block of the README, each parsed into its documents.
 fn yaml_blocks() -> Vec<Vec<Yaml>> {
+    yaml_blocks_of(README)
+}
+
+/// Every ```yaml block of `text`, each parsed into its documents.
+fn yaml_blocks_of(text: &str) -> Vec<Vec<Yaml>> {
     let mut blocks = Vec::new();
-    let mut rest = README;
+    let mut rest = text;
     while let Some(start) = rest.find("```yaml\n") {
         let body = &rest[start + 8..];
         let end = body.find("\n```").expect("a closed yaml block");
@@ -120,4 +126,20 @@ fn classroom_reports_points_per_program() {
         let var = format!("{}_RESULTS", id.to_uppercase());
         assert!(!reporter["env"][var.as_str()].is_badvalue(), "{var}");
     }
+}
+
+/// README.md's snippets run the image the Dockerfile builds, privileged, and pass it xdplab's
+/// arguments (the image's entry point is xdplab).
+#[test]
+fn container_image_snippets_run_xdplab_privileged() {
+    let dockerfile = include_str!("../../../Dockerfile");
+    assert!(dockerfile.contains("ENTRYPOINT [\"xdplab\"]"));
+    let blocks = yaml_blocks_of(include_str!("../../../README.md"));
+    let job = &find(&blocks, |d| !d["grade"]["container"].is_badvalue())[0]["grade"];
+    assert_eq!(job["container"]["options"].as_str(), Some("--privileged"));
+    assert!(steps_run(job).contains("xdplab grade 7.1 submissions --out results"));
+    let k8s = &find(&blocks, |d| d["kind"].as_str() == Some("Job"))[0];
+    let pod = &k8s["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(pod["securityContext"]["privileged"].as_bool(), Some(true));
+    assert_eq!(pod["args"][0].as_str(), Some("grade"));
 }
