@@ -281,10 +281,18 @@ fn watch_follows_pins_and_program_ids() {
     let kernel_name = format!("fw{}", std::process::id() % 100_000_000);
     let broken = firewall_object(&dir, "broken", &["BUG_RULE_ORDER"], &kernel_name);
     let fixed = firewall_object(&dir, "fixed", &[], &kernel_name);
-    let bpffs = PathBuf::from(format!(
+    /// Removes the test's pins however the test ends (they hold programs loaded).
+    struct Pins(PathBuf);
+    impl Drop for Pins {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let pins_guard = Pins(PathBuf::from(format!(
         "/sys/fs/bpf/xdplab-watch-test-{}",
         std::process::id()
-    ));
+    )));
+    let bpffs = pins_guard.0.clone();
     kernel::object::ensure_bpffs().unwrap();
     let (pins, staging) = (bpffs.join("pins"), bpffs.join("staging"));
     std::fs::create_dir_all(&pins).unwrap();
@@ -353,7 +361,7 @@ fn watch_follows_pins_and_program_ids() {
     ]);
     until_all_pass(&watch, 2);
     drop(watch);
-    let _ = std::fs::remove_dir_all(&bpffs);
+    drop(pins_guard);
     let _ = std::fs::remove_dir_all(dir);
 }
 
