@@ -372,6 +372,7 @@ fn an_unwritable_pcap_folder_is_refused_up_front() {
 /// `env down` removes all of it: namespaces, veths, the attachment and the pins.
 #[test]
 fn env_up_and_down() {
+    let _lock = common::env_lock();
     let (code, out, err) = xdplab(&["env", "up", "7.3"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("xdplab-env-client"), "{out}");

@@ -4,7 +4,6 @@
 //! the C skeleton's program and map names.
 
 use std::{
-    os::fd::AsRawFd,
     path::{Path, PathBuf},
     process::Command,
 };
@@ -49,14 +48,6 @@ fn names(text: &str, before: &str, after: &str) -> Vec<String> {
     out.sort();
     out.dedup();
     out
-}
-
-/// Serialises `env up`/`env down` between test processes (the namespaces have fixed names).
-fn env_lock() -> std::fs::File {
-    let file =
-        std::fs::File::create(Path::new(env!("CARGO_TARGET_TMPDIR")).join("env.lock")).unwrap();
-    assert_eq!(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) }, 0);
-    file
 }
 
 fn sh(line: &str, dir: &Path) -> (i32, String, String) {
@@ -119,7 +110,7 @@ fn check_section(readme: &str) {
                 eprintln!("{readme}: `{line}` left out: this build's env up takes no --object");
                 continue;
             }
-            lock.get_or_insert_with(env_lock);
+            lock.get_or_insert_with(common::env_lock);
         }
         let (code, out, err) = sh(line, &dir);
         if line.contains("--print-compile-command") {

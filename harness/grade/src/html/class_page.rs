@@ -53,7 +53,9 @@ impl Outcome {
             Status::Fail(FailureClass::Behaviour) => Outcome::Behaviour,
             Status::Fail(FailureClass::Verifier) => Outcome::Verifier,
             Status::Fail(FailureClass::MapLayout) => Outcome::MapLayout,
-            Status::Fail(FailureClass::NoProgram | FailureClass::BadObject) => Outcome::NoProgram,
+            Status::Fail(
+                FailureClass::NoProgram | FailureClass::BadObject | FailureClass::Compile,
+            ) => Outcome::NoProgram,
             Status::Fail(FailureClass::Timeout | FailureClass::Crash) => Outcome::Timeout,
             Status::Unverified => Outcome::Unverified,
             Status::Fail(FailureClass::Environment | FailureClass::Usage) => Outcome::Environment,
@@ -69,7 +71,11 @@ impl Outcome {
             Outcome::Behaviour => ("o-behaviour", "✗", "behaviour: wrong output"),
             Outcome::Verifier => ("o-verifier", "V", "verifier rejected the program"),
             Outcome::MapLayout => ("o-map", "M", "map-layout: a map missing or wrong"),
-            Outcome::NoProgram => ("o-noprog", "P", "program missing, or not an object"),
+            Outcome::NoProgram => (
+                "o-noprog",
+                "P",
+                "program missing, not an object, or not compiled",
+            ),
             Outcome::Timeout => ("o-timeout", "T", "timeout: too slow, or crashed"),
             Outcome::Unverified => ("o-unverified", "?", "unverified: grade again"),
             Outcome::Environment => ("o-env", "E", "environment fault: not charged"),

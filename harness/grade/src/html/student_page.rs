@@ -101,6 +101,7 @@ fn groups<'a>(failed: &[&'a TestScore]) -> Vec<Vec<&'a TestScore>> {
         Status::Fail(c) => matches!(
             c,
             FailureClass::BadObject
+                | FailureClass::Compile
                 | FailureClass::NoProgram
                 | FailureClass::Verifier
                 | FailureClass::MapLayout

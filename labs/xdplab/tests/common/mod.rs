@@ -142,3 +142,13 @@ pub(crate) fn section<'a>(dom: &'a str, id: &str) -> &'a str {
     let end = dom[start..].find("</section>").unwrap() + start;
     &dom[start..end]
 }
+
+/// Serialises `env up`/`env down` between test processes (the namespaces have fixed names).
+pub(crate) fn env_lock() -> std::fs::File {
+    use std::os::fd::AsRawFd;
+    let file =
+        std::fs::File::create(Path::new(env!("CARGO_TARGET_TMPDIR")).join("env.lock")).unwrap();
+    // SAFETY: flock on a descriptor this function owns.
+    assert_eq!(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) }, 0);
+    file
+}
