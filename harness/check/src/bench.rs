@@ -142,12 +142,12 @@ struct Recorder<'a> {
     frames: Vec<Vec<u8>>,
 }
 
-impl Target for Recorder<'_> {
-    fn mode(&self) -> Mode {
-        self.inner.mode()
+impl kernel::target::Layer for Recorder<'_> {
+    fn inner(&self) -> &dyn Target {
+        self.inner
     }
-    fn program(&mut self) -> &mut kernel::object::LoadedProgram {
-        self.inner.program()
+    fn inner_mut(&mut self) -> &mut dyn Target {
+        self.inner
     }
     fn fire(&mut self, frames: &[Vec<u8>]) -> Result<kernel::target::Shot> {
         self.frames.extend_from_slice(frames);
@@ -159,14 +159,11 @@ impl Target for Recorder<'_> {
         _: kernel::Spread,
     ) -> Result<kernel::target::Shot> {
         // Only the frames matter here: once each, on one CPU.
-        self.fire(frames)
+        kernel::target::Layer::fire(self, frames)
     }
     fn exchange(&mut self, frame: &[u8]) -> Result<kernel::verdict::Outcome> {
         self.frames.push(frame.to_vec());
         self.inner.exchange(frame)
-    }
-    fn counters(&mut self, map: &str) -> Result<Vec<u64>> {
-        self.inner.counters(map)
     }
 }
 

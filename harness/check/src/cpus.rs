@@ -8,9 +8,7 @@ use std::time::Duration;
 use kernel::{
     Spread,
     error::{Error, FailureClass, Result},
-    object::LoadedProgram,
-    target::{Mode, Shot, Target, VethTarget},
-    verdict::Outcome,
+    target::{Layer, Mode, Shot, Target},
 };
 
 use crate::{
@@ -33,33 +31,15 @@ impl<'a> Spreading<'a> {
     }
 }
 
-impl Target for Spreading<'_> {
-    fn mode(&self) -> Mode {
-        self.inner.mode()
+impl Layer for Spreading<'_> {
+    fn inner(&self) -> &dyn Target {
+        self.inner
     }
-    fn program(&mut self) -> &mut LoadedProgram {
-        self.inner.program()
+    fn inner_mut(&mut self) -> &mut dyn Target {
+        self.inner
     }
     fn fire(&mut self, frames: &[Vec<u8>]) -> Result<Shot> {
         self.inner.fire_spread(frames, self.spread)
-    }
-    fn fire_spread(&mut self, frames: &[Vec<u8>], spread: Spread) -> Result<Shot> {
-        self.inner.fire_spread(frames, spread)
-    }
-    fn exchange(&mut self, frame: &[u8]) -> Result<Outcome> {
-        self.inner.exchange(frame)
-    }
-    fn counters(&mut self, map: &str) -> Result<Vec<u64>> {
-        self.inner.counters(map)
-    }
-    fn veth(&mut self) -> Option<&mut VethTarget> {
-        self.inner.veth()
-    }
-    fn barriers_sent(&self) -> u64 {
-        self.inner.barriers_sent()
-    }
-    fn source(&self, addr: std::net::Ipv4Addr) -> std::net::Ipv4Addr {
-        self.inner.source(addr)
     }
 }
 

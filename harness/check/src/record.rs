@@ -4,8 +4,7 @@
 use crate::judgement::Frame;
 use kernel::{
     error::Result,
-    object::LoadedProgram,
-    target::{Mode, Shot, Spread, Target, VethTarget},
+    target::{Layer, Shot, Spread, Target},
     verdict::Outcome,
 };
 
@@ -46,52 +45,26 @@ impl<'a> Recording<'a> {
     }
 }
 
-impl Target for Recording<'_> {
-    fn mode(&self) -> Mode {
-        self.inner.mode()
+impl Layer for Recording<'_> {
+    fn inner(&self) -> &dyn Target {
+        self.inner
     }
-
-    fn program(&mut self) -> &mut LoadedProgram {
-        self.inner.program()
+    fn inner_mut(&mut self) -> &mut dyn Target {
+        self.inner
     }
-
     fn fire(&mut self, frames: &[Vec<u8>]) -> Result<Shot> {
         let shot = self.inner.fire(frames)?;
         self.keep(frames, &shot.outcomes);
         Ok(shot)
     }
-
     fn fire_spread(&mut self, frames: &[Vec<u8>], spread: Spread) -> Result<Shot> {
         let shot = self.inner.fire_spread(frames, spread)?;
         self.keep(frames, &shot.outcomes);
         Ok(shot)
     }
-
-    fn send(&mut self, frames: &[Vec<u8>]) -> Result<Vec<Outcome>> {
-        let outcomes = self.inner.send(frames)?;
-        self.keep(frames, &outcomes);
-        Ok(outcomes)
-    }
-
     fn exchange(&mut self, frame: &[u8]) -> Result<Outcome> {
         let outcome = self.inner.exchange(frame)?;
         self.keep(&[frame.to_vec()], std::slice::from_ref(&outcome));
         Ok(outcome)
-    }
-
-    fn counters(&mut self, map: &str) -> Result<Vec<u64>> {
-        self.inner.counters(map)
-    }
-
-    fn veth(&mut self) -> Option<&mut VethTarget> {
-        self.inner.veth()
-    }
-
-    fn barriers_sent(&self) -> u64 {
-        self.inner.barriers_sent()
-    }
-
-    fn source(&self, addr: std::net::Ipv4Addr) -> std::net::Ipv4Addr {
-        self.inner.source(addr)
     }
 }

@@ -179,6 +179,62 @@ pub trait Target {
     }
 }
 
+/// A target wrapped around another that changes part of what passes through (frames spread
+/// over CPUs, sources moved, traffic recorded). A layer writes only what it changes; every other
+/// [`Target`] method goes to the inner target.
+pub trait Layer {
+    /// The wrapped target.
+    fn inner(&self) -> &dyn Target;
+    /// The wrapped target, to send through.
+    fn inner_mut(&mut self) -> &mut dyn Target;
+    /// [`Target::fire`]; the inner target's unless the layer changes it.
+    fn fire(&mut self, frames: &[Vec<u8>]) -> Result<Shot> {
+        self.inner_mut().fire(frames)
+    }
+    /// [`Target::fire_spread`].
+    fn fire_spread(&mut self, frames: &[Vec<u8>], spread: Spread) -> Result<Shot> {
+        self.inner_mut().fire_spread(frames, spread)
+    }
+    /// [`Target::exchange`].
+    fn exchange(&mut self, frame: &[u8]) -> Result<Outcome> {
+        self.inner_mut().exchange(frame)
+    }
+    /// [`Target::source`].
+    fn source(&self, addr: std::net::Ipv4Addr) -> std::net::Ipv4Addr {
+        self.inner().source(addr)
+    }
+}
+
+impl<L: Layer> Target for L {
+    fn mode(&self) -> Mode {
+        self.inner().mode()
+    }
+    fn program(&mut self) -> &mut LoadedProgram {
+        self.inner_mut().program()
+    }
+    fn fire(&mut self, frames: &[Vec<u8>]) -> Result<Shot> {
+        Layer::fire(self, frames)
+    }
+    fn fire_spread(&mut self, frames: &[Vec<u8>], spread: Spread) -> Result<Shot> {
+        Layer::fire_spread(self, frames, spread)
+    }
+    fn exchange(&mut self, frame: &[u8]) -> Result<Outcome> {
+        Layer::exchange(self, frame)
+    }
+    fn counters(&mut self, map: &str) -> Result<Vec<u64>> {
+        self.inner_mut().counters(map)
+    }
+    fn veth(&mut self) -> Option<&mut VethTarget> {
+        self.inner_mut().veth()
+    }
+    fn barriers_sent(&self) -> u64 {
+        self.inner().barriers_sent()
+    }
+    fn source(&self, addr: std::net::Ipv4Addr) -> std::net::Ipv4Addr {
+        Layer::source(self, addr)
+    }
+}
+
 /// Creates a target: loads a fresh copy of `program` from `object` and, in the veth modes,
 /// builds `topology` and attaches the program where the topology says.
 pub fn open(

@@ -14,8 +14,7 @@ use std::{collections::BTreeSet, net::Ipv4Addr};
 
 use kernel::{
     error::{Error, Result},
-    object::LoadedProgram,
-    target::{Mode, Shot, Spread, Target, VethTarget},
+    target::{Layer, Shot, Spread, Target},
     verdict::Outcome,
 };
 
@@ -38,7 +37,8 @@ pub fn fresh_sources<'t, 'f>(
     Ok(FreshTarget::new(target, by))
 }
 
-/// A target whose fired frames come from sources moved by [`Move`].
+/// A target whose fired frames come from sources moved by [`Move`]. Its veth, reached through
+/// [`Target::veth`], sends frames as they are: checks that need fresh sources fire them.
 pub struct FreshTarget<'t> {
     inner: &'t mut dyn Target,
     by: Move,
@@ -105,12 +105,12 @@ impl Move {
     }
 }
 
-impl Target for FreshTarget<'_> {
-    fn mode(&self) -> Mode {
-        self.inner.mode()
+impl Layer for FreshTarget<'_> {
+    fn inner(&self) -> &dyn Target {
+        self.inner
     }
-    fn program(&mut self) -> &mut LoadedProgram {
-        self.inner.program()
+    fn inner_mut(&mut self) -> &mut dyn Target {
+        self.inner
     }
     fn fire(&mut self, frames: &[Vec<u8>]) -> Result<Shot> {
         let frames = self.by.rewrite(frames);
@@ -124,16 +124,6 @@ impl Target for FreshTarget<'_> {
         let mut frame = frame.to_vec();
         move_source(&mut frame, self.by.0);
         self.inner.exchange(&frame)
-    }
-    fn counters(&mut self, map: &str) -> Result<Vec<u64>> {
-        self.inner.counters(map)
-    }
-    /// The veth itself sends frames as they are: checks that need fresh sources fire them.
-    fn veth(&mut self) -> Option<&mut VethTarget> {
-        self.inner.veth()
-    }
-    fn barriers_sent(&self) -> u64 {
-        self.inner.barriers_sent()
     }
     fn source(&self, addr: Ipv4Addr) -> Ipv4Addr {
         moved(addr.octets(), self.by.0).into()
