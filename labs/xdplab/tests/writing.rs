@@ -124,8 +124,12 @@ fn check_section(readme: &str) {
             );
             assert_eq!(code, 0, "{readme}: {line}: {err}");
         } else if line.starts_with("xdplab run ") {
-            // The skeleton loads and is judged: some checks pass, the rest fail as behaviour.
-            assert!(code == 0 || code == 1, "{readme}: {line}: {out}{err}");
+            // The skeleton loads and is judged: some checks pass, the rest fail as behaviour
+            // (2 only for checks the harness could not judge on a loaded machine: UNVR).
+            assert!(
+                code == 0 || code == 1 || (code == 2 && out.contains("UNVR ")),
+                "{readme}: {line}: {out}{err}"
+            );
             assert!(out.contains("PASS "), "{readme}: {line}: {out}");
             for refused in ["not found", "does not compile", "verifier", "wrong layout"] {
                 assert!(!out.contains(refused), "{readme}: {line}: {out}");
