@@ -166,7 +166,7 @@ fn bases(canonical: &FrameSpec) -> Vec<FrameSpec> {
 }
 
 /// Every base, and every base with one field set to one of its values from the menu, each
-/// distinct frame once: a mistake about a single field meets the frame that shows it whatever the seed.
+/// distinct frame once (a checksum landing on 0 after a rewrite once per backend): a mistake about a single field meets the frame that shows it whatever the seed.
 pub fn sweep(canonical: &FrameSpec, i: &Interesting) -> Vec<FrameSpec> {
     let m = Menu::new(i);
     let mut out = Vec::new();
@@ -213,7 +213,14 @@ pub fn sweep(canonical: &FrameSpec, i: &Interesting) -> Vec<FrameSpec> {
         );
         for v in variants {
             if seen.insert(v.build()) {
-                out.push(v);
+                // A checksum made to land on 0 for one backend shows a mistake only when the
+                // frame reaches that backend: sent once for each, consecutive frames of a round
+                // robin reach every backend whatever the rotation's phase.
+                let copies = match v.l4_csum {
+                    L4Csum::LandsOnZeroFor(_) => i.rewritten_to.len().max(1),
+                    _ => 1,
+                };
+                out.extend(std::iter::repeat_n(v, copies));
             }
         }
     }
@@ -446,6 +453,25 @@ mod tests {
         }
         let distinct: std::collections::HashSet<&Vec<u8>> = built.iter().collect();
         assert_eq!(distinct.len(), built.len(), "a frame swept twice");
+        // With backends, a checksum landing on 0 for one is sent once per backend, in a row.
+        let backends = vec![[10, 0, 0, 11].into(), [10, 0, 0, 12].into()];
+        let i = Interesting {
+            rewritten_to: backends,
+            ..i
+        };
+        let swept = sweep(&canonical(), &i);
+        let landing: Vec<usize> = swept
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| matches!(f.l4_csum, L4Csum::LandsOnZeroFor(_)))
+            .map(|(k, _)| k)
+            .collect();
+        assert!(!landing.is_empty());
+        for pair in landing.chunks(2) {
+            assert_eq!(pair.len(), 2);
+            assert_eq!(pair[1], pair[0] + 1);
+            assert_eq!(swept[pair[0]].build(), swept[pair[1]].build());
+        }
         // One field at a time: the byte-swapped port appears as a destination port alone.
         assert!(
             swept
