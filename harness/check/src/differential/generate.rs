@@ -466,7 +466,7 @@ mod tests {
             .filter(|(_, f)| matches!(f.l4_csum, L4Csum::LandsOnZeroFor(_)))
             .map(|(k, _)| k)
             .collect();
-        assert!(!landing.is_empty());
+        assert!(landing.len() >= 2, "{landing:?}");
         for pair in landing.chunks(2) {
             assert_eq!(pair.len(), 2);
             assert_eq!(pair[1], pair[0] + 1);
