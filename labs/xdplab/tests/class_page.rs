@@ -5,7 +5,7 @@
 //! (`just class-page-screenshot`).
 
 mod common;
-use common::{class, dump_dom, fresh_dir, screenshot, section, xdplab};
+use common::{class, dump_dom, fresh_dir, grade, screenshot, section};
 
 /// The students named by the row links (`students/NAME/report.html`) in `html`, in order.
 fn row_names(html: &str) -> Vec<&str> {
@@ -19,13 +19,7 @@ fn row_names(html: &str) -> Vec<&str> {
 fn class_page_shows_the_class() {
     let subs = class("page");
     let out = fresh_dir("page-results");
-    xdplab(&[
-        "grade",
-        "7.1",
-        subs.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    grade("7.1", &subs, &out, &[]);
     let page = out.join("index.html");
     let html = std::fs::read_to_string(&page).unwrap();
     // Self-contained: nothing to fetch (the only URL is the SVG namespace).

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::Value;
 
 mod common;
-use common::{fresh_dir, xdplab};
+use common::{fresh_dir, grade, xdplab};
 
 const FILTER_C: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -116,15 +116,7 @@ fn rubric_scores_speed_against_the_reference() {
     let rubric = build.join("rubric.toml");
     std::fs::write(&rubric, "[perf]\nmax_ratio = 3.0\npoints = 6\n").unwrap();
     let out = fresh_dir("perf-rubric-results");
-    xdplab(&[
-        "grade",
-        "7.1",
-        subs.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--rubric",
-        rubric.to_str().unwrap(),
-    ]);
+    grade("7.1", &subs, &out, &["--rubric", rubric.to_str().unwrap()]);
     let report = |s: &str| -> Value {
         serde_json::from_str(
             &std::fs::read_to_string(out.join("students").join(s).join("report.json")).unwrap(),

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 mod common;
-use common::{files, fresh_dir, xdplab};
+use common::{files, fresh_dir, grade};
 
 const DDOS_C: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -75,18 +75,12 @@ fn grading_lab_7_2_twice_gives_identical_files() {
     put(&subs, "judy", "b.o", &correct);
     std::fs::write(subs.join("ken.o"), "int main() {}\n").unwrap();
 
-    let grade = |name: &str| {
+    let graded = |name: &str| {
         let out = fresh_dir(name);
-        xdplab(&[
-            "grade",
-            "7.2",
-            subs.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]);
+        grade("7.2", &subs, &out, &[]);
         out
     };
-    let (one, two) = (grade("repro-1"), grade("repro-2"));
+    let (one, two) = (graded("repro-1"), graded("repro-2"));
 
     // What was measured is kept, outside the graded files.
     for student in ["bo", "cy"] {

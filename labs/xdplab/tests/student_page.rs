@@ -9,7 +9,7 @@
 use std::path::Path;
 
 mod common;
-use common::{FILTER_C, dump_dom, fresh_dir, screenshot, section, xdplab};
+use common::{FILTER_C, dump_dom, fresh_dir, grade, screenshot, section};
 
 #[test]
 fn a_students_page_puts_failures_first_with_diff_hint_and_replay() {
@@ -31,15 +31,7 @@ fn a_students_page_puts_failures_first_with_diff_hint_and_replay() {
     )
     .unwrap();
     let out = fresh_dir("student-page-results");
-    xdplab(&[
-        "grade",
-        "7.1",
-        subs.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--rubric",
-        rubric.to_str().unwrap(),
-    ]);
+    grade("7.1", &subs, &out, &["--rubric", rubric.to_str().unwrap()]);
     let kim_page = out.join("students/kim/report.html");
     let kim = dump_dom(&kim_page);
     // Failures first.

@@ -143,6 +143,19 @@ pub(crate) fn section<'a>(dom: &'a str, id: &str) -> &'a str {
     &dom[start..end]
 }
 
+/// `xdplab grade LAB SUBS --out OUT` with `extra` arguments, which must succeed; its stdout.
+pub(crate) fn grade(lab: &str, subs: &Path, out: &Path, extra: &[&str]) -> String {
+    let mut args = vec![
+        "grade",
+        lab,
+        subs.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    xdplab(&args)
+}
+
 /// Serialises `env up`/`env down` between test processes (the namespaces have fixed names).
 pub(crate) fn env_lock() -> std::fs::File {
     use std::os::fd::AsRawFd;
