@@ -245,7 +245,10 @@ pub fn open(
 ) -> Result<Box<dyn Target>> {
     let loaded = object.load(program)?;
     Ok(match mode {
-        Mode::TestRun | Mode::Auto => Box::new(TestRunTarget { program: loaded }),
+        Mode::TestRun | Mode::Auto => Box::new(TestRunTarget {
+            program: loaded,
+            scratch: Vec::new(),
+        }),
         Mode::Native => Box::new(VethTarget::new(loaded, topology, AttachMode::Native)?),
         Mode::Generic => Box::new(VethTarget::new(loaded, topology, AttachMode::Generic)?),
     })
@@ -254,6 +257,8 @@ pub fn open(
 /// Runs each frame through BPF_PROG_TEST_RUN.
 pub struct TestRunTarget {
     program: LoadedProgram,
+    /// The output buffer every run writes into (see [`LoadedProgram::test_run_in`]).
+    scratch: Vec<u8>,
 }
 
 impl Target for TestRunTarget {
@@ -416,11 +421,11 @@ impl TestRunTarget {
     /// Runs one frame, adding the kernel's time for it to `kernel` (which the caller holds to
     /// the per-frame budget).
     fn run(&mut self, frame: &[u8], kernel: &mut KernelTime) -> Result<Outcome> {
-        let (verdict, out, took) = self.program.test_run_timed(frame)?;
+        let (verdict, out, took) = self.program.test_run_in(frame, &mut self.scratch)?;
+        let bytes = matches!(verdict, Verdict::Pass | Verdict::Tx | Verdict::Redirect)
+            .then(|| out.to_vec());
         kernel.add(took);
         kernel.within_budget(self.program.name())?;
-        let bytes =
-            matches!(verdict, Verdict::Pass | Verdict::Tx | Verdict::Redirect).then_some(out);
         Ok(Outcome {
             verdict,
             bytes,
