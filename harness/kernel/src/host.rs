@@ -90,6 +90,15 @@ pub fn judge() -> String {
     }
 }
 
+/// Whether this runs inside the VM that `xdplab --vm` boots, whose vCPUs are threads the host
+/// schedules among its own (emulated or KVM).
+pub fn in_vm() -> bool {
+    matches!(
+        std::env::var("XDPLAB_VM").as_deref(),
+        Ok("kvm" | "emulated")
+    )
+}
+
 /// The major and minor version of a release string (`6.12.48+deb13-amd64` gives (6, 12)).
 pub fn series(release: &str) -> Option<(u32, u32)> {
     let mut parts = release.split(['.', '-', '+']);
