@@ -55,7 +55,6 @@ pub const CONTENDED: Spread = Spread::Concurrent {
     cpus: 2,
     test_runs: 100_000,
     sends: 1000,
-    run_time: None,
 };
 
 /// The check `counts-from-2-cpus` of `part`: `frames` run from two CPUs at once ([`CONTENDED`]),
@@ -158,9 +157,8 @@ fn paced(t: &mut dyn Target, frames: &[Vec<u8>]) -> Result<Spread> {
         return Ok(CONTENDED);
     }
     const SINGLE_RUNS: usize = 5;
-    // Per frame, its fastest single run; the slowest frame sets the count, the fastest bounds
-    // the time a thread ran.
-    let (mut slowest, mut fastest) = (Duration::ZERO, Duration::MAX);
+    // Per frame, its fastest single run; the slowest frame sets the count.
+    let mut slowest = Duration::ZERO;
     for f in frames {
         let mut best = Duration::MAX;
         for _ in 0..SINGLE_RUNS {
@@ -168,7 +166,6 @@ fn paced(t: &mut dyn Target, frames: &[Vec<u8>]) -> Result<Spread> {
             best = best.min(took);
         }
         slowest = slowest.max(best);
-        fastest = fastest.min(best);
     }
     let fit = Duration::from_millis(50).as_nanos() / slowest.as_nanos().max(1);
     Ok(Spread::Concurrent {
@@ -177,7 +174,6 @@ fn paced(t: &mut dyn Target, frames: &[Vec<u8>]) -> Result<Spread> {
             .unwrap_or(u32::MAX)
             .clamp(1000, test_runs),
         sends,
-        run_time: Some(fastest),
     })
 }
 

@@ -80,19 +80,32 @@ pub enum Spread {
         test_runs: u32,
         /// How many times each thread sends each frame on a veth.
         sends: u32,
-        /// The program's time for one run of the fastest frame, measured alone before the
-        /// batch (test-run): inside a VM, where the guest's clock runs on while the host has a
-        /// vCPU off, it bounds how long each thread really ran (see [`cpus::overlapped`]).
-        run_time: Option<Duration>,
     },
 }
+
+/// In test-run mode a [`Spread::Concurrent`] batch first runs each frame [`ALONE_LOOPS`] times
+/// [`ALONE_LOOP`] times in a row on one CPU alone. The fastest loop's pace bounds from below how
+/// long each contended loop really ran (contention only slows runs), which matters inside a VM,
+/// whose guest clock runs on while the host has a vCPU off (see [`cpus::overlapped`]). Single
+/// runs would not do: each carries the kernel's timing overhead (450 ns a run where a loop ran
+/// 70-150 ns a run, in an emulated VM). Enough runs in all that the program's state reaches the
+/// steady path the contended loops take (an emptied bucket, a full SYN window).
+pub const ALONE_LOOPS: u32 = 5;
+/// See [`ALONE_LOOPS`].
+pub const ALONE_LOOP: u32 = 2000;
 
 impl Spread {
     /// How many times the program runs each frame of the batch in `mode`.
     pub fn runs_per_frame(self, mode: Mode) -> u64 {
         match self {
             Spread::InTurn { .. } => 1,
-            Spread::Concurrent { cpus, .. } => cpus as u64 * u64::from(self.repeat(mode)),
+            Spread::Concurrent { cpus, .. } => {
+                let alone = match mode {
+                    Mode::TestRun | Mode::Auto => ALONE_LOOPS * ALONE_LOOP,
+                    Mode::Native | Mode::Generic => 0,
+                };
+                cpus as u64 * u64::from(self.repeat(mode)) + u64::from(alone)
+            }
         }
     }
 
@@ -308,12 +321,25 @@ impl Target for TestRunTarget {
                 })
                 .collect::<Result<Vec<_>>>()?,
             Spread::Concurrent {
-                test_runs: repeat,
-                run_time,
-                ..
+                test_runs: repeat, ..
             } => {
                 let _installed = Dispatched::hold(&mut self.program)?;
                 let program = &self.program;
+                // Each frame's fastest pace alone, a run's time, on the first CPU.
+                let alone = {
+                    let _on = OnCpu::pin(on[0])?;
+                    frames
+                        .iter()
+                        .map(|f| {
+                            let mut fastest = Duration::MAX;
+                            for _ in 0..ALONE_LOOPS {
+                                let (_, took) = program.test_run_shared(f, ALONE_LOOP)?;
+                                fastest = fastest.min(took / ALONE_LOOP);
+                            }
+                            Ok(fastest)
+                        })
+                        .collect::<Result<Vec<Duration>>>()?
+                };
                 let together = cpus::SpinBarrier::new(on.len());
                 let together = &together;
                 let (mut verdicts, spans, time) = std::thread::scope(|s| {
@@ -341,13 +367,11 @@ impl Target for TestRunTarget {
                 })?;
                 // Frame by frame: the CPUs must have run each one at the same time. In a VM a
                 // span is guest time, which runs on while the host has the vCPU off: only the
-                // runs themselves, timed alone before, count as running.
-                let running = run_time
-                    .filter(|_| crate::host::in_vm())
-                    .map(|t| t * repeat);
-                for i in 0..frames.len() {
+                // runs themselves, at the pace of the frame's runs alone, count as running.
+                let in_vm = crate::host::in_vm();
+                for (i, alone) in alone.iter().enumerate() {
                     let each: Vec<cpus::Span> = spans.iter().map(|s| s[i]).collect();
-                    cpus::overlapped(&each, running)?;
+                    cpus::overlapped(&each, in_vm.then(|| *alone * repeat))?;
                 }
                 // Contended runs: their times include waiting for each other, so only totals.
                 kernel = KernelTime {
