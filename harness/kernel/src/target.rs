@@ -84,7 +84,8 @@ pub enum Spread {
 }
 
 /// In test-run mode a [`Spread::Concurrent`] batch first runs each frame [`ALONE_LOOPS`] times
-/// [`ALONE_LOOP`] times in a row on one CPU alone. The fastest loop's pace bounds from below how
+/// [`ALONE_LOOP`] times in a row on one CPU alone (fewer for a program slow enough to get fewer
+/// contended runs: a tenth of those, at least 100). The fastest loop's pace bounds from below how
 /// long each contended loop really ran (contention only slows runs), which matters inside a VM,
 /// whose guest clock runs on while the host has a vCPU off (see [`cpus::overlapped`]). Single
 /// runs would not do: each carries the kernel's timing overhead (450 ns a run where a loop ran
@@ -101,11 +102,19 @@ impl Spread {
             Spread::InTurn { .. } => 1,
             Spread::Concurrent { cpus, .. } => {
                 let alone = match mode {
-                    Mode::TestRun | Mode::Auto => ALONE_LOOPS * ALONE_LOOP,
+                    Mode::TestRun | Mode::Auto => ALONE_LOOPS * self.alone_loop(),
                     Mode::Native | Mode::Generic => 0,
                 };
                 cpus as u64 * u64::from(self.repeat(mode)) + u64::from(alone)
             }
+        }
+    }
+
+    /// How many runs each loop alone takes (see [`ALONE_LOOPS`]).
+    fn alone_loop(self) -> u32 {
+        match self {
+            Spread::InTurn { .. } => 0,
+            Spread::Concurrent { test_runs, .. } => (test_runs / 10).clamp(100, ALONE_LOOP),
         }
     }
 
@@ -333,8 +342,9 @@ impl Target for TestRunTarget {
                         .map(|f| {
                             let mut fastest = Duration::MAX;
                             for _ in 0..ALONE_LOOPS {
-                                let (_, took) = program.test_run_shared(f, ALONE_LOOP)?;
-                                fastest = fastest.min(took / ALONE_LOOP);
+                                let loop_runs = spread.alone_loop();
+                                let (_, took) = program.test_run_shared(f, loop_runs)?;
+                                fastest = fastest.min(took / loop_runs);
                             }
                             Ok(fastest)
                         })
