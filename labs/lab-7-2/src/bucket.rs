@@ -281,30 +281,38 @@ impl Trace {
     /// refills the bucket for every frame: then the program is too slow (see kernel::budget).
     fn vacuous(&self, program: &str, kernel: KernelTime, frames: usize, fired: &[Fired]) -> Error {
         let took: Duration = fired.iter().map(|(_, _, took, _)| *took).sum();
-        let designed_ms: f64 = self
-            .segments
-            .iter()
-            .map(|s| {
-                let quiet = s.quiet.map_or(0.0, |q| q.as_secs_f64() * 1e3);
-                let paced = match s.pace {
-                    Pace::Burst => 0.0,
-                    Pace::PerMs(q) => s.frames.len() as f64 / q,
-                };
-                quiet + paced
-            })
-            .sum();
-        let frames = frames as f64;
         let e = Error::env(format!(
             "all {frames} frames found a token: sent over {} besides the quiet, long enough for \
              the contract's bucket to refill for each, so the trace verifies nothing; the \
              machine delivered the frames too slowly",
             ms(took)
         ));
-        kernel.blame(
-            program,
-            |t| CAPACITY + designed_ms + t.as_secs_f64() * 1e3 + SLACK < frames,
-            e,
-        )
+        let refilled = self.refilled_by_design(fired);
+        kernel.blame(program, |_| !refilled, e)
+    }
+
+    /// Whether the contract's bucket, given no time but the trace's deliberate waits (quiet,
+    /// pacing) and the program's own time in each segment, holds a token for every frame. A
+    /// quiet refills it to 1000 at most, so a long quiet before a segment bigger than the bucket
+    /// explains nothing.
+    fn refilled_by_design(&self, fired: &[Fired]) -> bool {
+        let mut level = CAPACITY;
+        for (seg, (.., own)) in self.segments.iter().zip(fired) {
+            let n = seg.frames.len() as f64;
+            if let Some(q) = seg.quiet {
+                level = (level + q.as_secs_f64() * 1e3).min(CAPACITY);
+            }
+            let paced = match seg.pace {
+                Pace::Burst => 0.0,
+                Pace::PerMs(q) => n / q,
+            };
+            let refill = paced + own.time.as_secs_f64() * 1e3;
+            if level + refill + SLACK < n {
+                return false;
+            }
+            level = (level + refill - n).clamp(0.0, CAPACITY);
+        }
+        true
     }
 
     /// Why a trace that caught nothing could not have caught a bucket that restarts its clock
@@ -541,5 +549,88 @@ mod tests {
         assert!(first_misfit(&simulate(3000, 0.5, 1000.0, 1.2)).is_some());
         // Within the tolerance: 1% fast.
         assert_eq!(first_misfit(&simulate(3000, 0.5, 1000.0, 1.01)), None);
+    }
+
+    /// `steady-stream`'s shape: 500, 600 ms of quiet, 1500, then 600 at 2 per ms and 200 at 1.
+    fn stream_trace() -> Trace {
+        let seg = |n, pace| {
+            Segment::new(
+                "s",
+                n,
+                |_| FrameBuilder::ethernet(kernel::topology::CLIENT_MAC, kernel::topology::DUT_MAC),
+                pace,
+                Spend::ByVerdict,
+            )
+        };
+        Trace {
+            segments: vec![
+                seg(500, Pace::Burst),
+                seg(1500, Pace::Burst).after_quiet(Duration::from_millis(600)),
+                seg(600, Pace::PerMs(2.0)),
+                seg(200, Pace::PerMs(1.0)),
+            ],
+            width: 2,
+            counters: vec![],
+        }
+    }
+
+    /// The trace fired with the program's own time `own_ms` in each segment.
+    fn fired(trace: &Trace, own_ms: [f64; 4]) -> Vec<Fired> {
+        trace
+            .segments
+            .iter()
+            .zip(own_ms)
+            .map(|(s, own)| {
+                let n = s.frames.len();
+                let kernel = KernelTime {
+                    runs: n as u64,
+                    time: Duration::from_secs_f64(own / 1e3),
+                    fastest: None,
+                };
+                (vec![Verdict::Pass; n], vec![], Duration::ZERO, kernel)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_quiet_refills_the_bucket_to_capacity_only() {
+        let trace = stream_trace();
+        // 600 ms of quiet and 500 ms of streams do not pass 2800 frames through a bucket of
+        // 1000: a program fast or not, the machine made every frame find a token.
+        assert!(!trace.refilled_by_design(&fired(&trace, [0.1, 0.3, 400.0, 0.1])));
+        // The program's own 600 ms inside the burst of 1500 and 300 ms inside the 2-per-ms
+        // stream would.
+        assert!(trace.refilled_by_design(&fired(&trace, [0.1, 600.0, 300.0, 0.1])));
+        assert!(!trace.refilled_by_design(&fired(&trace, [0.1, 600.0, 0.1, 0.1])));
+    }
+
+    /// The streams' frames of `stream_trace`, after 2000 frames at once, sent in lumps of
+    /// `lump` every `lump / 2` ms (each lump within 0.01 ms).
+    fn stream_runs(lump: usize) -> Vec<Run> {
+        let at_once = (0..2000).map(|_| Run {
+            from: 0.0,
+            to: 1.0,
+            spent: true,
+        });
+        let stream = (0..800).map(|i| {
+            let at = 1.0 + (i / lump * lump) as f64 * 0.5;
+            Run {
+                from: at,
+                to: at + 0.01,
+                spent: true,
+            }
+        });
+        at_once.chain(stream).collect()
+    }
+
+    #[test]
+    fn a_stream_sent_in_lumps_cannot_tell_a_clock_restarted_by_each_frame() {
+        let trace = stream_trace();
+        let fired = fired(&trace, [0.1; 4]);
+        assert!(trace.unpaced("p", &stream_runs(1), &fired).is_none());
+        let e = trace
+            .unpaced("p", &stream_runs(4), &fired)
+            .expect("unverified");
+        assert_eq!(e.class(), kernel::FailureClass::Environment, "{e}");
     }
 }
