@@ -435,9 +435,11 @@ impl Trace {
 /// Waits until `at`: asleep while it is far, then spinning, so that a thread the scheduler
 /// runs at once is on time to microseconds.
 fn until(at: Instant) {
-    let far = at.saturating_duration_since(Instant::now());
-    if far > SPIN_BEFORE_DUE {
-        thread::sleep(far - SPIN_BEFORE_DUE);
+    let asleep = at
+        .saturating_duration_since(Instant::now())
+        .saturating_sub(SPIN_BEFORE_DUE);
+    if !asleep.is_zero() {
+        thread::sleep(asleep);
     }
     while Instant::now() < at {
         std::hint::spin_loop();
