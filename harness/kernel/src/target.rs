@@ -381,7 +381,7 @@ impl Target for TestRunTarget {
                 let in_vm = crate::host::in_vm();
                 for (i, alone) in alone.iter().enumerate() {
                     let each: Vec<cpus::Span> = spans.iter().map(|s| s[i]).collect();
-                    cpus::overlapped(&each, in_vm.then(|| *alone * repeat))?;
+                    cpus::overlapped(&each, in_vm.then(|| *alone * repeat), repeat)?;
                 }
                 // Contended runs: their times include waiting for each other, so only totals.
                 kernel = KernelTime {
