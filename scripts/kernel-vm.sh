@@ -226,15 +226,30 @@ run() {
     # vng runs virtme-run by name: from its own venv.
     PATH="$(dirname "$vng"):$PATH"
     kvm=$(kvm_args)
-    accel=kvm
-    [ -z "$kvm" ] || accel=emulated
+    accel=kvm clock=()
+    if [ -n "$kvm" ]; then
+        accel=emulated
+        # Under emulation the guest finds its vCPUs' TSCs "unsynchronized" and falls back to
+        # the HPET, whose every read (each bpf_ktime_get_ns) is an emulated device access under
+        # qemu's global lock: two vCPUs reading the clock take turns. The emulated TSC is the
+        # host's (constant, synchronized), so the guest may trust it.
+        clock=(--append "clocksource=tsc tsc=reliable")
+    fi
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
     rm -f "$dir/.vm-status"
+    # With a socket from the caller (xdplab --vm serves one), a virtio serial port on which
+    # the guest asks the host how long each vCPU really ran (harness/kernel/src/vcpus.rs); the
+    # host tells qemu's vCPU threads by their names (`CPU 0/TCG`), which debug-threads gives.
+    local port=() guest_env=""
+    if [ -n "${XDPLAB_VM_VCPU_SOCKET:-}" ]; then
+        port=("--qemu-opts=-name virtme-ng,debug-threads=on -chardev socket,id=xdplabvcpus,path=$XDPLAB_VM_VCPU_SOCKET -device virtio-serial-pci -device virtserialport,chardev=xdplabvcpus,name=xdplab.vcpus")
+        guest_env='export XDPLAB_VM_VCPUS=xdplab.vcpus; modprobe -q virtio_console 2>/dev/null || true'
+    fi
     local cmd script="$dir/.vm-command.sh"
     printf -v cmd '%q ' "$@"
-    printf '#!/bin/bash\nexport XDPLAB_VM=%s\ncd %q\n%s\necho $? > %q\n' "$accel" "$PWD" "$cmd" \
-        "$dir/.vm-status" >"$script"
+    printf '#!/bin/bash\nexport XDPLAB_VM=%s\n%s\ncd %q\n%s\necho $? > %q\n' "$accel" "$guest_env" \
+        "$PWD" "$cmd" "$dir/.vm-status" >"$script"
     chmod +x "$script"
     # A signal to this script stops the VM (timeout passes it to its process group, qemu's)
     # before the script ends, so an interrupted caller leaves no qemu behind.
@@ -251,7 +266,7 @@ run() {
         # In the background and waited for: a trapped signal interrupts `wait`, not a
         # foreground command.
         timeout "${XDPLAB_VM_TIMEOUT:-3000}" "$vng" $kvm --verbose --run "$vmlinuz" \
-            --cpus 2 --memory "${XDPLAB_VM_MEMORY:-4G}" --rwdir "$dir" "${shares[@]}" \
+            --cpus 2 --memory "${XDPLAB_VM_MEMORY:-4G}" "${clock[@]}" "${port[@]}" --rwdir "$dir" "${shares[@]}" \
             --exec "$script" </dev/null >"$console" 2>&1 &
         vm_pid=$!
         wait "$vm_pid" || status=$?

@@ -313,9 +313,10 @@ for series in "${series_list[@]}"; do
         # target/tmp takes the C objects the tests compile (their CARGO_TARGET_TMPDIR); the
         # ccache directory takes the guest's cache bookkeeping. Both writes stay in the guest.
         # The CPU time qemu used is printed too: on a shared machine it says more about how
-        # long an idle machine takes than the wall time does.
+        # long an idle machine takes than the wall time does. `xdplab vm run` is the script's
+        # `run` with the host's account of the vCPUs served, as `--vm` has it.
         TIMEFORMAT="test-kernel: the $series VM took %0R s wall, %0U s user + %0S s system CPU time"
-        time scripts/kernel-vm.sh run "$series" "$meta/$series" --overlay "$root/target/tmp" \
+        time "${XDPLAB:-$root/target/release/xdplab}" vm run "$series" "$meta/$series" --overlay "$root/target/tmp" \
             --overlay "$cache" bash "$root/scripts/test-kernel.sh" --in-vm "$meta/$series/vm" \
             "$meta" "$cache" "$(dirname "$(command -v cargo-nextest)")" "$mine"
     ) &

@@ -170,6 +170,14 @@ impl FrameBuilder {
         self
     }
 
+    /// The same packet from another IPv4 source (a frame that is not IPv4 stays as it is).
+    pub fn ipv4_src(mut self, new: Ipv4Addr) -> Self {
+        if let Net::Ipv4 { src, .. } = &mut self.net {
+            *src = new;
+        }
+        self
+    }
+
     /// Adds raw IPv4 option bytes, zero-padded to a multiple of 4; the IHL grows to match.
     ///
     /// # Panics

@@ -55,6 +55,7 @@ pub const CONTENDED: Spread = Spread::Concurrent {
     cpus: 2,
     test_runs: 100_000,
     sends: 1000,
+    staggered: false,
 };
 
 /// The check `counts-from-2-cpus` of `part`: `frames` run from two CPUs at once ([`CONTENDED`]),
@@ -75,7 +76,32 @@ pub fn counts_from_2_cpus(
         "counts-from-2-cpus",
         "two CPUs running the program at once: every frame counted once (an atomic add)",
     )
-    .custom(move |t| judge_counts(t, counters, None, (per_run, highest), &frames))
+    .custom(move |t| judge_counts(t, counters, None, (per_run, highest), &frames, false))
+}
+
+/// [`counts_from_2_cpus`] with the CPUs kept apart: `frames` and `twins` (as many, each the
+/// same packet as its frame from another source, or whatever else the program keeps its state
+/// by) run at once, one CPU on a frame while the other runs its twin (a
+/// [`Spread::Concurrent`] staggered by half), then the other way round. The CPUs still update
+/// the same counters, and a plain `+= 1` still loses counts; they no longer write the same
+/// per-source state, which inside an emulated VM slowed both to the pace of taking turns, so
+/// their overlap could not be shown.
+pub fn counts_from_2_cpus_apart(
+    lab: &str,
+    part: &str,
+    counters: &'static str,
+    (frames, twins): (Vec<Vec<u8>>, Vec<Vec<u8>>),
+    (per_run, highest): (u64, Option<u32>),
+) -> Check {
+    assert_eq!(frames.len(), twins.len(), "a twin for every frame");
+    let all: Vec<Vec<u8>> = frames.into_iter().chain(twins).collect();
+    Check::new(
+        lab,
+        part,
+        "counts-from-2-cpus",
+        "two CPUs running the program at once: every frame counted once (an atomic add)",
+    )
+    .custom(move |t| judge_counts(t, counters, None, (per_run, highest), &all, true))
 }
 
 /// [`counts_from_2_cpus`] for one entry, `counters[index]`, that must move once per run (where
@@ -88,20 +114,21 @@ pub fn counts_entry_from_2_cpus(
     frames: Vec<Vec<u8>>,
 ) -> Check {
     Check::new(lab, part, "counts-from-2-cpus", description)
-        .custom(move |t| judge_counts(t, counters, Some(index), (1, Some(index)), &frames))
+        .custom(move |t| judge_counts(t, counters, Some(index), (1, Some(index)), &frames, false))
 }
 
-/// Runs `frames` as [`CONTENDED`] says and judges `counters` (entry `entry`, or all entries
-/// together) against `per_run` per run.
+/// Runs `frames` as [`CONTENDED`] says (`staggered` or not) and judges `counters` (entry
+/// `entry`, or all entries together) against `per_run` per run.
 fn judge_counts(
     t: &mut dyn Target,
     counters: &'static str,
     entry: Option<u32>,
     (per_run, highest): (u64, Option<u32>),
     frames: &[Vec<u8>],
+    staggered: bool,
 ) -> Result<Judgement> {
     let mode = t.mode();
-    let spread = paced(t, frames)?;
+    let spread = paced(t, frames, staggered)?;
     let runs = frames.len() as u64 * spread.runs_per_frame(mode);
     // A batch whose CPUs did not run at the same time (a loaded machine: other tests, other
     // graders) proves nothing and is an environment fault: tried again, each try with its
@@ -113,7 +140,13 @@ fn judge_counts(
     let tries_at_most = if kernel::host::in_vm() { 6 } else { 25 };
     let mut tries = 1;
     let counted = loop {
-        match counted_once(t, counters, highest, entry, frames, runs, spread) {
+        match counted_once(
+            t,
+            (counters, highest, entry),
+            frames,
+            (runs, per_run),
+            spread,
+        ) {
             Err(e) if e.class() == FailureClass::Environment && tries < tries_at_most => {
                 tries += 1;
             }
@@ -146,7 +179,7 @@ fn judge_counts(
 /// program's first run in a software-emulated VM includes translating its code (tens of
 /// microseconds where later runs take one), which cut the loops to 1000 runs, a millisecond or
 /// two, shorter than the host's time slice, so the vCPUs never ran together.
-fn paced(t: &mut dyn Target, frames: &[Vec<u8>]) -> Result<Spread> {
+fn paced(t: &mut dyn Target, frames: &[Vec<u8>], staggered: bool) -> Result<Spread> {
     let Spread::Concurrent {
         cpus,
         test_runs,
@@ -156,8 +189,14 @@ fn paced(t: &mut dyn Target, frames: &[Vec<u8>]) -> Result<Spread> {
     else {
         return Ok(CONTENDED);
     };
+    let contended = Spread::Concurrent {
+        cpus,
+        test_runs,
+        sends,
+        staggered,
+    };
     if !matches!(t.mode(), Mode::TestRun | Mode::Auto) || frames.is_empty() {
-        return Ok(CONTENDED);
+        return Ok(contended);
     }
     const SINGLE_RUNS: usize = 5;
     // Per frame, its fastest single run; the slowest frame sets the count.
@@ -183,25 +222,27 @@ fn paced(t: &mut dyn Target, frames: &[Vec<u8>]) -> Result<Spread> {
         cpus,
         test_runs: u32::try_from(fit).unwrap_or(u32::MAX).clamp(1000, most),
         sends,
+        staggered,
     })
 }
 
 /// Sends `frames` spread as `spread` says and returns how much `counters` (entry `entry`,
 /// or all entries) moved, when only those `runs` (and the harness's barriers) ran the program:
 /// a program the student attached to an interface of their own may also run on its traffic,
-/// which counts too, and then the check cannot be judged.
+/// which counts too, and then the check cannot be judged. Counts that add up (`per_run` a run)
+/// prove nothing when the CPUs could not be shown to have run at once (an environment fault,
+/// tried again); counts that do not are wrong either way: a program that counts every run once
+/// never loses or adds one, whoever ran when.
 fn counted_once(
     t: &mut dyn Target,
-    counters: &str,
-    highest: Option<u32>,
-    entry: Option<u32>,
+    (counters, highest, entry): (&str, Option<u32>, Option<u32>),
     frames: &[Vec<u8>],
-    runs: u64,
+    (runs, per_run): (u64, u64),
     spread: Spread,
 ) -> Result<u64> {
     let adopted = t.program().adopted();
     let (runs_before, barriers_before) = (t.program().run_count()?, t.barriers_sent());
-    let (_, deltas) =
+    let (shot, deltas) =
         counters::across_up_to(t, counters, highest, |t| t.fire_spread(frames, spread))?;
     let ran = t.program().run_count()? - runs_before;
     let ours = runs + (t.barriers_sent() - barriers_before);
@@ -212,8 +253,12 @@ fn counted_once(
              counters too; run it again when that interface is quiet"
         )));
     }
-    Ok(match entry {
+    let counted = match entry {
         Some(i) => deltas.get(i as usize).copied().unwrap_or(0),
         None => deltas.iter().sum(),
-    })
+    };
+    match shot.apart {
+        Some(why) if counted == runs * per_run => Err(Error::env(why)),
+        _ => Ok(counted),
+    }
 }

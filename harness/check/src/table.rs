@@ -227,9 +227,16 @@ pub fn spread_line(spread: Spread, mode: Mode) -> String {
         }
         // The count differs by mode: shown as a measured value, so tables (and snapshots)
         // read the same in every mode.
-        Spread::Concurrent { cpus, .. } => format!(
-            "from {cpus} CPUs at once, each running every frame {} times",
-            Shown::measured(u64::from(spread.repeat(mode)))
+        Spread::Concurrent {
+            cpus, staggered, ..
+        } => format!(
+            "from {cpus} CPUs at once, each running every frame {} times{}",
+            Shown::measured(u64::from(spread.repeat(mode))),
+            if staggered {
+                ", the CPUs on different halves of them at any moment"
+            } else {
+                ""
+            }
         ),
     }
 }

@@ -169,7 +169,7 @@ pub const AT_ONCE: f64 = 25_000.0;
 /// When a thread of a [`Spread::Concurrent`](crate::target::Spread::Concurrent) batch started and finished its share.
 pub type Span = (Instant, Instant);
 
-/// Fails (an environment fault) unless the threads' spans overlap for at least a quarter of the
+/// Fails (with why, for an environment fault) unless the threads' spans overlap for at least a quarter of the
 /// shortest: a contended batch whose threads took turns tested nothing. The threads run their
 /// share at real-time priority ([`Realtime`]), so no ordinary process takes their CPUs
 /// meanwhile and a common span is time both spent running the program. (A quarter of a loop of
@@ -177,15 +177,20 @@ pub type Span = (Instant, Instant);
 /// updates in every run measured.)
 ///
 /// Inside a VM that priority is the guest's: the host may take a vCPU off while the guest's
-/// clock runs on, so a span can be mostly time the thread did not run. `running` (the runs'
-/// own time, each thread's) then bounds the time each thread ran; whatever else of its span
-/// counts as a pause, and the common span less every thread's pauses must still make the
-/// quarter. That bound errs towards unverified, never towards a pass.
+/// clock runs on, so a span can be mostly time the thread did not run. `paused` then bounds,
+/// thread by thread, how long each was off during its span (from the host's own account,
+/// [`crate::vcpus`], or from the runs' own time at their fastest pace); the common span less
+/// every thread's pauses must still make the quarter. That bound errs towards unverified,
+/// never towards a pass.
 ///
 /// A quarter of a loop of `runs` runs is `runs / 4` runs at once: a longer loop may instead show
 /// [`AT_ONCE`] runs at once in a smaller share of it (which a VM's longer loops do, see
 /// `harness::cpus`).
-pub fn overlapped(spans: &[Span], running: Option<Duration>, runs: u32) -> Result<Duration> {
+pub fn overlapped(
+    spans: &[Span],
+    paused: Option<&[Duration]>,
+    runs: u32,
+) -> std::result::Result<Duration, String> {
     let start = spans.iter().map(|s| s.0).max();
     let end = spans.iter().map(|s| s.1).min();
     let shortest = spans.iter().map(|s| s.1 - s.0).min().unwrap_or_default();
@@ -193,14 +198,12 @@ pub fn overlapped(spans: &[Span], running: Option<Duration>, runs: u32) -> Resul
         (Some(s), Some(e)) if e > s => e - s,
         _ => Duration::ZERO,
     };
-    let paused: Duration = match running {
-        Some(ran) => spans.iter().map(|s| (s.1 - s.0).saturating_sub(ran)).sum(),
-        None => Duration::ZERO,
-    };
+    let running = paused.is_some();
+    let paused: Duration = paused.map(|p| p.iter().sum()).unwrap_or_default();
     let together = common.saturating_sub(paused);
     let at_once = f64::from(runs) * together.as_secs_f64() / shortest.as_secs_f64().max(1e-9);
     if spans.len() > 1 && together < shortest / 4 && at_once < AT_ONCE {
-        let host = if running.is_some() {
+        let host = if running {
             format!(
                 " (in this VM, where the host may pause a vCPU: {common:?} in common, of \
                  which up to {paused:?} one of them was paused)"
@@ -208,12 +211,12 @@ pub fn overlapped(spans: &[Span], running: Option<Duration>, runs: u32) -> Resul
         } else {
             String::new()
         };
-        return Err(Error::env(format!(
+        return Err(format!(
             "the {} CPUs that had to run the program at the same time did so for {together:?} \
              of the {shortest:?} the shortest of them took{host}; the machine is too loaded to \
              judge what several CPUs at once do",
             spans.len()
-        )));
+        ));
     }
     Ok(together)
 }
@@ -237,13 +240,16 @@ mod tests {
         let ms = Duration::from_millis;
         let same = [(t, t + ms(10)), (t, t + ms(10))];
         // Both ran throughout: all in common.
-        assert_eq!(overlapped(&same, Some(ms(10)), 1000).ok(), Some(ms(10)));
-        // Each ran 8 of its 10 ms: they may have taken turns for 4 of the 10 in common.
-        assert_eq!(overlapped(&same, Some(ms(8)), 1000).ok(), Some(ms(6)));
-        // Each ran 6: at least 2 ms together, under a quarter of the 10.
-        assert!(overlapped(&same, Some(ms(6)), 1000).is_err());
+        assert_eq!(
+            overlapped(&same, Some(&[ms(0); 2]), 1000).ok(),
+            Some(ms(10))
+        );
+        // Each off 2 of its 10 ms: they may have taken turns for 4 of the 10 in common.
+        assert_eq!(overlapped(&same, Some(&[ms(2); 2]), 1000).ok(), Some(ms(6)));
+        // Each off 4: at least 2 ms together, under a quarter of the 10.
+        assert!(overlapped(&same, Some(&[ms(4); 2]), 1000).is_err());
         // The same 2 ms in common, in loops of 200 000 runs: 40 000 runs at once.
-        assert!(overlapped(&same, Some(ms(6)), 200_000).is_ok());
+        assert!(overlapped(&same, Some(&[ms(4); 2]), 200_000).is_ok());
     }
 
     #[test]

@@ -45,6 +45,7 @@ pub mod source;
 pub mod target;
 pub mod tcp;
 pub mod topology;
+pub mod vcpus;
 pub mod verdict;
 
 pub use error::{Error, FailureClass, Result};

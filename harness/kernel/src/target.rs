@@ -80,6 +80,13 @@ pub enum Spread {
         test_runs: u32,
         /// How many times each thread sends each frame on a veth.
         sends: u32,
+        /// Each CPU starts its pass at its own share of the frames (CPU `c` of `n` at frame
+        /// `c * len / n`, wrapping), rather than every CPU running the same frame at once. A
+        /// batch whose halves differ only in what the program keeps state by (one source each)
+        /// keeps the CPUs off each other's state while they still update the same counters:
+        /// inside an emulated VM two vCPUs writing one bucket ran half as fast, as slow as
+        /// taking turns, so their overlap could not be shown.
+        staggered: bool,
     },
 }
 
@@ -136,6 +143,19 @@ impl Spread {
 }
 
 impl Spread {
+    /// The index of the frame that CPU `cpu` (an index into the spread's CPUs) runs at step
+    /// `step` of a [`Spread::Concurrent`] batch of `len` frames.
+    pub fn frame_at(self, cpu: usize, step: usize, len: usize) -> usize {
+        match self {
+            Spread::Concurrent {
+                cpus,
+                staggered: true,
+                ..
+            } => (step + cpu * len / cpus.max(1)) % len.max(1),
+            _ => step,
+        }
+    }
+
     /// Which of the spread's CPUs (an index into them) frame `i` runs on.
     pub fn cpu_of(self, i: usize) -> usize {
         match self {
@@ -159,6 +179,10 @@ pub struct Shot {
     /// The program's own time in the kernel meanwhile, when measured: it tells a program that
     /// ran out a check's clock from a slow machine (see [`crate::budget`]).
     pub kernel: Option<KernelTime>,
+    /// Set when the CPUs of a [`Spread::Concurrent`] batch in test-run mode could not be shown
+    /// to have run the program at the same time (see [`cpus::overlapped`]): why. The runs
+    /// happened all the same, so counts that do not add up still tell.
+    pub apart: Option<String>,
 }
 
 /// A loaded program ready to receive frames in one [`Mode`].
@@ -319,6 +343,7 @@ impl Target for TestRunTarget {
         let on = cpus::usable(spread.cpus())?;
         let start = Instant::now();
         let mut kernel = KernelTime::default();
+        let mut apart = None;
         let outcomes = match spread {
             Spread::InTurn { .. } => frames
                 .iter()
@@ -350,14 +375,23 @@ impl Target for TestRunTarget {
                         })
                         .collect::<Result<Vec<Duration>>>()?
                 };
+                let in_vm = crate::host::in_vm();
+                // Inside a VM, the first CPU's thread asks the host between frames how long each
+                // vCPU really ran (see crate::vcpus).
+                let asking = in_vm && crate::vcpus::offered();
                 let together = cpus::SpinBarrier::new(on.len());
                 let together = &together;
-                let (mut verdicts, spans, time) = std::thread::scope(|s| {
+                let (mut verdicts, spans, time, host) = std::thread::scope(|s| {
                     let threads: Vec<_> = on
                         .iter()
-                        .map(|&cpu| {
+                        .enumerate()
+                        .map(|(c, &cpu)| {
+                            let order: Vec<&[u8]> = (0..frames.len())
+                                .map(|step| &frames[spread.frame_at(c, step, frames.len())][..])
+                                .collect();
+                            let asks = asking.then_some(c == 0);
                             s.spawn(move || {
-                                let run = run_on(program, cpu, frames, repeat, together);
+                                let run = run_on(program, cpu, &order, repeat, (together, asks));
                                 if run.is_err() {
                                     together.abandon();
                                 }
@@ -366,22 +400,46 @@ impl Target for TestRunTarget {
                         })
                         .collect();
                     let mut verdicts = Vec::new();
-                    let (mut spans, mut time) = (Vec::new(), Duration::ZERO);
+                    let (mut spans, mut time, mut host) = (Vec::new(), Duration::ZERO, Vec::new());
                     for t in threads {
-                        let (v, span, took) = t.join().expect("a test-run thread panicked")?;
+                        let (v, span, took, asked) =
+                            t.join().expect("a test-run thread panicked")?;
                         verdicts.push(v);
                         spans.push(span);
                         time += took;
+                        host.extend(asked);
                     }
-                    Ok::<_, Error>((verdicts, spans, time))
+                    Ok::<_, Error>((verdicts, spans, time, host))
                 })?;
                 // Frame by frame: the CPUs must have run each one at the same time. In a VM a
-                // span is guest time, which runs on while the host has the vCPU off: only the
-                // runs themselves, at the pace of the frame's runs alone, count as running.
-                let in_vm = crate::host::in_vm();
-                for (i, alone) in alone.iter().enumerate() {
-                    let each: Vec<cpus::Span> = spans.iter().map(|s| s[i]).collect();
-                    cpus::overlapped(&each, in_vm.then(|| *alone * repeat), repeat)?;
+                // span is guest time, which runs on while the host has the vCPU off. What bounds
+                // each vCPU's pauses: the host's account of the frame where there is one; else
+                // the span less the runs at the fastest pace alone of the step's frames
+                // (contention only slows runs), which errs far towards pauses when contention
+                // slows runs much (two vCPUs adding to one counter: twice as slow).
+                for step in 0..frames.len() {
+                    let each: Vec<cpus::Span> = spans.iter().map(|s| s[step]).collect();
+                    let host_paused: Option<Vec<Duration>> =
+                        match (host.get(step), host.get(step + 1)) {
+                            (Some(Some(before)), Some(Some(after))) => on
+                                .iter()
+                                .map(|&cpu| crate::vcpus::paused(before, after, cpu))
+                                .collect(),
+                            _ => None,
+                        };
+                    let paused: Vec<Duration> = host_paused.unwrap_or_else(|| {
+                        let alone = (0..on.len())
+                            .map(|c| alone[spread.frame_at(c, step, frames.len())])
+                            .min()
+                            .unwrap_or_default();
+                        each.iter()
+                            .map(|span| (span.1 - span.0).saturating_sub(alone * repeat))
+                            .collect()
+                    });
+                    if let Err(why) = cpus::overlapped(&each, in_vm.then_some(&paused[..]), repeat)
+                    {
+                        apart.get_or_insert(why);
+                    }
                 }
                 // Contended runs: their times include waiting for each other, so only totals.
                 kernel = KernelTime {
@@ -396,7 +454,9 @@ impl Target for TestRunTarget {
                     .collect()
             }
         };
-        self.shot(outcomes, start, kernel)
+        let mut shot = self.shot(outcomes, start, kernel)?;
+        shot.apart = apart;
+        Ok(shot)
     }
 }
 
@@ -426,17 +486,36 @@ impl Dispatched {
 /// the kernel's own loop (one call per frame). The caller keeps the program attached in
 /// native mode meanwhile: otherwise each such call swaps it into the XDP dispatcher under a
 /// mutex (about 24 ms, see [`LoadedProgram::time_run`]), which serialises the threads.
+/// The host's account of the vCPUs, asked before each frame and after the last (see
+/// [`crate::vcpus`]); `None` where it gave none.
+type Asked = Vec<Option<crate::vcpus::Sample>>;
+
+/// One thread of a contended batch: on `cpu`, each of `frames` run `repeat` times, all threads
+/// starting each frame together. With `asks` (`Some` in every thread when the host is asked),
+/// the thread given `Some(true)` asks the host before each frame and after the last while the
+/// others spin at the barrier, so every vCPU stays busy. Returns the verdicts, each frame's span,
+/// the kernel's time and what the host said.
 fn run_on(
     program: &LoadedProgram,
     cpu: usize,
-    frames: &[Vec<u8>],
+    frames: &[&[u8]],
     repeat: u32,
-    together: &cpus::SpinBarrier,
-) -> Result<(Vec<Verdict>, Vec<cpus::Span>, Duration)> {
+    (together, asks): (&cpus::SpinBarrier, Option<bool>),
+) -> Result<(Vec<Verdict>, Vec<cpus::Span>, Duration, Asked)> {
     let _on = OnCpu::pin(cpu)?;
     let mut time = Duration::ZERO;
-    let (mut verdicts, mut spans) = (Vec::new(), Vec::new());
+    let (mut verdicts, mut spans, mut asked) = (Vec::new(), Vec::new(), Vec::new());
+    let mut ask = || -> Result<()> {
+        if let Some(asker) = asks {
+            together.wait()?;
+            if asker {
+                asked.push(crate::vcpus::sample());
+            }
+        }
+        Ok(())
+    };
     for f in frames {
+        ask()?;
         together.wait()?;
         // Real-time for the kernel's loop only: spinning at that priority in the barrier would
         // spend the real-time budget other batches need (the kernel throttles past it).
@@ -447,7 +526,8 @@ fn run_on(
         verdicts.push(v);
         time += took;
     }
-    Ok((verdicts, spans, time))
+    ask()?;
+    Ok((verdicts, spans, time, asked))
 }
 
 impl TestRunTarget {
@@ -460,6 +540,7 @@ impl TestRunTarget {
             elapsed: start.elapsed(),
             note: None,
             kernel: Some(kernel),
+            apart: None,
         })
     }
 
@@ -675,26 +756,27 @@ impl VethTarget {
         self.watch_batch(frames, None, poll)
     }
 
-    /// [`VethTarget::send_and_watch`], the frames sent `repeat` times over from each of `cpus`
-    /// at once (one sender thread pinned to each), each thread's frames followed by its own
+    /// [`VethTarget::send_and_watch`], the frames sent from each of `cpus` at once as the
+    /// [`Spread::Concurrent`] `spread` says (one sender thread pinned to each CPU, each sending
+    /// the frames `sends` times over in its order), each thread's frames followed by its own
     /// barrier, and the paths' barriers sent from every one of those CPUs: each CPU's queue is
     /// a FIFO of its own (see [`crate::settle`]).
     pub fn send_spread_and_watch(
         &mut self,
         frames: &[Vec<u8>],
         cpus: &[usize],
-        repeat: u32,
+        spread: Spread,
         poll: &mut dyn FnMut(&mut Self) -> Result<()>,
     ) -> Result<(Settled, Vec<cpus::Span>)> {
         let mut spans = Vec::new();
-        let settled = self.watch_batch(frames, Some((cpus, repeat, &mut spans)), poll)?;
+        let settled = self.watch_batch(frames, Some((cpus, spread, &mut spans)), poll)?;
         Ok((settled, spans))
     }
 
     fn watch_batch(
         &mut self,
         frames: &[Vec<u8>],
-        mut spread: Option<(&[usize], u32, &mut Vec<cpus::Span>)>,
+        mut spread: Option<(&[usize], Spread, &mut Vec<cpus::Span>)>,
         poll: &mut dyn FnMut(&mut Self) -> Result<()>,
     ) -> Result<Settled> {
         let _pin = PinnedCpu::here();
@@ -723,16 +805,17 @@ impl VethTarget {
                 self.send_barrier(SENDER, &settle::sentinel(src, dst, nonce))?;
                 (vec![nonce], frames.len() as u64 + 1)
             }
-            Some((cpus, repeat, _)) => {
+            Some((cpus, spread, _)) => {
                 let nonces: Vec<u64> = cpus.iter().map(|_| self.nonce()).collect();
-                let runs = (frames.len() as u64 * u64::from(*repeat) + 1) * cpus.len() as u64;
+                let repeat = u64::from(spread.repeat(Mode::Native));
+                let runs = (frames.len() as u64 * repeat + 1) * cpus.len() as u64;
                 (nonces, runs)
             }
         };
         self.barriers += nonces.len() as u64;
         let waited = match &mut spread {
             None => self.wait_decided(&nonces, runs, kernel_before, start, poll),
-            Some((cpus, repeat, spans)) => {
+            Some((cpus, spread, spans)) => {
                 let senders = self.extra_senders(cpus.len())?;
                 let together = cpus::SpinBarrier::new(cpus.len());
                 let together = &together;
@@ -740,12 +823,16 @@ impl VethTarget {
                     let threads: Vec<_> = senders
                         .into_iter()
                         .zip(cpus.iter().zip(&nonces))
-                        .map(|(socket, (&cpu, &nonce))| {
+                        .enumerate()
+                        .map(|(c, (socket, (&cpu, &nonce)))| {
                             let barrier = settle::sentinel(src, dst, nonce);
-                            let repeat = *repeat;
+                            let repeat = spread.repeat(Mode::Native);
+                            let order: Vec<Vec<u8>> = (0..frames.len())
+                                .map(|step| frames[spread.frame_at(c, step, frames.len())].clone())
+                                .collect();
                             s.spawn(move || {
                                 let sent =
-                                    send_from(socket, cpu, frames, repeat, &barrier, together);
+                                    send_from(socket, cpu, &order, repeat, &barrier, together);
                                 if sent.is_err() {
                                     together.abandon();
                                 }
@@ -943,13 +1030,13 @@ impl VethTarget {
         self.outcomes_from(frames, any, None)
     }
 
-    /// [`VethTarget::outcomes`], sent `repeat` times over from each of `spread`'s CPUs at
-    /// once when given (an outcome is the first copy's seen).
+    /// [`VethTarget::outcomes`], sent from each of the given CPUs at once as the given
+    /// [`Spread::Concurrent`] says (an outcome is the first copy's seen).
     fn outcomes_from(
         &mut self,
         frames: &[Vec<u8>],
         any: bool,
-        spread: Option<(&[usize], u32)>,
+        spread: Option<(&[usize], Spread)>,
     ) -> Result<Shot> {
         let tags: Vec<_> = frames.iter().map(|f| find_tag(f)).collect();
         let aborts_before = self.aborts()?;
@@ -978,11 +1065,11 @@ impl VethTarget {
         };
         let settled = match spread {
             None => self.send_and_watch(frames, &mut poll)?,
-            Some((cpus, repeat)) => {
+            Some((cpus, spread)) => {
                 // Not held to overlapping (as test runs are): on a veth, frames from several
                 // CPUs check that the counts add up, and lost updates are rare there anyway.
                 let (settled, _spans) =
-                    self.send_spread_and_watch(frames, cpus, repeat, &mut poll)?;
+                    self.send_spread_and_watch(frames, cpus, spread, &mut poll)?;
                 settled
             }
         };
@@ -1010,6 +1097,7 @@ impl VethTarget {
             elapsed: settled.elapsed,
             note,
             kernel: Some(settled.kernel),
+            apart: None,
         })
     }
 
@@ -1125,11 +1213,10 @@ impl Target for VethTarget {
                     elapsed: start.elapsed(),
                     note: (!notes.is_empty()).then(|| notes.join("\n")),
                     kernel: Some(kernel),
+                    apart: None,
                 })
             }
-            Spread::Concurrent { sends, .. } => {
-                self.outcomes_from(frames, false, Some((&on, sends)))
-            }
+            Spread::Concurrent { .. } => self.outcomes_from(frames, false, Some((&on, spread))),
         }
     }
 

@@ -21,7 +21,7 @@ use crate::{
     DDOS_GUARD, Free, STATS, SYN_GUARD, Stat,
     bucket::{Count, Pace, Segment, Spend, Trace},
     flags::{ACK, CWR, ECE, FIN, PSH, RST, SYN},
-    rate,
+    rate, twins,
 };
 
 /// Floods that must fit in one SYN window are not judged (the check is unverified) when they take
@@ -322,12 +322,12 @@ pub(crate) fn syn_checks(f: &Free) -> Vec<Check> {
                 .collect();
             move |t| window_end(t, &tries)
         }),
-        // Passed or dropped, every run counted once.
-        harness::cpus::counts_from_2_cpus(
+        // Passed or dropped, every run counted once; each CPU on its own source's window.
+        harness::cpus::counts_from_2_cpus_apart(
             SYN_GUARD.lab,
             SYN_GUARD.program,
             STATS,
-            vec![f.syn(s(30)).build(), f.tcp(s(30), ACK).build(), f.udp(s(30)).build()],
+            twins(vec![f.syn(s(30)), f.tcp(s(30), ACK), f.udp(s(30))], s(31)),
             (1, Some(Stat::Passed.into())),
         ),
     ]
@@ -693,12 +693,13 @@ pub(crate) fn ddos_checks(f: &Free) -> Vec<Check> {
              (same object, same load), ddos_guard passes both sources' packets",
         )
         .flood(own_state(f, s(20), s(21))),
-        // Every run counted twice: seen in stats[0], and where it went.
-        harness::cpus::counts_from_2_cpus(
+        // Every run counted twice: seen in stats[0], and where it went. Each CPU on its own
+        // source's bucket and window.
+        harness::cpus::counts_from_2_cpus_apart(
             DDOS_GUARD.lab,
             DDOS_GUARD.program,
             STATS,
-            vec![f.syn(s(30)).build(), f.udp(s(30)).build()],
+            twins(vec![f.syn(s(30)), f.udp(s(30))], s(31)),
             (2, Some(Stat::Blocklisted.into())),
         ),
     ]

@@ -253,6 +253,17 @@ impl Free {
     }
 }
 
+/// `frames` built, and the same frames from `other`: two sources' packets for
+/// [`harness::cpus::counts_from_2_cpus_apart`], which keeps the CPUs on different sources'
+/// state.
+fn twins(frames: Vec<FrameBuilder>, other: Ipv4Addr) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let twins = frames
+        .iter()
+        .map(|b| b.clone().ipv4_src(other).build())
+        .collect();
+    (frames.iter().map(FrameBuilder::build).collect(), twins)
+}
+
 /// An ARP request whose sender address makes frame `i` unique (ARP carries no tag).
 fn arp(i: usize) -> FrameBuilder {
     let sender = Ipv4Addr::new(10, 200, (i >> 8) as u8, i as u8);

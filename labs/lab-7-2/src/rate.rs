@@ -15,6 +15,7 @@ use kernel::Verdict::{Aborted, Drop, Pass, Tx};
 use crate::{
     Free, RATE_LIMITER, STATS, Stat,
     bucket::{Count, Pace, Segment, Spend, Trace},
+    twins,
 };
 
 const CAPACITY: u64 = 1000;
@@ -175,12 +176,12 @@ pub(crate) fn checks(f: &Free) -> Vec<Check> {
                     ),
             ),
         ),
-        // Passed or dropped, every run counted once.
-        harness::cpus::counts_from_2_cpus(
+        // Passed or dropped, every run counted once; each CPU on its own source's bucket.
+        harness::cpus::counts_from_2_cpus_apart(
             RATE_LIMITER.lab,
             RATE_LIMITER.program,
             STATS,
-            (0..4).map(|i| f.packet(src(30), i).build()).collect(),
+            twins((0..4).map(|i| f.packet(src(30), i)).collect(), src(31)),
             (1, Some(Stat::Passed.into())),
         ),
     ]

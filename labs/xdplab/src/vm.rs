@@ -53,6 +53,15 @@ pub(crate) enum VmCommand {
     /// As root, once: install qemu, busybox, kmod and virtme-ng, and fetch kernels into the
     /// cache. Every `--vm` run after it needs no root.
     Setup(SetupArgs),
+    /// Boot a VM for any command, as `kernel-vm.sh run KERNEL DIR [--rwdir D]... CMD...` does,
+    /// with the host's account of the vCPUs served to it (as `--vm` has): what the kernel
+    /// matrix boots its VMs with.
+    #[command(hide = true)]
+    Run {
+        /// `kernel-vm.sh run`'s arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        args: Vec<OsString>,
+    },
 }
 
 #[derive(Args)]
@@ -67,7 +76,10 @@ pub(crate) struct SetupArgs {
 
 /// `xdplab vm setup`.
 pub(crate) fn vm(cmd: VmCommand) -> ExitCode {
-    let VmCommand::Setup(args) = cmd;
+    let args = match cmd {
+        VmCommand::Setup(args) => args,
+        VmCommand::Run { args } => return run_script(args),
+    };
     let mut script: Vec<OsString> = vec!["setup".into()];
     if args.deb.is_none() {
         script.extend(args.kernel.iter().map(OsString::from));
@@ -86,6 +98,46 @@ pub(crate) fn vm(cmd: VmCommand) -> ExitCode {
             Exit::CouldNotRun.into()
         }
     }
+}
+
+/// `xdplab vm run`: the script's `run` with the vCPU account served, its exit status passed on.
+fn run_script(args: Vec<OsString>) -> ExitCode {
+    let scratch = match Scratch::new() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("xdplab: {e}");
+            return Exit::CouldNotRun.into();
+        }
+    };
+    let mut cmd = script_command(&[]);
+    cmd.arg("run").args(args);
+    let socket = scratch.0.join("vcpus.sock");
+    let _vcpus = serve_vcpus(&mut cmd, &socket);
+    // Stopped with this process, should it be killed: the script then stops the VM (its trap).
+    // SAFETY: prctl in the child between fork and exec touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    match cmd.status() {
+        Ok(s) => ExitCode::from(u8::try_from(s.code().unwrap_or(2)).unwrap_or(2)),
+        Err(e) => {
+            eprintln!("xdplab: cannot run bash for the VM: {e}");
+            Exit::CouldNotRun.into()
+        }
+    }
+}
+
+/// Serves the host's account of the vCPUs (see `kernel::vcpus`) on `socket` and tells the
+/// script `cmd` about it; without it, checks from two CPUs at once are judged less surely.
+fn serve_vcpus(cmd: &mut Command, socket: &Path) -> Option<kernel::vcpus::Server> {
+    let server = kernel::vcpus::serve(socket).ok()?;
+    cmd.env(kernel::vcpus::SOCKET_ENV, socket);
+    Some(server)
 }
 
 /// The script with its arguments, as a command.
@@ -150,6 +202,7 @@ fn boot(kernel: &str, writable: &[PathBuf]) -> Result<ExitCode, String> {
     let (stdout, stderr) = (dir.0.join("stdout"), dir.0.join("stderr"));
     let mut cmd = script_command(&[]);
     cmd.arg("run").arg(kernel).arg(&dir.0);
+    let _vcpus = serve_vcpus(&mut cmd, &dir.0.join("vcpus.sock"));
     for w in writable {
         fs::create_dir_all(w).map_err(|e| format!("cannot create {}: {e}", w.display()))?;
         cmd.arg("--rwdir").arg(w);

@@ -7,7 +7,7 @@ use aya::{
     Ebpf,
     maps::Map,
     programs::{
-        TestRun, TestRunOptions, Xdp,
+        TestRun, TestRunOptions, TestRunResult, Xdp,
         xdp::{XdpLinkId, XdpMode},
     },
 };
@@ -100,16 +100,8 @@ impl LoadedProgram {
         frame: &[u8],
         repeat: u32,
     ) -> Result<(Verdict, std::time::Duration)> {
-        let mut out = vec![0u8; frame.len() + 4096];
-        let result = self
-            .xdp_shared()
-            .test_run(TestRunOptions {
-                data_in: Some(frame),
-                data_out: Some(&mut out),
-                repeat: repeat.max(1),
-                ..Default::default()
-            })
-            .map_err(|e| Error::op("BPF_PROG_TEST_RUN failed", e))?;
+        let mut out = vec![0u8; frame.len() + OUT_ROOM];
+        let result = run_xdp(self.xdp_shared(), frame, &mut out, repeat.max(1), None)?;
         Ok((
             Verdict::from_code(result.return_value),
             result.duration * repeat.max(1),
@@ -161,17 +153,8 @@ impl LoadedProgram {
         frames
             .iter()
             .map(|frame| {
-                let mut out = vec![0u8; frame.len() + 4096];
-                let result = xdp
-                    .test_run(TestRunOptions {
-                        data_in: Some(frame),
-                        data_out: Some(&mut out),
-                        repeat: 1,
-                        ..Default::default()
-                    })
-                    .map_err(|e| {
-                        Error::op(format!("BPF_PROG_TEST_RUN of `{sibling}` failed"), e)
-                    })?;
+                let mut out = vec![0u8; frame.len() + OUT_ROOM];
+                let result = run_xdp(xdp, frame, &mut out, 1, Some(sibling))?;
                 Ok(Verdict::from_code(result.return_value))
             })
             .collect::<Result<Vec<_>>>()
@@ -377,19 +360,11 @@ impl LoadedProgram {
         frame: &[u8],
         scratch: &'s mut Vec<u8>,
     ) -> Result<(Verdict, &'s [u8], std::time::Duration)> {
-        // Room for what a program may add in front (XDP headroom) or behind.
-        let room = frame.len() + 4096;
+        let room = frame.len() + OUT_ROOM;
         if scratch.len() < room {
             scratch.resize(room, 0);
         }
-        let result = self
-            .xdp()
-            .test_run(TestRunOptions {
-                data_in: Some(frame),
-                data_out: Some(&mut scratch[..room]),
-                ..Default::default()
-            })
-            .map_err(|e| Error::op("BPF_PROG_TEST_RUN failed", e))?;
+        let result = run_xdp(self.xdp(), frame, &mut scratch[..room], 1, None)?;
         let size = (result.data_size_out as usize).min(room);
         Ok((
             Verdict::from_code(result.return_value),
@@ -406,19 +381,10 @@ impl LoadedProgram {
     /// 6.18), while a single run costs a couple of microseconds of syscall. The kernel still
     /// times only the program in each call.
     pub fn time_run(&mut self, frame: &[u8], repeat: u32) -> Result<std::time::Duration> {
-        let mut out = vec![0u8; frame.len() + 4096];
+        let mut out = vec![0u8; frame.len() + OUT_ROOM];
         let mut total = std::time::Duration::ZERO;
         for _ in 0..repeat.max(1) {
-            let result = self
-                .xdp()
-                .test_run(TestRunOptions {
-                    data_in: Some(frame),
-                    data_out: Some(&mut out),
-                    repeat: 1,
-                    ..Default::default()
-                })
-                .map_err(|e| Error::op("BPF_PROG_TEST_RUN failed", e))?;
-            total += result.duration;
+            total += run_xdp(self.xdp(), frame, &mut out, 1, None)?.duration;
         }
         Ok(total / repeat.max(1))
     }
@@ -433,4 +399,28 @@ impl LoadedProgram {
             .try_clone_to_owned()
             .map_err(Error::during("duplicating the program's fd"))
     }
+}
+
+/// Room for what a program may add to a frame, in front (XDP headroom) or behind.
+const OUT_ROOM: usize = 4096;
+
+/// One BPF_PROG_TEST_RUN of `xdp` on `frame`, `repeat` times, its output into `out`; `sibling`
+/// names the program in the error when it is not the one under test.
+fn run_xdp(
+    xdp: &Xdp,
+    frame: &[u8],
+    out: &mut [u8],
+    repeat: u32,
+    sibling: Option<&str>,
+) -> Result<TestRunResult> {
+    xdp.test_run(TestRunOptions {
+        data_in: Some(frame),
+        data_out: Some(out),
+        repeat,
+        ..Default::default()
+    })
+    .map_err(|e| match sibling {
+        Some(name) => Error::op(format!("BPF_PROG_TEST_RUN of `{name}` failed"), e),
+        None => Error::op("BPF_PROG_TEST_RUN failed", e),
+    })
 }
