@@ -348,17 +348,22 @@ mod tests {
         std::fs::create_dir_all(&dir).expect("temp dir");
         let path = dir.join("s");
         let _server = serve(&path).expect("serve");
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let named = std::sync::Arc::new(std::sync::Barrier::new(3));
+        use std::sync::{
+            Arc, Barrier,
+            atomic::{AtomicBool, AtomicU64},
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let named = Arc::new(Barrier::new(3));
+        let spins: Arc<[AtomicU64; 2]> = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
         let spinners: Vec<_> = (0..2)
             .map(|n| {
-                let (stop, named) = (stop.clone(), named.clone());
+                let (stop, named, spins) = (stop.clone(), named.clone(), spins.clone());
                 std::thread::Builder::new()
                     .name(format!("CPU {n}/TCG"))
                     .spawn(move || {
                         named.wait();
-                        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                            std::hint::spin_loop();
+                        while !stop.load(Relaxed) {
+                            spins[n].fetch_add(1, Relaxed);
                         }
                     })
                     .expect("spawn")
@@ -369,9 +374,15 @@ mod tests {
         let mut lines = BufReader::new(conn.try_clone().expect("clone")).lines();
         conn.write_all(b"7\n").expect("ask");
         let first = lines.next().expect("an answer").expect("read");
+        // Both spinners run again after the first answer (a loaded machine may have held one
+        // off), so both CPU times must have grown by the second.
+        let seen = spins.each_ref().map(|s| s.load(Relaxed));
+        while (0..2).any(|n| spins[n].load(Relaxed) == seen[n]) {
+            std::thread::yield_now();
+        }
         conn.write_all(b"8\n").expect("ask");
         let second = lines.next().expect("an answer").expect("read");
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        stop.store(true, Relaxed);
         for s in spinners {
             s.join().expect("spinner");
         }
