@@ -1378,6 +1378,24 @@ mod tests {
     }
 
     #[test]
+    fn a_staggered_batch_keeps_each_cpu_on_its_own_half() {
+        let spread = |staggered| Spread::Concurrent {
+            cpus: 2,
+            test_runs: 1,
+            sends: 1,
+            staggered,
+        };
+        let order = |s: Spread, cpu| -> Vec<usize> {
+            (0..6).map(|step| s.frame_at(cpu, step, 6)).collect()
+        };
+        let (apart, together) = (spread(true), spread(false));
+        // Every CPU runs every frame once; at each step, a frame and its twin three on.
+        assert_eq!(order(apart, 0), vec![0, 1, 2, 3, 4, 5]);
+        assert_eq!(order(apart, 1), vec![3, 4, 5, 0, 1, 2]);
+        assert_eq!(order(together, 1), vec![0, 1, 2, 3, 4, 5]);
+    }
+
+    #[test]
     fn barriers_settle_passed_frames() {
         settles("XDP_PASS", Verdict::Pass);
     }
