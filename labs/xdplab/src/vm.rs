@@ -114,6 +114,18 @@ fn run_script(args: Vec<OsString>) -> ExitCode {
     let socket = scratch.0.join("vcpus.sock");
     let _vcpus = serve_vcpus(&mut cmd, &socket);
     // Stopped with this process, should it be killed: the script then stops the VM (its trap).
+    stop_with_this_process(&mut cmd);
+    match cmd.status() {
+        Ok(s) => ExitCode::from(u8::try_from(s.code().unwrap_or(2)).unwrap_or(2)),
+        Err(e) => {
+            eprintln!("xdplab: cannot run bash for the VM: {e}");
+            Exit::CouldNotRun.into()
+        }
+    }
+}
+
+/// Has `cmd`'s process get SIGTERM when this one ends, however it ends.
+fn stop_with_this_process(cmd: &mut Command) {
     // SAFETY: prctl in the child between fork and exec touches no memory of the parent.
     unsafe {
         cmd.pre_exec(|| {
@@ -122,13 +134,6 @@ fn run_script(args: Vec<OsString>) -> ExitCode {
             }
             Ok(())
         });
-    }
-    match cmd.status() {
-        Ok(s) => ExitCode::from(u8::try_from(s.code().unwrap_or(2)).unwrap_or(2)),
-        Err(e) => {
-            eprintln!("xdplab: cannot run bash for the VM: {e}");
-            Exit::CouldNotRun.into()
-        }
     }
 }
 
@@ -218,15 +223,7 @@ fn boot(kernel: &str, writable: &[PathBuf]) -> Result<ExitCode, String> {
     // and ended with this process, should this one be killed outright: the script then stops
     // the VM (its trap).
     cmd.process_group(0);
-    // SAFETY: prctl in the child between fork and exec touches no memory of the parent.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    stop_with_this_process(&mut cmd);
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("cannot run bash to boot the VM: {e}"))?;
