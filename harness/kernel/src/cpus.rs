@@ -198,12 +198,12 @@ pub fn overlapped(
         (Some(s), Some(e)) if e > s => e - s,
         _ => Duration::ZERO,
     };
-    let running = paused.is_some();
+    let in_vm = paused.is_some();
     let paused: Duration = paused.map(|p| p.iter().sum()).unwrap_or_default();
     let together = common.saturating_sub(paused);
     let at_once = f64::from(runs) * together.as_secs_f64() / shortest.as_secs_f64().max(1e-9);
     if spans.len() > 1 && together < shortest / 4 && at_once < AT_ONCE {
-        let host = if running {
+        let host = if in_vm {
             format!(
                 " (in this VM, where the host may pause a vCPU: {common:?} in common, of \
                  which up to {paused:?} one of them was paused)"
